@@ -1,0 +1,169 @@
+//! The Raft log payload: every change to the metadata is one [`Command`].
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::node::NodeId;
+use crate::model::retention_policy::{RetentionPolicySpec, RetentionPolicyUpdate};
+use crate::model::shard_group::{ShardId, Timestamp};
+
+/// A change to the cluster metadata. Any time it depends on was stamped by the proposer and
+/// travels inside the command, so applying it is the same on every node.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    /// Register a data node; it gets the next node ID.
+    AddDataNode {
+        /// Address for shard traffic.
+        tcp_addr: String,
+        /// Address of the node's HTTP API.
+        http_addr: String,
+        /// Labels such as `zone`.
+        labels: BTreeMap<String, String>,
+    },
+    /// Point an existing node ID at new addresses (`update-data`): ownership is kept.
+    UpdateDataNode {
+        /// The node to change.
+        node_id: NodeId,
+        /// New address for shard traffic.
+        tcp_addr: String,
+        /// New HTTP address.
+        http_addr: String,
+        /// New labels; `None` keeps the current ones.
+        labels: Option<BTreeMap<String, String>>,
+    },
+    /// Retire a data node. Gracefully it drains (keeps its shards until they are copied);
+    /// `force` drops it from every shard at once.
+    RemoveDataNode {
+        /// The node to retire.
+        node_id: NodeId,
+        /// Drop ownership immediately instead of draining.
+        force: bool,
+    },
+    /// Record a meta node; with no `node_id` one is taken from the shared counter.
+    AddMetaNode {
+        /// The Raft node ID, when the operator chose it (`--node-id`).
+        node_id: Option<NodeId>,
+        /// Its HTTP/Raft address.
+        addr: String,
+    },
+    /// Forget a meta node.
+    RemoveMetaNode {
+        /// The node to forget.
+        node_id: NodeId,
+    },
+    /// Create a database, optionally with a default retention policy.
+    CreateDatabase {
+        /// Database name.
+        name: String,
+        /// Its first retention policy, which becomes the default.
+        default_retention_policy: Option<RetentionPolicySpec>,
+    },
+    /// Drop a database with everything in it.
+    DropDatabase {
+        /// Database name.
+        name: String,
+    },
+    /// Add a retention policy to a database.
+    CreateRetentionPolicy {
+        /// Database name.
+        database: String,
+        /// The policy.
+        spec: RetentionPolicySpec,
+        /// Make it the default (the first policy of a database is always the default).
+        make_default: bool,
+    },
+    /// Change a retention policy.
+    AlterRetentionPolicy {
+        /// Database name.
+        database: String,
+        /// Policy name.
+        name: String,
+        /// What to change.
+        update: RetentionPolicyUpdate,
+    },
+    /// Drop a retention policy with its shard groups.
+    DropRetentionPolicy {
+        /// Database name.
+        database: String,
+        /// Policy name.
+        name: String,
+    },
+    /// Return the shard group covering `timestamp`, creating it if none does (idempotent).
+    CreateShardGroup {
+        /// Database name.
+        database: String,
+        /// Policy name.
+        retention_policy: String,
+        /// The point's time.
+        timestamp: Timestamp,
+    },
+    /// Create the next shard group of every policy whose newest group ends inside `(from, to)`,
+    /// so points just past it find a group ready. One group per policy per command.
+    PrecreateShardGroups {
+        /// Lower bound (exclusive), usually now.
+        from: Timestamp,
+        /// Upper bound (exclusive), usually now plus the precreation window.
+        to: Timestamp,
+    },
+    /// Stop writes to every live group at `at`: later points go to new groups.
+    TruncateShardGroups {
+        /// The truncation time.
+        at: Timestamp,
+    },
+    /// Mark groups whose data has outlived its retention as deleted.
+    DeleteExpiredShardGroups {
+        /// The proposer's clock.
+        now: Timestamp,
+    },
+    /// Forget groups deleted at or before `before` (after data nodes had time to see it).
+    PruneDeletedShardGroups {
+        /// Cut-off time.
+        before: Timestamp,
+    },
+    /// Make a data node an owner of a shard.
+    AddShardOwner {
+        /// The shard.
+        shard_id: ShardId,
+        /// The new owner.
+        node_id: NodeId,
+    },
+    /// Stop a data node owning a shard (`remove-shard`).
+    RemoveShardOwner {
+        /// The shard.
+        shard_id: ShardId,
+        /// The owner to drop.
+        node_id: NodeId,
+    },
+    /// Delete a shard everywhere.
+    DropShard {
+        /// The shard.
+        shard_id: ShardId,
+    },
+}
+
+impl Command {
+    /// A short, stable name for logs and metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::AddDataNode { .. } => "add_data_node",
+            Command::UpdateDataNode { .. } => "update_data_node",
+            Command::RemoveDataNode { .. } => "remove_data_node",
+            Command::AddMetaNode { .. } => "add_meta_node",
+            Command::RemoveMetaNode { .. } => "remove_meta_node",
+            Command::CreateDatabase { .. } => "create_database",
+            Command::DropDatabase { .. } => "drop_database",
+            Command::CreateRetentionPolicy { .. } => "create_retention_policy",
+            Command::AlterRetentionPolicy { .. } => "alter_retention_policy",
+            Command::DropRetentionPolicy { .. } => "drop_retention_policy",
+            Command::CreateShardGroup { .. } => "create_shard_group",
+            Command::PrecreateShardGroups { .. } => "precreate_shard_groups",
+            Command::TruncateShardGroups { .. } => "truncate_shard_groups",
+            Command::DeleteExpiredShardGroups { .. } => "delete_expired_shard_groups",
+            Command::PruneDeletedShardGroups { .. } => "prune_deleted_shard_groups",
+            Command::AddShardOwner { .. } => "add_shard_owner",
+            Command::RemoveShardOwner { .. } => "remove_shard_owner",
+            Command::DropShard { .. } => "drop_shard",
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! Lookups derived from the canonical metadata: never persisted, rebuilt when a state is loaded.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::model::database::Database;
+use crate::model::node::NodeId;
+use crate::model::shard_group::{ShardGroup, ShardGroupId, ShardId};
+
+/// Where shards and groups live, and which shards each node owns.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Index {
+    /// The group holding each shard.
+    pub(crate) shard_group: BTreeMap<ShardId, ShardGroupId>,
+    /// The database and retention policy of each group.
+    pub(crate) group_path: BTreeMap<ShardGroupId, (String, String)>,
+    /// The shards each data node owns (in live and deleted groups alike).
+    pub(crate) node_shards: BTreeMap<NodeId, BTreeSet<ShardId>>,
+}
+
+impl Index {
+    /// Builds the index of a whole set of databases.
+    pub(crate) fn build(databases: &BTreeMap<String, Database>) -> Self {
+        let mut index = Index::default();
+        for (db, database) in databases {
+            for (rp, policy) in &database.retention_policies {
+                for group in policy.shard_groups.values() {
+                    index.insert_group(db, rp, group);
+                }
+            }
+        }
+        index
+    }
+
+    /// Records a new group with its shards and owners.
+    pub(crate) fn insert_group(&mut self, db: &str, rp: &str, group: &ShardGroup) {
+        self.group_path.insert(group.id, (db.to_owned(), rp.to_owned()));
+        for shard in &group.shards {
+            self.shard_group.insert(shard.id, group.id);
+            for &owner in &shard.owners {
+                self.add_owner(owner, shard.id);
+            }
+        }
+    }
+
+    /// Forgets a group, its shards and their ownership.
+    pub(crate) fn remove_group(&mut self, group: &ShardGroup) {
+        self.group_path.remove(&group.id);
+        for shard in &group.shards {
+            self.remove_shard(shard.id, &shard.owners);
+        }
+    }
+
+    /// Forgets one shard and its ownership.
+    pub(crate) fn remove_shard(&mut self, shard_id: ShardId, owners: &[NodeId]) {
+        self.shard_group.remove(&shard_id);
+        for &owner in owners {
+            self.remove_owner(owner, shard_id);
+        }
+    }
+
+    /// Records that `node` owns `shard`.
+    pub(crate) fn add_owner(&mut self, node: NodeId, shard: ShardId) {
+        self.node_shards.entry(node).or_default().insert(shard);
+    }
+
+    /// Records that `node` no longer owns `shard`.
+    pub(crate) fn remove_owner(&mut self, node: NodeId, shard: ShardId) {
+        if let Some(shards) = self.node_shards.get_mut(&node) {
+            shards.remove(&shard);
+            if shards.is_empty() {
+                self.node_shards.remove(&node);
+            }
+        }
+    }
+
+    /// How many shards `node` owns.
+    pub(crate) fn load(&self, node: NodeId) -> usize {
+        self.node_shards.get(&node).map_or(0, BTreeSet::len)
+    }
+}

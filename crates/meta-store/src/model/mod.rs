@@ -1,0 +1,7 @@
+//! The metadata model: plain data, no I/O.
+
+pub(crate) mod database;
+pub(crate) mod duration;
+pub(crate) mod node;
+pub(crate) mod retention_policy;
+pub(crate) mod shard_group;

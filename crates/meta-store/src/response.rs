@@ -1,0 +1,30 @@
+//! What applying a command returns when it is accepted.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::node::{DataNode, MetaNode};
+use crate::model::shard_group::{ShardGroup, ShardGroupId};
+
+/// The result of an accepted command.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Response {
+    /// Accepted; nothing to report.
+    Done,
+    /// The data node as it is now.
+    DataNode(DataNode),
+    /// The meta node as it is now.
+    MetaNode(MetaNode),
+    /// A shard group and where it lives.
+    ShardGroup {
+        /// Database name.
+        database: String,
+        /// Retention policy name.
+        retention_policy: String,
+        /// The group.
+        group: ShardGroup,
+        /// Whether this command created it (false when it already existed).
+        created: bool,
+    },
+    /// IDs of the shard groups the command touched.
+    ShardGroupIds(Vec<ShardGroupId>),
+}

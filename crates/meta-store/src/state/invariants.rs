@@ -1,0 +1,89 @@
+//! Properties every reachable [`MetaState`] has. Tests check them after every command; tools can
+//! check a restored backup with them.
+
+use std::collections::BTreeSet;
+
+use super::MetaState;
+use crate::index::Index;
+use crate::model::node::NodeState;
+
+impl MetaState {
+    /// Checks the state's invariants, naming the first one broken:
+    /// - every owner of a shard is a known, non-removed data node, listed once, owners sorted;
+    /// - the accepting ranges of one policy's live groups never overlap, and `start < end`;
+    /// - node, group and shard IDs are unique and below their counters (so never reused);
+    /// - a database's default policy exists;
+    /// - a draining node still owns shards (one that owns none has finished draining);
+    /// - the derived index matches the canonical data.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let mut node_ids = BTreeSet::new();
+        for (&id, node) in &self.data_nodes {
+            check(id == node.id, || format!("data node keyed {id} has id {}", node.id))?;
+            check(id != 0 && id < self.next_node_id, || format!("data node id {id} not below counter"))?;
+            node_ids.insert(id);
+        }
+        for (&id, node) in &self.meta_nodes {
+            check(id == node.id, || format!("meta node keyed {id} has id {}", node.id))?;
+            check(id != 0 && id < self.next_node_id, || format!("meta node id {id} not below counter"))?;
+            check(node_ids.insert(id), || format!("node id {id} used by a meta and a data node"))?;
+        }
+
+        let mut group_ids = BTreeSet::new();
+        let mut shard_ids = BTreeSet::new();
+        for (db_name, db) in &self.databases {
+            check(&db.name == db_name, || format!("database keyed {db_name} named {}", db.name))?;
+            if let Some(default) = &db.default_retention_policy {
+                check(db.retention_policies.contains_key(default), || {
+                    format!("database {db_name} default policy {default} missing")
+                })?;
+            }
+            for (rp_name, rp) in &db.retention_policies {
+                check(&rp.name == rp_name, || format!("policy keyed {rp_name} named {}", rp.name))?;
+                let mut ranges = Vec::new();
+                for (&gid, group) in &rp.shard_groups {
+                    check(gid == group.id, || format!("group keyed {gid} has id {}", group.id))?;
+                    check(gid != 0 && gid < self.next_shard_group_id, || format!("group id {gid} not below counter"))?;
+                    check(group_ids.insert(gid), || format!("group id {gid} used twice"))?;
+                    check(group.start < group.end, || format!("group {gid} has start >= end"))?;
+                    check(!group.shards.is_empty(), || format!("group {gid} has no shards"))?;
+                    if !group.is_deleted() && group.start < group.effective_end() {
+                        ranges.push((group.start, group.effective_end(), gid));
+                    }
+                    for shard in &group.shards {
+                        let sid = shard.id;
+                        check(sid != 0 && sid < self.next_shard_id, || format!("shard id {sid} not below counter"))?;
+                        check(shard_ids.insert(sid), || format!("shard id {sid} used twice"))?;
+                        check(shard.owners.windows(2).all(|w| w[0] < w[1]), || {
+                            format!("shard {sid} owners not sorted and unique: {:?}", shard.owners)
+                        })?;
+                        for owner in &shard.owners {
+                            let known = self.data_nodes.get(owner).is_some_and(|n| n.is_member());
+                            check(known, || format!("shard {sid} owned by unknown or removed node {owner}"))?;
+                        }
+                    }
+                }
+                ranges.sort_unstable();
+                for pair in ranges.windows(2) {
+                    check(pair[0].1 <= pair[1].0, || {
+                        format!("groups {} and {} of {db_name}.{rp_name} overlap", pair[0].2, pair[1].2)
+                    })?;
+                }
+            }
+        }
+
+        for node in self.data_nodes.values() {
+            if node.state == NodeState::Draining {
+                check(self.index.load(node.id) > 0, || format!("draining node {} owns no shards", node.id))?;
+            }
+        }
+        check(self.index == Index::build(&self.databases), || "derived index is stale".to_owned())
+    }
+}
+
+fn check(ok: bool, message: impl FnOnce() -> String) -> Result<(), String> {
+    if ok {
+        Ok(())
+    } else {
+        Err(message())
+    }
+}

@@ -1,0 +1,199 @@
+//! [`MetaState`]: the replicated cluster metadata and its deterministic `apply`.
+//!
+//! `apply` depends on the state and the command alone: no clock, no randomness, no hash-map
+//! order. A rejected command returns an [`ApplyError`] and leaves the state untouched: every
+//! handler checks everything first and mutates only once nothing can fail.
+
+mod invariants;
+mod nodes;
+mod record;
+mod schema;
+mod shards;
+
+use std::collections::BTreeMap;
+
+use crate::command::Command;
+use crate::error::ApplyError;
+use crate::index::Index;
+use crate::model::database::Database;
+use crate::model::node::{DataNode, MetaNode, NodeId, NodeState};
+use crate::model::retention_policy::RetentionPolicy;
+use crate::model::shard_group::{Shard, ShardGroup, ShardGroupId, ShardId};
+use crate::response::Response;
+
+/// The cluster metadata: nodes, databases, retention policies, shard groups and shard owners.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetaState {
+    next_node_id: NodeId,
+    next_shard_group_id: ShardGroupId,
+    next_shard_id: ShardId,
+    data_nodes: BTreeMap<NodeId, DataNode>,
+    meta_nodes: BTreeMap<NodeId, MetaNode>,
+    databases: BTreeMap<String, Database>,
+    index: Index,
+}
+
+/// A shard together with where it lives.
+#[derive(Clone, Copy, Debug)]
+pub struct ShardView<'a> {
+    /// Database name.
+    pub database: &'a str,
+    /// Retention policy.
+    pub retention_policy: &'a RetentionPolicy,
+    /// The group holding the shard.
+    pub group: &'a ShardGroup,
+    /// The shard.
+    pub shard: &'a Shard,
+}
+
+impl Default for MetaState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MetaState {
+    /// An empty cluster. IDs start at 1.
+    pub fn new() -> Self {
+        MetaState {
+            next_node_id: 1,
+            next_shard_group_id: 1,
+            next_shard_id: 1,
+            data_nodes: BTreeMap::new(),
+            meta_nodes: BTreeMap::new(),
+            databases: BTreeMap::new(),
+            index: Index::default(),
+        }
+    }
+
+    /// Applies one command. Deterministic; never panics; a rejection changes nothing.
+    pub fn apply(&mut self, command: &Command) -> Result<Response, ApplyError> {
+        match command {
+            Command::AddDataNode { tcp_addr, http_addr, labels } => self.add_data_node(tcp_addr, http_addr, labels),
+            Command::UpdateDataNode { node_id, tcp_addr, http_addr, labels } => {
+                self.update_data_node(*node_id, tcp_addr, http_addr, labels.as_ref())
+            }
+            Command::RemoveDataNode { node_id, force } => self.remove_data_node(*node_id, *force),
+            Command::AddMetaNode { node_id, addr } => self.add_meta_node(*node_id, addr),
+            Command::RemoveMetaNode { node_id } => self.remove_meta_node(*node_id),
+            Command::CreateDatabase { name, default_retention_policy } => {
+                self.create_database(name, default_retention_policy.as_ref())
+            }
+            Command::DropDatabase { name } => self.drop_database(name),
+            Command::CreateRetentionPolicy { database, spec, make_default } => {
+                self.create_retention_policy(database, spec, *make_default)
+            }
+            Command::AlterRetentionPolicy { database, name, update } => {
+                self.alter_retention_policy(database, name, update)
+            }
+            Command::DropRetentionPolicy { database, name } => self.drop_retention_policy(database, name),
+            Command::CreateShardGroup { database, retention_policy, timestamp } => {
+                self.create_shard_group(database, retention_policy, *timestamp)
+            }
+            Command::PrecreateShardGroups { from, to } => self.precreate_shard_groups(*from, *to),
+            Command::TruncateShardGroups { at } => self.truncate_shard_groups(*at),
+            Command::DeleteExpiredShardGroups { now } => self.delete_expired_shard_groups(*now),
+            Command::PruneDeletedShardGroups { before } => self.prune_deleted_shard_groups(*before),
+            Command::AddShardOwner { shard_id, node_id } => self.add_shard_owner(*shard_id, *node_id),
+            Command::RemoveShardOwner { shard_id, node_id } => self.remove_shard_owner(*shard_id, *node_id),
+            Command::DropShard { shard_id } => self.drop_shard(*shard_id),
+        }
+    }
+
+    /// All data nodes by ID, removed ones included (as tombstones).
+    pub fn data_nodes(&self) -> &BTreeMap<NodeId, DataNode> {
+        &self.data_nodes
+    }
+
+    /// One data node.
+    pub fn data_node(&self, id: NodeId) -> Option<&DataNode> {
+        self.data_nodes.get(&id)
+    }
+
+    /// All meta nodes by ID.
+    pub fn meta_nodes(&self) -> &BTreeMap<NodeId, MetaNode> {
+        &self.meta_nodes
+    }
+
+    /// All databases by name.
+    pub fn databases(&self) -> &BTreeMap<String, Database> {
+        &self.databases
+    }
+
+    /// One database.
+    pub fn database(&self, name: &str) -> Option<&Database> {
+        self.databases.get(name)
+    }
+
+    /// One retention policy.
+    pub fn retention_policy(&self, database: &str, name: &str) -> Option<&RetentionPolicy> {
+        self.databases.get(database)?.retention_policies.get(name)
+    }
+
+    /// One shard and where it lives.
+    pub fn shard(&self, shard_id: ShardId) -> Option<ShardView<'_>> {
+        let group_id = self.index.shard_group.get(&shard_id)?;
+        let (db, rp) = self.index.group_path.get(group_id)?;
+        let (database, db_entry) = self.databases.get_key_value(db)?;
+        let retention_policy = db_entry.retention_policies.get(rp)?;
+        let group = retention_policy.shard_groups.get(group_id)?;
+        let shard = group.shards.iter().find(|s| s.id == shard_id)?;
+        Some(ShardView { database, retention_policy, group, shard })
+    }
+
+    /// The shards a data node owns, in ID order.
+    pub fn shards_owned_by(&self, node: NodeId) -> impl Iterator<Item = ShardId> + '_ {
+        self.index.node_shards.get(&node).into_iter().flatten().copied()
+    }
+
+    /// Number of shards (in live and deleted groups).
+    pub fn shard_count(&self) -> usize {
+        self.index.shard_group.len()
+    }
+
+    /// Number of data nodes that can receive new shards.
+    pub fn active_data_node_count(&self) -> u64 {
+        self.data_nodes.values().filter(|n| n.is_active()).count() as u64
+    }
+
+    /// The ID the next node will get.
+    pub fn next_node_id(&self) -> NodeId {
+        self.next_node_id
+    }
+
+    /// The ID the next shard group will get.
+    pub fn next_shard_group_id(&self) -> ShardGroupId {
+        self.next_shard_group_id
+    }
+
+    /// The ID the next shard will get.
+    pub fn next_shard_id(&self) -> ShardId {
+        self.next_shard_id
+    }
+
+    /// Draining nodes that no longer own anything have finished draining: mark them removed.
+    fn settle_draining<I: IntoIterator<Item = NodeId>>(&mut self, nodes: I) {
+        for id in nodes {
+            let idle = self.index.load(id) == 0;
+            if let Some(node) = self.data_nodes.get_mut(&id) {
+                if node.state == NodeState::Draining && idle {
+                    node.state = NodeState::Removed;
+                }
+            }
+        }
+    }
+}
+
+/// The group `group_id`, looked up through the index. A free function so callers can hold the
+/// index and the databases borrowed separately.
+fn group_mut<'a>(
+    databases: &'a mut BTreeMap<String, Database>,
+    index: &Index,
+    group_id: ShardGroupId,
+) -> Option<&'a mut ShardGroup> {
+    let (db, rp) = index.group_path.get(&group_id)?;
+    databases.get_mut(db)?.retention_policies.get_mut(rp)?.shard_groups.get_mut(&group_id)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,64 @@
+//! The persisted form of [`MetaState`]: the canonical data without the derived index.
+//!
+//! Serialization borrows the state (a snapshot of a million shards is not cloned to be written);
+//! deserialization rebuilds the index. Both sides list the same fields in the same order.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::MetaState;
+use crate::index::Index;
+use crate::model::database::Database;
+use crate::model::node::{DataNode, MetaNode, NodeId};
+use crate::model::shard_group::{ShardGroupId, ShardId};
+
+#[derive(Serialize)]
+struct StateRecordRef<'a> {
+    next_node_id: NodeId,
+    next_shard_group_id: ShardGroupId,
+    next_shard_id: ShardId,
+    data_nodes: &'a BTreeMap<NodeId, DataNode>,
+    meta_nodes: &'a BTreeMap<NodeId, MetaNode>,
+    databases: &'a BTreeMap<String, Database>,
+}
+
+#[derive(Deserialize)]
+struct StateRecord {
+    next_node_id: NodeId,
+    next_shard_group_id: ShardGroupId,
+    next_shard_id: ShardId,
+    data_nodes: BTreeMap<NodeId, DataNode>,
+    meta_nodes: BTreeMap<NodeId, MetaNode>,
+    databases: BTreeMap<String, Database>,
+}
+
+impl Serialize for MetaState {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        StateRecordRef {
+            next_node_id: self.next_node_id,
+            next_shard_group_id: self.next_shard_group_id,
+            next_shard_id: self.next_shard_id,
+            data_nodes: &self.data_nodes,
+            meta_nodes: &self.meta_nodes,
+            databases: &self.databases,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for MetaState {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let record = StateRecord::deserialize(deserializer)?;
+        let index = Index::build(&record.databases);
+        Ok(MetaState {
+            next_node_id: record.next_node_id,
+            next_shard_group_id: record.next_shard_group_id,
+            next_shard_id: record.next_shard_id,
+            data_nodes: record.data_nodes,
+            meta_nodes: record.meta_nodes,
+            databases: record.databases,
+            index,
+        })
+    }
+}

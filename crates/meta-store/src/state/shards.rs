@@ -1,0 +1,312 @@
+//! Handlers for shard-group and shard-ownership commands.
+
+use super::{group_mut, MetaState};
+use crate::error::ApplyError;
+use crate::model::node::NodeId;
+use crate::model::shard_group::{Shard, ShardGroup, ShardGroupId, ShardId, Timestamp, MAX_TIMESTAMP, MIN_TIMESTAMP};
+use crate::placement::{place_shards, Candidate};
+use crate::response::Response;
+
+impl MetaState {
+    pub(super) fn create_shard_group(
+        &mut self,
+        database: &str,
+        retention_policy: &str,
+        timestamp: Timestamp,
+    ) -> Result<Response, ApplyError> {
+        check_timestamp(timestamp)?;
+        let policy = self.policy_ref(database, retention_policy)?;
+        let existing = policy.live_groups().find(|g| g.contains(timestamp)).cloned();
+        let (group, created) = match existing {
+            Some(group) => (group, false),
+            None => (self.insert_group(database, retention_policy, timestamp)?, true),
+        };
+        Ok(Response::ShardGroup {
+            database: database.to_owned(),
+            retention_policy: retention_policy.to_owned(),
+            group,
+            created,
+        })
+    }
+
+    pub(super) fn precreate_shard_groups(&mut self, from: Timestamp, to: Timestamp) -> Result<Response, ApplyError> {
+        if from >= to {
+            return Err(ApplyError::InvalidTimeRange { from, to });
+        }
+        if self.active_data_node_count() == 0 {
+            return Ok(Response::ShardGroupIds(Vec::new()));
+        }
+        let mut due = Vec::new();
+        for (db, database) in &self.databases {
+            for (rp, policy) in &database.retention_policies {
+                let newest_end =
+                    policy.live_groups().filter(|g| g.start < g.effective_end()).map(ShardGroup::effective_end).max();
+                if let Some(end) = newest_end.filter(|&end| from < end && end < to && end <= MAX_TIMESTAMP) {
+                    due.push((db.clone(), rp.clone(), end));
+                }
+            }
+        }
+        let mut created = Vec::with_capacity(due.len());
+        for (db, rp, at) in due {
+            created.push(self.insert_group(&db, &rp, at)?.id);
+        }
+        Ok(Response::ShardGroupIds(created))
+    }
+
+    pub(super) fn truncate_shard_groups(&mut self, at: Timestamp) -> Result<Response, ApplyError> {
+        check_timestamp(at)?;
+        let mut truncated = Vec::new();
+        let groups = self
+            .databases
+            .values_mut()
+            .flat_map(|d| d.retention_policies.values_mut())
+            .flat_map(|p| p.shard_groups.values_mut());
+        for group in groups {
+            let end = group.effective_end();
+            if !group.is_deleted() && group.start < end && at < end {
+                group.truncated_at = Some(at);
+                truncated.push(group.id);
+            }
+        }
+        truncated.sort_unstable();
+        Ok(Response::ShardGroupIds(truncated))
+    }
+
+    pub(super) fn delete_expired_shard_groups(&mut self, now: Timestamp) -> Result<Response, ApplyError> {
+        let mut deleted = Vec::new();
+        for policy in self.databases.values_mut().flat_map(|d| d.retention_policies.values_mut()) {
+            if policy.duration == 0 {
+                continue;
+            }
+            let keep_for = i64::try_from(policy.duration).unwrap_or(i64::MAX);
+            for group in policy.shard_groups.values_mut() {
+                if !group.is_deleted() && group.end.saturating_add(keep_for) <= now {
+                    group.deleted_at = Some(now);
+                    deleted.push(group.id);
+                }
+            }
+        }
+        deleted.sort_unstable();
+        Ok(Response::ShardGroupIds(deleted))
+    }
+
+    pub(super) fn prune_deleted_shard_groups(&mut self, before: Timestamp) -> Result<Response, ApplyError> {
+        let mut pruned = Vec::new();
+        for policy in self.databases.values_mut().flat_map(|d| d.retention_policies.values_mut()) {
+            let due: Vec<ShardGroupId> = policy
+                .shard_groups
+                .values()
+                .filter(|g| g.deleted_at.is_some_and(|d| d <= before))
+                .map(|g| g.id)
+                .collect();
+            for id in due {
+                if let Some(group) = policy.shard_groups.remove(&id) {
+                    pruned.push(group);
+                }
+            }
+        }
+        let mut owners = Vec::new();
+        for group in &pruned {
+            owners.extend(group.shards.iter().flat_map(|s| s.owners.iter().copied()));
+            self.index.remove_group(group);
+        }
+        self.settle_draining(owners);
+        let mut ids: Vec<_> = pruned.iter().map(|g| g.id).collect();
+        ids.sort_unstable();
+        Ok(Response::ShardGroupIds(ids))
+    }
+
+    pub(super) fn add_shard_owner(&mut self, shard_id: ShardId, node_id: NodeId) -> Result<Response, ApplyError> {
+        let view = self.shard(shard_id).ok_or(ApplyError::ShardNotFound { shard_id })?;
+        if view.group.is_deleted() {
+            return Err(ApplyError::ShardGroupDeleted { shard_group_id: view.group.id });
+        }
+        let node = self.data_nodes.get(&node_id).ok_or(ApplyError::DataNodeNotFound { node_id })?;
+        if !node.is_active() {
+            return Err(ApplyError::DataNodeNotActive { node_id, state: node.state });
+        }
+        if view.shard.owners.contains(&node_id) {
+            return Err(ApplyError::ShardOwnerExists { shard_id, node_id });
+        }
+        let group_id = view.group.id;
+        if let Some(shard) = self.shard_mut(group_id, shard_id) {
+            if let Err(at) = shard.owners.binary_search(&node_id) {
+                shard.owners.insert(at, node_id);
+            }
+        }
+        self.index.add_owner(node_id, shard_id);
+        Ok(Response::Done)
+    }
+
+    pub(super) fn remove_shard_owner(&mut self, shard_id: ShardId, node_id: NodeId) -> Result<Response, ApplyError> {
+        let view = self.shard(shard_id).ok_or(ApplyError::ShardNotFound { shard_id })?;
+        if !view.shard.owners.contains(&node_id) {
+            return Err(ApplyError::NotShardOwner { shard_id, node_id });
+        }
+        let group_id = view.group.id;
+        if let Some(shard) = self.shard_mut(group_id, shard_id) {
+            shard.owners.retain(|&o| o != node_id);
+        }
+        self.index.remove_owner(node_id, shard_id);
+        self.settle_draining([node_id]);
+        Ok(Response::Done)
+    }
+
+    pub(super) fn drop_shard(&mut self, shard_id: ShardId) -> Result<Response, ApplyError> {
+        let view = self.shard(shard_id).ok_or(ApplyError::ShardNotFound { shard_id })?;
+        let owners = view.shard.owners.clone();
+        let group_id = view.group.id;
+        let (database, policy) = (view.database.to_owned(), view.retention_policy.name.clone());
+        let now_empty = match group_mut(&mut self.databases, &self.index, group_id) {
+            Some(group) => {
+                group.shards.retain(|s| s.id != shard_id);
+                group.shards.is_empty()
+            }
+            None => false,
+        };
+        self.index.remove_shard(shard_id, &owners);
+        if now_empty {
+            // A group without shards could take no writes: forget it, and a new one is created
+            // for the next point in its range.
+            let removed = self
+                .databases
+                .get_mut(&database)
+                .and_then(|d| d.retention_policies.get_mut(&policy))
+                .and_then(|p| p.shard_groups.remove(&group_id));
+            if let Some(group) = removed {
+                self.index.remove_group(&group);
+            }
+        }
+        self.settle_draining(owners);
+        Ok(Response::Done)
+    }
+
+    /// Creates the group covering `timestamp` (no live group may cover it) and places its shards.
+    fn insert_group(
+        &mut self,
+        database: &str,
+        retention_policy: &str,
+        timestamp: Timestamp,
+    ) -> Result<ShardGroup, ApplyError> {
+        let policy = self.policy_ref(database, retention_policy)?;
+        let (start, end) = new_group_range(policy.live_groups(), timestamp, policy.shard_group_duration);
+        let replicas = usize::try_from(policy.replication_factor).unwrap_or(usize::MAX).max(1);
+        let mut candidates: Vec<Candidate<'_>> = self
+            .data_nodes
+            .values()
+            .filter(|n| n.is_active())
+            .map(|n| Candidate { id: n.id, zone: n.zone(), load: self.index.load(n.id) })
+            .collect();
+        if candidates.is_empty() {
+            return Err(ApplyError::NoActiveDataNodes);
+        }
+        let shard_count = (candidates.len() / replicas).max(1);
+        let placements = place_shards(&mut candidates, shard_count, replicas);
+        let first_shard = self.next_shard_id;
+        let group = ShardGroup {
+            id: self.next_shard_group_id,
+            start,
+            end,
+            truncated_at: None,
+            deleted_at: None,
+            shards: (first_shard..).zip(placements).map(|(id, owners)| Shard { id, owners }).collect(),
+        };
+        let policy =
+            self.databases.get_mut(database).and_then(|d| d.retention_policies.get_mut(retention_policy)).ok_or_else(
+                || ApplyError::RetentionPolicyNotFound {
+                    database: database.to_owned(),
+                    retention_policy: retention_policy.to_owned(),
+                },
+            )?;
+        policy.shard_groups.insert(group.id, group.clone());
+        self.next_shard_group_id += 1;
+        self.next_shard_id += group.shards.len() as u64;
+        self.index.insert_group(database, retention_policy, &group);
+        Ok(group)
+    }
+
+    fn shard_mut(&mut self, group_id: ShardGroupId, shard_id: ShardId) -> Option<&mut Shard> {
+        group_mut(&mut self.databases, &self.index, group_id)?.shards.iter_mut().find(|s| s.id == shard_id)
+    }
+}
+
+fn check_timestamp(timestamp: Timestamp) -> Result<(), ApplyError> {
+    if (MIN_TIMESTAMP..=MAX_TIMESTAMP).contains(&timestamp) {
+        Ok(())
+    } else {
+        Err(ApplyError::InvalidTimestamp { timestamp })
+    }
+}
+
+/// The range of a new group for `t`: the `duration`-aligned window containing `t`, shrunk so it
+/// overlaps none of `groups` (none of which contains `t`). The result always contains `t`.
+fn new_group_range<'a>(
+    groups: impl Iterator<Item = &'a ShardGroup>,
+    t: Timestamp,
+    duration: u64,
+) -> (Timestamp, Timestamp) {
+    let d = i128::from(duration.max(1));
+    let aligned = i128::from(t).div_euclid(d) * d;
+    // After clamping both values fit in i64: MIN_TIMESTAMP <= start <= t < end <= i64::MAX.
+    let mut start = aligned.clamp(i128::from(MIN_TIMESTAMP), i128::from(t)) as i64;
+    let mut end = (aligned + d).clamp(i128::from(t) + 1, i128::from(i64::MAX)) as i64;
+    for group in groups {
+        let group_end = group.effective_end();
+        if group.start == group_end {
+            continue;
+        }
+        if group_end <= t {
+            start = start.max(group_end);
+        } else if group.start > t {
+            end = end.min(group.start);
+        }
+    }
+    (start, end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::duration::HOUR;
+
+    fn group(start: Timestamp, end: Timestamp, truncated_at: Option<Timestamp>) -> ShardGroup {
+        ShardGroup { id: 1, start, end, truncated_at, deleted_at: None, shards: Vec::new() }
+    }
+
+    #[test]
+    fn range_is_the_aligned_window() {
+        let h = HOUR as i64;
+        assert_eq!(new_group_range([].iter(), 90 * 60 * 1_000_000_000, HOUR), (h, 2 * h));
+        assert_eq!(new_group_range([].iter(), -1, HOUR), (-h, 0));
+        assert_eq!(new_group_range([].iter(), 0, HOUR), (0, h));
+    }
+
+    #[test]
+    fn range_starts_after_a_truncated_group() {
+        let h = HOUR as i64;
+        let truncated = group(0, h, Some(h / 2));
+        assert_eq!(new_group_range([truncated].iter(), h / 2, HOUR), (h / 2, h));
+    }
+
+    #[test]
+    fn range_ends_before_a_later_group() {
+        let h = HOUR as i64;
+        let later = group(h / 2, 3 * h / 2, None);
+        assert_eq!(new_group_range([later].iter(), 10, HOUR), (0, h / 2));
+    }
+
+    #[test]
+    fn range_ignores_groups_truncated_to_nothing() {
+        let h = HOUR as i64;
+        let empty = group(h / 2, h, Some(0));
+        assert_eq!(new_group_range([empty].iter(), h / 2, HOUR), (0, h));
+    }
+
+    #[test]
+    fn range_at_the_edges_of_time() {
+        let (start, end) = new_group_range([].iter(), MAX_TIMESTAMP, HOUR);
+        assert!(start <= MAX_TIMESTAMP && MAX_TIMESTAMP < end);
+        let (start, end) = new_group_range([].iter(), MIN_TIMESTAMP, HOUR);
+        assert!(start == MIN_TIMESTAMP && MIN_TIMESTAMP < end);
+    }
+}

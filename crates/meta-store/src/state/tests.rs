@@ -1,0 +1,696 @@
+//! Table tests of `apply`: every command's happy path and every way it is rejected.
+
+use std::collections::BTreeMap;
+
+use super::*;
+use crate::model::duration::{DAY, HOUR, WEEK};
+use crate::model::retention_policy::{RetentionPolicySpec, RetentionPolicyUpdate};
+use crate::model::shard_group::{Timestamp, MAX_TIMESTAMP, MIN_TIMESTAMP};
+
+const H: i64 = HOUR as i64;
+
+fn add_node(i: u64) -> Command {
+    Command::AddDataNode {
+        tcp_addr: format!("data-{i}:8088"),
+        http_addr: format!("data-{i}:8086"),
+        labels: BTreeMap::new(),
+    }
+}
+
+fn spec(name: &str, replication_factor: u32) -> RetentionPolicySpec {
+    RetentionPolicySpec { name: name.to_owned(), duration: 0, shard_group_duration: Some(HOUR), replication_factor }
+}
+
+/// Applies a command that must succeed and checks the invariants afterwards.
+fn ok(state: &mut MetaState, command: Command) -> Response {
+    let response = state.apply(&command).unwrap_or_else(|e| panic!("{command:?} was rejected: {e}"));
+    if let Err(broken) = state.check_invariants() {
+        panic!("after {command:?}: {broken}");
+    }
+    response
+}
+
+/// Applies a command that must be rejected with `want` and must leave the state as it was.
+fn rejected(state: &mut MetaState, command: Command, want: ApplyError) {
+    let before = state.clone();
+    assert_eq!(state.apply(&command), Err(want), "{command:?}");
+    assert_eq!(*state, before, "a rejected {command:?} changed the state");
+}
+
+/// A cluster of `nodes` data nodes (IDs 1..=nodes) and database `db` with policy `rp` of `rf`.
+fn cluster(nodes: u64, rf: u32) -> MetaState {
+    let mut state = MetaState::new();
+    for i in 1..=nodes {
+        ok(&mut state, add_node(i));
+    }
+    ok(&mut state, Command::CreateDatabase { name: "db".to_owned(), default_retention_policy: Some(spec("rp", rf)) });
+    state
+}
+
+fn create_group(state: &mut MetaState, timestamp: Timestamp) -> (ShardGroup, bool) {
+    let command = Command::CreateShardGroup { database: "db".to_owned(), retention_policy: "rp".to_owned(), timestamp };
+    match ok(state, command) {
+        Response::ShardGroup { group, created, .. } => (group, created),
+        other => panic!("unexpected response {other:?}"),
+    }
+}
+
+fn invalid_addr(field: &str, value: &str, reason: &str) -> ApplyError {
+    ApplyError::InvalidAddress { field: field.to_owned(), value: value.to_owned(), reason: reason.to_owned() }
+}
+
+// --- data nodes -------------------------------------------------------------------------------
+
+#[test]
+fn add_data_node_assigns_sequential_ids() {
+    let mut state = MetaState::new();
+    for i in 1..=3 {
+        match ok(&mut state, add_node(i)) {
+            Response::DataNode(node) => {
+                assert_eq!(node.id, i);
+                assert_eq!(node.state, NodeState::Active);
+                assert_eq!(node.tcp_addr, format!("data-{i}:8088"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(state.next_node_id(), 4);
+}
+
+#[test]
+fn add_data_node_rejects_bad_input() {
+    let mut state = MetaState::new();
+    let cases = [
+        ("", "h:1", invalid_addr("tcp_addr", "", "expected host:port")),
+        ("h:0", "h:1", invalid_addr("tcp_addr", "h:0", "port 0 cannot be dialled")),
+        ("h:1", "h", invalid_addr("http_addr", "h", "expected host:port")),
+    ];
+    for (tcp, http, want) in cases {
+        let command =
+            Command::AddDataNode { tcp_addr: tcp.to_owned(), http_addr: http.to_owned(), labels: BTreeMap::new() };
+        rejected(&mut state, command, want);
+    }
+    let bad_label = Command::AddDataNode {
+        tcp_addr: "h:1".to_owned(),
+        http_addr: "h:2".to_owned(),
+        labels: [("Zone".to_owned(), "a".to_owned())].into(),
+    };
+    assert!(matches!(state.apply(&bad_label), Err(ApplyError::InvalidName { .. })));
+}
+
+#[test]
+fn add_data_node_rejects_an_address_in_use() {
+    let mut state = MetaState::new();
+    ok(&mut state, add_node(1));
+    ok(&mut state, Command::AddMetaNode { node_id: None, addr: "meta-1:8091".to_owned() });
+    for (tcp, http, used, by) in [
+        ("data-1:8088", "x:1", "data-1:8088", 1),
+        ("x:1", "data-1:8088", "data-1:8088", 1),
+        ("meta-1:8091", "x:1", "meta-1:8091", 2),
+    ] {
+        let command =
+            Command::AddDataNode { tcp_addr: tcp.to_owned(), http_addr: http.to_owned(), labels: BTreeMap::new() };
+        let want = ApplyError::AddressInUse { addr: used.to_owned(), node_id: by };
+        rejected(&mut state, command, want);
+    }
+}
+
+#[test]
+fn a_removed_nodes_address_can_be_reused_but_not_its_id() {
+    let mut state = MetaState::new();
+    ok(&mut state, add_node(1));
+    ok(&mut state, Command::RemoveDataNode { node_id: 1, force: true });
+    match ok(&mut state, add_node(1)) {
+        Response::DataNode(node) => assert_eq!(node.id, 2),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(state.data_node(1).map(|n| n.state), Some(NodeState::Removed));
+}
+
+#[test]
+fn update_data_node_keeps_id_and_ownership() {
+    let mut state = cluster(2, 2);
+    let (group, _) = create_group(&mut state, 0);
+    let update = Command::UpdateDataNode {
+        node_id: 2,
+        tcp_addr: "new-2:8088".to_owned(),
+        http_addr: "new-2:8086".to_owned(),
+        labels: Some([("zone".to_owned(), "b".to_owned())].into()),
+    };
+    match ok(&mut state, update) {
+        Response::DataNode(node) => {
+            assert_eq!((node.id, node.tcp_addr.as_str()), (2, "new-2:8088"));
+            assert_eq!(node.zone(), Some("b"));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let shard = group.shards[0].id;
+    assert_eq!(state.shard(shard).map(|v| v.shard.owners.clone()), Some(vec![1, 2]));
+    // Keeping its own address is fine; taking another node's is not.
+    let same = Command::UpdateDataNode {
+        node_id: 2,
+        tcp_addr: "new-2:8088".to_owned(),
+        http_addr: "new-2:8086".to_owned(),
+        labels: None,
+    };
+    ok(&mut state, same);
+    let clash = Command::UpdateDataNode {
+        node_id: 2,
+        tcp_addr: "data-1:8088".to_owned(),
+        http_addr: "new-2:8086".to_owned(),
+        labels: None,
+    };
+    let want = ApplyError::AddressInUse { addr: "data-1:8088".to_owned(), node_id: 1 };
+    rejected(&mut state, clash, want);
+}
+
+#[test]
+fn update_data_node_rejects_unknown_and_removed_nodes() {
+    let mut state = cluster(2, 1);
+    ok(&mut state, Command::RemoveDataNode { node_id: 2, force: true });
+    let update = |node_id| Command::UpdateDataNode {
+        node_id,
+        tcp_addr: "n:1".to_owned(),
+        http_addr: "n:2".to_owned(),
+        labels: None,
+    };
+    rejected(&mut state, update(9), ApplyError::DataNodeNotFound { node_id: 9 });
+    let want = ApplyError::DataNodeNotActive { node_id: 2, state: NodeState::Removed };
+    rejected(&mut state, update(2), want);
+}
+
+#[test]
+fn remove_data_node_force_drops_ownership_at_once() {
+    let mut state = cluster(3, 3);
+    let (group, _) = create_group(&mut state, 0);
+    match ok(&mut state, Command::RemoveDataNode { node_id: 2, force: true }) {
+        Response::DataNode(node) => assert_eq!(node.state, NodeState::Removed),
+        other => panic!("unexpected {other:?}"),
+    }
+    let owners = state.shard(group.shards[0].id).map(|v| v.shard.owners.clone());
+    assert_eq!(owners, Some(vec![1, 3]));
+    assert_eq!(state.shards_owned_by(2).count(), 0);
+}
+
+#[test]
+fn remove_data_node_gracefully_drains_until_its_last_shard_moves() {
+    let mut state = cluster(3, 2);
+    let (group, _) = create_group(&mut state, 0);
+    let shard = group.shards[0].id;
+    let owner = group.shards[0].owners[0];
+    match ok(&mut state, Command::RemoveDataNode { node_id: owner, force: false }) {
+        Response::DataNode(node) => assert_eq!(node.state, NodeState::Draining),
+        other => panic!("unexpected {other:?}"),
+    }
+    // A draining node keeps its shards and gets no new ones.
+    let (next, _) = create_group(&mut state, H);
+    assert!(next.shards.iter().all(|s| !s.owners.contains(&owner)));
+    let spare = (1..=3).find(|n| !group.shards[0].owners.contains(n)).expect("a spare node");
+    ok(&mut state, Command::AddShardOwner { shard_id: shard, node_id: spare });
+    ok(&mut state, Command::RemoveShardOwner { shard_id: shard, node_id: owner });
+    assert_eq!(state.data_node(owner).map(|n| n.state), Some(NodeState::Removed));
+}
+
+#[test]
+fn remove_data_node_without_shards_is_removed_at_once() {
+    let mut state = cluster(1, 1);
+    match ok(&mut state, Command::RemoveDataNode { node_id: 1, force: false }) {
+        Response::DataNode(node) => assert_eq!(node.state, NodeState::Removed),
+        other => panic!("unexpected {other:?}"),
+    }
+    let want = ApplyError::DataNodeNotActive { node_id: 1, state: NodeState::Removed };
+    rejected(&mut state, Command::RemoveDataNode { node_id: 1, force: true }, want);
+    rejected(
+        &mut state,
+        Command::RemoveDataNode { node_id: 5, force: true },
+        ApplyError::DataNodeNotFound { node_id: 5 },
+    );
+}
+
+// --- meta nodes -------------------------------------------------------------------------------
+
+#[test]
+fn meta_and_data_nodes_share_one_id_counter() {
+    let mut state = MetaState::new();
+    for id in 1..=3 {
+        let command = Command::AddMetaNode { node_id: Some(id), addr: format!("meta-{id}:8091") };
+        ok(&mut state, command);
+    }
+    match ok(&mut state, add_node(1)) {
+        Response::DataNode(node) => assert_eq!(node.id, 4),
+        other => panic!("unexpected {other:?}"),
+    }
+    match ok(&mut state, Command::AddMetaNode { node_id: None, addr: "meta-5:8091".to_owned() }) {
+        Response::MetaNode(node) => assert_eq!(node.id, 5),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn add_meta_node_rejections() {
+    let mut state = MetaState::new();
+    ok(&mut state, add_node(1));
+    ok(&mut state, Command::AddMetaNode { node_id: Some(7), addr: "meta-7:8091".to_owned() });
+    let add = |node_id: Option<NodeId>, addr: &str| Command::AddMetaNode { node_id, addr: addr.to_owned() };
+    rejected(&mut state, add(Some(1), "m:1"), ApplyError::NodeIdInUse { node_id: 1 });
+    rejected(&mut state, add(Some(7), "m:1"), ApplyError::NodeIdInUse { node_id: 7 });
+    rejected(&mut state, add(Some(0), "m:1"), ApplyError::InvalidNodeId { node_id: 0 });
+    rejected(&mut state, add(Some(u64::MAX), "m:1"), ApplyError::InvalidNodeId { node_id: u64::MAX });
+    let want = ApplyError::AddressInUse { addr: "meta-7:8091".to_owned(), node_id: 7 };
+    rejected(&mut state, add(None, "meta-7:8091"), want);
+    rejected(&mut state, add(None, "nope"), invalid_addr("addr", "nope", "expected host:port"));
+    // A removed meta node's ID is never handed out again, nor may it be chosen again.
+    ok(&mut state, add(None, "meta-8:8091"));
+    ok(&mut state, Command::RemoveMetaNode { node_id: 7 });
+    rejected(&mut state, add(Some(7), "m:1"), ApplyError::NodeIdInUse { node_id: 7 });
+}
+
+#[test]
+fn remove_meta_node_keeps_at_least_one() {
+    let mut state = MetaState::new();
+    for id in [1, 2] {
+        let command = Command::AddMetaNode { node_id: Some(id), addr: format!("meta-{id}:8091") };
+        ok(&mut state, command);
+    }
+    rejected(&mut state, Command::RemoveMetaNode { node_id: 3 }, ApplyError::MetaNodeNotFound { node_id: 3 });
+    ok(&mut state, Command::RemoveMetaNode { node_id: 1 });
+    rejected(&mut state, Command::RemoveMetaNode { node_id: 2 }, ApplyError::LastMetaNode { node_id: 2 });
+}
+
+// --- databases and retention policies ---------------------------------------------------------
+
+#[test]
+fn create_database_defaults_shard_group_duration_like_influxdb() {
+    let mut state = cluster(1, 1);
+    let cases = [(0, WEEK), (DAY, HOUR), (7 * DAY, DAY), (365 * DAY, WEEK)];
+    for (i, (duration, want)) in cases.into_iter().enumerate() {
+        let name = format!("db{i}");
+        let policy = RetentionPolicySpec {
+            name: "autogen".to_owned(),
+            duration,
+            shard_group_duration: None,
+            replication_factor: 1,
+        };
+        ok(&mut state, Command::CreateDatabase { name: name.clone(), default_retention_policy: Some(policy) });
+        let rp = state.retention_policy(&name, "autogen").expect("policy");
+        assert_eq!(rp.shard_group_duration, want, "duration {duration}");
+        assert_eq!(state.database(&name).and_then(|d| d.default_retention_policy.as_deref()), Some("autogen"));
+    }
+}
+
+#[test]
+fn create_database_rejections() {
+    let mut state = cluster(1, 1);
+    let create = |name: &str, rp: Option<RetentionPolicySpec>| Command::CreateDatabase {
+        name: name.to_owned(),
+        default_retention_policy: rp,
+    };
+    rejected(&mut state, create("db", None), ApplyError::DatabaseExists { database: "db".to_owned() });
+    assert!(matches!(
+        state.apply(&create("", None)),
+        Err(ApplyError::InvalidName { ref field, .. }) if field == "database"
+    ));
+    assert!(matches!(
+        state.apply(&create("new", Some(spec("", 1)))),
+        Err(ApplyError::InvalidName { ref field, .. }) if field == "retention policy"
+    ));
+    rejected(
+        &mut state,
+        create("new", Some(spec("rp", 2))),
+        ApplyError::ReplicationFactorExceedsNodes { replication_factor: 2, active_nodes: 1 },
+    );
+    ok(&mut state, create("bare", None));
+    assert_eq!(state.database("bare").map(|d| d.retention_policies.len()), Some(0));
+}
+
+#[test]
+fn create_retention_policy_rejections() {
+    let mut state = cluster(2, 1);
+    let create = |db: &str, spec: RetentionPolicySpec| Command::CreateRetentionPolicy {
+        database: db.to_owned(),
+        spec,
+        make_default: false,
+    };
+    rejected(&mut state, create("nope", spec("x", 1)), ApplyError::DatabaseNotFound { database: "nope".to_owned() });
+    rejected(
+        &mut state,
+        create("db", spec("rp", 1)),
+        ApplyError::RetentionPolicyExists { database: "db".to_owned(), retention_policy: "rp".to_owned() },
+    );
+    rejected(&mut state, create("db", spec("x", 0)), ApplyError::InvalidReplicationFactor { replication_factor: 0 });
+    rejected(
+        &mut state,
+        create("db", spec("x", 3)),
+        ApplyError::ReplicationFactorExceedsNodes { replication_factor: 3, active_nodes: 2 },
+    );
+    let short = RetentionPolicySpec { duration: HOUR / 2, shard_group_duration: None, ..spec("x", 1) };
+    assert!(matches!(
+        state.apply(&create("db", short)),
+        Err(ApplyError::InvalidDuration { ref field, .. }) if field == "duration"
+    ));
+    let wide_groups = RetentionPolicySpec { duration: DAY, shard_group_duration: Some(2 * DAY), ..spec("x", 1) };
+    assert!(matches!(
+        state.apply(&create("db", wide_groups)),
+        Err(ApplyError::InvalidDuration { ref field, .. }) if field == "shard-duration"
+    ));
+    assert!(state.retention_policy("db", "x").is_none());
+}
+
+#[test]
+fn first_policy_becomes_default_and_make_default_moves_it() {
+    let mut state = cluster(1, 1);
+    ok(&mut state, Command::CreateDatabase { name: "d".to_owned(), default_retention_policy: None });
+    let create = |name: &str, make_default| Command::CreateRetentionPolicy {
+        database: "d".to_owned(),
+        spec: spec(name, 1),
+        make_default,
+    };
+    ok(&mut state, create("first", false));
+    ok(&mut state, create("second", false));
+    let default = |s: &MetaState| s.database("d").and_then(|d| d.default_retention_policy.clone());
+    assert_eq!(default(&state).as_deref(), Some("first"));
+    ok(&mut state, create("third", true));
+    assert_eq!(default(&state).as_deref(), Some("third"));
+}
+
+#[test]
+fn alter_retention_policy_changes_only_what_is_asked() {
+    let mut state = cluster(3, 1);
+    let alter =
+        |name: &str, update| Command::AlterRetentionPolicy { database: "db".to_owned(), name: name.to_owned(), update };
+    ok(
+        &mut state,
+        alter(
+            "rp",
+            RetentionPolicyUpdate { duration: Some(7 * DAY), replication_factor: Some(3), ..Default::default() },
+        ),
+    );
+    let rp = state.retention_policy("db", "rp").expect("policy");
+    assert_eq!((rp.duration, rp.shard_group_duration, rp.replication_factor), (7 * DAY, HOUR, 3));
+    rejected(
+        &mut state,
+        alter("nope", RetentionPolicyUpdate::default()),
+        ApplyError::RetentionPolicyNotFound { database: "db".to_owned(), retention_policy: "nope".to_owned() },
+    );
+    rejected(
+        &mut state,
+        alter("rp", RetentionPolicyUpdate { replication_factor: Some(4), ..Default::default() }),
+        ApplyError::ReplicationFactorExceedsNodes { replication_factor: 4, active_nodes: 3 },
+    );
+    // A retention shorter than the groups is refused as a whole: nothing changes.
+    let before = state.clone();
+    let shrink = alter(
+        "rp",
+        RetentionPolicyUpdate {
+            duration: Some(HOUR),
+            shard_group_duration: Some(DAY),
+            replication_factor: Some(1),
+            make_default: true,
+        },
+    );
+    assert!(matches!(state.apply(&shrink), Err(ApplyError::InvalidDuration { .. })));
+    assert_eq!(state, before);
+}
+
+#[test]
+fn dropping_a_policy_or_database_forgets_its_shards() {
+    let mut state = cluster(2, 1);
+    let (group, _) = create_group(&mut state, 0);
+    let shard = group.shards[0].id;
+    ok(&mut state, Command::DropRetentionPolicy { database: "db".to_owned(), name: "rp".to_owned() });
+    assert!(state.shard(shard).is_none());
+    assert_eq!(state.shard_count(), 0);
+    assert_eq!(state.database("db").and_then(|d| d.default_retention_policy.clone()), None);
+    rejected(
+        &mut state,
+        Command::DropRetentionPolicy { database: "db".to_owned(), name: "rp".to_owned() },
+        ApplyError::RetentionPolicyNotFound { database: "db".to_owned(), retention_policy: "rp".to_owned() },
+    );
+    ok(&mut state, Command::DropDatabase { name: "db".to_owned() });
+    rejected(
+        &mut state,
+        Command::DropDatabase { name: "db".to_owned() },
+        ApplyError::DatabaseNotFound { database: "db".to_owned() },
+    );
+}
+
+#[test]
+fn dropping_a_database_finishes_draining_nodes_that_only_owned_its_shards() {
+    let mut state = cluster(2, 2);
+    create_group(&mut state, 0);
+    ok(&mut state, Command::RemoveDataNode { node_id: 1, force: false });
+    ok(&mut state, Command::DropDatabase { name: "db".to_owned() });
+    assert_eq!(state.data_node(1).map(|n| n.state), Some(NodeState::Removed));
+}
+
+// --- shard groups -----------------------------------------------------------------------------
+
+#[test]
+fn create_shard_group_is_idempotent_within_its_range() {
+    let mut state = cluster(2, 1);
+    let (group, created) = create_group(&mut state, H + 5);
+    assert!(created);
+    assert_eq!((group.start, group.end), (H, 2 * H));
+    for t in [H, H + 5, 2 * H - 1] {
+        let (again, created) = create_group(&mut state, t);
+        assert!(!created);
+        assert_eq!(again, group);
+    }
+    let (next, created) = create_group(&mut state, 2 * H);
+    assert!(created);
+    assert_eq!(next.start, 2 * H);
+}
+
+#[test]
+fn shard_count_and_owners_follow_nodes_and_replication_factor() {
+    // (active nodes, RF) -> (shards per group, owners per shard)
+    let cases = [(1, 1, 1, 1), (3, 1, 3, 1), (3, 2, 1, 2), (4, 2, 2, 2), (5, 2, 2, 2), (6, 3, 2, 3), (3, 3, 1, 3)];
+    for (nodes, rf, shards, owners) in cases {
+        let mut state = cluster(nodes, rf);
+        let (group, _) = create_group(&mut state, 0);
+        assert_eq!(group.shards.len(), shards, "{nodes} nodes, RF {rf}");
+        assert!(group.shards.iter().all(|s| s.owners.len() == owners), "{nodes} nodes, RF {rf}");
+        assert_eq!(state.next_shard_id(), 1 + shards as u64, "shard IDs are consumed one per shard");
+    }
+}
+
+#[test]
+fn owners_stay_balanced_over_many_groups() {
+    let mut state = cluster(5, 2);
+    for i in 0..100 {
+        create_group(&mut state, i * H);
+    }
+    let loads: Vec<usize> = (1..=5).map(|n| state.shards_owned_by(n).count()).collect();
+    let (min, max) = (loads.iter().min(), loads.iter().max());
+    assert!(matches!((min, max), (Some(a), Some(b)) if b - a <= 1), "loads {loads:?}");
+}
+
+#[test]
+fn owners_are_capped_at_active_nodes_when_rf_outgrows_them() {
+    let mut state = cluster(3, 3);
+    ok(&mut state, Command::RemoveDataNode { node_id: 3, force: true });
+    let (group, _) = create_group(&mut state, 0);
+    assert_eq!(group.shards.len(), 1);
+    assert_eq!(group.shards[0].owners, vec![1, 2]);
+}
+
+#[test]
+fn owners_spread_across_zones() {
+    let mut state = MetaState::new();
+    for (i, zone) in [(1, "a"), (2, "a"), (3, "b"), (4, "b")] {
+        let command = Command::AddDataNode {
+            tcp_addr: format!("data-{i}:8088"),
+            http_addr: format!("data-{i}:8086"),
+            labels: [("zone".to_owned(), zone.to_owned())].into(),
+        };
+        ok(&mut state, command);
+    }
+    ok(&mut state, Command::CreateDatabase { name: "db".to_owned(), default_retention_policy: Some(spec("rp", 2)) });
+    for i in 0..20 {
+        let (group, _) = create_group(&mut state, i * H);
+        for shard in &group.shards {
+            let zones: Vec<_> =
+                shard.owners.iter().filter_map(|o| state.data_node(*o).and_then(|n| n.zone())).collect();
+            assert_ne!(zones[0], zones[1], "shard {} owners {:?} share a zone", shard.id, shard.owners);
+        }
+    }
+}
+
+#[test]
+fn create_shard_group_rejections() {
+    let mut state = cluster(1, 1);
+    let create = |db: &str, rp: &str, timestamp| Command::CreateShardGroup {
+        database: db.to_owned(),
+        retention_policy: rp.to_owned(),
+        timestamp,
+    };
+    rejected(&mut state, create("nope", "rp", 0), ApplyError::DatabaseNotFound { database: "nope".to_owned() });
+    rejected(
+        &mut state,
+        create("db", "nope", 0),
+        ApplyError::RetentionPolicyNotFound { database: "db".to_owned(), retention_policy: "nope".to_owned() },
+    );
+    for timestamp in [i64::MAX, i64::MIN, MIN_TIMESTAMP - 1] {
+        rejected(&mut state, create("db", "rp", timestamp), ApplyError::InvalidTimestamp { timestamp });
+    }
+    ok(&mut state, create("db", "rp", MAX_TIMESTAMP));
+    ok(&mut state, create("db", "rp", MIN_TIMESTAMP));
+    ok(&mut state, Command::RemoveDataNode { node_id: 1, force: true });
+    rejected(&mut state, create("db", "rp", 0), ApplyError::NoActiveDataNodes);
+}
+
+#[test]
+fn truncation_sends_later_points_to_a_new_group() {
+    let mut state = cluster(1, 1);
+    let (group, _) = create_group(&mut state, 0);
+    let at = H / 2;
+    match ok(&mut state, Command::TruncateShardGroups { at }) {
+        Response::ShardGroupIds(ids) => assert_eq!(ids, vec![group.id]),
+        other => panic!("unexpected {other:?}"),
+    }
+    let (same, created) = create_group(&mut state, at - 1);
+    assert!(!created);
+    assert_eq!(same.id, group.id);
+    let (next, created) = create_group(&mut state, at);
+    assert!(created);
+    assert_eq!((next.start, next.end), (at, H));
+    // Truncating again at the same time touches only groups still accepting points past it.
+    match ok(&mut state, Command::TruncateShardGroups { at }) {
+        Response::ShardGroupIds(ids) => assert_eq!(ids, vec![next.id]),
+        other => panic!("unexpected {other:?}"),
+    }
+    rejected(
+        &mut state,
+        Command::TruncateShardGroups { at: i64::MAX },
+        ApplyError::InvalidTimestamp { timestamp: i64::MAX },
+    );
+}
+
+#[test]
+fn precreate_makes_the_next_group_once() {
+    let mut state = cluster(1, 1);
+    let (group, _) = create_group(&mut state, 0);
+    let window = Command::PrecreateShardGroups { from: H / 2, to: 2 * H };
+    let created = match ok(&mut state, window.clone()) {
+        Response::ShardGroupIds(ids) => ids,
+        other => panic!("unexpected {other:?}"),
+    };
+    assert_eq!(created.len(), 1);
+    let rp = state.retention_policy("db", "rp").expect("policy");
+    let next = rp.shard_groups.get(&created[0]).expect("new group");
+    assert_eq!((next.start, next.end), (group.end, group.end + H));
+    assert!(matches!(ok(&mut state, window), Response::ShardGroupIds(ids) if ids.is_empty()));
+    rejected(
+        &mut state,
+        Command::PrecreateShardGroups { from: H, to: H },
+        ApplyError::InvalidTimeRange { from: H, to: H },
+    );
+}
+
+#[test]
+fn retention_deletes_then_prune_forgets_expired_groups() {
+    let mut state = cluster(1, 1);
+    let policy = RetentionPolicySpec {
+        name: "short".to_owned(),
+        duration: 2 * HOUR,
+        shard_group_duration: Some(HOUR),
+        replication_factor: 1,
+    };
+    ok(&mut state, Command::CreateRetentionPolicy { database: "db".to_owned(), spec: policy, make_default: false });
+    let short = match ok(
+        &mut state,
+        Command::CreateShardGroup { database: "db".to_owned(), retention_policy: "short".to_owned(), timestamp: 0 },
+    ) {
+        Response::ShardGroup { group, .. } => group,
+        other => panic!("unexpected {other:?}"),
+    };
+    let (forever, _) = create_group(&mut state, 0);
+    // Not yet: the group ends at 1h and is kept 2h past that.
+    let early = ok(&mut state, Command::DeleteExpiredShardGroups { now: 3 * H - 1 });
+    assert_eq!(early, Response::ShardGroupIds(vec![]));
+    let due = ok(&mut state, Command::DeleteExpiredShardGroups { now: 3 * H });
+    assert_eq!(due, Response::ShardGroupIds(vec![short.id]));
+    let shard = short.shards[0].id;
+    assert!(state.shard(shard).is_some_and(|v| v.group.deleted_at == Some(3 * H)));
+    assert!(state.shard(forever.shards[0].id).is_some_and(|v| !v.group.is_deleted()));
+    // A deleted group no longer covers its range: a point there gets a new group.
+    let prune = ok(&mut state, Command::PruneDeletedShardGroups { before: 3 * H });
+    assert_eq!(prune, Response::ShardGroupIds(vec![short.id]));
+    assert!(state.shard(shard).is_none());
+}
+
+// --- shard ownership --------------------------------------------------------------------------
+
+#[test]
+fn add_and_remove_shard_owner() {
+    let mut state = cluster(3, 1);
+    let (group, _) = create_group(&mut state, 0);
+    let shard = group.shards[0].id;
+    let owner = group.shards[0].owners[0];
+    let other = if owner == 1 { 2 } else { 1 };
+    ok(&mut state, Command::AddShardOwner { shard_id: shard, node_id: other });
+    let mut want = vec![owner, other];
+    want.sort_unstable();
+    assert_eq!(state.shard(shard).map(|v| v.shard.owners.clone()), Some(want));
+    ok(&mut state, Command::RemoveShardOwner { shard_id: shard, node_id: owner });
+    assert_eq!(state.shard(shard).map(|v| v.shard.owners.clone()), Some(vec![other]));
+}
+
+#[test]
+fn add_shard_owner_rejections() {
+    let mut state = cluster(3, 1);
+    let (group, _) = create_group(&mut state, 0);
+    let shard = group.shards[0].id;
+    let owner = group.shards[0].owners[0];
+    let add = |shard_id, node_id| Command::AddShardOwner { shard_id, node_id };
+    rejected(&mut state, add(999, 1), ApplyError::ShardNotFound { shard_id: 999 });
+    rejected(&mut state, add(shard, 42), ApplyError::DataNodeNotFound { node_id: 42 });
+    rejected(&mut state, add(shard, owner), ApplyError::ShardOwnerExists { shard_id: shard, node_id: owner });
+    let idle = (1..=3).find(|n| state.shards_owned_by(*n).count() == 1 && *n != owner).expect("another owner");
+    ok(&mut state, Command::RemoveDataNode { node_id: idle, force: false });
+    rejected(&mut state, add(shard, idle), ApplyError::DataNodeNotActive { node_id: idle, state: NodeState::Draining });
+    let policy = RetentionPolicyUpdate { duration: Some(HOUR), ..Default::default() };
+    ok(&mut state, Command::AlterRetentionPolicy { database: "db".to_owned(), name: "rp".to_owned(), update: policy });
+    ok(&mut state, Command::DeleteExpiredShardGroups { now: 10 * H });
+    let fresh = (1..=3).find(|n| *n != owner && *n != idle).expect("a third node");
+    rejected(&mut state, add(shard, fresh), ApplyError::ShardGroupDeleted { shard_group_id: group.id });
+}
+
+#[test]
+fn remove_shard_owner_rejections() {
+    let mut state = cluster(2, 1);
+    let (group, _) = create_group(&mut state, 0);
+    let shard = group.shards[0].id;
+    let not_owner = if group.shards[0].owners[0] == 1 { 2 } else { 1 };
+    rejected(
+        &mut state,
+        Command::RemoveShardOwner { shard_id: shard, node_id: not_owner },
+        ApplyError::NotShardOwner { shard_id: shard, node_id: not_owner },
+    );
+    rejected(
+        &mut state,
+        Command::RemoveShardOwner { shard_id: 77, node_id: 1 },
+        ApplyError::ShardNotFound { shard_id: 77 },
+    );
+}
+
+#[test]
+fn drop_shard_removes_it_and_an_emptied_group() {
+    let mut state = cluster(2, 1);
+    let (group, _) = create_group(&mut state, 0);
+    assert_eq!(group.shards.len(), 2);
+    ok(&mut state, Command::DropShard { shard_id: group.shards[0].id });
+    assert!(state.shard(group.shards[0].id).is_none());
+    assert!(state.shard(group.shards[1].id).is_some());
+    ok(&mut state, Command::DropShard { shard_id: group.shards[1].id });
+    let rp = state.retention_policy("db", "rp").expect("policy");
+    assert!(rp.shard_groups.is_empty());
+    rejected(
+        &mut state,
+        Command::DropShard { shard_id: group.shards[1].id },
+        ApplyError::ShardNotFound { shard_id: group.shards[1].id },
+    );
+    // The range is free again; the next point there gets a new group with new IDs.
+    let (again, created) = create_group(&mut state, 0);
+    assert!(created && again.id > group.id);
+}

@@ -1,0 +1,197 @@
+//! The state machine ([`RaftStateMachine`]): [`MetaState`] in memory, made durable by snapshots.
+//!
+//! Applying an entry changes memory only. Durability comes from the log: on restart the state is
+//! restored from the newest persisted snapshot and openraft re-applies the committed entries after
+//! it (the committed index is saved, see `log_store`). A snapshot is persisted before openraft may
+//! purge the log it covers, so nothing acknowledged is ever lost.
+//!
+//! ```text
+//!  build:   clone state (state-machine task) ─► spawn_blocking: encode ─► fsync'd batch ─► done
+//!  install: decode (refuse if corrupt) ─► fsync'd batch ─► swap the in-memory state
+//!  open:    read snapshot ─► decode ─► applied = snapshot's last log id ─► openraft replays
+//! ```
+
+use std::io::Cursor;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use openraft::storage::{RaftStateMachine, Snapshot};
+use openraft::{
+    BasicNode, EntryPayload, LogId, OptionalSend, RaftSnapshotBuilder, SnapshotMeta, StorageIOError, StoredMembership,
+};
+use rocksdb::WriteBatch;
+
+use super::db::{Db, Failure, CF_STATE_MACHINE, KEY_SNAPSHOT_DATA, KEY_SNAPSHOT_META};
+use super::type_config::{LogEntry, SnapshotMetadata, StorageError, TypeConfig};
+use crate::codec;
+use crate::error::StoreError;
+use crate::response::Response;
+use crate::state::MetaState;
+use crate::{CommandResult, NodeId};
+
+/// The applied metadata and the Raft bookkeeping that goes with it.
+#[derive(Clone, Debug, Default)]
+pub struct AppliedState {
+    /// The last log entry applied.
+    pub last_applied: Option<LogId<NodeId>>,
+    /// The newest membership applied.
+    pub membership: StoredMembership<NodeId, BasicNode>,
+    /// The cluster metadata.
+    pub state: MetaState,
+}
+
+/// The state machine. Cheap to clone; clones share the state, so the API can read it.
+#[derive(Clone, Debug)]
+pub struct StateMachineStore {
+    db: Arc<Db>,
+    applied: Arc<RwLock<AppliedState>>,
+}
+
+/// Builds a snapshot from a copy of the state taken when openraft asked for it.
+#[derive(Debug)]
+pub struct SnapshotBuilder {
+    db: Arc<Db>,
+    copy: AppliedState,
+}
+
+impl StateMachineStore {
+    pub(crate) fn open(db: Arc<Db>) -> Result<Self, StoreError> {
+        let applied = match read_snapshot(&db)? {
+            Some((meta, data)) => AppliedState {
+                last_applied: meta.last_log_id,
+                membership: meta.last_membership,
+                state: codec::decode("snapshot", &data)?,
+            },
+            None => AppliedState::default(),
+        };
+        Ok(StateMachineStore { db, applied: Arc::new(RwLock::new(applied)) })
+    }
+
+    /// Reads the applied state. Readers never see a half-applied batch.
+    pub fn read(&self) -> RwLockReadGuard<'_, AppliedState> {
+        // `apply` never panics, so a poisoned lock still guards a consistent state.
+        self.applied.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, AppliedState> {
+        self.applied.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn read_snapshot(db: &Db) -> Result<Option<(SnapshotMetadata, Vec<u8>)>, StoreError> {
+    let meta: Option<SnapshotMetadata> = db.get(CF_STATE_MACHINE, KEY_SNAPSHOT_META, "snapshot meta")?;
+    let Some(meta) = meta else { return Ok(None) };
+    let data = db
+        .raw()
+        .get_cf(db.cf(CF_STATE_MACHINE)?, KEY_SNAPSHOT_DATA)?
+        .ok_or(StoreError::Truncated { what: "snapshot data", len: 0 })?;
+    Ok(Some((meta, data)))
+}
+
+/// Persists a snapshot's meta and data in one fsynced batch.
+fn write_snapshot(db: &Db, meta: &SnapshotMetadata, data: &[u8]) -> Result<(), StoreError> {
+    let cf = db.cf(CF_STATE_MACHINE)?;
+    let mut batch = WriteBatch::default();
+    batch.put_cf(cf, KEY_SNAPSHOT_META, codec::encode("snapshot meta", meta)?);
+    batch.put_cf(cf, KEY_SNAPSHOT_DATA, data);
+    db.write(batch, true)
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
+    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
+        let copy = std::mem::take(&mut self.copy);
+        let db = Arc::clone(&self.db);
+        let built = tokio::task::spawn_blocking(move || -> Result<Snapshot<TypeConfig>, StoreError> {
+            let started = Instant::now();
+            let data = codec::encode("snapshot", &copy.state)?;
+            let millis = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+            let snapshot_id = match copy.last_applied {
+                Some(last) => format!("{}-{}-{millis}", last.leader_id, last.index),
+                None => format!("empty-{millis}"),
+            };
+            let meta = SnapshotMeta { last_log_id: copy.last_applied, last_membership: copy.membership, snapshot_id };
+            write_snapshot(&db, &meta, &data)?;
+            tracing::info!(
+                snapshot_id = %meta.snapshot_id,
+                bytes = data.len(),
+                shards = copy.state.shard_count(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "snapshot built"
+            );
+            Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(data)) })
+        })
+        .await;
+        match built {
+            Ok(result) => result.map_err(|e| Failure::WriteSnapshot(None).of(e)),
+            Err(join) => Err(StorageIOError::write_snapshot(None, &join).into()),
+        }
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachineStore {
+    type SnapshotBuilder = SnapshotBuilder;
+
+    async fn applied_state(
+        &mut self,
+    ) -> Result<(Option<LogId<NodeId>>, StoredMembership<NodeId, BasicNode>), StorageError> {
+        let applied = self.read();
+        Ok((applied.last_applied, applied.membership.clone()))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<CommandResult>, StorageError>
+    where
+        I: IntoIterator<Item = LogEntry> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let mut applied = self.write();
+        let mut results = Vec::new();
+        for entry in entries {
+            applied.last_applied = Some(entry.log_id);
+            let result = match entry.payload {
+                EntryPayload::Blank => Ok(Response::Done),
+                EntryPayload::Normal(command) => {
+                    let result = applied.state.apply(&command);
+                    if let Err(error) = &result {
+                        tracing::debug!(index = entry.log_id.index, command = command.name(), %error, "command rejected");
+                    }
+                    result
+                }
+                EntryPayload::Membership(membership) => {
+                    applied.membership = StoredMembership::new(Some(entry.log_id), membership);
+                    Ok(Response::Done)
+                }
+            };
+            results.push(result);
+        }
+        Ok(results)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        SnapshotBuilder { db: Arc::clone(&self.db), copy: self.read().clone() }
+    }
+
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, StorageError> {
+        Ok(Box::new(Cursor::new(Vec::new())))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMetadata,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> Result<(), StorageError> {
+        let data = snapshot.into_inner();
+        let signature = Some(meta.signature());
+        let state: MetaState =
+            codec::decode("snapshot", &data).map_err(|e| Failure::ReadSnapshot(signature.clone()).of(e))?;
+        write_snapshot(&self.db, meta, &data).map_err(|e| Failure::WriteSnapshot(signature).of(e))?;
+        *self.write() =
+            AppliedState { last_applied: meta.last_log_id, membership: meta.last_membership.clone(), state };
+        tracing::info!(snapshot_id = %meta.snapshot_id, bytes = data.len(), "snapshot installed");
+        Ok(())
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
+        let stored = read_snapshot(&self.db).map_err(|e| Failure::ReadSnapshot(None).of(e))?;
+        Ok(stored.map(|(meta, data)| Snapshot { meta, snapshot: Box::new(Cursor::new(data)) }))
+    }
+}
