@@ -1,0 +1,33 @@
+# One entry point for building, testing and checking. `make test` installs missing build
+# prerequisites first (libclang for RocksDB's bindings), so it works on a fresh machine.
+
+CARGO ?= cargo
+
+.PHONY: prereqs test verify fmt-check clippy doc firewall bench
+
+prereqs:
+	@scripts/ensure-prereqs.sh
+
+## Run every test of the workspace.
+test: prereqs
+	$(CARGO) test --workspace
+
+## Everything CI checks: formatting, lints, tests, docs and the dependency firewall.
+verify: prereqs fmt-check clippy test doc firewall
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+clippy: prereqs
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy -p meta-store --no-default-features --all-targets -- -D warnings
+
+doc: prereqs
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
+
+firewall:
+	@scripts/check-firewall.sh
+
+## Criterion benchmarks (release build; see docs/PERFORMANCE.md).
+bench: prereqs
+	$(CARGO) bench -p meta-store

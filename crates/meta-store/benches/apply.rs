@@ -1,0 +1,166 @@
+//! Throughput of `MetaState::apply` on a realistic command mix against a populated cluster.
+//!
+//! `cargo bench -p meta-store --bench apply`
+
+mod common;
+
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
+use meta_store::{Command, MetaState, HOUR};
+
+const COMMANDS: usize = 10_000;
+
+fn apply_mix(c: &mut Criterion) {
+    let mut group = c.benchmark_group("apply_mix");
+    group.sample_size(20);
+    for shards in [10_000usize, 100_000] {
+        let base = common::cluster(30, 50, shards);
+        let commands = command_mix(&base, COMMANDS, 42);
+        group.throughput(Throughput::Elements(commands.len() as u64));
+        group.bench_with_input(BenchmarkId::new("shards", shards), &commands, |b, commands| {
+            b.iter_batched(
+                || base.clone(),
+                |mut state: MetaState| {
+                    for command in commands {
+                        std::hint::black_box(state.apply(command)).ok();
+                    }
+                    state
+                },
+                BatchSize::LargeInput,
+            );
+        });
+    }
+    group.finish();
+}
+
+fn create_shard_group(c: &mut Criterion) {
+    let base = common::cluster(30, 50, 100_000);
+    let newest = base
+        .databases()
+        .values()
+        .flat_map(|d| d.retention_policies.values())
+        .flat_map(|rp| rp.shard_groups.values())
+        .map(|g| g.end)
+        .max()
+        .unwrap_or(common::EPOCH);
+    let mut group = c.benchmark_group("create_shard_group");
+    group.bench_function("new_group_100k_shards", |b| {
+        let command = Command::CreateShardGroup {
+            database: "db000".into(),
+            retention_policy: "forever".into(),
+            timestamp: newest,
+        };
+        b.iter_batched(|| base.clone(), |mut state| state.apply(&command).map(|_| state), BatchSize::LargeInput);
+    });
+    group.bench_function("existing_group_100k_shards", |b| {
+        let command = Command::CreateShardGroup {
+            database: "db000".into(),
+            retention_policy: "forever".into(),
+            timestamp: common::EPOCH,
+        };
+        let mut state = base.clone();
+        b.iter(|| std::hint::black_box(state.apply(&command)).ok());
+    });
+    group.finish();
+}
+
+/// A deterministic xorshift generator: the benchmarks need variety, not quality.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Self {
+        Rng(seed.max(1))
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n.max(1)
+    }
+}
+
+/// A stream of `n` commands with the mix a busy cluster sees, valid against `base` (each is
+/// generated against the state the previous ones produced, so most are accepted):
+/// 45% shard-group lookups/creations for advancing time (most hit an existing group),
+/// 30% ownership changes as anti-entropy moves copies (add then remove), 10% precreation and
+/// retention, 10% data-node updates and additions, 5% schema changes.
+fn command_mix(base: &MetaState, n: usize, seed: u64) -> Vec<Command> {
+    let mut state = base.clone();
+    let mut rng = Rng::new(seed);
+    let mut commands = Vec::with_capacity(n);
+    let databases: Vec<String> = state.databases().keys().cloned().collect();
+    let newest = state
+        .databases()
+        .values()
+        .flat_map(|d| d.retention_policies.values())
+        .flat_map(|rp| rp.shard_groups.values())
+        .map(|g| g.end)
+        .max()
+        .unwrap_or(common::EPOCH);
+    let mut now = newest;
+    let max_shard = state.next_shard_id();
+    let mut extra_nodes = 0;
+    while commands.len() < n {
+        let roll = rng.below(100);
+        let command = if roll < 45 {
+            now += rng.below(60) as i64 * 60_000_000_000;
+            let db = &databases[rng.below(databases.len() as u64) as usize];
+            let rp = if rng.below(2) == 0 { "week" } else { "forever" };
+            Command::CreateShardGroup { database: db.clone(), retention_policy: rp.into(), timestamp: now }
+        } else if roll < 75 {
+            let shard_id = 1 + rng.below(max_shard - 1);
+            let Some(view) = state.shard(shard_id) else { continue };
+            if view.group.is_deleted() {
+                continue;
+            }
+            let owners = view.shard.owners.clone();
+            let candidates: Vec<u64> = state
+                .data_nodes()
+                .values()
+                .filter(|d| d.is_active() && !owners.contains(&d.id))
+                .map(|d| d.id)
+                .collect();
+            if candidates.is_empty() || owners.is_empty() {
+                continue;
+            }
+            let target = candidates[rng.below(candidates.len() as u64) as usize];
+            let add = Command::AddShardOwner { shard_id, node_id: target };
+            common::apply(&mut state, &add);
+            commands.push(add);
+            Command::RemoveShardOwner { shard_id, node_id: owners[rng.below(owners.len() as u64) as usize] }
+        } else if roll < 80 {
+            Command::PrecreateShardGroups { from: now, to: now + 2 * HOUR as i64 }
+        } else if roll < 85 {
+            Command::DeleteExpiredShardGroups { now }
+        } else if roll < 95 {
+            let active: Vec<u64> = state.data_nodes().values().filter(|d| d.is_active()).map(|d| d.id).collect();
+            if rng.below(4) == 0 {
+                extra_nodes += 1;
+                common::add_data_node(10_000 + extra_nodes, 3)
+            } else {
+                let id = active[rng.below(active.len() as u64) as usize];
+                let rename = rng.below(1_000_000);
+                Command::UpdateDataNode {
+                    node_id: id,
+                    tcp_addr: format!("moved-{id}-{rename}:8088"),
+                    http_addr: format!("moved-{id}-{rename}:8086"),
+                    labels: None,
+                }
+            }
+        } else {
+            let name = format!("tmp{}", rng.below(1_000_000));
+            if state.database(&name).is_some() {
+                Command::DropDatabase { name }
+            } else {
+                Command::CreateDatabase { name, default_retention_policy: None }
+            }
+        };
+        common::apply(&mut state, &command);
+        commands.push(command);
+    }
+    commands.truncate(n);
+    commands
+}
+
+criterion_group!(benches, apply_mix, create_shard_group);
+criterion_main!(benches);
