@@ -256,6 +256,12 @@ pub enum StoreError {
         /// The newest version this build reads.
         supported: u16,
     },
+    /// A record that must accompany another is missing (e.g. snapshot data without its meta).
+    #[error("{what} is missing")]
+    Missing {
+        /// What was expected.
+        what: &'static str,
+    },
     /// The record has trailing bytes after its value.
     #[error("{what} has {extra} unexpected trailing bytes")]
     TrailingBytes {

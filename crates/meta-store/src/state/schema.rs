@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use super::MetaState;
 use crate::error::ApplyError;
 use crate::model::database::Database;
+use crate::model::node::NodeId;
 use crate::model::retention_policy::{RetentionPolicy, RetentionPolicySpec, RetentionPolicyUpdate};
 use crate::response::Response;
 use crate::validate::{validate_durations, validate_name, validate_replication_factor};
@@ -113,7 +114,7 @@ impl MetaState {
     }
 
     /// Removes the groups of dropped policies from the index; returns the nodes that owned shards.
-    fn forget_groups<'a>(&mut self, policies: impl IntoIterator<Item = &'a RetentionPolicy>) -> Vec<u64> {
+    fn forget_groups<'a>(&mut self, policies: impl IntoIterator<Item = &'a RetentionPolicy>) -> Vec<NodeId> {
         let mut owners = Vec::new();
         for group in policies.into_iter().flat_map(|p| p.shard_groups.values()) {
             owners.extend(group.shards.iter().flat_map(|s| s.owners.iter().copied()));

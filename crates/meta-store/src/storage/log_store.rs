@@ -7,6 +7,7 @@
 
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use openraft::storage::{LogFlushed, LogState, RaftLogReader, RaftLogStorage};
@@ -25,12 +26,21 @@ use crate::NodeId;
 pub struct LogStore {
     db: Arc<Db>,
     flusher: Arc<WalFlusher>,
+    /// The last committed index saved, plus one (0: none); for status and readiness.
+    committed: Arc<AtomicU64>,
 }
 
 impl LogStore {
     pub(crate) fn new(db: Arc<Db>) -> Result<Self, StoreError> {
         let flusher = Arc::new(WalFlusher::start(Arc::clone(&db))?);
-        Ok(LogStore { db, flusher })
+        let saved: Option<Option<LogId<NodeId>>> = db.get(CF_RAFT, KEY_COMMITTED, "committed log id")?;
+        let committed = Arc::new(AtomicU64::new(saved.flatten().map_or(0, |id| id.index + 1)));
+        Ok(LogStore { db, flusher, committed })
+    }
+
+    /// The highest log index this node knows to be committed, as last saved by openraft.
+    pub fn committed_index(&self) -> Option<u64> {
+        self.committed.load(Ordering::Acquire).checked_sub(1)
     }
 
     fn entries(&self, range: impl RangeBounds<u64>) -> Result<Vec<LogEntry>, StoreError> {
@@ -100,7 +110,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_committed(&mut self, committed: Option<LogId<NodeId>>) -> Result<(), StorageError> {
-        self.db.put_synced(CF_RAFT, KEY_COMMITTED, "committed log id", &committed).map_err(|e| Failure::Write.of(e))
+        self.db.put_synced(CF_RAFT, KEY_COMMITTED, "committed log id", &committed).map_err(|e| Failure::Write.of(e))?;
+        self.committed.store(committed.map_or(0, |id| id.index + 1), Ordering::Release);
+        Ok(())
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId<NodeId>>, StorageError> {

@@ -40,11 +40,35 @@ pub struct AppliedState {
     pub state: MetaState,
 }
 
-/// The state machine. Cheap to clone; clones share the state, so the API can read it.
+/// The applied state, shared between the state machine (the only writer in a Raft node) and
+/// its readers. Cheap to clone.
+#[derive(Clone, Debug, Default)]
+pub struct SharedState(Arc<RwLock<AppliedState>>);
+
+impl SharedState {
+    /// Wraps a state.
+    pub fn new(applied: AppliedState) -> Self {
+        SharedState(Arc::new(RwLock::new(applied)))
+    }
+
+    /// Reads the applied state. Readers never see a half-applied batch.
+    pub fn read(&self) -> RwLockReadGuard<'_, AppliedState> {
+        // `apply` never panics, so a poisoned lock still guards a consistent state.
+        self.0.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Locks the state for writing. In a Raft node only the state machine writes; anything else
+    /// writing would diverge from the other replicas (single-process tools and tests may).
+    pub fn write(&self) -> RwLockWriteGuard<'_, AppliedState> {
+        self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The state machine. Cheap to clone; clones share the state.
 #[derive(Clone, Debug)]
 pub struct StateMachineStore {
     db: Arc<Db>,
-    applied: Arc<RwLock<AppliedState>>,
+    applied: SharedState,
 }
 
 /// Builds a snapshot from a copy of the state taken when openraft asked for it.
@@ -64,17 +88,21 @@ impl StateMachineStore {
             },
             None => AppliedState::default(),
         };
-        Ok(StateMachineStore { db, applied: Arc::new(RwLock::new(applied)) })
+        Ok(StateMachineStore { db, applied: SharedState::new(applied) })
     }
 
-    /// Reads the applied state. Readers never see a half-applied batch.
+    /// The applied state, for readers (the API) to share.
+    pub fn shared(&self) -> SharedState {
+        self.applied.clone()
+    }
+
+    /// Reads the applied state.
     pub fn read(&self) -> RwLockReadGuard<'_, AppliedState> {
-        // `apply` never panics, so a poisoned lock still guards a consistent state.
-        self.applied.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.applied.read()
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, AppliedState> {
-        self.applied.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.applied.write()
     }
 }
 

@@ -1,0 +1,187 @@
+//! The one error type of the HTTP API: a status, a stable code and a message, rendered as
+//! `{"error": {"code": "...", "message": "..."}}`. Internal causes are logged, never returned.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use meta_store::ApplyError;
+
+use crate::service::ServiceError;
+
+/// An API error: HTTP status, stable machine-readable code, human message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable code, e.g. `database_not_found`.
+    pub code: &'static str,
+    /// What went wrong, naming the field or object.
+    pub message: String,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+impl ApiError {
+    /// A 400 with code `invalid_request`.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError { status: StatusCode::BAD_REQUEST, code: "invalid_request", message: message.into() }
+    }
+
+    /// A 400 naming an invalid field.
+    pub fn invalid_field(field: &str, problem: impl std::fmt::Display) -> Self {
+        ApiError { status: StatusCode::BAD_REQUEST, code: "invalid_field", message: format!("{field}: {problem}") }
+    }
+
+    /// A 500 whose cause is logged, not returned.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(%cause, "request failed");
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "internal",
+            message: "internal error; see the meta node's log".to_owned(),
+        }
+    }
+
+    /// A 404 with code `not_found`.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        ApiError { status: StatusCode::NOT_FOUND, code: "not_found", message: message.into() }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody { error: ErrorDetail { code: self.code, message: &self.message } };
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+impl From<ApplyError> for ApiError {
+    fn from(error: ApplyError) -> Self {
+        let status = match &error {
+            e if e.is_not_found() => StatusCode::NOT_FOUND,
+            ApplyError::DatabaseExists { .. }
+            | ApplyError::RetentionPolicyExists { .. }
+            | ApplyError::AddressInUse { .. }
+            | ApplyError::NodeIdInUse { .. }
+            | ApplyError::ShardOwnerExists { .. }
+            | ApplyError::LastMetaNode { .. }
+            | ApplyError::NoActiveDataNodes
+            | ApplyError::DataNodeNotActive { .. }
+            | ApplyError::ShardGroupDeleted { .. }
+            | ApplyError::NotShardOwner { .. } => StatusCode::CONFLICT,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        ApiError { status, code: error.code(), message: error.to_string() }
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(error: ServiceError) -> Self {
+        match error {
+            ServiceError::NoLeader => {
+                ApiError { status: StatusCode::SERVICE_UNAVAILABLE, code: "no_leader", message: error.to_string() }
+            }
+            ServiceError::Timeout(_) => {
+                ApiError { status: StatusCode::SERVICE_UNAVAILABLE, code: "timeout", message: error.to_string() }
+            }
+            ServiceError::Internal(cause) => ApiError::internal(cause),
+        }
+    }
+}
+
+/// A JSON body whose rejections (malformed JSON, wrong types, unknown fields, wrong content
+/// type, too large) come back as [`ApiError`]s naming the problem.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    let status = rejection.status();
+    let (code, message) = match &rejection {
+        JsonRejection::JsonDataError(e) => ("invalid_body", format!("invalid request body: {}", source_text(e))),
+        JsonRejection::JsonSyntaxError(e) => ("malformed_json", format!("malformed JSON: {}", source_text(e))),
+        JsonRejection::MissingJsonContentType(_) => {
+            ("unsupported_media_type", "expected a body with Content-Type: application/json".to_owned())
+        }
+        _ if status == StatusCode::PAYLOAD_TOO_LARGE => ("body_too_large", "request body is too large".to_owned()),
+        other => ("invalid_body", other.body_text()),
+    };
+    ApiError { status, code, message }
+}
+
+/// serde's message (with the field path) without axum's prefix.
+fn source_text(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        text = inner.to_string();
+        source = inner.source();
+    }
+    text
+}
+
+/// Path parameters whose rejections become [`ApiError`]s.
+#[derive(Debug)]
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(ApiPath(value)),
+            Err(rejection) => Err(path_rejection(rejection)),
+        }
+    }
+}
+
+fn path_rejection(rejection: PathRejection) -> ApiError {
+    ApiError { status: StatusCode::BAD_REQUEST, code: "invalid_path", message: rejection.body_text() }
+}
+
+/// Query parameters whose rejections become [`ApiError`]s.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(ApiQuery(value)),
+            Err(rejection) => Err(query_rejection(rejection)),
+        }
+    }
+}
+
+fn query_rejection(rejection: QueryRejection) -> ApiError {
+    ApiError { status: StatusCode::BAD_REQUEST, code: "invalid_query", message: rejection.body_text() }
+}

@@ -1,0 +1,82 @@
+//! The HTTP face of a meta node: the public `/v1` JSON API, `/health`, `/ready`, `/metrics`,
+//! and the internal routes meta nodes use among themselves (Raft RPCs, forwarding).
+//!
+//! Handlers see the node only through [`MetaService`], so they can be exercised without a
+//! socket or a cluster:
+//!
+//! ```text
+//!  HTTP ─► router ─► handler ─validate─► MetaService::propose(Command) ─► Raft (leader) ─► apply
+//!                           └─read────► MetaService::read_barrier ─► SharedState (this node)
+//! ```
+//!
+//! Every error is `{"error": {"code": "...", "message": "..."}}` with a fitting status.
+
+mod error;
+mod metrics;
+mod raft;
+mod routes;
+pub mod rpc;
+mod service;
+pub mod types;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tower_http::timeout::TimeoutLayer;
+
+pub use error::{ApiError, ApiJson, ApiPath, ApiQuery};
+pub use metrics::HttpMetrics;
+pub use raft::internal_router;
+pub use service::{MemberStatus, MetaService, NodeStatus, ServiceError};
+
+/// Largest JSON body the public API accepts.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Longest a public request may take (long polls wait at most 60 s).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(75);
+
+/// The public router: `/v1`, `/health`, `/ready`, `/metrics`.
+pub fn router<S: MetaService>(service: Arc<S>) -> Router {
+    let metrics = Arc::new(HttpMetrics::default());
+    let render = {
+        let (metrics, service) = (Arc::clone(&metrics), Arc::clone(&service));
+        move || async move { metrics.render(&service.status()) }
+    };
+    routes::v1::<S>()
+        .route("/health", get(routes::health))
+        .route("/ready", get(routes::ready::<S>))
+        .with_state(service)
+        .route("/metrics", get(render))
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .layer(middleware::from_fn(json_errors))
+        .layer(middleware::from_fn_with_state(metrics, metrics::track))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT))
+}
+
+/// Gives the bodiless errors axum produces itself (405, 413 and the like) the JSON error shape.
+async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) || response.headers().contains_key(header::CONTENT_TYPE)
+    {
+        return response;
+    }
+    let code = match status {
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+        StatusCode::NOT_FOUND => "not_found",
+        _ => "error",
+    };
+    let message = status.canonical_reason().unwrap_or("error").to_owned();
+    let mut rebuilt = ApiError { status, code, message }.into_response();
+    if let Some(allow) = response.headers().get(header::ALLOW) {
+        rebuilt.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    rebuilt
+}

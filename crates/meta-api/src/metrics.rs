@@ -1,0 +1,85 @@
+//! Request metrics and the Prometheus text exposition at `/metrics`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use crate::service::NodeStatus;
+
+#[derive(Clone, Copy, Debug, Default)]
+struct RouteStats {
+    count: u64,
+    seconds: f64,
+}
+
+/// Counts and latencies of HTTP requests by method, route and status.
+#[derive(Debug, Default)]
+pub struct HttpMetrics {
+    routes: Mutex<BTreeMap<(String, String, u16), RouteStats>>,
+}
+
+impl HttpMetrics {
+    fn record(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        let mut routes = self.routes.lock().unwrap_or_else(|p| p.into_inner());
+        let stats = routes.entry((method.to_owned(), route.to_owned(), status)).or_default();
+        stats.count += 1;
+        stats.seconds += seconds;
+    }
+
+    /// Renders the Raft gauges of `status` and the request counters in Prometheus text format.
+    pub fn render(&self, status: &NodeStatus) -> String {
+        let mut out = String::new();
+        let gauges = [
+            ("metad_raft_term", "Current Raft term.", Some(status.term)),
+            ("metad_raft_leader_id", "ID of the known leader (0 when none).", Some(status.leader_id.unwrap_or(0))),
+            (
+                "metad_raft_is_leader",
+                "1 when this node is the leader.",
+                Some(u64::from(status.leader_id == Some(status.node_id))),
+            ),
+            ("metad_raft_last_log_index", "Index of the last log entry.", status.last_log_index),
+            ("metad_raft_committed_index", "Index of the last committed entry.", status.committed_index),
+            ("metad_raft_applied_index", "Index of the last applied entry.", status.applied_index),
+            ("metad_raft_voters", "Number of voting members.", Some(status.voters.len() as u64)),
+        ];
+        for (name, help, value) in gauges {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {}", value.unwrap_or(0));
+        }
+        let routes = self.routes.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = writeln!(out, "# HELP metad_http_requests_total HTTP requests by method, route and status.");
+        let _ = writeln!(out, "# TYPE metad_http_requests_total counter");
+        for ((method, route, code), stats) in routes.iter() {
+            let _ = writeln!(
+                out,
+                "metad_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{code}\"}} {}",
+                stats.count
+            );
+        }
+        let _ = writeln!(out, "# HELP metad_http_request_seconds_sum Time spent serving requests.");
+        let _ = writeln!(out, "# TYPE metad_http_request_seconds_sum counter");
+        for ((method, route, code), stats) in routes.iter() {
+            let _ = writeln!(
+                out,
+                "metad_http_request_seconds_sum{{method=\"{method}\",route=\"{route}\",status=\"{code}\"}} {:.6}",
+                stats.seconds
+            );
+        }
+        out
+    }
+}
+
+/// Middleware recording every request under its matched route (not its raw path, so IDs do not
+/// explode the label set).
+pub(crate) async fn track(State(metrics): State<Arc<HttpMetrics>>, request: Request, next: Next) -> Response {
+    let method = request.method().as_str().to_owned();
+    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    metrics.record(&method, &route, response.status().as_u16(), started.elapsed().as_secs_f64());
+    response
+}

@@ -1,0 +1,147 @@
+//! The internal routes between meta nodes: openraft's RPCs, command forwarding and read index.
+//! Bodies are bincode through `meta_store::codec`; the reply is always `200` with an encoded
+//! `Result`, so a Raft-level error travels as data, not as an HTTP failure.
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use std::future::Future;
+
+use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
+use openraft::raft::{AppendEntriesRequest, InstallSnapshotRequest, VoteRequest};
+use openraft::Raft;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use meta_store::codec;
+use meta_store::storage::TypeConfig;
+use meta_store::Command;
+
+use crate::rpc::{
+    ForwardError, Proposed, CLUSTER_SECRET_HEADER, PROPOSE_PATH, RAFT_APPEND_PATH, RAFT_SNAPSHOT_PATH, RAFT_VOTE_PATH,
+    READ_INDEX_PATH,
+};
+
+/// Snapshot chunks and log batches can be large; this bounds one internal request.
+const INTERNAL_BODY_LIMIT: usize = 64 * 1024 * 1024;
+
+#[derive(Clone)]
+struct Internal {
+    raft: Raft<TypeConfig>,
+    secret: Option<String>,
+}
+
+/// The internal router; requests must carry the cluster secret when one is configured.
+pub fn internal_router(raft: Raft<TypeConfig>, secret: Option<String>) -> Router {
+    Router::new()
+        .route(RAFT_APPEND_PATH, post(append))
+        .route(RAFT_VOTE_PATH, post(vote))
+        .route(RAFT_SNAPSHOT_PATH, post(snapshot))
+        .route(PROPOSE_PATH, post(propose))
+        .route(READ_INDEX_PATH, post(read_index))
+        .layer(DefaultBodyLimit::max(INTERNAL_BODY_LIMIT))
+        .with_state(Internal { raft, secret })
+}
+
+/// A refused internal request: status and plain-text reason.
+type Refusal = (StatusCode, String);
+
+fn authorize(internal: &Internal, headers: &HeaderMap) -> Result<(), Refusal> {
+    let Some(secret) = &internal.secret else { return Ok(()) };
+    let given = headers.get(CLUSTER_SECRET_HEADER).and_then(|v| v.to_str().ok());
+    if given == Some(secret.as_str()) {
+        Ok(())
+    } else {
+        Err((StatusCode::UNAUTHORIZED, "missing or wrong cluster secret".to_owned()))
+    }
+}
+
+fn decode<T: DeserializeOwned>(what: &'static str, body: &[u8]) -> Result<T, Refusal> {
+    codec::decode(what, body).map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))
+}
+
+fn reply<T: Serialize>(what: &'static str, value: &T) -> Response {
+    match codec::encode(what, value) {
+        Ok(bytes) => (StatusCode::OK, bytes).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, what, "cannot encode internal reply");
+            (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()
+        }
+    }
+}
+
+/// Checks the secret, decodes the request, runs `call` and encodes what it returns.
+async fn handle<Req, Resp, Fut>(
+    internal: Internal,
+    headers: HeaderMap,
+    body: Bytes,
+    what: &'static str,
+    call: impl FnOnce(Raft<TypeConfig>, Req) -> Fut,
+) -> Response
+where
+    Req: DeserializeOwned,
+    Resp: Serialize,
+    Fut: Future<Output = Resp>,
+{
+    let request = match authorize(&internal, &headers).and_then(|()| decode::<Req>(what, &body)) {
+        Ok(request) => request,
+        Err(refusal) => return refusal.into_response(),
+    };
+    reply(what, &call(internal.raft, request).await)
+}
+
+async fn append(State(internal): State<Internal>, headers: HeaderMap, body: Bytes) -> Response {
+    handle(internal, headers, body, "append entries", |raft, request: AppendEntriesRequest<TypeConfig>| async move {
+        raft.append_entries(request).await
+    })
+    .await
+}
+
+async fn vote(State(internal): State<Internal>, headers: HeaderMap, body: Bytes) -> Response {
+    handle(internal, headers, body, "vote", |raft, request: VoteRequest<u64>| async move { raft.vote(request).await })
+        .await
+}
+
+async fn snapshot(State(internal): State<Internal>, headers: HeaderMap, body: Bytes) -> Response {
+    handle(
+        internal,
+        headers,
+        body,
+        "install snapshot",
+        |raft, request: InstallSnapshotRequest<TypeConfig>| async move { raft.install_snapshot(request).await },
+    )
+    .await
+}
+
+async fn propose(State(internal): State<Internal>, headers: HeaderMap, body: Bytes) -> Response {
+    handle(internal, headers, body, "forwarded command", |raft, command: Command| async move {
+        let result: Result<Proposed, ForwardError> = match raft.client_write(command).await {
+            Ok(written) => Ok(Proposed { log_index: written.log_id.index, result: written.data }),
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward))) => Err(ForwardError::NotLeader {
+                leader_id: forward.leader_id,
+                leader_addr: forward.leader_node.map(|n| n.addr),
+            }),
+            Err(error) => Err(ForwardError::Raft(error.to_string())),
+        };
+        result
+    })
+    .await
+}
+
+async fn read_index(State(internal): State<Internal>, headers: HeaderMap, body: Bytes) -> Response {
+    handle(internal, headers, body, "read index", |raft, (): ()| async move {
+        let result: Result<Option<u64>, ForwardError> = match raft.get_read_log_id().await {
+            Ok((read_log_id, _applied)) => Ok(read_log_id.map(|id| id.index)),
+            Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(forward))) => Err(ForwardError::NotLeader {
+                leader_id: forward.leader_id,
+                leader_addr: forward.leader_node.map(|n| n.addr),
+            }),
+            Err(error) => Err(ForwardError::Raft(error.to_string())),
+        };
+        result
+    })
+    .await
+}

@@ -1,0 +1,61 @@
+//! Cluster status, health, readiness and the whole-metadata long poll.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::{json, Value};
+
+use crate::error::{ApiError, ApiQuery};
+use crate::service::{MetaService, NodeStatus};
+use crate::types::{duration_field, MetadataQuery};
+
+const DEFAULT_WAIT: Duration = Duration::from_secs(30);
+const MAX_WAIT: Duration = Duration::from_secs(60);
+
+/// `GET /v1/status`: this node's Raft view of the cluster.
+pub(crate) async fn status<S: MetaService>(State(service): State<Arc<S>>) -> Json<NodeStatus> {
+    Json(service.status())
+}
+
+/// `GET /health`: the process is up.
+pub(crate) async fn health() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// `GET /ready`: a leader is known and this node has applied everything it knows committed.
+pub(crate) async fn ready<S: MetaService>(State(service): State<Arc<S>>) -> (StatusCode, Json<Value>) {
+    let status = service.status();
+    let caught_up = status.applied_index >= status.committed_index;
+    let ready = status.leader_id.is_some() && caught_up;
+    let code = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let body = json!({
+        "ready": ready,
+        "leader_id": status.leader_id,
+        "committed_index": status.committed_index,
+        "applied_index": status.applied_index,
+    });
+    (code, Json(body))
+}
+
+/// `GET /v1/metadata?index=N&wait=30s`: the whole metadata with the index it reflects; with
+/// `index`, waits until the state moves past it (how data nodes keep their cache current).
+pub(crate) async fn metadata<S: MetaService>(
+    State(service): State<Arc<S>>,
+    ApiQuery(query): ApiQuery<MetadataQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let wait = match &query.wait {
+        Some(text) => Duration::from_nanos(duration_field("wait", text)?).min(MAX_WAIT),
+        None => DEFAULT_WAIT,
+    };
+    super::read_barrier(&*service, query.stale).await?;
+    if let Some(index) = query.index {
+        service.wait_applied_beyond(index, wait).await;
+    }
+    let applied = service.state().read();
+    let index = applied.last_applied.map_or(0, |id| id.index);
+    let metadata = serde_json::to_value(&applied.state).map_err(ApiError::internal)?;
+    Ok(Json(json!({ "index": index, "metadata": metadata })))
+}

@@ -1,0 +1,58 @@
+//! The `/v1` routes, one module per family of resources.
+
+mod cluster;
+mod nodes;
+mod schema;
+mod shards;
+
+use std::sync::Arc;
+
+use axum::routing::{delete, get, patch, post};
+use axum::Router;
+
+use meta_store::{Command, Response};
+
+use crate::error::ApiError;
+use crate::service::MetaService;
+
+pub(crate) use cluster::{health, metadata, ready, status};
+
+/// The `/v1` routes.
+pub(crate) fn v1<S: MetaService>() -> Router<Arc<S>> {
+    Router::new()
+        .route("/v1/status", get(status::<S>))
+        .route("/v1/metadata", get(metadata::<S>))
+        .route("/v1/data-nodes", get(nodes::list_data_nodes::<S>).post(nodes::add_data_node::<S>))
+        .route(
+            "/v1/data-nodes/{id}",
+            get(nodes::get_data_node::<S>).put(nodes::update_data_node::<S>).delete(nodes::remove_data_node::<S>),
+        )
+        .route("/v1/meta-nodes", get(nodes::list_meta_nodes::<S>))
+        .route("/v1/databases", get(schema::list_databases::<S>).post(schema::create_database::<S>))
+        .route("/v1/databases/{db}", get(schema::get_database::<S>).delete(schema::drop_database::<S>))
+        .route("/v1/databases/{db}/retention-policies", post(schema::create_retention_policy::<S>))
+        .route(
+            "/v1/databases/{db}/retention-policies/{rp}",
+            patch(schema::alter_retention_policy::<S>).delete(schema::drop_retention_policy::<S>),
+        )
+        .route("/v1/shard-groups", post(shards::create_shard_group::<S>))
+        .route("/v1/shards", get(shards::list_shards::<S>))
+        .route("/v1/shards/{id}", get(shards::get_shard::<S>).delete(shards::drop_shard::<S>))
+        .route("/v1/shards/{id}/owners", post(shards::add_owner::<S>))
+        .route("/v1/shards/{id}/owners/{node}", delete(shards::remove_owner::<S>))
+        .route("/v1/truncate-shards", post(shards::truncate_shards::<S>))
+}
+
+/// Commits a command and turns its rejection into an API error.
+pub(crate) async fn propose<S: MetaService>(service: &S, command: Command) -> Result<Response, ApiError> {
+    let proposed = service.propose(command).await?;
+    Ok(proposed.result?)
+}
+
+/// Waits, unless `stale`, until this node's state is current (linearizable read).
+pub(crate) async fn read_barrier<S: MetaService>(service: &S, stale: bool) -> Result<(), ApiError> {
+    if !stale {
+        service.read_barrier().await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,94 @@
+//! Data nodes and meta nodes.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+
+use meta_store::{validate_addr, validate_labels, Command, DataNode, NodeId, Response};
+
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::routes::{propose, read_barrier};
+use crate::service::MetaService;
+use crate::types::{
+    AddDataNodeRequest, DataNodeList, MetaNodeList, ReadQuery, RemoveDataNodeQuery, UpdateDataNodeRequest,
+};
+
+fn data_node(response: Response) -> Result<Json<DataNode>, ApiError> {
+    match response {
+        Response::DataNode(node) => Ok(Json(node)),
+        other => Err(ApiError::internal(format!("unexpected response {other:?}"))),
+    }
+}
+
+/// `GET /v1/data-nodes`.
+pub(crate) async fn list_data_nodes<S: MetaService>(
+    State(service): State<Arc<S>>,
+    ApiQuery(query): ApiQuery<ReadQuery>,
+) -> Result<Json<DataNodeList>, ApiError> {
+    read_barrier(&*service, query.stale).await?;
+    let applied = service.state().read();
+    Ok(Json(DataNodeList { data_nodes: applied.state.data_nodes().values().cloned().collect() }))
+}
+
+/// `GET /v1/data-nodes/{id}`.
+pub(crate) async fn get_data_node<S: MetaService>(
+    State(service): State<Arc<S>>,
+    ApiPath(id): ApiPath<NodeId>,
+    ApiQuery(query): ApiQuery<ReadQuery>,
+) -> Result<Json<DataNode>, ApiError> {
+    read_barrier(&*service, query.stale).await?;
+    let applied = service.state().read();
+    let node = applied.state.data_node(id).cloned();
+    node.map(Json).ok_or_else(|| ApiError::from(meta_store::ApplyError::DataNodeNotFound { node_id: id }))
+}
+
+/// `POST /v1/data-nodes` (`add-data`).
+pub(crate) async fn add_data_node<S: MetaService>(
+    State(service): State<Arc<S>>,
+    ApiJson(request): ApiJson<AddDataNodeRequest>,
+) -> Result<(StatusCode, Json<DataNode>), ApiError> {
+    let http_addr = request.http_addr.unwrap_or_else(|| request.tcp_addr.clone());
+    validate_addr("tcp_addr", &request.tcp_addr)?;
+    validate_addr("http_addr", &http_addr)?;
+    validate_labels(&request.labels)?;
+    let command = Command::AddDataNode { tcp_addr: request.tcp_addr, http_addr, labels: request.labels };
+    let node = data_node(propose(&*service, command).await?)?;
+    Ok((StatusCode::CREATED, node))
+}
+
+/// `PUT /v1/data-nodes/{id}` (`update-data`): the node keeps its ID and its shards.
+pub(crate) async fn update_data_node<S: MetaService>(
+    State(service): State<Arc<S>>,
+    ApiPath(node_id): ApiPath<NodeId>,
+    ApiJson(request): ApiJson<UpdateDataNodeRequest>,
+) -> Result<Json<DataNode>, ApiError> {
+    let http_addr = request.http_addr.unwrap_or_else(|| request.tcp_addr.clone());
+    validate_addr("tcp_addr", &request.tcp_addr)?;
+    validate_addr("http_addr", &http_addr)?;
+    if let Some(labels) = &request.labels {
+        validate_labels(labels)?;
+    }
+    let command = Command::UpdateDataNode { node_id, tcp_addr: request.tcp_addr, http_addr, labels: request.labels };
+    data_node(propose(&*service, command).await?)
+}
+
+/// `DELETE /v1/data-nodes/{id}?force=true` (`remove-data`): drains, or with `force` drops at once.
+pub(crate) async fn remove_data_node<S: MetaService>(
+    State(service): State<Arc<S>>,
+    ApiPath(node_id): ApiPath<NodeId>,
+    ApiQuery(query): ApiQuery<RemoveDataNodeQuery>,
+) -> Result<Json<DataNode>, ApiError> {
+    data_node(propose(&*service, Command::RemoveDataNode { node_id, force: query.force }).await?)
+}
+
+/// `GET /v1/meta-nodes`.
+pub(crate) async fn list_meta_nodes<S: MetaService>(
+    State(service): State<Arc<S>>,
+    ApiQuery(query): ApiQuery<ReadQuery>,
+) -> Result<Json<MetaNodeList>, ApiError> {
+    read_barrier(&*service, query.stale).await?;
+    let applied = service.state().read();
+    Ok(Json(MetaNodeList { meta_nodes: applied.state.meta_nodes().values().cloned().collect() }))
+}

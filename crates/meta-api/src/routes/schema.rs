@@ -1,0 +1,137 @@
+//! Databases and retention policies.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::{json, Value};
+
+use meta_store::{validate_name, ApplyError, Command, Database, RetentionPolicySpec, RetentionPolicyUpdate};
+
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::routes::{propose, read_barrier};
+use crate::service::MetaService;
+use crate::types::{
+    duration_field, AlterRetentionPolicyRequest, CreateDatabaseRequest, ReadQuery, RetentionPolicyRequest,
+};
+
+fn spec(request: &RetentionPolicyRequest) -> Result<RetentionPolicySpec, ApiError> {
+    validate_name("retention policy", &request.name)?;
+    Ok(RetentionPolicySpec {
+        name: request.name.clone(),
+        duration: duration_field("duration", &request.duration)?,
+        shard_group_duration: request
+            .shard_duration
+            .as_deref()
+            .map(|d| duration_field("shard_duration", d))
+            .transpose()?,
+        replication_factor: request.replication,
+    })
+}
+
+/// `GET /v1/databases`: databases with their retention policies (shard groups left out).
+pub(crate) async fn list_databases<S: MetaService>(
+    State(service): State<Arc<S>>,
+    ApiQuery(query): ApiQuery<ReadQuery>,
+) -> Result<Json<Value>, ApiError> {
+    read_barrier(&*service, query.stale).await?;
+    let applied = service.state().read();
+    let databases: Vec<Value> = applied.state.databases().values().map(summary).collect();
+    Ok(Json(json!({ "databases": databases })))
+}
+
+/// `GET /v1/databases/{db}`.
+pub(crate) async fn get_database<S: MetaService>(
+    State(service): State<Arc<S>>,
+    ApiPath(name): ApiPath<String>,
+    ApiQuery(query): ApiQuery<ReadQuery>,
+) -> Result<Json<Value>, ApiError> {
+    read_barrier(&*service, query.stale).await?;
+    let applied = service.state().read();
+    let database = applied.state.database(&name).ok_or(ApplyError::DatabaseNotFound { database: name.clone() })?;
+    Ok(Json(summary(database)))
+}
+
+/// A database without its shard groups.
+fn summary(database: &Database) -> Value {
+    let policies: Vec<Value> = database
+        .retention_policies
+        .values()
+        .map(|rp| {
+            json!({
+                "name": rp.name,
+                "duration": rp.duration,
+                "shard_group_duration": rp.shard_group_duration,
+                "replication_factor": rp.replication_factor,
+                "default": database.default_retention_policy.as_deref() == Some(rp.name.as_str()),
+                "shard_groups": rp.live_groups().count(),
+            })
+        })
+        .collect();
+    json!({
+        "name": database.name,
+        "default_retention_policy": database.default_retention_policy,
+        "retention_policies": policies,
+    })
+}
+
+/// `POST /v1/databases`.
+pub(crate) async fn create_database<S: MetaService>(
+    State(service): State<Arc<S>>,
+    ApiJson(request): ApiJson<CreateDatabaseRequest>,
+) -> Result<StatusCode, ApiError> {
+    validate_name("database", &request.name)?;
+    let default_retention_policy = request.retention_policy.as_ref().map(spec).transpose()?;
+    propose(&*service, Command::CreateDatabase { name: request.name, default_retention_policy }).await?;
+    Ok(StatusCode::CREATED)
+}
+
+/// `DELETE /v1/databases/{db}`.
+pub(crate) async fn drop_database<S: MetaService>(
+    State(service): State<Arc<S>>,
+    ApiPath(name): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    propose(&*service, Command::DropDatabase { name }).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /v1/databases/{db}/retention-policies`.
+pub(crate) async fn create_retention_policy<S: MetaService>(
+    State(service): State<Arc<S>>,
+    ApiPath(database): ApiPath<String>,
+    ApiJson(request): ApiJson<RetentionPolicyRequest>,
+) -> Result<StatusCode, ApiError> {
+    let command = Command::CreateRetentionPolicy { database, spec: spec(&request)?, make_default: request.default };
+    propose(&*service, command).await?;
+    Ok(StatusCode::CREATED)
+}
+
+/// `PATCH /v1/databases/{db}/retention-policies/{rp}`.
+pub(crate) async fn alter_retention_policy<S: MetaService>(
+    State(service): State<Arc<S>>,
+    ApiPath((database, name)): ApiPath<(String, String)>,
+    ApiJson(request): ApiJson<AlterRetentionPolicyRequest>,
+) -> Result<StatusCode, ApiError> {
+    let update = RetentionPolicyUpdate {
+        duration: request.duration.as_deref().map(|d| duration_field("duration", d)).transpose()?,
+        shard_group_duration: request
+            .shard_duration
+            .as_deref()
+            .map(|d| duration_field("shard_duration", d))
+            .transpose()?,
+        replication_factor: request.replication,
+        make_default: request.default,
+    };
+    propose(&*service, Command::AlterRetentionPolicy { database, name, update }).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /v1/databases/{db}/retention-policies/{rp}`.
+pub(crate) async fn drop_retention_policy<S: MetaService>(
+    State(service): State<Arc<S>>,
+    ApiPath((database, name)): ApiPath<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    propose(&*service, Command::DropRetentionPolicy { database, name }).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,170 @@
+//! Shard groups, shards and their owners.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::{json, Value};
+
+use meta_store::{ApplyError, Command, MetaState, NodeId, Response, ShardId, ShardView, Timestamp, MINUTE};
+
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::routes::{propose, read_barrier};
+use crate::service::MetaService;
+use crate::types::{
+    duration_field, AddOwnerRequest, CreateShardGroupRequest, ReadQuery, ShardInfo, ShardList, ShardOwner,
+    TruncateShardsRequest,
+};
+
+/// `POST /v1/shard-groups`: the group covering a timestamp, created on demand (idempotent).
+pub(crate) async fn create_shard_group<S: MetaService>(
+    State(service): State<Arc<S>>,
+    ApiJson(request): ApiJson<CreateShardGroupRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let retention_policy = match request.retention_policy {
+        Some(rp) => rp,
+        None => {
+            let applied = service.state().read();
+            let database = applied
+                .state
+                .database(&request.database)
+                .ok_or_else(|| ApplyError::DatabaseNotFound { database: request.database.clone() })?;
+            database.default_retention_policy.clone().ok_or_else(|| {
+                ApiError::invalid_field(
+                    "retention_policy",
+                    format!("database {:?} has no default retention policy; name one", request.database),
+                )
+            })?
+        }
+    };
+    let command =
+        Command::CreateShardGroup { database: request.database, retention_policy, timestamp: request.timestamp };
+    match propose(&*service, command).await? {
+        Response::ShardGroup { database, retention_policy, group, created } => {
+            let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+            let body = json!({
+                "database": database,
+                "retention_policy": retention_policy,
+                "created": created,
+                "shard_group": group,
+            });
+            Ok((status, Json(body)))
+        }
+        other => Err(ApiError::internal(format!("unexpected response {other:?}"))),
+    }
+}
+
+fn shard_info(state: &MetaState, view: ShardView<'_>) -> ShardInfo {
+    let policy = view.retention_policy;
+    let expires = (policy.duration != 0).then(|| {
+        let keep = Timestamp::try_from(policy.duration).unwrap_or(Timestamp::MAX);
+        view.group.end.saturating_add(keep)
+    });
+    let owners = view
+        .shard
+        .owners
+        .iter()
+        .map(|&id| {
+            let node = state.data_node(id);
+            ShardOwner {
+                id,
+                tcp_addr: node.map(|n| n.tcp_addr.clone()).unwrap_or_default(),
+                state: node.map(|n| n.state),
+            }
+        })
+        .collect();
+    ShardInfo {
+        id: view.shard.id,
+        database: view.database.to_owned(),
+        retention_policy: policy.name.clone(),
+        replication_factor: policy.replication_factor,
+        shard_group: view.group.id,
+        start: view.group.start,
+        end: view.group.end,
+        expires,
+        truncated_at: view.group.truncated_at,
+        deleted_at: view.group.deleted_at,
+        owners,
+    }
+}
+
+/// `GET /v1/shards`: every shard with its owners (`show-shards`).
+pub(crate) async fn list_shards<S: MetaService>(
+    State(service): State<Arc<S>>,
+    ApiQuery(query): ApiQuery<ReadQuery>,
+) -> Result<Json<ShardList>, ApiError> {
+    read_barrier(&*service, query.stale).await?;
+    let applied = service.state().read();
+    let state = &applied.state;
+    let mut shards: Vec<ShardInfo> = state
+        .databases()
+        .values()
+        .flat_map(|d| d.retention_policies.values())
+        .flat_map(|rp| rp.shard_groups.values())
+        .flat_map(|g| g.shards.iter())
+        .filter_map(|s| state.shard(s.id))
+        .map(|view| shard_info(state, view))
+        .collect();
+    shards.sort_by_key(|s| s.id);
+    Ok(Json(ShardList { shards }))
+}
+
+/// `GET /v1/shards/{id}`.
+pub(crate) async fn get_shard<S: MetaService>(
+    State(service): State<Arc<S>>,
+    ApiPath(shard_id): ApiPath<ShardId>,
+    ApiQuery(query): ApiQuery<ReadQuery>,
+) -> Result<Json<ShardInfo>, ApiError> {
+    read_barrier(&*service, query.stale).await?;
+    let applied = service.state().read();
+    let view = applied.state.shard(shard_id).ok_or(ApplyError::ShardNotFound { shard_id })?;
+    Ok(Json(shard_info(&applied.state, view)))
+}
+
+/// `DELETE /v1/shards/{id}`: delete the shard everywhere.
+pub(crate) async fn drop_shard<S: MetaService>(
+    State(service): State<Arc<S>>,
+    ApiPath(shard_id): ApiPath<ShardId>,
+) -> Result<StatusCode, ApiError> {
+    propose(&*service, Command::DropShard { shard_id }).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /v1/shards/{id}/owners`.
+pub(crate) async fn add_owner<S: MetaService>(
+    State(service): State<Arc<S>>,
+    ApiPath(shard_id): ApiPath<ShardId>,
+    ApiJson(request): ApiJson<AddOwnerRequest>,
+) -> Result<StatusCode, ApiError> {
+    propose(&*service, Command::AddShardOwner { shard_id, node_id: request.node_id }).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /v1/shards/{id}/owners/{node}` (`remove-shard`).
+pub(crate) async fn remove_owner<S: MetaService>(
+    State(service): State<Arc<S>>,
+    ApiPath((shard_id, node_id)): ApiPath<(ShardId, NodeId)>,
+) -> Result<StatusCode, ApiError> {
+    propose(&*service, Command::RemoveShardOwner { shard_id, node_id }).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /v1/truncate-shards`: stop writes to current groups at now + delay.
+pub(crate) async fn truncate_shards<S: MetaService>(
+    State(service): State<Arc<S>>,
+    ApiJson(request): ApiJson<TruncateShardsRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let delay = match &request.delay {
+        Some(text) => duration_field("delay", text)?,
+        None => MINUTE,
+    };
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_err(ApiError::internal)?;
+    let now = Timestamp::try_from(now.as_nanos()).map_err(ApiError::internal)?;
+    let at = now.saturating_add(Timestamp::try_from(delay).unwrap_or(Timestamp::MAX));
+    match propose(&*service, Command::TruncateShardGroups { at }).await? {
+        Response::ShardGroupIds(ids) => Ok(Json(json!({ "truncated_at": at, "shard_groups": ids }))),
+        other => Err(ApiError::internal(format!("unexpected response {other:?}"))),
+    }
+}

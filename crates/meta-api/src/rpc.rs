@@ -1,0 +1,49 @@
+//! Wire types of the internal routes between meta nodes (bincode bodies through the codec).
+//!
+//! ```text
+//!  follower ── POST /internal/propose (Command) ──► leader: raft.client_write ──► Proposed
+//!  follower ── POST /internal/read-index ─────────► leader: confirms leadership ──► read log id
+//!  leader   ── POST /internal/raft/{append,vote,snapshot} ──► peer's openraft
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+use meta_store::{CommandResult, NodeId};
+
+/// Path of openraft's AppendEntries RPC.
+pub const RAFT_APPEND_PATH: &str = "/internal/raft/append";
+/// Path of openraft's Vote RPC.
+pub const RAFT_VOTE_PATH: &str = "/internal/raft/vote";
+/// Path of openraft's InstallSnapshot RPC.
+pub const RAFT_SNAPSHOT_PATH: &str = "/internal/raft/snapshot";
+/// Path where followers forward commands to the leader.
+pub const PROPOSE_PATH: &str = "/internal/propose";
+/// Path where followers ask the leader for a linearizable read index.
+pub const READ_INDEX_PATH: &str = "/internal/read-index";
+/// Header carrying the cluster's shared secret on internal routes.
+pub const CLUSTER_SECRET_HEADER: &str = "x-metad-cluster-secret";
+
+/// A command applied through Raft: where it landed in the log and what applying it returned.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proposed {
+    /// The log index of the entry.
+    pub log_index: u64,
+    /// The state machine's result (identical on every replica).
+    pub result: CommandResult,
+}
+
+/// Why the leader could not take a forwarded request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum ForwardError {
+    /// The receiver is not the leader; it names the leader it knows of.
+    #[error("not the leader (leader: {leader_id:?})")]
+    NotLeader {
+        /// The leader's ID, if known.
+        leader_id: Option<NodeId>,
+        /// The leader's address, if known.
+        leader_addr: Option<String>,
+    },
+    /// Raft failed (shutting down, storage error, quorum lost).
+    #[error("raft: {0}")]
+    Raft(String),
+}

@@ -1,0 +1,20 @@
+//! The meta node: configuration, wiring of storage, Raft, the HTTP API and the Raft network,
+//! bootstrap and graceful shutdown. `main.rs` only parses flags, sets up logging and calls
+//! [`run`].
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use clap::Parser;
+//! let config = metad::Cli::parse_from(["metad", "--dev"]).into_config()?;
+//! metad::run(config, async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! # Ok(()) }
+//! ```
+
+mod config;
+mod network;
+mod node;
+mod server;
+
+pub use config::{parse_peers, Cli, Config, ConfigError, FileConfig, RaftTuning, DEV_DATA_DIR, DEV_LISTEN};
+pub use node::Node;
+pub use server::{run, MetadError};

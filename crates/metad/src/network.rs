@@ -1,0 +1,140 @@
+//! openraft's network over HTTP: one pooled HTTP client shared by all peers, bincode bodies
+//! through the codec, the cluster secret on every request.
+
+use std::time::Duration;
+
+use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable};
+use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest,
+    VoteResponse,
+};
+use openraft::BasicNode;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use meta_api::rpc::{CLUSTER_SECRET_HEADER, RAFT_APPEND_PATH, RAFT_SNAPSHOT_PATH, RAFT_VOTE_PATH};
+use meta_store::codec;
+use meta_store::storage::TypeConfig;
+use meta_store::NodeId;
+
+/// Builds connections to peers.
+#[derive(Clone, Debug)]
+pub(crate) struct HttpNetwork {
+    client: reqwest::Client,
+    secret: Option<String>,
+}
+
+impl HttpNetwork {
+    pub(crate) fn new(client: reqwest::Client, secret: Option<String>) -> Self {
+        HttpNetwork { client, secret }
+    }
+}
+
+/// A connection to one peer (HTTP keeps the TCP connections pooled underneath).
+#[derive(Clone, Debug)]
+pub(crate) struct PeerConnection {
+    client: reqwest::Client,
+    secret: Option<String>,
+    target: NodeId,
+    addr: String,
+}
+
+impl RaftNetworkFactory<TypeConfig> for HttpNetwork {
+    type Network = PeerConnection;
+
+    async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> Self::Network {
+        PeerConnection { client: self.client.clone(), secret: self.secret.clone(), target, addr: node.addr.clone() }
+    }
+}
+
+/// Posts an encoded request to `http://{addr}{path}` and decodes the encoded `Result` reply.
+/// Transport failures are errors of the outer `Result`; the inner one is the peer's answer.
+pub(crate) async fn post<Req: Serialize, Resp: DeserializeOwned>(
+    client: &reqwest::Client,
+    secret: Option<&str>,
+    addr: &str,
+    path: &str,
+    request: &Req,
+    timeout: Duration,
+) -> Result<Resp, TransportError> {
+    let body = codec::encode("internal request", request).map_err(|e| TransportError::Other(e.to_string()))?;
+    let mut builder = client.post(format!("http://{addr}{path}")).timeout(timeout).body(body);
+    if let Some(secret) = secret {
+        builder = builder.header(CLUSTER_SECRET_HEADER, secret);
+    }
+    let response = builder.send().await.map_err(|e| {
+        if e.is_connect() {
+            TransportError::Unreachable(e.to_string())
+        } else {
+            TransportError::Other(e.to_string())
+        }
+    })?;
+    let status = response.status();
+    let bytes = response.bytes().await.map_err(|e| TransportError::Other(e.to_string()))?;
+    if !status.is_success() {
+        return Err(TransportError::Other(format!("{status}: {}", String::from_utf8_lossy(&bytes))));
+    }
+    codec::decode("internal reply", &bytes).map_err(|e| TransportError::Other(e.to_string()))
+}
+
+/// Why an internal request got no answer.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum TransportError {
+    /// The peer could not be connected to.
+    #[error("unreachable: {0}")]
+    Unreachable(String),
+    /// Timeout, protocol or codec failure.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl PeerConnection {
+    async fn call<Req, Resp, E>(
+        &self,
+        path: &str,
+        request: &Req,
+        option: &RPCOption,
+    ) -> Result<Resp, RPCError<NodeId, BasicNode, RaftError<NodeId, E>>>
+    where
+        Req: Serialize,
+        Resp: DeserializeOwned,
+        E: std::error::Error + DeserializeOwned,
+    {
+        let reply: Result<Resp, RaftError<NodeId, E>> =
+            post(&self.client, self.secret.as_deref(), &self.addr, path, request, option.hard_ttl()).await.map_err(
+                |e| match e {
+                    TransportError::Unreachable(_) => RPCError::Unreachable(Unreachable::new(&e)),
+                    TransportError::Other(_) => RPCError::Network(NetworkError::new(&e)),
+                },
+            )?;
+        reply.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+    }
+}
+
+impl RaftNetwork<TypeConfig> for PeerConnection {
+    async fn append_entries(
+        &mut self,
+        request: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId>>> {
+        self.call(RAFT_APPEND_PATH, &request, &option).await
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        request: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<InstallSnapshotResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId, InstallSnapshotError>>>
+    {
+        self.call(RAFT_SNAPSHOT_PATH, &request, &option).await
+    }
+
+    async fn vote(
+        &mut self,
+        request: VoteRequest<NodeId>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId>>> {
+        self.call(RAFT_VOTE_PATH, &request, &option).await
+    }
+}

@@ -1,0 +1,197 @@
+//! [`Node`]: a meta node's Raft handle and state, serving the API through [`MetaService`].
+//!
+//! Writes go to the leader: locally when this node leads, else forwarded over the internal
+//! route; a forwarded write is retried only when it certainly was not proposed (the receiver was
+//! not the leader, or could not be connected to). Reads are linearizable: the leader confirms its
+//! leadership with a quorum (read index) and this node waits until it has applied that far.
+
+use std::time::Duration;
+
+use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
+use openraft::Raft;
+
+use meta_api::rpc::{ForwardError, Proposed, PROPOSE_PATH, READ_INDEX_PATH};
+use meta_api::{MemberStatus, MetaService, NodeStatus, ServiceError};
+use meta_store::storage::{LogStore, SharedState, TypeConfig};
+use meta_store::{Command, NodeId};
+
+use crate::network::{post, TransportError};
+
+/// How many times a request follows a leader change before giving up.
+const LEADER_ATTEMPTS: u32 = 6;
+/// How long a request waits for a leader to be known.
+const LEADER_WAIT: Duration = Duration::from_secs(3);
+/// Timeout of one forwarded request, and of waiting to apply what it committed.
+const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A running meta node.
+pub struct Node {
+    id: NodeId,
+    raft: Raft<TypeConfig>,
+    state: SharedState,
+    log: LogStore,
+    client: reqwest::Client,
+    secret: Option<String>,
+}
+
+impl Node {
+    /// Wraps a started Raft.
+    pub(crate) fn new(
+        id: NodeId,
+        raft: Raft<TypeConfig>,
+        state: SharedState,
+        log: LogStore,
+        client: reqwest::Client,
+        secret: Option<String>,
+    ) -> Self {
+        Node { id, raft, state, log, client, secret }
+    }
+
+    /// The Raft handle.
+    pub fn raft(&self) -> &Raft<TypeConfig> {
+        &self.raft
+    }
+
+    /// The leader's ID and address, waiting a little for an election to finish.
+    async fn leader(&self) -> Result<(NodeId, String), ServiceError> {
+        let metrics = self
+            .raft
+            .wait(Some(LEADER_WAIT))
+            .metrics(|m| m.current_leader.is_some(), "a known leader")
+            .await
+            .map_err(|_| ServiceError::NoLeader)?;
+        let leader = metrics.current_leader.ok_or(ServiceError::NoLeader)?;
+        let addr = metrics.membership_config.membership().get_node(&leader).map(|n| n.addr.clone());
+        Ok((leader, addr.ok_or(ServiceError::NoLeader)?))
+    }
+
+    async fn wait_applied(&self, index: u64) -> Result<(), ServiceError> {
+        self.raft
+            .wait(Some(FORWARD_TIMEOUT))
+            .applied_index_at_least(Some(index), "apply what was committed")
+            .await
+            .map(drop)
+            .map_err(|_| ServiceError::Timeout(FORWARD_TIMEOUT))
+    }
+
+    /// Runs `attempt` against the current leader, following leader changes a few times.
+    async fn with_leader<T, F, Fut>(&self, mut attempt: F) -> Result<T, ServiceError>
+    where
+        F: FnMut(NodeId, String) -> Fut,
+        Fut: std::future::Future<Output = Result<T, Retry>>,
+    {
+        for round in 0..LEADER_ATTEMPTS {
+            let (leader, addr) = self.leader().await?;
+            match attempt(leader, addr).await {
+                Ok(value) => return Ok(value),
+                Err(Retry::Yes) => {
+                    // Deliberate backoff while a new leader establishes itself.
+                    tokio::time::sleep(Duration::from_millis(50 << round)).await;
+                }
+                Err(Retry::No(error)) => return Err(error),
+            }
+        }
+        Err(ServiceError::NoLeader)
+    }
+
+    fn forward_outcome<T>(&self, reply: Result<Result<T, ForwardError>, TransportError>) -> Result<T, Retry> {
+        match reply {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(ForwardError::NotLeader { .. })) | Err(TransportError::Unreachable(_)) => Err(Retry::Yes),
+            Ok(Err(ForwardError::Raft(message))) => Err(Retry::No(ServiceError::Internal(message))),
+            // A timeout leaves the outcome unknown: the command may have been committed.
+            Err(TransportError::Other(message)) => Err(Retry::No(ServiceError::Internal(message))),
+        }
+    }
+}
+
+/// Whether a failed attempt may be repeated against the (new) leader.
+enum Retry {
+    Yes,
+    No(ServiceError),
+}
+
+impl MetaService for Node {
+    async fn propose(&self, command: Command) -> Result<Proposed, ServiceError> {
+        let proposed = self
+            .with_leader(|leader, addr| {
+                let command = command.clone();
+                async move {
+                    if leader == self.id {
+                        match self.raft.client_write(command).await {
+                            Ok(written) => Ok(Proposed { log_index: written.log_id.index, result: written.data }),
+                            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => Err(Retry::Yes),
+                            Err(error) => Err(Retry::No(ServiceError::Internal(error.to_string()))),
+                        }
+                    } else {
+                        let reply =
+                            post(&self.client, self.secret.as_deref(), &addr, PROPOSE_PATH, &command, FORWARD_TIMEOUT)
+                                .await;
+                        self.forward_outcome(reply)
+                    }
+                }
+            })
+            .await?;
+        // Read-your-writes: answer once this node has applied the entry too.
+        self.wait_applied(proposed.log_index).await?;
+        Ok(proposed)
+    }
+
+    async fn read_barrier(&self) -> Result<(), ServiceError> {
+        let read_index = self
+            .with_leader(|leader, addr| async move {
+                if leader == self.id {
+                    match self.raft.get_read_log_id().await {
+                        Ok((read_log_id, _)) => Ok(read_log_id.map(|id| id.index)),
+                        Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(_))) => Err(Retry::Yes),
+                        Err(RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(_))) => {
+                            Err(Retry::No(ServiceError::NoLeader))
+                        }
+                        Err(error) => Err(Retry::No(ServiceError::Internal(error.to_string()))),
+                    }
+                } else {
+                    let reply =
+                        post(&self.client, self.secret.as_deref(), &addr, READ_INDEX_PATH, &(), FORWARD_TIMEOUT).await;
+                    self.forward_outcome(reply)
+                }
+            })
+            .await?;
+        match read_index {
+            Some(index) => self.wait_applied(index).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn wait_applied_beyond(&self, index: u64, wait: Duration) {
+        // A timeout is the normal end of a long poll that saw no change.
+        let _ = self
+            .raft
+            .wait(Some(wait))
+            .metrics(|m| m.last_applied.is_some_and(|applied| applied.index > index), "state moved past index")
+            .await;
+    }
+
+    fn state(&self) -> &SharedState {
+        &self.state
+    }
+
+    fn status(&self) -> NodeStatus {
+        let metrics = self.raft.metrics().borrow().clone();
+        let membership = metrics.membership_config.membership();
+        let member = |id: NodeId| MemberStatus {
+            id,
+            addr: membership.get_node(&id).map(|n| n.addr.clone()).unwrap_or_default(),
+        };
+        NodeStatus {
+            node_id: self.id,
+            raft_state: format!("{:?}", metrics.state).to_lowercase(),
+            leader_id: metrics.current_leader,
+            term: metrics.current_term,
+            last_log_index: metrics.last_log_index,
+            committed_index: self.log.committed_index(),
+            applied_index: metrics.last_applied.map(|id| id.index),
+            voters: membership.voter_ids().map(member).collect(),
+            learners: membership.learner_ids().map(member).collect(),
+        }
+    }
+}

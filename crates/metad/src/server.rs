@@ -1,0 +1,169 @@
+//! Wiring and lifecycle of a meta node: storage, Raft, HTTP, bootstrap, shutdown.
+//!
+//! ```text
+//!  open store ─► Raft::new ─► check identity ─► bind ─► serve HTTP ─┬─► bootstrap (lowest ID, once)
+//!                                                                   └─► record meta nodes (leader)
+//!  shutdown signal ─► stop accepting, finish requests ─► raft.shutdown()
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use openraft::{BasicNode, Raft, SnapshotPolicy};
+use tokio::net::TcpListener;
+
+use meta_api::MetaService;
+use meta_store::storage::TypeConfig;
+use meta_store::{ApplyError, Command, NodeId};
+
+use crate::config::Config;
+use crate::network::HttpNetwork;
+use crate::node::Node;
+
+/// Why a meta node could not start or stopped abnormally.
+#[derive(Debug, thiserror::Error)]
+pub enum MetadError {
+    /// The store could not be opened.
+    #[error("cannot open the store in {path}: {source}")]
+    Store {
+        /// Its directory.
+        path: String,
+        /// Why.
+        source: meta_store::StoreError,
+    },
+    /// The data directory belongs to another cluster.
+    #[error(
+        "data dir {path} belongs to a cluster whose members are {members:?}, which does not include node {node_id}; \
+         point --data-dir at this node's own directory, or at an empty one to join afresh"
+    )]
+    ForeignDataDir {
+        /// The directory.
+        path: String,
+        /// This node's ID.
+        node_id: NodeId,
+        /// The members recorded there.
+        members: Vec<NodeId>,
+    },
+    /// Raft failed to start or stop.
+    #[error("raft: {0}")]
+    Raft(String),
+    /// The listen address could not be bound or served.
+    #[error("cannot serve on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+fn raft_config(config: &Config) -> Result<Arc<openraft::Config>, MetadError> {
+    let tuning = &config.raft;
+    let raft = openraft::Config {
+        cluster_name: "metad".to_owned(),
+        heartbeat_interval: tuning.heartbeat_interval_ms,
+        election_timeout_min: tuning.election_timeout_min_ms,
+        election_timeout_max: tuning.election_timeout_max_ms,
+        install_snapshot_timeout: tuning.snapshot_chunk_timeout_ms,
+        snapshot_max_chunk_size: tuning.snapshot_chunk_bytes,
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(tuning.snapshot_after_logs),
+        max_in_snapshot_log_to_keep: tuning.logs_kept_after_snapshot,
+        ..openraft::Config::default()
+    };
+    raft.validate().map(Arc::new).map_err(|e| MetadError::Raft(e.to_string()))
+}
+
+/// Runs a meta node until `shutdown` completes.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), MetadError> {
+    let raft_dir = config.data_dir.join("raft");
+    let (log_store, state_machine) = meta_store::storage::open(&raft_dir)
+        .map_err(|source| MetadError::Store { path: raft_dir.display().to_string(), source })?;
+    let state = state_machine.shared();
+    let client = reqwest::Client::builder()
+        .pool_idle_timeout(Duration::from_secs(60))
+        .tcp_nodelay(true)
+        .build()
+        .map_err(|e| MetadError::Raft(e.to_string()))?;
+    let network = HttpNetwork::new(client.clone(), config.cluster_secret.clone());
+    let raft = Raft::new(config.node_id, raft_config(&config)?, network, log_store.clone(), state_machine)
+        .await
+        .map_err(|e| MetadError::Raft(e.to_string()))?;
+    check_identity(&raft, &config)?;
+
+    let node =
+        Arc::new(Node::new(config.node_id, raft.clone(), state, log_store, client, config.cluster_secret.clone()));
+    let app = meta_api::router(Arc::clone(&node))
+        .merge(meta_api::internal_router(raft.clone(), config.cluster_secret.clone()));
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| MetadError::Listen { addr: config.listen.to_string(), source })?;
+    tracing::info!(node_id = config.node_id, listen = %config.listen, advertise = %config.advertise, "meta node serving");
+
+    let background =
+        tokio::spawn(bootstrap_and_record_members(Arc::clone(&node), config.node_id, config.peers.clone()));
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    background.abort();
+    tracing::info!(node_id = config.node_id, "shutting down raft");
+    raft.shutdown().await.map_err(|e| MetadError::Raft(e.to_string()))?;
+    served.map_err(|source| MetadError::Listen { addr: config.listen.to_string(), source })
+}
+
+/// Refuses a data dir whose recorded membership does not include this node.
+fn check_identity(raft: &Raft<TypeConfig>, config: &Config) -> Result<(), MetadError> {
+    let metrics = raft.metrics().borrow().clone();
+    let members: Vec<NodeId> = metrics.membership_config.membership().nodes().map(|(id, _)| *id).collect();
+    if members.is_empty() || members.contains(&config.node_id) {
+        return Ok(());
+    }
+    Err(MetadError::ForeignDataDir { path: config.data_dir.display().to_string(), node_id: config.node_id, members })
+}
+
+/// Bootstraps the cluster once (only the lowest-ID peer initializes, only on an empty store),
+/// then, whenever this node leads, records Raft members missing from the meta-node catalog.
+async fn bootstrap_and_record_members(node: Arc<Node>, node_id: NodeId, peers: BTreeMap<NodeId, String>) {
+    let raft = node.raft().clone();
+    let initialized = raft.is_initialized().await.unwrap_or(true);
+    if !initialized && peers.keys().next() == Some(&node_id) {
+        let members: BTreeMap<NodeId, BasicNode> =
+            peers.iter().map(|(id, addr)| (*id, BasicNode::new(addr.clone()))).collect();
+        match raft.initialize(members).await {
+            Ok(()) => tracing::info!(node_id, peers = ?peers.keys().collect::<Vec<_>>(), "cluster bootstrapped"),
+            // Already initialized (a restart raced with an earlier bootstrap): nothing to do.
+            Err(error) => tracing::info!(node_id, %error, "bootstrap skipped"),
+        }
+    }
+    let mut metrics = raft.metrics();
+    let mut refused = BTreeSet::new();
+    loop {
+        let leading = metrics.borrow().current_leader == Some(node_id);
+        if leading {
+            let members: Vec<(NodeId, String)> = {
+                let m = metrics.borrow();
+                let membership = m.membership_config.membership();
+                membership.voter_ids().filter_map(|id| membership.get_node(&id).map(|n| (id, n.addr.clone()))).collect()
+            };
+            for (id, addr) in members {
+                if refused.contains(&id) || node.state().read().state.meta_nodes().contains_key(&id) {
+                    continue;
+                }
+                match node.propose(Command::AddMetaNode { node_id: Some(id), addr }).await.map(|p| p.result) {
+                    Ok(Ok(_)) => tracing::info!(meta_node = id, "meta node recorded"),
+                    Ok(Err(ApplyError::NodeIdInUse { .. } | ApplyError::AddressInUse { .. })) => {
+                        tracing::warn!(meta_node = id, "meta node ID or address already taken in the catalog");
+                        refused.insert(id);
+                    }
+                    Ok(Err(error)) => {
+                        tracing::warn!(meta_node = id, %error, "cannot record meta node");
+                        refused.insert(id);
+                    }
+                    Err(error) => tracing::debug!(meta_node = id, %error, "recording meta node deferred"),
+                }
+            }
+        }
+        if metrics.changed().await.is_err() {
+            return;
+        }
+    }
+}
