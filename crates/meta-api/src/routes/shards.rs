@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
 
-use meta_store::{ApplyError, Command, MetaState, NodeId, Response, ShardId, ShardView, Timestamp, MINUTE};
+use meta_store::{ApplyError, Command, MetaState, NodeId, Response, ShardGroup, ShardId, ShardView, Timestamp, MINUTE};
 
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::routes::{propose, read_barrier};
@@ -19,41 +19,54 @@ use crate::types::{
 };
 
 /// `POST /v1/shard-groups`: the group covering a timestamp, created on demand (idempotent).
+/// An existing group is answered from a linearizable read, without a log entry.
 pub(crate) async fn create_shard_group<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiJson(request): ApiJson<CreateShardGroupRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let retention_policy = match request.retention_policy {
-        Some(rp) => rp,
-        None => {
-            let applied = service.state().read();
-            let database = applied
-                .state
-                .database(&request.database)
-                .ok_or_else(|| ApplyError::DatabaseNotFound { database: request.database.clone() })?;
-            database.default_retention_policy.clone().ok_or_else(|| {
+    read_barrier(&*service, false).await?;
+    let retention_policy = {
+        let applied = service.state().read();
+        let database = applied
+            .state
+            .database(&request.database)
+            .ok_or_else(|| ApplyError::DatabaseNotFound { database: request.database.clone() })?;
+        let name = match &request.retention_policy {
+            Some(name) => name.clone(),
+            None => database.default_retention_policy.clone().ok_or_else(|| {
                 ApiError::invalid_field(
                     "retention_policy",
                     format!("database {:?} has no default retention policy; name one", request.database),
                 )
-            })?
+            })?,
+        };
+        let existing = database
+            .retention_policies
+            .get(&name)
+            .and_then(|rp| rp.live_groups().find(|g| g.contains(request.timestamp)));
+        if let Some(group) = existing {
+            return Ok((StatusCode::OK, Json(group_body(&request.database, &name, group, false))));
         }
+        name
     };
     let command =
         Command::CreateShardGroup { database: request.database, retention_policy, timestamp: request.timestamp };
     match propose(&*service, command).await? {
         Response::ShardGroup { database, retention_policy, group, created } => {
             let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-            let body = json!({
-                "database": database,
-                "retention_policy": retention_policy,
-                "created": created,
-                "shard_group": group,
-            });
-            Ok((status, Json(body)))
+            Ok((status, Json(group_body(&database, &retention_policy, &group, created))))
         }
         other => Err(ApiError::internal(format!("unexpected response {other:?}"))),
     }
+}
+
+fn group_body(database: &str, retention_policy: &str, group: &ShardGroup, created: bool) -> Value {
+    json!({
+        "database": database,
+        "retention_policy": retention_policy,
+        "created": created,
+        "shard_group": group,
+    })
 }
 
 fn shard_info(state: &MetaState, view: ShardView<'_>) -> ShardInfo {

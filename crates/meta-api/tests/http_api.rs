@@ -1,0 +1,283 @@
+//! The `/v1` API without a socket or a cluster: requests go through `router(..).oneshot(..)`
+//! against a node whose state machine is applied locally (no replication), so every handler's
+//! happy path and error paths can be checked exactly.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use http_body_util::BodyExt;
+use meta_api::rpc::Proposed;
+use meta_api::{router, MetaService, NodeStatus, ServiceError};
+use meta_store::storage::SharedState;
+use meta_store::Command;
+use openraft::{CommittedLeaderId, LogId};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+/// A single node that applies commands directly; `leaderless` makes it refuse like a node that
+/// cannot reach a quorum.
+#[derive(Default)]
+struct LocalNode {
+    state: SharedState,
+    index: AtomicU64,
+    leaderless: bool,
+}
+
+impl MetaService for LocalNode {
+    async fn propose(&self, command: Command) -> Result<Proposed, ServiceError> {
+        if self.leaderless {
+            return Err(ServiceError::NoLeader);
+        }
+        let log_index = self.index.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut applied = self.state.write();
+        applied.last_applied = Some(LogId::new(CommittedLeaderId::new(1, 1), log_index));
+        Ok(Proposed { log_index, result: applied.state.apply(&command) })
+    }
+
+    async fn read_barrier(&self) -> Result<(), ServiceError> {
+        if self.leaderless {
+            return Err(ServiceError::NoLeader);
+        }
+        Ok(())
+    }
+
+    async fn wait_applied_beyond(&self, _index: u64, _wait: Duration) {}
+
+    fn state(&self) -> &SharedState {
+        &self.state
+    }
+
+    fn status(&self) -> NodeStatus {
+        let leader_id = (!self.leaderless).then_some(1);
+        NodeStatus { node_id: 1, raft_state: "leader".into(), leader_id, ..NodeStatus::default() }
+    }
+}
+
+async fn call(node: &Arc<LocalNode>, method: &str, path: &str, body: Option<&str>) -> (StatusCode, Value) {
+    let mut request = Request::builder().method(method).uri(path);
+    if body.is_some() {
+        request = request.header(header::CONTENT_TYPE, "application/json");
+    }
+    let request = request.body(Body::from(body.unwrap_or("").to_owned())).expect("request");
+    let response = router(Arc::clone(node)).oneshot(request).await.expect("infallible");
+    let status = response.status();
+    let bytes = response.into_body().collect().await.expect("body").to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+/// A node with one data node (ID 1), database `db` with default policy `rp` and one shard.
+async fn seeded() -> Arc<LocalNode> {
+    let node = Arc::new(LocalNode::default());
+    let setup = [
+        ("POST", "/v1/data-nodes", r#"{"tcp_addr": "data-1:8088"}"#),
+        (
+            "POST",
+            "/v1/databases",
+            r#"{"name": "db", "retention_policy": {"name": "rp", "duration": "7d", "replication": 1}}"#,
+        ),
+        ("POST", "/v1/shard-groups", r#"{"database": "db", "timestamp": 0}"#),
+    ];
+    for (method, path, body) in setup {
+        let (status, reply) = call(&node, method, path, Some(body)).await;
+        assert!(status.is_success(), "{method} {path}: {status} {reply}");
+    }
+    node
+}
+
+#[tokio::test]
+async fn happy_paths_return_the_objects() {
+    let node = seeded().await;
+    let (status, nodes) = call(&node, "GET", "/v1/data-nodes", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(nodes["data_nodes"][0]["tcp_addr"], "data-1:8088");
+    let (_, shards) = call(&node, "GET", "/v1/shards", None).await;
+    assert_eq!(shards["shards"][0]["owners"][0]["id"], 1, "{shards}");
+    assert_eq!(shards["shards"][0]["replication_factor"], 1);
+    let (status, again) = call(&node, "POST", "/v1/shard-groups", Some(r#"{"database": "db", "timestamp": 5}"#)).await;
+    assert_eq!((status, &again["created"]), (StatusCode::OK, &json!(false)), "idempotent: {again}");
+    let (status, dbs) = call(&node, "GET", "/v1/databases", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(dbs["databases"][0]["retention_policies"][0]["default"], true, "{dbs}");
+    let (status, meta) = call(&node, "GET", "/v1/metadata?index=0&wait=1s", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(meta["index"], 3, "{meta}");
+    let (status, updated) =
+        call(&node, "PUT", "/v1/data-nodes/1", Some(r#"{"tcp_addr": "data-9:8088", "labels": {"zone": "a"}}"#)).await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(updated["labels"]["zone"], "a");
+    let (status, _) = call(&node, "POST", "/v1/truncate-shards", Some("{}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, removed) = call(&node, "DELETE", "/v1/data-nodes/1?force=true", None).await;
+    assert_eq!((status, &removed["state"]), (StatusCode::OK, &json!("removed")));
+}
+
+#[tokio::test]
+async fn every_bad_request_gets_a_json_error_naming_the_problem() {
+    let node = seeded().await;
+    let big = format!(r#"{{"name": "{}"}}"#, "x".repeat(2 * 1024 * 1024));
+    // (method, path, body, status, code, a word the message must contain)
+    let cases: Vec<(&str, &str, Option<&str>, u16, &str, &str)> = vec![
+        ("POST", "/v1/data-nodes", Some("{"), 400, "malformed_json", "JSON"),
+        ("POST", "/v1/data-nodes", Some(r#"{"tcp_addr": 5}"#), 422, "invalid_body", "tcp_addr"),
+        ("POST", "/v1/data-nodes", Some(r#"{"tcp_addr": "a:1", "zone": "x"}"#), 422, "invalid_body", "zone"),
+        ("POST", "/v1/data-nodes", Some(r#"{}"#), 422, "invalid_body", "tcp_addr"),
+        ("POST", "/v1/data-nodes", Some(r#"{"tcp_addr": "nope"}"#), 400, "invalid_address", "tcp_addr"),
+        ("POST", "/v1/data-nodes", Some(r#"{"tcp_addr": "data-1:8088"}"#), 409, "address_in_use", "data-1:8088"),
+        (
+            "POST",
+            "/v1/data-nodes",
+            Some(r#"{"tcp_addr": "a:1", "labels": {"Bad": "x"}}"#),
+            400,
+            "invalid_name",
+            "label",
+        ),
+        ("POST", "/v1/data-nodes", None, 415, "unsupported_media_type", "Content-Type"),
+        ("GET", "/v1/data-nodes/abc", None, 400, "invalid_path", "abc"),
+        ("GET", "/v1/data-nodes/99", None, 404, "data_node_not_found", "99"),
+        ("PUT", "/v1/data-nodes/99", Some(r#"{"tcp_addr": "z:1"}"#), 404, "data_node_not_found", "99"),
+        ("DELETE", "/v1/data-nodes/99", None, 404, "data_node_not_found", "99"),
+        ("DELETE", "/v1/data-nodes/1?force=maybe", None, 400, "invalid_query", "force"),
+        ("GET", "/v1/data-nodes?stale=true&x=2", None, 400, "invalid_query", "x"),
+        ("GET", "/v1/data-nodes?stale=1", None, 400, "invalid_query", "stale"),
+        ("PATCH", "/v1/data-nodes", None, 405, "method_not_allowed", "Method"),
+        ("GET", "/v1/nothing-here", None, 404, "not_found", "route"),
+        ("POST", "/v1/databases", Some(r#"{"name": ""}"#), 400, "invalid_name", "database"),
+        ("POST", "/v1/databases", Some(r#"{"name": "db"}"#), 409, "database_exists", "db"),
+        ("POST", "/v1/databases", Some(&big), 413, "body_too_large", "large"),
+        (
+            "POST",
+            "/v1/databases",
+            Some(r#"{"name": "d2", "retention_policy": {"name": "r", "duration": "7x", "replication": 1}}"#),
+            400,
+            "invalid_field",
+            "duration",
+        ),
+        (
+            "POST",
+            "/v1/databases",
+            Some(r#"{"name": "d2", "retention_policy": {"name": "r", "duration": "1d", "replication": 3}}"#),
+            400,
+            "replication_factor_exceeds_nodes",
+            "3",
+        ),
+        ("GET", "/v1/databases/nope", None, 404, "database_not_found", "nope"),
+        ("DELETE", "/v1/databases/nope", None, 404, "database_not_found", "nope"),
+        (
+            "POST",
+            "/v1/databases/nope/retention-policies",
+            Some(r#"{"name": "r", "duration": "1d", "replication": 1}"#),
+            404,
+            "database_not_found",
+            "nope",
+        ),
+        (
+            "POST",
+            "/v1/databases/db/retention-policies",
+            Some(r#"{"name": "r", "duration": "30m", "replication": 1}"#),
+            400,
+            "invalid_duration",
+            "duration",
+        ),
+        ("PATCH", "/v1/databases/db/retention-policies/nope", Some("{}"), 404, "retention_policy_not_found", "nope"),
+        (
+            "PATCH",
+            "/v1/databases/db/retention-policies/rp",
+            Some(r#"{"replication": 0}"#),
+            400,
+            "invalid_replication_factor",
+            "0",
+        ),
+        ("DELETE", "/v1/databases/db/retention-policies/nope", None, 404, "retention_policy_not_found", "nope"),
+        (
+            "POST",
+            "/v1/shard-groups",
+            Some(r#"{"database": "nope", "timestamp": 0}"#),
+            404,
+            "database_not_found",
+            "nope",
+        ),
+        (
+            "POST",
+            "/v1/shard-groups",
+            Some(r#"{"database": "db", "timestamp": "now"}"#),
+            422,
+            "invalid_body",
+            "timestamp",
+        ),
+        (
+            "POST",
+            "/v1/shard-groups",
+            Some(r#"{"database": "db", "timestamp": 9223372036854775807}"#),
+            400,
+            "invalid_timestamp",
+            "9223372036854775807",
+        ),
+        ("GET", "/v1/shards/999", None, 404, "shard_not_found", "999"),
+        ("GET", "/v1/shards/-1", None, 400, "invalid_path", "-1"),
+        ("DELETE", "/v1/shards/999", None, 404, "shard_not_found", "999"),
+        ("POST", "/v1/shards/1/owners", Some(r#"{"node_id": 1}"#), 409, "shard_owner_exists", "already owns"),
+        ("POST", "/v1/shards/1/owners", Some(r#"{"node_id": 42}"#), 404, "data_node_not_found", "42"),
+        ("DELETE", "/v1/shards/1/owners/42", None, 409, "not_shard_owner", "42"),
+        ("POST", "/v1/truncate-shards", Some(r#"{"delay": "soon"}"#), 400, "invalid_field", "delay"),
+        ("GET", "/v1/metadata?wait=forever", None, 400, "invalid_field", "wait"),
+    ];
+    for (method, path, body, status, code, word) in cases {
+        let (got, reply) = call(&node, method, path, body).await;
+        let label = format!("{method} {path} {}", body.map_or("", |b| &b[..b.len().min(80)]));
+        assert_eq!(got.as_u16(), status, "{label}: {reply}");
+        assert_eq!(reply["error"]["code"], code, "{label}: {reply}");
+        let message = reply["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(word), "{label}: message {message:?} should mention {word:?}");
+    }
+    // Nothing a rejected request sent changed the state.
+    let (_, nodes) = call(&node, "GET", "/v1/data-nodes", None).await;
+    assert_eq!(nodes["data_nodes"].as_array().map(Vec::len), Some(1), "{nodes}");
+}
+
+#[tokio::test]
+async fn without_a_leader_requests_get_503_with_retry_after() {
+    let node = Arc::new(LocalNode { leaderless: true, ..LocalNode::default() });
+    for (method, path, body) in [("GET", "/v1/data-nodes", None), ("POST", "/v1/databases", Some(r#"{"name": "x"}"#))] {
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.unwrap_or("").to_owned()))
+            .expect("request");
+        let response = router(Arc::clone(&node)).oneshot(request).await.expect("infallible");
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE, "{method} {path}");
+        assert_eq!(response.headers().get(header::RETRY_AFTER).map(|v| v.as_bytes()), Some(&b"1"[..]));
+    }
+    let (status, stale) = call(&node, "GET", "/v1/data-nodes?stale=true", None).await;
+    assert_eq!(status, StatusCode::OK, "stale reads need no leader: {stale}");
+    let (status, ready) = call(&node, "GET", "/ready", None).await;
+    assert_eq!((status, &ready["ready"]), (StatusCode::SERVICE_UNAVAILABLE, &json!(false)));
+    let (status, _) = call(&node, "GET", "/health", None).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_not_by_id() {
+    let node = seeded().await;
+    let app = router(Arc::clone(&node));
+    for path in ["/v1/data-nodes/1", "/v1/data-nodes/2", "/metrics"] {
+        let request = Request::builder().uri(path).body(Body::empty()).expect("request");
+        let response = app.clone().oneshot(request).await.expect("infallible");
+        if path == "/metrics" {
+            let bytes = response.into_body().collect().await.expect("body").to_bytes();
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(text.contains("metad_raft_is_leader 1"), "{text}");
+            assert!(
+                text.contains(r#"metad_http_requests_total{method="GET",route="/v1/data-nodes/{id}",status="200"} 1"#),
+                "{text}"
+            );
+            assert!(
+                text.contains(r#"metad_http_requests_total{method="GET",route="/v1/data-nodes/{id}",status="404"} 1"#),
+                "{text}"
+            );
+        }
+    }
+}
