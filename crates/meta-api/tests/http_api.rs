@@ -114,12 +114,14 @@ async fn happy_paths_return_the_objects() {
     assert_eq!((status, &removed["state"]), (StatusCode::OK, &json!("removed")));
 }
 
+/// (method, path, body, status, error code, a word the message must contain)
+type Case<'a> = (&'a str, &'a str, Option<&'a str>, u16, &'a str, &'a str);
+
 #[tokio::test]
 async fn every_bad_request_gets_a_json_error_naming_the_problem() {
     let node = seeded().await;
     let big = format!(r#"{{"name": "{}"}}"#, "x".repeat(2 * 1024 * 1024));
-    // (method, path, body, status, code, a word the message must contain)
-    let cases: Vec<(&str, &str, Option<&str>, u16, &str, &str)> = vec![
+    let cases: Vec<Case<'_>> = vec![
         ("POST", "/v1/data-nodes", Some("{"), 400, "malformed_json", "JSON"),
         ("POST", "/v1/data-nodes", Some(r#"{"tcp_addr": 5}"#), 422, "invalid_body", "tcp_addr"),
         ("POST", "/v1/data-nodes", Some(r#"{"tcp_addr": "a:1", "zone": "x"}"#), 422, "invalid_body", "zone"),
