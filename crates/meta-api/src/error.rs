@@ -7,9 +7,9 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
-use serde::Serialize;
 
-use meta_store::ApplyError;
+use meta_store::{parse_duration, ApplyError};
+use meta_wire::{ErrorDetail, ErrorReply};
 
 use crate::service::ServiceError;
 
@@ -22,17 +22,6 @@ pub struct ApiError {
     pub code: &'static str,
     /// What went wrong, naming the field or object.
     pub message: String,
-}
-
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: ErrorDetail<'a>,
-}
-
-#[derive(Serialize)]
-struct ErrorDetail<'a> {
-    code: &'a str,
-    message: &'a str,
 }
 
 impl ApiError {
@@ -64,7 +53,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody { error: ErrorDetail { code: self.code, message: &self.message } };
+        let body = ErrorReply { error: ErrorDetail { code: self.code.to_owned(), message: self.message } };
         let mut response = (self.status, axum::Json(body)).into_response();
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
@@ -105,6 +94,11 @@ impl From<ServiceError> for ApiError {
             ServiceError::Internal(cause) => ApiError::internal(cause),
         }
     }
+}
+
+/// Parses a duration field of a request, naming the field on error.
+pub(crate) fn duration_field(field: &str, value: &str) -> Result<u64, ApiError> {
+    parse_duration(value).map_err(|e| ApiError::invalid_field(field, e))
 }
 
 /// A JSON body whose rejections (malformed JSON, wrong types, unknown fields, wrong content

@@ -17,7 +17,6 @@ mod raft;
 mod routes;
 pub mod rpc;
 mod service;
-pub mod types;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,9 +30,10 @@ use axum::Router;
 use tower_http::timeout::TimeoutLayer;
 
 pub use error::{ApiError, ApiJson, ApiPath, ApiQuery};
+pub use meta_wire::{MemberStatus, NodeStatus};
 pub use metrics::HttpMetrics;
 pub use raft::internal_router;
-pub use service::{MemberStatus, MetaService, NodeStatus, ServiceError};
+pub use service::{MetaService, ServiceError};
 
 /// Largest JSON body the public API accepts.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;

@@ -9,7 +9,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::service::NodeStatus;
+use meta_wire::NodeStatus;
 
 #[derive(Clone, Copy, Debug, Default)]
 struct RouteStats {

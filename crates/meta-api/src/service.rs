@@ -3,10 +3,9 @@
 use std::future::Future;
 use std::time::Duration;
 
-use serde::Serialize;
-
 use meta_store::storage::SharedState;
-use meta_store::{Command, NodeId};
+use meta_store::Command;
+use meta_wire::NodeStatus;
 
 use crate::rpc::Proposed;
 
@@ -22,38 +21,6 @@ pub enum ServiceError {
     /// Raft or the network failed; the message is logged, the client sees a generic error.
     #[error("internal error: {0}")]
     Internal(String),
-}
-
-/// Raft-level facts about this node, for `/v1/status`, `/ready` and `/metrics`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct NodeStatus {
-    /// This node's ID.
-    pub node_id: NodeId,
-    /// Leader, follower, candidate or learner.
-    pub raft_state: String,
-    /// The current leader, if known.
-    pub leader_id: Option<NodeId>,
-    /// The current term.
-    pub term: u64,
-    /// Index of the last log entry.
-    pub last_log_index: Option<u64>,
-    /// Index of the last entry known committed (replicated to a quorum).
-    pub committed_index: Option<u64>,
-    /// Index of the last entry applied to the state machine.
-    pub applied_index: Option<u64>,
-    /// Voting members with their addresses.
-    pub voters: Vec<MemberStatus>,
-    /// Non-voting members (catching up) with their addresses.
-    pub learners: Vec<MemberStatus>,
-}
-
-/// A Raft member.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct MemberStatus {
-    /// Node ID.
-    pub id: NodeId,
-    /// Address.
-    pub addr: String,
 }
 
 /// What the HTTP handlers need from a meta node.

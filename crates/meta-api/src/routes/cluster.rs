@@ -4,13 +4,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
 use axum::Json;
+use meta_store::MetaState;
 use serde_json::{json, Value};
 
-use crate::error::{ApiError, ApiQuery};
-use crate::service::{MetaService, NodeStatus};
-use crate::types::{duration_field, MetadataQuery};
+use crate::error::{duration_field, ApiError, ApiQuery};
+use crate::service::MetaService;
+use meta_wire::{MetadataQuery, NodeStatus};
 
 const DEFAULT_WAIT: Duration = Duration::from_secs(30);
 const MAX_WAIT: Duration = Duration::from_secs(60);
@@ -45,7 +49,7 @@ pub(crate) async fn ready<S: MetaService>(State(service): State<Arc<S>>) -> (Sta
 pub(crate) async fn metadata<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiQuery(query): ApiQuery<MetadataQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let wait = match &query.wait {
         Some(text) => Duration::from_nanos(duration_field("wait", text)?).min(MAX_WAIT),
         None => DEFAULT_WAIT,
@@ -55,7 +59,15 @@ pub(crate) async fn metadata<S: MetaService>(
         service.wait_applied_beyond(index, wait).await;
     }
     let applied = service.state().read();
-    let index = applied.last_applied.map_or(0, |id| id.index);
-    let metadata = serde_json::to_value(&applied.state).map_err(ApiError::internal)?;
-    Ok(Json(json!({ "index": index, "metadata": metadata })))
+    let reply = MetadataReplyRef { index: applied.last_applied.map_or(0, |id| id.index), metadata: &applied.state };
+    // Encoded under the read lock, without copying the state (it can hold a million shards).
+    let body = serde_json::to_vec(&reply).map_err(ApiError::internal)?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// `meta_wire::MetadataReply`, borrowing the state.
+#[derive(Serialize)]
+struct MetadataReplyRef<'a> {
+    index: u64,
+    metadata: &'a MetaState,
 }

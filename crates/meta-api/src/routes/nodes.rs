@@ -11,7 +11,7 @@ use meta_store::{validate_addr, validate_labels, Command, DataNode, NodeId, Resp
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::routes::{propose, read_barrier};
 use crate::service::MetaService;
-use crate::types::{
+use meta_wire::{
     AddDataNodeRequest, DataNodeList, MetaNodeList, ReadQuery, RemoveDataNodeQuery, UpdateDataNodeRequest,
 };
 

@@ -5,15 +5,15 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde_json::{json, Value};
 
 use meta_store::{validate_name, ApplyError, Command, Database, RetentionPolicySpec, RetentionPolicyUpdate};
 
-use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::error::{duration_field, ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::routes::{propose, read_barrier};
 use crate::service::MetaService;
-use crate::types::{
-    duration_field, AlterRetentionPolicyRequest, CreateDatabaseRequest, ReadQuery, RetentionPolicyRequest,
+use meta_wire::{
+    AlterRetentionPolicyRequest, CreateDatabaseRequest, DatabaseInfo, DatabaseList, ReadQuery, RetentionPolicyInfo,
+    RetentionPolicyRequest,
 };
 
 fn spec(request: &RetentionPolicyRequest) -> Result<RetentionPolicySpec, ApiError> {
@@ -34,11 +34,10 @@ fn spec(request: &RetentionPolicyRequest) -> Result<RetentionPolicySpec, ApiErro
 pub(crate) async fn list_databases<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiQuery(query): ApiQuery<ReadQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DatabaseList>, ApiError> {
     read_barrier(&*service, query.stale).await?;
     let applied = service.state().read();
-    let databases: Vec<Value> = applied.state.databases().values().map(summary).collect();
-    Ok(Json(json!({ "databases": databases })))
+    Ok(Json(DatabaseList { databases: applied.state.databases().values().map(summary).collect() }))
 }
 
 /// `GET /v1/databases/{db}`.
@@ -46,7 +45,7 @@ pub(crate) async fn get_database<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiPath(name): ApiPath<String>,
     ApiQuery(query): ApiQuery<ReadQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DatabaseInfo>, ApiError> {
     read_barrier(&*service, query.stale).await?;
     let applied = service.state().read();
     let database = applied.state.database(&name).ok_or(ApplyError::DatabaseNotFound { database: name.clone() })?;
@@ -54,26 +53,24 @@ pub(crate) async fn get_database<S: MetaService>(
 }
 
 /// A database without its shard groups.
-fn summary(database: &Database) -> Value {
-    let policies: Vec<Value> = database
+fn summary(database: &Database) -> DatabaseInfo {
+    let retention_policies = database
         .retention_policies
         .values()
-        .map(|rp| {
-            json!({
-                "name": rp.name,
-                "duration": rp.duration,
-                "shard_group_duration": rp.shard_group_duration,
-                "replication_factor": rp.replication_factor,
-                "default": database.default_retention_policy.as_deref() == Some(rp.name.as_str()),
-                "shard_groups": rp.live_groups().count(),
-            })
+        .map(|rp| RetentionPolicyInfo {
+            name: rp.name.clone(),
+            duration: rp.duration,
+            shard_group_duration: rp.shard_group_duration,
+            replication_factor: rp.replication_factor,
+            default: database.default_retention_policy.as_deref() == Some(rp.name.as_str()),
+            shard_groups: rp.live_groups().count(),
         })
         .collect();
-    json!({
-        "name": database.name,
-        "default_retention_policy": database.default_retention_policy,
-        "retention_policies": policies,
-    })
+    DatabaseInfo {
+        name: database.name.clone(),
+        default_retention_policy: database.default_retention_policy.clone(),
+        retention_policies,
+    }
 }
 
 /// `POST /v1/databases`.

@@ -6,16 +6,15 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde_json::{json, Value};
 
-use meta_store::{ApplyError, Command, MetaState, NodeId, Response, ShardGroup, ShardId, ShardView, Timestamp, MINUTE};
+use meta_store::{ApplyError, Command, MetaState, NodeId, Response, ShardId, ShardView, Timestamp, MINUTE};
 
-use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::error::{duration_field, ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::routes::{propose, read_barrier};
 use crate::service::MetaService;
-use crate::types::{
-    duration_field, AddOwnerRequest, CreateShardGroupRequest, ReadQuery, ShardInfo, ShardList, ShardOwner,
-    TruncateShardsRequest,
+use meta_wire::{
+    AddOwnerRequest, CreateShardGroupRequest, ReadQuery, ShardGroupReply, ShardInfo, ShardList, ShardOwner,
+    TruncateReply, TruncateShardsRequest,
 };
 
 /// `POST /v1/shard-groups`: the group covering a timestamp, created on demand (idempotent).
@@ -23,7 +22,7 @@ use crate::types::{
 pub(crate) async fn create_shard_group<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiJson(request): ApiJson<CreateShardGroupRequest>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<ShardGroupReply>), ApiError> {
     read_barrier(&*service, false).await?;
     let retention_policy = {
         let applied = service.state().read();
@@ -45,7 +44,13 @@ pub(crate) async fn create_shard_group<S: MetaService>(
             .get(&name)
             .and_then(|rp| rp.live_groups().find(|g| g.contains(request.timestamp)));
         if let Some(group) = existing {
-            return Ok((StatusCode::OK, Json(group_body(&request.database, &name, group, false))));
+            let reply = ShardGroupReply {
+                database: request.database.clone(),
+                retention_policy: name,
+                created: false,
+                shard_group: group.clone(),
+            };
+            return Ok((StatusCode::OK, Json(reply)));
         }
         name
     };
@@ -54,19 +59,10 @@ pub(crate) async fn create_shard_group<S: MetaService>(
     match propose(&*service, command).await? {
         Response::ShardGroup { database, retention_policy, group, created } => {
             let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-            Ok((status, Json(group_body(&database, &retention_policy, &group, created))))
+            Ok((status, Json(ShardGroupReply { database, retention_policy, created, shard_group: group })))
         }
         other => Err(ApiError::internal(format!("unexpected response {other:?}"))),
     }
-}
-
-fn group_body(database: &str, retention_policy: &str, group: &ShardGroup, created: bool) -> Value {
-    json!({
-        "database": database,
-        "retention_policy": retention_policy,
-        "created": created,
-        "shard_group": group,
-    })
 }
 
 fn shard_info(state: &MetaState, view: ShardView<'_>) -> ShardInfo {
@@ -168,7 +164,7 @@ pub(crate) async fn remove_owner<S: MetaService>(
 pub(crate) async fn truncate_shards<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiJson(request): ApiJson<TruncateShardsRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TruncateReply>, ApiError> {
     let delay = match &request.delay {
         Some(text) => duration_field("delay", text)?,
         None => MINUTE,
@@ -177,7 +173,7 @@ pub(crate) async fn truncate_shards<S: MetaService>(
     let now = Timestamp::try_from(now.as_nanos()).map_err(ApiError::internal)?;
     let at = now.saturating_add(Timestamp::try_from(delay).unwrap_or(Timestamp::MAX));
     match propose(&*service, Command::TruncateShardGroups { at }).await? {
-        Response::ShardGroupIds(ids) => Ok(Json(json!({ "truncated_at": at, "shard_groups": ids }))),
+        Response::ShardGroupIds(shard_groups) => Ok(Json(TruncateReply { truncated_at: at, shard_groups })),
         other => Err(ApiError::internal(format!("unexpected response {other:?}"))),
     }
 }

@@ -1,13 +1,18 @@
-//! JSON bodies of the `/v1` API. Requests refuse unknown fields; durations are strings such as
-//! `0`, `1h`, `7d`, `4w`.
+//! The JSON bodies of the meta service's `/v1` API, shared by the server (`meta-api`) and its
+//! clients (`meta-client`, `metactl`, data nodes), so both sides agree by construction.
+//! Requests refuse unknown fields; durations are strings such as `0`, `1h`, `7d`, `4w`.
+//!
+//! ```
+//! let request: meta_wire::AddDataNodeRequest =
+//!     serde_json::from_str(r#"{"tcp_addr": "data-1:8088"}"#).expect("valid");
+//! assert_eq!(request.http_addr, None);
+//! ```
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use meta_store::{parse_duration, DataNode, MetaNode, NodeId, NodeState, ShardGroupId, ShardId, Timestamp};
-
-use crate::error::ApiError;
+use meta_store::{DataNode, MetaNode, MetaState, NodeId, NodeState, ShardGroup, ShardGroupId, ShardId, Timestamp};
 
 /// `POST /v1/data-nodes`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -206,7 +211,116 @@ pub struct MetadataQuery {
     pub stale: bool,
 }
 
-/// Parses a duration field, naming it on error.
-pub(crate) fn duration_field(field: &str, value: &str) -> Result<u64, ApiError> {
-    parse_duration(value).map_err(|e| ApiError::invalid_field(field, e))
+/// A retention policy as `/v1/databases` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetentionPolicyInfo {
+    /// Name.
+    pub name: String,
+    /// Retention in nanoseconds (0: forever).
+    pub duration: u64,
+    /// Shard-group duration in nanoseconds.
+    pub shard_group_duration: u64,
+    /// Copies of every shard.
+    pub replication_factor: u32,
+    /// Whether it is the database's default.
+    pub default: bool,
+    /// Number of live shard groups.
+    pub shard_groups: usize,
+}
+
+/// A database as `/v1/databases` lists it (without its shard groups).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatabaseInfo {
+    /// Name.
+    pub name: String,
+    /// Default retention policy.
+    pub default_retention_policy: Option<String>,
+    /// Its policies.
+    pub retention_policies: Vec<RetentionPolicyInfo>,
+}
+
+/// `GET /v1/databases`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatabaseList {
+    /// The databases, by name.
+    pub databases: Vec<DatabaseInfo>,
+}
+
+/// `POST /v1/shard-groups` reply.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardGroupReply {
+    /// Database.
+    pub database: String,
+    /// Retention policy.
+    pub retention_policy: String,
+    /// Whether this request created the group.
+    pub created: bool,
+    /// The group with its shards and owners.
+    pub shard_group: ShardGroup,
+}
+
+/// `POST /v1/truncate-shards` reply.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TruncateReply {
+    /// The truncation time.
+    pub truncated_at: Timestamp,
+    /// The groups truncated.
+    pub shard_groups: Vec<ShardGroupId>,
+}
+
+/// `GET /v1/metadata` reply: the whole metadata and the log index it reflects.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetadataReply {
+    /// The applied log index the metadata reflects.
+    pub index: u64,
+    /// The metadata.
+    pub metadata: MetaState,
+}
+
+/// A Raft member.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberStatus {
+    /// Node ID.
+    pub id: NodeId,
+    /// Address.
+    pub addr: String,
+}
+
+/// `GET /v1/status`: one node's Raft view of the cluster.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeStatus {
+    /// This node's ID.
+    pub node_id: NodeId,
+    /// Leader, follower, candidate or learner.
+    pub raft_state: String,
+    /// The current leader, if known.
+    pub leader_id: Option<NodeId>,
+    /// The current term.
+    pub term: u64,
+    /// Index of the last log entry.
+    pub last_log_index: Option<u64>,
+    /// Index of the last entry known committed (replicated to a quorum).
+    pub committed_index: Option<u64>,
+    /// Index of the last entry applied to the state machine.
+    pub applied_index: Option<u64>,
+    /// Voting members with their addresses.
+    pub voters: Vec<MemberStatus>,
+    /// Non-voting members (catching up) with their addresses.
+    pub learners: Vec<MemberStatus>,
+}
+
+/// The error body every failed request carries.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorReply {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// A stable code and a message naming the problem.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// Stable code, e.g. `database_not_found`.
+    pub code: String,
+    /// What went wrong.
+    pub message: String,
 }

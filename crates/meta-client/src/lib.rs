@@ -1,0 +1,382 @@
+//! A typed async client of the meta service's `/v1` API, used by `metactl`, data nodes and tests.
+//!
+//! Give it every meta node's address: any node serves any request (followers forward writes to
+//! the leader), so the client only needs one that answers. It moves to the next address when one
+//! cannot be connected to, and retries with backoff while the cluster has no leader (`503
+//! no_leader`). A request whose outcome is unknown (timeout after sending) is retried only if it
+//! is idempotent (reads); a write then fails with [`ClientError::Unavailable`] rather than risk
+//! applying twice.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), meta_client::ClientError> {
+//! let client = meta_client::Client::new(["127.0.0.1:8091", "127.0.0.1:8191"])?;
+//! let node = client.add_data_node("data-1:8088", None, Default::default()).await?;
+//! println!("registered data node {}", node.id);
+//! # Ok(()) }
+//! ```
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use meta_store::{DataNode, NodeId, ShardId, Timestamp};
+use meta_wire::{
+    AddDataNodeRequest, AddOwnerRequest, AlterRetentionPolicyRequest, CreateDatabaseRequest, CreateShardGroupRequest,
+    DataNodeList, DatabaseList, ErrorReply, MetaNodeList, MetadataReply, NodeStatus, RetentionPolicyRequest,
+    ShardGroupReply, ShardInfo, ShardList, TruncateReply, TruncateShardsRequest, UpdateDataNodeRequest,
+};
+
+/// How many attempts a request gets across endpoints and leader changes.
+const ATTEMPTS: u32 = 8;
+/// First retry delay; doubles up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// Longest retry delay.
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// Timeout of one request (long polls add their wait).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The service answered with an error (the request was understood and refused).
+    #[error("{message} ({code}, HTTP {status})")]
+    Api {
+        /// HTTP status.
+        status: u16,
+        /// Stable error code, e.g. `database_not_found`.
+        code: String,
+        /// The service's message.
+        message: String,
+    },
+    /// No meta node could serve the request.
+    #[error("no meta node could serve the request: {last}")]
+    Unavailable {
+        /// The last failure seen.
+        last: String,
+    },
+    /// An address is not usable.
+    #[error("invalid meta node address {0:?}")]
+    InvalidEndpoint(String),
+    /// A reply did not have the expected shape.
+    #[error("unexpected reply from {url}: {message}")]
+    Decode {
+        /// Where it came from.
+        url: String,
+        /// What was wrong.
+        message: String,
+    },
+}
+
+impl ClientError {
+    /// The service's error code, when the service refused the request.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ClientError::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+/// A client of one meta cluster.
+#[derive(Debug)]
+pub struct Client {
+    endpoints: Vec<String>,
+    http: reqwest::Client,
+    token: Option<String>,
+    /// The endpoint that answered last; requests start there.
+    preferred: AtomicUsize,
+}
+
+/// Whether a request may be repeated when its outcome is unknown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Idempotent {
+    Yes,
+    No,
+}
+
+impl Client {
+    /// A client of the meta nodes at `endpoints` (`host:port` or `http://host:port`).
+    pub fn new<I, S>(endpoints: I) -> Result<Self, ClientError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut list = Vec::new();
+        for endpoint in endpoints {
+            for part in endpoint.as_ref().split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                let base = part.trim_end_matches('/');
+                let base = if base.contains("://") { base.to_owned() } else { format!("http://{base}") };
+                if !base.starts_with("http://") || base.len() <= "http://".len() {
+                    return Err(ClientError::InvalidEndpoint(part.to_owned()));
+                }
+                list.push(base);
+            }
+        }
+        if list.is_empty() {
+            return Err(ClientError::InvalidEndpoint(String::new()));
+        }
+        let http = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT + Duration::from_secs(60))
+            .build()
+            .map_err(|e| ClientError::InvalidEndpoint(e.to_string()))?;
+        Ok(Client { endpoints: list, http, token: None, preferred: AtomicUsize::new(0) })
+    }
+
+    /// Sends `token` as a bearer token with every request.
+    pub fn with_token(mut self, token: Option<String>) -> Self {
+        self.token = token;
+        self
+    }
+
+    /// The endpoints, as normalised URLs.
+    pub fn endpoints(&self) -> &[String] {
+        &self.endpoints
+    }
+
+    async fn request<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+        idempotent: Idempotent,
+        timeout: Duration,
+    ) -> Result<T, ClientError> {
+        let mut backoff = FIRST_BACKOFF;
+        let mut last = String::from("no attempt made");
+        let start = self.preferred.load(Ordering::Relaxed);
+        for attempt in 0..ATTEMPTS {
+            let index = (start + attempt as usize) % self.endpoints.len();
+            let url = format!("{}{path}", self.endpoints[index]);
+            let mut request = self.http.request(method.clone(), &url).timeout(timeout);
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            if let Some(token) = &self.token {
+                request = request.bearer_auth(token);
+            }
+            match request.send().await {
+                Ok(response) => {
+                    let status = response.status();
+                    let bytes = response
+                        .bytes()
+                        .await
+                        .map_err(|e| ClientError::Decode { url: url.clone(), message: e.to_string() })?;
+                    if status.is_success() {
+                        self.preferred.store(index, Ordering::Relaxed);
+                        let bytes = if bytes.is_empty() { &b"null"[..] } else { &bytes[..] };
+                        return serde_json::from_slice(bytes)
+                            .map_err(|e| ClientError::Decode { url, message: e.to_string() });
+                    }
+                    let error: Option<ErrorReply> = serde_json::from_slice(&bytes).ok();
+                    let (code, message) = match error {
+                        Some(reply) => (reply.error.code, reply.error.message),
+                        None => ("http_error".to_owned(), String::from_utf8_lossy(&bytes).into_owned()),
+                    };
+                    // Without a leader nothing was applied: safe to retry any request.
+                    let retry = status == StatusCode::SERVICE_UNAVAILABLE
+                        && (code == "no_leader" || idempotent == Idempotent::Yes);
+                    if !retry {
+                        return Err(ClientError::Api { status: status.as_u16(), code, message });
+                    }
+                    last = format!("{url}: {message}");
+                }
+                // Never reached the server: safe to try the next one.
+                Err(error) if error.is_connect() => last = format!("{url}: {error}"),
+                Err(error) if idempotent == Idempotent::Yes => last = format!("{url}: {error}"),
+                Err(error) => {
+                    return Err(ClientError::Unavailable {
+                        last: format!("{url}: {error} (the write may or may not have been applied)"),
+                    })
+                }
+            }
+            tracing::debug!(attempt, %last, "meta request failed; retrying");
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+        Err(ClientError::Unavailable { last })
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        self.request::<(), T>(Method::GET, path, None, Idempotent::Yes, REQUEST_TIMEOUT).await
+    }
+
+    async fn write<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<T, ClientError> {
+        self.request(method, path, body, Idempotent::No, REQUEST_TIMEOUT).await
+    }
+
+    /// `GET /v1/status` of whichever node answers.
+    pub async fn status(&self) -> Result<NodeStatus, ClientError> {
+        self.get("/v1/status").await
+    }
+
+    /// The whole metadata; with `index`, waits up to `wait` for the state to move past it.
+    pub async fn metadata(&self, index: Option<u64>, wait: Duration) -> Result<MetadataReply, ClientError> {
+        let path = match index {
+            Some(index) => format!("/v1/metadata?index={index}&wait={}ms", wait.as_millis()),
+            None => "/v1/metadata".to_owned(),
+        };
+        self.request::<(), _>(Method::GET, &path, None, Idempotent::Yes, REQUEST_TIMEOUT + wait).await
+    }
+
+    /// All data nodes.
+    pub async fn data_nodes(&self) -> Result<Vec<DataNode>, ClientError> {
+        Ok(self.get::<DataNodeList>("/v1/data-nodes").await?.data_nodes)
+    }
+
+    /// Registers a data node (`add-data`).
+    pub async fn add_data_node(
+        &self,
+        tcp_addr: &str,
+        http_addr: Option<&str>,
+        labels: BTreeMap<String, String>,
+    ) -> Result<DataNode, ClientError> {
+        let body =
+            AddDataNodeRequest { tcp_addr: tcp_addr.to_owned(), http_addr: http_addr.map(str::to_owned), labels };
+        self.write(Method::POST, "/v1/data-nodes", Some(&body)).await
+    }
+
+    /// Moves a data node's ID to new addresses (`update-data`).
+    pub async fn update_data_node(&self, id: NodeId, tcp_addr: &str) -> Result<DataNode, ClientError> {
+        let body = UpdateDataNodeRequest { tcp_addr: tcp_addr.to_owned(), http_addr: None, labels: None };
+        self.write(Method::PUT, &format!("/v1/data-nodes/{id}"), Some(&body)).await
+    }
+
+    /// Retires a data node (`remove-data`): drains it, or with `force` drops it at once.
+    pub async fn remove_data_node(&self, id: NodeId, force: bool) -> Result<DataNode, ClientError> {
+        self.write::<(), _>(Method::DELETE, &format!("/v1/data-nodes/{id}?force={force}"), None).await
+    }
+
+    /// All meta nodes recorded in the metadata.
+    pub async fn meta_nodes(&self) -> Result<MetaNodeList, ClientError> {
+        self.get("/v1/meta-nodes").await
+    }
+
+    /// Databases with their retention policies.
+    pub async fn databases(&self) -> Result<DatabaseList, ClientError> {
+        self.get("/v1/databases").await
+    }
+
+    /// Creates a database, optionally with its default retention policy.
+    pub async fn create_database(
+        &self,
+        name: &str,
+        retention_policy: Option<RetentionPolicyRequest>,
+    ) -> Result<(), ClientError> {
+        let body = CreateDatabaseRequest { name: name.to_owned(), retention_policy };
+        self.write(Method::POST, "/v1/databases", Some(&body)).await
+    }
+
+    /// Drops a database.
+    pub async fn drop_database(&self, name: &str) -> Result<(), ClientError> {
+        self.write::<(), _>(Method::DELETE, &format!("/v1/databases/{}", encode(name)), None).await
+    }
+
+    /// Creates a retention policy.
+    pub async fn create_retention_policy(
+        &self,
+        database: &str,
+        policy: &RetentionPolicyRequest,
+    ) -> Result<(), ClientError> {
+        let path = format!("/v1/databases/{}/retention-policies", encode(database));
+        self.write(Method::POST, &path, Some(policy)).await
+    }
+
+    /// Changes a retention policy.
+    pub async fn alter_retention_policy(
+        &self,
+        database: &str,
+        name: &str,
+        change: &AlterRetentionPolicyRequest,
+    ) -> Result<(), ClientError> {
+        let path = format!("/v1/databases/{}/retention-policies/{}", encode(database), encode(name));
+        self.write(Method::PATCH, &path, Some(change)).await
+    }
+
+    /// Drops a retention policy.
+    pub async fn drop_retention_policy(&self, database: &str, name: &str) -> Result<(), ClientError> {
+        let path = format!("/v1/databases/{}/retention-policies/{}", encode(database), encode(name));
+        self.write::<(), _>(Method::DELETE, &path, None).await
+    }
+
+    /// The shard group covering `timestamp`, created when missing. Idempotent, so retried.
+    pub async fn create_shard_group(
+        &self,
+        database: &str,
+        retention_policy: Option<&str>,
+        timestamp: Timestamp,
+    ) -> Result<ShardGroupReply, ClientError> {
+        let body = CreateShardGroupRequest {
+            database: database.to_owned(),
+            retention_policy: retention_policy.map(str::to_owned),
+            timestamp,
+        };
+        self.request(Method::POST, "/v1/shard-groups", Some(&body), Idempotent::Yes, REQUEST_TIMEOUT).await
+    }
+
+    /// Every shard with its owners.
+    pub async fn shards(&self) -> Result<Vec<ShardInfo>, ClientError> {
+        Ok(self.get::<ShardList>("/v1/shards").await?.shards)
+    }
+
+    /// Deletes a shard everywhere.
+    pub async fn drop_shard(&self, shard: ShardId) -> Result<(), ClientError> {
+        self.write::<(), _>(Method::DELETE, &format!("/v1/shards/{shard}"), None).await
+    }
+
+    /// Makes a data node an owner of a shard.
+    pub async fn add_shard_owner(&self, shard: ShardId, node_id: NodeId) -> Result<(), ClientError> {
+        self.write(Method::POST, &format!("/v1/shards/{shard}/owners"), Some(&AddOwnerRequest { node_id })).await
+    }
+
+    /// Stops a data node owning a shard (`remove-shard`).
+    pub async fn remove_shard_owner(&self, shard: ShardId, node_id: NodeId) -> Result<(), ClientError> {
+        self.write::<(), _>(Method::DELETE, &format!("/v1/shards/{shard}/owners/{node_id}"), None).await
+    }
+
+    /// Truncates the current shard groups at now + `delay` (e.g. `1m`).
+    pub async fn truncate_shards(&self, delay: Option<&str>) -> Result<TruncateReply, ClientError> {
+        let body = TruncateShardsRequest { delay: delay.map(str::to_owned) };
+        self.write(Method::POST, "/v1/truncate-shards", Some(&body)).await
+    }
+}
+
+/// Percent-encodes a path segment (names may hold spaces and other reserved characters).
+fn encode(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for byte in segment.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_accept_bare_and_comma_separated_addresses() {
+        let client = Client::new(["127.0.0.1:8091,http://h2:8091/", " h3:1 "]).expect("valid");
+        assert_eq!(client.endpoints(), ["http://127.0.0.1:8091", "http://h2:8091", "http://h3:1"]);
+        assert!(Client::new([""]).is_err());
+        assert!(Client::new(["https://secure:1"]).is_err(), "TLS is not supported yet");
+    }
+
+    #[test]
+    fn path_segments_are_percent_encoded() {
+        assert_eq!(encode("my db/x"), "my%20db%2Fx");
+        assert_eq!(encode("plain-name_1.0"), "plain-name_1.0");
+    }
+}
