@@ -3,13 +3,18 @@
 
 CARGO ?= cargo
 
-.PHONY: prereqs test verify fmt-check clippy doc firewall bench
+.PHONY: prereqs run test verify fmt-check clippy doc firewall bench
 
 prereqs:
 	@scripts/ensure-prereqs.sh
 
-## Run every test of the workspace.
+## Run one meta node on the embedded defaults (127.0.0.1:8091, ./metad-data).
+run: prereqs
+	$(CARGO) run -p metad -- --dev
+
+## Run every test of the workspace (builds every binary first: cluster tests start them).
 test: prereqs
+	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace
 
 ## Everything CI checks: formatting, lints, tests, docs and the dependency firewall.

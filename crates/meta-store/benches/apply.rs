@@ -34,14 +34,7 @@ fn apply_mix(c: &mut Criterion) {
 
 fn create_shard_group(c: &mut Criterion) {
     let base = common::cluster(30, 50, 100_000);
-    let newest = base
-        .databases()
-        .values()
-        .flat_map(|d| d.retention_policies.values())
-        .flat_map(|rp| rp.shard_groups.values())
-        .map(|g| g.end)
-        .max()
-        .unwrap_or(common::EPOCH);
+    let newest = newest_end(&base);
     let mut group = c.benchmark_group("create_shard_group");
     group.bench_function("new_group_100k_shards", |b| {
         let command = Command::CreateShardGroup {
@@ -81,33 +74,26 @@ impl Rng {
 
 /// A stream of `n` commands with the mix a busy cluster sees, valid against `base` (each is
 /// generated against the state the previous ones produced, so most are accepted):
-/// 45% shard-group lookups/creations for advancing time (most hit an existing group),
-/// 30% ownership changes as anti-entropy moves copies (add then remove), 10% precreation and
-/// retention, 10% data-node updates and additions, 5% schema changes.
+/// 50% shard-group lookups/creations for advancing time (most hit an existing group),
+/// 35% ownership changes as anti-entropy moves copies (add then remove), 10% data-node updates
+/// and additions, 4% schema changes, 1% precreation and retention sweeps (each touches every
+/// policy, so they are rare in a real cluster: every few minutes).
 fn command_mix(base: &MetaState, n: usize, seed: u64) -> Vec<Command> {
     let mut state = base.clone();
     let mut rng = Rng::new(seed);
     let mut commands = Vec::with_capacity(n);
     let databases: Vec<String> = state.databases().keys().cloned().collect();
-    let newest = state
-        .databases()
-        .values()
-        .flat_map(|d| d.retention_policies.values())
-        .flat_map(|rp| rp.shard_groups.values())
-        .map(|g| g.end)
-        .max()
-        .unwrap_or(common::EPOCH);
-    let mut now = newest;
+    let mut now = newest_end(&state);
     let max_shard = state.next_shard_id();
     let mut extra_nodes = 0;
     while commands.len() < n {
         let roll = rng.below(100);
-        let command = if roll < 45 {
+        let command = if roll < 50 {
             now += rng.below(60) as i64 * 60_000_000_000;
             let db = &databases[rng.below(databases.len() as u64) as usize];
             let rp = if rng.below(2) == 0 { "week" } else { "forever" };
             Command::CreateShardGroup { database: db.clone(), retention_policy: rp.into(), timestamp: now }
-        } else if roll < 75 {
+        } else if roll < 85 {
             let shard_id = 1 + rng.below(max_shard - 1);
             let Some(view) = state.shard(shard_id) else { continue };
             if view.group.is_deleted() {
@@ -128,10 +114,6 @@ fn command_mix(base: &MetaState, n: usize, seed: u64) -> Vec<Command> {
             common::apply(&mut state, &add);
             commands.push(add);
             Command::RemoveShardOwner { shard_id, node_id: owners[rng.below(owners.len() as u64) as usize] }
-        } else if roll < 80 {
-            Command::PrecreateShardGroups { from: now, to: now + 2 * HOUR as i64 }
-        } else if roll < 85 {
-            Command::DeleteExpiredShardGroups { now }
         } else if roll < 95 {
             let active: Vec<u64> = state.data_nodes().values().filter(|d| d.is_active()).map(|d| d.id).collect();
             if rng.below(4) == 0 {
@@ -147,13 +129,17 @@ fn command_mix(base: &MetaState, n: usize, seed: u64) -> Vec<Command> {
                     labels: None,
                 }
             }
-        } else {
+        } else if roll < 99 {
             let name = format!("tmp{}", rng.below(1_000_000));
             if state.database(&name).is_some() {
                 Command::DropDatabase { name }
             } else {
                 Command::CreateDatabase { name, default_retention_policy: None }
             }
+        } else if rng.below(2) == 0 {
+            Command::PrecreateShardGroups { from: now, to: now + 2 * HOUR as i64 }
+        } else {
+            Command::DeleteExpiredShardGroups { now }
         };
         common::apply(&mut state, &command);
         commands.push(command);
@@ -162,5 +148,34 @@ fn command_mix(base: &MetaState, n: usize, seed: u64) -> Vec<Command> {
     commands
 }
 
-criterion_group!(benches, apply_mix, create_shard_group);
+/// Precreation and the retention sweep visit every policy: 100 policies here.
+fn sweeps(c: &mut Criterion) {
+    let base = common::cluster(30, 50, 100_000);
+    let newest = newest_end(&base);
+    let mut group = c.benchmark_group("sweep_100_policies_100k_shards");
+    group.sample_size(20);
+    group.bench_function("precreate", |b| {
+        let command = Command::PrecreateShardGroups { from: newest - HOUR as i64, to: newest + HOUR as i64 };
+        b.iter_batched(|| base.clone(), |mut state| state.apply(&command).map(|_| state), BatchSize::LargeInput);
+    });
+    group.bench_function("delete_expired", |b| {
+        let command = Command::DeleteExpiredShardGroups { now: newest + 30 * 24 * HOUR as i64 };
+        b.iter_batched(|| base.clone(), |mut state| state.apply(&command).map(|_| state), BatchSize::LargeInput);
+    });
+    group.finish();
+}
+
+/// The end of the newest shard group.
+fn newest_end(state: &MetaState) -> i64 {
+    state
+        .databases()
+        .values()
+        .flat_map(|d| d.retention_policies.values())
+        .flat_map(|rp| rp.shard_groups.values())
+        .map(|g| g.end)
+        .max()
+        .unwrap_or(common::EPOCH)
+}
+
+criterion_group!(benches, apply_mix, create_shard_group, sweeps);
 criterion_main!(benches);

@@ -30,7 +30,6 @@ fn snapshot(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("snapshot_100k_shards");
     group.sample_size(10);
-    group.bench_function("clone", |b| b.iter(|| std::hint::black_box(state.clone())));
     group.bench_function("encode", |b| b.iter(|| codec::encode("snapshot", &state).expect("encode")));
     group.bench_function("decode_and_index", |b| {
         b.iter(|| codec::decode::<MetaState>("snapshot", &bytes).expect("decode"))

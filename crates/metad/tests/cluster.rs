@@ -1,14 +1,12 @@
 //! Three real `metad` processes on loopback: bootstrap, forwarding, linearizable reads, and
 //! durability of acknowledged writes across `kill -9` of the leader and a full restart.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{wait_for, Cluster};
+use cluster_harness::{wait_for, Cluster};
 use serde_json::{json, Value};
 
 const LEADER_TIMEOUT: Duration = Duration::from_secs(15);
@@ -22,7 +20,7 @@ fn names(body: &Value, list: &str, field: &str) -> BTreeSet<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_through_a_follower_are_read_on_every_node() {
-    let cluster = Cluster::start(3).await;
+    let cluster = Cluster::start(std::path::Path::new(env!("CARGO_BIN_EXE_metad")), 3).await;
     let leader = cluster.leader(LEADER_TIMEOUT).await;
     let follower = (1..=3).find(|id| *id != leader).expect("a follower");
     eprintln!("--- leader {leader}, writing through follower {follower}");
@@ -68,7 +66,7 @@ async fn writes_through_a_follower_are_read_on_every_node() {
 /// included once restarted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn acknowledged_writes_survive_kill_9_of_the_leader() {
-    let mut cluster = Cluster::start(3).await;
+    let mut cluster = Cluster::start(std::path::Path::new(env!("CARGO_BIN_EXE_metad")), 3).await;
     let addrs: Vec<String> = (1..=3).map(|id| cluster.addr(id).to_owned()).collect();
     let acked = Arc::new(Mutex::new(BTreeSet::new()));
     let stop = Arc::new(AtomicBool::new(false));
@@ -137,7 +135,7 @@ async fn acknowledged_writes_survive_kill_9_of_the_leader() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_cluster_restart_keeps_all_data() {
-    let mut cluster = Cluster::start(3).await;
+    let mut cluster = Cluster::start(std::path::Path::new(env!("CARGO_BIN_EXE_metad")), 3).await;
     for i in 0..20 {
         let (status, body) =
             cluster.post(1 + i % 3, "/v1/databases", &json!({"name": format!("db{i}")})).await.expect("answer");

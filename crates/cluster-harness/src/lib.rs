@@ -1,7 +1,15 @@
 //! The cluster test harness: real `metad` processes on loopback ports chosen here, each with its
-//! own data directory and log file; conditions are awaited by polling with a deadline.
-
-#![allow(dead_code, unreachable_pub)]
+//! own data directory and log file; conditions are awaited by polling with a deadline, never by
+//! fixed sleeps. Dropping a [`Cluster`] kills its processes (and prints their logs if the test
+//! is failing).
+//!
+//! ```no_run
+//! # async fn demo() {
+//! let cluster = cluster_harness::Cluster::start(&cluster_harness::sibling_binary("metad"), 3).await;
+//! let leader = cluster.leader(std::time::Duration::from_secs(10)).await;
+//! # let _ = leader;
+//! # }
+//! ```
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -14,20 +22,40 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 /// A meta node process and what it needs to be restarted.
+#[derive(Debug)]
 pub struct MetaProcess {
+    /// Node ID.
     pub id: u64,
+    /// Its loopback address.
     pub addr: String,
+    /// Its data directory.
     pub data_dir: PathBuf,
     child: Option<Child>,
 }
 
 /// A cluster of `metad` processes. Dropping it kills them all.
+#[derive(Debug)]
 pub struct Cluster {
+    /// Holds data directories and logs.
     pub dir: tempfile::TempDir,
+    /// The nodes by ID.
     pub nodes: BTreeMap<u64, MetaProcess>,
+    /// The `metad` binary.
+    binary: PathBuf,
     peers: String,
     secret: String,
+    /// A client for talking to the nodes.
     pub http: reqwest::Client,
+}
+
+/// A binary built next to the running test (`target/<profile>/<name>`): how a test of one
+/// package finds another package's binary. `cargo test --workspace` builds them all.
+pub fn sibling_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target dir");
+    let path = dir.join(name);
+    assert!(path.exists(), "{} is not built: run `cargo build --workspace --bins` (make test does)", path.display());
+    path
 }
 
 /// A loopback port free right now. Ports come from below the kernel's ephemeral range (where
@@ -47,8 +75,8 @@ fn free_port() -> u16 {
 }
 
 impl Cluster {
-    /// Starts `n` meta nodes with IDs 1..=n and waits until all are ready.
-    pub async fn start(n: u64) -> Cluster {
+    /// Starts `n` meta nodes of `binary` with IDs 1..=n and waits until all are ready.
+    pub async fn start(binary: &std::path::Path, n: u64) -> Cluster {
         let dir = tempfile::tempdir().expect("tempdir");
         let addrs: BTreeMap<u64, String> = (1..=n).map(|id| (id, format!("127.0.0.1:{}", free_port()))).collect();
         let peers = addrs.iter().map(|(id, a)| format!("{id}={a}")).collect::<Vec<_>>().join(",");
@@ -62,7 +90,7 @@ impl Cluster {
         let http = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().expect("client");
         // A secret per cluster: a stray request from another test's cluster is refused.
         let secret = format!("test-{}-{}", std::process::id(), free_port());
-        let mut cluster = Cluster { dir, nodes, peers, secret, http };
+        let mut cluster = Cluster { dir, nodes, binary: binary.to_owned(), peers, secret, http };
         for id in 1..=n {
             cluster.spawn(id);
         }
@@ -75,7 +103,7 @@ impl Cluster {
         let log_path = self.dir.path().join(format!("node-{id}.log"));
         let node = self.nodes.get_mut(&id).expect("known node");
         let log = File::options().create(true).append(true).open(&log_path).expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_metad"))
+        let child = Command::new(&self.binary)
             .args(["--node-id", &id.to_string(), "--listen", &node.addr, "--peers", &self.peers])
             .arg("--data-dir")
             .arg(&node.data_dir)
@@ -103,34 +131,41 @@ impl Cluster {
         assert!(status.success(), "kill {signal} {pid} failed");
     }
 
+    /// The address of node `id`.
     pub fn addr(&self, id: u64) -> &str {
         &self.nodes[&id].addr
     }
 
+    /// A URL on node `id`.
     pub fn url(&self, id: u64, path: &str) -> String {
         format!("http://{}{path}", self.addr(id))
     }
 
+    /// The nodes whose process was started and not killed.
     pub fn running(&self) -> Vec<u64> {
         self.nodes.values().filter(|n| n.child.is_some()).map(|n| n.id).collect()
     }
 
+    /// Everything node `id` logged.
     pub fn log(&self, id: u64) -> String {
         std::fs::read_to_string(self.dir.path().join(format!("node-{id}.log"))).unwrap_or_default()
     }
 
+    /// GET a path of node `id`: status and JSON body (`None` if it did not answer).
     pub async fn get(&self, id: u64, path: &str) -> Option<(u16, Value)> {
         let response = self.http.get(self.url(id, path)).send().await.ok()?;
         let status = response.status().as_u16();
         Some((status, response.json().await.unwrap_or(Value::Null)))
     }
 
+    /// POST JSON to a path of node `id`.
     pub async fn post(&self, id: u64, path: &str, body: &Value) -> Option<(u16, Value)> {
         let response = self.http.post(self.url(id, path)).json(body).send().await.ok()?;
         let status = response.status().as_u16();
         Some((status, response.json().await.unwrap_or(Value::Null)))
     }
 
+    /// `/v1/status` of node `id`.
     pub async fn status(&self, id: u64) -> Option<Value> {
         self.get(id, "/v1/status").await.map(|(_, v)| v)
     }

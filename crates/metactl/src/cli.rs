@@ -1,0 +1,176 @@
+//! Command-line syntax, mirroring `influxd-ctl`.
+
+use clap::{Args, Parser, Subcommand};
+
+/// Operator CLI of the meta service.
+#[derive(Clone, Debug, Parser)]
+#[command(name = "metactl", version, about = "Operate a metad cluster (the influxd-ctl of this system)")]
+pub struct Cli {
+    /// Meta node addresses (HOST:PORT), repeatable or comma-separated; any node will do.
+    #[arg(long = "url", global = true, env = "METACTL_URL", value_delimiter = ',', default_value = "127.0.0.1:8091")]
+    pub urls: Vec<String>,
+    /// Bearer token sent with every request.
+    #[arg(long, global = true, env = "METACTL_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Print the API's JSON document instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: CtlCommand,
+}
+
+/// The subcommands.
+#[derive(Clone, Debug, Subcommand)]
+pub enum CtlCommand {
+    /// Show the meta and data nodes, and which meta node leads.
+    Show,
+    /// Show every shard with its owners.
+    ShowShards,
+    /// Register a data node by the address it listens on.
+    AddData {
+        /// The data node's TCP address, HOST:PORT.
+        addr: String,
+        /// Its HTTP address when it differs from ADDR.
+        #[arg(long)]
+        http_addr: Option<String>,
+        /// A label KEY=VALUE (e.g. zone=us-east-1a); repeatable.
+        #[arg(long = "label", value_parser = parse_label)]
+        labels: Vec<(String, String)>,
+    },
+    /// Retire a data node: drain it, or with --force drop it from every shard at once.
+    RemoveData {
+        /// Drop ownership immediately (the node is gone for good).
+        #[arg(long)]
+        force: bool,
+        /// The node's ID or address.
+        node: String,
+    },
+    /// Move a data node's ID and shards to a new address (a replacement machine).
+    UpdateData {
+        /// The old address (or ID).
+        old: String,
+        /// The new address.
+        new: String,
+    },
+    /// Show databases with their retention policies.
+    ShowDatabases,
+    /// Create a database with a default retention policy.
+    CreateDatabase {
+        /// Database name.
+        name: String,
+        /// The default policy.
+        #[command(flatten)]
+        policy: DatabasePolicy,
+    },
+    /// Drop a database and all its shards.
+    DropDatabase {
+        /// Database name.
+        name: String,
+    },
+    /// Create a retention policy.
+    CreateRetentionPolicy {
+        /// Database name.
+        database: String,
+        /// Policy name.
+        name: String,
+        /// How long data is kept (0 = forever), e.g. 7d, 4w.
+        #[arg(long)]
+        duration: String,
+        /// Copies of every shard.
+        #[arg(long)]
+        replication: u32,
+        /// Shard-group duration (default from the retention).
+        #[arg(long)]
+        shard_duration: Option<String>,
+        /// Make it the database's default policy.
+        #[arg(long)]
+        default: bool,
+    },
+    /// Change a retention policy.
+    AlterRetentionPolicy {
+        /// Database name.
+        database: String,
+        /// Policy name.
+        name: String,
+        /// New retention.
+        #[arg(long)]
+        duration: Option<String>,
+        /// New replication factor.
+        #[arg(long)]
+        replication: Option<u32>,
+        /// New shard-group duration.
+        #[arg(long)]
+        shard_duration: Option<String>,
+        /// Make it the default policy.
+        #[arg(long)]
+        default: bool,
+    },
+    /// Drop a retention policy and its shards.
+    DropRetentionPolicy {
+        /// Database name.
+        database: String,
+        /// Policy name.
+        name: String,
+    },
+    /// Stop writes to the current shard groups so new groups take them (e.g. before a node joins).
+    TruncateShards {
+        /// When the truncation takes effect, from now (default 1m).
+        #[arg(long)]
+        delay: Option<String>,
+    },
+    /// Remove a shard from a data node (the node stops owning it).
+    RemoveShard {
+        /// The node's ID or address.
+        node: String,
+        /// The shard ID.
+        shard: u64,
+    },
+}
+
+/// The default retention policy of `create-database`.
+#[derive(Clone, Debug, Args)]
+pub struct DatabasePolicy {
+    /// Name of the default policy.
+    #[arg(long = "retention-policy", default_value = "autogen")]
+    pub retention_policy: String,
+    /// Its retention (0 = forever).
+    #[arg(long, default_value = "0")]
+    pub duration: String,
+    /// Its replication factor.
+    #[arg(long, default_value_t = 1)]
+    pub replication: u32,
+    /// Its shard-group duration.
+    #[arg(long)]
+    pub shard_duration: Option<String>,
+}
+
+fn parse_label(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        _ => Err(format!("expected KEY=VALUE, got {text:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn urls_split_on_commas_and_labels_parse() {
+        let cli = Cli::parse_from(["metactl", "--url", "a:1,b:2", "add-data", "d:1", "--label", "zone=z1"]);
+        assert_eq!(cli.urls, ["a:1", "b:2"]);
+        match cli.command {
+            CtlCommand::AddData { labels, .. } => assert_eq!(labels, [("zone".to_owned(), "z1".to_owned())]),
+            other => panic!("parsed as {other:?}"),
+        }
+        assert!(Cli::try_parse_from(["metactl", "add-data", "d:1", "--label", "novalue"]).is_err());
+    }
+}

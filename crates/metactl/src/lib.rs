@@ -1,0 +1,233 @@
+//! `metactl`, the operator CLI: parses a command, calls the `/v1` API through `meta-client`
+//! and renders the answer as an `influxd-ctl`-style table, or as the API's JSON with `--json`.
+//!
+//! ```no_run
+//! # async fn demo() {
+//! use clap::Parser;
+//! let cli = metactl::Cli::parse_from(["metactl", "--url", "127.0.0.1:8091", "show"]);
+//! match metactl::run(cli).await {
+//!     Ok(text) => print!("{text}"),
+//!     Err(error) => eprintln!("metactl: {error}"),
+//! }
+//! # }
+//! ```
+
+mod cli;
+mod table;
+mod time;
+
+use meta_client::{Client, ClientError};
+use meta_store::{format_duration, DataNode, NodeState};
+use meta_wire::{AlterRetentionPolicyRequest, RetentionPolicyRequest, ShardInfo};
+use serde::Serialize;
+use serde_json::json;
+
+pub use cli::{Cli, CtlCommand, DatabasePolicy};
+use table::Table;
+use time::format_rfc3339;
+
+/// Why a command failed; printed as one line.
+#[derive(Debug)]
+pub struct CtlError(String);
+
+impl std::fmt::Display for CtlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CtlError {}
+
+impl From<ClientError> for CtlError {
+    fn from(error: ClientError) -> Self {
+        CtlError(error.to_string())
+    }
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<String, CtlError> {
+    serde_json::to_string_pretty(value).map(|s| s + "\n").map_err(|e| CtlError(e.to_string()))
+}
+
+/// Runs one command and returns what to print.
+pub async fn run(cli: Cli) -> Result<String, CtlError> {
+    let client = Client::new(&cli.urls)?.with_token(cli.token.clone());
+    let json = cli.json;
+    match cli.command {
+        CtlCommand::Show => show(&client, json).await,
+        CtlCommand::ShowShards => show_shards(&client, json).await,
+        CtlCommand::AddData { addr, http_addr, labels } => {
+            let node = client.add_data_node(&addr, http_addr.as_deref(), labels.into_iter().collect()).await?;
+            if json {
+                return to_json(&node);
+            }
+            Ok(format!("Added data node {} at {}\n", node.id, node.tcp_addr))
+        }
+        CtlCommand::RemoveData { force, node } => {
+            let target = resolve_node(&client, &node).await?;
+            let node = client.remove_data_node(target.id, force).await?;
+            if json {
+                return to_json(&node);
+            }
+            Ok(match node.state {
+                NodeState::Draining => format!(
+                    "Data node {} at {} is draining: it keeps its shards until each has a copy elsewhere\n",
+                    node.id, node.tcp_addr
+                ),
+                _ => format!("Removed data node {} at {}\n", node.id, node.tcp_addr),
+            })
+        }
+        CtlCommand::UpdateData { old, new } => {
+            let target = resolve_node(&client, &old).await?;
+            let node = client.update_data_node(target.id, &new).await?;
+            if json {
+                return to_json(&node);
+            }
+            Ok(format!("Updated data node {} to {}\n", node.id, node.tcp_addr))
+        }
+        CtlCommand::ShowDatabases => show_databases(&client, json).await,
+        CtlCommand::CreateDatabase { name, policy } => {
+            let request = RetentionPolicyRequest {
+                name: policy.retention_policy,
+                duration: policy.duration,
+                shard_duration: policy.shard_duration,
+                replication: policy.replication,
+                default: true,
+            };
+            client.create_database(&name, Some(request)).await?;
+            done(json, format!("Created database {name}\n"))
+        }
+        CtlCommand::DropDatabase { name } => {
+            client.drop_database(&name).await?;
+            done(json, format!("Dropped database {name}\n"))
+        }
+        CtlCommand::CreateRetentionPolicy { database, name, duration, replication, shard_duration, default } => {
+            let request = RetentionPolicyRequest { name: name.clone(), duration, shard_duration, replication, default };
+            client.create_retention_policy(&database, &request).await?;
+            done(json, format!("Created retention policy {database}.{name}\n"))
+        }
+        CtlCommand::AlterRetentionPolicy { database, name, duration, replication, shard_duration, default } => {
+            let change = AlterRetentionPolicyRequest { duration, shard_duration, replication, default };
+            client.alter_retention_policy(&database, &name, &change).await?;
+            done(json, format!("Altered retention policy {database}.{name}\n"))
+        }
+        CtlCommand::DropRetentionPolicy { database, name } => {
+            client.drop_retention_policy(&database, &name).await?;
+            done(json, format!("Dropped retention policy {database}.{name}\n"))
+        }
+        CtlCommand::TruncateShards { delay } => {
+            let reply = client.truncate_shards(delay.as_deref()).await?;
+            if json {
+                return to_json(&reply);
+            }
+            Ok(format!(
+                "Truncated {} shard groups at {}\n",
+                reply.shard_groups.len(),
+                format_rfc3339(reply.truncated_at)
+            ))
+        }
+        CtlCommand::RemoveShard { node, shard } => {
+            let target = resolve_node(&client, &node).await?;
+            client.remove_shard_owner(shard, target.id).await?;
+            done(json, format!("Removed shard {shard} from data node {} at {}\n", target.id, target.tcp_addr))
+        }
+    }
+}
+
+fn done(json: bool, message: String) -> Result<String, CtlError> {
+    if json {
+        to_json(&json!({ "ok": true, "message": message.trim_end() }))
+    } else {
+        Ok(message)
+    }
+}
+
+/// Finds a live data node by ID or by address.
+async fn resolve_node(client: &Client, node: &str) -> Result<DataNode, CtlError> {
+    let nodes = client.data_nodes().await?;
+    let found = match node.parse::<u64>() {
+        Ok(id) => nodes.into_iter().find(|n| n.id == id),
+        Err(_) => nodes.into_iter().find(|n| n.is_member() && (n.tcp_addr == node || n.http_addr == node)),
+    };
+    found.ok_or_else(|| CtlError(format!("no data node with ID or address {node:?} (see `metactl show`)")))
+}
+
+async fn show(client: &Client, json: bool) -> Result<String, CtlError> {
+    let status = client.status().await?;
+    let data_nodes = client.data_nodes().await?;
+    let meta_nodes = client.meta_nodes().await?.meta_nodes;
+    if json {
+        return to_json(&json!({
+            "leader_id": status.leader_id,
+            "term": status.term,
+            "data_nodes": data_nodes,
+            "meta_nodes": meta_nodes,
+            "raft": status,
+        }));
+    }
+    let mut data = Table::new("Data Nodes", &["ID", "TCP Address", "HTTP Address", "State", "Labels"]);
+    for node in &data_nodes {
+        let labels: Vec<String> = node.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let state = format!("{:?}", node.state).to_lowercase();
+        data.row(vec![node.id.to_string(), node.tcp_addr.clone(), node.http_addr.clone(), state, labels.join(",")]);
+    }
+    let mut meta = Table::new("Meta Nodes", &["ID", "Address", "Raft"]);
+    for node in &meta_nodes {
+        let role = if status.leader_id == Some(node.id) { "leader" } else { "follower" };
+        meta.row(vec![node.id.to_string(), node.addr.clone(), role.to_owned()]);
+    }
+    Ok(format!("{}\n{}", data.render(), meta.render()))
+}
+
+fn owners(shard: &ShardInfo) -> String {
+    let owners: Vec<String> = shard.owners.iter().map(|o| format!("{{{} {}}}", o.id, o.tcp_addr)).collect();
+    format!("[{}]", owners.join(" "))
+}
+
+async fn show_shards(client: &Client, json: bool) -> Result<String, CtlError> {
+    let shards = client.shards().await?;
+    if json {
+        return to_json(&json!({ "shards": shards }));
+    }
+    let header =
+        ["ID", "Database", "Retention Policy", "Desired Replicas", "Shard Group", "Start", "End", "Expires", "Owners"];
+    let mut table = Table::new("Shards", &header);
+    for shard in &shards {
+        table.row(vec![
+            shard.id.to_string(),
+            shard.database.clone(),
+            shard.retention_policy.clone(),
+            shard.replication_factor.to_string(),
+            shard.shard_group.to_string(),
+            format_rfc3339(shard.start),
+            format_rfc3339(shard.end),
+            shard.expires.map(format_rfc3339).unwrap_or_default(),
+            owners(shard),
+        ]);
+    }
+    Ok(table.render())
+}
+
+async fn show_databases(client: &Client, json: bool) -> Result<String, CtlError> {
+    let list = client.databases().await?;
+    if json {
+        return to_json(&list);
+    }
+    let header = ["Database", "Retention Policy", "Duration", "Shard Duration", "Replication", "Default"];
+    let mut table = Table::new("Databases", &header);
+    for db in &list.databases {
+        if db.retention_policies.is_empty() {
+            table.row(vec![db.name.clone(), String::new(), String::new(), String::new(), String::new(), String::new()]);
+        }
+        for rp in &db.retention_policies {
+            table.row(vec![
+                db.name.clone(),
+                rp.name.clone(),
+                format_duration(rp.duration),
+                format_duration(rp.shard_group_duration),
+                rp.replication_factor.to_string(),
+                rp.default.to_string(),
+            ]);
+        }
+    }
+    Ok(table.render())
+}

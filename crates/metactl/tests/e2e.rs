@@ -1,0 +1,114 @@
+//! `metactl` as a real process against a real three-node cluster: tables, `--json`, and one-line
+//! errors with a non-zero exit.
+
+use std::process::Output;
+
+use cluster_harness::{sibling_binary, Cluster};
+use serde_json::Value;
+
+/// Runs `metactl --url <all nodes> ARGS...`.
+async fn metactl(cluster: &Cluster, args: &[&str]) -> Output {
+    let urls: Vec<String> = cluster.nodes.values().map(|n| n.addr.clone()).collect();
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_metactl"))
+        .arg("--url")
+        .arg(urls.join(","))
+        .args(args)
+        .output()
+        .await
+        .expect("run metactl")
+}
+
+fn stdout(output: &Output) -> String {
+    assert!(output.status.success(), "metactl failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn json(output: &Output) -> Value {
+    serde_json::from_str(&stdout(output)).expect("--json prints one JSON document")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_workflow_against_a_running_cluster() {
+    let cluster = Cluster::start(&sibling_binary("metad"), 3).await;
+
+    eprintln!("--- register data nodes, create a database, create shards");
+    for addr in ["data-a:8088", "data-b:8088", "data-c:8088"] {
+        let out = stdout(&metactl(&cluster, &["add-data", addr, "--label", "zone=z1"]).await);
+        assert!(out.starts_with("Added data node"), "{out}");
+    }
+    let out =
+        stdout(&metactl(&cluster, &["create-database", "telegraf", "--replication", "2", "--duration", "30d"]).await);
+    assert_eq!(out, "Created database telegraf\n");
+    let out = stdout(
+        &metactl(&cluster, &["create-retention-policy", "telegraf", "hot", "--duration", "1d", "--replication", "3"])
+            .await,
+    );
+    assert_eq!(out, "Created retention policy telegraf.hot\n");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_nanos() as i64;
+    // One group in the past, one current (so truncate-shards has something to cut).
+    for ts in [1_700_000_000_000_000_000_i64, now] {
+        let reply = cluster
+            .post(1, "/v1/shard-groups", &serde_json::json!({"database": "telegraf", "timestamp": ts}))
+            .await
+            .expect("answer");
+        assert_eq!(reply.0, 201, "{}", reply.1);
+    }
+
+    eprintln!("--- show, show-shards and show-databases as tables and as JSON");
+    let show = stdout(&metactl(&cluster, &["show"]).await);
+    assert!(show.contains("Data Nodes\n==========\nID  TCP Address"), "{show}");
+    assert!(show.contains("data-b:8088") && show.contains("leader"), "{show}");
+    let show = json(&metactl(&cluster, &["--json", "show"]).await);
+    let leader = show["leader_id"].as_u64().expect("leader id");
+    assert!((1..=3).contains(&leader), "{show}");
+    assert_eq!(show["data_nodes"].as_array().map(Vec::len), Some(3));
+
+    let shards = stdout(&metactl(&cluster, &["show-shards"]).await);
+    assert!(shards.contains("ID  Database  Retention Policy  Desired Replicas  Shard Group  Start"), "{shards}");
+    assert!(shards.contains("2023-11-14T00:00:00Z"), "{shards}");
+    let shards = json(&metactl(&cluster, &["--json", "show-shards"]).await);
+    let list = shards["shards"].as_array().expect("shards");
+    assert_eq!(list.len(), 2, "{shards}");
+    let first = &list[0];
+    let owner_ids: Vec<u64> =
+        first["owners"].as_array().expect("owners").iter().filter_map(|o| o["id"].as_u64()).collect();
+    assert_eq!(owner_ids.len(), 2, "RF 2 on 3 nodes: {first}");
+
+    let dbs = stdout(&metactl(&cluster, &["show-databases"]).await);
+    assert!(dbs.contains("telegraf  autogen") && dbs.contains("720h0m0s"), "{dbs}");
+
+    eprintln!("--- remove-shard, update-data, remove-data --force");
+    let shard = first["id"].as_u64().expect("shard id").to_string();
+    let owner = owner_ids[0].to_string();
+    let out = stdout(&metactl(&cluster, &["remove-shard", &owner, &shard]).await);
+    assert!(out.starts_with(&format!("Removed shard {shard} from data node {owner}")), "{out}");
+    let out = stdout(&metactl(&cluster, &["update-data", "data-c:8088", "data-c2:8088"]).await);
+    assert!(out.contains("to data-c2:8088"), "{out}");
+    let removed = json(&metactl(&cluster, &["--json", "remove-data", "--force", "data-a:8088"]).await);
+    assert_eq!(removed["state"], "removed", "{removed}");
+    let out = stdout(&metactl(&cluster, &["truncate-shards", "--delay", "1s"]).await);
+    assert!(out.starts_with("Truncated 1 shard groups"), "{out}");
+
+    eprintln!("--- errors: one line on stderr, non-zero exit");
+    let cases: [(&[&str], &str); 5] = [
+        (&["create-database", "telegraf"], "database \"telegraf\" already exists"),
+        (&["remove-data", "no-such-node:1"], "no data node with ID or address"),
+        (&["create-retention-policy", "nope", "x", "--duration", "1d", "--replication", "1"], "not found"),
+        (&["create-retention-policy", "telegraf", "x", "--duration", "soon", "--replication", "1"], "duration"),
+        (&["add-data", "not-an-address"], "expected host:port"),
+    ];
+    for (args, expected) in cases {
+        let output = metactl(&cluster, args).await;
+        assert!(!output.status.success(), "{args:?} should fail");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.starts_with("metactl: ") && stderr.contains(expected), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    }
+    let unreachable = tokio::process::Command::new(env!("CARGO_BIN_EXE_metactl"))
+        .args(["--url", "127.0.0.1:1", "show"])
+        .output()
+        .await
+        .expect("run metactl");
+    assert!(!unreachable.status.success());
+    assert!(String::from_utf8_lossy(&unreachable.stderr).contains("no meta node could serve"));
+}
