@@ -42,6 +42,8 @@ pub struct Cluster {
     pub nodes: BTreeMap<u64, MetaProcess>,
     /// The `metad` binary.
     binary: PathBuf,
+    /// The TOML file every node reads.
+    config: PathBuf,
     peers: String,
     secret: String,
     /// A client for talking to the nodes.
@@ -77,6 +79,11 @@ fn free_port() -> u16 {
 impl Cluster {
     /// Starts `n` meta nodes of `binary` with IDs 1..=n and waits until all are ready.
     pub async fn start(binary: &std::path::Path, n: u64) -> Cluster {
+        Self::start_with_config(binary, n, "").await
+    }
+
+    /// Like [`Cluster::start`], with `toml` (e.g. a `[raft]` section) as every node's `--config`.
+    pub async fn start_with_config(binary: &std::path::Path, n: u64, toml: &str) -> Cluster {
         let dir = tempfile::tempdir().expect("tempdir");
         let addrs: BTreeMap<u64, String> = (1..=n).map(|id| (id, format!("127.0.0.1:{}", free_port()))).collect();
         let peers = addrs.iter().map(|(id, a)| format!("{id}={a}")).collect::<Vec<_>>().join(",");
@@ -90,7 +97,9 @@ impl Cluster {
         let http = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().expect("client");
         // A secret per cluster: a stray request from another test's cluster is refused.
         let secret = format!("test-{}-{}", std::process::id(), free_port());
-        let mut cluster = Cluster { dir, nodes, binary: binary.to_owned(), peers, secret, http };
+        let config = dir.path().join("metad.toml");
+        std::fs::write(&config, toml).expect("write config");
+        let mut cluster = Cluster { dir, nodes, binary: binary.to_owned(), config, peers, secret, http };
         for id in 1..=n {
             cluster.spawn(id);
         }
@@ -107,6 +116,8 @@ impl Cluster {
             .args(["--node-id", &id.to_string(), "--listen", &node.addr, "--peers", &self.peers])
             .arg("--data-dir")
             .arg(&node.data_dir)
+            .arg("--config")
+            .arg(&self.config)
             .env("RUST_LOG", "info,openraft=warn")
             .env("METAD_CLUSTER_SECRET", &self.secret)
             .stdout(Stdio::from(log.try_clone().expect("log fd")))
@@ -114,6 +125,13 @@ impl Cluster {
             .spawn()
             .expect("spawn metad");
         node.child = Some(child);
+    }
+
+    /// A `metad` command with this cluster's secret, to start with other options (identity tests).
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(&self.binary);
+        command.env("METAD_CLUSTER_SECRET", &self.secret);
+        command
     }
 
     /// `kill -9` node `id`.

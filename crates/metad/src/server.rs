@@ -11,11 +11,11 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use openraft::{BasicNode, Raft, SnapshotPolicy};
+use openraft::{BasicNode, Raft, SnapshotPolicy, StorageHelper};
 use tokio::net::TcpListener;
 
 use meta_api::MetaService;
-use meta_store::storage::TypeConfig;
+use meta_store::storage::{LogStore, StateMachineStore};
 use meta_store::{ApplyError, Command, NodeId};
 
 use crate::config::Config;
@@ -78,8 +78,9 @@ fn raft_config(config: &Config) -> Result<Arc<openraft::Config>, MetadError> {
 /// Runs a meta node until `shutdown` completes.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), MetadError> {
     let raft_dir = config.data_dir.join("raft");
-    let (log_store, state_machine) = meta_store::storage::open(&raft_dir)
+    let (mut log_store, mut state_machine) = meta_store::storage::open(&raft_dir)
         .map_err(|source| MetadError::Store { path: raft_dir.display().to_string(), source })?;
+    check_identity(&mut log_store, &mut state_machine, &config).await?;
     let state = state_machine.shared();
     let client = reqwest::Client::builder()
         .pool_idle_timeout(Duration::from_secs(60))
@@ -90,7 +91,6 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     let raft = Raft::new(config.node_id, raft_config(&config)?, network, log_store.clone(), state_machine)
         .await
         .map_err(|e| MetadError::Raft(e.to_string()))?;
-    check_identity(&raft, &config)?;
 
     let node =
         Arc::new(Node::new(config.node_id, raft.clone(), state, log_store, client, config.cluster_secret.clone()));
@@ -110,10 +110,18 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     served.map_err(|source| MetadError::Listen { addr: config.listen.to_string(), source })
 }
 
-/// Refuses a data dir whose recorded membership does not include this node.
-fn check_identity(raft: &Raft<TypeConfig>, config: &Config) -> Result<(), MetadError> {
-    let metrics = raft.metrics().borrow().clone();
-    let members: Vec<NodeId> = metrics.membership_config.membership().nodes().map(|(id, _)| *id).collect();
+/// Refuses a data dir whose recorded membership (snapshot and log, read before Raft starts)
+/// does not include this node.
+async fn check_identity(
+    log_store: &mut LogStore,
+    state_machine: &mut StateMachineStore,
+    config: &Config,
+) -> Result<(), MetadError> {
+    let membership = StorageHelper::new(log_store, state_machine)
+        .get_membership()
+        .await
+        .map_err(|e| MetadError::Raft(e.to_string()))?;
+    let members: Vec<NodeId> = membership.effective().membership().nodes().map(|(id, _)| *id).collect();
     if members.is_empty() || members.contains(&config.node_id) {
         return Ok(());
     }

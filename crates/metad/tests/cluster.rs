@@ -158,3 +158,130 @@ async fn a_full_cluster_restart_keeps_all_data() {
         assert_eq!(cluster.log(id).matches("cluster bootstrapped").count(), usize::from(id == 1), "node {id} log");
     }
 }
+
+/// A node down while the log is compacted catches up by snapshot install, then by log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_behind_a_purged_log_catches_up_by_snapshot() {
+    let raft = "[raft]\nsnapshot-after-logs = 40\nlogs-kept-after-snapshot = 5\n";
+    let mut cluster = Cluster::start_with_config(std::path::Path::new(env!("CARGO_BIN_EXE_metad")), 3, raft).await;
+    eprintln!("--- node 3 down; 200 writes compact the log past it");
+    cluster.kill(3);
+    for i in 0..200 {
+        let (status, body) =
+            cluster.post(1 + i % 2, "/v1/databases", &json!({"name": format!("db{i:03}")})).await.expect("answer");
+        assert_eq!(status, 201, "{body}");
+    }
+    let leader = cluster.leader(LEADER_TIMEOUT).await;
+    let applied = cluster.status(leader).await.and_then(|s| s["applied_index"].as_u64()).expect("applied");
+    eprintln!("--- node 3 back: it must install a snapshot to reach index {applied}");
+    cluster.spawn(3);
+    cluster.wait_applied(3, applied).await;
+    let (_, dbs) = cluster.get(3, "/v1/databases?stale=true").await.expect("answer");
+    assert_eq!(names(&dbs, "databases", "name").len(), 200, "{dbs}");
+    assert!(cluster.log(3).contains("snapshot installed"), "node 3 caught up without a snapshot:\n{}", cluster.log(3));
+}
+
+/// The leader is frozen (SIGSTOP) under load: the others elect a new leader and go on; when the
+/// old leader resumes it steps down. Every acknowledged write is present and all nodes end with
+/// identical metadata, so no index was acknowledged with two different commands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_paused_leader_steps_down_and_nothing_acknowledged_diverges() {
+    let cluster = Cluster::start(std::path::Path::new(env!("CARGO_BIN_EXE_metad")), 3).await;
+    let old = cluster.leader(LEADER_TIMEOUT).await;
+    let addrs: Vec<String> = (1..=3).map(|id| cluster.addr(id).to_owned()).collect();
+    let acked = Arc::new(Mutex::new(BTreeSet::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for writer in 0..8usize {
+        let (addrs, acked, stop) = (addrs.clone(), Arc::clone(&acked), Arc::clone(&stop));
+        // Short timeouts: requests to the frozen node must give up rather than hang the writer.
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().expect("client");
+        writers.push(tokio::spawn(async move {
+            for i in 0usize.. {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let name = format!("p{writer}-{i:05}");
+                let url = format!("http://{}/v1/databases", addrs[(writer + i) % addrs.len()]);
+                if let Ok(201) = http.post(&url).json(&json!({"name": name})).send().await.map(|r| r.status().as_u16())
+                {
+                    acked.lock().expect("lock").insert(name);
+                }
+            }
+        }));
+    }
+    let acked_count = || acked.lock().expect("lock").len();
+    wait_for(Duration::from_secs(30), "50 writes", || async { (acked_count() >= 50).then_some(()) }).await;
+
+    eprintln!("--- SIGSTOP leader {old}");
+    cluster.signal(old, "-STOP");
+    let others: Vec<u64> = (1..=3).filter(|id| *id != old).collect();
+    let new = wait_for(Duration::from_secs(20), "a new leader among the others", || async {
+        let seen = cluster.status(others[0]).await.and_then(|s| s["leader_id"].as_u64());
+        seen.filter(|l| *l != old)
+    })
+    .await;
+    let before = acked_count();
+    wait_for(Duration::from_secs(30), "writes through the new leader", || async {
+        (acked_count() >= before + 50).then_some(())
+    })
+    .await;
+
+    eprintln!("--- SIGCONT node {old}: it must step down");
+    cluster.signal(old, "-CONT");
+    wait_for(Duration::from_secs(20), "the old leader to follow", || async {
+        let status = cluster.status(old).await?;
+        (status["leader_id"].as_u64() != Some(old) && status["raft_state"] == "follower").then_some(())
+    })
+    .await;
+    stop.store(true, Ordering::Relaxed);
+    for writer in writers {
+        writer.await.expect("writer task");
+    }
+
+    let leader = cluster.leader(LEADER_TIMEOUT).await;
+    assert_ne!(leader, old, "leadership moved while {old} was frozen");
+    eprintln!("--- leader {new} took over; comparing all nodes");
+    let applied = cluster.status(leader).await.and_then(|s| s["applied_index"].as_u64()).expect("applied");
+    let mut states = Vec::new();
+    for id in 1..=3 {
+        cluster.wait_applied(id, applied).await;
+        let (_, metadata) =
+            cluster.get(id, &format!("/v1/metadata?stale=true&index={}&wait=0s", applied - 1)).await.expect("answer");
+        states.push((metadata["index"].clone(), metadata["metadata"].clone()));
+    }
+    let acked = acked.lock().expect("lock").clone();
+    let present: BTreeSet<String> =
+        states[0].1["databases"].as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
+    let missing: Vec<_> = acked.difference(&present).collect();
+    assert!(missing.is_empty(), "acknowledged writes missing: {missing:?}");
+    assert_eq!(states[0], states[1], "nodes 1 and 2 diverge");
+    assert_eq!(states[0], states[2], "nodes 1 and 3 diverge");
+}
+
+/// A data dir that belongs to another cluster is refused with a clear error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_dir_of_another_cluster_is_refused() {
+    let mut cluster = Cluster::start(std::path::Path::new(env!("CARGO_BIN_EXE_metad")), 3).await;
+    cluster.kill(3);
+    let data_dir = cluster.nodes[&3].data_dir.clone();
+    let addr = cluster.addr(3).to_owned();
+    let peers = format!("7={addr}");
+    let mut child = cluster
+        .command()
+        .args(["--node-id", "7", "--listen", &addr, "--peers", &peers])
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run metad");
+    let status = wait_for(Duration::from_secs(20), "metad to exit", || {
+        let exited = child.try_wait().expect("wait");
+        async move { exited }
+    })
+    .await;
+    assert!(!status.success(), "metad must refuse a foreign data dir");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr).expect("read stderr");
+    assert!(stderr.contains("belongs to a cluster whose members are [1, 2, 3]"), "{stderr}");
+}
