@@ -107,6 +107,17 @@ impl Cluster {
         cluster
     }
 
+    /// Starts a new, empty meta node `id` that knows the cluster's peers but is not a member
+    /// (what an operator does before `metactl add-meta`); returns its address.
+    pub fn spawn_new_node(&mut self, id: u64) -> String {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let data_dir = self.dir.path().join(format!("node-{id}"));
+        self.peers = format!("{},{id}={addr}", self.peers);
+        self.nodes.insert(id, MetaProcess { id, addr: addr.clone(), data_dir, child: None });
+        self.spawn(id);
+        addr
+    }
+
     /// Starts (or restarts) node `id` on its port and data dir.
     pub fn spawn(&mut self, id: u64) {
         let log_path = self.dir.path().join(format!("node-{id}.log"));

@@ -91,6 +91,9 @@ impl From<ServiceError> for ApiError {
             ServiceError::Timeout(_) => {
                 ApiError { status: StatusCode::SERVICE_UNAVAILABLE, code: "timeout", message: error.to_string() }
             }
+            ServiceError::Refused(message) => {
+                ApiError { status: StatusCode::CONFLICT, code: "membership_refused", message }
+            }
             ServiceError::Internal(cause) => ApiError::internal(cause),
         }
     }

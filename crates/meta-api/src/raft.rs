@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use std::future::Future;
+use std::sync::Arc;
 
 use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
 use openraft::raft::{AppendEntriesRequest, InstallSnapshotRequest, VoteRequest};
@@ -18,38 +19,46 @@ use serde::Serialize;
 
 use meta_store::codec;
 use meta_store::storage::TypeConfig;
-use meta_store::Command;
+use meta_store::{Command, NodeId};
 
 use crate::rpc::{
-    ForwardError, Proposed, CLUSTER_SECRET_HEADER, PROPOSE_PATH, RAFT_APPEND_PATH, RAFT_SNAPSHOT_PATH, RAFT_VOTE_PATH,
-    READ_INDEX_PATH,
+    ForwardError, MembershipChange, Proposed, CLUSTER_SECRET_HEADER, MEMBERSHIP_PATH, PROPOSE_PATH, RAFT_APPEND_PATH,
+    RAFT_SNAPSHOT_PATH, RAFT_VOTE_PATH, READ_INDEX_PATH,
 };
+use crate::service::{MetaService, ServiceError};
 
 /// Snapshot chunks and log batches can be large; this bounds one internal request.
 const INTERNAL_BODY_LIMIT: usize = 64 * 1024 * 1024;
 
-#[derive(Clone)]
-struct Internal {
+struct Internal<S> {
     raft: Raft<TypeConfig>,
+    service: Arc<S>,
     secret: Option<String>,
 }
 
+impl<S> Clone for Internal<S> {
+    fn clone(&self) -> Self {
+        Internal { raft: self.raft.clone(), service: Arc::clone(&self.service), secret: self.secret.clone() }
+    }
+}
+
 /// The internal router; requests must carry the cluster secret when one is configured.
-pub fn internal_router(raft: Raft<TypeConfig>, secret: Option<String>) -> Router {
+pub fn internal_router<S: MetaService>(raft: Raft<TypeConfig>, service: Arc<S>, secret: Option<String>) -> Router {
     Router::new()
-        .route(RAFT_APPEND_PATH, post(append))
-        .route(RAFT_VOTE_PATH, post(vote))
-        .route(RAFT_SNAPSHOT_PATH, post(snapshot))
-        .route(PROPOSE_PATH, post(propose))
-        .route(READ_INDEX_PATH, post(read_index))
+        .route(RAFT_APPEND_PATH, post(append::<S>))
+        .route(RAFT_VOTE_PATH, post(vote::<S>))
+        .route(RAFT_SNAPSHOT_PATH, post(snapshot::<S>))
+        .route(PROPOSE_PATH, post(propose::<S>))
+        .route(READ_INDEX_PATH, post(read_index::<S>))
+        .route(MEMBERSHIP_PATH, post(membership::<S>))
         .layer(DefaultBodyLimit::max(INTERNAL_BODY_LIMIT))
-        .with_state(Internal { raft, secret })
+        .with_state(Internal { raft, service, secret })
 }
 
 /// A refused internal request: status and plain-text reason.
 type Refusal = (StatusCode, String);
 
-fn authorize(internal: &Internal, headers: &HeaderMap) -> Result<(), Refusal> {
+fn authorize<S>(internal: &Internal<S>, headers: &HeaderMap) -> Result<(), Refusal> {
     let Some(secret) = &internal.secret else { return Ok(()) };
     let given = headers.get(CLUSTER_SECRET_HEADER).and_then(|v| v.to_str().ok());
     if given == Some(secret.as_str()) {
@@ -74,12 +83,12 @@ fn reply<T: Serialize>(what: &'static str, value: &T) -> Response {
 }
 
 /// Checks the secret, decodes the request, runs `call` and encodes what it returns.
-async fn handle<Req, Resp, Fut>(
-    internal: Internal,
+async fn handle<S, Req, Resp, Fut>(
+    internal: Internal<S>,
     headers: HeaderMap,
     body: Bytes,
     what: &'static str,
-    call: impl FnOnce(Raft<TypeConfig>, Req) -> Fut,
+    call: impl FnOnce(Internal<S>, Req) -> Fut,
 ) -> Response
 where
     Req: DeserializeOwned,
@@ -90,35 +99,37 @@ where
         Ok(request) => request,
         Err(refusal) => return refusal.into_response(),
     };
-    reply(what, &call(internal.raft, request).await)
+    reply(what, &call(internal, request).await)
 }
 
-async fn append(State(internal): State<Internal>, headers: HeaderMap, body: Bytes) -> Response {
-    handle(internal, headers, body, "append entries", |raft, request: AppendEntriesRequest<TypeConfig>| async move {
-        raft.append_entries(request).await
+async fn append<S: MetaService>(State(internal): State<Internal<S>>, headers: HeaderMap, body: Bytes) -> Response {
+    handle(internal, headers, body, "append entries", |internal, request: AppendEntriesRequest<TypeConfig>| async move {
+        internal.raft.append_entries(request).await
     })
     .await
 }
 
-async fn vote(State(internal): State<Internal>, headers: HeaderMap, body: Bytes) -> Response {
-    handle(internal, headers, body, "vote", |raft, request: VoteRequest<u64>| async move { raft.vote(request).await })
-        .await
+async fn vote<S: MetaService>(State(internal): State<Internal<S>>, headers: HeaderMap, body: Bytes) -> Response {
+    handle(internal, headers, body, "vote", |internal, request: VoteRequest<u64>| async move {
+        internal.raft.vote(request).await
+    })
+    .await
 }
 
-async fn snapshot(State(internal): State<Internal>, headers: HeaderMap, body: Bytes) -> Response {
+async fn snapshot<S: MetaService>(State(internal): State<Internal<S>>, headers: HeaderMap, body: Bytes) -> Response {
     handle(
         internal,
         headers,
         body,
         "install snapshot",
-        |raft, request: InstallSnapshotRequest<TypeConfig>| async move { raft.install_snapshot(request).await },
+        |internal, request: InstallSnapshotRequest<TypeConfig>| async move { internal.raft.install_snapshot(request).await },
     )
     .await
 }
 
-async fn propose(State(internal): State<Internal>, headers: HeaderMap, body: Bytes) -> Response {
-    handle(internal, headers, body, "forwarded command", |raft, command: Command| async move {
-        let result: Result<Proposed, ForwardError> = match raft.client_write(command).await {
+async fn propose<S: MetaService>(State(internal): State<Internal<S>>, headers: HeaderMap, body: Bytes) -> Response {
+    handle(internal, headers, body, "forwarded command", |internal, command: Command| async move {
+        let result: Result<Proposed, ForwardError> = match internal.raft.client_write(command).await {
             Ok(written) => Ok(Proposed { log_index: written.log_id.index, result: written.data }),
             Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward))) => Err(ForwardError::NotLeader {
                 leader_id: forward.leader_id,
@@ -131,15 +142,28 @@ async fn propose(State(internal): State<Internal>, headers: HeaderMap, body: Byt
     .await
 }
 
-async fn read_index(State(internal): State<Internal>, headers: HeaderMap, body: Bytes) -> Response {
-    handle(internal, headers, body, "read index", |raft, (): ()| async move {
-        let result: Result<Option<u64>, ForwardError> = match raft.get_read_log_id().await {
+async fn read_index<S: MetaService>(State(internal): State<Internal<S>>, headers: HeaderMap, body: Bytes) -> Response {
+    handle(internal, headers, body, "read index", |internal, (): ()| async move {
+        let result: Result<Option<u64>, ForwardError> = match internal.raft.get_read_log_id().await {
             Ok((read_log_id, _applied)) => Ok(read_log_id.map(|id| id.index)),
             Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(forward))) => Err(ForwardError::NotLeader {
                 leader_id: forward.leader_id,
                 leader_addr: forward.leader_node.map(|n| n.addr),
             }),
             Err(error) => Err(ForwardError::Raft(error.to_string())),
+        };
+        result
+    })
+    .await
+}
+
+async fn membership<S: MetaService>(State(internal): State<Internal<S>>, headers: HeaderMap, body: Bytes) -> Response {
+    handle(internal, headers, body, "membership change", |internal, change: MembershipChange| async move {
+        let result: Result<NodeId, ForwardError> = match internal.service.change_membership(change).await {
+            Ok(node_id) => Ok(node_id),
+            Err(ServiceError::Refused(message)) => Err(ForwardError::Refused(message)),
+            Err(ServiceError::NoLeader) => Err(ForwardError::NotLeader { leader_id: None, leader_addr: None }),
+            Err(other) => Err(ForwardError::Raft(other.to_string())),
         };
         result
     })

@@ -20,6 +20,8 @@ pub const RAFT_SNAPSHOT_PATH: &str = "/internal/raft/snapshot";
 pub const PROPOSE_PATH: &str = "/internal/propose";
 /// Path where followers ask the leader for a linearizable read index.
 pub const READ_INDEX_PATH: &str = "/internal/read-index";
+/// Path where followers forward membership changes to the leader.
+pub const MEMBERSHIP_PATH: &str = "/internal/membership";
 /// Header carrying the cluster's shared secret on internal routes.
 pub const CLUSTER_SECRET_HEADER: &str = "x-metad-cluster-secret";
 
@@ -30,6 +32,21 @@ pub struct Proposed {
     pub log_index: u64,
     /// The state machine's result (identical on every replica).
     pub result: CommandResult,
+}
+
+/// A change of the meta nodes (the Raft voters).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MembershipChange {
+    /// Add the meta node serving at `addr`: it joins as a learner, catches up, then votes.
+    Add {
+        /// The new node's address; its ID is what the node itself reports.
+        addr: String,
+    },
+    /// Remove a voter.
+    Remove {
+        /// The node to remove.
+        node_id: NodeId,
+    },
 }
 
 /// Why the leader could not take a forwarded request.
@@ -43,6 +60,9 @@ pub enum ForwardError {
         /// The leader's address, if known.
         leader_addr: Option<String>,
     },
+    /// The request is refused as such (e.g. removing the last meta node); retrying will not help.
+    #[error("refused: {0}")]
+    Refused(String),
     /// Raft failed (shutting down, storage error, quorum lost).
     #[error("raft: {0}")]
     Raft(String),

@@ -4,10 +4,10 @@ use std::future::Future;
 use std::time::Duration;
 
 use meta_store::storage::SharedState;
-use meta_store::Command;
+use meta_store::{Command, NodeId};
 use meta_wire::NodeStatus;
 
-use crate::rpc::Proposed;
+use crate::rpc::{MembershipChange, Proposed};
 
 /// Why a request could not be served by the cluster right now.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -18,6 +18,9 @@ pub enum ServiceError {
     /// The cluster did not answer in time.
     #[error("the cluster did not answer within {0:?}")]
     Timeout(Duration),
+    /// The cluster refused the request as such (e.g. removing the last meta node).
+    #[error("{0}")]
+    Refused(String),
     /// Raft or the network failed; the message is logged, the client sees a generic error.
     #[error("internal error: {0}")]
     Internal(String),
@@ -28,6 +31,9 @@ pub trait MetaService: Send + Sync + 'static {
     /// Commits `command` through Raft (forwarding it to the leader when this node is not) and
     /// returns its result once it is applied on this node.
     fn propose(&self, command: Command) -> impl Future<Output = Result<Proposed, ServiceError>> + Send;
+
+    /// Changes the meta nodes (Raft voters) through the leader; returns the ID added or removed.
+    fn change_membership(&self, change: MembershipChange) -> impl Future<Output = Result<NodeId, ServiceError>> + Send;
 
     /// Returns once this node's state reflects every write committed before the call.
     fn read_barrier(&self) -> impl Future<Output = Result<(), ServiceError>> + Send;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use http_body_util::BodyExt;
-use meta_api::rpc::Proposed;
+use meta_api::rpc::{MembershipChange, Proposed};
 use meta_api::{router, MetaService, NodeStatus, ServiceError};
 use meta_store::storage::SharedState;
 use meta_store::Command;
@@ -35,6 +35,10 @@ impl MetaService for LocalNode {
         let mut applied = self.state.write();
         applied.last_applied = Some(LogId::new(CommittedLeaderId::new(1, 1), log_index));
         Ok(Proposed { log_index, result: applied.state.apply(&command) })
+    }
+
+    async fn change_membership(&self, _change: MembershipChange) -> Result<u64, ServiceError> {
+        Err(ServiceError::Refused("a local node has no Raft membership to change".into()))
     }
 
     async fn read_barrier(&self) -> Result<(), ServiceError> {
@@ -224,6 +228,9 @@ async fn every_bad_request_gets_a_json_error_naming_the_problem() {
         ("POST", "/v1/shards/1/owners", Some(r#"{"node_id": 42}"#), 404, "data_node_not_found", "42"),
         ("DELETE", "/v1/shards/1/owners/42", None, 409, "not_shard_owner", "42"),
         ("POST", "/v1/truncate-shards", Some(r#"{"delay": "soon"}"#), 400, "invalid_field", "delay"),
+        ("POST", "/v1/meta-nodes", Some(r#"{"addr": "nope"}"#), 400, "invalid_address", "addr"),
+        ("POST", "/v1/meta-nodes", Some(r#"{"addr": "m:1"}"#), 409, "membership_refused", "membership"),
+        ("DELETE", "/v1/meta-nodes/x", None, 400, "invalid_path", "x"),
         ("GET", "/v1/metadata?wait=forever", None, 400, "invalid_field", "wait"),
     ];
     for (method, path, body, status, code, word) in cases {

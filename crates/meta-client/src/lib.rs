@@ -23,11 +23,12 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use meta_store::{DataNode, NodeId, ShardId, Timestamp};
+use meta_store::{DataNode, MetaNode, NodeId, ShardId, Timestamp};
 use meta_wire::{
-    AddDataNodeRequest, AddOwnerRequest, AlterRetentionPolicyRequest, CreateDatabaseRequest, CreateShardGroupRequest,
-    DataNodeList, DatabaseList, ErrorReply, MetaNodeList, MetadataReply, NodeStatus, RetentionPolicyRequest,
-    ShardGroupReply, ShardInfo, ShardList, TruncateReply, TruncateShardsRequest, UpdateDataNodeRequest,
+    AddDataNodeRequest, AddMetaNodeRequest, AddOwnerRequest, AlterRetentionPolicyRequest, CreateDatabaseRequest,
+    CreateShardGroupRequest, DataNodeList, DatabaseList, ErrorReply, MetaNodeList, MetadataReply, NodeStatus,
+    RetentionPolicyRequest, ShardGroupReply, ShardInfo, ShardList, TruncateReply, TruncateShardsRequest,
+    UpdateDataNodeRequest,
 };
 
 /// How many attempts a request gets across endpoints and leader changes.
@@ -38,6 +39,8 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// Timeout of one request (long polls add their wait).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// Timeout of a membership change (the new meta node catches up first).
+const MEMBERSHIP_TIMEOUT: Duration = Duration::from_secs(150);
 
 /// Why a request failed.
 #[derive(Debug, thiserror::Error)]
@@ -120,7 +123,7 @@ impl Client {
             return Err(ClientError::InvalidEndpoint(String::new()));
         }
         let http = reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT + Duration::from_secs(60))
+            .timeout(MEMBERSHIP_TIMEOUT + Duration::from_secs(60))
             .build()
             .map_err(|e| ClientError::InvalidEndpoint(e.to_string()))?;
         Ok(Client { endpoints: list, http, token: None, preferred: AtomicUsize::new(0) })
@@ -258,6 +261,19 @@ impl Client {
     /// All meta nodes recorded in the metadata.
     pub async fn meta_nodes(&self) -> Result<MetaNodeList, ClientError> {
         self.get("/v1/meta-nodes").await
+    }
+
+    /// Adds the running, empty meta node at `addr` to the cluster (`add-meta`): it catches up as a
+    /// learner, then votes. Can take as long as copying the metadata to it.
+    pub async fn add_meta_node(&self, addr: &str) -> Result<MetaNode, ClientError> {
+        let body = AddMetaNodeRequest { addr: addr.to_owned() };
+        self.request(Method::POST, "/v1/meta-nodes", Some(&body), Idempotent::No, MEMBERSHIP_TIMEOUT).await
+    }
+
+    /// Removes a meta node from the cluster (`remove-meta`).
+    pub async fn remove_meta_node(&self, id: NodeId) -> Result<(), ClientError> {
+        let path = format!("/v1/meta-nodes/{id}");
+        self.request::<(), _>(Method::DELETE, &path, None, Idempotent::No, MEMBERSHIP_TIMEOUT).await
     }
 
     /// Databases with their retention policies.

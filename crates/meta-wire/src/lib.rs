@@ -42,6 +42,15 @@ pub struct UpdateDataNodeRequest {
     pub labels: Option<BTreeMap<String, String>>,
 }
 
+/// `POST /v1/meta-nodes` (`add-meta`): the new meta node must be running (started with its own
+/// `--node-id`, not yet part of any cluster).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddMetaNodeRequest {
+    /// The new node's address, HOST:PORT.
+    pub addr: String,
+}
+
 /// A retention policy as clients write it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -53,6 +53,16 @@ pub enum CtlCommand {
         /// The new address.
         new: String,
     },
+    /// Add a running, empty meta node to the cluster; it catches up, then votes.
+    AddMeta {
+        /// The new meta node's address, HOST:PORT.
+        addr: String,
+    },
+    /// Remove a meta node from the cluster.
+    RemoveMeta {
+        /// The node's ID or address.
+        node: String,
+    },
     /// Show databases with their retention policies.
     ShowDatabases,
     /// Create a database with a default retention policy.

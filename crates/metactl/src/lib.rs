@@ -84,6 +84,22 @@ pub async fn run(cli: Cli) -> Result<String, CtlError> {
             }
             Ok(format!("Updated data node {} to {}\n", node.id, node.tcp_addr))
         }
+        CtlCommand::AddMeta { addr } => {
+            let node = client.add_meta_node(&addr).await?;
+            if json {
+                return to_json(&node);
+            }
+            Ok(format!("Added meta node {} at {}\n", node.id, node.addr))
+        }
+        CtlCommand::RemoveMeta { node } => {
+            let meta = client.meta_nodes().await?.meta_nodes;
+            let target = meta
+                .iter()
+                .find(|m| m.addr == node || node.parse::<u64>().is_ok_and(|id| id == m.id))
+                .ok_or_else(|| CtlError(format!("no meta node with ID or address {node:?} (see `metactl show`)")))?;
+            client.remove_meta_node(target.id).await?;
+            done(json, format!("Removed meta node {} at {}\n", target.id, target.addr))
+        }
         CtlCommand::ShowDatabases => show_databases(&client, json).await,
         CtlCommand::CreateDatabase { name, policy } => {
             let request = RetentionPolicyRequest {

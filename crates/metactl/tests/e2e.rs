@@ -112,3 +112,82 @@ async fn operator_workflow_against_a_running_cluster() {
     assert!(!unreachable.status.success());
     assert!(String::from_utf8_lossy(&unreachable.stderr).contains("no meta node could serve"));
 }
+
+/// A fourth meta node joins a running cluster under write load, then the leader is removed; no
+/// acknowledged write is lost and the remaining three serve on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn add_meta_and_remove_meta_under_load() {
+    use std::collections::BTreeSet;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    let mut cluster = Cluster::start(&sibling_binary("metad"), 3).await;
+    let acked = Arc::new(Mutex::new(BTreeSet::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let urls: Vec<String> = cluster.nodes.values().map(|n| n.addr.clone()).collect();
+    let mut writers = Vec::new();
+    for writer in 0..4usize {
+        let (acked, stop) = (Arc::clone(&acked), Arc::clone(&stop));
+        let client = meta_client::Client::new(&urls).expect("client");
+        writers.push(tokio::spawn(async move {
+            for i in 0usize.. {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let name = format!("m{writer}-{i:05}");
+                if client.create_database(&name, None).await.is_ok() {
+                    acked.lock().expect("lock").insert(name);
+                }
+            }
+        }));
+    }
+    let count = || acked.lock().expect("lock").len();
+    cluster_harness::wait_for(Duration::from_secs(30), "writes before the join", || async {
+        (count() >= 50).then_some(())
+    })
+    .await;
+
+    eprintln!("--- start meta node 4 and add it");
+    let addr = cluster.spawn_new_node(4);
+    cluster_harness::wait_for(Duration::from_secs(20), "node 4 up", || async { cluster.status(4).await.map(drop) })
+        .await;
+    let out = stdout(&metactl(&cluster, &["add-meta", &addr]).await);
+    assert_eq!(out, format!("Added meta node 4 at {addr}\n"));
+    let voters = |status: Value| status["voters"].as_array().map(Vec::len);
+    assert_eq!(cluster.status(4).await.map(voters), Some(Some(4)), "node 4 votes");
+
+    let leader = cluster.leader(Duration::from_secs(15)).await;
+    let before = count();
+    eprintln!("--- remove the leader, meta node {leader}");
+    let out = stdout(&metactl(&cluster, &["remove-meta", &leader.to_string()]).await);
+    assert!(out.starts_with(&format!("Removed meta node {leader}")), "{out}");
+    let remaining: Vec<u64> = (1..=4).filter(|id| *id != leader).collect();
+    for id in &remaining {
+        cluster_harness::wait_for(Duration::from_secs(20), "three voters", || async {
+            (cluster.status(*id).await.map(voters) == Some(Some(3))).then_some(())
+        })
+        .await;
+    }
+    cluster_harness::wait_for(Duration::from_secs(30), "writes after the removal", || async {
+        (count() >= before + 50).then_some(())
+    })
+    .await;
+    stop.store(true, Ordering::Relaxed);
+    for writer in writers {
+        writer.await.expect("writer");
+    }
+
+    let acked = acked.lock().expect("lock").clone();
+    let remaining_urls: Vec<String> = remaining.iter().map(|id| cluster.addr(*id).to_owned()).collect();
+    let client = meta_client::Client::new(&remaining_urls).expect("client");
+    let present: BTreeSet<String> =
+        client.databases().await.expect("databases").databases.into_iter().map(|d| d.name).collect();
+    let missing: Vec<_> = acked.difference(&present).collect();
+    assert!(missing.is_empty(), "acknowledged writes lost: {missing:?}");
+    let meta = client.meta_nodes().await.expect("meta nodes").meta_nodes;
+    let ids: Vec<u64> = meta.iter().map(|m| m.id).collect();
+    assert_eq!(ids, remaining, "the catalog lists the members");
+    let refused = metactl(&cluster, &["remove-meta", "99"]).await;
+    assert!(!refused.status.success());
+}

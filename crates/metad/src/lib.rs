@@ -11,6 +11,7 @@
 //! ```
 
 mod config;
+mod membership;
 mod network;
 mod node;
 mod server;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
 use openraft::Raft;
 
-use meta_api::rpc::{ForwardError, Proposed, PROPOSE_PATH, READ_INDEX_PATH};
+use meta_api::rpc::{ForwardError, MembershipChange, Proposed, MEMBERSHIP_PATH, PROPOSE_PATH, READ_INDEX_PATH};
 use meta_api::{MemberStatus, MetaService, NodeStatus, ServiceError};
 use meta_store::storage::{LogStore, SharedState, TypeConfig};
 use meta_store::{Command, NodeId};
@@ -23,6 +23,8 @@ const LEADER_ATTEMPTS: u32 = 6;
 const LEADER_WAIT: Duration = Duration::from_secs(3);
 /// Timeout of one forwarded request, and of waiting to apply what it committed.
 const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
+/// Timeout of a forwarded membership change (the new node must catch up first).
+const MEMBERSHIP_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// A running meta node.
 pub struct Node {
@@ -50,6 +52,30 @@ impl Node {
     /// The Raft handle.
     pub fn raft(&self) -> &Raft<TypeConfig> {
         &self.raft
+    }
+
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    pub(crate) fn id(&self) -> NodeId {
+        self.id
+    }
+
+    pub(crate) fn secret(&self) -> Option<&str> {
+        self.secret.as_deref()
+    }
+
+    /// Writes a command through Raft on this node, which must be the leader.
+    pub(crate) async fn propose_as_leader(&self, command: Command) -> Result<meta_store::CommandResult, ForwardError> {
+        match self.raft.client_write(command).await {
+            Ok(written) => Ok(written.data),
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward))) => Err(ForwardError::NotLeader {
+                leader_id: forward.leader_id,
+                leader_addr: forward.leader_node.map(|n| n.addr),
+            }),
+            Err(error) => Err(ForwardError::Raft(error.to_string())),
+        }
     }
 
     /// The leader's ID and address, waiting a little for an election to finish.
@@ -98,6 +124,7 @@ impl Node {
         match reply {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(ForwardError::NotLeader { .. })) | Err(TransportError::Unreachable(_)) => Err(Retry::Yes),
+            Ok(Err(ForwardError::Refused(message))) => Err(Retry::No(ServiceError::Refused(message))),
             Ok(Err(ForwardError::Raft(message))) => Err(Retry::No(ServiceError::Internal(message))),
             // A timeout leaves the outcome unknown: the command may have been committed.
             Err(TransportError::Other(message)) => Err(Retry::No(ServiceError::Internal(message))),
@@ -135,6 +162,24 @@ impl MetaService for Node {
         // Read-your-writes: answer once this node has applied the entry too.
         self.wait_applied(proposed.log_index).await?;
         Ok(proposed)
+    }
+
+    async fn change_membership(&self, change: MembershipChange) -> Result<NodeId, ServiceError> {
+        self.with_leader(|leader, addr| {
+            let change = change.clone();
+            async move {
+                if leader == self.id {
+                    let local = self.change_membership_as_leader(change).await;
+                    self.forward_outcome(Ok(local))
+                } else {
+                    let reply =
+                        post(&self.client, self.secret.as_deref(), &addr, MEMBERSHIP_PATH, &change, MEMBERSHIP_TIMEOUT)
+                            .await;
+                    self.forward_outcome(reply)
+                }
+            }
+        })
+        .await
     }
 
     async fn read_barrier(&self) -> Result<(), ServiceError> {

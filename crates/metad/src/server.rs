@@ -94,8 +94,11 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
 
     let node =
         Arc::new(Node::new(config.node_id, raft.clone(), state, log_store, client, config.cluster_secret.clone()));
-    let app = meta_api::router(Arc::clone(&node))
-        .merge(meta_api::internal_router(raft.clone(), config.cluster_secret.clone()));
+    let app = meta_api::router(Arc::clone(&node)).merge(meta_api::internal_router(
+        raft.clone(),
+        Arc::clone(&node),
+        config.cluster_secret.clone(),
+    ));
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| MetadError::Listen { addr: config.listen.to_string(), source })?;

@@ -27,7 +27,8 @@ pub(crate) fn v1<S: MetaService>() -> Router<Arc<S>> {
             "/v1/data-nodes/{id}",
             get(nodes::get_data_node::<S>).put(nodes::update_data_node::<S>).delete(nodes::remove_data_node::<S>),
         )
-        .route("/v1/meta-nodes", get(nodes::list_meta_nodes::<S>))
+        .route("/v1/meta-nodes", get(nodes::list_meta_nodes::<S>).post(nodes::add_meta_node::<S>))
+        .route("/v1/meta-nodes/{id}", delete(nodes::remove_meta_node::<S>))
         .route("/v1/databases", get(schema::list_databases::<S>).post(schema::create_database::<S>))
         .route("/v1/databases/{db}", get(schema::get_database::<S>).delete(schema::drop_database::<S>))
         .route("/v1/databases/{db}/retention-policies", post(schema::create_retention_policy::<S>))

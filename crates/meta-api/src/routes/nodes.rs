@@ -6,13 +6,15 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 
-use meta_store::{validate_addr, validate_labels, Command, DataNode, NodeId, Response};
+use meta_store::{validate_addr, validate_labels, Command, DataNode, MetaNode, NodeId, Response};
 
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::routes::{propose, read_barrier};
+use crate::rpc::MembershipChange;
 use crate::service::MetaService;
 use meta_wire::{
-    AddDataNodeRequest, DataNodeList, MetaNodeList, ReadQuery, RemoveDataNodeQuery, UpdateDataNodeRequest,
+    AddDataNodeRequest, AddMetaNodeRequest, DataNodeList, MetaNodeList, ReadQuery, RemoveDataNodeQuery,
+    UpdateDataNodeRequest,
 };
 
 fn data_node(response: Response) -> Result<Json<DataNode>, ApiError> {
@@ -91,4 +93,23 @@ pub(crate) async fn list_meta_nodes<S: MetaService>(
     read_barrier(&*service, query.stale).await?;
     let applied = service.state().read();
     Ok(Json(MetaNodeList { meta_nodes: applied.state.meta_nodes().values().cloned().collect() }))
+}
+
+/// `POST /v1/meta-nodes` (`add-meta`): the node joins as a learner, catches up, then votes.
+pub(crate) async fn add_meta_node<S: MetaService>(
+    State(service): State<Arc<S>>,
+    ApiJson(request): ApiJson<AddMetaNodeRequest>,
+) -> Result<(StatusCode, Json<MetaNode>), ApiError> {
+    validate_addr("addr", &request.addr)?;
+    let id = service.change_membership(MembershipChange::Add { addr: request.addr.clone() }).await?;
+    Ok((StatusCode::CREATED, Json(MetaNode { id, addr: request.addr })))
+}
+
+/// `DELETE /v1/meta-nodes/{id}` (`remove-meta`).
+pub(crate) async fn remove_meta_node<S: MetaService>(
+    State(service): State<Arc<S>>,
+    ApiPath(node_id): ApiPath<NodeId>,
+) -> Result<StatusCode, ApiError> {
+    service.change_membership(MembershipChange::Remove { node_id }).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
