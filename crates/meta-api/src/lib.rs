@@ -11,6 +11,7 @@
 //!
 //! Every error is `{"error": {"code": "...", "message": "..."}}` with a fitting status.
 
+mod auth;
 mod error;
 mod metrics;
 mod raft;
@@ -29,6 +30,7 @@ use axum::routing::get;
 use axum::Router;
 use tower_http::timeout::TimeoutLayer;
 
+pub use auth::Auth;
 pub use error::{ApiError, ApiJson, ApiPath, ApiQuery};
 pub use meta_wire::{MemberStatus, NodeStatus};
 pub use metrics::HttpMetrics;
@@ -40,8 +42,8 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Longest a public request may take (long polls wait at most 60 s).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(75);
 
-/// The public router: `/v1`, `/health`, `/ready`, `/metrics`.
-pub fn router<S: MetaService>(service: Arc<S>) -> Router {
+/// The public router: `/v1`, `/health`, `/ready`, `/metrics`, guarded by `auth`.
+pub fn router<S: MetaService>(service: Arc<S>, auth: Auth) -> Router {
     let metrics = Arc::new(HttpMetrics::default());
     let render = {
         let (metrics, service) = (Arc::clone(&metrics), Arc::clone(&service));
@@ -53,6 +55,7 @@ pub fn router<S: MetaService>(service: Arc<S>) -> Router {
         .with_state(service)
         .route("/metrics", get(render))
         .fallback(|| async { ApiError::not_found("no such route") })
+        .layer(middleware::from_fn_with_state(Arc::new(auth), auth::check))
         .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn_with_state(metrics, metrics::track))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

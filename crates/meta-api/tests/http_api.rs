@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use http_body_util::BodyExt;
 use meta_api::rpc::{MembershipChange, Proposed};
-use meta_api::{router, MetaService, NodeStatus, ServiceError};
+use meta_api::{router, Auth, MetaService, NodeStatus, ServiceError};
 use meta_store::storage::SharedState;
 use meta_store::Command;
 use openraft::{CommittedLeaderId, LogId};
@@ -66,7 +66,7 @@ async fn call(node: &Arc<LocalNode>, method: &str, path: &str, body: Option<&str
         request = request.header(header::CONTENT_TYPE, "application/json");
     }
     let request = request.body(Body::from(body.unwrap_or("").to_owned())).expect("request");
-    let response = router(Arc::clone(node)).oneshot(request).await.expect("infallible");
+    let response = router(Arc::clone(node), Auth::default()).oneshot(request).await.expect("infallible");
     let status = response.status();
     let bytes = response.into_body().collect().await.expect("body").to_bytes();
     (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
@@ -256,7 +256,7 @@ async fn without_a_leader_requests_get_503_with_retry_after() {
             .header(header::CONTENT_TYPE, "application/json")
             .body(Body::from(body.unwrap_or("").to_owned()))
             .expect("request");
-        let response = router(Arc::clone(&node)).oneshot(request).await.expect("infallible");
+        let response = router(Arc::clone(&node), Auth::default()).oneshot(request).await.expect("infallible");
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE, "{method} {path}");
         assert_eq!(response.headers().get(header::RETRY_AFTER).map(|v| v.as_bytes()), Some(&b"1"[..]));
     }
@@ -271,7 +271,7 @@ async fn without_a_leader_requests_get_503_with_retry_after() {
 #[tokio::test]
 async fn metrics_count_requests_by_route_not_by_id() {
     let node = seeded().await;
-    let app = router(Arc::clone(&node));
+    let app = router(Arc::clone(&node), Auth::default());
     for path in ["/v1/data-nodes/1", "/v1/data-nodes/2", "/metrics"] {
         let request = Request::builder().uri(path).body(Body::empty()).expect("request");
         let response = app.clone().oneshot(request).await.expect("infallible");
@@ -287,6 +287,43 @@ async fn metrics_count_requests_by_route_not_by_id() {
                 text.contains(r#"metad_http_requests_total{method="GET",route="/v1/data-nodes/{id}",status="404"} 1"#),
                 "{text}"
             );
+        }
+    }
+}
+
+#[tokio::test]
+async fn tokens_guard_the_api_when_configured() {
+    let node = seeded().await;
+    let auth = Auth { admin_token: Some("admin-secret".into()), node_token: Some("node-secret".into()) };
+    let app = router(Arc::clone(&node), auth);
+    // (method, path, token, status)
+    let cases = [
+        ("GET", "/v1/data-nodes", None, 401),
+        ("GET", "/v1/data-nodes", Some("wrong"), 401),
+        ("GET", "/v1/data-nodes", Some("node-secret"), 200),
+        ("GET", "/v1/data-nodes", Some("admin-secret"), 200),
+        ("POST", "/v1/shard-groups", Some("node-secret"), 200),
+        ("POST", "/v1/databases", Some("node-secret"), 403),
+        ("POST", "/v1/databases", Some("admin-secret"), 201),
+        ("GET", "/health", None, 200),
+        ("GET", "/metrics", None, 200),
+    ];
+    for (method, path, token, status) in cases {
+        let body = match path {
+            "/v1/shard-groups" => r#"{"database": "db", "timestamp": 0}"#,
+            "/v1/databases" => r#"{"name": "guarded"}"#,
+            _ => "",
+        };
+        let mut request = Request::builder().method(method).uri(path).header(header::CONTENT_TYPE, "application/json");
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let response = app.clone().oneshot(request.body(Body::from(body)).expect("request")).await.expect("infallible");
+        assert_eq!(response.status().as_u16(), status, "{method} {path} with {token:?}");
+        if status >= 400 {
+            let bytes = response.into_body().collect().await.expect("body").to_bytes();
+            let reply: Value = serde_json::from_slice(&bytes).expect("JSON error");
+            assert!(reply["error"]["code"].is_string(), "{reply}");
         }
     }
 }

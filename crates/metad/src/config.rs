@@ -43,6 +43,12 @@ pub struct Cli {
     /// Shared secret that meta nodes present to each other on internal routes.
     #[arg(long, env = "METAD_CLUSTER_SECRET", hide_env_values = true)]
     pub cluster_secret: Option<String>,
+    /// Bearer token that grants every API call; with it set, the API needs a token.
+    #[arg(long, env = "METAD_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Bearer token for data nodes: reads and shard-group creation.
+    #[arg(long, env = "METAD_NODE_TOKEN", hide_env_values = true)]
+    pub node_token: Option<String>,
     /// Log as JSON lines instead of text.
     #[arg(long, env = "METAD_LOG_JSON")]
     pub log_json: bool,
@@ -64,6 +70,10 @@ pub struct FileConfig {
     pub peers: BTreeMap<NodeId, String>,
     /// Shared secret for internal routes.
     pub cluster_secret: Option<String>,
+    /// Token granting every API call.
+    pub admin_token: Option<String>,
+    /// Token granting data-node calls.
+    pub node_token: Option<String>,
     /// Raft timing.
     pub raft: RaftTuning,
 }
@@ -117,6 +127,8 @@ pub struct Config {
     pub peers: BTreeMap<NodeId, String>,
     /// Shared secret for internal routes.
     pub cluster_secret: Option<String>,
+    /// API tokens.
+    pub auth: meta_api::Auth,
     /// Raft timing.
     pub raft: RaftTuning,
 }
@@ -278,16 +290,19 @@ impl Cli {
                 "need heartbeat-interval-ms < election-timeout-min-ms < election-timeout-max-ms",
             ));
         }
+        let auth = meta_api::Auth {
+            admin_token: self.admin_token.or(file.admin_token),
+            node_token: self.node_token.or(file.node_token),
+        };
+        if auth.node_token.is_some() && auth.admin_token.is_none() {
+            return Err(ConfigError::Missing {
+                option: "--admin-token",
+                hint: "a node token alone would leave every other call open; set an admin token too",
+            });
+        }
         check_data_dir(&data_dir)?;
-        Ok(Config {
-            node_id,
-            listen,
-            advertise,
-            data_dir,
-            peers,
-            cluster_secret: self.cluster_secret.or(file.cluster_secret),
-            raft,
-        })
+        let cluster_secret = self.cluster_secret.or(file.cluster_secret);
+        Ok(Config { node_id, listen, advertise, data_dir, peers, cluster_secret, auth, raft })
     }
 }
 
@@ -347,6 +362,7 @@ mod tests {
             (Cli { peers: None, ..cli(dir.path()) }, "--peers"),
             (Cli { listen: Some("0.0.0.0:9002".into()), ..cli(dir.path()) }, "--advertise"),
             (Cli { data_dir: Some("/proc/metad-cannot-be-here".into()), ..cli(dir.path()) }, "data dir"),
+            (Cli { node_token: Some("n".into()), ..cli(dir.path()) }, "--admin-token"),
         ];
         for (cli, option) in cases {
             let message = cli.into_config().expect_err("must be refused").to_string();

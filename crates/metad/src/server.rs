@@ -94,7 +94,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
 
     let node =
         Arc::new(Node::new(config.node_id, raft.clone(), state, log_store, client, config.cluster_secret.clone()));
-    let app = meta_api::router(Arc::clone(&node)).merge(meta_api::internal_router(
+    let app = meta_api::router(Arc::clone(&node), config.auth.clone()).merge(meta_api::internal_router(
         raft.clone(),
         Arc::clone(&node),
         config.cluster_secret.clone(),
