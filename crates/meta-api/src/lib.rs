@@ -47,7 +47,7 @@ pub fn router<S: MetaService>(service: Arc<S>, auth: Auth) -> Router {
     let metrics = Arc::new(HttpMetrics::default());
     let render = {
         let (metrics, service) = (Arc::clone(&metrics), Arc::clone(&service));
-        move || async move { metrics.render(&service.status()) }
+        move || async move { metrics.render(&service.status(), service.state().stats()) }
     };
     routes::v1::<S>()
         .route("/health", get(routes::health))

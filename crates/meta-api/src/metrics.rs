@@ -9,6 +9,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 
+use meta_store::storage::ApplyStats;
 use meta_wire::NodeStatus;
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -31,9 +32,19 @@ impl HttpMetrics {
         stats.seconds += seconds;
     }
 
-    /// Renders the Raft gauges of `status` and the request counters in Prometheus text format.
-    pub fn render(&self, status: &NodeStatus) -> String {
+    /// Renders the Raft gauges of `status`, the apply counters and the request counters in
+    /// Prometheus text format.
+    pub fn render(&self, status: &NodeStatus, apply: &ApplyStats) -> String {
         let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "# HELP metad_apply_commands_total Commands applied to the state machine.\n\
+             # TYPE metad_apply_commands_total counter\nmetad_apply_commands_total {}\n\
+             # HELP metad_apply_seconds_total Time spent applying commands.\n\
+             # TYPE metad_apply_seconds_total counter\nmetad_apply_seconds_total {:.6}",
+            apply.commands(),
+            apply.seconds()
+        );
         let gauges = [
             ("metad_raft_term", "Current Raft term.", Some(status.term)),
             ("metad_raft_leader_id", "ID of the known leader (0 when none).", Some(status.leader_id.unwrap_or(0))),

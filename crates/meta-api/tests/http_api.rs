@@ -279,6 +279,7 @@ async fn metrics_count_requests_by_route_not_by_id() {
             let bytes = response.into_body().collect().await.expect("body").to_bytes();
             let text = String::from_utf8_lossy(&bytes);
             assert!(text.contains("metad_raft_is_leader 1"), "{text}");
+            assert!(text.contains("# TYPE metad_apply_seconds_total counter"), "{text}");
             assert!(
                 text.contains(r#"metad_http_requests_total{method="GET",route="/v1/data-nodes/{id}",status="200"} 1"#),
                 "{text}"

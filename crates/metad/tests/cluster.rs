@@ -59,6 +59,19 @@ async fn writes_through_a_follower_are_read_on_every_node() {
     assert_eq!(group["shard_group"]["shards"][0]["owners"], json!([4]), "{group}");
     let (_, shards) = cluster.get(leader, "/v1/shards").await.expect("answer");
     assert_eq!(shards["shards"].as_array().map(Vec::len), Some(1), "{shards}");
+
+    eprintln!("--- every node's /metrics shows the commands it applied");
+    for id in 1..=3 {
+        let text =
+            cluster.http.get(cluster.url(id, "/metrics")).send().await.expect("metrics").text().await.expect("text");
+        let applied: u64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("metad_apply_commands_total "))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        assert!(applied >= 3, "node {id} applied {applied} commands:\n{text}");
+        assert!(text.contains("metad_raft_voters 3"), "{text}");
+    }
 }
 
 /// 16 clients write unique databases through all nodes; the leader is killed with SIGKILL in the

@@ -12,6 +12,7 @@
 //! ```
 
 use std::io::Cursor;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -39,26 +40,58 @@ pub struct AppliedState {
 }
 
 /// The applied state, shared between the state machine (the only writer in a Raft node) and
-/// its readers. Cheap to clone.
+/// its readers, with counters of the work applying it took. Cheap to clone.
 #[derive(Clone, Debug, Default)]
-pub struct SharedState(Arc<RwLock<AppliedState>>);
+pub struct SharedState {
+    applied: Arc<RwLock<AppliedState>>,
+    stats: Arc<ApplyStats>,
+}
+
+/// How many commands were applied and how long applying them took, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct ApplyStats {
+    commands: AtomicU64,
+    nanos: AtomicU64,
+}
+
+impl ApplyStats {
+    fn record(&self, elapsed: std::time::Duration) {
+        self.commands.fetch_add(1, Ordering::Relaxed);
+        self.nanos.fetch_add(u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// Commands applied since this process started.
+    pub fn commands(&self) -> u64 {
+        self.commands.load(Ordering::Relaxed)
+    }
+
+    /// Total time spent applying them, in seconds.
+    pub fn seconds(&self) -> f64 {
+        self.nanos.load(Ordering::Relaxed) as f64 / 1e9
+    }
+}
 
 impl SharedState {
     /// Wraps a state.
     pub fn new(applied: AppliedState) -> Self {
-        SharedState(Arc::new(RwLock::new(applied)))
+        SharedState { applied: Arc::new(RwLock::new(applied)), stats: Arc::default() }
+    }
+
+    /// Counters of the commands applied.
+    pub fn stats(&self) -> &ApplyStats {
+        &self.stats
     }
 
     /// Reads the applied state. Readers never see a half-applied batch.
     pub fn read(&self) -> RwLockReadGuard<'_, AppliedState> {
         // `apply` never panics, so a poisoned lock still guards a consistent state.
-        self.0.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.applied.read().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Locks the state for writing. In a Raft node only the state machine writes; anything else
     /// writing would diverge from the other replicas (single-process tools and tests may).
     pub fn write(&self) -> RwLockWriteGuard<'_, AppliedState> {
-        self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.applied.write().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -185,7 +218,9 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             let result = match entry.payload {
                 EntryPayload::Blank => Ok(Response::Done),
                 EntryPayload::Normal(command) => {
+                    let started = Instant::now();
                     let result = applied.state.apply(&command);
+                    self.applied.stats().record(started.elapsed());
                     if let Err(error) = &result {
                         tracing::debug!(index = entry.log_id.index, command = command.name(), %error, "command rejected");
                     }
