@@ -41,6 +41,9 @@ struct Options {
     /// Leader kill -9 runs (0 skips them).
     #[arg(long, default_value_t = 5)]
     failover_runs: usize,
+    /// A metad TOML file (e.g. a `[raft]` section) every node reads.
+    #[arg(long)]
+    config: Option<PathBuf>,
 }
 
 fn parse_seconds(text: &str) -> Result<Duration, String> {
@@ -125,7 +128,11 @@ async fn main() -> anyhow::Result<()> {
     if !options.metad.exists() {
         bail!("{} does not exist: build it with `cargo build --release -p metad`", options.metad.display());
     }
-    let mut cluster = Cluster::start(&options.metad, 3).await;
+    let toml = match &options.config {
+        Some(path) => std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?,
+        None => String::new(),
+    };
+    let mut cluster = Cluster::start_with_config(&options.metad, 3, &toml).await;
     let leader = cluster.leader(Duration::from_secs(15)).await;
     println!("3-node cluster on loopback, leader {leader}; each run lasts {:?}", options.duration);
     println!("{:<24} {:>10} {:>9} {:>9} {:>9} {:>8}", "run", "ops/s", "p50 ms", "p99 ms", "max ms", "errors");

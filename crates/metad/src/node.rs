@@ -21,6 +21,8 @@ use crate::network::{post, TransportError};
 const LEADER_ATTEMPTS: u32 = 6;
 /// How long a request waits for a leader to be known.
 const LEADER_WAIT: Duration = Duration::from_secs(3);
+/// How long a failed attempt waits for a different leader before trying the same one again.
+const LEADER_CHANGE_WAIT: Duration = Duration::from_secs(1);
 /// Timeout of one forwarded request, and of waiting to apply what it committed.
 const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
 /// Timeout of a forwarded membership change (the new node must catch up first).
@@ -100,7 +102,9 @@ impl Node {
             .map_err(|_| ServiceError::Timeout(FORWARD_TIMEOUT))
     }
 
-    /// Runs `attempt` against the current leader, following leader changes a few times.
+    /// Runs `attempt` against the current leader, following leader changes a few times. After a
+    /// failed attempt it waits until another leader is known (an election takes well under a
+    /// second) rather than sleeping a fixed backoff, so a failover costs one election.
     async fn with_leader<T, F, Fut>(&self, mut attempt: F) -> Result<T, ServiceError>
     where
         F: FnMut(NodeId, String) -> Fut,
@@ -111,8 +115,14 @@ impl Node {
             match attempt(leader, addr).await {
                 Ok(value) => return Ok(value),
                 Err(Retry::Yes) => {
-                    // Deliberate backoff while a new leader establishes itself.
-                    tokio::time::sleep(Duration::from_millis(50 << round)).await;
+                    // A timeout here means the same leader is still the one known: try it again.
+                    let _ = self
+                        .raft
+                        .wait(Some(LEADER_CHANGE_WAIT))
+                        .metrics(|m| m.current_leader.is_some_and(|l| l != leader), "another leader")
+                        .await;
+                    // Deliberate short pause so a leader that refuses at once is not hammered.
+                    tokio::time::sleep(Duration::from_millis(5 << round)).await;
                 }
                 Err(Retry::No(error)) => return Err(error),
             }
