@@ -75,7 +75,8 @@ impl From<ApplyError> for ApiError {
             | ApplyError::NoActiveDataNodes
             | ApplyError::DataNodeNotActive { .. }
             | ApplyError::ShardGroupDeleted { .. }
-            | ApplyError::NotShardOwner { .. } => StatusCode::CONFLICT,
+            | ApplyError::NotShardOwner { .. }
+            | ApplyError::NotEmpty { .. } => StatusCode::CONFLICT,
             _ => StatusCode::BAD_REQUEST,
         };
         ApiError { status, code: error.code(), message: error.to_string() }

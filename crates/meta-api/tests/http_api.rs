@@ -328,3 +328,26 @@ async fn tokens_guard_the_api_when_configured() {
         }
     }
 }
+
+#[tokio::test]
+async fn restore_takes_a_backup_into_an_empty_node_only() {
+    let node = seeded().await;
+    let (_, backup) = call(&node, "GET", "/v1/metadata", None).await;
+    let body = backup.to_string();
+    let (status, reply) = call(&node, "POST", "/v1/restore", Some(&body)).await;
+    assert_eq!((status.as_u16(), &reply["error"]["code"]), (409, &json!("not_empty")), "{reply}");
+
+    let fresh = Arc::new(LocalNode::default());
+    let mut broken = backup.clone();
+    broken["metadata"]["data_nodes"] = json!({});
+    let (status, reply) = call(&fresh, "POST", "/v1/restore", Some(&broken.to_string())).await;
+    assert_eq!((status.as_u16(), &reply["error"]["code"]), (400, &json!("invalid_backup")), "{reply}");
+    let (status, reply) = call(&fresh, "POST", "/v1/restore", Some(r#"{"index": 1}"#)).await;
+    assert_eq!((status.as_u16(), &reply["error"]["code"]), (422, &json!("invalid_body")), "{reply}");
+
+    let (status, _) = call(&fresh, "POST", "/v1/restore", Some(&body)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, restored) = call(&fresh, "GET", "/v1/shards", None).await;
+    let (_, original) = call(&node, "GET", "/v1/shards", None).await;
+    assert_eq!(restored, original);
+}

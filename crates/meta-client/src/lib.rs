@@ -230,6 +230,11 @@ impl Client {
         self.request::<(), _>(Method::GET, &path, None, Idempotent::Yes, REQUEST_TIMEOUT + wait).await
     }
 
+    /// Loads a backup (what [`Client::metadata`] returned) into an empty cluster.
+    pub async fn restore(&self, backup: &MetadataReply) -> Result<(), ClientError> {
+        self.request(Method::POST, "/v1/restore", Some(backup), Idempotent::No, MEMBERSHIP_TIMEOUT).await
+    }
+
     /// All data nodes.
     pub async fn data_nodes(&self) -> Result<Vec<DataNode>, ClientError> {
         Ok(self.get::<DataNodeList>("/v1/data-nodes").await?.data_nodes)

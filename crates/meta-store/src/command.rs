@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::node::NodeId;
 use crate::model::retention_policy::{RetentionPolicySpec, RetentionPolicyUpdate};
 use crate::model::shard_group::{ShardId, Timestamp};
+use crate::state::MetaState;
 
 /// A change to the cluster metadata. Any time it depends on was stamped by the proposer and
 /// travels inside the command, so applying it is the same on every node.
@@ -140,6 +141,12 @@ pub enum Command {
         /// The shard.
         shard_id: ShardId,
     },
+    /// Load a backup into an empty cluster: its data nodes, databases, policies, groups and
+    /// owners. The cluster's own meta nodes stay; ID counters move past both.
+    RestoreMetadata {
+        /// The backed-up metadata.
+        backup: Box<MetaState>,
+    },
 }
 
 impl Command {
@@ -164,6 +171,7 @@ impl Command {
             Command::AddShardOwner { .. } => "add_shard_owner",
             Command::RemoveShardOwner { .. } => "remove_shard_owner",
             Command::DropShard { .. } => "drop_shard",
+            Command::RestoreMetadata { .. } => "restore_metadata",
         }
     }
 }

@@ -164,6 +164,18 @@ pub enum ApplyError {
         /// The node.
         node_id: NodeId,
     },
+    /// A restore needs a cluster without data nodes or databases.
+    #[error("cannot restore: the cluster already has {what}; restore into a fresh cluster")]
+    NotEmpty {
+        /// What is already there.
+        what: String,
+    },
+    /// A backup that is not a consistent metadata state.
+    #[error("invalid backup: {reason}")]
+    InvalidBackup {
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The node does not own the shard.
     #[error("data node {node_id} does not own shard {shard_id}")]
     NotShardOwner {
@@ -201,6 +213,8 @@ impl ApplyError {
             ApplyError::ShardGroupDeleted { .. } => "shard_group_deleted",
             ApplyError::ShardOwnerExists { .. } => "shard_owner_exists",
             ApplyError::NotShardOwner { .. } => "not_shard_owner",
+            ApplyError::NotEmpty { .. } => "not_empty",
+            ApplyError::InvalidBackup { .. } => "invalid_backup",
         }
     }
 

@@ -63,6 +63,16 @@ pub enum CtlCommand {
         /// The node's ID or address.
         node: String,
     },
+    /// Write the whole metadata to FILE (JSON), consistently as of one log index.
+    Backup {
+        /// Where to write it.
+        file: std::path::PathBuf,
+    },
+    /// Load a backup FILE into a fresh cluster (no data nodes or databases yet).
+    Restore {
+        /// The backup to load.
+        file: std::path::PathBuf,
+    },
     /// Show databases with their retention policies.
     ShowDatabases,
     /// Create a database with a default retention policy.

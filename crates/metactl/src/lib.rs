@@ -100,6 +100,27 @@ pub async fn run(cli: Cli) -> Result<String, CtlError> {
             client.remove_meta_node(target.id).await?;
             done(json, format!("Removed meta node {} at {}\n", target.id, target.addr))
         }
+        CtlCommand::Backup { file } => {
+            let backup = client.metadata(None, std::time::Duration::ZERO).await?;
+            let bytes = serde_json::to_vec(&backup).map_err(|e| CtlError(e.to_string()))?;
+            // Write beside the target and rename, so a crash never leaves half a backup.
+            let partial = file.with_extension("partial");
+            std::fs::write(&partial, &bytes)
+                .and_then(|()| std::fs::rename(&partial, &file))
+                .map_err(|e| CtlError(format!("cannot write {}: {e}", file.display())))?;
+            let shards = backup.metadata.shard_count();
+            let message =
+                format!("Backed up metadata at index {} ({shards} shards) to {}\n", backup.index, file.display());
+            done(json, message)
+        }
+        CtlCommand::Restore { file } => {
+            let bytes = std::fs::read(&file).map_err(|e| CtlError(format!("cannot read {}: {e}", file.display())))?;
+            let backup: meta_wire::MetadataReply = serde_json::from_slice(&bytes)
+                .map_err(|e| CtlError(format!("{} is not a metactl backup: {e}", file.display())))?;
+            client.restore(&backup).await?;
+            let shards = backup.metadata.shard_count();
+            done(json, format!("Restored {} ({shards} shards, index {})\n", file.display(), backup.index))
+        }
         CtlCommand::ShowDatabases => show_databases(&client, json).await,
         CtlCommand::CreateDatabase { name, policy } => {
             let request = RetentionPolicyRequest {

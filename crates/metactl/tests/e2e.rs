@@ -104,6 +104,21 @@ async fn operator_workflow_against_a_running_cluster() {
         assert!(stderr.starts_with("metactl: ") && stderr.contains(expected), "{args:?}: {stderr}");
         assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
     }
+    eprintln!("--- backup, then restore into a fresh cluster");
+    let backup_dir = tempfile::tempdir().expect("tempdir");
+    let file = backup_dir.path().join("meta.backup");
+    let file_arg = file.to_str().expect("utf-8 path");
+    let out = stdout(&metactl(&cluster, &["backup", file_arg]).await);
+    assert!(out.starts_with("Backed up metadata at index"), "{out}");
+    let before = json(&metactl(&cluster, &["--json", "show-shards"]).await);
+    let fresh = Cluster::start(&sibling_binary("metad"), 3).await;
+    let out = stdout(&metactl(&fresh, &["restore", file_arg]).await);
+    assert!(out.starts_with("Restored"), "{out}");
+    let after = json(&metactl(&fresh, &["--json", "show-shards"]).await);
+    assert_eq!(before, after, "the restored cluster shows the same shards and owners");
+    let again = metactl(&fresh, &["restore", file_arg]).await;
+    assert!(String::from_utf8_lossy(&again.stderr).contains("restore into a fresh cluster"), "{again:?}");
+
     let unreachable = tokio::process::Command::new(env!("CARGO_BIN_EXE_metactl"))
         .args(["--url", "127.0.0.1:1", "show"])
         .output()

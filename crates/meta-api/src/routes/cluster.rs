@@ -9,12 +9,12 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use axum::Json;
-use meta_store::MetaState;
+use meta_store::{ApplyError, Command, MetaState};
 use serde_json::{json, Value};
 
-use crate::error::{duration_field, ApiError, ApiQuery};
+use crate::error::{duration_field, ApiError, ApiJson, ApiQuery};
 use crate::service::MetaService;
-use meta_wire::{MetadataQuery, NodeStatus};
+use meta_wire::{MetadataQuery, MetadataReply, NodeStatus};
 
 const DEFAULT_WAIT: Duration = Duration::from_secs(30);
 const MAX_WAIT: Duration = Duration::from_secs(60);
@@ -70,4 +70,19 @@ pub(crate) async fn metadata<S: MetaService>(
 struct MetadataReplyRef<'a> {
     index: u64,
     metadata: &'a MetaState,
+}
+
+/// Largest backup `POST /v1/restore` accepts (a million shards encode to ~30 MB of JSON).
+pub(crate) const MAX_RESTORE_BYTES: usize = 256 * 1024 * 1024;
+
+/// `POST /v1/restore`: loads a backup (the body of `GET /v1/metadata`) into an empty cluster.
+pub(crate) async fn restore<S: MetaService>(
+    State(service): State<Arc<S>>,
+    ApiJson(backup): ApiJson<MetadataReply>,
+) -> Result<StatusCode, ApiError> {
+    if let Err(reason) = backup.metadata.check_invariants() {
+        return Err(ApplyError::InvalidBackup { reason }.into());
+    }
+    super::propose(&*service, Command::RestoreMetadata { backup: Box::new(backup.metadata) }).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

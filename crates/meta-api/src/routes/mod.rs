@@ -7,6 +7,7 @@ mod shards;
 
 use std::sync::Arc;
 
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, patch, post};
 use axum::Router;
 
@@ -42,6 +43,7 @@ pub(crate) fn v1<S: MetaService>() -> Router<Arc<S>> {
         .route("/v1/shards/{id}/owners", post(shards::add_owner::<S>))
         .route("/v1/shards/{id}/owners/{node}", delete(shards::remove_owner::<S>))
         .route("/v1/truncate-shards", post(shards::truncate_shards::<S>))
+        .route("/v1/restore", post(cluster::restore::<S>).layer(DefaultBodyLimit::max(cluster::MAX_RESTORE_BYTES)))
 }
 
 /// Commits a command and turns its rejection into an API error.

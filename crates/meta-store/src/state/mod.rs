@@ -97,6 +97,7 @@ impl MetaState {
             Command::AddShardOwner { shard_id, node_id } => self.add_shard_owner(*shard_id, *node_id),
             Command::RemoveShardOwner { shard_id, node_id } => self.remove_shard_owner(*shard_id, *node_id),
             Command::DropShard { shard_id } => self.drop_shard(*shard_id),
+            Command::RestoreMetadata { backup } => self.restore(backup),
         }
     }
 
@@ -169,6 +170,31 @@ impl MetaState {
     /// The ID the next shard will get.
     pub fn next_shard_id(&self) -> ShardId {
         self.next_shard_id
+    }
+
+    /// Loads `backup` into this empty cluster (see [`Command::RestoreMetadata`]).
+    fn restore(&mut self, backup: &MetaState) -> Result<Response, ApplyError> {
+        let what = match (self.data_nodes.is_empty(), self.databases.is_empty()) {
+            (true, true) => None,
+            (false, _) => Some("data nodes"),
+            (true, false) => Some("databases"),
+        };
+        if let Some(what) = what {
+            return Err(ApplyError::NotEmpty { what: what.to_owned() });
+        }
+        backup.check_invariants().map_err(|reason| ApplyError::InvalidBackup { reason })?;
+        if let Some(id) = backup.data_nodes.keys().find(|id| self.meta_nodes.contains_key(id)) {
+            return Err(ApplyError::InvalidBackup {
+                reason: format!("data node {id} of the backup has the ID of a meta node of this cluster"),
+            });
+        }
+        self.data_nodes = backup.data_nodes.clone();
+        self.databases = backup.databases.clone();
+        self.next_node_id = self.next_node_id.max(backup.next_node_id);
+        self.next_shard_group_id = self.next_shard_group_id.max(backup.next_shard_group_id);
+        self.next_shard_id = self.next_shard_id.max(backup.next_shard_id);
+        self.index = Index::build(&self.databases);
+        Ok(Response::Done)
     }
 
     /// Draining nodes that no longer own anything have finished draining: mark them removed.

@@ -694,3 +694,45 @@ fn drop_shard_removes_it_and_an_emptied_group() {
     let (again, created) = create_group(&mut state, 0);
     assert!(created && again.id > group.id);
 }
+
+// --- backup and restore -----------------------------------------------------------------------
+
+#[test]
+fn restore_loads_a_backup_into_an_empty_cluster_only() {
+    let mut old = cluster(3, 2);
+    for i in 0..5 {
+        create_group(&mut old, i * H);
+    }
+    let mut fresh = MetaState::new();
+    for id in 1..=2 {
+        ok(&mut fresh, Command::AddMetaNode { node_id: Some(100 + id), addr: format!("meta-{id}:8091") });
+    }
+    let restore = Command::RestoreMetadata { backup: Box::new(old.clone()) };
+    ok(&mut fresh, restore.clone());
+    assert_eq!(fresh.databases(), old.databases());
+    assert_eq!(fresh.data_nodes(), old.data_nodes());
+    assert_eq!(fresh.meta_nodes().len(), 2, "the cluster keeps its own meta nodes");
+    assert_eq!(fresh.next_node_id(), 103, "IDs move past both the backup's and the cluster's");
+    assert_eq!(fresh.shard_count(), old.shard_count());
+    rejected(&mut fresh, restore, ApplyError::NotEmpty { what: "data nodes".to_owned() });
+}
+
+#[test]
+fn restore_refuses_inconsistent_backups_and_id_clashes() {
+    let mut backup = cluster(2, 1);
+    create_group(&mut backup, 0);
+    let mut clash = MetaState::new();
+    ok(&mut clash, Command::AddMetaNode { node_id: Some(1), addr: "meta-1:8091".to_owned() });
+    let restore = Command::RestoreMetadata { backup: Box::new(backup.clone()) };
+    assert!(matches!(clash.apply(&restore), Err(ApplyError::InvalidBackup { .. })));
+
+    // A backup whose shard names an owner it does not know is not a consistent state.
+    let mut broken = backup;
+    broken.data_nodes.clear();
+    let mut fresh = MetaState::new();
+    let restore = Command::RestoreMetadata { backup: Box::new(broken) };
+    assert!(
+        matches!(fresh.apply(&restore), Err(ApplyError::InvalidBackup { ref reason }) if reason.contains("unknown"))
+    );
+    assert_eq!(fresh, MetaState::new());
+}
