@@ -11,7 +11,7 @@ use axum::Router;
 use std::future::Future;
 use std::sync::Arc;
 
-use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
+use openraft::error::{CheckIsLeaderError, RaftError};
 use openraft::raft::{AppendEntriesRequest, InstallSnapshotRequest, VoteRequest};
 use openraft::Raft;
 use serde::de::DeserializeOwned;
@@ -22,8 +22,8 @@ use meta_store::storage::TypeConfig;
 use meta_store::{Command, NodeId};
 
 use crate::rpc::{
-    ForwardError, MembershipChange, Proposed, CLUSTER_SECRET_HEADER, MEMBERSHIP_PATH, PROPOSE_PATH, RAFT_APPEND_PATH,
-    RAFT_SNAPSHOT_PATH, RAFT_VOTE_PATH, READ_INDEX_PATH,
+    write_as_leader, ForwardError, MembershipChange, CLUSTER_SECRET_HEADER, MEMBERSHIP_PATH, PROPOSE_PATH,
+    RAFT_APPEND_PATH, RAFT_SNAPSHOT_PATH, RAFT_VOTE_PATH, READ_INDEX_PATH,
 };
 use crate::service::{MetaService, ServiceError};
 
@@ -129,15 +129,7 @@ async fn snapshot<S: MetaService>(State(internal): State<Internal<S>>, headers: 
 
 async fn propose<S: MetaService>(State(internal): State<Internal<S>>, headers: HeaderMap, body: Bytes) -> Response {
     handle(internal, headers, body, "forwarded command", |internal, command: Command| async move {
-        let result: Result<Proposed, ForwardError> = match internal.raft.client_write(command).await {
-            Ok(written) => Ok(Proposed { log_index: written.log_id.index, result: written.data }),
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward))) => Err(ForwardError::NotLeader {
-                leader_id: forward.leader_id,
-                leader_addr: forward.leader_node.map(|n| n.addr),
-            }),
-            Err(error) => Err(ForwardError::Raft(error.to_string())),
-        };
-        result
+        write_as_leader(&internal.raft, command).await
     })
     .await
 }
@@ -146,10 +138,7 @@ async fn read_index<S: MetaService>(State(internal): State<Internal<S>>, headers
     handle(internal, headers, body, "read index", |internal, (): ()| async move {
         let result: Result<Option<u64>, ForwardError> = match internal.raft.get_read_log_id().await {
             Ok((read_log_id, _applied)) => Ok(read_log_id.map(|id| id.index)),
-            Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(forward))) => Err(ForwardError::NotLeader {
-                leader_id: forward.leader_id,
-                leader_addr: forward.leader_node.map(|n| n.addr),
-            }),
+            Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(forward))) => Err(forward.into()),
             Err(error) => Err(ForwardError::Raft(error.to_string())),
         };
         result

@@ -8,7 +8,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use meta_store::{CommandResult, NodeId};
+use openraft::error::{ClientWriteError, ForwardToLeader, RaftError};
+use openraft::{BasicNode, Raft};
+
+use meta_store::storage::TypeConfig;
+use meta_store::{Command, CommandResult, NodeId};
 
 /// Path of openraft's AppendEntries RPC.
 pub const RAFT_APPEND_PATH: &str = "/internal/raft/append";
@@ -66,4 +70,20 @@ pub enum ForwardError {
     /// Raft failed (shutting down, storage error, quorum lost).
     #[error("raft: {0}")]
     Raft(String),
+}
+
+impl From<ForwardToLeader<NodeId, BasicNode>> for ForwardError {
+    fn from(forward: ForwardToLeader<NodeId, BasicNode>) -> Self {
+        ForwardError::NotLeader { leader_id: forward.leader_id, leader_addr: forward.leader_node.map(|n| n.addr) }
+    }
+}
+
+/// Writes `command` through Raft on this node, which should be the leader; a follower answers
+/// [`ForwardError::NotLeader`] with the leader it knows.
+pub async fn write_as_leader(raft: &Raft<TypeConfig>, command: Command) -> Result<Proposed, ForwardError> {
+    match raft.client_write(command).await {
+        Ok(written) => Ok(Proposed { log_index: written.log_id.index, result: written.data }),
+        Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward))) => Err(forward.into()),
+        Err(error) => Err(ForwardError::Raft(error.to_string())),
+    }
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use openraft::{BasicNode, ChangeMembers};
 
-use meta_api::rpc::{ForwardError, MembershipChange, Proposed, PROPOSE_PATH};
+use meta_api::rpc::{write_as_leader, ForwardError, MembershipChange, Proposed, PROPOSE_PATH};
 use meta_api::{MetaService, NodeStatus};
 use meta_store::{Command, NodeId};
 
@@ -63,8 +63,8 @@ impl Node {
                 status.voters.iter().map(|m| m.id).collect::<Vec<_>>()
             )));
         }
-        let recorded =
-            self.propose_as_leader(Command::AddMetaNode { node_id: Some(node_id), addr: addr.clone() }).await?;
+        let record = Command::AddMetaNode { node_id: Some(node_id), addr: addr.clone() };
+        let recorded = write_as_leader(self.raft(), record).await?.result;
         recorded.map_err(|e| ForwardError::Refused(format!("cannot add meta node {node_id}: {e}")))?;
         let joined = async {
             self.raft().add_learner(node_id, BasicNode::new(addr.clone()), true).await?;

@@ -7,10 +7,12 @@
 
 use std::time::Duration;
 
-use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
+use openraft::error::{CheckIsLeaderError, RaftError};
 use openraft::Raft;
 
-use meta_api::rpc::{ForwardError, MembershipChange, Proposed, MEMBERSHIP_PATH, PROPOSE_PATH, READ_INDEX_PATH};
+use meta_api::rpc::{
+    write_as_leader, ForwardError, MembershipChange, Proposed, MEMBERSHIP_PATH, PROPOSE_PATH, READ_INDEX_PATH,
+};
 use meta_api::{MemberStatus, MetaService, NodeStatus, ServiceError};
 use meta_store::storage::{LogStore, SharedState, TypeConfig};
 use meta_store::{Command, NodeId};
@@ -66,18 +68,6 @@ impl Node {
 
     pub(crate) fn secret(&self) -> Option<&str> {
         self.secret.as_deref()
-    }
-
-    /// Writes a command through Raft on this node, which must be the leader.
-    pub(crate) async fn propose_as_leader(&self, command: Command) -> Result<meta_store::CommandResult, ForwardError> {
-        match self.raft.client_write(command).await {
-            Ok(written) => Ok(written.data),
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward))) => Err(ForwardError::NotLeader {
-                leader_id: forward.leader_id,
-                leader_addr: forward.leader_node.map(|n| n.addr),
-            }),
-            Err(error) => Err(ForwardError::Raft(error.to_string())),
-        }
     }
 
     /// The leader's ID and address, waiting a little for an election to finish.
@@ -155,11 +145,7 @@ impl MetaService for Node {
                 let command = command.clone();
                 async move {
                     if leader == self.id {
-                        match self.raft.client_write(command).await {
-                            Ok(written) => Ok(Proposed { log_index: written.log_id.index, result: written.data }),
-                            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => Err(Retry::Yes),
-                            Err(error) => Err(Retry::No(ServiceError::Internal(error.to_string()))),
-                        }
+                        self.forward_outcome(Ok(write_as_leader(&self.raft, command).await))
                     } else {
                         let reply =
                             post(&self.client, self.secret.as_deref(), &addr, PROPOSE_PATH, &command, FORWARD_TIMEOUT)

@@ -21,13 +21,13 @@ fn spec(request: &RetentionPolicyRequest) -> Result<RetentionPolicySpec, ApiErro
     Ok(RetentionPolicySpec {
         name: request.name.clone(),
         duration: duration_field("duration", &request.duration)?,
-        shard_group_duration: request
-            .shard_duration
-            .as_deref()
-            .map(|d| duration_field("shard_duration", d))
-            .transpose()?,
+        shard_group_duration: optional_duration("shard_duration", request.shard_duration.as_deref())?,
         replication_factor: request.replication,
     })
+}
+
+fn optional_duration(field: &str, value: Option<&str>) -> Result<Option<u64>, ApiError> {
+    value.map(|d| duration_field(field, d)).transpose()
 }
 
 /// `GET /v1/databases`: databases with their retention policies (shard groups left out).
@@ -111,12 +111,8 @@ pub(crate) async fn alter_retention_policy<S: MetaService>(
     ApiJson(request): ApiJson<AlterRetentionPolicyRequest>,
 ) -> Result<StatusCode, ApiError> {
     let update = RetentionPolicyUpdate {
-        duration: request.duration.as_deref().map(|d| duration_field("duration", d)).transpose()?,
-        shard_group_duration: request
-            .shard_duration
-            .as_deref()
-            .map(|d| duration_field("shard_duration", d))
-            .transpose()?,
+        duration: optional_duration("duration", request.duration.as_deref())?,
+        shard_group_duration: optional_duration("shard_duration", request.shard_duration.as_deref())?,
         replication_factor: request.replication,
         make_default: request.default,
     };
