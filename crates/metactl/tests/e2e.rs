@@ -170,7 +170,11 @@ async fn add_meta_and_remove_meta_under_load() {
     let out = stdout(&metactl(&cluster, &["add-meta", &addr]).await);
     assert_eq!(out, format!("Added meta node 4 at {addr}\n"));
     let voters = |status: Value| status["voters"].as_array().map(Vec::len);
-    assert_eq!(cluster.status(4).await.map(voters), Some(Some(4)), "node 4 votes");
+    // The leader answered once the change committed; node 4 learns it with the next append.
+    cluster_harness::wait_for(Duration::from_secs(10), "node 4 to see itself a voter", || async {
+        (cluster.status(4).await.map(voters) == Some(Some(4))).then_some(())
+    })
+    .await;
 
     let leader = cluster.leader(Duration::from_secs(15)).await;
     let before = count();

@@ -29,17 +29,24 @@ pub(crate) async fn health() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// `GET /ready`: a leader is known and this node has applied everything it knows committed.
+/// `GET /ready`: a leader is known, this node has applied everything it knows committed, and
+/// every Raft voter is recorded in the meta-node catalog (the leader records them right after
+/// bootstrap and membership changes).
 pub(crate) async fn ready<S: MetaService>(State(service): State<Arc<S>>) -> (StatusCode, Json<Value>) {
     let status = service.status();
     let caught_up = status.applied_index >= status.committed_index;
-    let ready = status.leader_id.is_some() && caught_up;
+    let catalog_complete = {
+        let applied = service.state().read();
+        status.voters.iter().all(|voter| applied.state.meta_nodes().contains_key(&voter.id))
+    };
+    let ready = status.leader_id.is_some() && caught_up && catalog_complete;
     let code = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let body = json!({
         "ready": ready,
         "leader_id": status.leader_id,
         "committed_index": status.committed_index,
         "applied_index": status.applied_index,
+        "meta_catalog_complete": catalog_complete,
     });
     (code, Json(body))
 }
@@ -82,6 +89,20 @@ pub(crate) async fn restore<S: MetaService>(
 ) -> Result<StatusCode, ApiError> {
     if let Err(reason) = backup.metadata.check_invariants() {
         return Err(ApplyError::InvalidBackup { reason }.into());
+    }
+    // The restored ID counter moves past the backup's IDs; meta nodes not yet recorded in the
+    // catalog could then never be. Wait for the catalog (what /ready reports) first.
+    let status = service.status();
+    let unrecorded = {
+        let applied = service.state().read();
+        status.voters.iter().any(|voter| !applied.state.meta_nodes().contains_key(&voter.id))
+    };
+    if unrecorded {
+        return Err(ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "not_ready",
+            message: "the cluster is still recording its meta nodes; retry once /ready answers 200".to_owned(),
+        });
     }
     super::propose(&*service, Command::RestoreMetadata { backup: Box::new(backup.metadata) }).await?;
     Ok(StatusCode::NO_CONTENT)
