@@ -29,16 +29,19 @@ pub(crate) async fn health() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
+/// Whether every Raft voter is recorded in the meta-node catalog.
+fn catalog_complete<S: MetaService>(service: &S, status: &NodeStatus) -> bool {
+    let applied = service.state().read();
+    status.voters.iter().all(|voter| applied.state.meta_nodes().contains_key(&voter.id))
+}
+
 /// `GET /ready`: a leader is known, this node has applied everything it knows committed, and
 /// every Raft voter is recorded in the meta-node catalog (the leader records them right after
 /// bootstrap and membership changes).
 pub(crate) async fn ready<S: MetaService>(State(service): State<Arc<S>>) -> (StatusCode, Json<Value>) {
     let status = service.status();
     let caught_up = status.applied_index >= status.committed_index;
-    let catalog_complete = {
-        let applied = service.state().read();
-        status.voters.iter().all(|voter| applied.state.meta_nodes().contains_key(&voter.id))
-    };
+    let catalog_complete = catalog_complete(&*service, &status);
     let ready = status.leader_id.is_some() && caught_up && catalog_complete;
     let code = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let body = json!({
@@ -92,12 +95,7 @@ pub(crate) async fn restore<S: MetaService>(
     }
     // The restored ID counter moves past the backup's IDs; meta nodes not yet recorded in the
     // catalog could then never be. Wait for the catalog (what /ready reports) first.
-    let status = service.status();
-    let unrecorded = {
-        let applied = service.state().read();
-        status.voters.iter().any(|voter| !applied.state.meta_nodes().contains_key(&voter.id))
-    };
-    if unrecorded {
+    if !catalog_complete(&*service, &service.status()) {
         return Err(ApiError {
             status: StatusCode::SERVICE_UNAVAILABLE,
             code: "not_ready",
