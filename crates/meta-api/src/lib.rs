@@ -14,6 +14,7 @@
 mod auth;
 mod error;
 mod metrics;
+mod openapi;
 mod raft;
 mod routes;
 pub mod rpc;
@@ -34,6 +35,7 @@ pub use auth::Auth;
 pub use error::{ApiError, ApiJson, ApiPath, ApiQuery};
 pub use meta_wire::{MemberStatus, NodeStatus};
 pub use metrics::HttpMetrics;
+pub use openapi::ApiDoc;
 pub use raft::internal_router;
 pub use service::{MetaService, ServiceError};
 
@@ -54,12 +56,20 @@ pub fn router<S: MetaService>(service: Arc<S>, auth: Auth) -> Router {
         .route("/ready", get(routes::ready::<S>))
         .with_state(service)
         .route("/metrics", get(render))
+        .route("/v1/openapi.json", get(openapi_json))
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(middleware::from_fn_with_state(Arc::new(auth), auth::check))
         .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn_with_state(metrics, metrics::track))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT))
+}
+
+/// `GET /v1/openapi.json`.
+async fn openapi_json() -> impl IntoResponse {
+    static DOCUMENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let body = DOCUMENT.get_or_init(openapi::document).clone();
+    ([(header::CONTENT_TYPE, "application/json")], body)
 }
 
 /// Gives the bodiless errors axum produces itself (405, 413 and the like) the JSON error shape.

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use meta_store::{DataNode, MetaNode, MetaState, NodeId, NodeState, ShardGroup, ShardGroupId, ShardId, Timestamp};
 
 /// `POST /v1/data-nodes`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AddDataNodeRequest {
@@ -29,6 +30,7 @@ pub struct AddDataNodeRequest {
 }
 
 /// `PUT /v1/data-nodes/{id}`: move a node ID to new addresses (`update-data`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateDataNodeRequest {
@@ -44,6 +46,7 @@ pub struct UpdateDataNodeRequest {
 
 /// `POST /v1/meta-nodes` (`add-meta`): the new meta node must be running (started with its own
 /// `--node-id`, not yet part of any cluster).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AddMetaNodeRequest {
@@ -52,6 +55,7 @@ pub struct AddMetaNodeRequest {
 }
 
 /// A retention policy as clients write it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetentionPolicyRequest {
@@ -70,6 +74,7 @@ pub struct RetentionPolicyRequest {
 }
 
 /// `POST /v1/databases`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateDatabaseRequest {
@@ -81,6 +86,7 @@ pub struct CreateDatabaseRequest {
 }
 
 /// `PATCH /v1/databases/{db}/retention-policies/{rp}`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlterRetentionPolicyRequest {
@@ -99,6 +105,7 @@ pub struct AlterRetentionPolicyRequest {
 }
 
 /// `POST /v1/shard-groups`: the group covering `timestamp`, created when missing.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateShardGroupRequest {
@@ -112,6 +119,7 @@ pub struct CreateShardGroupRequest {
 }
 
 /// `POST /v1/truncate-shards`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TruncateShardsRequest {
@@ -121,6 +129,7 @@ pub struct TruncateShardsRequest {
 }
 
 /// `POST /v1/shards/{id}/owners`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AddOwnerRequest {
@@ -129,6 +138,7 @@ pub struct AddOwnerRequest {
 }
 
 /// A data node as listed by the API.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DataNodeList {
     /// The nodes, removed ones included.
@@ -136,6 +146,7 @@ pub struct DataNodeList {
 }
 
 /// The meta nodes.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MetaNodeList {
     /// The nodes recorded in the metadata.
@@ -143,6 +154,7 @@ pub struct MetaNodeList {
 }
 
 /// An owner of a shard, as `show-shards` lists it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShardOwner {
     /// Node ID.
@@ -154,6 +166,7 @@ pub struct ShardOwner {
 }
 
 /// A shard with where it lives, as `show-shards` lists it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShardInfo {
     /// Shard ID.
@@ -181,6 +194,7 @@ pub struct ShardInfo {
 }
 
 /// `GET /v1/shards`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShardList {
     /// The shards, by ID.
@@ -188,6 +202,7 @@ pub struct ShardList {
 }
 
 /// Query of linearizable-by-default reads.
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReadQuery {
@@ -197,6 +212,7 @@ pub struct ReadQuery {
 }
 
 /// Query of `DELETE /v1/data-nodes/{id}`.
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RemoveDataNodeQuery {
@@ -206,6 +222,7 @@ pub struct RemoveDataNodeQuery {
 }
 
 /// Query of `GET /v1/metadata`.
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetadataQuery {
@@ -221,6 +238,7 @@ pub struct MetadataQuery {
 }
 
 /// A retention policy as `/v1/databases` lists it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RetentionPolicyInfo {
     /// Name.
@@ -238,6 +256,7 @@ pub struct RetentionPolicyInfo {
 }
 
 /// A database as `/v1/databases` lists it (without its shard groups).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DatabaseInfo {
     /// Name.
@@ -249,6 +268,7 @@ pub struct DatabaseInfo {
 }
 
 /// `GET /v1/databases`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DatabaseList {
     /// The databases, by name.
@@ -256,6 +276,7 @@ pub struct DatabaseList {
 }
 
 /// `POST /v1/shard-groups` reply.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShardGroupReply {
     /// Database.
@@ -269,6 +290,7 @@ pub struct ShardGroupReply {
 }
 
 /// `POST /v1/truncate-shards` reply.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TruncateReply {
     /// The truncation time.
@@ -278,15 +300,18 @@ pub struct TruncateReply {
 }
 
 /// `GET /v1/metadata` reply: the whole metadata and the log index it reflects.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MetadataReply {
     /// The applied log index the metadata reflects.
     pub index: u64,
     /// The metadata.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub metadata: MetaState,
 }
 
 /// A Raft member.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberStatus {
     /// Node ID.
@@ -296,6 +321,7 @@ pub struct MemberStatus {
 }
 
 /// `GET /v1/status`: one node's Raft view of the cluster.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeStatus {
     /// This node's ID.
@@ -319,6 +345,7 @@ pub struct NodeStatus {
 }
 
 /// The error body every failed request carries.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorReply {
     /// The error.
@@ -326,6 +353,7 @@ pub struct ErrorReply {
 }
 
 /// A stable code and a message naming the problem.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorDetail {
     /// Stable code, e.g. `database_not_found`.

@@ -14,17 +14,19 @@ use serde_json::{json, Value};
 
 use crate::error::{duration_field, ApiError, ApiJson, ApiQuery};
 use crate::service::MetaService;
-use meta_wire::{MetadataQuery, MetadataReply, NodeStatus};
+use meta_wire::{ErrorReply, MetadataQuery, MetadataReply, NodeStatus};
 
 const DEFAULT_WAIT: Duration = Duration::from_secs(30);
 const MAX_WAIT: Duration = Duration::from_secs(60);
 
 /// `GET /v1/status`: this node's Raft view of the cluster.
+#[utoipa::path(get, path = "/v1/status", tag = "cluster", responses((status = 200, body = NodeStatus), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
 pub(crate) async fn status<S: MetaService>(State(service): State<Arc<S>>) -> Json<NodeStatus> {
     Json(service.status())
 }
 
 /// `GET /health`: the process is up.
+#[utoipa::path(get, path = "/health", tag = "cluster", responses((status = 200, description = "The process is up"), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
 pub(crate) async fn health() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
@@ -38,6 +40,7 @@ fn catalog_complete<S: MetaService>(service: &S, status: &NodeStatus) -> bool {
 /// `GET /ready`: a leader is known, this node has applied everything it knows committed, and
 /// every Raft voter is recorded in the meta-node catalog (the leader records them right after
 /// bootstrap and membership changes).
+#[utoipa::path(get, path = "/ready", tag = "cluster", responses((status = 200, description = "Ready to serve"), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
 pub(crate) async fn ready<S: MetaService>(State(service): State<Arc<S>>) -> (StatusCode, Json<Value>) {
     let status = service.status();
     let caught_up = status.applied_index >= status.committed_index;
@@ -56,6 +59,7 @@ pub(crate) async fn ready<S: MetaService>(State(service): State<Arc<S>>) -> (Sta
 
 /// `GET /v1/metadata?index=N&wait=30s`: the whole metadata with the index it reflects; with
 /// `index`, waits until the state moves past it (how data nodes keep their cache current).
+#[utoipa::path(get, path = "/v1/metadata", tag = "cluster", params(MetadataQuery), responses((status = 200, body = MetadataReply), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
 pub(crate) async fn metadata<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiQuery(query): ApiQuery<MetadataQuery>,
@@ -86,6 +90,7 @@ struct MetadataReplyRef<'a> {
 pub(crate) const MAX_RESTORE_BYTES: usize = 256 * 1024 * 1024;
 
 /// `POST /v1/restore`: loads a backup (the body of `GET /v1/metadata`) into an empty cluster.
+#[utoipa::path(post, path = "/v1/restore", tag = "cluster", request_body = MetadataReply, responses((status = 204, description = "Restored"), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
 pub(crate) async fn restore<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiJson(backup): ApiJson<MetadataReply>,

@@ -1,9 +1,9 @@
 //! The `/v1` routes, one module per family of resources.
 
-mod cluster;
-mod nodes;
-mod schema;
-mod shards;
+pub(crate) mod cluster;
+pub(crate) mod nodes;
+pub(crate) mod schema;
+pub(crate) mod shards;
 
 use std::sync::Arc;
 

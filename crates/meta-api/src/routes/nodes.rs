@@ -13,7 +13,7 @@ use crate::routes::{propose, read_barrier};
 use crate::rpc::MembershipChange;
 use crate::service::MetaService;
 use meta_wire::{
-    AddDataNodeRequest, AddMetaNodeRequest, DataNodeList, MetaNodeList, ReadQuery, RemoveDataNodeQuery,
+    AddDataNodeRequest, AddMetaNodeRequest, DataNodeList, ErrorReply, MetaNodeList, ReadQuery, RemoveDataNodeQuery,
     UpdateDataNodeRequest,
 };
 
@@ -25,6 +25,7 @@ fn data_node(response: Response) -> Result<Json<DataNode>, ApiError> {
 }
 
 /// `GET /v1/data-nodes`.
+#[utoipa::path(get, path = "/v1/data-nodes", tag = "nodes", params(ReadQuery), responses((status = 200, body = DataNodeList), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
 pub(crate) async fn list_data_nodes<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiQuery(query): ApiQuery<ReadQuery>,
@@ -35,6 +36,7 @@ pub(crate) async fn list_data_nodes<S: MetaService>(
 }
 
 /// `GET /v1/data-nodes/{id}`.
+#[utoipa::path(get, path = "/v1/data-nodes/{id}", tag = "nodes", params(("id" = u64, Path, description = "Node ID"), ReadQuery), responses((status = 200, body = DataNode), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
 pub(crate) async fn get_data_node<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiPath(id): ApiPath<NodeId>,
@@ -47,6 +49,7 @@ pub(crate) async fn get_data_node<S: MetaService>(
 }
 
 /// `POST /v1/data-nodes` (`add-data`).
+#[utoipa::path(post, path = "/v1/data-nodes", tag = "nodes", request_body = AddDataNodeRequest, responses((status = 201, body = DataNode), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
 pub(crate) async fn add_data_node<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiJson(request): ApiJson<AddDataNodeRequest>,
@@ -61,6 +64,7 @@ pub(crate) async fn add_data_node<S: MetaService>(
 }
 
 /// `PUT /v1/data-nodes/{id}` (`update-data`): the node keeps its ID and its shards.
+#[utoipa::path(put, path = "/v1/data-nodes/{id}", tag = "nodes", params(("id" = u64, Path, description = "Node ID")), request_body = UpdateDataNodeRequest, responses((status = 200, body = DataNode), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
 pub(crate) async fn update_data_node<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiPath(node_id): ApiPath<NodeId>,
@@ -77,6 +81,7 @@ pub(crate) async fn update_data_node<S: MetaService>(
 }
 
 /// `DELETE /v1/data-nodes/{id}?force=true` (`remove-data`): drains, or with `force` drops at once.
+#[utoipa::path(delete, path = "/v1/data-nodes/{id}", tag = "nodes", params(("id" = u64, Path, description = "Node ID"), RemoveDataNodeQuery), responses((status = 200, body = DataNode), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
 pub(crate) async fn remove_data_node<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiPath(node_id): ApiPath<NodeId>,
@@ -86,6 +91,7 @@ pub(crate) async fn remove_data_node<S: MetaService>(
 }
 
 /// `GET /v1/meta-nodes`.
+#[utoipa::path(get, path = "/v1/meta-nodes", tag = "nodes", params(ReadQuery), responses((status = 200, body = MetaNodeList), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
 pub(crate) async fn list_meta_nodes<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiQuery(query): ApiQuery<ReadQuery>,
@@ -96,6 +102,7 @@ pub(crate) async fn list_meta_nodes<S: MetaService>(
 }
 
 /// `POST /v1/meta-nodes` (`add-meta`): the node joins as a learner, catches up, then votes.
+#[utoipa::path(post, path = "/v1/meta-nodes", tag = "nodes", request_body = AddMetaNodeRequest, responses((status = 201, body = MetaNode), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
 pub(crate) async fn add_meta_node<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiJson(request): ApiJson<AddMetaNodeRequest>,
@@ -106,6 +113,7 @@ pub(crate) async fn add_meta_node<S: MetaService>(
 }
 
 /// `DELETE /v1/meta-nodes/{id}` (`remove-meta`).
+#[utoipa::path(delete, path = "/v1/meta-nodes/{id}", tag = "nodes", params(("id" = u64, Path, description = "Node ID")), responses((status = 204, description = "Removed"), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
 pub(crate) async fn remove_meta_node<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiPath(node_id): ApiPath<NodeId>,

@@ -12,8 +12,8 @@ use crate::error::{duration_field, ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::routes::{propose, read_barrier};
 use crate::service::MetaService;
 use meta_wire::{
-    AlterRetentionPolicyRequest, CreateDatabaseRequest, DatabaseInfo, DatabaseList, ReadQuery, RetentionPolicyInfo,
-    RetentionPolicyRequest,
+    AlterRetentionPolicyRequest, CreateDatabaseRequest, DatabaseInfo, DatabaseList, ErrorReply, ReadQuery,
+    RetentionPolicyInfo, RetentionPolicyRequest,
 };
 
 fn spec(request: &RetentionPolicyRequest) -> Result<RetentionPolicySpec, ApiError> {
@@ -31,6 +31,7 @@ fn optional_duration(field: &str, value: Option<&str>) -> Result<Option<u64>, Ap
 }
 
 /// `GET /v1/databases`: databases with their retention policies (shard groups left out).
+#[utoipa::path(get, path = "/v1/databases", tag = "schema", params(ReadQuery), responses((status = 200, body = DatabaseList), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
 pub(crate) async fn list_databases<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiQuery(query): ApiQuery<ReadQuery>,
@@ -41,6 +42,7 @@ pub(crate) async fn list_databases<S: MetaService>(
 }
 
 /// `GET /v1/databases/{db}`.
+#[utoipa::path(get, path = "/v1/databases/{db}", tag = "schema", params(("db" = String, Path, description = "Database"), ReadQuery), responses((status = 200, body = DatabaseInfo), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
 pub(crate) async fn get_database<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiPath(name): ApiPath<String>,
@@ -74,6 +76,7 @@ fn summary(database: &Database) -> DatabaseInfo {
 }
 
 /// `POST /v1/databases`.
+#[utoipa::path(post, path = "/v1/databases", tag = "schema", request_body = CreateDatabaseRequest, responses((status = 201, description = "Created"), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
 pub(crate) async fn create_database<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiJson(request): ApiJson<CreateDatabaseRequest>,
@@ -85,6 +88,7 @@ pub(crate) async fn create_database<S: MetaService>(
 }
 
 /// `DELETE /v1/databases/{db}`.
+#[utoipa::path(delete, path = "/v1/databases/{db}", tag = "schema", params(("db" = String, Path, description = "Database")), responses((status = 204, description = "Dropped"), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
 pub(crate) async fn drop_database<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiPath(name): ApiPath<String>,
@@ -94,6 +98,7 @@ pub(crate) async fn drop_database<S: MetaService>(
 }
 
 /// `POST /v1/databases/{db}/retention-policies`.
+#[utoipa::path(post, path = "/v1/databases/{db}/retention-policies", tag = "schema", params(("db" = String, Path, description = "Database")), request_body = RetentionPolicyRequest, responses((status = 201, description = "Created"), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
 pub(crate) async fn create_retention_policy<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiPath(database): ApiPath<String>,
@@ -105,6 +110,7 @@ pub(crate) async fn create_retention_policy<S: MetaService>(
 }
 
 /// `PATCH /v1/databases/{db}/retention-policies/{rp}`.
+#[utoipa::path(patch, path = "/v1/databases/{db}/retention-policies/{rp}", tag = "schema", params(("db" = String, Path, description = "Database"), ("rp" = String, Path, description = "Retention policy")), request_body = AlterRetentionPolicyRequest, responses((status = 204, description = "Changed"), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
 pub(crate) async fn alter_retention_policy<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiPath((database, name)): ApiPath<(String, String)>,
@@ -121,6 +127,7 @@ pub(crate) async fn alter_retention_policy<S: MetaService>(
 }
 
 /// `DELETE /v1/databases/{db}/retention-policies/{rp}`.
+#[utoipa::path(delete, path = "/v1/databases/{db}/retention-policies/{rp}", tag = "schema", params(("db" = String, Path, description = "Database"), ("rp" = String, Path, description = "Retention policy")), responses((status = 204, description = "Dropped"), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
 pub(crate) async fn drop_retention_policy<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiPath((database, name)): ApiPath<(String, String)>,

@@ -13,12 +13,13 @@ use crate::error::{duration_field, ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::routes::{propose, read_barrier};
 use crate::service::MetaService;
 use meta_wire::{
-    AddOwnerRequest, CreateShardGroupRequest, ReadQuery, ShardGroupReply, ShardInfo, ShardList, ShardOwner,
+    AddOwnerRequest, CreateShardGroupRequest, ErrorReply, ReadQuery, ShardGroupReply, ShardInfo, ShardList, ShardOwner,
     TruncateReply, TruncateShardsRequest,
 };
 
 /// `POST /v1/shard-groups`: the group covering a timestamp, created on demand (idempotent).
 /// An existing group is answered from a linearizable read, without a log entry.
+#[utoipa::path(post, path = "/v1/shard-groups", tag = "shards", request_body = CreateShardGroupRequest, responses((status = 201, body = ShardGroupReply), (status = 200, description = "It existed", body = ShardGroupReply), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
 pub(crate) async fn create_shard_group<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiJson(request): ApiJson<CreateShardGroupRequest>,
@@ -100,6 +101,7 @@ fn shard_info(state: &MetaState, view: ShardView<'_>) -> ShardInfo {
 }
 
 /// `GET /v1/shards`: every shard with its owners (`show-shards`).
+#[utoipa::path(get, path = "/v1/shards", tag = "shards", params(ReadQuery), responses((status = 200, body = ShardList), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
 pub(crate) async fn list_shards<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiQuery(query): ApiQuery<ReadQuery>,
@@ -121,6 +123,7 @@ pub(crate) async fn list_shards<S: MetaService>(
 }
 
 /// `GET /v1/shards/{id}`.
+#[utoipa::path(get, path = "/v1/shards/{id}", tag = "shards", params(("id" = u64, Path, description = "Shard ID"), ReadQuery), responses((status = 200, body = ShardInfo), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
 pub(crate) async fn get_shard<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiPath(shard_id): ApiPath<ShardId>,
@@ -133,6 +136,7 @@ pub(crate) async fn get_shard<S: MetaService>(
 }
 
 /// `DELETE /v1/shards/{id}`: delete the shard everywhere.
+#[utoipa::path(delete, path = "/v1/shards/{id}", tag = "shards", params(("id" = u64, Path, description = "Shard ID")), responses((status = 204, description = "Dropped"), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
 pub(crate) async fn drop_shard<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiPath(shard_id): ApiPath<ShardId>,
@@ -142,6 +146,7 @@ pub(crate) async fn drop_shard<S: MetaService>(
 }
 
 /// `POST /v1/shards/{id}/owners`.
+#[utoipa::path(post, path = "/v1/shards/{id}/owners", tag = "shards", params(("id" = u64, Path, description = "Shard ID")), request_body = AddOwnerRequest, responses((status = 204, description = "Added"), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
 pub(crate) async fn add_owner<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiPath(shard_id): ApiPath<ShardId>,
@@ -152,6 +157,7 @@ pub(crate) async fn add_owner<S: MetaService>(
 }
 
 /// `DELETE /v1/shards/{id}/owners/{node}` (`remove-shard`).
+#[utoipa::path(delete, path = "/v1/shards/{id}/owners/{node}", tag = "shards", params(("id" = u64, Path, description = "Shard ID"), ("node" = u64, Path, description = "Owner node ID")), responses((status = 204, description = "Removed"), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
 pub(crate) async fn remove_owner<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiPath((shard_id, node_id)): ApiPath<(ShardId, NodeId)>,
@@ -161,6 +167,7 @@ pub(crate) async fn remove_owner<S: MetaService>(
 }
 
 /// `POST /v1/truncate-shards`: stop writes to current groups at now + delay.
+#[utoipa::path(post, path = "/v1/truncate-shards", tag = "shards", request_body = TruncateShardsRequest, responses((status = 200, body = TruncateReply), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
 pub(crate) async fn truncate_shards<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiJson(request): ApiJson<TruncateShardsRequest>,

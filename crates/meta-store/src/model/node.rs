@@ -11,6 +11,7 @@ pub type NodeId = u64;
 pub const ZONE_LABEL: &str = "zone";
 
 /// Lifecycle of a data node.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NodeState {
@@ -23,6 +24,7 @@ pub enum NodeState {
 }
 
 /// A data node as the replicated metadata knows it (liveness and inventory live off the log).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DataNode {
     /// The node's ID.
@@ -55,6 +57,7 @@ impl DataNode {
 }
 
 /// A meta node: a member of the Raft quorum that stores this metadata.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MetaNode {
     /// The node's ID (also its Raft node ID).

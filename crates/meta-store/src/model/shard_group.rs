@@ -17,6 +17,7 @@ pub const MIN_TIMESTAMP: Timestamp = i64::MIN + 2;
 pub const MAX_TIMESTAMP: Timestamp = i64::MAX - 1;
 
 /// The shards of one database / retention policy for one time range `[start, end)`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShardGroup {
     /// The group's ID.
@@ -58,6 +59,7 @@ impl ShardGroup {
 }
 
 /// One shard and the data nodes that own a copy of it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Shard {
     /// The shard's ID.
