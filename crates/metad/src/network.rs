@@ -18,6 +18,9 @@ use meta_store::codec;
 use meta_store::storage::TypeConfig;
 use meta_store::NodeId;
 
+/// The transfer rate the timeout of a large internal request assumes: 10 MB/s.
+const BYTES_PER_MILLISECOND: u64 = 10_000;
+
 /// Builds connections to peers.
 #[derive(Clone, Debug)]
 pub(crate) struct HttpNetwork {
@@ -50,6 +53,10 @@ impl RaftNetworkFactory<TypeConfig> for HttpNetwork {
 
 /// Posts an encoded request to `http://{addr}{path}` and decodes the encoded `Result` reply.
 /// Transport failures are errors of the outer `Result`; the inner one is the peer's answer.
+///
+/// The timeout grows with the body (1 ms per 10 kB, i.e. 10 MB/s): openraft gives an
+/// AppendEntries the heartbeat interval as its timeout, which a batch carrying a large entry
+/// (a restored backup of a million shards is ~10 MB) could never meet.
 pub(crate) async fn post<Req: Serialize, Resp: DeserializeOwned>(
     client: &reqwest::Client,
     secret: Option<&str>,
@@ -59,6 +66,7 @@ pub(crate) async fn post<Req: Serialize, Resp: DeserializeOwned>(
     timeout: Duration,
 ) -> Result<Resp, TransportError> {
     let body = codec::encode("internal request", request).map_err(|e| TransportError::Other(e.to_string()))?;
+    let timeout = timeout + Duration::from_millis(body.len() as u64 / BYTES_PER_MILLISECOND);
     let mut builder = client.post(format!("http://{addr}{path}")).timeout(timeout).body(body);
     if let Some(secret) = secret {
         builder = builder.header(CLUSTER_SECRET_HEADER, secret);
