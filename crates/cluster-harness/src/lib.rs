@@ -145,6 +145,14 @@ impl Cluster {
         command
     }
 
+    /// The exit status of node `id` if its process has ended (it is then forgotten).
+    pub fn try_wait(&mut self, id: u64) -> Option<std::process::ExitStatus> {
+        let node = self.nodes.get_mut(&id)?;
+        let status = node.child.as_mut()?.try_wait().ok()??;
+        node.child = None;
+        Some(status)
+    }
+
     /// `kill -9` node `id`.
     pub fn kill(&mut self, id: u64) {
         if let Some(mut child) = self.nodes.get_mut(&id).and_then(|n| n.child.take()) {

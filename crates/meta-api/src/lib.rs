@@ -30,6 +30,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
 
 pub use auth::Auth;
 pub use error::{ApiError, ApiJson, ApiPath, ApiQuery};
@@ -62,7 +63,14 @@ pub fn router<S: MetaService>(service: Arc<S>, auth: Auth) -> Router {
         .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn_with_state(metrics, metrics::track))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT))
+}
+
+/// The span of one request: method and matched route (not the raw path, which holds IDs).
+fn request_span(request: &Request) -> tracing::Span {
+    let route = request.extensions().get::<axum::extract::MatchedPath>().map_or("unmatched", |p| p.as_str());
+    tracing::debug_span!("request", method = %request.method(), route)
 }
 
 /// `GET /v1/openapi.json`.

@@ -298,3 +298,22 @@ async fn a_data_dir_of_another_cluster_is_refused() {
     std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr).expect("read stderr");
     assert!(stderr.contains("belongs to a cluster whose members are [1, 2, 3]"), "{stderr}");
 }
+
+/// SIGTERM stops a node cleanly (exit status 0) and the internal routes refuse requests without
+/// the cluster secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_a_node_cleanly_and_internal_routes_need_the_secret() {
+    let mut cluster = Cluster::start(std::path::Path::new(env!("CARGO_BIN_EXE_metad")), 3).await;
+    let anonymous =
+        cluster.http.post(cluster.url(2, "/internal/propose")).body(vec![1, 0]).send().await.expect("answer");
+    assert_eq!(anonymous.status().as_u16(), 401, "internal routes need the cluster secret");
+
+    cluster.signal(3, "-TERM");
+    let status = wait_for(Duration::from_secs(20), "node 3 to exit", || {
+        let exited = cluster.try_wait(3);
+        async move { exited }
+    })
+    .await;
+    assert!(status.success(), "SIGTERM should end metad cleanly, got {status}");
+    assert!(cluster.log(3).contains("shutdown requested"), "{}", cluster.log(3));
+}
