@@ -30,6 +30,7 @@ use crate::routes::{cluster, nodes, schema, shards};
         schema::create_retention_policy,
         schema::alter_retention_policy,
         schema::drop_retention_policy,
+        shards::list_shard_groups,
         shards::create_shard_group,
         shards::list_shards,
         shards::get_shard,

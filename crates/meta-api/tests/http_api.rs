@@ -102,6 +102,12 @@ async fn happy_paths_return_the_objects() {
     assert_eq!(shards["shards"][0]["replication_factor"], 1);
     let (status, again) = call(&node, "POST", "/v1/shard-groups", Some(r#"{"database": "db", "timestamp": 5}"#)).await;
     assert_eq!((status, &again["created"]), (StatusCode::OK, &json!(false)), "idempotent: {again}");
+    let (status, groups) = call(&node, "GET", "/v1/shard-groups?database=db&from=0&to=1", None).await;
+    assert_eq!(status, StatusCode::OK, "{groups}");
+    assert_eq!(groups["shard_groups"].as_array().map(Vec::len), Some(1), "{groups}");
+    let (_, later) =
+        call(&node, "GET", "/v1/shard-groups?database=db&retention_policy=rp&from=999999999999999", None).await;
+    assert_eq!(later["shard_groups"].as_array().map(Vec::len), Some(0), "{later}");
     let (status, dbs) = call(&node, "GET", "/v1/databases", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(dbs["databases"][0]["retention_policies"][0]["default"], true, "{dbs}");
@@ -232,6 +238,11 @@ async fn every_bad_request_gets_a_json_error_naming_the_problem() {
         ("POST", "/v1/meta-nodes", Some(r#"{"addr": "m:1"}"#), 409, "membership_refused", "membership"),
         ("DELETE", "/v1/meta-nodes/x", None, 400, "invalid_path", "x"),
         ("GET", "/v1/metadata?wait=forever", None, 400, "invalid_field", "wait"),
+        ("GET", "/v1/shard-groups", None, 400, "invalid_query", "database"),
+        ("GET", "/v1/shard-groups?database=nope", None, 404, "database_not_found", "nope"),
+        ("GET", "/v1/shard-groups?database=db&retention_policy=x", None, 404, "retention_policy_not_found", "x"),
+        ("GET", "/v1/shard-groups?database=db&from=5&to=5", None, 400, "invalid_time_range", "5"),
+        ("GET", "/v1/shard-groups?database=db&from=soon", None, 400, "invalid_query", "from"),
     ];
     for (method, path, body, status, code, word) in cases {
         let (got, reply) = call(&node, method, path, body).await;
@@ -374,7 +385,7 @@ async fn the_openapi_document_lists_only_routed_operations() {
             assert!(!unrouted, "{method} {path} is documented but not routed: {status} {reply}");
         }
     }
-    assert_eq!(operations, 27, "documented operations");
+    assert_eq!(operations, 28, "documented operations");
     let schemas = doc["components"]["schemas"].as_object().expect("schemas");
     for name in ["DataNode", "ShardInfo", "ErrorReply", "NodeStatus", "RetentionPolicyRequest"] {
         assert!(schemas.contains_key(name), "schema {name} missing");

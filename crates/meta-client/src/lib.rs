@@ -1,7 +1,8 @@
 //! A typed async client of the meta service's `/v1` API, used by `metactl`, data nodes and tests.
 //!
 //! Give it every meta node's address: any node serves any request (followers forward writes to
-//! the leader), so the client only needs one that answers. It moves to the next address when one
+//! the leader), so the client only needs one that answers; it sends writes to the leader when it
+//! can tell which endpoint that is, saving the forwarding hop. It moves to the next address when one
 //! cannot be connected to, and retries with backoff while the cluster has no leader (`503
 //! no_leader`). A request whose outcome is unknown (timeout after sending) is retried only if it
 //! is idempotent (reads); a write then fails with [`ClientError::Unavailable`] rather than risk
@@ -16,7 +17,7 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
@@ -27,8 +28,8 @@ use meta_store::{DataNode, MetaNode, NodeId, ShardId, Timestamp};
 use meta_wire::{
     AddDataNodeRequest, AddMetaNodeRequest, AddOwnerRequest, AlterRetentionPolicyRequest, CreateDatabaseRequest,
     CreateShardGroupRequest, DataNodeList, DatabaseList, ErrorReply, MetaNodeList, MetadataReply, NodeStatus,
-    RetentionPolicyRequest, ShardGroupReply, ShardInfo, ShardList, TruncateReply, TruncateShardsRequest,
-    UpdateDataNodeRequest,
+    RetentionPolicyRequest, ShardGroupList, ShardGroupReply, ShardInfo, ShardList, TruncateReply,
+    TruncateShardsRequest, UpdateDataNodeRequest,
 };
 
 /// How many attempts a request gets across endpoints and leader changes.
@@ -90,8 +91,10 @@ pub struct Client {
     endpoints: Vec<String>,
     http: reqwest::Client,
     token: Option<String>,
-    /// The endpoint that answered last; requests start there.
+    /// The endpoint requests start at: the leader once located, else the last that answered.
     preferred: AtomicUsize,
+    /// Whether `preferred` is known to be the leader.
+    leader_located: AtomicBool,
 }
 
 /// Whether a request may be repeated when its outcome is unknown.
@@ -126,7 +129,13 @@ impl Client {
             .timeout(MEMBERSHIP_TIMEOUT + Duration::from_secs(60))
             .build()
             .map_err(|e| ClientError::InvalidEndpoint(e.to_string()))?;
-        Ok(Client { endpoints: list, http, token: None, preferred: AtomicUsize::new(0) })
+        Ok(Client {
+            endpoints: list,
+            http,
+            token: None,
+            preferred: AtomicUsize::new(0),
+            leader_located: AtomicBool::new(false),
+        })
     }
 
     /// Sends `token` as a bearer token with every request.
@@ -196,6 +205,8 @@ impl Client {
                     })
                 }
             }
+            // The leader may have moved: look for it again before the next write.
+            self.leader_located.store(false, Ordering::Relaxed);
             tracing::debug!(attempt, %last, "meta request failed; retrying");
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -213,7 +224,23 @@ impl Client {
         path: &str,
         body: Option<&B>,
     ) -> Result<T, ClientError> {
+        self.locate_leader().await;
         self.request(method, path, body, Idempotent::No, REQUEST_TIMEOUT).await
+    }
+
+    /// Points `preferred` at the leader when it is among the endpoints, so writes skip the
+    /// forwarding hop. Any node would serve them; this only saves a round trip.
+    async fn locate_leader(&self) {
+        if self.leader_located.load(Ordering::Relaxed) {
+            return;
+        }
+        let Ok(status) = self.status().await else { return };
+        let leader_addr = status.voters.iter().find(|v| Some(v.id) == status.leader_id).map(|v| v.addr.clone());
+        let Some(addr) = leader_addr else { return };
+        if let Some(index) = self.endpoints.iter().position(|e| e.strip_prefix("http://") == Some(addr.as_str())) {
+            self.preferred.store(index, Ordering::Relaxed);
+            self.leader_located.store(true, Ordering::Relaxed);
+        }
     }
 
     /// `GET /v1/status` of whichever node answers.
@@ -341,6 +368,22 @@ impl Client {
             timestamp,
         };
         self.request(Method::POST, "/v1/shard-groups", Some(&body), Idempotent::Yes, REQUEST_TIMEOUT).await
+    }
+
+    /// The shard groups of a policy (the database's default when `None`) overlapping
+    /// `[from, to)`.
+    pub async fn shard_groups(
+        &self,
+        database: &str,
+        retention_policy: Option<&str>,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<ShardGroupList, ClientError> {
+        let mut path = format!("/v1/shard-groups?database={}&from={from}&to={to}", encode(database));
+        if let Some(rp) = retention_policy {
+            path.push_str(&format!("&retention_policy={}", encode(rp)));
+        }
+        self.get(&path).await
     }
 
     /// Every shard with its owners.

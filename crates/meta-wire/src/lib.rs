@@ -289,6 +289,42 @@ pub struct ShardGroupReply {
     pub shard_group: ShardGroup,
 }
 
+/// Query of `GET /v1/shard-groups`: the groups of one policy overlapping `[from, to)`.
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShardGroupsQuery {
+    /// Database name.
+    pub database: String,
+    /// Policy name; absent means the database's default policy.
+    #[serde(default)]
+    pub retention_policy: Option<String>,
+    /// Start of the range (inclusive), nanoseconds; absent means the beginning of time.
+    #[serde(default)]
+    pub from: Option<Timestamp>,
+    /// End of the range (exclusive), nanoseconds; absent means the end of time.
+    #[serde(default)]
+    pub to: Option<Timestamp>,
+    /// Include deleted groups.
+    #[serde(default)]
+    pub deleted: bool,
+    /// Read this node's state without confirming it is current.
+    #[serde(default)]
+    pub stale: bool,
+}
+
+/// `GET /v1/shard-groups` reply.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardGroupList {
+    /// Database.
+    pub database: String,
+    /// Retention policy.
+    pub retention_policy: String,
+    /// The groups overlapping the range, by start time.
+    pub shard_groups: Vec<ShardGroup>,
+}
+
 /// `POST /v1/truncate-shards` reply.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

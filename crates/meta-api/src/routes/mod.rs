@@ -37,7 +37,7 @@ pub(crate) fn v1<S: MetaService>() -> Router<Arc<S>> {
             "/v1/databases/{db}/retention-policies/{rp}",
             patch(schema::alter_retention_policy::<S>).delete(schema::drop_retention_policy::<S>),
         )
-        .route("/v1/shard-groups", post(shards::create_shard_group::<S>))
+        .route("/v1/shard-groups", get(shards::list_shard_groups::<S>).post(shards::create_shard_group::<S>))
         .route("/v1/shards", get(shards::list_shards::<S>))
         .route("/v1/shards/{id}", get(shards::get_shard::<S>).delete(shards::drop_shard::<S>))
         .route("/v1/shards/{id}/owners", post(shards::add_owner::<S>))

@@ -7,14 +7,14 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 
-use meta_store::{ApplyError, Command, MetaState, NodeId, Response, ShardId, ShardView, Timestamp, MINUTE};
+use meta_store::{ApplyError, Command, MetaState, NodeId, Response, ShardGroup, ShardId, ShardView, Timestamp, MINUTE};
 
 use crate::error::{duration_field, ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::routes::{propose, read_barrier};
 use crate::service::MetaService;
 use meta_wire::{
-    AddOwnerRequest, CreateShardGroupRequest, ErrorReply, ReadQuery, ShardGroupReply, ShardInfo, ShardList, ShardOwner,
-    TruncateReply, TruncateShardsRequest,
+    AddOwnerRequest, CreateShardGroupRequest, ErrorReply, ReadQuery, ShardGroupList, ShardGroupReply, ShardGroupsQuery,
+    ShardInfo, ShardList, ShardOwner, TruncateReply, TruncateShardsRequest,
 };
 
 /// `POST /v1/shard-groups`: the group covering a timestamp, created on demand (idempotent).
@@ -64,6 +64,45 @@ pub(crate) async fn create_shard_group<S: MetaService>(
         }
         other => Err(ApiError::internal(format!("unexpected response {other:?}"))),
     }
+}
+
+#[utoipa::path(get, path = "/v1/shard-groups", tag = "shards", params(ShardGroupsQuery), responses((status = 200, body = ShardGroupList), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
+/// `GET /v1/shard-groups?database=&retention_policy=&from=&to=`: the groups of one policy whose
+/// range overlaps `[from, to)`, by start time (what a query planner or data node asks).
+pub(crate) async fn list_shard_groups<S: MetaService>(
+    State(service): State<Arc<S>>,
+    ApiQuery(query): ApiQuery<ShardGroupsQuery>,
+) -> Result<Json<ShardGroupList>, ApiError> {
+    let from = query.from.unwrap_or(Timestamp::MIN);
+    let to = query.to.unwrap_or(Timestamp::MAX);
+    if from >= to {
+        return Err(ApplyError::InvalidTimeRange { from, to }.into());
+    }
+    read_barrier(&*service, query.stale).await?;
+    let applied = service.state().read();
+    let database = applied
+        .state
+        .database(&query.database)
+        .ok_or_else(|| ApplyError::DatabaseNotFound { database: query.database.clone() })?;
+    let name = match &query.retention_policy {
+        Some(name) => name.clone(),
+        None => database.default_retention_policy.clone().ok_or_else(|| {
+            ApiError::invalid_field("retention_policy", format!("database {:?} has no default policy", database.name))
+        })?,
+    };
+    let policy = database.retention_policies.get(&name).ok_or_else(|| ApplyError::RetentionPolicyNotFound {
+        database: database.name.clone(),
+        retention_policy: name.clone(),
+    })?;
+    let mut shard_groups: Vec<ShardGroup> = policy
+        .shard_groups
+        .values()
+        .filter(|g| query.deleted || !g.is_deleted())
+        .filter(|g| g.start < to && from < g.end)
+        .cloned()
+        .collect();
+    shard_groups.sort_by_key(|g| (g.start, g.id));
+    Ok(Json(ShardGroupList { database: database.name.clone(), retention_policy: name, shard_groups }))
 }
 
 fn shard_info(state: &MetaState, view: ShardView<'_>) -> ShardInfo {
