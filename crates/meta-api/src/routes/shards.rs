@@ -7,7 +7,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 
-use meta_store::{ApplyError, Command, MetaState, NodeId, Response, ShardGroup, ShardId, ShardView, Timestamp, MINUTE};
+use meta_store::{
+    ApplyError, Command, Database, MetaState, NodeId, Response, RetentionPolicy, ShardGroup, ShardId, ShardView,
+    Timestamp, MINUTE,
+};
 
 use crate::error::{duration_field, ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::routes::{propose, read_barrier};
@@ -27,33 +30,17 @@ pub(crate) async fn create_shard_group<S: MetaService>(
     read_barrier(&*service, false).await?;
     let retention_policy = {
         let applied = service.state().read();
-        let database = applied
-            .state
-            .database(&request.database)
-            .ok_or_else(|| ApplyError::DatabaseNotFound { database: request.database.clone() })?;
-        let name = match &request.retention_policy {
-            Some(name) => name.clone(),
-            None => database.default_retention_policy.clone().ok_or_else(|| {
-                ApiError::invalid_field(
-                    "retention_policy",
-                    format!("database {:?} has no default retention policy; name one", request.database),
-                )
-            })?,
-        };
-        let existing = database
-            .retention_policies
-            .get(&name)
-            .and_then(|rp| rp.live_groups().find(|g| g.contains(request.timestamp)));
-        if let Some(group) = existing {
+        let (_, policy) = resolve_policy(&applied.state, &request.database, request.retention_policy.as_deref())?;
+        if let Some(group) = policy.live_groups().find(|g| g.contains(request.timestamp)) {
             let reply = ShardGroupReply {
                 database: request.database.clone(),
-                retention_policy: name,
+                retention_policy: policy.name.clone(),
                 created: false,
                 shard_group: group.clone(),
             };
             return Ok((StatusCode::OK, Json(reply)));
         }
-        name
+        policy.name.clone()
     };
     let command =
         Command::CreateShardGroup { database: request.database, retention_policy, timestamp: request.timestamp };
@@ -80,20 +67,7 @@ pub(crate) async fn list_shard_groups<S: MetaService>(
     }
     read_barrier(&*service, query.stale).await?;
     let applied = service.state().read();
-    let database = applied
-        .state
-        .database(&query.database)
-        .ok_or_else(|| ApplyError::DatabaseNotFound { database: query.database.clone() })?;
-    let name = match &query.retention_policy {
-        Some(name) => name.clone(),
-        None => database.default_retention_policy.clone().ok_or_else(|| {
-            ApiError::invalid_field("retention_policy", format!("database {:?} has no default policy", database.name))
-        })?,
-    };
-    let policy = database.retention_policies.get(&name).ok_or_else(|| ApplyError::RetentionPolicyNotFound {
-        database: database.name.clone(),
-        retention_policy: name.clone(),
-    })?;
+    let (database, policy) = resolve_policy(&applied.state, &query.database, query.retention_policy.as_deref())?;
     let mut shard_groups: Vec<ShardGroup> = policy
         .shard_groups
         .values()
@@ -102,7 +76,30 @@ pub(crate) async fn list_shard_groups<S: MetaService>(
         .cloned()
         .collect();
     shard_groups.sort_by_key(|g| (g.start, g.id));
-    Ok(Json(ShardGroupList { database: database.name.clone(), retention_policy: name, shard_groups }))
+    Ok(Json(ShardGroupList { database: database.name.clone(), retention_policy: policy.name.clone(), shard_groups }))
+}
+
+/// The database and the named policy, or the database's default policy when none is named.
+fn resolve_policy<'a>(
+    state: &'a MetaState,
+    database: &str,
+    policy: Option<&str>,
+) -> Result<(&'a Database, &'a RetentionPolicy), ApiError> {
+    let db = state.database(database).ok_or_else(|| ApplyError::DatabaseNotFound { database: database.to_owned() })?;
+    let name = match policy {
+        Some(name) => name,
+        None => db.default_retention_policy.as_deref().ok_or_else(|| {
+            ApiError::invalid_field(
+                "retention_policy",
+                format!("database {database:?} has no default retention policy; name one"),
+            )
+        })?,
+    };
+    let policy = db.retention_policies.get(name).ok_or_else(|| ApplyError::RetentionPolicyNotFound {
+        database: database.to_owned(),
+        retention_policy: name.to_owned(),
+    })?;
+    Ok((db, policy))
 }
 
 fn shard_info(state: &MetaState, view: ShardView<'_>) -> ShardInfo {
