@@ -104,6 +104,7 @@ where
             anyhow::Ok(latencies)
         }));
     }
+    // The measured window itself, not synchronisation: clients run until it ends.
     tokio::time::sleep(duration).await;
     stop.store(true, Ordering::Relaxed);
     let mut latencies = histogram()?;

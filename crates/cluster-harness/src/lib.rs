@@ -276,6 +276,7 @@ where
             return value;
         }
         assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        // Poll interval between probes; the deadline above bounds the wait.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

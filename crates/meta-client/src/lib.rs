@@ -208,6 +208,7 @@ impl Client {
             // The leader may have moved: look for it again before the next write.
             self.leader_located.store(false, Ordering::Relaxed);
             tracing::debug!(attempt, %last, "meta request failed; retrying");
+            // Deliberate exponential backoff between attempts (100 ms doubling to 2 s).
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(MAX_BACKOFF);
         }
