@@ -1,5 +1,5 @@
-//! The cluster test harness: real `metad` processes on loopback ports chosen here, each with its
-//! own data directory and log file; conditions are awaited by polling with a deadline, never by
+//! The cluster test harness: real `metad` (and `datad`) processes on loopback ports chosen here,
+//! each with its own data directory and log file; conditions are awaited by polling with a deadline, never by
 //! fixed sleeps. Dropping a [`Cluster`] kills its processes (and prints their logs if the test
 //! is failing).
 //!
@@ -20,6 +20,10 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+mod data_nodes;
+
+pub use data_nodes::DataProcess;
 
 /// A meta node process and what it needs to be restarted.
 #[derive(Debug)]
@@ -48,6 +52,8 @@ pub struct Cluster {
     secret: String,
     /// A client for talking to the nodes.
     pub http: reqwest::Client,
+    /// Data node processes (`datad`), by the slot [`Cluster::start_data_node`] returned.
+    pub data: Vec<DataProcess>,
 }
 
 /// A binary built next to the running test (`target/<profile>/<name>`): how a test of one
@@ -63,7 +69,7 @@ pub fn sibling_binary(name: &str) -> PathBuf {
 /// A loopback port free right now. Ports come from below the kernel's ephemeral range (where
 /// outgoing connections take theirs), handed out in sequence within this test process so that
 /// parallel tests never pick the same one; each is checked bindable before use.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     static NEXT: AtomicU16 = AtomicU16::new(0);
     let base = 12_000 + (std::process::id() % 64) as u16 * 300;
     let _ = NEXT.compare_exchange(0, base, Ordering::SeqCst, Ordering::SeqCst);
@@ -99,7 +105,8 @@ impl Cluster {
         let secret = format!("test-{}-{}", std::process::id(), free_port());
         let config = dir.path().join("metad.toml");
         std::fs::write(&config, toml).expect("write config");
-        let mut cluster = Cluster { dir, nodes, binary: binary.to_owned(), config, peers, secret, http };
+        let mut cluster =
+            Cluster { dir, nodes, binary: binary.to_owned(), config, peers, secret, http, data: Vec::new() };
         for id in 1..=n {
             cluster.spawn(id);
         }
@@ -254,11 +261,14 @@ impl Drop for Cluster {
                 let _ = child.wait();
             }
         }
+        self.kill_data_nodes();
         if std::thread::panicking() {
-            for id in self.nodes.keys() {
-                let log = std::fs::read_to_string(self.dir.path().join(format!("node-{id}.log"))).unwrap_or_default();
+            let logs = self.nodes.keys().map(|id| format!("node-{id}"));
+            let data_logs = (0..self.data.len()).map(|slot| format!("data-{slot}"));
+            for name in logs.chain(data_logs) {
+                let log = std::fs::read_to_string(self.dir.path().join(format!("{name}.log"))).unwrap_or_default();
                 let tail: Vec<&str> = log.lines().rev().take(40).collect();
-                eprintln!("--- node {id} log (last 40 lines, newest first)\n{}", tail.join("\n"));
+                eprintln!("--- {name} log (last 40 lines, newest first)\n{}", tail.join("\n"));
             }
         }
     }

@@ -29,9 +29,24 @@ impl Auth {
     }
 }
 
-/// Whether a data node's token may make this request.
+/// Whether a data node's token may make this request: reads, shard-group creation, heartbeats
+/// and its side of copy tasks (claim, progress, complete, fail).
 fn node_may(method: &Method, path: &str) -> bool {
-    method == Method::GET || (method == Method::POST && path == "/v1/shard-groups")
+    if method == Method::GET {
+        return true;
+    }
+    if method != Method::POST {
+        return false;
+    }
+    let data_node_call = |prefix: &str, suffixes: &[&str]| {
+        path.strip_prefix(prefix)
+            .and_then(|rest| rest.split_once('/'))
+            .is_some_and(|(_, tail)| suffixes.contains(&tail))
+    };
+    path == "/v1/shard-groups"
+        || path == "/v1/copy-tasks/claim"
+        || data_node_call("/v1/data-nodes/", &["heartbeat"])
+        || data_node_call("/v1/copy-tasks/", &["progress", "complete", "fail"])
 }
 
 /// Compares without an early exit, so the time taken does not reveal a matching prefix.

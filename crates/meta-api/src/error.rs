@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use meta_store::{parse_duration, ApplyError};
 use meta_wire::{ErrorDetail, ErrorReply};
 
+use crate::rpc::AeError;
 use crate::service::ServiceError;
 
 /// An API error: HTTP status, stable machine-readable code, human message.
@@ -76,7 +77,11 @@ impl From<ApplyError> for ApiError {
             | ApplyError::DataNodeNotActive { .. }
             | ApplyError::ShardGroupDeleted { .. }
             | ApplyError::NotShardOwner { .. }
-            | ApplyError::NotEmpty { .. } => StatusCode::CONFLICT,
+            | ApplyError::NotEmpty { .. }
+            | ApplyError::TaskNotClaimed { .. }
+            | ApplyError::StaleAttempt { .. }
+            | ApplyError::TaskNotOpen { .. }
+            | ApplyError::CopyTaskExists { .. } => StatusCode::CONFLICT,
             _ => StatusCode::BAD_REQUEST,
         };
         ApiError { status, code: error.code(), message: error.to_string() }
@@ -96,6 +101,23 @@ impl From<ServiceError> for ApiError {
                 ApiError { status: StatusCode::CONFLICT, code: "membership_refused", message }
             }
             ServiceError::Internal(cause) => ApiError::internal(cause),
+            ServiceError::AntiEntropy(error) => error.into(),
+        }
+    }
+}
+
+impl From<AeError> for ApiError {
+    fn from(error: AeError) -> Self {
+        let message = error.to_string();
+        match error {
+            AeError::Apply(apply) => apply.into(),
+            AeError::AddressMismatch { .. } => {
+                ApiError { status: StatusCode::CONFLICT, code: "address_mismatch", message }
+            }
+            AeError::NotTrustedYet { .. } => {
+                ApiError { status: StatusCode::SERVICE_UNAVAILABLE, code: "not_trusted_yet", message }
+            }
+            AeError::Disabled => ApiError { status: StatusCode::CONFLICT, code: "anti_entropy_disabled", message },
         }
     }
 }

@@ -50,7 +50,13 @@ pub fn router<S: MetaService>(service: Arc<S>, auth: Auth) -> Router {
     let metrics = Arc::new(HttpMetrics::default());
     let render = {
         let (metrics, service) = (Arc::clone(&metrics), Arc::clone(&service));
-        move || async move { metrics.render(&service.status(), service.state().stats()) }
+        move || async move {
+            let applied = service.state().read();
+            let mut text = metrics.render(&service.status(), service.state().stats(), applied.state.copy_tasks());
+            drop(applied);
+            text.push_str(&service.anti_entropy_metrics());
+            text
+        }
     };
     routes::v1::<S>()
         .route("/health", get(routes::health))

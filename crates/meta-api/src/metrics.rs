@@ -10,6 +10,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use meta_store::storage::ApplyStats;
+use meta_store::{CopyTask, TaskId, TaskState};
 use meta_wire::NodeStatus;
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -32,10 +33,18 @@ impl HttpMetrics {
         stats.seconds += seconds;
     }
 
-    /// Renders the Raft gauges of `status`, the apply counters and the request counters in
-    /// Prometheus text format.
-    pub fn render(&self, status: &NodeStatus, apply: &ApplyStats) -> String {
+    /// Renders the Raft gauges of `status`, the apply counters, the copy tasks kept in the
+    /// metadata by state, and the request counters in Prometheus text format.
+    pub fn render(&self, status: &NodeStatus, apply: &ApplyStats, tasks: &BTreeMap<TaskId, CopyTask>) -> String {
         let mut out = String::new();
+        let states = [TaskState::Pending, TaskState::Claimed, TaskState::Done, TaskState::Failed, TaskState::Cancelled];
+        let _ = writeln!(out, "# HELP metad_copy_tasks Copy tasks kept in the metadata, by state.");
+        let _ = writeln!(out, "# TYPE metad_copy_tasks gauge");
+        for state in states {
+            let count = tasks.values().filter(|t| t.state == state).count();
+            let name = format!("{state:?}").to_lowercase();
+            let _ = writeln!(out, "metad_copy_tasks{{state=\"{name}\"}} {count}");
+        }
         let _ = writeln!(
             out,
             "# HELP metad_apply_commands_total Commands applied to the state machine.\n\

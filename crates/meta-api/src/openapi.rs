@@ -3,7 +3,7 @@
 
 use utoipa::OpenApi;
 
-use crate::routes::{cluster, nodes, schema, shards};
+use crate::routes::{anti_entropy, cluster, nodes, schema, shards};
 
 /// The OpenAPI description of `/v1`, `/health` and `/ready`.
 #[derive(OpenApi)]
@@ -38,6 +38,17 @@ use crate::routes::{cluster, nodes, schema, shards};
         shards::add_owner,
         shards::remove_owner,
         shards::truncate_shards,
+        anti_entropy::heartbeat,
+        anti_entropy::claim,
+        anti_entropy::progress,
+        anti_entropy::complete,
+        anti_entropy::fail,
+        anti_entropy::list_tasks,
+        anti_entropy::get_task,
+        anti_entropy::copy_shard,
+        anti_entropy::kill_task,
+        anti_entropy::report,
+        anti_entropy::repair,
     )
 )]
 pub struct ApiDoc;

@@ -22,8 +22,8 @@ use meta_store::storage::TypeConfig;
 use meta_store::{Command, NodeId};
 
 use crate::rpc::{
-    write_as_leader, ForwardError, MembershipChange, CLUSTER_SECRET_HEADER, MEMBERSHIP_PATH, PROPOSE_PATH,
-    RAFT_APPEND_PATH, RAFT_SNAPSHOT_PATH, RAFT_VOTE_PATH, READ_INDEX_PATH,
+    write_as_leader, AeRequest, ForwardError, MembershipChange, ANTI_ENTROPY_PATH, CLUSTER_SECRET_HEADER,
+    MEMBERSHIP_PATH, PROPOSE_PATH, RAFT_APPEND_PATH, RAFT_SNAPSHOT_PATH, RAFT_VOTE_PATH, READ_INDEX_PATH,
 };
 use crate::service::{MetaService, ServiceError};
 
@@ -51,6 +51,7 @@ pub fn internal_router<S: MetaService>(raft: Raft<TypeConfig>, service: Arc<S>, 
         .route(PROPOSE_PATH, post(propose::<S>))
         .route(READ_INDEX_PATH, post(read_index::<S>))
         .route(MEMBERSHIP_PATH, post(membership::<S>))
+        .route(ANTI_ENTROPY_PATH, post(anti_entropy::<S>))
         .layer(DefaultBodyLimit::max(INTERNAL_BODY_LIMIT))
         .with_state(Internal { raft, service, secret })
 }
@@ -155,6 +156,17 @@ async fn membership<S: MetaService>(State(internal): State<Internal<S>>, headers
             Err(other) => Err(ForwardError::Raft(other.to_string())),
         };
         result
+    })
+    .await
+}
+
+async fn anti_entropy<S: MetaService>(
+    State(internal): State<Internal<S>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    handle(internal, headers, body, "anti-entropy request", |internal, request: AeRequest| async move {
+        internal.service.anti_entropy_here(request).await
     })
     .await
 }

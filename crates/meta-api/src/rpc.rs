@@ -4,6 +4,7 @@
 //!  follower ── POST /internal/propose (Command) ──► leader: raft.client_write ──► Proposed
 //!  follower ── POST /internal/read-index ─────────► leader: confirms leadership ──► read log id
 //!  leader   ── POST /internal/raft/{append,vote,snapshot} ──► peer's openraft
+//!  follower ── POST /internal/anti-entropy (AeRequest) ──► leader's anti-entropy service
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -12,7 +13,11 @@ use openraft::error::{ClientWriteError, ForwardToLeader, RaftError};
 use openraft::{BasicNode, Raft};
 
 use meta_store::storage::TypeConfig;
-use meta_store::{Command, CommandResult, NodeId};
+use meta_store::{ApplyError, Command, CommandResult, CopyTask, NodeId, ShardId, TaskId};
+use meta_wire::{
+    ClaimReply, ClaimRequest, CopyShardRequest, CopyTaskInfo, CopyTaskList, CopyTasksQuery, EntropyReport, FailRequest,
+    HeartbeatReply, HeartbeatRequest, ProgressReply, ProgressRequest, RepairReply,
+};
 
 /// Path of openraft's AppendEntries RPC.
 pub const RAFT_APPEND_PATH: &str = "/internal/raft/append";
@@ -26,6 +31,8 @@ pub const PROPOSE_PATH: &str = "/internal/propose";
 pub const READ_INDEX_PATH: &str = "/internal/read-index";
 /// Path where followers forward membership changes to the leader.
 pub const MEMBERSHIP_PATH: &str = "/internal/membership";
+/// Path where followers forward anti-entropy requests (soft state and task calls) to the leader.
+pub const ANTI_ENTROPY_PATH: &str = "/internal/anti-entropy";
 /// Header carrying the cluster's shared secret on internal routes.
 pub const CLUSTER_SECRET_HEADER: &str = "x-metad-cluster-secret";
 
@@ -53,6 +60,112 @@ pub enum MembershipChange {
     },
 }
 
+/// A request for the leader's anti-entropy service. Heartbeats and progress are soft state kept
+/// on the leader; task calls become Raft commands stamped with the leader's clock and settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AeRequest {
+    /// A data node's heartbeat.
+    Heartbeat {
+        /// The data node.
+        node_id: NodeId,
+        /// What it reports.
+        request: HeartbeatRequest,
+    },
+    /// A data node claims copy tasks.
+    Claim(ClaimRequest),
+    /// A claimant reports progress (renews its lease when half of it is spent).
+    Progress {
+        /// The task.
+        task_id: TaskId,
+        /// The progress.
+        request: ProgressRequest,
+    },
+    /// A claimant finished its copy.
+    Complete {
+        /// The task.
+        task_id: TaskId,
+        /// The claim's attempt.
+        attempt: u32,
+    },
+    /// A claimant could not copy.
+    Fail {
+        /// The task.
+        task_id: TaskId,
+        /// The attempt and error.
+        request: FailRequest,
+    },
+    /// An operator's `copy-shard`.
+    CopyShard(CopyShardRequest),
+    /// An operator kills a task.
+    Kill {
+        /// The task.
+        task_id: TaskId,
+    },
+    /// An operator asks to repair a shard now.
+    Repair {
+        /// The shard.
+        shard_id: ShardId,
+    },
+    /// List copy tasks with their progress.
+    Tasks(CopyTasksQuery),
+    /// One copy task with its progress.
+    Task {
+        /// The task.
+        task_id: TaskId,
+    },
+    /// The last plan's findings, tasks and node health.
+    Report,
+}
+
+/// The leader's answer to an [`AeRequest`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AeReply {
+    /// To a heartbeat.
+    Heartbeat(HeartbeatReply),
+    /// To a claim.
+    Claimed(ClaimReply),
+    /// To a progress report.
+    Progress(ProgressReply),
+    /// A task as it is now (complete, fail, kill, copy-shard).
+    Task(CopyTask),
+    /// A task with its progress.
+    TaskInfo(CopyTaskInfo),
+    /// Tasks with their progress.
+    Tasks(CopyTaskList),
+    /// To a repair.
+    Repair(RepairReply),
+    /// To a report request.
+    Report(EntropyReport),
+}
+
+/// Why the anti-entropy service refused a request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AeError {
+    /// The Raft command the request became was rejected.
+    #[error(transparent)]
+    Apply(#[from] ApplyError),
+    /// A heartbeat from an address that is not the node's registered one (the ID was moved to
+    /// another machine with `update-data`).
+    #[error("data node {node_id} is registered at {registered}, not {given}")]
+    AddressMismatch {
+        /// The node ID.
+        node_id: NodeId,
+        /// Its registered HTTP address.
+        registered: String,
+        /// The address the heartbeat came from.
+        given: String,
+    },
+    /// The leader took over recently and does not trust liveness and inventories yet.
+    #[error("the leader is in its grace period; retry in {retry_ms} ms")]
+    NotTrustedYet {
+        /// When to retry.
+        retry_ms: u64,
+    },
+    /// The anti-entropy service is switched off in this cluster's configuration.
+    #[error("anti-entropy is disabled on this cluster")]
+    Disabled,
+}
+
 /// Why the leader could not take a forwarded request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum ForwardError {
@@ -70,6 +183,9 @@ pub enum ForwardError {
     /// Raft failed (shutting down, storage error, quorum lost).
     #[error("raft: {0}")]
     Raft(String),
+    /// The anti-entropy service refused the request as such.
+    #[error(transparent)]
+    AntiEntropy(AeError),
 }
 
 impl From<ForwardToLeader<NodeId, BasicNode>> for ForwardError {

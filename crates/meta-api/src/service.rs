@@ -7,7 +7,7 @@ use meta_store::storage::SharedState;
 use meta_store::{Command, NodeId};
 use meta_wire::NodeStatus;
 
-use crate::rpc::{MembershipChange, Proposed};
+use crate::rpc::{AeError, AeReply, AeRequest, ForwardError, MembershipChange, Proposed};
 
 /// Why a request could not be served by the cluster right now.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -24,6 +24,9 @@ pub enum ServiceError {
     /// Raft or the network failed; the message is logged, the client sees a generic error.
     #[error("internal error: {0}")]
     Internal(String),
+    /// The anti-entropy service refused the request as such.
+    #[error(transparent)]
+    AntiEntropy(#[from] AeError),
 }
 
 /// What the HTTP handlers need from a meta node.
@@ -46,4 +49,13 @@ pub trait MetaService: Send + Sync + 'static {
 
     /// Raft-level status of this node.
     fn status(&self) -> NodeStatus;
+
+    /// Serves an anti-entropy request on the leader (forwarding it there when this node is not).
+    fn anti_entropy(&self, request: AeRequest) -> impl Future<Output = Result<AeReply, ServiceError>> + Send;
+
+    /// Serves an anti-entropy request forwarded by a follower: only if this node leads.
+    fn anti_entropy_here(&self, request: AeRequest) -> impl Future<Output = Result<AeReply, ForwardError>> + Send;
+
+    /// The anti-entropy service's metrics in Prometheus text format (empty when not leading).
+    fn anti_entropy_metrics(&self) -> String;
 }

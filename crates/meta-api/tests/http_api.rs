@@ -9,10 +9,11 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use http_body_util::BodyExt;
-use meta_api::rpc::{MembershipChange, Proposed};
+use meta_api::rpc::{AeError, AeReply, AeRequest, ForwardError, MembershipChange, Proposed};
 use meta_api::{router, Auth, MetaService, NodeStatus, ServiceError};
 use meta_store::storage::SharedState;
-use meta_store::Command;
+use meta_store::{ApplyError, Command};
+use meta_wire::HeartbeatReply;
 use openraft::{CommittedLeaderId, LogId};
 use serde_json::{json, Value};
 use tower::ServiceExt;
@@ -57,6 +58,35 @@ impl MetaService for LocalNode {
     fn status(&self) -> NodeStatus {
         let leader_id = (!self.leaderless).then_some(1);
         NodeStatus { node_id: 1, raft_state: "leader".into(), leader_id, ..NodeStatus::default() }
+    }
+
+    /// Heartbeats of registered nodes are answered; everything else is refused the way the
+    /// leader's service refuses, so the routes' error mapping is checked.
+    async fn anti_entropy(&self, request: AeRequest) -> Result<AeReply, ServiceError> {
+        match request {
+            AeRequest::Heartbeat { node_id, .. } => {
+                let node = self.state.read().state.data_node(node_id).cloned();
+                let node = node.ok_or(AeError::Apply(ApplyError::DataNodeNotFound { node_id }))?;
+                Ok(AeReply::Heartbeat(HeartbeatReply {
+                    node_id,
+                    state: node.state,
+                    heartbeat_interval_ms: 1000,
+                    send_inventory: true,
+                }))
+            }
+            AeRequest::Complete { task_id, attempt } => {
+                Err(AeError::Apply(ApplyError::StaleAttempt { task_id, attempt, current: attempt + 1 }).into())
+            }
+            _ => Err(AeError::Disabled.into()),
+        }
+    }
+
+    async fn anti_entropy_here(&self, _request: AeRequest) -> Result<AeReply, ForwardError> {
+        Err(ForwardError::NotLeader { leader_id: None, leader_addr: None })
+    }
+
+    fn anti_entropy_metrics(&self) -> String {
+        String::new()
     }
 }
 
@@ -317,6 +347,11 @@ async fn tokens_guard_the_api_when_configured() {
         ("POST", "/v1/shard-groups", Some("node-secret"), 200),
         ("POST", "/v1/databases", Some("node-secret"), 403),
         ("POST", "/v1/databases", Some("admin-secret"), 201),
+        ("POST", "/v1/data-nodes/1/heartbeat", Some("node-secret"), 200),
+        ("POST", "/v1/copy-tasks/3/complete", Some("node-secret"), 409),
+        ("POST", "/v1/copy-tasks", Some("node-secret"), 403),
+        ("DELETE", "/v1/copy-tasks/3", Some("node-secret"), 403),
+        ("POST", "/v1/data-nodes/1/heartbeat/extra", Some("node-secret"), 403),
         ("GET", "/health", None, 200),
         ("GET", "/metrics", None, 200),
     ];
@@ -324,6 +359,9 @@ async fn tokens_guard_the_api_when_configured() {
         let body = match path {
             "/v1/shard-groups" => r#"{"database": "db", "timestamp": 0}"#,
             "/v1/databases" => r#"{"name": "guarded"}"#,
+            "/v1/data-nodes/1/heartbeat" => r#"{"addr": "d1:8088", "version": "1", "inventory_version": 0}"#,
+            "/v1/copy-tasks/3/complete" => r#"{"attempt": 1}"#,
+            "/v1/copy-tasks" => r#"{"shard_id": 1, "source": 1, "target": 2}"#,
             _ => "",
         };
         let mut request = Request::builder().method(method).uri(path).header(header::CONTENT_TYPE, "application/json");
@@ -385,9 +423,60 @@ async fn the_openapi_document_lists_only_routed_operations() {
             assert!(!unrouted, "{method} {path} is documented but not routed: {status} {reply}");
         }
     }
-    assert_eq!(operations, 28, "documented operations");
+    assert_eq!(operations, 39, "documented operations");
     let schemas = doc["components"]["schemas"].as_object().expect("schemas");
-    for name in ["DataNode", "ShardInfo", "ErrorReply", "NodeStatus", "RetentionPolicyRequest"] {
+    for name in
+        ["DataNode", "ShardInfo", "ErrorReply", "NodeStatus", "RetentionPolicyRequest", "EntropyReport", "CopyTask"]
+    {
         assert!(schemas.contains_key(name), "schema {name} missing");
+    }
+}
+
+#[tokio::test]
+async fn anti_entropy_routes_validate_and_map_refusals() {
+    let node = seeded().await;
+    // (method, path, body, status, code)
+    let cases = [
+        (
+            "POST",
+            "/v1/data-nodes/1/heartbeat",
+            r#"{"addr": "d1:8088", "version": "1", "inventory_version": 0}"#,
+            200,
+            None,
+        ),
+        (
+            "POST",
+            "/v1/data-nodes/99/heartbeat",
+            r#"{"addr": "d1:8088", "version": "1", "inventory_version": 0}"#,
+            404,
+            Some("data_node_not_found"),
+        ),
+        (
+            "POST",
+            "/v1/data-nodes/1/heartbeat",
+            r#"{"addr": "no-port", "version": "1", "inventory_version": 0}"#,
+            400,
+            Some("invalid_address"),
+        ),
+        ("POST", "/v1/data-nodes/1/heartbeat", r#"{"addr": "d1:8088", "version": "1"}"#, 422, Some("invalid_body")),
+        ("POST", "/v1/copy-tasks/claim", r#"{"node_id": 1, "max": 5000}"#, 400, Some("invalid_field")),
+        (
+            "POST",
+            "/v1/copy-tasks/7/progress",
+            r#"{"attempt": 1, "bytes_done": 9, "bytes_total": 3}"#,
+            400,
+            Some("invalid_field"),
+        ),
+        ("POST", "/v1/copy-tasks/7/complete", r#"{"attempt": 2}"#, 409, Some("stale_attempt")),
+        ("POST", "/v1/copy-tasks/x/complete", r#"{"attempt": 2}"#, 400, Some("invalid_path")),
+        ("POST", "/v1/entropy/repair", r#"{"shard_id": 1}"#, 409, Some("anti_entropy_disabled")),
+        ("GET", "/v1/copy-tasks?state=sleeping", "", 400, Some("invalid_query")),
+    ];
+    for (method, path, body, status, code) in cases {
+        let (got, reply) = call(&node, method, path, (!body.is_empty()).then_some(body)).await;
+        assert_eq!(got.as_u16(), status, "{method} {path} {body}: {reply}");
+        if let Some(code) = code {
+            assert_eq!(reply["error"]["code"], code, "{method} {path}: {reply}");
+        }
     }
 }

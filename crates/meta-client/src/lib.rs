@@ -16,6 +16,9 @@
 //! # Ok(()) }
 //! ```
 
+mod data_node;
+mod entropy;
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;

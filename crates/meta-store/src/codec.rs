@@ -2,7 +2,8 @@
 //! `[format version: u16 little-endian][bincode 2 (standard config) of the value]`.
 //!
 //! A later release that changes a record's shape bumps [`FORMAT_VERSION`] and decodes older
-//! versions through a migration arm in [`decode`]; until then only version 1 exists.
+//! versions through a migration arm in [`decode`]. Version 2 added copy tasks to the state;
+//! version 1 predates any release, so no migration arm reads it.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -10,7 +11,7 @@ use serde::Serialize;
 use crate::error::StoreError;
 
 /// The format version this build writes.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 
 const HEADER_LEN: usize = 2;
 
@@ -64,6 +65,6 @@ mod tests {
         assert!(matches!(decode::<u32>("test", &bytes), Err(StoreError::TrailingBytes { extra: 1, .. })));
         bytes[0] = 9;
         assert!(matches!(decode::<u32>("test", &bytes), Err(StoreError::UnsupportedFormat { found: 9, .. })));
-        assert!(matches!(decode::<String>("test", &[1, 0, 200]), Err(StoreError::Decode { .. })));
+        assert!(matches!(decode::<String>("test", &[2, 0, 200]), Err(StoreError::Decode { .. })));
     }
 }

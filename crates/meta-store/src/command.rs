@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::copy_task::{CancelReason, CopyTaskSpec, RetryPolicy, TaskId};
 use crate::model::node::NodeId;
 use crate::model::retention_policy::{RetentionPolicySpec, RetentionPolicyUpdate};
 use crate::model::shard_group::{ShardId, Timestamp};
@@ -147,6 +148,81 @@ pub enum Command {
         /// The backed-up metadata.
         backup: Box<MetaState>,
     },
+    /// Create copy tasks (planner or `copy-shard`). Each spec is checked on its own; refused
+    /// ones are listed in the response and the rest are created.
+    CreateCopyTasks {
+        /// The proposer's clock.
+        now: Timestamp,
+        /// What to copy.
+        tasks: Vec<CopyTaskSpec>,
+    },
+    /// A data node claims pending tasks it is the target of, most urgent first, until it holds
+    /// `max` claimed; each claim bumps the task's attempt and starts a lease.
+    ClaimCopyTasks {
+        /// The proposer's clock.
+        now: Timestamp,
+        /// The claiming node.
+        node_id: NodeId,
+        /// Most tasks the node holds claimed at once.
+        max: u32,
+        /// Lease length in nanoseconds.
+        lease: i64,
+    },
+    /// Extend the lease of a claimed task (the claimant reported progress).
+    RenewCopyTaskLease {
+        /// The proposer's clock.
+        now: Timestamp,
+        /// The task.
+        task_id: TaskId,
+        /// The claimant's attempt (fencing token).
+        attempt: u32,
+        /// New lease length from `now`, in nanoseconds.
+        lease: i64,
+    },
+    /// The claimant finished the copy: the target becomes an owner and the replaced owner, if
+    /// any, stops being one, atomically.
+    CompleteCopyTask {
+        /// The proposer's clock.
+        now: Timestamp,
+        /// The task.
+        task_id: TaskId,
+        /// The claimant's attempt (fencing token).
+        attempt: u32,
+    },
+    /// The claimant could not copy: retried after a backoff, or failed for good.
+    FailCopyTask {
+        /// The proposer's clock.
+        now: Timestamp,
+        /// The task.
+        task_id: TaskId,
+        /// The claimant's attempt (fencing token).
+        attempt: u32,
+        /// What went wrong.
+        error: String,
+        /// How failures are retried.
+        retry: RetryPolicy,
+    },
+    /// Put claimed tasks whose lease ran out at `now` back to pending.
+    ExpireCopyTaskLeases {
+        /// The proposer's clock.
+        now: Timestamp,
+    },
+    /// Withdraw an open task.
+    CancelCopyTask {
+        /// The proposer's clock.
+        now: Timestamp,
+        /// The task.
+        task_id: TaskId,
+        /// Why.
+        reason: CancelReason,
+    },
+    /// `entropy repair`: clear a shard's failed and killed tasks so the planner may try again.
+    RetryShardRepair {
+        /// The proposer's clock.
+        now: Timestamp,
+        /// The shard.
+        shard_id: ShardId,
+    },
 }
 
 impl Command {
@@ -172,6 +248,30 @@ impl Command {
             Command::RemoveShardOwner { .. } => "remove_shard_owner",
             Command::DropShard { .. } => "drop_shard",
             Command::RestoreMetadata { .. } => "restore_metadata",
+            Command::CreateCopyTasks { .. } => "create_copy_tasks",
+            Command::ClaimCopyTasks { .. } => "claim_copy_tasks",
+            Command::RenewCopyTaskLease { .. } => "renew_copy_task_lease",
+            Command::CompleteCopyTask { .. } => "complete_copy_task",
+            Command::FailCopyTask { .. } => "fail_copy_task",
+            Command::ExpireCopyTaskLeases { .. } => "expire_copy_task_leases",
+            Command::CancelCopyTask { .. } => "cancel_copy_task",
+            Command::RetryShardRepair { .. } => "retry_shard_repair",
         }
+    }
+
+    /// Whether applying the command can leave open copy tasks without a shard, node or owner
+    /// to work with (those tasks are then cancelled in the same apply).
+    pub fn may_strand_copy_tasks(&self) -> bool {
+        matches!(
+            self,
+            Command::RemoveDataNode { .. }
+                | Command::DropDatabase { .. }
+                | Command::DropRetentionPolicy { .. }
+                | Command::DeleteExpiredShardGroups { .. }
+                | Command::PruneDeletedShardGroups { .. }
+                | Command::AddShardOwner { .. }
+                | Command::RemoveShardOwner { .. }
+                | Command::DropShard { .. }
+        )
     }
 }

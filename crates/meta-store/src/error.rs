@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::copy_task::{TaskId, TaskState};
 use crate::model::node::{NodeId, NodeState};
 use crate::model::shard_group::{ShardGroupId, ShardId, Timestamp};
 
@@ -184,6 +185,55 @@ pub enum ApplyError {
         /// The node.
         node_id: NodeId,
     },
+    /// No copy task has this ID (or it finished long ago and was forgotten).
+    #[error("copy task {task_id} not found")]
+    TaskNotFound {
+        /// The ID asked for.
+        task_id: TaskId,
+    },
+    /// The task is not claimed, so its claimant cannot renew, complete or fail it.
+    #[error("copy task {task_id} is {state:?}, not claimed")]
+    TaskNotClaimed {
+        /// The task.
+        task_id: TaskId,
+        /// Its state.
+        state: TaskState,
+    },
+    /// The caller's claim is not the task's current one (its lease expired and the task was
+    /// claimed again): the fencing token refuses it.
+    #[error("copy task {task_id}: attempt {attempt} is stale, the current attempt is {current}")]
+    StaleAttempt {
+        /// The task.
+        task_id: TaskId,
+        /// The attempt presented.
+        attempt: u32,
+        /// The current attempt.
+        current: u32,
+    },
+    /// The task already finished.
+    #[error("copy task {task_id} is already {state:?}")]
+    TaskNotOpen {
+        /// The task.
+        task_id: TaskId,
+        /// Its state.
+        state: TaskState,
+    },
+    /// An open task already copies the shard to the target.
+    #[error("copy task {task_id} already copies shard {shard_id} to node {target}")]
+    CopyTaskExists {
+        /// The shard.
+        shard_id: ShardId,
+        /// The target.
+        target: NodeId,
+        /// The open task.
+        task_id: TaskId,
+    },
+    /// A copy task that makes no sense (same source and target, replacing a non-owner...).
+    #[error("invalid copy task: {reason}")]
+    InvalidCopyTask {
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 impl ApplyError {
@@ -215,6 +265,12 @@ impl ApplyError {
             ApplyError::NotShardOwner { .. } => "not_shard_owner",
             ApplyError::NotEmpty { .. } => "not_empty",
             ApplyError::InvalidBackup { .. } => "invalid_backup",
+            ApplyError::TaskNotFound { .. } => "task_not_found",
+            ApplyError::TaskNotClaimed { .. } => "task_not_claimed",
+            ApplyError::StaleAttempt { .. } => "stale_attempt",
+            ApplyError::TaskNotOpen { .. } => "task_not_open",
+            ApplyError::CopyTaskExists { .. } => "copy_task_exists",
+            ApplyError::InvalidCopyTask { .. } => "invalid_copy_task",
         }
     }
 
@@ -227,6 +283,7 @@ impl ApplyError {
                 | ApplyError::DatabaseNotFound { .. }
                 | ApplyError::RetentionPolicyNotFound { .. }
                 | ApplyError::ShardNotFound { .. }
+                | ApplyError::TaskNotFound { .. }
         )
     }
 }

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::model::copy_task::{CopyTask, TaskId};
 use crate::model::database::Database;
 use crate::model::node::NodeId;
 use crate::model::shard_group::{ShardGroup, ShardGroupId, ShardId};
@@ -76,5 +77,43 @@ impl Index {
     /// How many shards `node` owns.
     pub(crate) fn load(&self, node: NodeId) -> usize {
         self.node_shards.get(&node).map_or(0, BTreeSet::len)
+    }
+}
+
+/// The open (pending or claimed) copy tasks, by copy and by target: what creating and claiming
+/// tasks look up, so neither scans every task.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct OpenTasks {
+    /// The open task copying a shard to a target.
+    pub(crate) by_copy: BTreeMap<(ShardId, NodeId), TaskId>,
+    /// The open tasks each node is the target of.
+    pub(crate) by_target: BTreeMap<NodeId, BTreeSet<TaskId>>,
+}
+
+impl OpenTasks {
+    /// Builds the index of a set of tasks.
+    pub(crate) fn build(tasks: &BTreeMap<TaskId, CopyTask>) -> Self {
+        let mut open = OpenTasks::default();
+        for task in tasks.values().filter(|t| t.state.is_open()) {
+            open.insert(task);
+        }
+        open
+    }
+
+    /// Records an open task.
+    pub(crate) fn insert(&mut self, task: &CopyTask) {
+        self.by_copy.insert((task.spec.shard_id, task.spec.target), task.id);
+        self.by_target.entry(task.spec.target).or_default().insert(task.id);
+    }
+
+    /// Forgets a task that is no longer open.
+    pub(crate) fn remove(&mut self, task: &CopyTask) {
+        self.by_copy.remove(&(task.spec.shard_id, task.spec.target));
+        if let Some(ids) = self.by_target.get_mut(&task.spec.target) {
+            ids.remove(&task.id);
+            if ids.is_empty() {
+                self.by_target.remove(&task.spec.target);
+            }
+        }
     }
 }

@@ -50,6 +50,7 @@ pub mod storage;
 
 pub use command::Command;
 pub use error::{ApplyError, StoreError};
+pub use model::copy_task::{CancelReason, CopyTask, CopyTaskSpec, RetryPolicy, TaskId, TaskReason, TaskState};
 pub use model::database::Database;
 pub use model::duration::{
     format_duration, parse_duration, DurationParseError, DAY, HOUR, MICROSECOND, MILLISECOND, MINUTE, NANOSECOND,
@@ -58,8 +59,8 @@ pub use model::duration::{
 pub use model::node::{DataNode, MetaNode, NodeId, NodeState, ZONE_LABEL};
 pub use model::retention_policy::{RetentionPolicy, RetentionPolicySpec, RetentionPolicyUpdate, MIN_DURATION};
 pub use model::shard_group::{Shard, ShardGroup, ShardGroupId, ShardId, Timestamp, MAX_TIMESTAMP, MIN_TIMESTAMP};
-pub use response::Response;
-pub use state::{MetaState, ShardView};
+pub use response::{RejectedCopyTask, Response};
+pub use state::{MetaState, ShardView, FINISHED_TASKS_KEPT};
 pub use validate::{validate_addr, validate_durations, validate_labels, validate_name, validate_replication_factor};
 
 /// The outcome of applying one command: what every replica returns for it.

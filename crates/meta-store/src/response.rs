@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::ApplyError;
+use crate::model::copy_task::CopyTask;
 use crate::model::node::{DataNode, MetaNode};
 use crate::model::shard_group::{ShardGroup, ShardGroupId};
 
@@ -27,4 +29,24 @@ pub enum Response {
     },
     /// IDs of the shard groups the command touched.
     ShardGroupIds(Vec<ShardGroupId>),
+    /// A copy task as it is now.
+    CopyTask(CopyTask),
+    /// Copy tasks the command touched (claimed, expired, superseded).
+    CopyTasks(Vec<CopyTask>),
+    /// The outcome of creating a batch of copy tasks: each spec is checked on its own.
+    CopyTasksCreated {
+        /// The tasks created, in the order of their specs.
+        created: Vec<CopyTask>,
+        /// The specs refused, with why.
+        rejected: Vec<RejectedCopyTask>,
+    },
+}
+
+/// A copy-task spec that `CreateCopyTasks` refused.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectedCopyTask {
+    /// Its position in the command's list.
+    pub index: usize,
+    /// Why it was refused.
+    pub error: ApplyError,
 }

@@ -5,11 +5,15 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use meta_store::codec;
 use meta_store::{
-    Command, CommandResult, MetaState, RetentionPolicySpec, RetentionPolicyUpdate, Timestamp, DAY, HOUR, MINUTE,
+    CancelReason, Command, CommandResult, CopyTaskSpec, MetaState, RetentionPolicySpec, RetentionPolicyUpdate,
+    RetryPolicy, TaskReason, TaskState, Timestamp, DAY, HOUR, MINUTE, SECOND,
 };
 use proptest::prelude::*;
 
 const H: i64 = HOUR as i64;
+/// Copy-task leases in generated histories: a few steps long, so some expire.
+const LEASE: i64 = 2 * SECOND as i64;
+const RETRY: RetryPolicy = RetryPolicy { max_failures: 2, base_backoff: SECOND as i64, max_backoff: 4 * SECOND as i64 };
 
 fn name() -> impl Strategy<Value = String> {
     prop_oneof![5 => Just("a".to_owned()), 5 => Just("b".to_owned()), 1 => Just("".to_owned())]
@@ -137,6 +141,28 @@ enum Action {
     RemoveMetaNode(prop::sample::Index),
     DropPolicy(prop::sample::Index),
     AlterPolicy(prop::sample::Index, RetentionPolicyUpdate),
+    CreateTask { shard: prop::sample::Index, target: prop::sample::Index, replace: bool, reason: TaskReason },
+    ClaimTasks(prop::sample::Index, u32),
+    RenewLease(prop::sample::Index),
+    CompleteTask(prop::sample::Index, bool),
+    FailTask(prop::sample::Index),
+    CancelTask(prop::sample::Index, CancelReason),
+    ExpireLeases,
+    RetryRepair(prop::sample::Index),
+}
+
+fn task_reason() -> impl Strategy<Value = TaskReason> {
+    prop_oneof![
+        3 => Just(TaskReason::UnderReplicated),
+        1 => Just(TaskReason::MissingOnOwner),
+        1 => Just(TaskReason::DeadOwner),
+        1 => Just(TaskReason::DrainingOwner),
+        1 => Just(TaskReason::Operator),
+    ]
+}
+
+fn cancel_reason() -> impl Strategy<Value = CancelReason> {
+    prop_oneof![Just(CancelReason::Operator), Just(CancelReason::NotNeeded), Just(CancelReason::TargetGone)]
 }
 
 fn policy_update() -> impl Strategy<Value = RetentionPolicyUpdate> {
@@ -158,9 +184,18 @@ fn action() -> impl Strategy<Value = Action> {
         2 => (pick(), pick()).prop_map(|(s, n)| Action::RemoveOwner(s, n)),
         1 => pick().prop_map(Action::DropShard),
         1 => (pick(), any::<bool>()).prop_map(|(n, force)| Action::RemoveDataNode(n, force)),
-        1 => pick().prop_map(Action::RemoveMetaNode),
+        3 => pick().prop_map(Action::RemoveMetaNode),
         1 => pick().prop_map(Action::DropPolicy),
         1 => (pick(), policy_update()).prop_map(|(p, update)| Action::AlterPolicy(p, update)),
+        4 => (pick(), pick(), any::<bool>(), task_reason())
+            .prop_map(|(shard, target, replace, reason)| Action::CreateTask { shard, target, replace, reason }),
+        3 => (pick(), 0u32..4).prop_map(|(node, max)| Action::ClaimTasks(node, max)),
+        3 => pick().prop_map(Action::RenewLease),
+        3 => (pick(), prop::bool::weighted(0.85)).prop_map(|(task, current)| Action::CompleteTask(task, current)),
+        2 => pick().prop_map(Action::FailTask),
+        2 => (pick(), cancel_reason()).prop_map(|(task, reason)| Action::CancelTask(task, reason)),
+        5 => Just(Action::ExpireLeases),
+        3 => pick().prop_map(Action::RetryRepair),
     ]
 }
 
@@ -168,7 +203,7 @@ fn chosen<T: Clone>(items: &[T], index: &prop::sample::Index) -> Option<T> {
     (!items.is_empty()).then(|| items[index.index(items.len())].clone())
 }
 
-/// Every history starts from a small working cluster (three data nodes, database `a` with policy
+/// Every history starts from a small working cluster (three data nodes, a meta node, database `a` with policy
 /// `x` at RF 2) so that most generated steps have something to act on; the empty-cluster paths
 /// are covered by the table tests.
 fn prelude() -> Vec<Command> {
@@ -179,6 +214,7 @@ fn prelude() -> Vec<Command> {
             labels: BTreeMap::new(),
         })
         .collect();
+    commands.push(Command::AddMetaNode { node_id: None, addr: "meta-1:8091".to_owned() });
     commands.push(Command::CreateDatabase {
         name: "a".to_owned(),
         default_retention_policy: Some(RetentionPolicySpec {
@@ -200,7 +236,12 @@ fn concretize(actions: Vec<Action>) -> Vec<Command> {
     for command in &commands {
         let _ = state.apply(command);
     }
-    for action in actions {
+    for (step, action) in actions.into_iter().enumerate() {
+        // The proposer's clock: one second a step.
+        let now = step as Timestamp * SECOND as Timestamp;
+        let open: Vec<(u64, u32)> = state.open_copy_tasks().map(|t| (t.id, t.attempt)).collect();
+        let claimed: Vec<(u64, u32)> =
+            state.open_copy_tasks().filter(|t| t.state == TaskState::Claimed).map(|t| (t.id, t.attempt)).collect();
         let shards: Vec<u64> = ids(&state)[2].iter().copied().collect();
         let data_nodes: Vec<u64> = state.data_nodes().keys().copied().collect();
         let policies: Vec<(String, String)> = state
@@ -238,6 +279,44 @@ fn concretize(actions: Vec<Action>) -> Vec<Command> {
             Action::RemoveMetaNode(node) => {
                 let meta: Vec<u64> = state.meta_nodes().keys().copied().collect();
                 Command::RemoveMetaNode { node_id: chosen(&meta, &node).unwrap_or(0) }
+            }
+            Action::CreateTask { shard, target, replace, reason } => {
+                let shard_id = chosen(&shards, &shard).unwrap_or(0);
+                let owners = state.shard(shard_id).map(|v| v.shard.owners.clone()).unwrap_or_default();
+                let target = chosen(&data_nodes, &target).unwrap_or(0);
+                let source = owners.iter().copied().find(|&o| o != target).unwrap_or(0);
+                let replaces = replace.then(|| owners.iter().copied().find(|&o| o != target && o != source)).flatten();
+                let spec = CopyTaskSpec { shard_id, source, target, replaces, priority: owners.len() as u32, reason };
+                Command::CreateCopyTasks { now, tasks: vec![spec] }
+            }
+            Action::ClaimTasks(node, max) => {
+                let targets: Vec<u64> = state.open_copy_tasks().map(|t| t.spec.target).collect();
+                let node_id = chosen(&targets, &node).or_else(|| chosen(&data_nodes, &node)).unwrap_or(0);
+                Command::ClaimCopyTasks { now, node_id, max, lease: LEASE }
+            }
+            Action::RenewLease(task) => {
+                let (task_id, attempt) = chosen(&claimed, &task).unwrap_or((0, 0));
+                Command::RenewCopyTaskLease { now, task_id, attempt, lease: LEASE }
+            }
+            Action::CompleteTask(task, current) => {
+                let (task_id, attempt) = chosen(&claimed, &task).or_else(|| chosen(&open, &task)).unwrap_or((0, 0));
+                let attempt = if current { attempt } else { attempt.saturating_sub(1) };
+                Command::CompleteCopyTask { now, task_id, attempt }
+            }
+            Action::FailTask(task) => {
+                let (task_id, attempt) = chosen(&claimed, &task).unwrap_or((0, 0));
+                Command::FailCopyTask { now, task_id, attempt, error: "copy failed".to_owned(), retry: RETRY }
+            }
+            Action::CancelTask(task, reason) => {
+                let (task_id, _) = chosen(&open, &task).unwrap_or((0, 0));
+                Command::CancelCopyTask { now, task_id, reason }
+            }
+            Action::ExpireLeases => Command::ExpireCopyTaskLeases { now },
+            Action::RetryRepair(shard) => {
+                let blocked: Vec<u64> =
+                    state.copy_tasks().values().filter(|t| t.blocks_replanning()).map(|t| t.spec.shard_id).collect();
+                let shard_id = chosen(&blocked, &shard).or_else(|| chosen(&shards, &shard)).unwrap_or(0);
+                Command::RetryShardRepair { now, shard_id }
             }
         };
         let _ = state.apply(&command);
@@ -319,6 +398,7 @@ proptest! {
             prop_assert!(state.next_node_id() >= before.next_node_id());
             prop_assert!(state.next_shard_group_id() >= before.next_shard_group_id());
             prop_assert!(state.next_shard_id() >= before.next_shard_id());
+            prop_assert!(state.next_task_id() >= before.next_task_id());
             let now = ids(&state);
             for kind in 0..3 {
                 for id in &now[kind] {
@@ -346,7 +426,18 @@ fn generated_sequences_exercise_every_command() {
         let mut state = MetaState::new();
         for command in &commands {
             if let Ok(response) = state.apply(command) {
-                *accepted.entry(command.name()).or_default() += 1;
+                // Task commands that touched nothing (no task created, claimed, expired or
+                // superseded) do not count as reaching their success path.
+                let touched_nothing = matches!(
+                    &response,
+                    meta_store::Response::CopyTasks(tasks) if tasks.is_empty()
+                ) || matches!(
+                    &response,
+                    meta_store::Response::CopyTasksCreated { created, .. } if created.is_empty()
+                );
+                if !touched_nothing {
+                    *accepted.entry(command.name()).or_default() += 1;
+                }
                 if matches!(response, meta_store::Response::ShardGroup { created: true, .. }) {
                     created_groups += 1;
                 }
@@ -372,6 +463,14 @@ fn generated_sequences_exercise_every_command() {
         "add_shard_owner",
         "remove_shard_owner",
         "drop_shard",
+        "create_copy_tasks",
+        "claim_copy_tasks",
+        "renew_copy_task_lease",
+        "complete_copy_task",
+        "fail_copy_task",
+        "expire_copy_task_leases",
+        "cancel_copy_task",
+        "retry_shard_repair",
     ];
     let rare: Vec<_> = all.iter().filter(|name| accepted.get(*name).copied().unwrap_or(0) < 10).collect();
     assert!(rare.is_empty(), "accepted fewer than 10 times: {rare:?}; accepted: {accepted:?}");

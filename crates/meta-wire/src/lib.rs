@@ -8,10 +8,17 @@
 //! assert_eq!(request.http_addr, None);
 //! ```
 
+mod anti_entropy;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use anti_entropy::{
+    ClaimReply, ClaimRequest, ClaimedTask, CompleteRequest, CopyShardRequest, CopyTaskInfo, CopyTaskList,
+    CopyTasksQuery, DataNodeHealth, EntropyReport, FailRequest, HeartbeatReply, HeartbeatRequest, Liveness,
+    MissingCopy, ProgressReply, ProgressRequest, RepairReply, RepairRequest, ShardHealth, ShardReport, TaskProgress,
+};
 use meta_store::{DataNode, MetaNode, MetaState, NodeId, NodeState, ShardGroup, ShardGroupId, ShardId, Timestamp};
 
 /// `POST /v1/data-nodes`.

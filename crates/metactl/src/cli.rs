@@ -146,6 +146,55 @@ pub enum CtlCommand {
         /// The shard ID.
         shard: u64,
     },
+    /// Anti-entropy: under-replicated, missing and unrecoverable shards, and repairs in flight.
+    Entropy {
+        /// What to do.
+        #[command(subcommand)]
+        action: EntropyAction,
+    },
+    /// Copy a shard from one data node to another, which becomes an extra owner when done.
+    CopyShard {
+        /// The source node's ID or address (an owner of the shard).
+        source: String,
+        /// The destination node's ID or address.
+        dest: String,
+        /// The shard ID.
+        shard: u64,
+        /// Show a progress bar until the copy is done.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Show copy tasks in flight (and failed or killed ones) with their progress.
+    CopyShardStatus,
+    /// Stop copying SHARD from SOURCE to DEST.
+    KillCopyShard {
+        /// The source node's ID or address.
+        source: String,
+        /// The destination node's ID or address.
+        dest: String,
+        /// The shard ID.
+        shard: u64,
+    },
+}
+
+/// The `entropy` subcommands.
+#[derive(Clone, Debug, Subcommand)]
+pub enum EntropyAction {
+    /// Show what the planner found, the data nodes' health and the tasks in flight.
+    Show,
+    /// Repair a shard now; clears its failed or killed tasks first.
+    Repair {
+        /// The shard ID.
+        shard: u64,
+        /// Show a progress bar until the repair is done.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Kill a repair task; the planner leaves that copy alone until `entropy repair`.
+    KillRepair {
+        /// The task ID (see `entropy show`).
+        task: u64,
+    },
 }
 
 /// The default retention policy of `create-database`.

@@ -13,6 +13,7 @@
 //! ```
 
 mod cli;
+mod entropy;
 mod table;
 mod time;
 
@@ -22,7 +23,7 @@ use meta_wire::{AlterRetentionPolicyRequest, RetentionPolicyRequest, ShardInfo};
 use serde::Serialize;
 use serde_json::json;
 
-pub use cli::{Cli, CtlCommand, DatabasePolicy};
+pub use cli::{Cli, CtlCommand, DatabasePolicy, EntropyAction};
 use table::Table;
 use time::format_rfc3339;
 
@@ -44,7 +45,7 @@ impl From<ClientError> for CtlError {
     }
 }
 
-fn to_json<T: Serialize>(value: &T) -> Result<String, CtlError> {
+pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<String, CtlError> {
     serde_json::to_string_pretty(value).map(|s| s + "\n").map_err(|e| CtlError(e.to_string()))
 }
 
@@ -167,10 +168,24 @@ pub async fn run(cli: Cli) -> Result<String, CtlError> {
             client.remove_shard_owner(shard, target.id).await?;
             done(json, format!("Removed shard {shard} from data node {} at {}\n", target.id, target.tcp_addr))
         }
+        CtlCommand::Entropy { action } => match action {
+            EntropyAction::Show => entropy::show(&client, json).await,
+            EntropyAction::Repair { shard, wait } => entropy::repair(&client, shard, wait, json).await,
+            EntropyAction::KillRepair { task } => entropy::kill(&client, task, json).await,
+        },
+        CtlCommand::CopyShard { source, dest, shard, wait } => {
+            let (source, dest) = (resolve_node(&client, &source).await?, resolve_node(&client, &dest).await?);
+            entropy::copy_shard(&client, shard, &source, &dest, wait, json).await
+        }
+        CtlCommand::CopyShardStatus => entropy::copy_shard_status(&client, json).await,
+        CtlCommand::KillCopyShard { source, dest, shard } => {
+            let (source, dest) = (resolve_node(&client, &source).await?, resolve_node(&client, &dest).await?);
+            entropy::kill_copy_shard(&client, shard, source.id, dest.id, json).await
+        }
     }
 }
 
-fn done(json: bool, message: String) -> Result<String, CtlError> {
+pub(crate) fn done(json: bool, message: String) -> Result<String, CtlError> {
     if json {
         to_json(&json!({ "ok": true, "message": message.trim_end() }))
     } else {

@@ -10,6 +10,8 @@ use serde::Deserialize;
 
 use meta_store::NodeId;
 
+use crate::anti_entropy::{AntiEntropySection, AntiEntropySettings};
+
 /// The address `metad --dev` listens on.
 pub const DEV_LISTEN: &str = "127.0.0.1:8091";
 /// The data directory of `metad --dev`.
@@ -76,6 +78,8 @@ pub struct FileConfig {
     pub node_token: Option<String>,
     /// Raft timing.
     pub raft: RaftTuning,
+    /// Anti-entropy: liveness, planning and copy tasks.
+    pub anti_entropy: AntiEntropySection,
 }
 
 /// Raft timing and snapshot settings.
@@ -132,6 +136,8 @@ pub struct Config {
     pub auth: meta_api::Auth,
     /// Raft timing.
     pub raft: RaftTuning,
+    /// Anti-entropy settings.
+    pub anti_entropy: AntiEntropySettings,
 }
 
 /// A configuration problem, naming the option.
@@ -301,9 +307,10 @@ impl Cli {
                 hint: "a node token alone would leave every other call open; set an admin token too",
             });
         }
+        let anti_entropy = file.anti_entropy.validate()?;
         check_data_dir(&data_dir)?;
         let cluster_secret = self.cluster_secret.or(file.cluster_secret);
-        Ok(Config { node_id, listen, advertise, data_dir, peers, cluster_secret, auth, raft })
+        Ok(Config { node_id, listen, advertise, data_dir, peers, cluster_secret, auth, raft, anti_entropy })
     }
 }
 
@@ -376,6 +383,7 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/metad.example.toml");
         let file = FileConfig::load(&path).expect("example config parses");
         assert_eq!(file.raft, RaftTuning::default(), "the example documents the defaults");
+        assert_eq!(file.anti_entropy, AntiEntropySection::default(), "the example documents the defaults");
         let dir = tempfile::tempdir().expect("tempdir");
         let cli = Cli { config: Some(path), data_dir: Some(dir.path().to_owned()), ..Cli::default() };
         let config = cli.into_config().expect("example config validates");

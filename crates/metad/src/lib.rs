@@ -10,12 +10,14 @@
 //! # Ok(()) }
 //! ```
 
+mod anti_entropy;
 mod config;
 mod membership;
 mod network;
 mod node;
 mod server;
 
+pub use anti_entropy::{AntiEntropy, AntiEntropySection, AntiEntropySettings};
 pub use config::{parse_peers, Cli, Config, ConfigError, FileConfig, RaftTuning, DEV_DATA_DIR, DEV_LISTEN};
 pub use node::Node;
 pub use server::{run, MetadError};

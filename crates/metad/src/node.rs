@@ -10,13 +10,17 @@ use std::time::Duration;
 use openraft::error::{CheckIsLeaderError, RaftError};
 use openraft::Raft;
 
+use std::sync::Arc;
+
 use meta_api::rpc::{
-    write_as_leader, ForwardError, MembershipChange, Proposed, MEMBERSHIP_PATH, PROPOSE_PATH, READ_INDEX_PATH,
+    write_as_leader, AeReply, AeRequest, ForwardError, MembershipChange, Proposed, ANTI_ENTROPY_PATH, MEMBERSHIP_PATH,
+    PROPOSE_PATH, READ_INDEX_PATH,
 };
 use meta_api::{MemberStatus, MetaService, NodeStatus, ServiceError};
 use meta_store::storage::{LogStore, SharedState, TypeConfig};
 use meta_store::{Command, NodeId};
 
+use crate::anti_entropy::AntiEntropy;
 use crate::network::{post, TransportError};
 
 /// How many times a request follows a leader change before giving up.
@@ -38,6 +42,7 @@ pub struct Node {
     log: LogStore,
     client: reqwest::Client,
     secret: Option<String>,
+    anti_entropy: Arc<AntiEntropy>,
 }
 
 impl Node {
@@ -49,8 +54,9 @@ impl Node {
         log: LogStore,
         client: reqwest::Client,
         secret: Option<String>,
+        anti_entropy: Arc<AntiEntropy>,
     ) -> Self {
-        Node { id, raft, state, log, client, secret }
+        Node { id, raft, state, log, client, secret, anti_entropy }
     }
 
     /// The Raft handle.
@@ -126,6 +132,7 @@ impl Node {
             Ok(Err(ForwardError::NotLeader { .. })) | Err(TransportError::Unreachable(_)) => Err(Retry::Yes),
             Ok(Err(ForwardError::Refused(message))) => Err(Retry::No(ServiceError::Refused(message))),
             Ok(Err(ForwardError::Raft(message))) => Err(Retry::No(ServiceError::Internal(message))),
+            Ok(Err(ForwardError::AntiEntropy(error))) => Err(Retry::No(ServiceError::AntiEntropy(error))),
             // A timeout leaves the outcome unknown: the command may have been committed.
             Err(TransportError::Other(message)) => Err(Retry::No(ServiceError::Internal(message))),
         }
@@ -214,6 +221,47 @@ impl MetaService for Node {
 
     fn state(&self) -> &SharedState {
         &self.state
+    }
+
+    async fn anti_entropy(&self, request: AeRequest) -> Result<AeReply, ServiceError> {
+        self.with_leader(|leader, addr| {
+            let request = request.clone();
+            async move {
+                if leader == self.id {
+                    match self.anti_entropy.handle(self, request).await {
+                        Err(ServiceError::NoLeader) => Err(Retry::Yes),
+                        Err(error) => Err(Retry::No(error)),
+                        Ok(reply) => Ok(reply),
+                    }
+                } else {
+                    let reply =
+                        post(&self.client, self.secret.as_deref(), &addr, ANTI_ENTROPY_PATH, &request, FORWARD_TIMEOUT)
+                            .await;
+                    self.forward_outcome(reply)
+                }
+            }
+        })
+        .await
+    }
+
+    async fn anti_entropy_here(&self, request: AeRequest) -> Result<AeReply, ForwardError> {
+        let metrics = self.raft.metrics().borrow().clone();
+        if metrics.current_leader != Some(self.id) {
+            let leader_addr = metrics
+                .current_leader
+                .and_then(|id| metrics.membership_config.membership().get_node(&id).map(|n| n.addr.clone()));
+            return Err(ForwardError::NotLeader { leader_id: metrics.current_leader, leader_addr });
+        }
+        self.anti_entropy.handle(self, request).await.map_err(|error| match error {
+            ServiceError::NoLeader => ForwardError::NotLeader { leader_id: None, leader_addr: None },
+            ServiceError::AntiEntropy(error) => ForwardError::AntiEntropy(error),
+            ServiceError::Refused(message) => ForwardError::Refused(message),
+            other => ForwardError::Raft(other.to_string()),
+        })
+    }
+
+    fn anti_entropy_metrics(&self) -> String {
+        self.anti_entropy.metrics(self)
     }
 
     fn status(&self) -> NodeStatus {

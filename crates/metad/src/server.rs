@@ -2,7 +2,8 @@
 //!
 //! ```text
 //!  open store ─► Raft::new ─► check identity ─► bind ─► serve HTTP ─┬─► bootstrap (lowest ID, once)
-//!                                                                   └─► record meta nodes (leader)
+//!                                                                   ├─► record meta nodes (leader)
+//!                                                                   └─► anti-entropy loop (leader)
 //!  shutdown signal ─► stop accepting, finish requests ─► raft.shutdown()
 //! ```
 
@@ -18,6 +19,7 @@ use meta_api::MetaService;
 use meta_store::storage::{LogStore, StateMachineStore};
 use meta_store::{ApplyError, Command, NodeId};
 
+use crate::anti_entropy::AntiEntropy;
 use crate::config::Config;
 use crate::network::HttpNetwork;
 use crate::node::Node;
@@ -92,8 +94,16 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         .await
         .map_err(|e| MetadError::Raft(e.to_string()))?;
 
-    let node =
-        Arc::new(Node::new(config.node_id, raft.clone(), state, log_store, client, config.cluster_secret.clone()));
+    let anti_entropy = Arc::new(AntiEntropy::new(config.node_id, config.anti_entropy.clone()));
+    let node = Arc::new(Node::new(
+        config.node_id,
+        raft.clone(),
+        state,
+        log_store,
+        client,
+        config.cluster_secret.clone(),
+        Arc::clone(&anti_entropy),
+    ));
     let app = meta_api::router(Arc::clone(&node), config.auth.clone()).merge(meta_api::internal_router(
         raft.clone(),
         Arc::clone(&node),
@@ -106,8 +116,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
 
     let background =
         tokio::spawn(bootstrap_and_record_members(Arc::clone(&node), config.node_id, config.peers.clone()));
+    let anti_entropy_loop = tokio::spawn(anti_entropy.run(Arc::clone(&node)));
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     background.abort();
+    anti_entropy_loop.abort();
     tracing::info!(node_id = config.node_id, "shutting down raft");
     raft.shutdown().await.map_err(|e| MetadError::Raft(e.to_string()))?;
     served.map_err(|source| MetadError::Listen { addr: config.listen.to_string(), source })

@@ -1,5 +1,6 @@
 //! The `/v1` routes, one module per family of resources.
 
+pub(crate) mod anti_entropy;
 pub(crate) mod cluster;
 pub(crate) mod nodes;
 pub(crate) mod schema;
@@ -43,6 +44,15 @@ pub(crate) fn v1<S: MetaService>() -> Router<Arc<S>> {
         .route("/v1/shards/{id}/owners", post(shards::add_owner::<S>))
         .route("/v1/shards/{id}/owners/{node}", delete(shards::remove_owner::<S>))
         .route("/v1/truncate-shards", post(shards::truncate_shards::<S>))
+        .route("/v1/data-nodes/{id}/heartbeat", post(anti_entropy::heartbeat::<S>))
+        .route("/v1/copy-tasks", get(anti_entropy::list_tasks::<S>).post(anti_entropy::copy_shard::<S>))
+        .route("/v1/copy-tasks/claim", post(anti_entropy::claim::<S>))
+        .route("/v1/copy-tasks/{id}", get(anti_entropy::get_task::<S>).delete(anti_entropy::kill_task::<S>))
+        .route("/v1/copy-tasks/{id}/progress", post(anti_entropy::progress::<S>))
+        .route("/v1/copy-tasks/{id}/complete", post(anti_entropy::complete::<S>))
+        .route("/v1/copy-tasks/{id}/fail", post(anti_entropy::fail::<S>))
+        .route("/v1/entropy", get(anti_entropy::report::<S>))
+        .route("/v1/entropy/repair", post(anti_entropy::repair::<S>))
         .route("/v1/restore", post(cluster::restore::<S>).layer(DefaultBodyLimit::max(cluster::MAX_RESTORE_BYTES)))
 }
 

@@ -4,7 +4,8 @@
 use std::collections::BTreeSet;
 
 use super::MetaState;
-use crate::index::Index;
+use crate::index::{Index, OpenTasks};
+use crate::model::copy_task::TaskState;
 use crate::model::node::NodeState;
 
 impl MetaState {
@@ -14,8 +15,13 @@ impl MetaState {
     /// - node, group and shard IDs are unique and below their counters (so never reused);
     /// - a database's default policy exists;
     /// - a draining node still owns shards (one that owns none has finished draining);
-    /// - the derived index matches the canonical data.
+    /// - every open copy task has a live shard, a member source that owns it, an active target
+    ///   (an owner only when refilling it), a replaced node that still owns it, and no other open
+    ///   task for the same copy; claimed tasks carry a lease and an attempt; task IDs are below
+    ///   their counter;
+    /// - the derived indexes match the canonical data.
     pub fn check_invariants(&self) -> Result<(), String> {
+        self.check_copy_tasks()?;
         let mut node_ids = BTreeSet::new();
         for (&id, node) in &self.data_nodes {
             check(id == node.id, || format!("data node keyed {id} has id {}", node.id))?;
@@ -77,6 +83,26 @@ impl MetaState {
             }
         }
         check(self.index == Index::build(&self.databases), || "derived index is stale".to_owned())
+    }
+
+    fn check_copy_tasks(&self) -> Result<(), String> {
+        let mut copies = BTreeSet::new();
+        for (&id, task) in &self.copy_tasks {
+            check(id == task.id, || format!("task keyed {id} has id {}", task.id))?;
+            check(id != 0 && id < self.next_task_id, || format!("task id {id} not below counter"))?;
+            if task.state == TaskState::Claimed {
+                check(task.lease_deadline.is_some() && task.attempt > 0, || format!("claimed task {id} has no lease"))?;
+            }
+            if !task.state.is_open() {
+                continue;
+            }
+            if let Some(reason) = self.unsupported(task) {
+                return Err(format!("open task {id} is unsupported: {reason:?}"));
+            }
+            let copy = (task.spec.shard_id, task.spec.target);
+            check(copies.insert(copy), || format!("two open tasks copy shard {} to node {}", copy.0, copy.1))?;
+        }
+        check(self.open_tasks == OpenTasks::build(&self.copy_tasks), || "open-task index is stale".to_owned())
     }
 }
 

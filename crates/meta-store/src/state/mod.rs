@@ -9,12 +9,16 @@ mod nodes;
 mod record;
 mod schema;
 mod shards;
+mod tasks;
+
+pub use tasks::FINISHED_TASKS_KEPT;
 
 use std::collections::BTreeMap;
 
 use crate::command::Command;
 use crate::error::ApplyError;
-use crate::index::Index;
+use crate::index::{Index, OpenTasks};
+use crate::model::copy_task::{CopyTask, TaskId};
 use crate::model::database::Database;
 use crate::model::node::{DataNode, MetaNode, NodeId, NodeState};
 use crate::model::retention_policy::RetentionPolicy;
@@ -30,7 +34,10 @@ pub struct MetaState {
     data_nodes: BTreeMap<NodeId, DataNode>,
     meta_nodes: BTreeMap<NodeId, MetaNode>,
     databases: BTreeMap<String, Database>,
+    next_task_id: TaskId,
+    copy_tasks: BTreeMap<TaskId, CopyTask>,
     index: Index,
+    open_tasks: OpenTasks,
 }
 
 /// A shard together with where it lives.
@@ -62,12 +69,23 @@ impl MetaState {
             data_nodes: BTreeMap::new(),
             meta_nodes: BTreeMap::new(),
             databases: BTreeMap::new(),
+            next_task_id: 1,
+            copy_tasks: BTreeMap::new(),
             index: Index::default(),
+            open_tasks: OpenTasks::default(),
         }
     }
 
     /// Applies one command. Deterministic; never panics; a rejection changes nothing.
     pub fn apply(&mut self, command: &Command) -> Result<Response, ApplyError> {
+        let result = self.dispatch(command);
+        if result.is_ok() && command.may_strand_copy_tasks() {
+            self.sweep_tasks();
+        }
+        result
+    }
+
+    fn dispatch(&mut self, command: &Command) -> Result<Response, ApplyError> {
         match command {
             Command::AddDataNode { tcp_addr, http_addr, labels } => self.add_data_node(tcp_addr, http_addr, labels),
             Command::UpdateDataNode { node_id, tcp_addr, http_addr, labels } => {
@@ -98,6 +116,18 @@ impl MetaState {
             Command::RemoveShardOwner { shard_id, node_id } => self.remove_shard_owner(*shard_id, *node_id),
             Command::DropShard { shard_id } => self.drop_shard(*shard_id),
             Command::RestoreMetadata { backup } => self.restore(backup),
+            Command::CreateCopyTasks { now, tasks } => self.create_copy_tasks(*now, tasks),
+            Command::ClaimCopyTasks { now, node_id, max, lease } => self.claim_copy_tasks(*now, *node_id, *max, *lease),
+            Command::RenewCopyTaskLease { now, task_id, attempt, lease } => {
+                self.renew_copy_task_lease(*now, *task_id, *attempt, *lease)
+            }
+            Command::CompleteCopyTask { now, task_id, attempt } => self.complete_copy_task(*now, *task_id, *attempt),
+            Command::FailCopyTask { now, task_id, attempt, error, retry } => {
+                self.fail_copy_task(*now, *task_id, *attempt, error, retry)
+            }
+            Command::ExpireCopyTaskLeases { now } => self.expire_copy_task_leases(*now),
+            Command::CancelCopyTask { now, task_id, reason } => self.cancel_copy_task(*now, *task_id, *reason),
+            Command::RetryShardRepair { now, shard_id } => self.retry_shard_repair(*now, *shard_id),
         }
     }
 
@@ -157,6 +187,26 @@ impl MetaState {
         self.data_nodes.values().filter(|n| n.is_active()).count() as u64
     }
 
+    /// All copy tasks kept (open, failed, killed, and the most recent finished ones), by ID.
+    pub fn copy_tasks(&self) -> &BTreeMap<TaskId, CopyTask> {
+        &self.copy_tasks
+    }
+
+    /// One copy task.
+    pub fn copy_task(&self, id: TaskId) -> Option<&CopyTask> {
+        self.copy_tasks.get(&id)
+    }
+
+    /// The open (pending or claimed) copy tasks, by ID.
+    pub fn open_copy_tasks(&self) -> impl Iterator<Item = &CopyTask> {
+        self.copy_tasks.values().filter(|t| t.state.is_open())
+    }
+
+    /// The ID the next copy task will get.
+    pub fn next_task_id(&self) -> TaskId {
+        self.next_task_id
+    }
+
     /// The ID the next node will get.
     pub fn next_node_id(&self) -> NodeId {
         self.next_node_id
@@ -193,7 +243,12 @@ impl MetaState {
         self.next_node_id = self.next_node_id.max(backup.next_node_id);
         self.next_shard_group_id = self.next_shard_group_id.max(backup.next_shard_group_id);
         self.next_shard_id = self.next_shard_id.max(backup.next_shard_id);
+        self.next_task_id = self.next_task_id.max(backup.next_task_id);
         self.index = Index::build(&self.databases);
+        // Tasks are not restored: they referred to the old cluster's data nodes at work; the
+        // planner plans afresh from the restored owners.
+        self.copy_tasks.clear();
+        self.open_tasks = OpenTasks::default();
         Ok(Response::Done)
     }
 

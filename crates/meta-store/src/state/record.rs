@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::MetaState;
-use crate::index::Index;
+use crate::index::{Index, OpenTasks};
+use crate::model::copy_task::{CopyTask, TaskId};
 use crate::model::database::Database;
 use crate::model::node::{DataNode, MetaNode, NodeId};
 use crate::model::shard_group::{ShardGroupId, ShardId};
@@ -21,6 +22,8 @@ struct StateRecordRef<'a> {
     data_nodes: &'a BTreeMap<NodeId, DataNode>,
     meta_nodes: &'a BTreeMap<NodeId, MetaNode>,
     databases: &'a BTreeMap<String, Database>,
+    next_task_id: TaskId,
+    copy_tasks: &'a BTreeMap<TaskId, CopyTask>,
 }
 
 #[derive(Deserialize)]
@@ -31,6 +34,8 @@ struct StateRecord {
     data_nodes: BTreeMap<NodeId, DataNode>,
     meta_nodes: BTreeMap<NodeId, MetaNode>,
     databases: BTreeMap<String, Database>,
+    next_task_id: TaskId,
+    copy_tasks: BTreeMap<TaskId, CopyTask>,
 }
 
 impl Serialize for MetaState {
@@ -42,6 +47,8 @@ impl Serialize for MetaState {
             data_nodes: &self.data_nodes,
             meta_nodes: &self.meta_nodes,
             databases: &self.databases,
+            next_task_id: self.next_task_id,
+            copy_tasks: &self.copy_tasks,
         }
         .serialize(serializer)
     }
@@ -51,6 +58,7 @@ impl<'de> Deserialize<'de> for MetaState {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let record = StateRecord::deserialize(deserializer)?;
         let index = Index::build(&record.databases);
+        let open_tasks = OpenTasks::build(&record.copy_tasks);
         Ok(MetaState {
             next_node_id: record.next_node_id,
             next_shard_group_id: record.next_shard_group_id,
@@ -58,7 +66,10 @@ impl<'de> Deserialize<'de> for MetaState {
             data_nodes: record.data_nodes,
             meta_nodes: record.meta_nodes,
             databases: record.databases,
+            next_task_id: record.next_task_id,
+            copy_tasks: record.copy_tasks,
             index,
+            open_tasks,
         })
     }
 }

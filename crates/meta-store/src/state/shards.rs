@@ -128,13 +128,7 @@ impl MetaState {
         if view.shard.owners.contains(&node_id) {
             return Err(ApplyError::ShardOwnerExists { shard_id, node_id });
         }
-        let group_id = view.group.id;
-        if let Some(shard) = self.shard_mut(group_id, shard_id) {
-            if let Err(at) = shard.owners.binary_search(&node_id) {
-                shard.owners.insert(at, node_id);
-            }
-        }
-        self.index.add_owner(node_id, shard_id);
+        self.insert_owner(view.group.id, shard_id, node_id);
         Ok(Response::Done)
     }
 
@@ -143,11 +137,7 @@ impl MetaState {
         if !view.shard.owners.contains(&node_id) {
             return Err(ApplyError::NotShardOwner { shard_id, node_id });
         }
-        let group_id = view.group.id;
-        if let Some(shard) = self.shard_mut(group_id, shard_id) {
-            shard.owners.retain(|&o| o != node_id);
-        }
-        self.index.remove_owner(node_id, shard_id);
+        self.drop_owner(view.group.id, shard_id, node_id);
         self.settle_draining([node_id]);
         Ok(Response::Done)
     }
@@ -223,6 +213,24 @@ impl MetaState {
         self.next_shard_id += group.shards.len() as u64;
         self.index.insert_group(database, retention_policy, &group);
         Ok(group)
+    }
+
+    /// Makes `node_id` an owner of the shard (owners stay sorted) and indexes it.
+    pub(super) fn insert_owner(&mut self, group_id: ShardGroupId, shard_id: ShardId, node_id: NodeId) {
+        if let Some(shard) = self.shard_mut(group_id, shard_id) {
+            if let Err(at) = shard.owners.binary_search(&node_id) {
+                shard.owners.insert(at, node_id);
+            }
+        }
+        self.index.add_owner(node_id, shard_id);
+    }
+
+    /// Stops `node_id` owning the shard and unindexes it.
+    pub(super) fn drop_owner(&mut self, group_id: ShardGroupId, shard_id: ShardId, node_id: NodeId) {
+        if let Some(shard) = self.shard_mut(group_id, shard_id) {
+            shard.owners.retain(|&o| o != node_id);
+        }
+        self.index.remove_owner(node_id, shard_id);
     }
 
     fn shard_mut(&mut self, group_id: ShardGroupId, shard_id: ShardId) -> Option<&mut Shard> {

@@ -736,3 +736,5 @@ fn restore_refuses_inconsistent_backups_and_id_clashes() {
     );
     assert_eq!(fresh, MetaState::new());
 }
+
+mod copy_tasks;

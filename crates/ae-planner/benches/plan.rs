@@ -1,0 +1,86 @@
+//! Planner cost on a large cluster: 1,000,000 shards (RF 2 or 3) on 1,000 nodes, every node
+//! reporting its inventory. Full plans of a healthy cluster and of one with a dead node, and the
+//! incremental plan over the dead node's shards only.
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+
+use ae_planner::{
+    plan, Inventory, Limits, Liveness, Membership, NodeId, NodeView, PlanInput, Scope, ShardCopy, ShardId, ShardView,
+};
+use criterion::{criterion_group, criterion_main, Criterion};
+
+const SHARDS: u64 = 1_000_000;
+const NODES: u64 = 1_000;
+const DEAD: NodeId = 7;
+
+/// A deterministic, well-spread pseudo-random number for `x` (splitmix64).
+fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// A healthy cluster: owners drawn pseudo-randomly, every owner holding its shards.
+fn cluster() -> PlanInput {
+    let mut inventories: BTreeMap<NodeId, Inventory> = (1..=NODES).map(|id| (id, Inventory::default())).collect();
+    let shards: Vec<ShardView> = (1..=SHARDS)
+        .map(|id| {
+            let replication = 2 + (mix(id) % 2) as u32;
+            let mut owners: Vec<NodeId> = Vec::with_capacity(replication as usize);
+            let mut salt = 0;
+            while owners.len() < replication as usize {
+                let owner = 1 + mix(id * 8 + salt) % NODES;
+                salt += 1;
+                if !owners.contains(&owner) {
+                    owners.push(owner);
+                }
+            }
+            for &owner in &owners {
+                let copy = ShardCopy { size: 1 << 20, checksum: mix(id), hot: id > SHARDS - 1000 };
+                inventories.get_mut(&owner).map(|inv| inv.shards.insert(id, copy));
+            }
+            ShardView { id, replication, owners }
+        })
+        .collect();
+    let nodes = (1..=NODES)
+        .map(|id| NodeView {
+            id,
+            membership: Membership::Active,
+            liveness: Liveness::Online,
+            zone: Some(format!("zone-{}", id % 3)),
+        })
+        .collect();
+    PlanInput { shards, nodes, inventories, tasks: Vec::new() }
+}
+
+fn bench(c: &mut Criterion) {
+    let mut input = cluster();
+    let limits = Limits::default();
+    let mut group = c.benchmark_group("plan");
+    group.sample_size(10);
+    group.bench_function("full_1m_shards_healthy", |b| b.iter(|| plan(black_box(&input), &limits, Scope::All)));
+
+    for node in input.nodes.iter_mut().filter(|n| n.id == DEAD) {
+        node.liveness = Liveness::Dead;
+    }
+    let dead_shards: Vec<ShardId> = input.shards.iter().filter(|s| s.owners.contains(&DEAD)).map(|s| s.id).collect();
+    let full = plan(&input, &limits, Scope::All);
+    let incremental = plan(&input, &limits, Scope::Shards(&dead_shards));
+    assert_eq!(full, incremental, "the dead node's shards are all that changed");
+    assert_eq!(full.report.under_replicated.len(), dead_shards.len());
+    eprintln!(
+        "dead node {DEAD}: {} shards, {} tasks planned (limits {limits:?})",
+        dead_shards.len(),
+        full.create.len()
+    );
+    group.bench_function("full_1m_shards_one_dead", |b| b.iter(|| plan(black_box(&input), &limits, Scope::All)));
+    group.bench_function("incremental_dead_node_shards", |b| {
+        b.iter(|| plan(black_box(&input), &limits, Scope::Shards(black_box(&dead_shards))))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

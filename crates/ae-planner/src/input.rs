@@ -1,0 +1,170 @@
+//! What the planner reads: the cluster as the Raft leader sees it, plus limits and scope.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::shard_map::ShardMap;
+
+/// Identifier of a data node.
+pub type NodeId = u64;
+/// Identifier of a shard.
+pub type ShardId = u64;
+/// Identifier of a copy task.
+pub type TaskId = u64;
+
+/// Liveness as the leader judges it from heartbeats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Liveness {
+    /// Heartbeating on time.
+    Online,
+    /// Missed heartbeats but not yet declared dead: its copies still count, it is neither a source
+    /// nor a target, and tasks it is involved in are left alone.
+    Suspect,
+    /// Silent for longer than the dead-node timeout: its copies no longer count.
+    Dead,
+}
+
+/// Membership state from the replicated metadata (removed nodes are simply absent from the input).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Membership {
+    /// A full member: may own and receive shards.
+    Active,
+    /// Being retired: its copies count until replaced, it never receives new ones.
+    Draining,
+}
+
+/// A data node as the planner sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeView {
+    /// The node's ID.
+    pub id: NodeId,
+    /// Membership state from the replicated metadata.
+    pub membership: Membership,
+    /// Liveness from heartbeats.
+    pub liveness: Liveness,
+    /// Failure zone (rack, availability zone), if the node is labelled with one.
+    pub zone: Option<String>,
+}
+
+/// One copy of a shard as a node reports it.
+///
+/// The planner only looks at whether a copy exists: `size`, `checksum` and `hot` are carried for
+/// the digest comparison of cold shards (seed scenario 5), which is not planned here. A hot copy
+/// (still written to) counts exactly like a cold one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardCopy {
+    /// Bytes on disk.
+    pub size: u64,
+    /// Content digest as the node computed it.
+    pub checksum: u64,
+    /// Whether the shard still receives writes.
+    pub hot: bool,
+}
+
+/// What a node reported holding.
+///
+/// The caller leaves a node out of [`PlanInput::inventories`] when its report is missing or not
+/// trusted yet (e.g. during the grace period after a leader change): such a node is assumed to hold
+/// every shard it owns, and nothing else.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inventory {
+    /// The shards the node holds, by ID.
+    pub shards: ShardMap,
+}
+
+impl Inventory {
+    /// Whether the node reported holding `shard`.
+    pub fn holds(&self, shard: ShardId) -> bool {
+        self.shards.contains_key(&shard)
+    }
+}
+
+impl FromIterator<(ShardId, ShardCopy)> for Inventory {
+    fn from_iter<I: IntoIterator<Item = (ShardId, ShardCopy)>>(iter: I) -> Self {
+        Inventory { shards: iter.into_iter().collect() }
+    }
+}
+
+/// A shard as the replicated metadata holds it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardView {
+    /// The shard's ID (unique within the input).
+    pub id: ShardId,
+    /// Desired number of copies: the retention policy's replication factor.
+    pub replication: u32,
+    /// The nodes that own the shard (distinct). May name nodes that are no longer in the input:
+    /// those count as dead.
+    pub owners: Vec<NodeId>,
+}
+
+/// Lifecycle state of a copy task, as far as the planner cares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskState {
+    /// Waiting for its target to claim it.
+    Pending,
+    /// Being executed by its target.
+    Claimed,
+    /// Failed for good or killed by an operator: the planner never plans the same
+    /// `(shard, target)` pair again, and never cancels the task.
+    Blocked,
+}
+
+/// A copy task that exists already (finished and cancelled tasks are left out by the caller).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskView {
+    /// The task's ID.
+    pub id: TaskId,
+    /// The shard being copied.
+    pub shard: ShardId,
+    /// The node copied from.
+    pub source: NodeId,
+    /// The node copied to; it becomes an owner when the task completes.
+    pub target: NodeId,
+    /// The owner that stops being one when the task completes.
+    pub replaces: Option<NodeId>,
+    /// Where the task is in its lifecycle.
+    pub state: TaskState,
+}
+
+/// Throttles on concurrent copy tasks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    /// Pending and claimed tasks per target node (`max-fetch`).
+    pub max_fetch: u32,
+    /// Pending and claimed tasks per source node (`max-sync`).
+    pub max_sync: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_fetch: 10, max_sync: 5 }
+    }
+}
+
+/// Everything one planning round looks at.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanInput {
+    /// Every shard in the cluster: a task whose shard is not here is cancelled.
+    pub shards: Vec<ShardView>,
+    /// Every data node that is not removed.
+    pub nodes: Vec<NodeView>,
+    /// Trusted inventory reports by node. A node without an entry is assumed to hold what it owns.
+    pub inventories: BTreeMap<NodeId, Inventory>,
+    /// Pending, claimed and blocked copy tasks.
+    pub tasks: Vec<TaskView>,
+}
+
+/// Which shards a planning round may create tasks for and report on.
+///
+/// Cancellations are always checked over every in-flight task, whatever the scope.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope<'a> {
+    /// Every shard: the periodic full check.
+    All,
+    /// Only these shards: the prompt reaction to an event (node died, inventory shows a gap).
+    Shards(&'a [ShardId]),
+}

@@ -1,0 +1,105 @@
+//! The anti-entropy planner: given the cluster as the Raft leader sees it (shards and their owners,
+//! data nodes with membership and liveness, reported inventories, existing copy tasks), decide
+//! which copy tasks to create, which to cancel, and which shards to report.
+//!
+//! It is a pure function: no I/O, no clock, no randomness, no async, and the same input always
+//! gives the same [`Plan`] (ties break by ID; no hash-map order reaches the output). The AE service
+//! builds the [`PlanInput`] from the metadata and turns the plan into Raft commands; it should apply
+//! the cancellations before the creations.
+//!
+//! ```text
+//!   shards ─┐                    ┌─ scan every shard: settled? (all owners active, alive, holding,
+//!   nodes ──┤                    │  exactly RF of them, no task) ── yes ──▶ nothing to do
+//!   inventories ──▶ plan() ──────┤                                  no
+//!   tasks ──┤                    │                                   ▼
+//!   limits ─┘                    │  close look: live copies, unfit tasks ──▶ Plan.cancel
+//!                                │  most endangered first (fewest live copies, then shard ID):
+//!                                └─ refill owners that lack it, add or replace owners ──▶ Plan.create
+//!                                                                     + health ──▶ Plan.report
+//!
+//!   a copy task:  source (online holder) ──copy S──▶ target  [replaces: dead/draining owner]
+//!                 on completion the target becomes an owner and `replaces` stops being one
+//! ```
+//!
+//! # Rules
+//!
+//! * A node **holds** shard S if its trusted inventory lists S, or if it has no trusted inventory
+//!   (missing report, grace period after a leader change) and owns S. Owners absent from the input
+//!   (removed) count as dead.
+//! * A **live copy** is held by an owner that is not dead; draining and suspect owners' copies count.
+//!   The shard wants `replication` owners that are active (not draining). The priority of its tasks
+//!   is its number of live copies (1 = most urgent), and scarce slots go to low priorities first.
+//! * **New owners**: `replication` − (active, not dead owners) − (in-flight tasks bringing a new
+//!   owner). Each replaces, in ID order, a dead owner (`DeadOwner`), then a draining one
+//!   (`DrainingOwner`), and otherwise is a plain addition (`UnderReplicated`). A shard that already
+//!   has `replication` active owners gets no replacement for a surplus dead or draining owner: the
+//!   caller may drop such an owner once the shard is not under-replicated.
+//! * **Refill**: an active, online owner whose trusted inventory lacks S, while some other node
+//!   holds it, gets a task to itself (`MissingOnOwner`): this is how `update-data` (same ID, empty
+//!   disk) is filled. If nobody holds S and all owners are alive, S was never written: nothing.
+//!   If refilling an owner is blocked, that owner stops counting and a new owner is added instead.
+//! * **Unrecoverable**: nobody alive holds S (owner or not) and an owner is dead, or S has no
+//!   owner. Reported, never planned.
+//! * **Sources** are online holders, owners first, then the fewest source tasks (in flight and
+//!   planned, below `max_sync`), then lowest ID. Non-owners that report a copy are looked up only
+//!   when no online owner holds one.
+//! * **Targets** are active, online nodes with a fetch slot (below `max_fetch`) that neither own
+//!   nor hold S, and are not the target of an in-flight or blocked task for S: preferring a zone
+//!   not used by S's staying owners and in-flight targets (nodes without a zone always qualify),
+//!   then the least load (shards owned + tasks targeting it), then lowest ID. When no node is
+//!   eligible even ignoring the slots, S is reported in `insufficient_nodes` instead.
+//! * **Suspect** nodes are neither sources nor targets; their copies count; tasks they are involved
+//!   in are left alone.
+//! * **Cancellations** cover every in-flight task, whatever the [`Scope`]: shard gone
+//!   (`ShardDropped`); target removed, dead or draining (`TargetGone`); a *pending* task's source
+//!   removed, dead or reporting that it lacks S (`SourceGone`); target already an owner reporting S,
+//!   or a task adding a plain owner to a shard with `replication` live copies on active owners
+//!   (`NotNeeded`). Blocked tasks are never cancelled, and their `(shard, target)` pair is never
+//!   planned again.
+//! * **Hot** copies count exactly like cold ones; `size`, `checksum` and `hot` are not used yet.
+//!
+//! # Example
+//!
+//! ```
+//! use std::collections::BTreeMap;
+//!
+//! use ae_planner::{
+//!     plan, Inventory, Limits, Liveness, Membership, NodeView, PlanInput, Reason, Scope, ShardCopy, ShardView,
+//! };
+//!
+//! let node = |id, liveness| NodeView { id, membership: Membership::Active, liveness, zone: None };
+//! let input = PlanInput {
+//!     // RF 2 on nodes 1 and 2; node 2 died, node 3 is new.
+//!     shards: vec![ShardView { id: 10, replication: 2, owners: vec![1, 2] }],
+//!     nodes: vec![node(1, Liveness::Online), node(2, Liveness::Dead), node(3, Liveness::Online)],
+//!     inventories: BTreeMap::from([
+//!         (1, Inventory::from_iter([(10, ShardCopy::default())])),
+//!         (3, Inventory::default()),
+//!     ]),
+//!     tasks: vec![],
+//! };
+//! let plan = plan(&input, &Limits::default(), Scope::All);
+//! let task = &plan.create[0];
+//! assert_eq!((task.source, task.target, task.replaces), (1, 3, Some(2)));
+//! assert_eq!((task.reason, task.priority), (Reason::DeadOwner, 1));
+//! assert!(plan.cancel.is_empty() && plan.report.unrecoverable.is_empty());
+//! ```
+
+mod id_hash;
+mod input;
+mod load;
+mod node_table;
+mod plan;
+mod planner;
+mod scope_set;
+mod shard_case;
+mod shard_map;
+mod task_index;
+
+pub use input::{
+    Inventory, Limits, Liveness, Membership, NodeId, NodeView, PlanInput, Scope, ShardCopy, ShardId, ShardView, TaskId,
+    TaskState, TaskView,
+};
+pub use plan::{Cancel, CancelReason, NewTask, Plan, Reason, Report, ShardHealth};
+pub use planner::plan;
+pub use shard_map::ShardMap;

@@ -1,0 +1,99 @@
+//! What the planner returns: tasks to create, tasks to cancel, and a health report.
+
+use serde::{Deserialize, Serialize};
+
+use crate::input::{NodeId, ShardId, TaskId};
+
+/// The outcome of one planning round. Every list is in a deterministic order.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Copy tasks to create, most urgent first (by priority, then shard ID).
+    pub create: Vec<NewTask>,
+    /// In-flight tasks to cancel, by task ID.
+    pub cancel: Vec<Cancel>,
+    /// Shard health for the shards in scope.
+    pub report: Report,
+}
+
+/// A copy task the planner asks for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewTask {
+    /// The shard to copy.
+    pub shard: ShardId,
+    /// An online node holding the shard.
+    pub source: NodeId,
+    /// The node that pulls the copy and becomes an owner.
+    pub target: NodeId,
+    /// The dead or draining owner the target takes the place of.
+    pub replaces: Option<NodeId>,
+    /// The shard's live copies when planned; lower runs first (1 = most urgent).
+    pub priority: u32,
+    /// Why the task is needed.
+    pub reason: Reason,
+}
+
+/// Why a copy task is needed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// The shard has fewer owners than its replication factor; the target becomes an extra owner.
+    UnderReplicated,
+    /// An owner reported that it lacks the shard; the target is that owner.
+    MissingOnOwner,
+    /// An owner is dead or removed; the target takes its place.
+    DeadOwner,
+    /// An owner is draining; the target takes its place.
+    DrainingOwner,
+}
+
+/// An in-flight task the planner wants withdrawn.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cancel {
+    /// The task to cancel.
+    pub task: TaskId,
+    /// Why.
+    pub reason: CancelReason,
+}
+
+/// Why an in-flight task should be cancelled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CancelReason {
+    /// The shard is no longer in the metadata (dropped, expired, truncated away).
+    ShardDropped,
+    /// The target is removed, dead, or no longer active.
+    TargetGone,
+    /// A pending task's source is removed, dead, or reports that it no longer holds the shard.
+    SourceGone,
+    /// The copy is no longer needed.
+    NotNeeded,
+}
+
+/// The health of one shard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardHealth {
+    /// The shard.
+    pub shard: ShardId,
+    /// Copies held by active (not draining), not dead owners.
+    pub live_copies: u32,
+    /// The replication factor.
+    pub desired: u32,
+}
+
+/// Shard health found while planning, for the shards in scope; each list sorted by shard ID.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    /// Shards with fewer live copies on active owners than desired (unrecoverable ones included;
+    /// empty shards, which nobody holds because nothing was written yet, are not).
+    pub under_replicated: Vec<ShardHealth>,
+    /// `(shard, owner)`: an online owner reported not holding the shard while another node does.
+    pub missing_on_owner: Vec<(ShardId, NodeId)>,
+    /// Shards nobody alive holds while a dead owner (or no owner at all) is to blame: nothing can
+    /// be copied. They get no tasks.
+    pub unrecoverable: Vec<ShardId>,
+    /// Shards that need another owner but no eligible node is left (replication factor larger
+    /// than the eligible nodes). Reported, not retried in a loop.
+    pub insufficient_nodes: Vec<ShardHealth>,
+    /// Shards with more live copies on active owners than desired.
+    pub over_replicated: Vec<ShardHealth>,
+}

@@ -1,0 +1,259 @@
+//! The planning round: scan every shard cheaply, look closely at the few that are not healthy,
+//! cancel unfit tasks, then hand out copy slots to the most endangered shards first.
+
+use crate::id_hash::IdMap;
+use crate::input::{Limits, PlanInput, Scope, ShardId, TaskState};
+use crate::load::Load;
+use crate::node_table::{Ix, NodeTable};
+use crate::plan::{Cancel, CancelReason, NewTask, Plan, Reason, Report};
+use crate::scope_set::ScopeSet;
+use crate::shard_case::ShardCase;
+use crate::task_index::TaskIndex;
+
+/// Plans one anti-entropy round: which copy tasks to create, which in-flight ones to cancel, and
+/// the health of the shards in `scope`. Pure and deterministic; see the crate docs for the rules.
+pub fn plan(input: &PlanInput, limits: &Limits, scope: Scope<'_>) -> Plan {
+    let nodes = NodeTable::new(&input.nodes, &input.inventories);
+    let tasks = TaskIndex::new(&input.tasks);
+    let scope: Option<ScopeSet> = match scope {
+        Scope::All => None,
+        Scope::Shards(ids) => Some(ScopeSet::new(ids)),
+    };
+    let scan = scan(input, &nodes, &tasks, scope.as_ref());
+
+    let mut cancel = Vec::new();
+    let mut found = vec![false; tasks.group_count()];
+    let mut cases: Vec<ShardCase<'_>> = Vec::with_capacity(scan.unsettled.len());
+    for &index in &scan.unsettled {
+        let shard = &input.shards[index as usize];
+        let in_scope = scope.as_ref().is_none_or(|s| s.contains(&shard.id));
+        let shard_tasks = match tasks.group_of(shard.id) {
+            Some(group) if !found[group as usize] => {
+                found[group as usize] = true;
+                tasks.tasks(group)
+            }
+            _ => &[],
+        };
+        cases.push(ShardCase::new(shard, in_scope, &nodes, shard_tasks, &mut cancel));
+    }
+    for group in (0..tasks.group_count()).filter(|&g| !found[g]) {
+        let open = tasks.tasks(group as u32).iter().filter(|t| t.state != TaskState::Blocked);
+        cancel.extend(open.map(|t| Cancel { task: t.id, reason: CancelReason::ShardDropped }));
+    }
+    cancel.sort_by_key(|c| c.task);
+
+    let in_flight = cases.iter().flat_map(|c| c.in_flight.iter().copied());
+    let load = Load::new(&nodes, scan.owned, in_flight, *limits);
+    cases.retain(|c| c.in_scope);
+    find_extra_holders(&mut cases, &nodes);
+    cases.sort_by_key(|c| (c.live, c.shard.id));
+
+    let mut round = Round { nodes: &nodes, load, plan: Plan { cancel, ..Plan::default() } };
+    for case in &cases {
+        round.report(case);
+        if case.has_data() {
+            round.plan_shard(case);
+        }
+    }
+    let report = &mut round.plan.report;
+    report.under_replicated.sort_by_key(|h| h.shard);
+    report.missing_on_owner.sort_unstable();
+    report.unrecoverable.sort_unstable();
+    report.insufficient_nodes.sort_by_key(|h| h.shard);
+    report.over_replicated.sort_by_key(|h| h.shard);
+    round.plan
+}
+
+/// What the cheap pass over every shard finds.
+struct Scan {
+    /// Shards owned per node (every shard, whatever the scope): the base of "least loaded".
+    owned: Vec<u64>,
+    /// Indexes (into `PlanInput::shards`) of the shards to look at closely, in input order.
+    unsettled: Vec<u32>,
+}
+
+/// The cheap pass. A shard is settled, and needs nothing, when it has no task, exactly
+/// `replication` owners, and every owner is present, active, not dead and holds it. Each node keeps
+/// a cursor into its sorted inventory, so with shards in ID order the lookups stream forward.
+fn scan(input: &PlanInput, nodes: &NodeTable<'_>, tasks: &TaskIndex<'_>, scope: Option<&ScopeSet>) -> Scan {
+    let mut owned = vec![0u64; nodes.len()];
+    let mut cursors = vec![0usize; nodes.len()];
+    let mut unsettled = Vec::new();
+    if scope.is_some() {
+        // Few shards to look at: count ownership in a tight loop of its own, which keeps more
+        // cache misses (on the owner lists) in flight than the full loop below does.
+        for shard in &input.shards {
+            for i in shard.owners.iter().filter_map(|&owner| nodes.index(owner)) {
+                owned[i as usize] += 1;
+            }
+        }
+    }
+    for (index, shard) in input.shards.iter().enumerate() {
+        let has_tasks = tasks.group_of(shard.id).is_some();
+        let look = has_tasks || scope.is_none_or(|s| s.contains(&shard.id));
+        if !look {
+            continue;
+        }
+        let mut settled = !has_tasks && shard.owners.len() == shard.replication as usize;
+        for &owner in &shard.owners {
+            let Some(i) = nodes.index(owner) else {
+                settled = false;
+                continue;
+            };
+            if scope.is_none() {
+                owned[i as usize] += 1;
+            }
+            if settled {
+                settled = !nodes.is_dead(i)
+                    && nodes.is_active(i)
+                    && nodes
+                        .inventory(i)
+                        .is_none_or(|inv| inv.shards.contains_from(&mut cursors[i as usize], shard.id));
+            }
+        }
+        if !settled {
+            unsettled.push(index as u32);
+        }
+    }
+    Scan { owned, unsettled }
+}
+
+/// Finds non-owner nodes reporting a copy, for the shards no online owner holds (they may be the
+/// only source, and decide whether the shard is unrecoverable). Looks each such shard up in every
+/// report, or walks every report once, whichever is cheaper.
+fn find_extra_holders(cases: &mut [ShardCase<'_>], nodes: &NodeTable<'_>) {
+    let orphans: Vec<usize> = (0..cases.len()).filter(|&k| !cases[k].has_online_owner_copy(nodes)).collect();
+    if orphans.is_empty() {
+        return;
+    }
+    let reporters: Vec<Ix> =
+        (0..nodes.len() as Ix).filter(|&i| !nodes.is_dead(i) && nodes.inventory(i).is_some()).collect();
+    let walk_cost: usize = reporters.iter().filter_map(|&i| nodes.inventory(i)).map(|inv| inv.shards.len()).sum();
+    if orphans.len().saturating_mul(reporters.len()) <= walk_cost {
+        for &k in &orphans {
+            let case = &mut cases[k];
+            for &i in &reporters {
+                if nodes.holds(i, case.shard.id, false) && case.owner(nodes.id(i)).is_none() {
+                    case.extra_holders.push(i);
+                }
+            }
+        }
+    } else {
+        let by_shard: IdMap<ShardId, usize> = orphans.iter().map(|&k| (cases[k].shard.id, k)).collect();
+        for &i in &reporters {
+            for shard in nodes.inventory(i).into_iter().flat_map(|inv| inv.shards.keys()) {
+                if let Some(&k) = by_shard.get(shard) {
+                    if cases[k].owner(nodes.id(i)).is_none() {
+                        cases[k].extra_holders.push(i);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The state of a round while it hands out slots.
+struct Round<'n, 'a> {
+    nodes: &'n NodeTable<'a>,
+    load: Load,
+    plan: Plan,
+}
+
+impl Round<'_, '_> {
+    /// Adds `case` (in scope) to the report.
+    fn report(&mut self, case: &ShardCase<'_>) {
+        let report: &mut Report = &mut self.plan.report;
+        let nodes = self.nodes;
+        if case.is_unrecoverable(nodes) {
+            report.unrecoverable.push(case.shard.id);
+        } else if !case.has_data() {
+            return; // Never written: nothing to report.
+        }
+        let health = case.health();
+        if health.live_copies < health.desired {
+            report.under_replicated.push(health);
+        } else if health.live_copies > health.desired {
+            report.over_replicated.push(health);
+        }
+        for owner in &case.owners {
+            if owner.reports_lacking && owner.ix.is_some_and(|i| nodes.is_online(i)) {
+                report.missing_on_owner.push((case.shard.id, owner.id));
+            }
+        }
+    }
+
+    /// Plans the copies `case` (in scope, with data somewhere) needs, as far as slots allow.
+    fn plan_shard(&mut self, case: &ShardCase<'_>) {
+        let nodes = self.nodes;
+        let sources = case.sources(nodes);
+        if sources.is_empty() {
+            return; // Only suspect nodes hold it: wait until one is back or declared dead.
+        }
+        let shard = case.shard.id;
+        for target in case.refill_targets(nodes) {
+            if self.load.has_fetch_slot(target) {
+                self.create(case, &sources, target, Reason::MissingOnOwner, None);
+            }
+        }
+        let mut taken: Vec<Ix> = Vec::new();
+        let mut used_zones = case.used_zones.clone();
+        for (reason, replaces) in case.new_owners(nodes) {
+            let eligible = |i: Ix| {
+                !taken.contains(&i)
+                    && case.owner(nodes.id(i)).is_none()
+                    && !case.busy_targets.contains(&nodes.id(i))
+                    && !nodes.holds(i, shard, false)
+            };
+            let fresh = |i: Ix| nodes.zone(i).is_none_or(|z| !used_zones.contains(&z));
+            let fresh_possible = nodes.has_zoneless() || used_zones.len() < nodes.zone_count();
+            let target = fresh_possible
+                .then(|| self.load.open_targets().find(|&i| eligible(i) && fresh(i)))
+                .flatten()
+                .or_else(|| self.load.open_targets().find(|&i| eligible(i)));
+            let Some(target) = target else {
+                if !self.load.receivers().iter().any(|&i| eligible(i)) {
+                    self.plan.report.insufficient_nodes.push(case.health());
+                }
+                return; // No eligible node left, or all of them busy: try again next round.
+            };
+            if !self.create(case, &sources, target, reason, replaces) {
+                return; // Every source is busy.
+            }
+            taken.push(target);
+            used_zones.extend(nodes.zone(target));
+        }
+    }
+
+    /// Creates a task to `target` from the least busy source with a slot free; false if none has.
+    fn create(
+        &mut self,
+        case: &ShardCase<'_>,
+        sources: &[(bool, Ix)],
+        target: Ix,
+        reason: Reason,
+        replaces: Option<u64>,
+    ) -> bool {
+        let source = sources
+            .iter()
+            .filter(|&&(_, i)| i != target && self.load.has_sync_slot(i))
+            .min_by_key(|&&(not_owner, i)| (not_owner, self.load.sync(i), i));
+        let Some(&(_, source)) = source else { return false };
+        self.load.assign(source, target);
+        self.plan.create.push(NewTask {
+            shard: case.shard.id,
+            source: self.nodes.id(source),
+            target: self.nodes.id(target),
+            replaces,
+            priority: case.live,
+            reason,
+        });
+        true
+    }
+}
+
+#[cfg(test)]
+mod properties;
+#[cfg(test)]
+mod testkit;
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,179 @@
+//! A node's reported shard copies as sorted columns: cheap to walk in shard order.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::input::{ShardCopy, ShardId};
+
+/// A map from shard ID to [`ShardCopy`], stored as sorted columns; the read API of a `HashMap`.
+///
+/// Why not a hash map: a full plan looks up every owner of a million shards. With the shards
+/// visited in ID order, each node's lookups walk its sorted IDs forward (8 bytes per copy,
+/// streamed), instead of missing the cache at a random bucket per lookup.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(from = "BTreeMap<ShardId, ShardCopy>")]
+pub struct ShardMap {
+    ids: Vec<ShardId>,
+    copies: Vec<ShardCopy>,
+}
+
+impl ShardMap {
+    /// An empty map.
+    pub fn new() -> Self {
+        ShardMap::default()
+    }
+
+    /// Number of shards.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether the map is empty.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Whether `shard` is in the map.
+    pub fn contains_key(&self, shard: &ShardId) -> bool {
+        self.ids.binary_search(shard).is_ok()
+    }
+
+    /// The copy of `shard`, if any.
+    pub fn get(&self, shard: &ShardId) -> Option<&ShardCopy> {
+        self.ids.binary_search(shard).ok().map(|i| &self.copies[i])
+    }
+
+    /// Adds or replaces the copy of `shard`, returning the one it replaces. Appending in ascending
+    /// order is cheap; inserting in the middle shifts the columns (collect instead).
+    pub fn insert(&mut self, shard: ShardId, copy: ShardCopy) -> Option<ShardCopy> {
+        match self.ids.binary_search(&shard) {
+            Ok(i) => Some(std::mem::replace(&mut self.copies[i], copy)),
+            Err(i) => {
+                self.ids.insert(i, shard);
+                self.copies.insert(i, copy);
+                None
+            }
+        }
+    }
+
+    /// The shard IDs, ascending.
+    pub fn keys(&self) -> std::slice::Iter<'_, ShardId> {
+        self.ids.iter()
+    }
+
+    /// The copies, by shard ID.
+    pub fn values(&self) -> std::slice::Iter<'_, ShardCopy> {
+        self.copies.iter()
+    }
+
+    /// The `(shard, copy)` pairs, by shard ID.
+    pub fn iter(&self) -> std::iter::Zip<std::slice::Iter<'_, ShardId>, std::slice::Iter<'_, ShardCopy>> {
+        self.ids.iter().zip(self.copies.iter())
+    }
+
+    /// Whether `shard` is in the map, searching forward from `*cursor` (gallop, then bisect) and
+    /// leaving the cursor just past it. Lookups in ascending order thus walk the IDs once; a lookup
+    /// behind the cursor searches from the start, so any order still gets the right answer.
+    #[inline]
+    pub(crate) fn contains_from(&self, cursor: &mut usize, shard: ShardId) -> bool {
+        let ids = &self.ids;
+        let start = (*cursor).min(ids.len());
+        let start = if start > 0 && ids[start - 1] >= shard { 0 } else { start };
+        let (mut low, mut high, mut step) = (start, start, 1);
+        while high < ids.len() && ids[high] < shard {
+            low = high + 1;
+            high += step;
+            step *= 2;
+        }
+        let high = high.min(ids.len());
+        let position = low + ids[low..high].partition_point(|&id| id < shard);
+        let found = position < ids.len() && ids[position] == shard;
+        *cursor = position + usize::from(found);
+        found
+    }
+}
+
+impl FromIterator<(ShardId, ShardCopy)> for ShardMap {
+    /// Collects pairs in any order; of two copies of the same shard, the last one wins.
+    fn from_iter<I: IntoIterator<Item = (ShardId, ShardCopy)>>(iter: I) -> Self {
+        let mut pairs: Vec<(ShardId, ShardCopy)> = iter.into_iter().collect();
+        pairs.sort_by_key(|&(id, _)| id); // Stable: equal IDs keep their order.
+        let mut map = ShardMap { ids: Vec::with_capacity(pairs.len()), copies: Vec::with_capacity(pairs.len()) };
+        for (id, copy) in pairs {
+            if map.ids.last() == Some(&id) {
+                map.ids.pop();
+                map.copies.pop();
+            }
+            map.ids.push(id);
+            map.copies.push(copy);
+        }
+        map
+    }
+}
+
+impl From<BTreeMap<ShardId, ShardCopy>> for ShardMap {
+    fn from(map: BTreeMap<ShardId, ShardCopy>) -> Self {
+        let (ids, copies) = map.into_iter().unzip();
+        ShardMap { ids, copies }
+    }
+}
+
+impl Serialize for ShardMap {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
+    }
+}
+
+impl<'a> IntoIterator for &'a ShardMap {
+    type Item = (&'a ShardId, &'a ShardCopy);
+    type IntoIter = std::iter::Zip<std::slice::Iter<'a, ShardId>, std::slice::Iter<'a, ShardCopy>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn copy(checksum: u64) -> ShardCopy {
+        ShardCopy { size: 1, checksum, hot: false }
+    }
+
+    #[test]
+    fn collects_in_any_order_and_the_last_duplicate_wins() {
+        let map: ShardMap = [(5, copy(1)), (2, copy(2)), (5, copy(3))].into_iter().collect();
+        assert_eq!(map.keys().copied().collect::<Vec<_>>(), vec![2, 5]);
+        assert_eq!(map.get(&5), Some(&copy(3)));
+        assert!(map.contains_key(&2) && !map.contains_key(&3));
+    }
+
+    #[test]
+    fn insert_keeps_the_order() {
+        let mut map = ShardMap::new();
+        assert_eq!(map.insert(9, copy(1)), None);
+        assert_eq!(map.insert(4, copy(2)), None);
+        assert_eq!(map.insert(9, copy(3)), Some(copy(1)));
+        assert_eq!(map.iter().map(|(&id, c)| (id, c.checksum)).collect::<Vec<_>>(), vec![(4, 2), (9, 3)]);
+        assert_eq!((map.len(), map.is_empty()), (2, false));
+    }
+
+    #[test]
+    fn cursor_lookups_agree_with_plain_lookups_in_any_order() {
+        let map: ShardMap = (0..200u64).map(|i| (i * i % 1009, copy(i))).collect();
+        let mut cursor = 0;
+        for shard in (0..1100u64).chain((0..1100).rev()).chain((0..3000).map(|i| i * 7919 % 1100)) {
+            assert_eq!(map.contains_from(&mut cursor, shard), map.contains_key(&shard), "shard {shard}");
+        }
+    }
+
+    #[test]
+    fn serializes_as_a_map() {
+        let map: ShardMap = [(7, copy(1))].into_iter().collect();
+        let json = serde_json::to_string(&map).expect("serializes");
+        assert_eq!(json, r#"{"7":{"size":1,"checksum":1,"hot":false}}"#);
+        assert_eq!(serde_json::from_str::<ShardMap>(&json).expect("deserializes"), map);
+    }
+}

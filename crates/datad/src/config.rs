@@ -1,0 +1,169 @@
+//! Configuration: command-line flags and `DATAD_*` environment variables, validated into a
+//! [`Config`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::error::DatadError;
+
+/// Command-line flags; each can also come from a `DATAD_*` environment variable.
+#[derive(Clone, Debug, Parser)]
+#[command(name = "datad", version, about = "Reference data node of the meta service")]
+pub struct Cli {
+    /// Meta nodes to talk to: URL[,URL...] (`host:port` or `http://host:port`).
+    #[arg(long, env = "DATAD_META")]
+    pub meta: String,
+    /// Address to serve HTTP on, HOST:PORT; register it with `metactl add-data HOST:PORT`.
+    #[arg(long, env = "DATAD_LISTEN")]
+    pub listen: String,
+    /// Address the node is registered under, when it differs from --listen (e.g. listening on
+    /// 0.0.0.0). Defaults to --listen (with port 0: the port actually bound).
+    #[arg(long, env = "DATAD_ADVERTISE")]
+    pub advertise: Option<String>,
+    /// Directory for shard files.
+    #[arg(long, env = "DATAD_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// Bearer token presented to the meta service.
+    #[arg(long, env = "DATAD_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Most copy tasks to run at once.
+    #[arg(long, env = "DATAD_MAX_FETCH", default_value_t = 4)]
+    pub max_fetch: u32,
+    /// Bytes per range request when copying a shard.
+    #[arg(long, env = "DATAD_CHUNK_SIZE", default_value_t = 1024 * 1024)]
+    pub chunk_size: u64,
+    /// Heartbeat interval until the meta leader asks for another (e.g. `1s`, `500ms`).
+    #[arg(long, env = "DATAD_HEARTBEAT_INTERVAL", default_value = "1s")]
+    pub heartbeat_interval: String,
+    /// How often to look for the node's registration and to claim copy tasks.
+    #[arg(long, env = "DATAD_CLAIM_INTERVAL", default_value = "1s")]
+    pub claim_interval: String,
+    /// Most bytes per second each copy task downloads (0: unlimited), so repairs leave
+    /// bandwidth for writes and queries.
+    #[arg(long, env = "DATAD_MAX_COPY_RATE", default_value_t = 0)]
+    pub max_copy_rate: u64,
+    /// Log as JSON lines instead of text.
+    #[arg(long, env = "DATAD_LOG_JSON")]
+    pub log_json: bool,
+}
+
+/// Largest chunk a copy may ask for in one request (a peer serves at most this much at once).
+pub const MAX_CHUNK_SIZE: u64 = 16 * 1024 * 1024;
+
+/// A checked configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Meta node endpoints.
+    pub meta: Vec<String>,
+    /// Address to serve on.
+    pub listen: SocketAddr,
+    /// Address the node is registered under (`None`: the bound address).
+    pub advertise: Option<String>,
+    /// Directory for shard files.
+    pub data_dir: PathBuf,
+    /// Bearer token for the meta service.
+    pub token: Option<String>,
+    /// Most copy tasks at once.
+    pub max_fetch: u32,
+    /// Bytes per copy request.
+    pub chunk_size: u64,
+    /// Heartbeat interval (the leader's reply overrides it).
+    pub heartbeat_interval: Duration,
+    /// Registration and claim interval.
+    pub claim_interval: Duration,
+    /// Bytes per second per copy task (`None`: unlimited).
+    pub max_copy_rate: Option<u64>,
+}
+
+fn invalid(option: &'static str, value: impl Into<String>, reason: impl Into<String>) -> DatadError {
+    DatadError::Config { option, value: value.into(), reason: reason.into() }
+}
+
+/// Parses a positive duration such as `1s` or `250ms`.
+fn parse_interval(option: &'static str, text: &str) -> Result<Duration, DatadError> {
+    let nanos = meta_store::parse_duration(text).map_err(|e| invalid(option, text, e.to_string()))?;
+    if nanos == 0 {
+        return Err(invalid(option, text, "must be positive"));
+    }
+    Ok(Duration::from_nanos(nanos))
+}
+
+impl Cli {
+    /// Validates the flags into a [`Config`].
+    pub fn into_config(self) -> Result<Config, DatadError> {
+        let meta: Vec<String> =
+            self.meta.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        if meta.is_empty() {
+            return Err(invalid("--meta", &self.meta, "give at least one meta node address"));
+        }
+        let listen: SocketAddr = self
+            .listen
+            .parse()
+            .map_err(|_| invalid("--listen", &self.listen, "expected IP:PORT, e.g. 127.0.0.1:8088"))?;
+        if listen.ip().is_unspecified() && self.advertise.is_none() {
+            return Err(invalid("--listen", &self.listen, "listening on all interfaces: give --advertise HOST:PORT"));
+        }
+        if let Some(advertise) = &self.advertise {
+            meta_store::validate_addr("--advertise", advertise)
+                .map_err(|e| invalid("--advertise", advertise, e.to_string()))?;
+        }
+        if self.max_fetch == 0 {
+            return Err(invalid("--max-fetch", "0", "must be at least 1"));
+        }
+        if self.chunk_size == 0 || self.chunk_size > MAX_CHUNK_SIZE {
+            return Err(invalid("--chunk-size", self.chunk_size.to_string(), format!("must be 1..={MAX_CHUNK_SIZE}")));
+        }
+        Ok(Config {
+            meta,
+            listen,
+            advertise: self.advertise,
+            data_dir: self.data_dir,
+            token: self.token.filter(|t| !t.is_empty()),
+            max_fetch: self.max_fetch,
+            chunk_size: self.chunk_size,
+            heartbeat_interval: parse_interval("--heartbeat-interval", &self.heartbeat_interval)?,
+            claim_interval: parse_interval("--claim-interval", &self.claim_interval)?,
+            max_copy_rate: (self.max_copy_rate > 0).then_some(self.max_copy_rate),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(extra: &[&str]) -> Result<Config, DatadError> {
+        let base = ["datad", "--meta", "m1:8091, m2:8091", "--listen", "127.0.0.1:8088", "--data-dir", "/tmp/d"];
+        Cli::try_parse_from(base.iter().chain(extra)).expect("flags parse").into_config()
+    }
+
+    #[test]
+    fn defaults_match_the_documented_contract() {
+        let config = parse(&[]).expect("valid");
+        assert_eq!(config.meta, ["m1:8091", "m2:8091"]);
+        assert_eq!((config.max_fetch, config.chunk_size), (4, 1024 * 1024));
+        assert_eq!(config.heartbeat_interval, Duration::from_secs(1));
+        assert_eq!(config.claim_interval, Duration::from_secs(1));
+        assert_eq!(config.advertise, None);
+    }
+
+    #[test]
+    fn bad_values_name_the_option() {
+        for (flags, option) in [
+            (&["--max-fetch", "0"][..], "--max-fetch"),
+            (&["--chunk-size", "0"], "--chunk-size"),
+            (&["--heartbeat-interval", "0"], "--heartbeat-interval"),
+            (&["--claim-interval", "soon"], "--claim-interval"),
+        ] {
+            match parse(flags) {
+                Err(DatadError::Config { option: got, .. }) => assert_eq!(got, option),
+                other => panic!("{flags:?}: expected a config error, got {other:?}"),
+            }
+        }
+        let any = Cli::try_parse_from(["datad", "--meta", "m", "--listen", "0.0.0.0:1", "--data-dir", "d"]);
+        assert!(any.expect("flags parse").into_config().is_err(), "0.0.0.0 needs --advertise");
+    }
+}

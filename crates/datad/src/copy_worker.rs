@@ -1,0 +1,176 @@
+//! The pull side of copy tasks: claim tasks, run one worker per task, report progress, then
+//! complete or fail the task with the claim's attempt number (the fencing token).
+//!
+//! ```text
+//!  every claim-interval (registered): claim {node_id, max: max-fetch} ─▶ every task we hold
+//!     new task ─▶ worker: Transfer::start ─▶ chunks ─(≤ every 500 ms)─▶ progress
+//!                   progress 409/404 ─▶ stop, keep the partial (cancelled or re-assigned)
+//!                   all bytes ─▶ verify + install ─▶ complete(attempt)
+//!                   any error ─▶ fail(attempt, message); the meta service retries with backoff
+//! ```
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinSet;
+
+use meta_client::ClientError;
+use meta_store::{TaskId, TaskState};
+use meta_wire::{ClaimRequest, ClaimedTask, ProgressRequest};
+
+use crate::error::DatadError;
+use crate::node::Node;
+use crate::transfer::Transfer;
+
+/// Shortest time between two progress reports of one task.
+const PROGRESS_EVERY: Duration = Duration::from_millis(500);
+/// How often completion is tried when its outcome stays unknown.
+const COMPLETE_ATTEMPTS: u32 = 3;
+
+/// Claims tasks and starts workers, forever (until the task is aborted, which aborts the workers;
+/// their partial files stay and are resumed after a restart).
+pub(crate) async fn claim_loop(node: Arc<Node>) {
+    let mut workers = JoinSet::new();
+    let mut ticker = tokio::time::interval(node.config.claim_interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        while workers.try_join_next().is_some() {}
+        let Some(node_id) = node.node_id() else { continue };
+        let request = ClaimRequest { node_id, max: node.config.max_fetch };
+        let reply = match node.client.claim_tasks(&request).await {
+            Ok(reply) => reply,
+            Err(error) => {
+                tracing::warn!(node_id, %error, "cannot claim copy tasks");
+                continue;
+            }
+        };
+        for claimed in reply.tasks {
+            let (task_id, shard_id) = (claimed.task.id, claimed.task.spec.shard_id);
+            if claimed.task.spec.target != node_id {
+                tracing::warn!(task_id, shard_id, target = claimed.task.spec.target, "claimed a task for another node");
+                continue;
+            }
+            if node.try_start_task(task_id, shard_id) {
+                workers.spawn(run_task(Arc::clone(&node), claimed));
+            }
+        }
+    }
+}
+
+/// Marks the task finished when the worker ends, however it ends.
+struct RunningGuard {
+    node: Arc<Node>,
+    task_id: TaskId,
+}
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        self.node.finish_task(self.task_id);
+    }
+}
+
+/// How a copy ended without an error.
+enum Copied {
+    /// The shard file is in place.
+    Installed,
+    /// The meta service withdrew the task; the partial file is kept.
+    Stopped(String),
+}
+
+/// One worker: copies the shard, then completes or fails the task.
+async fn run_task(node: Arc<Node>, claimed: ClaimedTask) {
+    let (task_id, attempt, shard_id) = (claimed.task.id, claimed.task.attempt, claimed.task.spec.shard_id);
+    let _guard = RunningGuard { node: Arc::clone(&node), task_id };
+    tracing::info!(task_id, shard_id, attempt, source = %claimed.source_addr, "copy started");
+    match copy(&node, &claimed).await {
+        Ok(Copied::Installed) => complete(&node, task_id, attempt).await,
+        Ok(Copied::Stopped(reason)) => {
+            tracing::info!(task_id, shard_id, attempt, %reason, "copy stopped; partial file kept");
+        }
+        Err(error) => {
+            tracing::warn!(task_id, shard_id, attempt, %error, "copy failed");
+            match node.client.fail_task(task_id, attempt, &error.to_string()).await {
+                Ok(task) => tracing::info!(task_id, state = ?task.state, "copy failure reported"),
+                Err(error) => tracing::warn!(task_id, %error, "cannot report the copy failure"),
+            }
+        }
+    }
+}
+
+/// Downloads and installs the shard, reporting progress.
+async fn copy(node: &Node, claimed: &ClaimedTask) -> Result<Copied, DatadError> {
+    let (task_id, attempt, shard_id) = (claimed.task.id, claimed.task.attempt, claimed.task.spec.shard_id);
+    let mut transfer =
+        Transfer::start(&node.peers, &claimed.source_addr, shard_id, &node.store, node.config.chunk_size).await?;
+    let (total, checksum) = (transfer.bytes_total(), transfer.expected_checksum());
+    if node.store.summary(shard_id).is_some_and(|s| s.size == total && s.checksum == checksum) {
+        // E.g. the node stopped between installing the copy and completing the task.
+        tracing::info!(task_id, shard_id, "shard already held with the source's content; not copying again");
+        transfer.discard().await?;
+        return Ok(Copied::Installed);
+    }
+    let mut last_report: Option<Instant> = None;
+    let (started, start_bytes) = (Instant::now(), transfer.bytes_done());
+    loop {
+        let complete = transfer.is_complete();
+        if complete || last_report.is_none_or(|at| at.elapsed() >= PROGRESS_EVERY) {
+            let request =
+                ProgressRequest { attempt, bytes_done: transfer.bytes_done(), bytes_total: transfer.bytes_total() };
+            match node.client.report_progress(task_id, &request).await {
+                Ok(_) => {}
+                Err(ClientError::Api { status: 404 | 409, code, message }) => {
+                    return Ok(Copied::Stopped(format!("{message} ({code})")));
+                }
+                Err(error) => tracing::warn!(task_id, %error, "cannot report copy progress"),
+            }
+            last_report = Some(Instant::now());
+        }
+        if complete {
+            break;
+        }
+        transfer.next_chunk().await?;
+        if let Some(rate) = node.config.max_copy_rate {
+            // Throttle: wait until the bytes copied so far fit the configured rate.
+            let due = Duration::from_secs_f64((transfer.bytes_done() - start_bytes) as f64 / rate as f64);
+            if let Some(ahead) = due.checked_sub(started.elapsed()) {
+                tokio::time::sleep(ahead).await;
+            }
+        }
+    }
+    let summary = transfer.install(Arc::clone(&node.store)).await?;
+    tracing::info!(task_id, shard_id, size = summary.size, checksum = summary.checksum, "shard copy installed");
+    Ok(Copied::Installed)
+}
+
+/// Completes the task; when the outcome is unclear, reads the task to find out.
+async fn complete(node: &Node, task_id: TaskId, attempt: u32) {
+    for _ in 0..COMPLETE_ATTEMPTS {
+        let error = match node.client.complete_task(task_id, attempt).await {
+            Ok(task) => {
+                tracing::info!(task_id, attempt, state = ?task.state, "copy task completed");
+                return;
+            }
+            Err(error) => error,
+        };
+        match node.client.copy_task(task_id).await {
+            Ok(info) if info.task.state == TaskState::Done && info.task.attempt == attempt => {
+                tracing::info!(task_id, attempt, "copy task already completed");
+                return;
+            }
+            Ok(info) if info.task.state == TaskState::Claimed && info.task.attempt == attempt => {
+                tracing::warn!(task_id, attempt, %error, "completing the copy task failed; retrying");
+            }
+            Ok(info) => {
+                tracing::warn!(task_id, attempt, state = ?info.task.state, current_attempt = info.task.attempt, %error,
+                    "copy task moved on; not completed");
+                return;
+            }
+            Err(read_error) => {
+                tracing::warn!(task_id, attempt, %error, %read_error, "completing the copy task failed; retrying");
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    tracing::error!(task_id, attempt, "gave up completing the copy task; its lease will expire and it will run again");
+}

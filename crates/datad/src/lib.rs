@@ -1,0 +1,82 @@
+//! `datad`, the reference data node: a small but real data node that proves the meta service's
+//! data-node protocol end to end, and what the tests, demo and benchmarks run.
+//!
+//! It serves HTTP at once, waits until an operator registers its address (`metactl add-data
+//! HOST:PORT`), then heartbeats with its shard inventory, follows the metadata by long-polling,
+//! stores line-protocol writes in one append-only file per shard, serves shard files to peers and
+//! pulls the copy tasks it is the target of, with resumable, checksum-verified transfers.
+//!
+//! ```text
+//!            ┌───────────── meta service (/v1) ─────────────┐
+//!  registration + heartbeats   metadata long poll   claim / progress / complete / fail
+//!            │                        │                          │
+//!  ┌─────────┴────────────────────────┴──────────────────────────┴─────────┐
+//!  │ datad: routes ─ write_path ─ shard_store ◀── transfer ◀── copy_worker │
+//!  └──────────────────────────────────┬────────────────────────────────────┘
+//!              POST /write, /internal/shards/{id}/append, GET /shards/{id}[/digest]
+//! ```
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), datad::DatadError> {
+//! use clap::Parser;
+//! let cli = datad::Cli::parse_from([
+//!     "datad", "--meta", "127.0.0.1:8091", "--listen", "127.0.0.1:8088", "--data-dir", "./datad-data",
+//! ]);
+//! datad::run(cli.into_config()?, async { let _ = tokio::signal::ctrl_c().await; }).await
+//! # }
+//! ```
+
+mod config;
+mod copy_worker;
+mod error;
+mod fnv;
+mod line_protocol;
+mod metadata_cache;
+mod node;
+mod registration;
+mod routes;
+mod shard_store;
+mod transfer;
+mod write_path;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+pub use config::{Cli, Config, MAX_CHUNK_SIZE};
+pub use error::{ApiError, DatadError};
+pub use fnv::{fnv1a, Fnv64};
+pub use line_protocol::{parse_lines, Line};
+pub use routes::{peer_router, StatusReply, MAX_WRITE_BYTES};
+pub use shard_store::{file_digest, ShardStore, ShardSummary};
+pub use transfer::{DigestReply, Transfer};
+
+use crate::node::Node;
+
+/// Runs a data node until `shutdown` completes. Copies in progress are abandoned; their partial
+/// files are resumed after a restart.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), DatadError> {
+    // Digesting the shard files happens once, before anything else runs.
+    let store = ShardStore::open(&config.data_dir)?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| DatadError::Listen { addr: config.listen.to_string(), source })?;
+    let bound =
+        listener.local_addr().map_err(|source| DatadError::Listen { addr: config.listen.to_string(), source })?;
+    let advertise = config.advertise.clone().unwrap_or_else(|| bound.to_string());
+    let client = meta_client::Client::new(&config.meta)?.with_token(config.token.clone());
+    let node = Arc::new(Node::new(config, advertise, client, store));
+
+    let mut background = JoinSet::new();
+    background.spawn(Arc::clone(&node.cache).follow(Arc::clone(&node.client)));
+    background.spawn(registration::run(Arc::clone(&node)));
+    background.spawn(copy_worker::claim_loop(Arc::clone(&node)));
+
+    tracing::info!(listen = %bound, addr = %node.advertise, meta = ?node.config.meta, "datad serving");
+    let served = axum::serve(listener, routes::app(Arc::clone(&node))).with_graceful_shutdown(shutdown).await;
+    background.abort_all();
+    tracing::info!("datad stopped");
+    served.map_err(|source| DatadError::Listen { addr: bound.to_string(), source })
+}

@@ -1,0 +1,198 @@
+//! Just enough InfluxDB line protocol to route points: each line's series key (measurement and
+//! tags: the line up to its first unescaped space) and its trailing nanosecond timestamp.
+//!
+//! ```text
+//! cpu,host=a\ b,region=eu usage=0.5,msg="x y" 1700000000000000000
+//! └──────── series key ──┘ └──── fields ────┘ └──── timestamp ───┘
+//! ```
+//! Blank lines and `#` comments are skipped. A line without a timestamp gets the server's time,
+//! which is appended to the stored line so every copy holds the same bytes.
+
+use meta_store::Timestamp;
+
+use crate::error::DatadError;
+
+/// One point of a write, checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Line<'a> {
+    /// 1-based line number within the request body.
+    pub number: usize,
+    /// The line as sent, without surrounding whitespace.
+    pub text: &'a str,
+    /// Measurement and tags: what selects the shard within a group.
+    pub series_key: &'a str,
+    /// The point's time in nanoseconds (the server's time when the line had none).
+    pub timestamp: Timestamp,
+    /// Whether the line carried its own timestamp.
+    pub has_timestamp: bool,
+}
+
+impl Line<'_> {
+    /// Appends the line as stored (with its timestamp, newline-terminated) to `out`.
+    pub fn write_stored(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.text.as_bytes());
+        if !self.has_timestamp {
+            out.extend_from_slice(format!(" {}", self.timestamp).as_bytes());
+        }
+        out.push(b'\n');
+    }
+}
+
+/// Parses a write body; lines without a timestamp get `now`.
+pub fn parse_lines(body: &[u8], now: Timestamp) -> Result<Vec<Line<'_>>, DatadError> {
+    let mut lines = Vec::new();
+    for (index, raw) in body.split(|&b| b == b'\n').enumerate() {
+        let number = index + 1;
+        let text = std::str::from_utf8(raw)
+            .map_err(|_| DatadError::InvalidLine { line: number, message: "not valid UTF-8".to_owned() })?
+            .trim();
+        if text.is_empty() || text.starts_with('#') {
+            continue;
+        }
+        lines.push(parse_line(number, text, now)?);
+    }
+    Ok(lines)
+}
+
+/// Parses one non-blank, non-comment line.
+fn parse_line(number: usize, text: &str, now: Timestamp) -> Result<Line<'_>, DatadError> {
+    let invalid = |message: &str| DatadError::InvalidLine { line: number, message: message.to_owned() };
+    let key_end = unescaped_space(text, false)
+        .ok_or_else(|| invalid("no fields (expected `measurement[,tag=value] field=value [timestamp]`)"))?;
+    let series_key = &text[..key_end];
+    if series_key.starts_with(',') {
+        return Err(invalid("missing measurement name"));
+    }
+    let rest = text[key_end..].trim_start();
+    let fields_end = unescaped_space(rest, true).unwrap_or(rest.len());
+    let fields = &rest[..fields_end];
+    if fields.is_empty() || !fields.contains('=') {
+        return Err(invalid("no fields (expected `field=value` after the series key)"));
+    }
+    if quotes_unbalanced(fields) {
+        return Err(invalid("unterminated string field"));
+    }
+    let timestamp_text = rest[fields_end..].trim();
+    let (timestamp, has_timestamp) = if timestamp_text.is_empty() {
+        (now, false)
+    } else {
+        let timestamp = timestamp_text
+            .parse::<Timestamp>()
+            .map_err(|_| invalid(&format!("invalid timestamp {timestamp_text:?} (expected integer nanoseconds)")))?;
+        (timestamp, true)
+    };
+    Ok(Line { number, text, series_key, timestamp, has_timestamp })
+}
+
+/// Byte index of the first space not escaped by `\` (and, with `quotes`, not inside `"..."`).
+fn unescaped_space(text: &str, quotes: bool) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let (mut i, mut in_quotes) = (0, false);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 1,
+            b'"' if quotes => in_quotes = !in_quotes,
+            b' ' if !in_quotes => return Some(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Whether a fields section ends inside a string.
+fn quotes_unbalanced(fields: &str) -> bool {
+    let bytes = fields.as_bytes();
+    let (mut i, mut in_quotes) = (0, false);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 1,
+            b'"' => in_quotes = !in_quotes,
+            _ => {}
+        }
+        i += 1;
+    }
+    in_quotes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: Timestamp = 42;
+
+    fn one(text: &str) -> Line<'_> {
+        let mut lines = parse_lines(text.as_bytes(), NOW).expect("valid");
+        assert_eq!(lines.len(), 1);
+        lines.remove(0)
+    }
+
+    fn error_line(body: &[u8]) -> (usize, String) {
+        match parse_lines(body, NOW) {
+            Err(DatadError::InvalidLine { line, message }) => (line, message),
+            other => panic!("expected an invalid line, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn trailing_timestamp_routes_the_line() {
+        let line = one("cpu,host=a usage=1 1700000000000000000");
+        assert_eq!(line.series_key, "cpu,host=a");
+        assert_eq!(line.timestamp, 1_700_000_000_000_000_000);
+        assert!(line.has_timestamp);
+        let negative = one("cpu usage=1 -5");
+        assert_eq!(negative.timestamp, -5);
+    }
+
+    #[test]
+    fn missing_timestamp_gets_now_and_is_stored_with_it() {
+        let line = one("cpu,host=a usage=1");
+        assert_eq!((line.timestamp, line.has_timestamp), (NOW, false));
+        let mut stored = Vec::new();
+        line.write_stored(&mut stored);
+        assert_eq!(stored, b"cpu,host=a usage=1 42\n");
+        let mut with_time = Vec::new();
+        one("cpu usage=1 7").write_stored(&mut with_time);
+        assert_eq!(with_time, b"cpu usage=1 7\n");
+    }
+
+    #[test]
+    fn escaped_spaces_in_tags_belong_to_the_series_key() {
+        let line = one(r"disk,path=/mnt/my\ disk,host=a free=1i 10");
+        assert_eq!(line.series_key, r"disk,path=/mnt/my\ disk,host=a");
+        assert_eq!(line.timestamp, 10);
+        assert_eq!(one(r"my\ measurement v=1 3").series_key, r"my\ measurement");
+    }
+
+    #[test]
+    fn quoted_field_strings_may_hold_spaces_and_digits() {
+        let line = one(r#"log,app=x msg="disk 99 full",level="warn \"hot\" 1" 123"#);
+        assert_eq!(line.series_key, "log,app=x");
+        assert_eq!((line.timestamp, line.has_timestamp), (123, true));
+        let no_time = one(r#"log msg="ends with 123""#);
+        assert_eq!((no_time.timestamp, no_time.has_timestamp), (NOW, false));
+    }
+
+    #[test]
+    fn comments_blank_lines_and_crlf_are_skipped() {
+        let body = b"# header\n\n   \ncpu v=1 1\r\n  # indented comment\nmem v=2 2\n";
+        let lines = parse_lines(body, NOW).expect("valid");
+        let summary: Vec<_> = lines.iter().map(|l| (l.number, l.series_key, l.timestamp)).collect();
+        assert_eq!(summary, vec![(4, "cpu", 1), (6, "mem", 2)]);
+        assert_eq!(lines[0].text, "cpu v=1 1");
+    }
+
+    #[test]
+    fn bad_lines_are_named_by_number() {
+        assert_eq!(error_line(b"cpu v=1 1\ncpu\n").0, 2);
+        let (line, message) = error_line(b"cpu v=1 1\n\ncpu v=1 soon\n");
+        assert_eq!(line, 3);
+        assert!(message.contains("invalid timestamp"), "{message}");
+        assert_eq!(error_line(b"cpu,host=a 1700000000000000000\n").0, 1);
+        assert_eq!(error_line(b",host=a v=1\n").0, 1);
+        assert_eq!(error_line(b"cpu msg=\"open 1\n").0, 1);
+        let (line, message) = error_line(b"cpu v=1 1\ncpu v=\xff 2\n");
+        assert_eq!(line, 2);
+        assert!(message.contains("UTF-8"), "{message}");
+    }
+}

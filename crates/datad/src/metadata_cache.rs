@@ -1,0 +1,81 @@
+//! The node's cached copy of the cluster metadata, kept current by long-polling
+//! `GET /v1/metadata?index=N&wait=30s` (the call returns as soon as the index moves past `N`).
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use meta_client::{Client, ClientError};
+use meta_store::{MetaState, ShardId, Timestamp};
+use meta_wire::MetadataReply;
+
+/// How long one long poll waits for a change.
+const LONG_POLL: Duration = Duration::from_secs(30);
+/// Pause after a failed poll.
+const RETRY_DELAY: Duration = Duration::from_secs(1);
+
+/// The metadata as of one applied log index.
+#[derive(Debug)]
+pub(crate) struct CachedMetadata {
+    /// The applied index the metadata reflects.
+    pub(crate) index: u64,
+    /// The metadata.
+    pub(crate) state: MetaState,
+}
+
+/// The latest metadata seen, shared by the write path, heartbeats and routes.
+#[derive(Debug, Default)]
+pub(crate) struct MetadataCache {
+    current: RwLock<Option<Arc<CachedMetadata>>>,
+}
+
+impl MetadataCache {
+    /// The latest metadata, if any was loaded yet.
+    pub(crate) fn current(&self) -> Option<Arc<CachedMetadata>> {
+        self.current.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Keeps `reply` unless the cache already holds a newer index; returns the current metadata.
+    pub(crate) fn install(&self, reply: MetadataReply) -> Arc<CachedMetadata> {
+        let mut current = self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match current.as_ref() {
+            Some(cached) if cached.index > reply.index => Arc::clone(cached),
+            _ => {
+                let fresh = Arc::new(CachedMetadata { index: reply.index, state: reply.metadata });
+                *current = Some(Arc::clone(&fresh));
+                fresh
+            }
+        }
+    }
+
+    /// Reads the metadata now (without waiting for a change) and installs it.
+    pub(crate) async fn refresh(&self, client: &Client) -> Result<Arc<CachedMetadata>, ClientError> {
+        let reply = client.metadata(None, Duration::ZERO).await?;
+        Ok(self.install(reply))
+    }
+
+    /// Whether a shard still takes writes: its group has not ended at `now`. Unknown shards (and
+    /// an empty cache) count as hot, so nobody judges their digest as final.
+    pub(crate) fn is_hot(&self, shard_id: ShardId, now: Timestamp) -> bool {
+        let Some(cached) = self.current() else { return true };
+        cached.state.shard(shard_id).is_none_or(|view| view.group.effective_end() > now)
+    }
+
+    /// Follows the metadata forever (until the task is aborted).
+    pub(crate) async fn follow(self: Arc<Self>, client: Arc<Client>) {
+        loop {
+            let index = self.current().map(|cached| cached.index);
+            match client.metadata(index, LONG_POLL).await {
+                Ok(reply) => {
+                    let installed = self.install(reply);
+                    if Some(installed.index) != index {
+                        tracing::debug!(index = installed.index, "metadata updated");
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot read the metadata; retrying");
+                    tokio::time::sleep(RETRY_DELAY).await;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! What every part of a running data node shares: configuration, clients, the shard store, the
+//! metadata cache, its registration and the copy tasks it runs.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use meta_client::Client;
+use meta_store::{NodeId, ShardId, TaskId, Timestamp};
+
+use crate::config::Config;
+use crate::metadata_cache::MetadataCache;
+use crate::shard_store::{lock, ShardStore};
+
+/// Timeout of one request to a peer data node.
+const PEER_TIMEOUT: Duration = Duration::from_secs(30);
+/// Timeout of connecting to a peer data node.
+const PEER_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The shared state of one data node.
+#[derive(Debug)]
+pub(crate) struct Node {
+    /// The configuration.
+    pub(crate) config: Config,
+    /// The address the node is registered under.
+    pub(crate) advertise: String,
+    /// Client of the meta service.
+    pub(crate) client: Arc<Client>,
+    /// Client of peer data nodes.
+    pub(crate) peers: reqwest::Client,
+    /// The shard files.
+    pub(crate) store: Arc<ShardStore>,
+    /// The cached metadata.
+    pub(crate) cache: Arc<MetadataCache>,
+    /// The node's ID while it is registered.
+    node_id: Mutex<Option<NodeId>>,
+    /// Copy tasks being worked on, with their shard.
+    running: Mutex<BTreeMap<TaskId, ShardId>>,
+}
+
+impl Node {
+    /// A node that is not registered yet.
+    pub(crate) fn new(config: Config, advertise: String, client: Client, store: ShardStore) -> Self {
+        let peers = reqwest::Client::builder()
+            .timeout(PEER_TIMEOUT)
+            .connect_timeout(PEER_CONNECT_TIMEOUT)
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
+        Node {
+            config,
+            advertise,
+            client: Arc::new(client),
+            peers,
+            store: Arc::new(store),
+            cache: Arc::new(MetadataCache::default()),
+            node_id: Mutex::new(None),
+            running: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// The node's ID, while registered.
+    pub(crate) fn node_id(&self) -> Option<NodeId> {
+        *lock(&self.node_id)
+    }
+
+    /// Records (or, with `None`, forgets) the node's registration.
+    pub(crate) fn set_node_id(&self, id: Option<NodeId>) {
+        *lock(&self.node_id) = id;
+    }
+
+    /// Marks a task as running unless it, or another task of the same shard, already is.
+    pub(crate) fn try_start_task(&self, task_id: TaskId, shard_id: ShardId) -> bool {
+        let mut running = lock(&self.running);
+        if running.contains_key(&task_id) || running.values().any(|&s| s == shard_id) {
+            return false;
+        }
+        running.insert(task_id, shard_id);
+        true
+    }
+
+    /// Marks a task as no longer running.
+    pub(crate) fn finish_task(&self, task_id: TaskId) {
+        lock(&self.running).remove(&task_id);
+    }
+
+    /// The tasks running now.
+    pub(crate) fn running_tasks(&self) -> Vec<TaskId> {
+        lock(&self.running).keys().copied().collect()
+    }
+}
+
+/// The current time in nanoseconds since the epoch.
+pub(crate) fn now_nanos() -> Timestamp {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+/// `http://ADDR` for a peer's `host:port` (kept as is when it already has a scheme).
+pub(crate) fn peer_url(addr: &str) -> String {
+    if addr.contains("://") {
+        addr.trim_end_matches('/').to_owned()
+    } else {
+        format!("http://{addr}")
+    }
+}

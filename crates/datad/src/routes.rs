@@ -1,0 +1,238 @@
+//! The data node's HTTP routes.
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /health` | `200 {"status":"ok"}` |
+//! | `GET /status` | node ID, registration, shards held, running copy tasks |
+//! | `POST /write?db=DB&rp=RP` | line protocol, routed to shards and owners |
+//! | `POST /internal/shards/{id}/append` | lines for this node's copy of a shard (no forwarding) |
+//! | `GET /shards/{id}` | the shard's bytes; `Range: bytes=START-END` gives `206` |
+//! | `GET /shards/{id}/digest?len=N` | `{size, len, checksum}` of the first `N` bytes |
+//!
+//! Errors are `{"error": {"code": "...", "message": "..."}}`.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use tower_http::trace::TraceLayer;
+
+use meta_store::{NodeId, ShardId, TaskId};
+
+use crate::config::MAX_CHUNK_SIZE;
+use crate::error::{ApiError, DatadError};
+use crate::node::Node;
+use crate::shard_store::{ShardStore, ShardSummary};
+use crate::transfer::DigestReply;
+use crate::write_path::{self, WriteQuery};
+
+/// Largest write or append body.
+pub const MAX_WRITE_BYTES: usize = 64 * 1024 * 1024;
+
+/// `GET /status` reply.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusReply {
+    /// The node's ID while registered.
+    pub node_id: Option<NodeId>,
+    /// Whether the node is registered (heartbeating, claiming tasks).
+    pub registered: bool,
+    /// The address it is registered under.
+    pub addr: String,
+    /// The metadata index its cache reflects.
+    pub metadata_index: Option<u64>,
+    /// Its inventory version.
+    pub inventory_version: u64,
+    /// The shards it holds.
+    pub shards: Vec<ShardSummary>,
+    /// Copy tasks it is working on.
+    pub running_tasks: Vec<TaskId>,
+}
+
+/// The routes peers use to copy shards: `GET /shards/{id}` and `GET /shards/{id}/digest`.
+pub fn peer_router(store: Arc<ShardStore>) -> Router {
+    Router::new().route("/shards/{id}", get(get_shard)).route("/shards/{id}/digest", get(get_digest)).with_state(store)
+}
+
+/// Every route of a data node.
+pub(crate) fn app(node: Arc<Node>) -> Router {
+    let store = Arc::clone(&node.store);
+    Router::new()
+        .route("/health", get(|| async { Json(serde_json::json!({ "status": "ok" })) }))
+        .route("/status", get(status))
+        .route("/write", post(write))
+        .route("/internal/shards/{id}/append", post(append))
+        .with_state(node)
+        .merge(peer_router(store))
+        .fallback(|| async { ApiError::not_found("not_found", "no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")
+        })
+        .layer(DefaultBodyLimit::max(MAX_WRITE_BYTES))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+}
+
+/// The span of one request: method and matched route (not the raw path, which holds IDs).
+fn request_span(request: &Request) -> tracing::Span {
+    let route = request.extensions().get::<axum::extract::MatchedPath>().map_or("unmatched", |p| p.as_str());
+    tracing::debug_span!("request", method = %request.method(), route)
+}
+
+fn shard_id(path: Result<Path<ShardId>, PathRejection>) -> Result<ShardId, ApiError> {
+    path.map(|Path(id)| id).map_err(|e| ApiError::bad_request("invalid_path", format!("shard ID: {e}")))
+}
+
+fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|e| ApiError::new(e.status(), "invalid_body", e.body_text()))
+}
+
+async fn status(State(node): State<Arc<Node>>) -> Json<StatusReply> {
+    let node_id = node.node_id();
+    Json(StatusReply {
+        node_id,
+        registered: node_id.is_some(),
+        addr: node.advertise.clone(),
+        metadata_index: node.cache.current().map(|m| m.index),
+        inventory_version: node.store.inventory_version(),
+        shards: node.store.summaries(),
+        running_tasks: node.running_tasks(),
+    })
+}
+
+async fn write(
+    State(node): State<Arc<Node>>,
+    query: Result<Query<WriteQuery>, QueryRejection>,
+    payload: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    write_path::write(&node, query, body(payload)?).await
+}
+
+async fn append(
+    State(node): State<Arc<Node>>,
+    path: Result<Path<ShardId>, PathRejection>,
+    payload: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, ApiError> {
+    let shard_id = shard_id(path)?;
+    let mut data = body(payload)?;
+    if data.is_empty() {
+        return Ok(StatusCode::NO_CONTENT);
+    }
+    if !data.ends_with(b"\n") {
+        data = Bytes::from([&data[..], b"\n"].concat());
+    }
+    let store = Arc::clone(&node.store);
+    blocking(move || store.append(shard_id, &data)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Runs store I/O on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, DatadError> + Send + 'static,
+) -> Result<T, ApiError> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result.map_err(ApiError::from),
+        Err(error) => {
+            tracing::error!(%error, "store task did not finish");
+            Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the node's log"))
+        }
+    }
+}
+
+/// A parsed `Range` header: inclusive `[start, end]`, clamped to the shard and to
+/// [`MAX_CHUNK_SIZE`]. `None` when the header is malformed or unsatisfiable.
+fn parse_range(value: &str, size: u64) -> Option<(u64, u64)> {
+    let spec = value.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') || size == 0 {
+        return None;
+    }
+    let (first, last) = spec.split_once('-')?;
+    let (start, end) = if first.trim().is_empty() {
+        let suffix: u64 = last.trim().parse().ok().filter(|&n| n > 0)?;
+        (size.saturating_sub(suffix), size - 1)
+    } else {
+        let start: u64 = first.trim().parse().ok()?;
+        let end = if last.trim().is_empty() { size - 1 } else { last.trim().parse().ok()? };
+        (start, end)
+    };
+    if start >= size || end < start {
+        return None;
+    }
+    Some((start, end.min(size - 1).min(start + MAX_CHUNK_SIZE - 1)))
+}
+
+async fn get_shard(
+    State(store): State<Arc<ShardStore>>,
+    path: Result<Path<ShardId>, PathRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let shard_id = shard_id(path)?;
+    let size = store.summary(shard_id).ok_or(DatadError::ShardNotFound { shard_id })?.size;
+    let Some(range) = headers.get(header::RANGE) else {
+        if size > MAX_CHUNK_SIZE {
+            let message = format!("shard {shard_id} holds {size} bytes; fetch it with Range requests");
+            return Err(ApiError::bad_request("range_required", message));
+        }
+        let bytes = if size == 0 { Vec::new() } else { blocking(move || store.read_range(shard_id, 0, size)).await? };
+        return Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response());
+    };
+    let text = range.to_str().unwrap_or_default().to_owned();
+    let Some((start, end)) = parse_range(&text, size) else {
+        let error = DatadError::RangeNotSatisfiable { shard_id, range: text, size };
+        let mut response = ApiError::from(error).into_response();
+        if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {
+            response.headers_mut().insert(header::CONTENT_RANGE, value);
+        }
+        return Ok(response);
+    };
+    let bytes = blocking(move || store.read_range(shard_id, start, end - start + 1)).await?;
+    let content_range = format!("bytes {start}-{end}/{size}");
+    Ok((
+        StatusCode::PARTIAL_CONTENT,
+        [(header::CONTENT_TYPE, "application/octet-stream".to_owned()), (header::CONTENT_RANGE, content_range)],
+        bytes,
+    )
+        .into_response())
+}
+
+/// Query of `GET /shards/{id}/digest`.
+#[derive(Debug, Deserialize)]
+struct DigestQuery {
+    /// Leading bytes to digest (default: all).
+    len: Option<u64>,
+}
+
+async fn get_digest(
+    State(store): State<Arc<ShardStore>>,
+    path: Result<Path<ShardId>, PathRejection>,
+    query: Result<Query<DigestQuery>, QueryRejection>,
+) -> Result<Json<DigestReply>, ApiError> {
+    let shard_id = shard_id(path)?;
+    let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let (summary, len, checksum) = blocking(move || store.digest(shard_id, query.len)).await?;
+    Ok(Json(DigestReply { size: summary.size, len, checksum }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_are_parsed_and_clamped() {
+        assert_eq!(parse_range("bytes=0-9", 100), Some((0, 9)));
+        assert_eq!(parse_range("bytes=90-200", 100), Some((90, 99)));
+        assert_eq!(parse_range("bytes=10-", 100), Some((10, 99)));
+        assert_eq!(parse_range("bytes=-10", 100), Some((90, 99)));
+        assert_eq!(parse_range("bytes=-1000", 100), Some((0, 99)));
+        assert_eq!(parse_range("bytes=0-", u64::MAX), Some((0, MAX_CHUNK_SIZE - 1)));
+        for bad in ["bytes=100-", "bytes=5-4", "bytes=0-1,4-5", "bytes=-0", "items=0-1", "bytes=a-b", "bytes=0-x"] {
+            assert_eq!(parse_range(bad, 100), None, "{bad}");
+        }
+        assert_eq!(parse_range("bytes=0-0", 0), None);
+    }
+}

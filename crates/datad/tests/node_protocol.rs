@@ -1,0 +1,332 @@
+//! Whole data nodes (`datad::run`) against a small in-test fake of the meta service's data-node
+//! routes: registration, heartbeats, writes replicated to every owner, a copy task pulled,
+//! verified and completed, and de-registration when `update-data` moves the node's ID away.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use datad::StatusReply;
+use meta_store::{
+    Command, CopyTask, CopyTaskSpec, MetaState, NodeId, Response, RetentionPolicySpec, TaskId, TaskReason, TaskState,
+};
+use meta_wire::{
+    ClaimReply, ClaimRequest, ClaimedTask, CompleteRequest, CreateShardGroupRequest, DataNodeList, ErrorDetail,
+    ErrorReply, HeartbeatReply, HeartbeatRequest, MetadataReply, ProgressReply, ProgressRequest, ShardGroupReply,
+};
+
+/// What the fake meta service holds and saw.
+#[derive(Default)]
+struct Fake {
+    state: Mutex<(u64, MetaState)>,
+    tasks: Mutex<Vec<ClaimedTask>>,
+    heartbeats: Mutex<Vec<(NodeId, HeartbeatRequest)>>,
+    progress: Mutex<Vec<(TaskId, ProgressRequest)>>,
+    completed: Mutex<Vec<(TaskId, u32)>>,
+}
+
+type Reply<T> = Result<Json<T>, (StatusCode, Json<ErrorReply>)>;
+
+fn refuse<T>(status: StatusCode, code: &str) -> Reply<T> {
+    Err((status, Json(ErrorReply { error: ErrorDetail { code: code.into(), message: format!("fake: {code}") } })))
+}
+
+impl Fake {
+    fn apply(&self, command: Command) -> Response {
+        let mut guard = self.state.lock().expect("fake state");
+        guard.0 += 1;
+        guard.1.apply(&command).expect("fake command applies")
+    }
+
+    /// Database `telegraf` with default policy `autogen` (RF 2; needs two active data nodes).
+    fn create_database(&self) {
+        let spec = RetentionPolicySpec {
+            name: "autogen".into(),
+            duration: 0,
+            shard_group_duration: None,
+            replication_factor: 2,
+        };
+        self.apply(Command::CreateDatabase { name: "telegraf".into(), default_retention_policy: Some(spec) });
+    }
+
+    fn add_data_node(&self, addr: &str) -> NodeId {
+        let command =
+            Command::AddDataNode { tcp_addr: addr.into(), http_addr: addr.into(), labels: Default::default() };
+        match self.apply(command) {
+            Response::DataNode(node) => node.id,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct IndexQuery {
+    index: Option<u64>,
+}
+
+async fn metadata(State(fake): State<Arc<Fake>>, Query(query): Query<IndexQuery>) -> Json<MetadataReply> {
+    let current = fake.state.lock().expect("fake state").0;
+    if query.index.is_some_and(|i| i >= current) {
+        tokio::time::sleep(Duration::from_millis(100)).await; // a short long poll
+    }
+    let (index, metadata) = fake.state.lock().expect("fake state").clone();
+    Json(MetadataReply { index, metadata })
+}
+
+async fn data_nodes(State(fake): State<Arc<Fake>>) -> Json<DataNodeList> {
+    let data_nodes = fake.state.lock().expect("fake state").1.data_nodes().values().cloned().collect();
+    Json(DataNodeList { data_nodes })
+}
+
+async fn heartbeat(
+    State(fake): State<Arc<Fake>>,
+    Path(id): Path<NodeId>,
+    Json(request): Json<HeartbeatRequest>,
+) -> Reply<HeartbeatReply> {
+    let Some(node) = fake.state.lock().expect("fake state").1.data_node(id).cloned() else {
+        return refuse(StatusCode::NOT_FOUND, "data_node_not_found");
+    };
+    if request.addr != node.http_addr && request.addr != node.tcp_addr {
+        return refuse(StatusCode::CONFLICT, "address_mismatch");
+    }
+    fake.heartbeats.lock().expect("fake").push((id, request));
+    Ok(Json(HeartbeatReply { node_id: id, state: node.state, heartbeat_interval_ms: 100, send_inventory: false }))
+}
+
+async fn create_shard_group(
+    State(fake): State<Arc<Fake>>,
+    Json(request): Json<CreateShardGroupRequest>,
+) -> Reply<ShardGroupReply> {
+    let retention_policy = request.retention_policy.unwrap_or_else(|| "autogen".into());
+    let command =
+        Command::CreateShardGroup { database: request.database, retention_policy, timestamp: request.timestamp };
+    match fake.apply(command) {
+        Response::ShardGroup { database, retention_policy, group, created } => {
+            Ok(Json(ShardGroupReply { database, retention_policy, created, shard_group: group }))
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+async fn claim(State(fake): State<Arc<Fake>>, Json(request): Json<ClaimRequest>) -> Json<ClaimReply> {
+    let tasks = fake.tasks.lock().expect("fake");
+    Json(ClaimReply { tasks: tasks.iter().filter(|t| t.task.spec.target == request.node_id).cloned().collect() })
+}
+
+async fn progress(
+    State(fake): State<Arc<Fake>>,
+    Path(id): Path<TaskId>,
+    Json(request): Json<ProgressRequest>,
+) -> Json<ProgressReply> {
+    fake.progress.lock().expect("fake").push((id, request));
+    Json(ProgressReply { lease_deadline: 0 })
+}
+
+async fn complete(
+    State(fake): State<Arc<Fake>>,
+    Path(id): Path<TaskId>,
+    Json(request): Json<CompleteRequest>,
+) -> Reply<CopyTask> {
+    let mut tasks = fake.tasks.lock().expect("fake");
+    let Some(position) = tasks.iter().position(|t| t.task.id == id && t.task.attempt == request.attempt) else {
+        return refuse(StatusCode::CONFLICT, "task_not_claimed");
+    };
+    let mut task = tasks.remove(position).task;
+    task.state = TaskState::Done;
+    fake.completed.lock().expect("fake").push((id, request.attempt));
+    Ok(Json(task))
+}
+
+async fn serve(app: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
+async fn fake_meta() -> (Arc<Fake>, String) {
+    let fake = Arc::new(Fake::default());
+    let app = Router::new()
+        .route("/v1/metadata", get(metadata))
+        .route("/v1/data-nodes", get(data_nodes))
+        .route("/v1/data-nodes/{id}/heartbeat", post(heartbeat))
+        .route("/v1/shard-groups", post(create_shard_group))
+        .route("/v1/copy-tasks/claim", post(claim))
+        .route("/v1/copy-tasks/{id}/progress", post(progress))
+        .route("/v1/copy-tasks/{id}/complete", post(complete))
+        .with_state(Arc::clone(&fake));
+    let addr = serve(app).await;
+    (fake, addr)
+}
+
+/// A free local address: bound once by the OS, then released for the data node.
+async fn free_addr() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    listener.local_addr().expect("addr").to_string()
+}
+
+/// Starts a data node on `addr`; it lives until the test's runtime ends.
+fn start_datad(meta: &str, addr: &str, dir: &tempfile::TempDir) {
+    let flags =
+        ["datad", "--meta", meta, "--listen", addr, "--heartbeat-interval", "100ms", "--claim-interval", "100ms"];
+    let data_dir = dir.path().to_str().expect("utf-8 path");
+    let cli = <datad::Cli as clap::Parser>::try_parse_from(flags.iter().chain(&[
+        "--data-dir",
+        data_dir,
+        "--chunk-size",
+        "1000",
+    ]));
+    let config = cli.expect("flags").into_config().expect("config");
+    tokio::spawn(datad::run(config, std::future::pending()));
+}
+
+async fn status(http: &reqwest::Client, addr: &str) -> Option<StatusReply> {
+    http.get(format!("http://{addr}/status")).send().await.ok()?.json().await.ok()
+}
+
+/// Polls `check` every 20 ms until it holds; panics after 15 s naming `what`.
+async fn eventually<F: std::future::Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while !check().await {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The status and `code: message` of an error reply.
+async fn error_code(response: reqwest::Response) -> (StatusCode, String) {
+    let status = response.status();
+    let error = response.json::<ErrorReply>().await.expect("JSON error").error;
+    (status, format!("{}: {}", error.code, error.message))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_reach_every_owner_and_a_copy_task_is_pulled_verified_and_completed() {
+    let (fake, meta) = fake_meta().await;
+    let http = reqwest::Client::new();
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("tempdir")).collect();
+    let (a, b) = (free_addr().await, free_addr().await);
+    start_datad(&meta, &a, &dirs[0]);
+    start_datad(&meta, &b, &dirs[1]);
+    eventually("A serves before it is registered", || async {
+        status(&http, &a).await.is_some_and(|s| !s.registered && s.node_id.is_none())
+    })
+    .await;
+    let (id_a, id_b) = (fake.add_data_node(&a), fake.add_data_node(&b));
+    fake.create_database();
+    for (addr, id) in [(&a, id_a), (&b, id_b)] {
+        eventually("the node finds its registration", || async {
+            status(&http, addr).await.is_some_and(|s| s.registered && s.node_id == Some(id))
+        })
+        .await;
+    }
+
+    // --- phase: writes go to both owners (RF 2), with the same bytes.
+    let body = "# cpu\ncpu,host=a usage=1 1700000000000000000\ncpu,host=b usage=2 1700000000000000001\n\nmem free=3i\n";
+    let written = http.post(format!("http://{a}/write?db=telegraf")).body(body).send().await.expect("write");
+    assert_eq!(written.status(), StatusCode::NO_CONTENT);
+    let shards_a = status(&http, &a).await.expect("status").shards;
+    let shards_b = status(&http, &b).await.expect("status").shards;
+    assert!(!shards_a.is_empty());
+    assert_eq!(shards_a, shards_b, "every owner stored identical bytes");
+
+    // --- phase: write errors name the field or the line.
+    let url = |query: &str| format!("http://{a}/write{query}");
+    let missing = http.post(url("")).body("cpu v=1 1").send().await.expect("write");
+    assert_eq!(error_code(missing).await.0, StatusCode::BAD_REQUEST);
+    let unknown = http.post(url("?db=nope")).body("cpu v=1 1").send().await.expect("write");
+    let (status_code, message) = error_code(unknown).await;
+    assert_eq!(status_code, StatusCode::NOT_FOUND);
+    assert!(message.starts_with("database_not_found"), "{message}");
+    let bad = http.post(url("?db=telegraf")).body("cpu v=1 1\ncpu 2\n").send().await.expect("write");
+    let (status_code, message) = error_code(bad).await;
+    assert_eq!(status_code, StatusCode::BAD_REQUEST);
+    assert!(message.contains("line 2"), "{message}");
+
+    // --- phase: a third node pulls a copy of the shard from A and completes the task.
+    let c = free_addr().await;
+    start_datad(&meta, &c, &dirs[2]);
+    let id_c = fake.add_data_node(&c);
+    eventually("C is registered", || async { status(&http, &c).await.is_some_and(|s| s.registered) }).await;
+    let shard = shards_a[0];
+    let spec = CopyTaskSpec {
+        shard_id: shard.shard_id,
+        source: id_a,
+        target: id_c,
+        replaces: None,
+        priority: 1,
+        reason: TaskReason::Operator,
+    };
+    let task = CopyTask {
+        id: 7,
+        spec,
+        state: TaskState::Claimed,
+        attempt: 2,
+        lease_deadline: Some(0),
+        failures: 0,
+        retry_at: None,
+        last_error: None,
+        cancel_reason: None,
+        created_at: 0,
+        updated_at: 0,
+    };
+    fake.tasks.lock().expect("fake").push(ClaimedTask { task: task.clone(), source_addr: a.clone() });
+    eventually("the task is completed", || async { fake.completed.lock().expect("fake").contains(&(7, 2)) }).await;
+    let shards_c = status(&http, &c).await.expect("status").shards;
+    assert_eq!(shards_c, vec![shard], "the copy matches the source byte for byte");
+    let last = fake.progress.lock().expect("fake").last().cloned().expect("progress reported");
+    assert_eq!(last, (7, ProgressRequest { attempt: 2, bytes_done: shard.size, bytes_total: shard.size }));
+
+    // --- phase: a task for a shard C already holds completes without copying again.
+    let progress_before = fake.progress.lock().expect("fake").len();
+    let again = CopyTask { id: 8, attempt: 1, ..task };
+    fake.tasks.lock().expect("fake").push(ClaimedTask { task: again, source_addr: a.clone() });
+    eventually("the second task is completed", || async { fake.completed.lock().expect("fake").contains(&(8, 1)) })
+        .await;
+    assert_eq!(fake.progress.lock().expect("fake").len(), progress_before, "nothing was downloaded");
+    assert_eq!(status(&http, &c).await.expect("status").shards, vec![shard]);
+    eventually("C reports the shard in its inventory", || async {
+        let beats = fake.heartbeats.lock().expect("fake");
+        beats.iter().any(|(id, hb)| {
+            *id == id_c
+                && hb
+                    .inventory
+                    .as_ref()
+                    .is_some_and(|inv| inv.iter().any(|r| r.shard_id == shard.shard_id && r.checksum == shard.checksum))
+        })
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_whose_id_moves_to_another_address_stops_heartbeating() {
+    let (fake, meta) = fake_meta().await;
+    let http = reqwest::Client::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let a = free_addr().await;
+    start_datad(&meta, &a, &dir);
+    let id = fake.add_data_node(&a);
+    eventually("A is registered", || async { status(&http, &a).await.is_some_and(|s| s.registered) }).await;
+
+    // `update-data`: the ID now belongs to another machine.
+    let moved = Command::UpdateDataNode {
+        node_id: id,
+        tcp_addr: "10.9.9.9:8088".into(),
+        http_addr: "10.9.9.9:8088".into(),
+        labels: None,
+    };
+    fake.apply(moved);
+    eventually("A notices and unregisters", || async {
+        status(&http, &a).await.is_some_and(|s| !s.registered && s.node_id.is_none())
+    })
+    .await;
+    let beats = fake.heartbeats.lock().expect("fake").len();
+    let still = status(&http, &a).await.expect("A keeps serving");
+    assert!(!still.registered);
+    assert_eq!(fake.heartbeats.lock().expect("fake").len(), beats, "no accepted heartbeat after the move");
+}

@@ -1,0 +1,174 @@
+//! Anti-entropy: data-node heartbeats, the pull side of copy tasks, and the operator's view
+//! (`entropy show`, `copy-shard`, `kill-copy-shard`, `entropy repair`). Every call goes to the
+//! leader's anti-entropy service (forwarded by followers), which keeps the soft state and stamps
+//! task commands with its clock.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+
+use meta_store::{CopyTask, NodeId, TaskId};
+use meta_wire::{
+    ClaimReply, ClaimRequest, CompleteRequest, CopyShardRequest, CopyTaskInfo, CopyTaskList, CopyTasksQuery,
+    EntropyReport, ErrorReply, FailRequest, HeartbeatReply, HeartbeatRequest, ProgressReply, ProgressRequest,
+    RepairReply, RepairRequest,
+};
+
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::rpc::{AeReply, AeRequest};
+use crate::service::MetaService;
+
+/// Most tasks one claim may hold.
+const MAX_CLAIM: u32 = 1000;
+/// Longest error text a data node may report.
+const MAX_ERROR_LEN: usize = 4096;
+
+async fn call<S: MetaService>(service: &S, request: AeRequest) -> Result<AeReply, ApiError> {
+    Ok(service.anti_entropy(request).await?)
+}
+
+fn unexpected(reply: AeReply) -> ApiError {
+    ApiError::internal(format!("unexpected anti-entropy reply {reply:?}"))
+}
+
+fn task(reply: AeReply) -> Result<Json<CopyTask>, ApiError> {
+    match reply {
+        AeReply::Task(task) => Ok(Json(task)),
+        other => Err(unexpected(other)),
+    }
+}
+
+/// `POST /v1/data-nodes/{id}/heartbeat`.
+#[utoipa::path(post, path = "/v1/data-nodes/{id}/heartbeat", tag = "anti-entropy", params(("id" = u64, Path, description = "Data node ID")), request_body = HeartbeatRequest, responses((status = 200, body = HeartbeatReply), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader; retry", body = ErrorReply)))]
+pub(crate) async fn heartbeat<S: MetaService>(
+    State(service): State<Arc<S>>,
+    ApiPath(node_id): ApiPath<NodeId>,
+    ApiJson(request): ApiJson<HeartbeatRequest>,
+) -> Result<Json<HeartbeatReply>, ApiError> {
+    meta_store::validate_addr("addr", &request.addr)?;
+    match call(&*service, AeRequest::Heartbeat { node_id, request }).await? {
+        AeReply::Heartbeat(reply) => Ok(Json(reply)),
+        other => Err(unexpected(other)),
+    }
+}
+
+/// `POST /v1/copy-tasks/claim`: the reply lists every task the node holds claimed.
+#[utoipa::path(post, path = "/v1/copy-tasks/claim", tag = "anti-entropy", request_body = ClaimRequest, responses((status = 200, body = ClaimReply), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader; retry", body = ErrorReply)))]
+pub(crate) async fn claim<S: MetaService>(
+    State(service): State<Arc<S>>,
+    ApiJson(request): ApiJson<ClaimRequest>,
+) -> Result<Json<ClaimReply>, ApiError> {
+    if request.max > MAX_CLAIM {
+        return Err(ApiError::invalid_field("max", format!("at most {MAX_CLAIM}")));
+    }
+    match call(&*service, AeRequest::Claim(request)).await? {
+        AeReply::Claimed(reply) => Ok(Json(reply)),
+        other => Err(unexpected(other)),
+    }
+}
+
+/// `POST /v1/copy-tasks/{id}/progress`.
+#[utoipa::path(post, path = "/v1/copy-tasks/{id}/progress", tag = "anti-entropy", params(("id" = u64, Path, description = "Task ID")), request_body = ProgressRequest, responses((status = 200, body = ProgressReply), (status = "4XX", description = "Refused (409: the claim is stale; stop)", body = ErrorReply), (status = 503, description = "No leader; retry", body = ErrorReply)))]
+pub(crate) async fn progress<S: MetaService>(
+    State(service): State<Arc<S>>,
+    ApiPath(task_id): ApiPath<TaskId>,
+    ApiJson(request): ApiJson<ProgressRequest>,
+) -> Result<Json<ProgressReply>, ApiError> {
+    if request.bytes_done > request.bytes_total {
+        return Err(ApiError::invalid_field("bytes_done", "exceeds bytes_total"));
+    }
+    match call(&*service, AeRequest::Progress { task_id, request }).await? {
+        AeReply::Progress(reply) => Ok(Json(reply)),
+        other => Err(unexpected(other)),
+    }
+}
+
+/// `POST /v1/copy-tasks/{id}/complete`: the target becomes an owner.
+#[utoipa::path(post, path = "/v1/copy-tasks/{id}/complete", tag = "anti-entropy", params(("id" = u64, Path, description = "Task ID")), request_body = CompleteRequest, responses((status = 200, body = CopyTask), (status = "4XX", description = "Refused (409: the claim is stale)", body = ErrorReply), (status = 503, description = "No leader; retry", body = ErrorReply)))]
+pub(crate) async fn complete<S: MetaService>(
+    State(service): State<Arc<S>>,
+    ApiPath(task_id): ApiPath<TaskId>,
+    ApiJson(request): ApiJson<CompleteRequest>,
+) -> Result<Json<CopyTask>, ApiError> {
+    task(call(&*service, AeRequest::Complete { task_id, attempt: request.attempt }).await?)
+}
+
+/// `POST /v1/copy-tasks/{id}/fail`: retried with backoff, or failed for good.
+#[utoipa::path(post, path = "/v1/copy-tasks/{id}/fail", tag = "anti-entropy", params(("id" = u64, Path, description = "Task ID")), request_body = FailRequest, responses((status = 200, body = CopyTask), (status = "4XX", description = "Refused (409: the claim is stale)", body = ErrorReply), (status = 503, description = "No leader; retry", body = ErrorReply)))]
+pub(crate) async fn fail<S: MetaService>(
+    State(service): State<Arc<S>>,
+    ApiPath(task_id): ApiPath<TaskId>,
+    ApiJson(request): ApiJson<FailRequest>,
+) -> Result<Json<CopyTask>, ApiError> {
+    if request.error.len() > MAX_ERROR_LEN {
+        return Err(ApiError::invalid_field("error", format!("longer than {MAX_ERROR_LEN} bytes")));
+    }
+    task(call(&*service, AeRequest::Fail { task_id, request }).await?)
+}
+
+/// `GET /v1/copy-tasks`: tasks kept in the metadata (open, failed, killed, recent finished).
+#[utoipa::path(get, path = "/v1/copy-tasks", tag = "anti-entropy", params(CopyTasksQuery), responses((status = 200, body = CopyTaskList), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader; retry", body = ErrorReply)))]
+pub(crate) async fn list_tasks<S: MetaService>(
+    State(service): State<Arc<S>>,
+    ApiQuery(query): ApiQuery<CopyTasksQuery>,
+) -> Result<Json<CopyTaskList>, ApiError> {
+    match call(&*service, AeRequest::Tasks(query)).await? {
+        AeReply::Tasks(list) => Ok(Json(list)),
+        other => Err(unexpected(other)),
+    }
+}
+
+/// `GET /v1/copy-tasks/{id}`.
+#[utoipa::path(get, path = "/v1/copy-tasks/{id}", tag = "anti-entropy", params(("id" = u64, Path, description = "Task ID")), responses((status = 200, body = CopyTaskInfo), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader; retry", body = ErrorReply)))]
+pub(crate) async fn get_task<S: MetaService>(
+    State(service): State<Arc<S>>,
+    ApiPath(task_id): ApiPath<TaskId>,
+) -> Result<Json<CopyTaskInfo>, ApiError> {
+    match call(&*service, AeRequest::Task { task_id }).await? {
+        AeReply::TaskInfo(info) => Ok(Json(info)),
+        other => Err(unexpected(other)),
+    }
+}
+
+/// `POST /v1/copy-tasks` (`copy-shard SRC DEST SHARD`): the target becomes an extra owner.
+#[utoipa::path(post, path = "/v1/copy-tasks", tag = "anti-entropy", request_body = CopyShardRequest, responses((status = 201, body = CopyTask), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader; retry", body = ErrorReply)))]
+pub(crate) async fn copy_shard<S: MetaService>(
+    State(service): State<Arc<S>>,
+    ApiJson(request): ApiJson<CopyShardRequest>,
+) -> Result<(StatusCode, Json<CopyTask>), ApiError> {
+    let created = task(call(&*service, AeRequest::CopyShard(request)).await?)?;
+    Ok((StatusCode::CREATED, created))
+}
+
+/// `DELETE /v1/copy-tasks/{id}` (`kill-copy-shard`, `entropy kill-repair`).
+#[utoipa::path(delete, path = "/v1/copy-tasks/{id}", tag = "anti-entropy", params(("id" = u64, Path, description = "Task ID")), responses((status = 200, body = CopyTask), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader; retry", body = ErrorReply)))]
+pub(crate) async fn kill_task<S: MetaService>(
+    State(service): State<Arc<S>>,
+    ApiPath(task_id): ApiPath<TaskId>,
+) -> Result<Json<CopyTask>, ApiError> {
+    task(call(&*service, AeRequest::Kill { task_id }).await?)
+}
+
+/// `GET /v1/entropy` (`entropy show`).
+#[utoipa::path(get, path = "/v1/entropy", tag = "anti-entropy", responses((status = 200, body = EntropyReport), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader; retry", body = ErrorReply)))]
+pub(crate) async fn report<S: MetaService>(State(service): State<Arc<S>>) -> Result<Json<EntropyReport>, ApiError> {
+    match call(&*service, AeRequest::Report).await? {
+        AeReply::Report(report) => Ok(Json(report)),
+        other => Err(unexpected(other)),
+    }
+}
+
+/// `POST /v1/entropy/repair` (`entropy repair SHARD`): clears the shard's failed or killed
+/// tasks and plans it at once.
+#[utoipa::path(post, path = "/v1/entropy/repair", tag = "anti-entropy", request_body = RepairRequest, responses((status = 200, body = RepairReply), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader; retry", body = ErrorReply)))]
+pub(crate) async fn repair<S: MetaService>(
+    State(service): State<Arc<S>>,
+    ApiJson(request): ApiJson<RepairRequest>,
+) -> Result<Json<RepairReply>, ApiError> {
+    match call(&*service, AeRequest::Repair { shard_id: request.shard_id }).await? {
+        AeReply::Repair(reply) => Ok(Json(reply)),
+        other => Err(unexpected(other)),
+    }
+}

@@ -1,0 +1,293 @@
+//! Bodies of the anti-entropy API: what data nodes send (heartbeats with their inventory, task
+//! claims, progress, completion, failure) and what operators read (`entropy show`, copy tasks).
+//!
+//! ```text
+//! data node                                   meta leader
+//!   │ POST /v1/data-nodes/{id}/heartbeat  ──▶  liveness + inventory (soft state, off the log)
+//!   │ POST /v1/copy-tasks/claim           ──▶  claim (Raft): attempt += 1, lease
+//!   │ GET  source /shards/{id} (ranges)   ──▶  (to the source data node)
+//!   │ POST /v1/copy-tasks/{id}/progress   ──▶  bytes done; the lease is renewed when half spent
+//!   │ POST /v1/copy-tasks/{id}/complete   ──▶  (Raft) target becomes an owner
+//!   │ POST /v1/copy-tasks/{id}/fail       ──▶  (Raft) retried with backoff, then failed
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+use meta_store::{CopyTask, NodeId, NodeState, ShardId, TaskState, Timestamp};
+
+/// One shard a data node holds, as it reports it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShardReport {
+    /// The shard.
+    pub shard_id: ShardId,
+    /// Bytes on disk.
+    pub size: u64,
+    /// Digest of the shard's content.
+    pub checksum: u64,
+    /// Whether the shard still receives writes (its group has not ended).
+    pub hot: bool,
+}
+
+/// `POST /v1/data-nodes/{id}/heartbeat`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeartbeatRequest {
+    /// The address the node listens on; must match the node's registered address, so a machine
+    /// replaced with `update-data` cannot speak for the ID any more.
+    pub addr: String,
+    /// The node's software version.
+    pub version: String,
+    /// Bumped by the node whenever the set or content of its shards changes.
+    pub inventory_version: u64,
+    /// The full inventory; sent when it changed or when the leader asks for it.
+    #[serde(default)]
+    pub inventory: Option<Vec<ShardReport>>,
+}
+
+/// Reply to a heartbeat.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeartbeatReply {
+    /// The node's ID.
+    pub node_id: NodeId,
+    /// Its state in the metadata.
+    pub state: NodeState,
+    /// How often the leader expects heartbeats, in milliseconds.
+    pub heartbeat_interval_ms: u64,
+    /// The leader lacks this node's current inventory: send it with the next heartbeat.
+    pub send_inventory: bool,
+}
+
+/// `POST /v1/copy-tasks/claim`: a data node asks for copy tasks it is the target of.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimRequest {
+    /// The claiming data node (the tasks' target).
+    pub node_id: NodeId,
+    /// Most tasks the node wants to hold claimed at once, counting those it already holds.
+    pub max: u32,
+}
+
+/// A claimed task with what the target needs to run it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimedTask {
+    /// The task; `attempt` is the fencing token to present.
+    pub task: CopyTask,
+    /// HTTP address of the source node.
+    pub source_addr: String,
+}
+
+/// Reply to a claim: every task the node holds claimed now (new and earlier claims), so a node
+/// that restarted, or whose reply was lost, resumes its tasks.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimReply {
+    /// The claimed tasks, most urgent first.
+    pub tasks: Vec<ClaimedTask>,
+}
+
+/// `POST /v1/copy-tasks/{id}/progress`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProgressRequest {
+    /// The claim's attempt number.
+    pub attempt: u32,
+    /// Bytes copied so far.
+    pub bytes_done: u64,
+    /// Bytes to copy in all.
+    pub bytes_total: u64,
+}
+
+/// Reply to a progress report.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgressReply {
+    /// When the claim's lease runs out now (renewed when half of it was spent).
+    pub lease_deadline: Timestamp,
+}
+
+/// `POST /v1/copy-tasks/{id}/complete`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteRequest {
+    /// The claim's attempt number.
+    pub attempt: u32,
+}
+
+/// `POST /v1/copy-tasks/{id}/fail`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailRequest {
+    /// The claim's attempt number.
+    pub attempt: u32,
+    /// What went wrong.
+    pub error: String,
+}
+
+/// `POST /v1/copy-tasks` (`copy-shard SRC DEST SHARD`): an operator's copy.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CopyShardRequest {
+    /// The shard.
+    pub shard_id: ShardId,
+    /// The owner to copy from.
+    pub source: NodeId,
+    /// The node to copy to; it becomes an owner.
+    pub target: NodeId,
+}
+
+/// `POST /v1/entropy/repair` (`entropy repair SHARD`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepairRequest {
+    /// The shard to repair now (failed or killed tasks of it are cleared first).
+    pub shard_id: ShardId,
+}
+
+/// Query of `GET /v1/copy-tasks`.
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CopyTasksQuery {
+    /// Only tasks in this state.
+    #[serde(default)]
+    pub state: Option<TaskState>,
+    /// Only tasks of this shard.
+    #[serde(default)]
+    pub shard_id: Option<ShardId>,
+}
+
+/// A task's transfer progress, as its target last reported it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskProgress {
+    /// Bytes copied so far.
+    pub bytes_done: u64,
+    /// Bytes to copy in all.
+    pub bytes_total: u64,
+    /// Milliseconds since the report.
+    pub age_ms: u64,
+}
+
+/// A copy task with its progress.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CopyTaskInfo {
+    /// The task.
+    pub task: CopyTask,
+    /// Its progress, when its target reported some to this leader.
+    pub progress: Option<TaskProgress>,
+}
+
+/// `GET /v1/copy-tasks` reply.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CopyTaskList {
+    /// The tasks, by ID.
+    pub tasks: Vec<CopyTaskInfo>,
+}
+
+/// How the leader judges a data node from its heartbeats.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Liveness {
+    /// Heartbeating.
+    Online,
+    /// Missed heartbeats; not a copy source or target, but its copies still count.
+    Suspect,
+    /// Silent for the dead-node timeout: its copies no longer count and are re-replicated.
+    Dead,
+    /// Not heard from since this leader took over (within the grace period).
+    Unknown,
+}
+
+/// A data node's health as the leader sees it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataNodeHealth {
+    /// Node ID.
+    pub id: NodeId,
+    /// HTTP address.
+    pub addr: String,
+    /// State in the metadata.
+    pub state: NodeState,
+    /// Liveness.
+    pub liveness: Liveness,
+    /// Milliseconds since its last heartbeat to this leader.
+    pub last_heartbeat_ms: Option<u64>,
+    /// Milliseconds until it is declared dead if it stays silent (`None`: never).
+    pub dead_in_ms: Option<u64>,
+    /// Reported software version.
+    pub version: Option<String>,
+    /// Number of shards in its last inventory.
+    pub shards_reported: Option<usize>,
+}
+
+/// A shard's copy count against its replication factor.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardHealth {
+    /// The shard.
+    pub shard_id: ShardId,
+    /// Live copies.
+    pub live_copies: u32,
+    /// Desired copies (replication factor).
+    pub desired: u32,
+}
+
+/// An owner that lacks a shard it owns.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MissingCopy {
+    /// The shard.
+    pub shard_id: ShardId,
+    /// The owner whose inventory lacks it.
+    pub node_id: NodeId,
+}
+
+/// `GET /v1/entropy` (`entropy show`): the leader's last plan and the tasks in flight.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntropyReport {
+    /// The leader that answers.
+    pub leader_id: NodeId,
+    /// Whether the leader trusts liveness and inventories yet (its grace period is over).
+    pub trusted: bool,
+    /// When the last plan ran (nanoseconds since the epoch).
+    pub planned_at: Option<Timestamp>,
+    /// How long it took, in microseconds.
+    pub plan_micros: Option<u64>,
+    /// Shards with fewer live copies than desired.
+    pub under_replicated: Vec<ShardHealth>,
+    /// Owners lacking a shard they own.
+    pub missing_on_owner: Vec<MissingCopy>,
+    /// Shards with no live copy anywhere: nothing can be copied.
+    pub unrecoverable: Vec<ShardId>,
+    /// Shards whose replication factor exceeds the nodes that could hold a copy.
+    pub insufficient_nodes: Vec<ShardHealth>,
+    /// Shards with more live copies than desired.
+    pub over_replicated: Vec<ShardHealth>,
+    /// Open and failed tasks, by ID.
+    pub tasks: Vec<CopyTaskInfo>,
+    /// Data nodes' health.
+    pub nodes: Vec<DataNodeHealth>,
+}
+
+/// Reply to `entropy repair`: the tasks created for the shard.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepairReply {
+    /// The tasks created.
+    pub tasks: Vec<CopyTask>,
+}

@@ -1,0 +1,372 @@
+//! `entropy show|repair|kill-repair`, `copy-shard`, `copy-shard-status` and `kill-copy-shard`,
+//! with the progress bar that `--wait` draws while copies run.
+
+use std::io::Write as _;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use meta_client::Client;
+use meta_store::{CopyTask, DataNode, NodeId, ShardId, TaskId, TaskState, Timestamp};
+use meta_wire::{CopyTaskInfo, EntropyReport, ShardHealth};
+
+use crate::table::Table;
+use crate::{done, to_json, CtlError};
+
+/// How often `--wait` polls the task.
+const POLL: Duration = Duration::from_millis(250);
+/// Width of the progress bar in characters.
+const BAR_WIDTH: usize = 30;
+
+/// `entropy show`.
+pub(crate) async fn show(client: &Client, json: bool) -> Result<String, CtlError> {
+    let report = client.entropy().await?;
+    if json {
+        return to_json(&report);
+    }
+    Ok(render_report(&report, now()))
+}
+
+fn render_report(report: &EntropyReport, now: Timestamp) -> String {
+    let mut out = String::new();
+    let planned = match (report.planned_at, report.plan_micros) {
+        (Some(at), Some(micros)) => format!("last plan {} ago, took {}", age(now, at), micros_text(micros)),
+        _ => "no plan yet".to_owned(),
+    };
+    out.push_str(&format!("Leader {}: {planned}", report.leader_id));
+    if !report.trusted {
+        out.push_str(" (in its grace period after taking over: not planning yet)");
+    }
+    out.push_str("\n\n");
+
+    let mut nodes =
+        Table::new("Data Nodes", &["ID", "Address", "State", "Liveness", "Last Heartbeat", "Dead In", "Shards"]);
+    for node in &report.nodes {
+        nodes.row(vec![
+            node.id.to_string(),
+            node.addr.clone(),
+            lower(&node.state),
+            lower(&node.liveness),
+            node.last_heartbeat_ms.map(|ms| format!("{} ago", millis_text(ms))).unwrap_or_else(|| "never".to_owned()),
+            node.dead_in_ms.map(millis_text).unwrap_or_else(|| "-".to_owned()),
+            node.shards_reported.map(|n| n.to_string()).unwrap_or_else(|| "?".to_owned()),
+        ]);
+    }
+    out.push_str(&nodes.render());
+
+    let sections: [(&'static str, &[ShardHealth]); 3] = [
+        ("Under-replicated Shards", &report.under_replicated),
+        ("Insufficient Nodes (replication factor above the eligible nodes)", &report.insufficient_nodes),
+        ("Over-replicated Shards", &report.over_replicated),
+    ];
+    for (title, list) in sections {
+        if list.is_empty() {
+            continue;
+        }
+        let mut table = Table::new(title, &["Shard", "Live Copies", "Desired"]);
+        for health in list {
+            table.row(vec![health.shard_id.to_string(), health.live_copies.to_string(), health.desired.to_string()]);
+        }
+        out.push('\n');
+        out.push_str(&table.render());
+    }
+    if !report.missing_on_owner.is_empty() {
+        let mut table = Table::new("Missing on Owner", &["Shard", "Owner"]);
+        for missing in &report.missing_on_owner {
+            table.row(vec![missing.shard_id.to_string(), missing.node_id.to_string()]);
+        }
+        out.push('\n');
+        out.push_str(&table.render());
+    }
+    if !report.unrecoverable.is_empty() {
+        let shards: Vec<String> = report.unrecoverable.iter().map(ShardId::to_string).collect();
+        out.push_str(&format!(
+            "\nUNRECOVERABLE: no live copy of shard(s) {} exists anywhere; nothing can be copied. Restore them \
+             from a backup or drop them.\n",
+            shards.join(", ")
+        ));
+    }
+    out.push('\n');
+    out.push_str(&tasks_table(&report.tasks, now));
+    out
+}
+
+fn tasks_table(tasks: &[CopyTaskInfo], now: Timestamp) -> String {
+    let header =
+        ["ID", "Shard", "Source", "Target", "Replaces", "Reason", "State", "Attempt", "Progress", "Age", "Error"];
+    let mut table = Table::new("Copy Tasks", &header);
+    for info in tasks {
+        let task = &info.task;
+        let progress = match &info.progress {
+            Some(p) => {
+                format!("{} {}/{}", percent(p.bytes_done, p.bytes_total), bytes(p.bytes_done), bytes(p.bytes_total))
+            }
+            None => "-".to_owned(),
+        };
+        table.row(vec![
+            task.id.to_string(),
+            task.spec.shard_id.to_string(),
+            task.spec.source.to_string(),
+            task.spec.target.to_string(),
+            task.spec.replaces.map(|r| r.to_string()).unwrap_or_else(|| "-".to_owned()),
+            lower(&task.spec.reason),
+            lower(&task.state),
+            task.attempt.to_string(),
+            progress,
+            age(now, task.created_at),
+            task.last_error.clone().unwrap_or_default(),
+        ]);
+    }
+    table.render()
+}
+
+/// `entropy repair SHARD`.
+pub(crate) async fn repair(client: &Client, shard: ShardId, wait: bool, json: bool) -> Result<String, CtlError> {
+    let reply = client.repair_shard(shard).await?;
+    if wait {
+        for task in &reply.tasks {
+            wait_for(client, task).await?;
+        }
+    }
+    if json {
+        return to_json(&reply);
+    }
+    if reply.tasks.is_empty() {
+        return Ok(format!("Shard {shard} needs no copy now (see `metactl entropy show`)\n"));
+    }
+    let ids: Vec<String> = reply.tasks.iter().map(|t| t.id.to_string()).collect();
+    let verb = if wait { "Repaired" } else { "Repairing" };
+    Ok(format!("{verb} shard {shard}: copy task(s) {}\n", ids.join(", ")))
+}
+
+/// `entropy kill-repair TASK`.
+pub(crate) async fn kill(client: &Client, task: TaskId, json: bool) -> Result<String, CtlError> {
+    let killed = client.kill_copy_task(task).await?;
+    if json {
+        return to_json(&killed);
+    }
+    Ok(format!(
+        "Killed copy task {} (shard {}); `metactl entropy repair {}` plans it again\n",
+        killed.id, killed.spec.shard_id, killed.spec.shard_id
+    ))
+}
+
+/// `copy-shard SRC DEST SHARD`.
+pub(crate) async fn copy_shard(
+    client: &Client,
+    shard: ShardId,
+    source: &DataNode,
+    dest: &DataNode,
+    wait: bool,
+    json: bool,
+) -> Result<String, CtlError> {
+    let task = client.copy_shard(shard, source.id, dest.id).await?;
+    let task = if wait { wait_for(client, &task).await? } else { task };
+    if json {
+        return to_json(&task);
+    }
+    let what = format!("shard {shard} from {} to {}", source.tcp_addr, dest.tcp_addr);
+    if wait {
+        Ok(format!("Copied {what} (task {})\n", task.id))
+    } else {
+        Ok(format!("Copying {what} (task {}); see `metactl copy-shard-status`\n", task.id))
+    }
+}
+
+/// `copy-shard-status`: open, failed and killed tasks.
+pub(crate) async fn copy_shard_status(client: &Client, json: bool) -> Result<String, CtlError> {
+    let list = client.copy_tasks(None).await?;
+    let tasks: Vec<CopyTaskInfo> =
+        list.tasks.into_iter().filter(|i| i.task.state.is_open() || i.task.blocks_replanning()).collect();
+    if json {
+        return to_json(&serde_json::json!({ "tasks": tasks }));
+    }
+    Ok(tasks_table(&tasks, now()))
+}
+
+/// `kill-copy-shard SRC DEST SHARD`.
+pub(crate) async fn kill_copy_shard(
+    client: &Client,
+    shard: ShardId,
+    source: NodeId,
+    dest: NodeId,
+    json: bool,
+) -> Result<String, CtlError> {
+    let open = client.copy_tasks(None).await?.tasks;
+    let task = open
+        .iter()
+        .map(|info| &info.task)
+        .find(|t| t.state.is_open() && t.spec.shard_id == shard && t.spec.source == source && t.spec.target == dest)
+        .ok_or_else(|| {
+            CtlError(format!("no copy of shard {shard} from node {source} to node {dest} is in progress"))
+        })?;
+    let killed = client.kill_copy_task(task.id).await?;
+    done(json, format!("Killed copy task {} (shard {shard} from node {source} to node {dest})\n", killed.id))
+}
+
+/// Polls `task` until it finishes, drawing a progress bar on stderr; fails unless it is done.
+async fn wait_for(client: &Client, task: &CopyTask) -> Result<CopyTask, CtlError> {
+    let mut stderr = std::io::stderr();
+    loop {
+        let info = client.copy_task(task.id).await?;
+        let (done_bytes, total) = info.progress.as_ref().map_or((0, 0), |p| (p.bytes_done, p.bytes_total));
+        let line = match info.task.state {
+            TaskState::Done => progress_line(task.id, task.spec.shard_id, 1, 1),
+            _ => progress_line(task.id, task.spec.shard_id, done_bytes, total),
+        };
+        let _ = write!(stderr, "\r{line}");
+        let _ = stderr.flush();
+        match info.task.state {
+            TaskState::Pending | TaskState::Claimed => tokio::time::sleep(POLL).await,
+            TaskState::Done => {
+                let _ = writeln!(stderr);
+                return Ok(info.task);
+            }
+            state => {
+                let _ = writeln!(stderr);
+                let reason = info.task.last_error.unwrap_or_default();
+                return Err(CtlError(format!("copy task {} ended {}: {reason}", task.id, lower(&state))));
+            }
+        }
+    }
+}
+
+/// `task 7 shard 12 [#########...............]  33% 1.0 MiB/3.0 MiB`.
+fn progress_line(task: TaskId, shard: ShardId, done: u64, total: u64) -> String {
+    let filled = if total == 0 { 0 } else { (done.min(total) as u128 * BAR_WIDTH as u128 / total as u128) as usize };
+    let bar = format!("{}{}", "#".repeat(filled), ".".repeat(BAR_WIDTH - filled));
+    format!("task {task} shard {shard} [{bar}] {:>4} {}/{}", percent(done, total), bytes(done), bytes(total))
+}
+
+fn percent(done: u64, total: u64) -> String {
+    if total == 0 {
+        return "0%".to_owned();
+    }
+    format!("{}%", done.min(total) as u128 * 100 / total as u128)
+}
+
+fn bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+fn lower<T: std::fmt::Debug>(value: &T) -> String {
+    format!("{value:?}").to_lowercase()
+}
+
+fn now() -> Timestamp {
+    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(since.as_nanos()).unwrap_or(i64::MAX)
+}
+
+fn age(now: Timestamp, then: Timestamp) -> String {
+    millis_text(u64::try_from(now.saturating_sub(then) / 1_000_000).unwrap_or(0))
+}
+
+fn millis_text(ms: u64) -> String {
+    match ms {
+        0..=999 => format!("{ms}ms"),
+        1_000..=59_999 => format!("{:.1}s", ms as f64 / 1000.0),
+        60_000..=3_599_999 => format!("{}m{}s", ms / 60_000, ms % 60_000 / 1000),
+        _ => format!("{}h{}m", ms / 3_600_000, ms % 3_600_000 / 60_000),
+    }
+}
+
+fn micros_text(micros: u64) -> String {
+    if micros < 1000 {
+        format!("{micros}µs")
+    } else {
+        millis_text(micros / 1000)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use meta_store::{CopyTaskSpec, TaskReason};
+    use meta_wire::{DataNodeHealth, Liveness, TaskProgress};
+
+    #[test]
+    fn the_progress_bar_fills_with_the_bytes_copied() {
+        assert_eq!(
+            progress_line(7, 12, 1024 * 1024, 3 * 1024 * 1024),
+            "task 7 shard 12 [##########....................]  33% 1.0 MiB/3.0 MiB"
+        );
+        assert!(progress_line(1, 1, 0, 0).contains("[..............................]   0%"));
+        assert!(progress_line(1, 1, 9, 3).contains("100%"), "overshoot is capped");
+    }
+
+    #[test]
+    fn durations_and_sizes_read_naturally() {
+        assert_eq!(millis_text(250), "250ms");
+        assert_eq!(millis_text(1_500), "1.5s");
+        assert_eq!(millis_text(125_000), "2m5s");
+        assert_eq!(millis_text(7_260_000), "2h1m");
+        assert_eq!(bytes(512), "512 B");
+        assert_eq!(bytes(1536), "1.5 KiB");
+    }
+
+    #[test]
+    fn the_report_names_unrecoverable_shards_loudly() {
+        let task = CopyTask {
+            id: 4,
+            spec: CopyTaskSpec {
+                shard_id: 9,
+                source: 1,
+                target: 3,
+                replaces: Some(2),
+                priority: 1,
+                reason: TaskReason::DeadOwner,
+            },
+            state: TaskState::Claimed,
+            attempt: 1,
+            lease_deadline: Some(0),
+            failures: 0,
+            retry_at: None,
+            last_error: None,
+            cancel_reason: None,
+            created_at: 0,
+            updated_at: 0,
+        };
+        let report = EntropyReport {
+            leader_id: 1,
+            trusted: true,
+            planned_at: Some(0),
+            plan_micros: Some(420),
+            under_replicated: vec![ShardHealth { shard_id: 9, live_copies: 1, desired: 2 }],
+            missing_on_owner: vec![],
+            unrecoverable: vec![5],
+            insufficient_nodes: vec![],
+            over_replicated: vec![],
+            tasks: vec![CopyTaskInfo {
+                task,
+                progress: Some(TaskProgress { bytes_done: 50, bytes_total: 100, age_ms: 10 }),
+            }],
+            nodes: vec![DataNodeHealth {
+                id: 2,
+                addr: "d2:8088".into(),
+                state: meta_store::NodeState::Active,
+                liveness: Liveness::Dead,
+                last_heartbeat_ms: Some(1_900_000),
+                dead_in_ms: None,
+                version: Some("0.1.0".into()),
+                shards_reported: Some(3),
+            }],
+        };
+        let text = render_report(&report, 2_000_000_000);
+        assert!(text.starts_with("Leader 1: last plan 2.0s ago, took 420µs\n"), "{text}");
+        assert!(text.contains("UNRECOVERABLE: no live copy of shard(s) 5"), "{text}");
+        assert!(text.contains("Under-replicated Shards"), "{text}");
+        assert!(text.contains("dead"), "{text}");
+        assert!(text.contains("50% 50 B/100 B"), "{text}");
+        assert!(!text.contains("Over-replicated"), "empty sections are left out: {text}");
+    }
+}

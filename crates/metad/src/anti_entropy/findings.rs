@@ -1,0 +1,150 @@
+//! What the leader's planning rounds found, kept for `entropy show` and `/metrics`: the report of
+//! the last full plan, patched by the incremental plans since, plus counters.
+
+use std::collections::BTreeSet;
+use std::fmt::Write;
+use std::time::Duration;
+
+use ae_planner::{Report, ShardHealth, ShardId};
+use meta_store::Timestamp;
+
+/// Findings and counters of the planning rounds of one leadership term.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Findings {
+    report: Report,
+    planned_at: Option<Timestamp>,
+    last_duration: Option<Duration>,
+    plans: u64,
+    tasks_created: u64,
+    bytes_copied: u64,
+}
+
+impl Findings {
+    /// Records a round's report: a full round replaces everything, a scoped one only its shards.
+    pub(crate) fn record(&mut self, scope: Option<&[ShardId]>, report: Report, at: Timestamp, took: Duration) {
+        match scope {
+            None => self.report = report,
+            Some(shards) => {
+                let scoped: BTreeSet<ShardId> = shards.iter().copied().collect();
+                merge(&mut self.report, &scoped, report);
+            }
+        }
+        self.planned_at = Some(at);
+        self.last_duration = Some(took);
+        self.plans += 1;
+    }
+
+    /// Counts tasks created from plans.
+    pub(crate) fn created(&mut self, tasks: usize) {
+        self.tasks_created += tasks as u64;
+    }
+
+    /// Counts the bytes of a completed copy.
+    pub(crate) fn copied(&mut self, bytes: u64) {
+        self.bytes_copied += bytes;
+    }
+
+    /// The current report.
+    pub(crate) fn report(&self) -> &Report {
+        &self.report
+    }
+
+    /// When the last round ran.
+    pub(crate) fn planned_at(&self) -> Option<Timestamp> {
+        self.planned_at
+    }
+
+    /// How long the last round took.
+    pub(crate) fn last_duration(&self) -> Option<Duration> {
+        self.last_duration
+    }
+
+    /// Prometheus text of the findings and counters.
+    pub(crate) fn render(&self, trusted: bool) -> String {
+        let report = &self.report;
+        let gauges = [
+            ("metad_ae_trusted", "1 once the leader's grace period is over.", u64::from(trusted)),
+            (
+                "metad_ae_under_replicated_shards",
+                "Shards below their replication factor.",
+                len(&report.under_replicated),
+            ),
+            ("metad_ae_unrecoverable_shards", "Shards with no live copy anywhere.", report.unrecoverable.len() as u64),
+            (
+                "metad_ae_missing_on_owner",
+                "Owners whose inventory lacks a shard they own.",
+                report.missing_on_owner.len() as u64,
+            ),
+            (
+                "metad_ae_insufficient_nodes_shards",
+                "Shards whose RF exceeds the eligible nodes.",
+                len(&report.insufficient_nodes),
+            ),
+            (
+                "metad_ae_over_replicated_shards",
+                "Shards with more live copies than desired.",
+                len(&report.over_replicated),
+            ),
+        ];
+        let counters = [
+            ("metad_ae_plans_total", "Planning rounds run by this leader.", self.plans),
+            ("metad_ae_tasks_created_total", "Copy tasks created by this leader's plans.", self.tasks_created),
+            ("metad_ae_bytes_copied_total", "Bytes of copies completed under this leader.", self.bytes_copied),
+        ];
+        let mut out = String::new();
+        for (name, help, value) in gauges {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+        }
+        for (name, help, value) in counters {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+        }
+        let seconds = self.last_duration.map_or(0.0, |d| d.as_secs_f64());
+        let _ = writeln!(
+            out,
+            "# HELP metad_ae_plan_seconds Duration of the last planning round.\n\
+             # TYPE metad_ae_plan_seconds gauge\nmetad_ae_plan_seconds {seconds:.6}"
+        );
+        out
+    }
+}
+
+fn len(list: &[ShardHealth]) -> u64 {
+    list.len() as u64
+}
+
+/// Replaces the entries of `scoped` shards in `into` with those of `from` (kept sorted by shard).
+fn merge(into: &mut Report, scoped: &BTreeSet<ShardId>, from: Report) {
+    fn patch<T: Clone>(list: &mut Vec<T>, scoped: &BTreeSet<ShardId>, new: Vec<T>, shard: impl Fn(&T) -> ShardId) {
+        list.retain(|item| !scoped.contains(&shard(item)));
+        list.extend(new);
+        list.sort_by_key(|item| shard(item));
+    }
+    patch(&mut into.under_replicated, scoped, from.under_replicated, |h| h.shard);
+    patch(&mut into.missing_on_owner, scoped, from.missing_on_owner, |m| m.0);
+    patch(&mut into.unrecoverable, scoped, from.unrecoverable, |s| *s);
+    patch(&mut into.insufficient_nodes, scoped, from.insufficient_nodes, |h| h.shard);
+    patch(&mut into.over_replicated, scoped, from.over_replicated, |h| h.shard);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn health(shard: ShardId) -> ShardHealth {
+        ShardHealth { shard, live_copies: 1, desired: 2 }
+    }
+
+    #[test]
+    fn a_scoped_round_patches_only_its_shards() {
+        let mut findings = Findings::default();
+        let full = Report { under_replicated: vec![health(1), health(5)], unrecoverable: vec![9], ..Report::default() };
+        findings.record(None, full, 10, Duration::from_millis(3));
+        let scoped = Report { under_replicated: vec![health(3)], ..Report::default() };
+        findings.record(Some(&[1, 3, 9]), scoped, 20, Duration::from_millis(1));
+        let shards: Vec<_> = findings.report().under_replicated.iter().map(|h| h.shard).collect();
+        assert_eq!(shards, vec![3, 5], "shard 1 healed, 3 newly under-replicated, 5 untouched");
+        assert!(findings.report().unrecoverable.is_empty());
+        assert_eq!(findings.planned_at(), Some(20));
+        assert!(findings.render(true).contains("metad_ae_under_replicated_shards 2"));
+    }
+}

@@ -1,0 +1,324 @@
+//! Soft state of the leader's anti-entropy service: data-node heartbeats, inventories and task
+//! progress. Never replicated: a new leader starts empty and waits a grace period before it
+//! trusts what it has heard. Pure over the `Instant`s it is given, so it is tested without time.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use ae_planner::{Inventory, ShardCopy};
+use meta_store::{NodeId, ShardId, TaskId};
+use meta_wire::{HeartbeatRequest, Liveness, TaskProgress};
+
+use super::settings::AntiEntropySettings;
+
+/// What the leader last heard from one data node.
+#[derive(Clone, Debug)]
+struct Heard {
+    at: Instant,
+    version: String,
+    /// The inventory version the node announced last.
+    inventory_version: u64,
+    /// The last inventory received, with its version; current only if that is the announced one.
+    inventory: Option<(u64, Inventory)>,
+}
+
+impl Heard {
+    fn current_inventory(&self) -> Option<&Inventory> {
+        self.inventory.as_ref().filter(|(version, _)| *version == self.inventory_version).map(|(_, inv)| inv)
+    }
+}
+
+/// A claimant's last progress report.
+#[derive(Clone, Copy, Debug)]
+struct Progress {
+    attempt: u32,
+    bytes_done: u64,
+    bytes_total: u64,
+    at: Instant,
+}
+
+/// What a heartbeat changed, for deciding whether to plan at once.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct HeartbeatOutcome {
+    /// The leader needs the node's full inventory.
+    pub(crate) send_inventory: bool,
+    /// The node was not online before this heartbeat (new, suspect or dead).
+    pub(crate) came_online: bool,
+    /// The set of shards the node holds changed.
+    pub(crate) shards_changed: bool,
+}
+
+/// The soft state of one leadership term.
+#[derive(Debug)]
+pub(crate) struct Tracker {
+    since: Instant,
+    nodes: HashMap<NodeId, Heard>,
+    progress: HashMap<TaskId, Progress>,
+    /// Every shard some node reported holding under this leader.
+    seen: HashSet<ShardId>,
+    /// Shards that appeared recently in an inventory, with when, in that order: their other
+    /// owners may not have reported them yet (a write reaches every owner, but each reports on
+    /// its own heartbeat). A node's first inventory under this leader adds nothing here: the
+    /// grace period covers writes in flight at the takeover.
+    recent: VecDeque<(ShardId, Instant)>,
+    recent_at: HashMap<ShardId, Instant>,
+}
+
+impl Tracker {
+    /// Empty soft state for a leadership that began at `since`.
+    pub(crate) fn new(since: Instant) -> Self {
+        Tracker {
+            since,
+            nodes: HashMap::new(),
+            progress: HashMap::new(),
+            seen: HashSet::new(),
+            recent: VecDeque::new(),
+            recent_at: HashMap::new(),
+        }
+    }
+
+    /// Whether the grace period after taking over is over.
+    pub(crate) fn trusted(&self, now: Instant, settings: &AntiEntropySettings) -> bool {
+        now.duration_since(self.since) >= settings.grace_period
+    }
+
+    /// How long until the grace period is over.
+    pub(crate) fn untrusted_for(&self, now: Instant, settings: &AntiEntropySettings) -> Duration {
+        settings.grace_period.saturating_sub(now.duration_since(self.since))
+    }
+
+    /// Records a heartbeat.
+    pub(crate) fn heartbeat(
+        &mut self,
+        now: Instant,
+        node_id: NodeId,
+        request: HeartbeatRequest,
+        settings: &AntiEntropySettings,
+    ) -> HeartbeatOutcome {
+        let came_online = self.liveness(now, node_id, settings) != Liveness::Online;
+        let previous = self.nodes.remove(&node_id);
+        let (inventory, shards_changed) = match request.inventory {
+            Some(reports) => {
+                let inventory: Inventory = reports
+                    .iter()
+                    .map(|r| (r.shard_id, ShardCopy { size: r.size, checksum: r.checksum, hot: r.hot }))
+                    .collect();
+                // Compared with the last inventory received, even an outdated one.
+                let last = previous.as_ref().and_then(|p| p.inventory.as_ref()).map(|(_, inv)| inv);
+                let changed = last.is_none_or(|old| !same_shards(old, &inventory));
+                let first_report = last.is_none();
+                for &shard in inventory.shards.keys() {
+                    if self.seen.insert(shard) && !first_report {
+                        self.recent.push_back((shard, now));
+                        self.recent_at.insert(shard, now);
+                    }
+                }
+                self.forget_old(now, settings);
+                (Some((request.inventory_version, inventory)), changed)
+            }
+            None => (previous.and_then(|p| p.inventory), false),
+        };
+        let heard =
+            Heard { at: now, version: request.version, inventory_version: request.inventory_version, inventory };
+        let send_inventory = heard.current_inventory().is_none();
+        self.nodes.insert(node_id, heard);
+        HeartbeatOutcome { send_inventory, came_online, shards_changed }
+    }
+
+    /// How the leader judges `node_id` at `now`.
+    pub(crate) fn liveness(&self, now: Instant, node_id: NodeId, settings: &AntiEntropySettings) -> Liveness {
+        let silence = match self.nodes.get(&node_id) {
+            Some(heard) => now.duration_since(heard.at),
+            // Never heard since taking over: silent since then, but not judged during the grace.
+            None if !self.trusted(now, settings) => return Liveness::Unknown,
+            None => now.duration_since(self.since),
+        };
+        if settings.dead_node_timeout.is_some_and(|dead| silence >= dead) {
+            Liveness::Dead
+        } else if silence >= settings.suspect_timeout {
+            Liveness::Suspect
+        } else {
+            Liveness::Online
+        }
+    }
+
+    /// Time since the node's last heartbeat.
+    pub(crate) fn silence(&self, now: Instant, node_id: NodeId) -> Option<Duration> {
+        self.nodes.get(&node_id).map(|h| now.duration_since(h.at))
+    }
+
+    /// How long until a silent node is declared dead (`None`: never, or already dead).
+    pub(crate) fn dead_in(&self, now: Instant, node_id: NodeId, settings: &AntiEntropySettings) -> Option<Duration> {
+        let heard_at = self.nodes.get(&node_id).map_or(self.since, |h| h.at);
+        let dead = settings.dead_node_timeout?;
+        dead.checked_sub(now.duration_since(heard_at)).filter(|left| !left.is_zero())
+    }
+
+    /// The node's reported version.
+    pub(crate) fn version(&self, node_id: NodeId) -> Option<&str> {
+        self.nodes.get(&node_id).map(|h| h.version.as_str())
+    }
+
+    /// The node's current inventory, if the leader has it.
+    pub(crate) fn inventory(&self, node_id: NodeId) -> Option<&Inventory> {
+        self.nodes.get(&node_id).and_then(Heard::current_inventory)
+    }
+
+    /// Every inventory the leader has, by node.
+    pub(crate) fn inventories(&self) -> impl Iterator<Item = (NodeId, &Inventory)> {
+        self.nodes.iter().filter_map(|(&id, h)| h.current_inventory().map(|inv| (id, inv)))
+    }
+
+    /// Whether `node_id`'s inventory may lack `shard` only because the node has not reported since
+    /// the shard first appeared elsewhere (within a heartbeat interval of it): such a gap is not
+    /// acted on yet.
+    pub(crate) fn unconfirmed_gap(&self, node_id: NodeId, shard: ShardId, settings: &AntiEntropySettings) -> bool {
+        let Some(&first) = self.recent_at.get(&shard) else { return false };
+        self.nodes.get(&node_id).is_some_and(|h| h.at < first + settings.heartbeat_interval)
+    }
+
+    /// Shards first reported recently (see [`Tracker::unconfirmed_gap`]).
+    pub(crate) fn recent_shards(&self) -> impl Iterator<Item = ShardId> + '_ {
+        self.recent.iter().map(|(shard, _)| *shard)
+    }
+
+    /// Drops shards from `recent` once every node that is not suspect has reported since.
+    fn forget_old(&mut self, now: Instant, settings: &AntiEntropySettings) {
+        let window = settings.heartbeat_interval + settings.suspect_timeout;
+        while let Some(&(shard, at)) = self.recent.front().filter(|(_, at)| now.duration_since(*at) > window) {
+            self.recent.pop_front();
+            if self.recent_at.get(&shard) == Some(&at) {
+                self.recent_at.remove(&shard);
+            }
+        }
+    }
+
+    /// Records that a completed copy put `shard` on `node_id`, until its next inventory says so.
+    pub(crate) fn copied(&mut self, node_id: NodeId, shard: ShardId, size: u64) {
+        if let Some((_, inventory)) = self.nodes.get_mut(&node_id).and_then(|h| h.inventory.as_mut()) {
+            inventory.shards.insert(shard, ShardCopy { size, checksum: 0, hot: false });
+        }
+    }
+
+    /// Records a claimant's progress.
+    pub(crate) fn progress(&mut self, now: Instant, task_id: TaskId, attempt: u32, done: u64, total: u64) {
+        self.progress.insert(task_id, Progress { attempt, bytes_done: done, bytes_total: total, at: now });
+    }
+
+    /// The last progress of the task's attempt `attempt`.
+    pub(crate) fn progress_of(&self, now: Instant, task_id: TaskId, attempt: u32) -> Option<TaskProgress> {
+        let p = self.progress.get(&task_id).filter(|p| p.attempt == attempt)?;
+        let age_ms = u64::try_from(now.duration_since(p.at).as_millis()).unwrap_or(u64::MAX);
+        Some(TaskProgress { bytes_done: p.bytes_done, bytes_total: p.bytes_total, age_ms })
+    }
+
+    /// Forgets a finished task's progress; returns the bytes it copied.
+    pub(crate) fn finish(&mut self, task_id: TaskId) -> u64 {
+        self.progress.remove(&task_id).map_or(0, |p| p.bytes_total)
+    }
+}
+
+fn same_shards(a: &Inventory, b: &Inventory) -> bool {
+    a.shards.len() == b.shards.len() && a.shards.keys().all(|k| b.shards.contains_key(k))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use meta_wire::ShardReport;
+
+    fn settings() -> AntiEntropySettings {
+        super::super::settings::AntiEntropySection {
+            dead_node_timeout: "60s".into(),
+            suspect_timeout: "5s".into(),
+            grace_period: "3s".into(),
+            ..Default::default()
+        }
+        .validate()
+        .expect("valid")
+    }
+
+    fn beat(version: u64, shards: Option<&[u64]>) -> HeartbeatRequest {
+        HeartbeatRequest {
+            addr: "d:1".into(),
+            version: "test".into(),
+            inventory_version: version,
+            inventory: shards.map(|s| {
+                s.iter().map(|&shard_id| ShardReport { shard_id, size: 1, checksum: 2, hot: false }).collect()
+            }),
+        }
+    }
+
+    #[test]
+    fn liveness_moves_from_unknown_to_online_suspect_and_dead() {
+        let settings = settings();
+        let t0 = Instant::now();
+        let mut tracker = Tracker::new(t0);
+        let at = |secs| t0 + Duration::from_secs(secs);
+        assert_eq!(tracker.liveness(at(1), 7, &settings), Liveness::Unknown, "not judged during the grace");
+        assert!(!tracker.trusted(at(2), &settings));
+        assert_eq!(tracker.liveness(at(4), 7, &settings), Liveness::Online, "silent only since the takeover");
+        assert_eq!(tracker.liveness(at(6), 7, &settings), Liveness::Suspect);
+        assert_eq!(tracker.liveness(at(60), 7, &settings), Liveness::Dead);
+
+        let outcome = tracker.heartbeat(at(61), 7, beat(1, Some(&[1, 2])), &settings);
+        assert!(outcome.came_online && outcome.shards_changed && !outcome.send_inventory);
+        assert_eq!(tracker.liveness(at(62), 7, &settings), Liveness::Online);
+        assert_eq!(tracker.dead_in(at(71), 7, &settings), Some(Duration::from_secs(50)));
+        assert_eq!(tracker.liveness(at(121), 7, &settings), Liveness::Dead);
+        assert_eq!(tracker.dead_in(at(121), 7, &settings), None);
+    }
+
+    #[test]
+    fn inventories_are_asked_for_when_missing_or_outdated() {
+        let settings = settings();
+        let t0 = Instant::now();
+        let mut tracker = Tracker::new(t0);
+        let first = tracker.heartbeat(t0, 1, beat(5, None), &settings);
+        assert!(first.send_inventory, "a new leader asks for the inventory");
+        let full = tracker.heartbeat(t0, 1, beat(5, Some(&[10, 11])), &settings);
+        assert!(!full.send_inventory && full.shards_changed);
+        let same = tracker.heartbeat(t0, 1, beat(5, None), &settings);
+        assert_eq!(same, HeartbeatOutcome::default());
+        assert!(tracker.inventory(1).is_some_and(|i| i.holds(10)));
+        let moved = tracker.heartbeat(t0, 1, beat(6, None), &settings);
+        assert!(moved.send_inventory, "a newer inventory version invalidates the one held");
+        assert!(tracker.inventory(1).is_none());
+        let resized = tracker.heartbeat(t0, 1, beat(7, Some(&[10, 11])), &settings);
+        assert!(!resized.shards_changed, "same shards, other sizes: no gap to plan for");
+    }
+
+    #[test]
+    fn a_gap_counts_only_once_the_owner_reported_after_the_shard_appeared() {
+        let settings = settings();
+        let t0 = Instant::now();
+        let mut tracker = Tracker::new(t0);
+        tracker.heartbeat(t0, 2, beat(1, Some(&[])), &settings);
+        tracker.heartbeat(t0, 1, beat(1, Some(&[])), &settings);
+        // Node 1 reports the new shard 9 first; node 2 (also an owner) has not reported since.
+        tracker.heartbeat(t0 + Duration::from_millis(100), 1, beat(2, Some(&[9])), &settings);
+        assert!(tracker.unconfirmed_gap(2, 9, &settings));
+        assert_eq!(tracker.recent_shards().collect::<Vec<_>>(), vec![9]);
+        // Node 2 reports again a heartbeat interval later and still lacks it: the gap is real.
+        tracker.heartbeat(t0 + Duration::from_millis(1200), 2, beat(1, None), &settings);
+        assert!(!tracker.unconfirmed_gap(2, 9, &settings));
+        // A completed copy counts until the next inventory.
+        tracker.copied(2, 9, 10);
+        assert!(tracker.inventory(2).is_some_and(|i| i.holds(9)));
+    }
+
+    #[test]
+    fn progress_belongs_to_one_attempt() {
+        let t0 = Instant::now();
+        let mut tracker = Tracker::new(t0);
+        tracker.progress(t0, 3, 2, 50, 100);
+        let later = t0 + Duration::from_millis(250);
+        assert_eq!(
+            tracker.progress_of(later, 3, 2),
+            Some(TaskProgress { bytes_done: 50, bytes_total: 100, age_ms: 250 })
+        );
+        assert_eq!(tracker.progress_of(later, 3, 1), None);
+        assert_eq!(tracker.finish(3), 100);
+        assert_eq!(tracker.finish(3), 0);
+    }
+}

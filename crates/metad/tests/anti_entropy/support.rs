@@ -1,0 +1,172 @@
+//! What the anti-entropy scenarios share: a cluster of real `metad` and `datad` processes with
+//! short anti-entropy timings, `metactl` runs, writes through a data node, and views of who owns
+//! and who holds each shard.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use cluster_harness::{sibling_binary, wait_for, Cluster};
+use serde_json::Value;
+
+/// Anti-entropy timings short enough for tests: leases lapse in seconds, a new leader trusts
+/// what it hears after two heartbeats.
+pub(crate) const AE_CONFIG: &str = r#"
+[anti-entropy]
+check-interval = "5s"
+heartbeat-interval = "1s"
+suspect-timeout = "3s"
+dead-node-timeout = "0"
+grace-period = "2s"
+lease = "4s"
+retry-backoff = "200ms"
+max-retry-backoff = "1s"
+"#;
+
+/// How long a repair may take in these small clusters.
+pub(crate) const REPAIR_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// The first hour written to: 2024-01-01T00:00:00Z in nanoseconds.
+pub(crate) const FIRST_HOUR: i64 = 1_704_067_200_000_000_000;
+const HOUR: i64 = 3_600_000_000_000;
+
+/// Starts 3 meta nodes with `extra` TOML after [`AE_CONFIG`], then `data_nodes` data nodes
+/// registered with `metactl add-data`.
+pub(crate) async fn cluster_with_data_nodes(data_nodes: usize, extra: &str, datad_args: &[&str]) -> Cluster {
+    let config = format!("{AE_CONFIG}{extra}");
+    let mut cluster = Cluster::start_with_config(Path::new(env!("CARGO_BIN_EXE_metad")), 3, &config).await;
+    for _ in 0..data_nodes {
+        add_data_node(&mut cluster, datad_args).await;
+    }
+    cluster
+}
+
+/// Starts one more data node, registers it and waits until it says it is registered; returns
+/// its slot.
+pub(crate) async fn add_data_node(cluster: &mut Cluster, datad_args: &[&str]) -> usize {
+    let slot = cluster.start_data_node(datad_args);
+    let addr = cluster.data_addr(slot).to_owned();
+    let out = metactl(cluster, &["add-data", &addr]).await;
+    assert!(out.starts_with("Added data node"), "{out}");
+    wait_for(Duration::from_secs(20), &format!("data node {slot} registered"), || async {
+        cluster.data_status(slot).await.filter(|s| s["registered"] == true).map(drop)
+    })
+    .await;
+    slot
+}
+
+/// Runs `metactl --url <every meta node> ARGS` and returns its stdout; panics if it fails.
+pub(crate) async fn metactl(cluster: &Cluster, args: &[&str]) -> String {
+    let mut command = std::process::Command::new(sibling_binary("metactl"));
+    command.arg("--url").arg(cluster.meta_urls()).args(args);
+    let output = tokio::task::spawn_blocking(move || command.output()).await.expect("join").expect("run metactl");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "metactl {args:?} failed: {}{stdout}", String::from_utf8_lossy(&output.stderr));
+    stdout
+}
+
+/// Creates database `db` whose default policy has replication factor `rf` and 1h shard groups.
+pub(crate) async fn create_database(cluster: &Cluster, rf: u32) {
+    let rf = rf.to_string();
+    metactl(cluster, &["create-database", "db", "--replication", &rf, "--shard-duration", "1h"]).await;
+}
+
+/// Writes `points` points into each of `hours` consecutive hours through data node `slot`:
+/// one shard group per hour.
+pub(crate) async fn write_hours(cluster: &Cluster, slot: usize, hours: i64, points: i64) {
+    for hour in 0..hours {
+        let lines: Vec<String> = (0..points)
+            .map(|i| {
+                format!("cpu,host=h{},hour={hour} usage={i}.5 {}", i % 7, FIRST_HOUR + hour * HOUR + i * 1_000_000)
+            })
+            .collect();
+        let url = format!("http://{}/write?db=db", cluster.data_addr(slot));
+        let response = cluster.http.post(&url).body(lines.join("\n")).send().await.expect("write reaches datad");
+        let status = response.status();
+        assert_eq!(status.as_u16(), 204, "write of hour {hour}: {}", response.text().await.unwrap_or_default());
+    }
+}
+
+/// Shard ID -> owner IDs, from any meta node that answers.
+pub(crate) async fn owners(cluster: &Cluster) -> BTreeMap<u64, Vec<u64>> {
+    for id in cluster.running() {
+        if let Some((200, body)) = cluster.get(id, "/v1/shards").await {
+            let shards = body["shards"].as_array().cloned().unwrap_or_default();
+            return shards
+                .iter()
+                .map(|s| {
+                    let owners =
+                        s["owners"].as_array().into_iter().flatten().filter_map(|o| o["id"].as_u64()).collect();
+                    (s["id"].as_u64().unwrap_or(0), owners)
+                })
+                .collect();
+        }
+    }
+    BTreeMap::new()
+}
+
+/// The node ID registered for the data node in `slot`.
+pub(crate) async fn node_id(cluster: &Cluster, slot: usize) -> u64 {
+    let addr = cluster.data_addr(slot).to_owned();
+    let leader = cluster.leader(Duration::from_secs(15)).await;
+    let (_, body) = cluster.get(leader, "/v1/data-nodes").await.expect("answer");
+    let nodes = body["data_nodes"].as_array().cloned().unwrap_or_default();
+    nodes
+        .iter()
+        .find(|n| n["tcp_addr"] == addr.as_str() && n["state"] != "removed")
+        .and_then(|n| n["id"].as_u64())
+        .unwrap_or_else(|| panic!("no data node registered at {addr}: {body}"))
+}
+
+/// Shard ID -> (size, checksum) the data node in `slot` holds (empty if it does not answer).
+pub(crate) async fn held(cluster: &Cluster, slot: usize) -> BTreeMap<u64, (u64, u64)> {
+    let Some(status) = cluster.data_status(slot).await else { return BTreeMap::new() };
+    status["shards"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| Some((s["shard_id"].as_u64()?, (s["size"].as_u64()?, s["checksum"].as_u64()?))))
+        .collect()
+}
+
+/// The leader's `/v1/entropy` report.
+pub(crate) async fn entropy(cluster: &Cluster) -> Value {
+    let leader = cluster.leader(Duration::from_secs(15)).await;
+    let (status, body) = cluster.get(leader, "/v1/entropy").await.expect("answer");
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// Copy tasks as `/v1/copy-tasks` lists them (empty if the leader does not answer).
+pub(crate) async fn tasks(cluster: &Cluster) -> Vec<Value> {
+    let Ok(leader) = tokio::time::timeout(Duration::from_secs(5), cluster.leader(Duration::from_secs(5))).await else {
+        return Vec::new();
+    };
+    match cluster.get(leader, "/v1/copy-tasks").await {
+        Some((200, body)) => body["tasks"].as_array().cloned().unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
+/// Waits until every shard has exactly `rf` owners, all among `slots`' nodes, each holding the
+/// same bytes (size and checksum) as every other owner.
+pub(crate) async fn wait_healed(cluster: &Cluster, slots: &[usize], rf: usize) -> BTreeMap<u64, Vec<u64>> {
+    let mut ids = BTreeMap::new();
+    for &slot in slots {
+        ids.insert(node_id(cluster, slot).await, slot);
+    }
+    wait_for(REPAIR_TIMEOUT, "every shard back to its replication factor with identical copies", || async {
+        let owners = owners(cluster).await;
+        let mut held_by = BTreeMap::new();
+        for (&id, &slot) in &ids {
+            held_by.insert(id, held(cluster, slot).await);
+        }
+        let healthy = !owners.is_empty()
+            && owners.iter().all(|(shard, nodes)| {
+                let copies: Vec<_> = nodes.iter().filter_map(|n| held_by.get(n)?.get(shard)).collect();
+                nodes.len() == rf && copies.len() == rf && copies.windows(2).all(|w| w[0] == w[1])
+            });
+        healthy.then_some(owners)
+    })
+    .await
+}
