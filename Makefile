@@ -36,3 +36,4 @@ firewall:
 ## Criterion benchmarks (release build; see docs/PERFORMANCE.md).
 bench: prereqs
 	$(CARGO) bench -p meta-store
+	$(CARGO) bench -p ae-planner

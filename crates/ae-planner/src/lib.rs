@@ -25,10 +25,11 @@
 //!
 //! * A node **holds** shard S if its trusted inventory lists S, or if it has no trusted inventory
 //!   (missing report, grace period after a leader change) and owns S. Owners absent from the input
-//!   (removed) count as dead.
+//!   (removed) count as dead. Owners of a shard are distinct; shard IDs are unique.
 //! * A **live copy** is held by an owner that is not dead; draining and suspect owners' copies count.
-//!   The shard wants `replication` owners that are active (not draining). The priority of its tasks
-//!   is its number of live copies (1 = most urgent), and scarce slots go to low priorities first.
+//!   The shard wants `replication` copies on active (not draining) owners. Its tasks' priority is
+//!   its number of live copies (0 or 1 = most urgent: 0 when only a non-owner still has a copy),
+//!   and shards are served in priority order, then by ID, so scarce slots go to the most endangered.
 //! * **New owners**: `replication` − (active, not dead owners) − (in-flight tasks bringing a new
 //!   owner). Each replaces, in ID order, a dead owner (`DeadOwner`), then a draining one
 //!   (`DrainingOwner`), and otherwise is a plain addition (`UnderReplicated`). A shard that already
@@ -39,24 +40,38 @@
 //!   disk) is filled. If nobody holds S and all owners are alive, S was never written: nothing.
 //!   If refilling an owner is blocked, that owner stops counting and a new owner is added instead.
 //! * **Unrecoverable**: nobody alive holds S (owner or not) and an owner is dead, or S has no
-//!   owner. Reported, never planned.
+//!   owner. Reported (in `under_replicated` too), never planned.
 //! * **Sources** are online holders, owners first, then the fewest source tasks (in flight and
 //!   planned, below `max_sync`), then lowest ID. Non-owners that report a copy are looked up only
 //!   when no online owner holds one.
 //! * **Targets** are active, online nodes with a fetch slot (below `max_fetch`) that neither own
 //!   nor hold S, and are not the target of an in-flight or blocked task for S: preferring a zone
 //!   not used by S's staying owners and in-flight targets (nodes without a zone always qualify),
-//!   then the least load (shards owned + tasks targeting it), then lowest ID. When no node is
-//!   eligible even ignoring the slots, S is reported in `insufficient_nodes` instead.
+//!   then the least load (shards owned + tasks targeting it), then lowest ID. When fewer nodes are
+//!   eligible, slots aside, than S needs new owners, S is reported in `insufficient_nodes`.
+//!   Reports never depend on free slots: throttling only delays tasks.
 //! * **Suspect** nodes are neither sources nor targets; their copies count; tasks they are involved
 //!   in are left alone.
+//! * **In-flight** (pending, claimed) tasks are copies on their way: they count towards the owners
+//!   a shard needs and against the limits, so planning again with the created tasks added as pending
+//!   creates nothing new.
 //! * **Cancellations** cover every in-flight task, whatever the [`Scope`]: shard gone
 //!   (`ShardDropped`); target removed, dead or draining (`TargetGone`); a *pending* task's source
 //!   removed, dead or reporting that it lacks S (`SourceGone`); target already an owner reporting S,
 //!   or a task adding a plain owner to a shard with `replication` live copies on active owners
-//!   (`NotNeeded`). Blocked tasks are never cancelled, and their `(shard, target)` pair is never
-//!   planned again.
-//! * **Hot** copies count exactly like cold ones; `size`, `checksum` and `hot` are not used yet.
+//!   (`NotNeeded`). The same round plans what a cancelled task was for, if still needed. Blocked
+//!   tasks are never cancelled, and their `(shard, target)` pair is never planned again.
+//! * **Hot** copies count exactly like cold ones: a hot shard is repaired like any other (the copy
+//!   catches up with writes on the data node's side). `size`, `checksum` and `hot` are not used yet.
+//!
+//! # Cost
+//!
+//! One pass over every shard and its owners (to count each node's shards, and to find the shards
+//! that are not trivially healthy), then work in proportion to those. A shard is checked against
+//! its owners' inventories by walking each inventory forward, so shards in ascending ID order (as
+//! the metadata keeps them) make the full check a merge; any order is correct, only slower.
+//! A [`Scope::Shards`] round skips the inventory checks of the other shards but still makes the
+//! ownership pass. On one core: about 50 ms for 1,000,000 shards on 1,000 nodes (`benches/plan.rs`).
 //!
 //! # Example
 //!
@@ -91,6 +106,7 @@ mod load;
 mod node_table;
 mod plan;
 mod planner;
+mod scan;
 mod scope_set;
 mod shard_case;
 mod shard_map;

@@ -6,6 +6,7 @@ use crate::input::{Limits, PlanInput, Scope, ShardId, TaskState};
 use crate::load::Load;
 use crate::node_table::{Ix, NodeTable};
 use crate::plan::{Cancel, CancelReason, NewTask, Plan, Reason, Report};
+use crate::scan::Scan;
 use crate::scope_set::ScopeSet;
 use crate::shard_case::ShardCase;
 use crate::task_index::TaskIndex;
@@ -19,7 +20,7 @@ pub fn plan(input: &PlanInput, limits: &Limits, scope: Scope<'_>) -> Plan {
         Scope::All => None,
         Scope::Shards(ids) => Some(ScopeSet::new(ids)),
     };
-    let scan = scan(input, &nodes, &tasks, scope.as_ref());
+    let scan = Scan::run(input, &nodes, &tasks, scope.as_ref());
 
     let mut cancel = Vec::new();
     let mut found = vec![false; tasks.group_count()];
@@ -62,60 +63,6 @@ pub fn plan(input: &PlanInput, limits: &Limits, scope: Scope<'_>) -> Plan {
     report.insufficient_nodes.sort_by_key(|h| h.shard);
     report.over_replicated.sort_by_key(|h| h.shard);
     round.plan
-}
-
-/// What the cheap pass over every shard finds.
-struct Scan {
-    /// Shards owned per node (every shard, whatever the scope): the base of "least loaded".
-    owned: Vec<u64>,
-    /// Indexes (into `PlanInput::shards`) of the shards to look at closely, in input order.
-    unsettled: Vec<u32>,
-}
-
-/// The cheap pass. A shard is settled, and needs nothing, when it has no task, exactly
-/// `replication` owners, and every owner is present, active, not dead and holds it. Each node keeps
-/// a cursor into its sorted inventory, so with shards in ID order the lookups stream forward.
-fn scan(input: &PlanInput, nodes: &NodeTable<'_>, tasks: &TaskIndex<'_>, scope: Option<&ScopeSet>) -> Scan {
-    let mut owned = vec![0u64; nodes.len()];
-    let mut cursors = vec![0usize; nodes.len()];
-    let mut unsettled = Vec::new();
-    if scope.is_some() {
-        // Few shards to look at: count ownership in a tight loop of its own, which keeps more
-        // cache misses (on the owner lists) in flight than the full loop below does.
-        for shard in &input.shards {
-            for i in shard.owners.iter().filter_map(|&owner| nodes.index(owner)) {
-                owned[i as usize] += 1;
-            }
-        }
-    }
-    for (index, shard) in input.shards.iter().enumerate() {
-        let has_tasks = tasks.group_of(shard.id).is_some();
-        let look = has_tasks || scope.is_none_or(|s| s.contains(&shard.id));
-        if !look {
-            continue;
-        }
-        let mut settled = !has_tasks && shard.owners.len() == shard.replication as usize;
-        for &owner in &shard.owners {
-            let Some(i) = nodes.index(owner) else {
-                settled = false;
-                continue;
-            };
-            if scope.is_none() {
-                owned[i as usize] += 1;
-            }
-            if settled {
-                settled = !nodes.is_dead(i)
-                    && nodes.is_active(i)
-                    && nodes
-                        .inventory(i)
-                        .is_none_or(|inv| inv.shards.contains_from(&mut cursors[i as usize], shard.id));
-            }
-        }
-        if !settled {
-            unsettled.push(index as u32);
-        }
-    }
-    Scan { owned, unsettled }
 }
 
 /// Finds non-owner nodes reporting a copy, for the shards no online owner holds (they may be the
@@ -175,7 +122,7 @@ impl Round<'_, '_> {
         } else if health.live_copies > health.desired {
             report.over_replicated.push(health);
         }
-        for owner in &case.owners {
+        for owner in case.owners.iter().filter(|_| case.has_data()) {
             if owner.reports_lacking && owner.ix.is_some_and(|i| nodes.is_online(i)) {
                 report.missing_on_owner.push((case.shard.id, owner.id));
             }
@@ -185,11 +132,24 @@ impl Round<'_, '_> {
     /// Plans the copies `case` (in scope, with data somewhere) needs, as far as slots allow.
     fn plan_shard(&mut self, case: &ShardCase<'_>) {
         let nodes = self.nodes;
+        let shard = case.shard.id;
+        let new_owners = case.new_owners(nodes);
+        // Nodes that could take a new copy of this shard, busy or not.
+        let could_take = |i: Ix| {
+            case.owner(nodes.id(i)).is_none()
+                && !case.busy_targets.contains(&nodes.id(i))
+                && !nodes.holds(i, shard, false)
+        };
+        // A fact about the cluster, not about free slots. Counting stops at what is needed, so a
+        // large cluster is not scanned for every shard.
+        let candidates = self.load.receivers().iter().filter(|&&i| could_take(i)).take(new_owners.len()).count();
+        if candidates < new_owners.len() {
+            self.plan.report.insufficient_nodes.push(case.health());
+        }
         let sources = case.sources(nodes);
         if sources.is_empty() {
             return; // Only suspect nodes hold it: wait until one is back or declared dead.
         }
-        let shard = case.shard.id;
         for target in case.refill_targets(nodes) {
             if self.load.has_fetch_slot(target) {
                 self.create(case, &sources, target, Reason::MissingOnOwner, None);
@@ -197,27 +157,18 @@ impl Round<'_, '_> {
         }
         let mut taken: Vec<Ix> = Vec::new();
         let mut used_zones = case.used_zones.clone();
-        for (reason, replaces) in case.new_owners(nodes) {
-            let eligible = |i: Ix| {
-                !taken.contains(&i)
-                    && case.owner(nodes.id(i)).is_none()
-                    && !case.busy_targets.contains(&nodes.id(i))
-                    && !nodes.holds(i, shard, false)
-            };
+        for (reason, replaces) in new_owners {
+            let eligible = |i: Ix| !taken.contains(&i) && could_take(i);
             let fresh = |i: Ix| nodes.zone(i).is_none_or(|z| !used_zones.contains(&z));
             let fresh_possible = nodes.has_zoneless() || used_zones.len() < nodes.zone_count();
             let target = fresh_possible
                 .then(|| self.load.open_targets().find(|&i| eligible(i) && fresh(i)))
                 .flatten()
                 .or_else(|| self.load.open_targets().find(|&i| eligible(i)));
-            let Some(target) = target else {
-                if !self.load.receivers().iter().any(|&i| eligible(i)) {
-                    self.plan.report.insufficient_nodes.push(case.health());
-                }
-                return; // No eligible node left, or all of them busy: try again next round.
-            };
+            // No eligible node left, or all of them busy, or every source busy: next round.
+            let Some(target) = target else { return };
             if !self.create(case, &sources, target, reason, replaces) {
-                return; // Every source is busy.
+                return;
             }
             taken.push(target);
             used_zones.extend(nodes.zone(target));

@@ -3,6 +3,7 @@
 //!
 //! ```text
 //!  every claim-interval (registered): claim {node_id, max: max-fetch} ─▶ every task we hold
+//!     (an idle node's claim waits at the leader until a task for it is created: a long poll)
 //!     new task ─▶ worker: Transfer::start ─▶ chunks ─(≤ every 500 ms)─▶ progress
 //!                   progress 409/404 ─▶ stop, keep the partial (cancelled or re-assigned)
 //!                   all bytes ─▶ verify + install ─▶ complete(attempt)
@@ -26,6 +27,9 @@ use crate::transfer::Transfer;
 const PROGRESS_EVERY: Duration = Duration::from_millis(500);
 /// How often completion is tried when its outcome stays unknown.
 const COMPLETE_ATTEMPTS: u32 = 3;
+/// How long an idle node's claim waits at the meta leader for a task to be created, so a copy
+/// starts as soon as it is planned rather than at the next claim.
+const CLAIM_WAIT_MS: u64 = 5000;
 
 /// Claims tasks and starts workers, forever (until the task is aborted, which aborts the workers;
 /// their partial files stay and are resumed after a restart).
@@ -34,10 +38,15 @@ pub(crate) async fn claim_loop(node: Arc<Node>) {
     let mut ticker = tokio::time::interval(node.config.claim_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        ticker.tick().await;
+        tokio::select! {
+            _ = ticker.tick() => {}
+            () = node.registered.notified() => {}
+        }
         while workers.try_join_next().is_some() {}
         let Some(node_id) = node.node_id() else { continue };
-        let request = ClaimRequest { node_id, max: node.config.max_fetch };
+        let idle = node.running_tasks().is_empty();
+        let request =
+            ClaimRequest { node_id, max: node.config.max_fetch, wait_ms: if idle { CLAIM_WAIT_MS } else { 0 } };
         let reply = match node.client.claim_tasks(&request).await {
             Ok(reply) => reply,
             Err(error) => {

@@ -34,6 +34,8 @@ pub(crate) struct Node {
     pub(crate) cache: Arc<MetadataCache>,
     /// The node's ID while it is registered.
     node_id: Mutex<Option<NodeId>>,
+    /// Signalled when the node becomes registered, so it claims work at once.
+    pub(crate) registered: tokio::sync::Notify,
     /// Copy tasks being worked on, with their shard.
     running: Mutex<BTreeMap<TaskId, ShardId>>,
 }
@@ -54,6 +56,7 @@ impl Node {
             store: Arc::new(store),
             cache: Arc::new(MetadataCache::default()),
             node_id: Mutex::new(None),
+            registered: tokio::sync::Notify::new(),
             running: Mutex::new(BTreeMap::new()),
         }
     }
@@ -66,6 +69,9 @@ impl Node {
     /// Records (or, with `None`, forgets) the node's registration.
     pub(crate) fn set_node_id(&self, id: Option<NodeId>) {
         *lock(&self.node_id) = id;
+        if id.is_some() {
+            self.registered.notify_one();
+        }
     }
 
     /// Marks a task as running unless it, or another task of the same shard, already is.

@@ -70,6 +70,10 @@ pub struct ClaimRequest {
     pub node_id: NodeId,
     /// Most tasks the node wants to hold claimed at once, counting those it already holds.
     pub max: u32,
+    /// When the node holds no task and none can be claimed, wait up to this many milliseconds for
+    /// one to be created before answering (long poll, at most 5000).
+    #[serde(default)]
+    pub wait_ms: u64,
 }
 
 /// A claimed task with what the target needs to run it.

@@ -258,8 +258,12 @@ fn bytes(n: u64) -> String {
     }
 }
 
-fn lower<T: std::fmt::Debug>(value: &T) -> String {
-    format!("{value:?}").to_lowercase()
+/// The name the API gives an enum value (`under_replicated`, `claimed`, ...).
+fn lower<T: serde::Serialize + std::fmt::Debug>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(name)) => name,
+        _ => format!("{value:?}").to_lowercase(),
+    }
 }
 
 fn now() -> Timestamp {

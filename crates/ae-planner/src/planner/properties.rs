@@ -1,1 +1,265 @@
-//! Property tests.
+//! Property tests over random clusters (see [`random_cluster`]): the rules hold for every plan,
+//! plans are deterministic and idempotent, and rounds of completed tasks converge.
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+
+use super::testkit::{apply, complete_all, random_cluster, random_limits};
+use crate::input::{Limits, Liveness, Membership, NodeId, PlanInput, Scope, ShardId, TaskState};
+use crate::plan::{CancelReason, Plan, Reason};
+
+/// What the tests need to know about the cluster, straight from the input.
+struct Facts<'a> {
+    input: &'a PlanInput,
+}
+
+impl Facts<'_> {
+    fn node(&self, id: NodeId) -> Option<&crate::NodeView> {
+        self.input.nodes.iter().find(|n| n.id == id)
+    }
+
+    fn is(&self, id: NodeId, membership: Membership, liveness: Liveness) -> bool {
+        self.node(id).is_some_and(|n| n.membership == membership && n.liveness == liveness)
+    }
+
+    fn is_owner(&self, shard: ShardId, id: NodeId) -> bool {
+        self.input.shards.iter().any(|s| s.id == shard && s.owners.contains(&id))
+    }
+
+    /// Reported holding, or owning without a report.
+    fn holds(&self, shard: ShardId, id: NodeId) -> bool {
+        match self.input.inventories.get(&id) {
+            Some(inventory) => inventory.holds(shard),
+            None => self.is_owner(shard, id),
+        }
+    }
+
+    fn blocked(&self, shard: ShardId, id: NodeId) -> bool {
+        self.input.tasks.iter().any(|t| t.shard == shard && t.target == id && t.state == TaskState::Blocked)
+    }
+
+    /// Copies on active, not dead owners.
+    fn stable_live(&self, shard: ShardId) -> usize {
+        let owners = self.input.shards.iter().filter(|s| s.id == shard).flat_map(|s| &s.owners);
+        owners
+            .filter(|&&o| {
+                self.node(o).is_some_and(|n| n.membership == Membership::Active && n.liveness != Liveness::Dead)
+            })
+            .filter(|&&o| self.holds(shard, o))
+            .count()
+    }
+
+    /// In-flight tasks that `plan` does not cancel.
+    fn surviving<'p>(&'p self, plan: &'p Plan) -> impl Iterator<Item = &'p crate::TaskView> + 'p {
+        self.input
+            .tasks
+            .iter()
+            .filter(move |t| t.state != TaskState::Blocked && !plan.cancel.iter().any(|c| c.task == t.id))
+    }
+}
+
+/// Every task plan creates obeys the placement rules, and the limits hold.
+fn check_rules(input: &PlanInput, limits: &Limits, plan: &Plan) -> Result<(), TestCaseError> {
+    let facts = Facts { input };
+    for task in &plan.create {
+        prop_assert!(facts.is(task.target, Membership::Active, Liveness::Online), "target not active+online: {task:?}");
+        prop_assert!(!facts.holds(task.shard, task.target), "target holds the shard: {task:?}");
+        prop_assert_eq!(facts.is_owner(task.shard, task.target), task.reason == Reason::MissingOnOwner, "{:?}", task);
+        prop_assert!(!facts.blocked(task.shard, task.target), "blocked pair: {task:?}");
+        prop_assert!(
+            facts.node(task.source).is_some_and(|n| n.liveness == Liveness::Online),
+            "source offline: {task:?}"
+        );
+        prop_assert!(facts.holds(task.shard, task.source), "source lacks the shard: {task:?}");
+        prop_assert!(task.source != task.target);
+        if let Some(replaced) = task.replaces {
+            prop_assert!(facts.is_owner(task.shard, replaced), "replaces a non-owner: {task:?}");
+        }
+    }
+    for task in &input.tasks {
+        if task.state == TaskState::Blocked {
+            prop_assert!(!plan.cancel.iter().any(|c| c.task == task.id), "blocked task cancelled");
+        }
+    }
+    let mut fetch: BTreeMap<NodeId, (u32, u32)> = BTreeMap::new();
+    let mut sync: BTreeMap<NodeId, (u32, u32)> = BTreeMap::new();
+    for task in facts.surviving(plan) {
+        fetch.entry(task.target).or_default().0 += 1;
+        sync.entry(task.source).or_default().0 += 1;
+    }
+    for task in &plan.create {
+        fetch.entry(task.target).or_default().1 += 1;
+        sync.entry(task.source).or_default().1 += 1;
+    }
+    for (node, (old, new)) in fetch {
+        prop_assert!(new == 0 || old + new <= limits.max_fetch, "node {node} fetches {old}+{new}");
+    }
+    for (node, (old, new)) in sync {
+        prop_assert!(new == 0 || old + new <= limits.max_sync, "node {node} serves {old}+{new}");
+    }
+    Ok(())
+}
+
+/// Suspect nodes either come back or die; for convergence they come back.
+fn without_suspects(mut input: PlanInput) -> PlanInput {
+    for node in &mut input.nodes {
+        if node.liveness == Liveness::Suspect {
+            node.liveness = Liveness::Online;
+        }
+    }
+    input
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn placement_rules_and_limits_hold(seed in any::<u64>()) {
+        let input = random_cluster(seed);
+        let limits = random_limits(seed);
+        let plan = crate::plan(&input, &limits, Scope::All);
+        check_rules(&input, &limits, &plan)?;
+    }
+
+    #[test]
+    fn plans_are_deterministic_whatever_the_input_order(seed in any::<u64>()) {
+        let input = random_cluster(seed);
+        let limits = random_limits(seed);
+        let plan = crate::plan(&input, &limits, Scope::All);
+        prop_assert_eq!(&crate::plan(&input, &limits, Scope::All), &plan);
+        let mut reversed = input.clone();
+        reversed.shards.reverse();
+        reversed.nodes.reverse();
+        reversed.tasks.reverse();
+        prop_assert_eq!(&crate::plan(&reversed, &limits, Scope::All), &plan);
+    }
+
+    #[test]
+    fn replanning_with_the_plan_applied_does_nothing_new(seed in any::<u64>()) {
+        let mut input = random_cluster(seed);
+        let limits = random_limits(seed);
+        let first = crate::plan(&input, &limits, Scope::All);
+        apply(&mut input, &first);
+        let second = crate::plan(&input, &limits, Scope::All);
+        prop_assert_eq!(&second.create, &vec![]);
+        prop_assert_eq!(&second.cancel, &vec![]);
+        prop_assert_eq!(&second.report, &first.report);
+    }
+
+    #[test]
+    fn reports_do_not_depend_on_free_slots(seed in any::<u64>()) {
+        let input = random_cluster(seed);
+        let tight = crate::plan(&input, &random_limits(seed), Scope::All);
+        let roomy = crate::plan(&input, &Limits { max_fetch: 1000, max_sync: 1000 }, Scope::All);
+        prop_assert_eq!(&tight.report, &roomy.report);
+        prop_assert_eq!(&tight.cancel, &roomy.cancel);
+        prop_assert!(tight.create.len() <= roomy.create.len());
+    }
+
+    #[test]
+    fn scoped_plans_agree_with_full_ones(seed in any::<u64>(), pick in any::<u64>()) {
+        let input = random_cluster(seed);
+        let limits = random_limits(seed);
+        let full = crate::plan(&input, &limits, Scope::All);
+        let all: Vec<ShardId> = input.shards.iter().map(|s| s.id).collect();
+        prop_assert_eq!(&crate::plan(&input, &limits, Scope::Shards(&all)), &full);
+        let some: Vec<ShardId> = all.iter().copied().filter(|id| (id ^ pick) % 3 == 0).collect();
+        let scoped = crate::plan(&input, &limits, Scope::Shards(&some));
+        prop_assert_eq!(&scoped.cancel, &full.cancel);
+        prop_assert!(scoped.create.iter().all(|t| some.contains(&t.shard)));
+        let in_scope = |shard: &ShardId| some.contains(shard);
+        prop_assert_eq!(
+            &scoped.report.unrecoverable,
+            &full.report.unrecoverable.iter().copied().filter(in_scope).collect::<Vec<_>>()
+        );
+        check_rules(&input, &limits, &scoped)?;
+    }
+
+    #[test]
+    fn rounds_of_completed_tasks_converge(seed in any::<u64>()) {
+        let mut input = without_suspects(random_cluster(seed));
+        let limits = random_limits(seed);
+        let mut rounds = 0;
+        loop {
+            let plan = crate::plan(&input, &limits, Scope::All);
+            check_rules(&input, &limits, &plan)?;
+            if plan.create.is_empty() && plan.cancel.is_empty() && input.tasks.iter().all(|t| t.state == TaskState::Blocked) {
+                break;
+            }
+            rounds += 1;
+            prop_assert!(rounds <= 100, "no convergence after 100 rounds: {:?}", plan);
+            apply(&mut input, &plan);
+            complete_all(&mut input);
+        }
+        let facts = Facts { input: &input };
+        for shard in &input.shards {
+            let holders = input.nodes.iter().filter(|n| n.liveness != Liveness::Dead && facts.holds(shard.id, n.id));
+            if holders.count() == 0 {
+                continue; // Unrecoverable or never written.
+            }
+            // Nodes that can carry a copy: active and online, and either an owner holding it, or a
+            // node without it that is not blocked for it.
+            let eligible = input
+                .nodes
+                .iter()
+                .filter(|n| n.membership == Membership::Active && n.liveness == Liveness::Online)
+                .filter(|n| {
+                    let holds = facts.holds(shard.id, n.id);
+                    (holds && facts.is_owner(shard.id, n.id)) || (!holds && !facts.blocked(shard.id, n.id))
+                })
+                .count();
+            let wanted = (shard.replication as usize).min(eligible);
+            prop_assert!(
+                facts.stable_live(shard.id) >= wanted,
+                "shard {:?}: {} live copies, wanted {} after {} rounds",
+                shard, facts.stable_live(shard.id), wanted, rounds
+            );
+        }
+    }
+}
+
+/// The generator makes the cases the properties are about, often enough that they are not vacuous.
+#[test]
+fn generator_covers_the_interesting_cases() {
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for seed in 0..512 {
+        let input = random_cluster(seed);
+        let plan = crate::plan(&input, &random_limits(seed), Scope::All);
+        let report = &plan.report;
+        let mut count = |what: &'static str, yes: bool| *seen.entry(what).or_default() += usize::from(yes);
+        count("under_replicated", !report.under_replicated.is_empty());
+        count("missing_on_owner", !report.missing_on_owner.is_empty());
+        count("unrecoverable", !report.unrecoverable.is_empty());
+        count("insufficient_nodes", !report.insufficient_nodes.is_empty());
+        count("over_replicated", !report.over_replicated.is_empty());
+        for reason in [Reason::UnderReplicated, Reason::MissingOnOwner, Reason::DeadOwner, Reason::DrainingOwner] {
+            count(reason_name(reason), plan.create.iter().any(|t| t.reason == reason));
+        }
+        for reason in
+            [CancelReason::ShardDropped, CancelReason::TargetGone, CancelReason::SourceGone, CancelReason::NotNeeded]
+        {
+            count(cancel_name(reason), plan.cancel.iter().any(|c| c.reason == reason));
+        }
+    }
+    let rare: Vec<_> = seen.iter().filter(|&(_, &n)| n < 50).collect();
+    assert!(rare.is_empty(), "under 10% of 512 clusters: {rare:?} (all: {seen:?})");
+}
+
+fn reason_name(reason: Reason) -> &'static str {
+    match reason {
+        Reason::UnderReplicated => "task under_replicated",
+        Reason::MissingOnOwner => "task missing_on_owner",
+        Reason::DeadOwner => "task dead_owner",
+        Reason::DrainingOwner => "task draining_owner",
+    }
+}
+
+fn cancel_name(reason: CancelReason) -> &'static str {
+    match reason {
+        CancelReason::ShardDropped => "cancel shard_dropped",
+        CancelReason::TargetGone => "cancel target_gone",
+        CancelReason::SourceGone => "cancel source_gone",
+        CancelReason::NotNeeded => "cancel not_needed",
+    }
+}

@@ -119,17 +119,16 @@ pub(super) fn new_task(
 /// become pending tasks with fresh IDs.
 pub(super) fn apply(input: &mut PlanInput, plan: &Plan) {
     input.tasks.retain(|t| !plan.cancel.iter().any(|c| c.task == t.id));
-    let mut next = input.tasks.iter().map(|t| t.id).max().unwrap_or(0) + 1;
-    for task in &plan.create {
+    let first = input.tasks.iter().map(|t| t.id).max().unwrap_or(0) + 1;
+    for (id, task) in (first..).zip(&plan.create) {
         input.tasks.push(TaskView {
-            id: next,
+            id,
             shard: task.shard,
             source: task.source,
             target: task.target,
             replaces: task.replaces,
             state: TaskState::Pending,
         });
-        next += 1;
     }
 }
 

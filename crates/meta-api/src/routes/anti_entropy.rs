@@ -22,6 +22,8 @@ use crate::service::MetaService;
 
 /// Most tasks one claim may hold.
 const MAX_CLAIM: u32 = 1000;
+/// Longest a claim may wait for a task (below the forwarding timeout between meta nodes).
+const MAX_CLAIM_WAIT_MS: u64 = 5000;
 /// Longest error text a data node may report.
 const MAX_ERROR_LEN: usize = 4096;
 
@@ -54,7 +56,8 @@ pub(crate) async fn heartbeat<S: MetaService>(
     }
 }
 
-/// `POST /v1/copy-tasks/claim`: the reply lists every task the node holds claimed.
+/// `POST /v1/copy-tasks/claim`: the reply lists every task the node holds claimed; with `wait_ms`
+/// an idle node's claim waits for a task to be created (long poll).
 #[utoipa::path(post, path = "/v1/copy-tasks/claim", tag = "anti-entropy", request_body = ClaimRequest, responses((status = 200, body = ClaimReply), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader; retry", body = ErrorReply)))]
 pub(crate) async fn claim<S: MetaService>(
     State(service): State<Arc<S>>,
@@ -62,6 +65,9 @@ pub(crate) async fn claim<S: MetaService>(
 ) -> Result<Json<ClaimReply>, ApiError> {
     if request.max > MAX_CLAIM {
         return Err(ApiError::invalid_field("max", format!("at most {MAX_CLAIM}")));
+    }
+    if request.wait_ms > MAX_CLAIM_WAIT_MS {
+        return Err(ApiError::invalid_field("wait_ms", format!("at most {MAX_CLAIM_WAIT_MS}")));
     }
     match call(&*service, AeRequest::Claim(request)).await? {
         AeReply::Claimed(reply) => Ok(Json(reply)),

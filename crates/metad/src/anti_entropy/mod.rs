@@ -33,8 +33,8 @@ use meta_store::{
     ShardId, TaskId, TaskReason, TaskState, Timestamp,
 };
 use meta_wire::{
-    ClaimReply, ClaimedTask, CopyTaskInfo, CopyTaskList, CopyTasksQuery, DataNodeHealth, EntropyReport, HeartbeatReply,
-    HeartbeatRequest, Liveness, MissingCopy, ProgressReply, ProgressRequest, RepairReply, ShardHealth,
+    ClaimReply, ClaimRequest, ClaimedTask, CopyTaskInfo, CopyTaskList, CopyTasksQuery, DataNodeHealth, EntropyReport,
+    HeartbeatReply, HeartbeatRequest, Liveness, MissingCopy, ProgressReply, ProgressRequest, RepairReply, ShardHealth,
 };
 
 use crate::node::Node;
@@ -80,6 +80,8 @@ pub struct AntiEntropy {
     settings: AntiEntropySettings,
     term: Mutex<Term>,
     wake: Notify,
+    /// Signalled whenever copy tasks are created, for claims waiting for work.
+    created: Notify,
     /// Planning rounds run one at a time.
     planning: tokio::sync::Mutex<()>,
 }
@@ -131,6 +133,7 @@ impl AntiEntropy {
                 dirty: Dirty::All,
             }),
             wake: Notify::new(),
+            created: Notify::new(),
             planning: tokio::sync::Mutex::new(()),
         }
     }
@@ -195,6 +198,9 @@ impl AntiEntropy {
             let dirty = {
                 let mut t = self.term(term);
                 if nodes != seen_nodes || full_due {
+                    if !seen_nodes.is_empty() && nodes != seen_nodes {
+                        tracing::info!("anti-entropy: data nodes changed; planning every shard");
+                    }
                     t.dirty = Dirty::All;
                 } else if !owned.is_empty() {
                     t.dirty.add(owned);
@@ -230,6 +236,7 @@ impl AntiEntropy {
             return Ok(());
         }
         if let Response::CopyTasks(expired) = commit(node, Command::ExpireCopyTaskLeases { now }).await? {
+            self.created.notify_waiters();
             for task in &expired {
                 tracing::warn!(
                     task_id = task.id,
@@ -293,6 +300,9 @@ impl AntiEntropy {
             }
         }
         self.term(term).findings.created(created.len());
+        if !created.is_empty() {
+            self.created.notify_waiters();
+        }
         let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
         if created.is_empty() && plan.cancel.is_empty() {
             tracing::debug!(shards, plan_micros = micros, scoped = scope.is_some(), "anti-entropy: nothing to do");
@@ -317,11 +327,7 @@ impl AntiEntropy {
                 self.heartbeat(node, term, node_id, request).map(AeReply::Heartbeat)
             }
             AeRequest::Claim(claim) => {
-                let lease = nanos(self.settings.lease);
-                let command = Command::ClaimCopyTasks { now: now_ns(), node_id: claim.node_id, max: claim.max, lease };
-                let Response::CopyTasks(tasks) = commit(node, command).await? else {
-                    return Err(ServiceError::Internal("claim returned no task list".to_owned()));
-                };
+                let tasks = self.claim(node, &claim).await?;
                 let applied = node.state().read();
                 let address = |id: NodeId| applied.state.data_node(id).map(|n| n.http_addr.clone()).unwrap_or_default();
                 let tasks = tasks
@@ -376,7 +382,10 @@ impl AntiEntropy {
                 };
                 match commit(node, Command::CreateCopyTasks { now: now_ns(), tasks: vec![spec] }).await? {
                     Response::CopyTasksCreated { mut created, mut rejected } => match (created.pop(), rejected.pop()) {
-                        (Some(task), _) => Ok(AeReply::Task(task)),
+                        (Some(task), _) => {
+                            self.created.notify_waiters();
+                            Ok(AeReply::Task(task))
+                        }
                         (None, Some(refusal)) => Err(refused(refusal.error)),
                         (None, None) => Err(ServiceError::Internal("copy-shard created nothing".to_owned())),
                     },
@@ -408,6 +417,47 @@ impl AntiEntropy {
                 found.map(AeReply::TaskInfo).ok_or(refused(ApplyError::TaskNotFound { task_id }))
             }
             AeRequest::Report => Ok(AeReply::Report(self.report(node, term))),
+        }
+    }
+
+    /// Claims tasks for a data node. Data nodes claim all the time whether or not there is work,
+    /// so a claim that can take nothing new is answered from the applied state without a Raft
+    /// write; an idle node's claim waits up to `wait_ms` for tasks to be created (long poll).
+    async fn claim(&self, node: &Node, claim: &ClaimRequest) -> Result<Vec<CopyTask>, ServiceError> {
+        let deadline = Instant::now() + Duration::from_millis(claim.wait_ms);
+        loop {
+            let created = self.created.notified();
+            tokio::pin!(created);
+            created.as_mut().enable();
+            let now = now_ns();
+            let (claimable, mut held) = {
+                let applied = node.state().read();
+                let mine = applied.state.open_copy_tasks().filter(|t| t.spec.target == claim.node_id);
+                let mut claimable = false;
+                let mut held = Vec::new();
+                for task in mine {
+                    claimable |= task.state == TaskState::Pending && task.retry_at.is_none_or(|at| at <= now);
+                    if task.state == TaskState::Claimed {
+                        held.push(task.clone());
+                    }
+                }
+                (claimable, held)
+            };
+            if claimable && held.len() < claim.max as usize {
+                let lease = nanos(self.settings.lease);
+                let command = Command::ClaimCopyTasks { now, node_id: claim.node_id, max: claim.max, lease };
+                return match commit(node, command).await? {
+                    Response::CopyTasks(tasks) => Ok(tasks),
+                    other => Err(unexpected(other)),
+                };
+            }
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if !held.is_empty() || remaining.is_zero() || claimable {
+                held.sort_by_key(|t| (t.spec.priority, t.id));
+                return Ok(held);
+            }
+            // A timeout just ends the long poll: the loop answers with what there is.
+            let _ = tokio::time::timeout(remaining, created).await;
         }
     }
 

@@ -15,6 +15,9 @@ use super::settings::AntiEntropySettings;
 #[derive(Clone, Debug)]
 struct Heard {
     at: Instant,
+    /// The address the node heartbeats from: a new address (after `update-data`) is a new
+    /// machine, whose inventory starts afresh.
+    addr: String,
     version: String,
     /// The inventory version the node announced last.
     inventory_version: u64,
@@ -96,7 +99,7 @@ impl Tracker {
         settings: &AntiEntropySettings,
     ) -> HeartbeatOutcome {
         let came_online = self.liveness(now, node_id, settings) != Liveness::Online;
-        let previous = self.nodes.remove(&node_id);
+        let previous = self.nodes.remove(&node_id).filter(|p| p.addr == request.addr);
         let (inventory, shards_changed) = match request.inventory {
             Some(reports) => {
                 let inventory: Inventory = reports
@@ -118,8 +121,13 @@ impl Tracker {
             }
             None => (previous.and_then(|p| p.inventory), false),
         };
-        let heard =
-            Heard { at: now, version: request.version, inventory_version: request.inventory_version, inventory };
+        let heard = Heard {
+            at: now,
+            addr: request.addr,
+            version: request.version,
+            inventory_version: request.inventory_version,
+            inventory,
+        };
         let send_inventory = heard.current_inventory().is_none();
         self.nodes.insert(node_id, heard);
         HeartbeatOutcome { send_inventory, came_online, shards_changed }
@@ -305,6 +313,18 @@ mod tests {
         // A completed copy counts until the next inventory.
         tracker.copied(2, 9, 10);
         assert!(tracker.inventory(2).is_some_and(|i| i.holds(9)));
+    }
+
+    #[test]
+    fn a_new_machine_behind_the_same_id_starts_without_an_inventory() {
+        let settings = settings();
+        let t0 = Instant::now();
+        let mut tracker = Tracker::new(t0);
+        tracker.heartbeat(t0, 4, beat(3, Some(&[1, 2])), &settings);
+        let moved = HeartbeatRequest { addr: "new:1".into(), ..beat(3, None) };
+        let outcome = tracker.heartbeat(t0, 4, moved, &settings);
+        assert!(outcome.send_inventory, "the old machine's inventory says nothing about the new one");
+        assert!(tracker.inventory(4).is_none());
     }
 
     #[test]

@@ -65,6 +65,9 @@ pub(crate) fn plan_input(
         .values()
         .filter_map(|task| {
             let state = match task.state {
+                // An operator's copy is the operator's business: the planner neither counts it
+                // as a repair nor cancels it, and plans no second copy of the same shard there.
+                _ if task.state.is_open() && task.spec.reason == TaskReason::Operator => PlanTaskState::Blocked,
                 meta_store::TaskState::Pending => PlanTaskState::Pending,
                 meta_store::TaskState::Claimed => PlanTaskState::Claimed,
                 _ if task.blocks_replanning() => PlanTaskState::Blocked,

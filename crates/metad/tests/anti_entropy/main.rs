@@ -3,5 +3,9 @@
 //! unrecoverable RF=1 shard) and the failures around them (a data node or the meta leader killed
 //! in the middle of a repair).
 
+mod failover;
+mod operator;
 mod replace;
+mod retire;
 mod support;
+mod unrecoverable;

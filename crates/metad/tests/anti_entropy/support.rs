@@ -2,7 +2,7 @@
 //! short anti-entropy timings, `metactl` runs, writes through a data node, and views of who owns
 //! and who holds each shard.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
@@ -33,8 +33,31 @@ const HOUR: i64 = 3_600_000_000_000;
 /// Starts 3 meta nodes with `extra` TOML after [`AE_CONFIG`], then `data_nodes` data nodes
 /// registered with `metactl add-data`.
 pub(crate) async fn cluster_with_data_nodes(data_nodes: usize, extra: &str, datad_args: &[&str]) -> Cluster {
-    let config = format!("{AE_CONFIG}{extra}");
-    let mut cluster = Cluster::start_with_config(Path::new(env!("CARGO_BIN_EXE_metad")), 3, &config).await;
+    cluster_with_config(&format!("{AE_CONFIG}{extra}"), data_nodes, datad_args).await
+}
+
+/// [`AE_CONFIG`] with some of its `[anti-entropy]` keys set to other values, e.g.
+/// `[("check-interval", "1s")]` (a TOML table cannot be given twice, so `extra` cannot do this).
+pub(crate) fn ae_config_with(overrides: &[(&str, &str)]) -> String {
+    let mut config = String::new();
+    for line in AE_CONFIG.lines() {
+        let key = line.split('=').next().unwrap_or_default().trim();
+        match overrides.iter().find(|(k, _)| *k == key) {
+            Some((key, value)) => config.push_str(&format!("{key} = \"{value}\"")),
+            None => config.push_str(line),
+        }
+        config.push('\n');
+    }
+    for (key, _) in overrides {
+        assert!(AE_CONFIG.contains(&format!("\n{key} = ")), "AE_CONFIG has no key {key} to override");
+    }
+    config
+}
+
+/// Starts 3 meta nodes reading `config` (a whole TOML file), then `data_nodes` data nodes
+/// registered with `metactl add-data`.
+pub(crate) async fn cluster_with_config(config: &str, data_nodes: usize, datad_args: &[&str]) -> Cluster {
+    let mut cluster = Cluster::start_with_config(Path::new(env!("CARGO_BIN_EXE_metad")), 3, config).await;
     for _ in 0..data_nodes {
         add_data_node(&mut cluster, datad_args).await;
     }
@@ -91,15 +114,7 @@ pub(crate) async fn write_hours(cluster: &Cluster, slot: usize, hours: i64, poin
 pub(crate) async fn owners(cluster: &Cluster) -> BTreeMap<u64, Vec<u64>> {
     for id in cluster.running() {
         if let Some((200, body)) = cluster.get(id, "/v1/shards").await {
-            let shards = body["shards"].as_array().cloned().unwrap_or_default();
-            return shards
-                .iter()
-                .map(|s| {
-                    let owners =
-                        s["owners"].as_array().into_iter().flatten().filter_map(|o| o["id"].as_u64()).collect();
-                    (s["id"].as_u64().unwrap_or(0), owners)
-                })
-                .collect();
+            return shard_owners(&body);
         }
     }
     BTreeMap::new()
@@ -120,13 +135,19 @@ pub(crate) async fn node_id(cluster: &Cluster, slot: usize) -> u64 {
 
 /// Shard ID -> (size, checksum) the data node in `slot` holds (empty if it does not answer).
 pub(crate) async fn held(cluster: &Cluster, slot: usize) -> BTreeMap<u64, (u64, u64)> {
-    let Some(status) = cluster.data_status(slot).await else { return BTreeMap::new() };
-    status["shards"]
+    try_held(cluster, slot).await.unwrap_or_default()
+}
+
+/// Shard ID -> (size, checksum) the data node in `slot` holds; `None` if it does not answer.
+pub(crate) async fn try_held(cluster: &Cluster, slot: usize) -> Option<BTreeMap<u64, (u64, u64)>> {
+    let status = cluster.data_status(slot).await?;
+    let shards = status["shards"]
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(|s| Some((s["shard_id"].as_u64()?, (s["size"].as_u64()?, s["checksum"].as_u64()?))))
-        .collect()
+        .collect();
+    Some(shards)
 }
 
 /// The leader's `/v1/entropy` report.
@@ -146,6 +167,26 @@ pub(crate) async fn tasks(cluster: &Cluster) -> Vec<Value> {
         Some((200, body)) => body["tasks"].as_array().cloned().unwrap_or_default(),
         _ => Vec::new(),
     }
+}
+
+/// Copy tasks as the leader's `/v1/copy-tasks` lists them, waiting for an answer (unlike
+/// [`tasks`], never an empty list because nobody answered).
+pub(crate) async fn all_tasks(cluster: &Cluster) -> Vec<Value> {
+    wait_for(Duration::from_secs(20), "the leader's /v1/copy-tasks", || async {
+        // The outer timeout ends first: a leader election in progress means "ask again".
+        let leader =
+            tokio::time::timeout(Duration::from_secs(5), cluster.leader(Duration::from_secs(10))).await.ok()?;
+        match cluster.get(leader, "/v1/copy-tasks").await {
+            Some((200, body)) => Some(body["tasks"].as_array().cloned().unwrap_or_default()),
+            _ => None,
+        }
+    })
+    .await
+}
+
+/// Task `id` as `/v1/copy-tasks` lists it (`{"task": .., "progress": ..}`), if listed.
+pub(crate) fn find_task(tasks: &[Value], id: u64) -> Option<&Value> {
+    tasks.iter().find(|t| t["task"]["id"].as_u64() == Some(id))
 }
 
 /// Waits until every shard has exactly `rf` owners, all among `slots`' nodes, each holding the
@@ -169,4 +210,100 @@ pub(crate) async fn wait_healed(cluster: &Cluster, slots: &[usize], rf: usize) -
         healthy.then_some(owners)
     })
     .await
+}
+
+/// Shard ID -> owner IDs in a `/v1/shards` reply.
+fn shard_owners(body: &Value) -> BTreeMap<u64, Vec<u64>> {
+    let shards = body["shards"].as_array().cloned().unwrap_or_default();
+    shards
+        .iter()
+        .map(|s| {
+            let owners = s["owners"].as_array().into_iter().flatten().filter_map(|o| o["id"].as_u64()).collect();
+            (s["id"].as_u64().unwrap_or(0), owners)
+        })
+        .collect()
+}
+
+/// Shard ID -> owner IDs as meta node `id` has them applied (a stale, local read), if it answers.
+pub(crate) async fn owners_on(cluster: &Cluster, id: u64) -> Option<BTreeMap<u64, Vec<u64>>> {
+    match cluster.get(id, "/v1/shards?stale=true").await {
+        Some((200, body)) => Some(shard_owners(&body)),
+        _ => None,
+    }
+}
+
+/// Every data node registered, removed ones included, as `/v1/data-nodes` lists them.
+pub(crate) async fn data_nodes(cluster: &Cluster) -> Vec<Value> {
+    for id in cluster.running() {
+        if let Some((200, body)) = cluster.get(id, "/v1/data-nodes").await {
+            return body["data_nodes"].as_array().cloned().unwrap_or_default();
+        }
+    }
+    Vec::new()
+}
+
+/// The state (`active`, `draining`, `removed`) of data node `node` (`None` if no meta node answers
+/// or it is unknown).
+pub(crate) async fn data_node_state(cluster: &Cluster, node: u64) -> Option<String> {
+    let nodes = data_nodes(cluster).await;
+    let found = nodes.iter().find(|n| n["id"].as_u64() == Some(node))?;
+    found["state"].as_str().map(str::to_owned)
+}
+
+/// The slot of the data-node process registered as node `node`.
+pub(crate) async fn slot_of(cluster: &Cluster, node: u64) -> usize {
+    let nodes = data_nodes(cluster).await;
+    let addr = nodes
+        .iter()
+        .find(|n| n["id"].as_u64() == Some(node))
+        .and_then(|n| n["tcp_addr"].as_str())
+        .unwrap_or_else(|| panic!("data node {node} is not registered: {nodes:?}"));
+    (0..cluster.data.len()).find(|&slot| cluster.data_addr(slot) == addr).expect("a data-node process at that address")
+}
+
+/// Node `id`'s `/metrics` text (`None` if it does not answer).
+pub(crate) async fn metrics(cluster: &Cluster, id: u64) -> Option<String> {
+    let response = cluster.http.get(cluster.url(id, "/metrics")).send().await.ok()?;
+    response.text().await.ok()
+}
+
+/// The value of the unlabelled sample `name` in Prometheus text.
+pub(crate) fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// The leader's value of the anti-entropy metric `name` (`None` if it does not answer or the
+/// leader has not got it: AE metrics appear only on the leader).
+pub(crate) async fn leader_metric(cluster: &Cluster, name: &str) -> Option<f64> {
+    let leader = tokio::time::timeout(Duration::from_secs(5), cluster.leader(Duration::from_secs(10))).await.ok()?;
+    metric(&metrics(cluster, leader).await?, name)
+}
+
+/// Tasks whose state is `pending` or `claimed`.
+pub(crate) fn open_tasks(tasks: &[Value]) -> Vec<&Value> {
+    tasks.iter().filter(|t| t["task"]["state"] == "pending" || t["task"]["state"] == "claimed").collect()
+}
+
+/// `(task id, state, attempt)` of every task, for logs.
+pub(crate) fn task_states(tasks: &[Value]) -> Vec<(u64, String, u64)> {
+    tasks
+        .iter()
+        .map(|t| {
+            let task = &t["task"];
+            (
+                task["id"].as_u64().unwrap_or(0),
+                task["state"].as_str().unwrap_or("?").to_owned(),
+                task["attempt"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
+/// Panics unless every shard has exactly `rf` owners, none of them twice.
+pub(crate) fn assert_distinct_owners(owners: &BTreeMap<u64, Vec<u64>>, rf: usize) {
+    for (shard, nodes) in owners {
+        let distinct: BTreeSet<u64> = nodes.iter().copied().collect();
+        assert_eq!(distinct.len(), nodes.len(), "shard {shard} lists an owner twice: {owners:?}");
+        assert_eq!(nodes.len(), rf, "shard {shard} has {} owners, not {rf}: {owners:?}", nodes.len());
+    }
 }
