@@ -148,7 +148,9 @@ impl Default for Limits {
 /// Everything one planning round looks at.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanInput {
-    /// Every shard in the cluster: a task whose shard is not here is cancelled.
+    /// Every shard in the cluster: a task whose shard is not here is cancelled. Any order; a full
+    /// plan is fastest with shards in ascending ID order, and sorts them (stably, so ascending runs
+    /// merge cheaply) otherwise.
     pub shards: Vec<ShardView>,
     /// Every data node that is not removed.
     pub nodes: Vec<NodeView>,
@@ -165,6 +167,7 @@ pub struct PlanInput {
 pub enum Scope<'a> {
     /// Every shard: the periodic full check.
     All,
-    /// Only these shards: the prompt reaction to an event (node died, inventory shows a gap).
+    /// Only these shards get new tasks and reports: the prompt reaction to an event (node died,
+    /// inventory shows a gap). IDs not in the input are ignored.
     Shards(&'a [ShardId]),
 }

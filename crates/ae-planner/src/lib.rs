@@ -68,10 +68,12 @@
 //!
 //! One pass over every shard and its owners (to count each node's shards, and to find the shards
 //! that are not trivially healthy), then work in proportion to those. A shard is checked against
-//! its owners' inventories by walking each inventory forward, so shards in ascending ID order (as
-//! the metadata keeps them) make the full check a merge; any order is correct, only slower.
-//! A [`Scope::Shards`] round skips the inventory checks of the other shards but still makes the
-//! ownership pass. On one core: about 50 ms for 1,000,000 shards on 1,000 nodes (`benches/plan.rs`).
+//! its owners' inventories by walking each inventory forward, so the full check visits shards in
+//! ascending ID order: directly when the input is sorted, else through a stable sort (cheap for
+//! input made of ascending runs, like the metadata's per-database listing). A [`Scope::Shards`]
+//! round checks only its shards but still makes the ownership pass. `benches/plan.rs`, one core,
+//! 1,000,000 shards on 1,000 nodes: about 50 ms sorted, 80 ms in per-database runs, 25 ms scoped
+//! to one dead node's 2,500 shards.
 //!
 //! # Example
 //!

@@ -2,7 +2,7 @@
 //! cancel unfit tasks, then hand out copy slots to the most endangered shards first.
 
 use crate::id_hash::IdMap;
-use crate::input::{Limits, PlanInput, Scope, ShardId, TaskState};
+use crate::input::{Limits, NodeId, PlanInput, Scope, ShardId, TaskState};
 use crate::load::Load;
 use crate::node_table::{Ix, NodeTable};
 use crate::plan::{Cancel, CancelReason, NewTask, Plan, Reason, Report};
@@ -122,10 +122,10 @@ impl Round<'_, '_> {
         } else if health.live_copies > health.desired {
             report.over_replicated.push(health);
         }
-        for owner in case.owners.iter().filter(|_| case.has_data()) {
-            if owner.reports_lacking && owner.ix.is_some_and(|i| nodes.is_online(i)) {
-                report.missing_on_owner.push((case.shard.id, owner.id));
-            }
+        if case.has_data() {
+            let online_lacking =
+                case.owners.iter().filter(|o| o.reports_lacking && o.ix.is_some_and(|i| nodes.is_online(i)));
+            report.missing_on_owner.extend(online_lacking.map(|o| (case.shard.id, o.id)));
         }
     }
 
@@ -182,7 +182,7 @@ impl Round<'_, '_> {
         sources: &[(bool, Ix)],
         target: Ix,
         reason: Reason,
-        replaces: Option<u64>,
+        replaces: Option<NodeId>,
     ) -> bool {
         let source = sources
             .iter()

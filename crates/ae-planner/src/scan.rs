@@ -1,7 +1,7 @@
 //! The cheap pass over every shard: count what each node owns, and pick out the shards that are
 //! not trivially healthy, checking owners against their inventories on the way.
 
-use crate::input::{PlanInput, ShardId};
+use crate::input::{PlanInput, ShardId, ShardView};
 use crate::node_table::NodeTable;
 use crate::scope_set::ScopeSet;
 use crate::task_index::TaskIndex;
@@ -16,66 +16,93 @@ pub(crate) struct Scan {
 }
 
 impl Scan {
-    /// Runs the pass (experiment E: per-node check lists, merged with the sorted inventories).
+    /// Runs the pass. A shard is settled, and needs nothing, when it has no task, exactly
+    /// `replication` owners, and every owner is present, active, not dead and holds it.
+    ///
+    /// Each node keeps a cursor into its sorted inventory, and a full round visits the shards in
+    /// ID order, so each node's lookups move forward through its inventory once. Input that is not
+    /// in ID order (the metadata lists shards by database, then group) is visited through a sorted
+    /// index: walking the inventories once per ascending run would cost more than the sort.
     pub(crate) fn run(
         input: &PlanInput,
         nodes: &NodeTable<'_>,
         tasks: &TaskIndex<'_>,
         scope: Option<&ScopeSet>,
     ) -> Self {
-        const UNSETTLED: u32 = 1 << 31;
-        let mut owned = vec![0u64; nodes.len()];
-        let mut checks: Vec<Vec<(ShardId, u32)>> = (0..nodes.len() as u32)
-            .map(|i| match (scope, nodes.inventory(i)) {
-                (None, Some(inv)) => Vec::with_capacity(inv.shards.len()),
-                _ => Vec::new(),
-            })
-            .collect();
-        let mut looked: Vec<u32> = Vec::new();
-        let mut state: Vec<u32> = Vec::new();
-        for (index, shard) in input.shards.iter().enumerate() {
-            let has_tasks = tasks.group_of(shard.id).is_some();
-            let look = has_tasks || scope.is_none_or(|s| s.contains(&shard.id));
-            let position = looked.len() as u32;
-            let mut st = if has_tasks || shard.owners.len() != shard.replication as usize { UNSETTLED } else { 0 };
-            for &owner in &shard.owners {
-                let Some(i) = nodes.index(owner) else {
-                    st |= UNSETTLED;
-                    continue;
-                };
-                owned[i as usize] += 1;
-                if !look {
-                    continue;
-                }
-                if nodes.is_dead(i) || !nodes.is_active(i) {
-                    st |= UNSETTLED;
-                } else if st & UNSETTLED == 0 && nodes.inventory(i).is_some() {
-                    checks[i as usize].push((shard.id, position));
-                    st += 1;
+        let shards = &input.shards;
+        let mut pass = Pass {
+            nodes,
+            tasks,
+            scope,
+            owned: vec![0; nodes.len()],
+            cursors: vec![0; nodes.len()],
+            unsettled: Vec::new(),
+        };
+        if scope.is_some() {
+            // Few shards to check: count ownership in a tight loop of its own, which keeps more
+            // cache misses (on the owner lists) in flight than the checking loop does.
+            for shard in shards {
+                for i in shard.owners.iter().filter_map(|&owner| nodes.index(owner)) {
+                    pass.owned[i as usize] += 1;
                 }
             }
-            if look {
-                looked.push(index as u32);
-                state.push(st);
+            for (index, shard) in shards.iter().enumerate() {
+                pass.visit(index, shard, false);
+            }
+        } else if shards.is_sorted_by_key(|s| s.id) {
+            for (index, shard) in shards.iter().enumerate() {
+                pass.visit(index, shard, true);
+            }
+        } else {
+            // A stable sort merges the ascending runs the input is usually made of.
+            let mut order: Vec<(ShardId, u32)> = shards.iter().enumerate().map(|(i, s)| (s.id, i as u32)).collect();
+            order.sort_by_key(|&(id, _)| id);
+            for (_, index) in order {
+                pass.visit(index as usize, &shards[index as usize], true);
             }
         }
-        for (i, list) in checks.iter_mut().enumerate() {
-            let Some(inventory) = nodes.inventory(i as u32) else { continue };
-            if !list.is_sorted() {
-                list.sort();
+        Scan { owned: pass.owned, unsettled: pass.unsettled }
+    }
+}
+
+/// The state of the pass.
+struct Pass<'p, 'a> {
+    nodes: &'p NodeTable<'a>,
+    tasks: &'p TaskIndex<'a>,
+    scope: Option<&'p ScopeSet>,
+    owned: Vec<u64>,
+    /// Per node: where in its inventory the next lookup starts.
+    cursors: Vec<usize>,
+    unsettled: Vec<u32>,
+}
+
+impl Pass<'_, '_> {
+    /// Checks one shard.
+    #[inline]
+    fn visit(&mut self, index: usize, shard: &ShardView, count_owned: bool) {
+        let nodes = self.nodes;
+        let has_tasks = self.tasks.group_of(shard.id).is_some();
+        if !has_tasks && self.scope.is_some_and(|s| !s.contains(&shard.id)) {
+            return;
+        }
+        let mut settled = !has_tasks && shard.owners.len() == shard.replication as usize;
+        for &owner in &shard.owners {
+            let Some(i) = nodes.index(owner) else {
+                settled = false;
+                continue;
+            };
+            if count_owned {
+                self.owned[i as usize] += 1;
             }
-            let ids = inventory.shards.ids();
-            let mut j = 0;
-            for &(id, position) in list.iter() {
-                while j < ids.len() && ids[j] < id {
-                    j += 1;
-                }
-                if j < ids.len() && ids[j] == id {
-                    state[position as usize] -= 1;
-                }
+            if settled {
+                let cursor = &mut self.cursors[i as usize];
+                settled = !nodes.is_dead(i)
+                    && nodes.is_active(i)
+                    && nodes.inventory(i).is_none_or(|inv| inv.shards.contains_from(cursor, shard.id));
             }
         }
-        let unsettled = looked.into_iter().zip(state).filter(|&(_, st)| st != 0).map(|(index, _)| index).collect();
-        Scan { owned, unsettled }
+        if !settled {
+            self.unsettled.push(index as u32);
+        }
     }
 }

@@ -72,11 +72,6 @@ impl ShardMap {
         self.ids.iter().zip(self.copies.iter())
     }
 
-    /// The shard IDs, ascending.
-    pub(crate) fn ids(&self) -> &[ShardId] {
-        &self.ids
-    }
-
     /// Whether `shard` is in the map, searching forward from `*cursor` (gallop, then bisect) and
     /// leaving the cursor just past it. Lookups in ascending order thus walk the IDs once; a lookup
     /// behind the cursor searches from the start, so any order still gets the right answer.

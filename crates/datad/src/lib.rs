@@ -22,7 +22,7 @@
 //! let cli = datad::Cli::parse_from([
 //!     "datad", "--meta", "127.0.0.1:8091", "--listen", "127.0.0.1:8088", "--data-dir", "./datad-data",
 //! ]);
-//! datad::run(cli.into_config()?, async { let _ = tokio::signal::ctrl_c().await; }).await
+//! datad::run(cli.into_config()?, daemon::shutdown_signal()).await
 //! # }
 //! ```
 

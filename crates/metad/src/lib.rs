@@ -6,7 +6,7 @@
 //! # async fn demo() -> anyhow::Result<()> {
 //! use clap::Parser;
 //! let config = metad::Cli::parse_from(["metad", "--dev"]).into_config()?;
-//! metad::run(config, async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! metad::run(config, daemon::shutdown_signal()).await?;
 //! # Ok(()) }
 //! ```
 

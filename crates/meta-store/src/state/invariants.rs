@@ -15,7 +15,7 @@ impl MetaState {
     /// - node, group and shard IDs are unique and below their counters (so never reused);
     /// - a database's default policy exists;
     /// - a draining node still owns shards (one that owns none has finished draining);
-    /// - every open copy task has a live shard, a member source that owns it, an active target
+    /// - every open copy task has a live shard, a member source, an active target
     ///   (an owner only when refilling it), a replaced node that still owns it, and no other open
     ///   task for the same copy; claimed tasks carry a lease and an attempt; task IDs are below
     ///   their counter;

@@ -64,11 +64,10 @@ impl MetaState {
             return invalid(format!("source and target are both node {}", spec.source));
         }
         let source = self.data_nodes.get(&spec.source).ok_or(ApplyError::DataNodeNotFound { node_id: spec.source })?;
+        // The source need not own the shard: a node that lost ownership may still hold the only
+        // copy left. The target verifies what it copies against the source's checksum.
         if !source.is_member() {
             return Err(ApplyError::DataNodeNotActive { node_id: source.id, state: source.state });
-        }
-        if !owners.contains(&spec.source) {
-            return Err(ApplyError::NotShardOwner { shard_id, node_id: spec.source });
         }
         let target = self.data_nodes.get(&spec.target).ok_or(ApplyError::DataNodeNotFound { node_id: spec.target })?;
         if !target.is_active() {
@@ -289,9 +288,6 @@ impl MetaState {
             return Some(CancelReason::NodeRemoved);
         }
         let owners = &view.shard.owners;
-        if !owners.contains(&spec.source) {
-            return Some(CancelReason::SourceGone);
-        }
         let replaced_gone = spec.replaces.is_some_and(|r| !owners.contains(&r));
         let target_owns = owners.contains(&spec.target);
         let refilling = spec.reason == TaskReason::MissingOnOwner;

@@ -21,7 +21,16 @@ pub(crate) struct Findings {
 
 impl Findings {
     /// Records a round's report: a full round replaces everything, a scoped one only its shards.
-    pub(crate) fn record(&mut self, scope: Option<&[ShardId]>, report: Report, at: Timestamp, took: Duration) {
+    /// Returns the shards that became unrecoverable with this round.
+    pub(crate) fn record(
+        &mut self,
+        scope: Option<&[ShardId]>,
+        report: Report,
+        at: Timestamp,
+        took: Duration,
+    ) -> Vec<ShardId> {
+        let known: BTreeSet<ShardId> = self.report.unrecoverable.iter().copied().collect();
+        let newly = report.unrecoverable.iter().copied().filter(|s| !known.contains(s)).collect();
         match scope {
             None => self.report = report,
             Some(shards) => {
@@ -32,6 +41,7 @@ impl Findings {
         self.planned_at = Some(at);
         self.last_duration = Some(took);
         self.plans += 1;
+        newly
     }
 
     /// Counts tasks created from plans.
@@ -138,9 +148,9 @@ mod tests {
     fn a_scoped_round_patches_only_its_shards() {
         let mut findings = Findings::default();
         let full = Report { under_replicated: vec![health(1), health(5)], unrecoverable: vec![9], ..Report::default() };
-        findings.record(None, full, 10, Duration::from_millis(3));
+        assert_eq!(findings.record(None, full, 10, Duration::from_millis(3)), vec![9], "9 newly unrecoverable");
         let scoped = Report { under_replicated: vec![health(3)], ..Report::default() };
-        findings.record(Some(&[1, 3, 9]), scoped, 20, Duration::from_millis(1));
+        assert!(findings.record(Some(&[1, 3, 9]), scoped, 20, Duration::from_millis(1)).is_empty());
         let shards: Vec<_> = findings.report().under_replicated.iter().map(|h| h.shard).collect();
         assert_eq!(shards, vec![3, 5], "shard 1 healed, 3 newly under-replicated, 5 untouched");
         assert!(findings.report().unrecoverable.is_empty());

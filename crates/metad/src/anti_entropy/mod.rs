@@ -259,10 +259,11 @@ impl AntiEntropy {
     ) -> Result<Vec<CopyTask>, ServiceError> {
         let _one_at_a_time = self.planning.lock().await;
         let now = Instant::now();
-        let input = {
+        let (input, surplus) = {
             let applied = node.state().read();
             let t = self.term(term);
-            view::plan_input(&applied.state, &t.tracker, now, &self.settings)
+            let surplus = view::surplus_owners(&applied.state, &t.tracker, now, &self.settings);
+            (view::plan_input(&applied.state, &t.tracker, now, &self.settings), surplus)
         };
         let limits = Limits { max_fetch: self.settings.max_fetch, max_sync: self.settings.max_sync };
         let started = Instant::now();
@@ -270,7 +271,14 @@ impl AntiEntropy {
         let took = started.elapsed();
         let shards = input.shards.len();
         drop(input);
-        self.term(term).findings.record(scope.as_deref(), plan.report, now_ns(), took);
+        let newly_unrecoverable = self.term(term).findings.record(scope.as_deref(), plan.report, now_ns(), took);
+        if !newly_unrecoverable.is_empty() {
+            tracing::error!(
+                shards = ?newly_unrecoverable,
+                "shards UNRECOVERABLE: no live copy exists anywhere, nothing can be copied; restore them from a \
+                 backup or drop them (metactl entropy show)"
+            );
+        }
 
         for cancel in &plan.cancel {
             let command = Command::CancelCopyTask {
@@ -299,12 +307,20 @@ impl AntiEntropy {
                 other => return Err(unexpected(other)),
             }
         }
+        for &(shard_id, node_id) in &surplus {
+            match commit(node, Command::RemoveShardOwner { shard_id, node_id }).await {
+                Ok(_) => {
+                    tracing::info!(shard_id, node_id, "surplus owner dropped: the shard keeps its copies without it")
+                }
+                Err(error) => tracing::debug!(shard_id, node_id, %error, "surplus owner not dropped"),
+            }
+        }
         self.term(term).findings.created(created.len());
         if !created.is_empty() {
             self.created.notify_waiters();
         }
         let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
-        if created.is_empty() && plan.cancel.is_empty() {
+        if created.is_empty() && plan.cancel.is_empty() && surplus.is_empty() {
             tracing::debug!(shards, plan_micros = micros, scoped = scope.is_some(), "anti-entropy: nothing to do");
         } else {
             tracing::info!(
@@ -340,12 +356,20 @@ impl AntiEntropy {
                 self.progress(node, term, task_id, request).await.map(AeReply::Progress)
             }
             AeRequest::Complete { task_id, attempt } => {
+                // The claimant installed the copy before calling: count it as held before the
+                // target becomes an owner, so no planning round in between sees a gap to refill.
+                let claimed = node.state().read().state.copy_task(task_id).cloned();
+                if let Some(task) = claimed.filter(|t| t.state == TaskState::Claimed && t.attempt == attempt) {
+                    let now = Instant::now();
+                    let mut t = self.term(term);
+                    let size = t.tracker.progress_of(now, task_id, attempt).map_or(0, |p| p.bytes_total);
+                    t.tracker.copied(now, task.spec.target, task.spec.shard_id, size);
+                }
                 let task =
                     one_task(commit(node, Command::CompleteCopyTask { now: now_ns(), task_id, attempt }).await?)?;
                 let bytes = {
                     let mut t = self.term(term);
                     let bytes = t.tracker.finish(task_id);
-                    t.tracker.copied(task.spec.target, task.spec.shard_id, bytes);
                     t.findings.copied(bytes);
                     bytes
                 };

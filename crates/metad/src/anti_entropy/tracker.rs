@@ -201,11 +201,17 @@ impl Tracker {
         }
     }
 
-    /// Records that a completed copy put `shard` on `node_id`, until its next inventory says so.
-    pub(crate) fn copied(&mut self, node_id: NodeId, shard: ShardId, size: u64) {
+    /// Records that a copy put `shard` on `node_id`, until its inventory says so: the shard counts
+    /// as held now, and a heartbeat sent before the copy was installed (arriving within a
+    /// heartbeat interval) is not taken as a gap.
+    pub(crate) fn copied(&mut self, now: Instant, node_id: NodeId, shard: ShardId, size: u64) {
         if let Some((_, inventory)) = self.nodes.get_mut(&node_id).and_then(|h| h.inventory.as_mut()) {
-            inventory.shards.insert(shard, ShardCopy { size, checksum: 0, hot: false });
+            if !inventory.holds(shard) {
+                inventory.shards.insert(shard, ShardCopy { size, checksum: 0, hot: false });
+            }
         }
+        self.recent.push_back((shard, now));
+        self.recent_at.insert(shard, now);
     }
 
     /// Records a claimant's progress.
@@ -310,9 +316,15 @@ mod tests {
         // Node 2 reports again a heartbeat interval later and still lacks it: the gap is real.
         tracker.heartbeat(t0 + Duration::from_millis(1200), 2, beat(1, None), &settings);
         assert!(!tracker.unconfirmed_gap(2, 9, &settings));
-        // A completed copy counts until the next inventory.
-        tracker.copied(2, 9, 10);
+        // A completed copy counts until the next inventory, and an inventory sent before it was
+        // installed (within a heartbeat interval) is no gap.
+        let done = t0 + Duration::from_millis(1300);
+        tracker.copied(done, 2, 9, 10);
         assert!(tracker.inventory(2).is_some_and(|i| i.holds(9)));
+        tracker.heartbeat(done + Duration::from_millis(5), 2, beat(2, Some(&[])), &settings);
+        assert!(tracker.unconfirmed_gap(2, 9, &settings), "a stale inventory right after the copy");
+        tracker.heartbeat(done + Duration::from_millis(1100), 2, beat(2, None), &settings);
+        assert!(!tracker.unconfirmed_gap(2, 9, &settings));
     }
 
     #[test]

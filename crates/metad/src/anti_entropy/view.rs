@@ -7,7 +7,7 @@ use std::time::Instant;
 use ae_planner::{
     Inventory, Membership, NodeView, PlanInput, ShardCopy, ShardView, TaskState as PlanTaskState, TaskView,
 };
-use meta_store::{CancelReason, CopyTaskSpec, MetaState, NodeId, NodeState, TaskReason};
+use meta_store::{CancelReason, CopyTaskSpec, MetaState, NodeId, NodeState, ShardId, TaskReason};
 use meta_wire::Liveness;
 
 use super::settings::AntiEntropySettings;
@@ -122,4 +122,36 @@ pub(crate) fn cancel_reason(reason: ae_planner::CancelReason) -> CancelReason {
         ae_planner::CancelReason::SourceGone => CancelReason::SourceGone,
         ae_planner::CancelReason::NotNeeded => CancelReason::NotNeeded,
     }
+}
+
+/// Owners that are leaving (draining, or dead) of shards that keep their full replication factor
+/// without them: `(shard, owner)` pairs to drop. The planner plans no copy for these (nothing is
+/// missing), so without this a drained node whose shards were copied by an operator, or whose
+/// policy's RF was lowered, would never finish draining.
+pub(crate) fn surplus_owners(
+    state: &MetaState,
+    tracker: &Tracker,
+    now: Instant,
+    settings: &AntiEntropySettings,
+) -> Vec<(ShardId, NodeId)> {
+    let live = |id: NodeId| tracker.liveness(now, id, settings) != Liveness::Dead;
+    let keeps = |id: NodeId, shard: ShardId| {
+        state.data_node(id).is_some_and(|n| n.is_active())
+            && live(id)
+            && tracker.inventory(id).is_none_or(|inventory| inventory.holds(shard))
+    };
+    let mut surplus = Vec::new();
+    for node in state.data_nodes().values().filter(|n| n.is_member()) {
+        if node.state != NodeState::Draining && live(node.id) {
+            continue;
+        }
+        for shard in state.shards_owned_by(node.id) {
+            let Some(view) = state.shard(shard).filter(|v| !v.group.is_deleted()) else { continue };
+            let others = view.shard.owners.iter().filter(|&&o| o != node.id && keeps(o, shard)).count();
+            if others >= view.retention_policy.replication_factor as usize {
+                surplus.push((shard, node.id));
+            }
+        }
+    }
+    surplus
 }

@@ -63,7 +63,11 @@ async fn a_data_node_killed_mid_copy_gets_its_task_back_after_the_lease() {
             .find(|t| t["task"]["spec"]["target"].as_u64().is_some_and(|target| !sources.contains(&target)))
             .map(|t| {
                 let spec = &t["task"]["spec"];
-                (t["task"]["id"].as_u64().unwrap_or(0), spec["target"].as_u64().unwrap_or(0), spec["shard_id"].clone())
+                (
+                    t["task"]["id"].as_u64().unwrap_or(0),
+                    spec["target"].as_u64().unwrap_or(0),
+                    spec["shard_id"].as_u64().unwrap_or(0),
+                )
             })
     })
     .await;
@@ -112,7 +116,6 @@ async fn a_data_node_killed_mid_copy_gets_its_task_back_after_the_lease() {
     eprintln!("--- healed {:?} after the kill", killed.elapsed());
     assert_distinct_owners(&after, 2);
     assert!(after.values().all(|o| !o.contains(&dead)), "the removed node owns nothing: {after:?}");
-    let shard = shard.as_u64().expect("shard id");
     assert!(after[&shard].contains(&target), "node {target} owns shard {shard} now: {after:?}");
 
     let tasks = all_tasks(&cluster).await;

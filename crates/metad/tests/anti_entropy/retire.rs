@@ -86,7 +86,7 @@ async fn retiring_a_live_node_drains_it_without_ever_lowering_redundancy() {
     let throttle = ["--max-copy-rate", "200000", "--chunk-size", "16384"];
     let cluster = cluster_with_data_nodes(4, "", &throttle).await;
     create_database(&cluster, 2).await;
-    write_hours(&cluster, 1, 6, 3000).await;
+    write_hours(&cluster, 1, 6, 10000).await;
     let before = wait_healed(&cluster, &[0, 1, 2, 3], 2).await;
 
     let mut slots = BTreeMap::new();
@@ -123,14 +123,18 @@ async fn retiring_a_live_node_drains_it_without_ever_lowering_redundancy() {
     }
     assert_eq!(data_node_state(&cluster, retired).await.as_deref(), Some("removed"));
 
+    // The drain needs exactly one copy per shard it moves; any other task is a false repair.
     let tasks = all_tasks(&cluster).await;
+    let is_drain_copy = |task: &serde_json::Value| {
+        task["state"] == "done"
+            && task["spec"]["reason"] == "draining_owner"
+            && task["spec"]["replaces"].as_u64() == Some(retired)
+    };
+    let others: Vec<&serde_json::Value> = tasks.iter().filter(|info| !is_drain_copy(&info["task"])).collect();
+    assert!(others.is_empty(), "only the drain's copies ran, each done; also found: {others:#?}");
     let mut done_per_shard: BTreeMap<u64, usize> = BTreeMap::new();
     for info in &tasks {
-        let task = &info["task"];
-        assert_eq!(task["state"], "done", "every drain copy finished: {info}");
-        assert_eq!(task["spec"]["reason"], "draining_owner", "{info}");
-        assert_eq!(task["spec"]["replaces"].as_u64(), Some(retired), "{info}");
-        *done_per_shard.entry(task["spec"]["shard_id"].as_u64().unwrap_or(0)).or_default() += 1;
+        *done_per_shard.entry(info["task"]["spec"]["shard_id"].as_u64().unwrap_or(0)).or_default() += 1;
     }
     assert_eq!(done_per_shard.keys().copied().collect::<BTreeSet<_>>(), moving, "one copy per drained shard");
     assert!(done_per_shard.values().all(|&n| n == 1), "no shard copied twice: {done_per_shard:?}");

@@ -18,7 +18,8 @@ async fn an_rf1_shard_whose_only_owner_is_removed_is_reported_unrecoverable_and_
     let config = ae_config_with(&[("check-interval", "1s")]);
     let mut cluster = cluster_with_config(&config, 3, &[]).await;
     create_database(&cluster, 1).await;
-    write_hours(&cluster, 0, 2, 200).await;
+    // One hour: its series spread over all three shards of the group (one per node).
+    write_hours(&cluster, 0, 1, 600).await;
     let before = wait_healed(&cluster, &[0, 1, 2], 1).await;
     assert!(all_tasks(&cluster).await.is_empty(), "writes reaching every owner need no copy");
 

@@ -204,8 +204,9 @@ fn specs_that_make_no_sense_are_refused_one_by_one() {
         invalid(&format!("source and target are both node {}", owners[0]))
     );
     assert_eq!(
-        refused(&mut state, copy(shard, target, owners[0], None)),
-        ApplyError::NotShardOwner { shard_id: shard, node_id: target }
+        refused(&mut state, copy(shard, 42, target, None)),
+        ApplyError::DataNodeNotFound { node_id: 42 },
+        "a source must be a known node (it need not own the shard)"
     );
     assert_eq!(
         refused(&mut state, copy(shard, owners[0], owners[1], None)),
