@@ -19,7 +19,7 @@ mod settings;
 mod tracker;
 mod view;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -163,7 +163,7 @@ impl AntiEntropy {
     /// Runs the leader-side loop for as long as the node runs.
     pub(crate) async fn run(self: Arc<Self>, node: Arc<Node>) {
         let mut seen_nodes: Vec<DataNode> = Vec::new();
-        let mut seen_liveness: Vec<(NodeId, Liveness)> = Vec::new();
+        let mut seen_liveness: HashMap<NodeId, Liveness> = HashMap::new();
         let mut last_full: Option<(u64, Instant)> = None;
         loop {
             tokio::select! {
@@ -183,12 +183,12 @@ impl AntiEntropy {
             let (nodes, owned) = {
                 let applied = node.state().read();
                 let nodes: Vec<DataNode> = applied.state.data_nodes().values().cloned().collect();
-                let liveness: Vec<(NodeId, Liveness)> = {
+                let liveness: HashMap<NodeId, Liveness> = {
                     let t = self.term(term);
                     nodes.iter().map(|n| (n.id, t.tracker.liveness(now, n.id, &self.settings))).collect()
                 };
                 let changed: Vec<NodeId> =
-                    liveness.iter().filter(|entry| !seen_liveness.contains(entry)).map(|(id, _)| *id).collect();
+                    liveness.iter().filter(|(id, l)| seen_liveness.get(id) != Some(l)).map(|(id, _)| *id).collect();
                 let owned: Vec<ShardId> = changed.iter().flat_map(|&id| applied.state.shards_owned_by(id)).collect();
                 seen_liveness = liveness;
                 (nodes, owned)

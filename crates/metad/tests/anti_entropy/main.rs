@@ -1,8 +1,10 @@
 //! Anti-entropy end to end with real processes: 3 `metad` and 3-4 `datad` on loopback. The seed
 //! scenarios (a dead node replaced, a machine swapped with `update-data`, a live node retired, an
-//! unrecoverable RF=1 shard) and the failures around them (a data node or the meta leader killed
-//! in the middle of a repair).
+//! unrecoverable RF=1 shard), a silent node healed without an operator, the operator's copy
+//! commands, and the failures around them (a data node or the meta leader killed in the middle of
+//! a repair).
 
+mod dead_node;
 mod failover;
 mod operator;
 mod replace;
