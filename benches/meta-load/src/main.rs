@@ -1,30 +1,36 @@
 //! `meta-load`: starts a 3-node `metad` cluster on loopback (real processes, via the test
-//! harness) and measures it:
+//! harness) and measures it, optionally side by side with a running etcd cluster:
 //!
-//! - writes: N concurrent clients each creating databases (a small replicated metadata write)
-//!   through the leader, for a fixed duration; writes/s, p50, p99, max;
-//! - reads: linearizable `GET /v1/databases/{name}` from all nodes;
-//! - failover: `kill -9` of the leader while one client writes; time to the first acknowledged
-//!   write afterwards, over several runs (the killed node is restarted between runs).
+//! - writes: N concurrent clients each making small replicated writes through the leader for a
+//!   fixed window (metad: create a database; etcd: put a 256-byte value); writes/s, p50, p99, max;
+//! - reads: linearizable reads spread over all nodes;
+//! - failover (metad): `kill -9` of the leader while one client writes; time to the first
+//!   acknowledged write afterwards, over several runs (the killed node is restarted between runs).
+//!
+//! With `--etcd`, every write and read run is made against metad and then etcd, back to back with
+//! the same client (disk fsync speed varies between hours, so only ratios from one run compare),
+//! and a table of ratios closes the report (`benches/compare-etcd.sh` starts the etcd cluster).
 //!
 //! ```text
 //! cargo run --release -p meta-load -- --metad target/release/metad --clients 1,16,64,256 --duration 10s
 //! ```
 
+mod drive;
+mod target;
+
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Parser;
 use cluster_harness::Cluster;
-use hdrhistogram::Histogram;
-use serde_json::json;
+
+use drive::{drive, header, Run};
+use target::{http_client, Target};
 
 /// Command-line options.
 #[derive(Debug, Parser)]
-#[command(name = "meta-load", about = "Load and failover benchmark of a 3-node metad cluster")]
+#[command(name = "meta-load", about = "Load and failover benchmark of a 3-node metad cluster, optionally against etcd")]
 struct Options {
     /// The metad binary to run (build it with --release for meaningful figures).
     #[arg(long)]
@@ -44,6 +50,10 @@ struct Options {
     /// A metad TOML file (e.g. a `[raft]` section) every node reads.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// A running 3-member etcd cluster's client addresses (HOST:PORT,...): run every write and
+    /// read run against it too, back to back, and print the ratios.
+    #[arg(long, value_delimiter = ',')]
+    etcd: Vec<String>,
 }
 
 fn parse_seconds(text: &str) -> Result<Duration, String> {
@@ -51,76 +61,93 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
     number.parse::<f64>().map(Duration::from_secs_f64).map_err(|e| format!("{text:?}: {e}"))
 }
 
-/// Latencies (µs) and counts of one run.
-struct Run {
-    latencies: Histogram<u64>,
-    errors: u64,
-    elapsed: Duration,
+/// One kind of run, measured on each target.
+struct Compared {
+    label: String,
+    metad: Run,
+    etcd: Option<Run>,
 }
 
-impl Run {
-    fn line(&self, label: &str) -> String {
-        let ok = self.latencies.len();
-        let rate = ok as f64 / self.elapsed.as_secs_f64();
-        format!(
-            "{label:<24} {rate:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>8}",
-            self.latencies.value_at_quantile(0.50) as f64 / 1000.0,
-            self.latencies.value_at_quantile(0.99) as f64 / 1000.0,
-            self.latencies.max() as f64 / 1000.0,
-            self.errors
-        )
+async fn write_run(target: &Target, clients: usize, duration: Duration) -> anyhow::Result<Run> {
+    let (target, http) = (target.clone(), http_client()?);
+    drive(clients, duration, move |client, i| {
+        let (target, http) = (target.clone(), http.clone());
+        async move { target.write(&http, &format!("c{clients}-{client}-{i}")).await }
+    })
+    .await
+}
+
+async fn read_run(target: &Target, clients: usize, duration: Duration) -> anyhow::Result<Run> {
+    let (target, http) = (target.clone(), http_client()?);
+    if !target.write(&http, "read-probe").await {
+        bail!("cannot write the key the read run reads to {}", target.name());
     }
+    drive(clients, duration, move |client, i| {
+        let (target, http) = (target.clone(), http.clone());
+        async move { target.read(&http, client + i as usize, "read-probe").await }
+    })
+    .await
 }
 
-fn histogram() -> anyhow::Result<Histogram<u64>> {
-    Histogram::new_with_bounds(1, 60_000_000, 3).context("histogram")
-}
-
-/// Runs `clients` loops of `op(client, i)` for `duration`; each returns whether it succeeded.
-async fn drive<F, Fut>(clients: usize, duration: Duration, op: F) -> anyhow::Result<Run>
-where
-    F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = bool> + Send,
-{
-    let op = Arc::new(op);
-    let stop = Arc::new(AtomicBool::new(false));
-    let errors = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for client in 0..clients {
-        let (op, stop, errors) = (Arc::clone(&op), Arc::clone(&stop), Arc::clone(&errors));
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = histogram()?;
-            let mut i = 0;
-            while !stop.load(Ordering::Relaxed) {
-                let sent = Instant::now();
-                if op(client, i).await {
-                    latencies.record(sent.elapsed().as_micros().max(1) as u64)?;
-                } else {
-                    errors.fetch_add(1, Ordering::Relaxed);
-                }
-                i += 1;
+/// Kills the leader `runs` times while writing; prints the time to the first acknowledged write.
+async fn failovers(cluster: &mut Cluster, runs: usize) -> anyhow::Result<()> {
+    let mut took_all = Vec::new();
+    for run in 0..runs {
+        let leader = cluster.leader(Duration::from_secs(15)).await;
+        let survivors: Vec<String> =
+            (1..=3).filter(|id| *id != leader).map(|id| cluster.addr(id).to_owned()).collect();
+        let http = http_client()?;
+        let targets: Vec<Target> =
+            survivors.iter().map(|s| Target::Metad { leader: s.clone(), nodes: survivors.clone() }).collect();
+        // Warm the connections to the survivors, then kill the leader and write until acknowledged.
+        targets[0].write(&http, &format!("warm-{run}")).await;
+        cluster.kill(leader);
+        let killed = Instant::now();
+        let mut attempt = 0usize;
+        while !targets[attempt % targets.len()].write(&http, &format!("failover-{run}")).await {
+            attempt += 1;
+            if killed.elapsed() > Duration::from_secs(30) {
+                bail!("no write acknowledged 30 s after killing leader {leader}");
             }
-            anyhow::Ok(latencies)
-        }));
+        }
+        let took = killed.elapsed();
+        took_all.push(took);
+        println!("failover run {run}: leader {leader} killed; first acknowledged write after {:.0} ms", ms(took));
+        cluster.spawn(leader);
+        cluster.wait_all_ready().await;
     }
-    // The measured window itself, not synchronisation: clients run until it ends.
-    tokio::time::sleep(duration).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut latencies = histogram()?;
-    for task in tasks {
-        latencies.add(task.await??)?;
+    if !took_all.is_empty() {
+        took_all.sort();
+        let (median, max) = (took_all[took_all.len() / 2], took_all[took_all.len() - 1]);
+        println!("failover over {} runs: median {:.0} ms, max {:.0} ms", took_all.len(), ms(median), ms(max));
     }
-    Ok(Run { latencies, errors: errors.load(Ordering::Relaxed), elapsed: started.elapsed() })
+    Ok(())
 }
 
-fn http_client() -> anyhow::Result<reqwest::Client> {
-    Ok(reqwest::Client::builder().timeout(Duration::from_secs(10)).tcp_nodelay(true).build()?)
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
 }
 
-async fn create_database(http: &reqwest::Client, addr: &str, name: String) -> bool {
-    let sent = http.post(format!("http://{addr}/v1/databases")).json(&json!({ "name": name })).send().await;
-    matches!(sent.map(|r| r.status().as_u16()), Ok(201))
+fn print_ratios(compared: &[Compared]) {
+    println!("\nmetad vs etcd, same client, back to back (ratio = metad / etcd; latency: lower is better)");
+    println!(
+        "{:<24} {:>12} {:>12} {:>7} {:>10} {:>10} {:>10} {:>10}",
+        "run", "metad ops/s", "etcd ops/s", "ratio", "metad p50", "etcd p50", "metad p99", "etcd p99"
+    );
+    for row in compared {
+        let Some(etcd) = &row.etcd else { continue };
+        println!(
+            "{:<24} {:>12.0} {:>12.0} {:>6.2}x {:>8.2}ms {:>8.2}ms {:>8.2}ms {:>8.2}ms",
+            row.label,
+            row.metad.rate(),
+            etcd.rate(),
+            row.metad.rate() / etcd.rate().max(f64::MIN_POSITIVE),
+            row.metad.ms(0.50),
+            etcd.ms(0.50),
+            row.metad.ms(0.99),
+            etcd.ms(0.99)
+        );
+    }
 }
 
 #[tokio::main]
@@ -135,70 +162,50 @@ async fn main() -> anyhow::Result<()> {
     };
     let mut cluster = Cluster::start_with_config(&options.metad, 3, &toml).await;
     let leader = cluster.leader(Duration::from_secs(15)).await;
-    println!("3-node cluster on loopback, leader {leader}; each run lasts {:?}", options.duration);
-    println!("{:<24} {:>10} {:>9} {:>9} {:>9} {:>8}", "run", "ops/s", "p50 ms", "p99 ms", "max ms", "errors");
+    let metad = Target::Metad {
+        leader: cluster.addr(leader).to_owned(),
+        nodes: (1..=3).map(|id| cluster.addr(id).to_owned()).collect(),
+    };
+    let etcd = match options.etcd.is_empty() {
+        true => None,
+        false => Some(Target::etcd(&http_client()?, options.etcd.clone()).await?),
+    };
+    println!("3-node metad cluster on loopback, leader {leader}; each run lasts {:?}", options.duration);
+    if let Some(Target::Etcd { leader, .. }) = &etcd {
+        println!("3-member etcd cluster at {:?}, leader {leader}", options.etcd);
+    }
+    println!("{}", header());
 
+    let mut compared = Vec::new();
     for &clients in &options.clients {
-        let addr = cluster.addr(leader).to_owned();
-        let http = http_client()?;
-        let run = drive(clients, options.duration, move |client, i| {
-            let (http, addr) = (http.clone(), addr.clone());
-            async move { create_database(&http, &addr, format!("c{clients}-{client}-{i}")).await }
-        })
-        .await?;
-        println!("{}", run.line(&format!("write, {clients} clients")));
-    }
-
-    if options.read_clients > 0 {
-        let addrs: Vec<String> = (1..=3).map(|id| cluster.addr(id).to_owned()).collect();
-        let http = http_client()?;
-        let clients = options.read_clients;
-        let run = drive(clients, options.duration, move |client, i| {
-            let (http, addr) = (http.clone(), addrs[(client + i as usize) % addrs.len()].clone());
-            async move {
-                let url = format!("http://{addr}/v1/databases/c1-0-0");
-                matches!(http.get(url).send().await.map(|r| r.status().as_u16()), Ok(200))
-            }
-        })
-        .await?;
-        println!("{}", run.line(&format!("linearizable read, {clients}")));
-    }
-
-    let mut failovers = Vec::new();
-    for run in 0..options.failover_runs {
-        let leader = cluster.leader(Duration::from_secs(15)).await;
-        let addrs: Vec<String> = (1..=3).filter(|id| *id != leader).map(|id| cluster.addr(id).to_owned()).collect();
-        let http = http_client()?;
-        // Warm the connections to the survivors, then kill the leader and write until acknowledged.
-        create_database(&http, &addrs[0], format!("warm-{run}")).await;
-        cluster.kill(leader);
-        let killed = Instant::now();
-        let mut attempt = 0usize;
-        while !create_database(&http, &addrs[attempt % addrs.len()], format!("failover-{run}")).await {
-            attempt += 1;
-            if killed.elapsed() > Duration::from_secs(30) {
-                bail!("no write acknowledged 30 s after killing leader {leader}");
-            }
+        let label = format!("write, {clients} clients");
+        let metad_run = write_run(&metad, clients, options.duration).await?;
+        println!("{}", metad_run.line(&format!("metad {label}")));
+        let etcd_run = match &etcd {
+            Some(etcd) => Some(write_run(etcd, clients, options.duration).await?),
+            None => None,
+        };
+        if let Some(run) = &etcd_run {
+            println!("{}", run.line(&format!("etcd {label}")));
         }
-        let took = killed.elapsed();
-        failovers.push(took);
-        println!(
-            "failover run {run}: leader {leader} killed; first acknowledged write after {:.0} ms",
-            took.as_secs_f64() * 1000.0
-        );
-        cluster.spawn(leader);
-        cluster.wait_all_ready().await;
+        compared.push(Compared { label, metad: metad_run, etcd: etcd_run });
     }
-    if !failovers.is_empty() {
-        failovers.sort();
-        let median = failovers[failovers.len() / 2];
-        let max = failovers[failovers.len() - 1];
-        println!(
-            "failover over {} runs: median {:.0} ms, max {:.0} ms",
-            failovers.len(),
-            median.as_secs_f64() * 1000.0,
-            max.as_secs_f64() * 1000.0
-        );
+    if options.read_clients > 0 {
+        let label = format!("linearizable read, {}", options.read_clients);
+        let metad_run = read_run(&metad, options.read_clients, options.duration).await?;
+        println!("{}", metad_run.line(&format!("metad {label}")));
+        let etcd_run = match &etcd {
+            Some(etcd) => Some(read_run(etcd, options.read_clients, options.duration).await?),
+            None => None,
+        };
+        if let Some(run) = &etcd_run {
+            println!("{}", run.line(&format!("etcd {label}")));
+        }
+        compared.push(Compared { label, metad: metad_run, etcd: etcd_run });
+    }
+    failovers(&mut cluster, options.failover_runs).await?;
+    if etcd.is_some() {
+        print_ratios(&compared);
     }
     Ok(())
 }

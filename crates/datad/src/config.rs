@@ -45,6 +45,10 @@ pub struct Cli {
     /// bandwidth for writes and queries.
     #[arg(long, env = "DATAD_MAX_COPY_RATE", default_value_t = 0)]
     pub max_copy_rate: u64,
+    /// Register this node at start if it is not registered yet, as `metactl add-data ADDR`
+    /// would (for unattended starts: compose, systemd). Without it an operator registers it.
+    #[arg(long, env = "DATAD_REGISTER")]
+    pub register: bool,
     /// Log as JSON lines instead of text.
     #[arg(long, env = "DATAD_LOG_JSON")]
     pub log_json: bool,
@@ -76,6 +80,8 @@ pub struct Config {
     pub claim_interval: Duration,
     /// Bytes per second per copy task (`None`: unlimited).
     pub max_copy_rate: Option<u64>,
+    /// Register itself at start when not registered yet.
+    pub register: bool,
 }
 
 fn invalid(option: &'static str, value: impl Into<String>, reason: impl Into<String>) -> DatadError {
@@ -127,6 +133,7 @@ impl Cli {
             heartbeat_interval: parse_interval("--heartbeat-interval", &self.heartbeat_interval)?,
             claim_interval: parse_interval("--claim-interval", &self.claim_interval)?,
             max_copy_rate: (self.max_copy_rate > 0).then_some(self.max_copy_rate),
+            register: self.register,
         })
     }
 }

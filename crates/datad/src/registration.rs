@@ -50,7 +50,18 @@ async fn wait_for_registration(node: &Node) -> NodeId {
                 if let Some(node_id) = find_registration(&nodes, &node.advertise) {
                     return node_id;
                 }
-                if !told {
+                if node.config.register {
+                    // What `metactl add-data ADDR` does, for orchestrators that start nodes
+                    // unattended (compose, systemd). A node retired meanwhile is not re-added:
+                    // its address is then free, and the operator decides.
+                    match node.client.add_data_node(&node.advertise, None, Default::default()).await {
+                        Ok(added) => {
+                            tracing::info!(node_id = added.id, addr = %node.advertise, "registered itself (--register)");
+                            return added.id;
+                        }
+                        Err(error) => tracing::warn!(%error, "cannot register with the meta service; retrying"),
+                    }
+                } else if !told {
                     tracing::info!(addr = %node.advertise, "waiting for `metactl add-data {}`", node.advertise);
                     told = true;
                 }

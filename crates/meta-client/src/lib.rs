@@ -43,6 +43,8 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// Timeout of one request (long polls add their wait).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// Timeout of a [`Client::probe`].
+const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 /// Timeout of a membership change (the new meta node catches up first).
 const MEMBERSHIP_TIMEOUT: Duration = Duration::from_secs(150);
 
@@ -150,6 +152,14 @@ impl Client {
     /// The endpoints, as normalised URLs.
     pub fn endpoints(&self) -> &[String] {
         &self.endpoints
+    }
+
+    /// One `GET` of `path` on the first endpoint, no retry, a short timeout: the HTTP status (for
+    /// health checks of one process, e.g. `/ready` of a meta node or `/health` of a data node).
+    pub async fn probe(&self, path: &str) -> Result<u16, ClientError> {
+        let url = format!("{}{path}", self.endpoints[0]);
+        let response = self.http.get(&url).timeout(PROBE_TIMEOUT).send().await;
+        response.map(|r| r.status().as_u16()).map_err(|e| ClientError::Unavailable { last: format!("{url}: {e}") })
     }
 
     async fn request<B: Serialize, T: DeserializeOwned>(

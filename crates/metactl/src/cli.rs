@@ -164,6 +164,13 @@ pub enum CtlCommand {
         #[arg(long)]
         wait: bool,
     },
+    /// Check one process: GET PATH on the first --url; succeeds only on HTTP 200 (container and
+    /// systemd health checks: `/ready` of a meta node, `/health` of a data node).
+    Probe {
+        /// The path to check.
+        #[arg(default_value = "/ready")]
+        path: String,
+    },
     /// Show copy tasks in flight (and failed or killed ones) with their progress.
     CopyShardStatus,
     /// Stop copying SHARD from SOURCE to DEST.

@@ -178,6 +178,10 @@ pub async fn run(cli: Cli) -> Result<String, CtlError> {
             entropy::copy_shard(&client, shard, &source, &dest, wait, json).await
         }
         CtlCommand::CopyShardStatus => entropy::copy_shard_status(&client, json).await,
+        CtlCommand::Probe { path } => match client.probe(&path).await? {
+            200 => done(json, format!("{}{path}: ok\n", client.endpoints()[0])),
+            status => Err(CtlError(format!("{}{path}: HTTP {status}", client.endpoints()[0]))),
+        },
         CtlCommand::KillCopyShard { source, dest, shard } => {
             let (source, dest) = (resolve_node(&client, &source).await?, resolve_node(&client, &dest).await?);
             entropy::kill_copy_shard(&client, shard, source.id, dest.id, json).await
