@@ -94,8 +94,7 @@ async fn failovers(cluster: &mut Cluster, runs: usize) -> anyhow::Result<()> {
     let mut took_all = Vec::new();
     for run in 0..runs {
         let leader = cluster.leader(Duration::from_secs(15)).await;
-        let survivors: Vec<String> =
-            (1..=3).filter(|id| *id != leader).map(|id| cluster.addr(id).to_owned()).collect();
+        let survivors: Vec<String> = (1..=3).filter(|id| *id != leader).map(|id| cluster.addr(id).to_owned()).collect();
         let http = http_client()?;
         let targets: Vec<Target> =
             survivors.iter().map(|s| Target::Metad { leader: s.clone(), nodes: survivors.clone() }).collect();

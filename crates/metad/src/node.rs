@@ -29,7 +29,8 @@ const LEADER_ATTEMPTS: u32 = 6;
 const LEADER_WAIT: Duration = Duration::from_secs(3);
 /// How long a failed attempt waits for a different leader before trying the same one again.
 const LEADER_CHANGE_WAIT: Duration = Duration::from_secs(1);
-/// Timeout of one forwarded request, and of waiting to apply what it committed.
+/// Timeout of one forwarded request, of a proposal on the leader, and of waiting to apply what it
+/// committed.
 const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
 /// Timeout of a forwarded membership change (the new node must catch up first).
 const MEMBERSHIP_TIMEOUT: Duration = Duration::from_secs(120);
@@ -152,7 +153,13 @@ impl MetaService for Node {
                 let command = command.clone();
                 async move {
                     if leader == self.id {
-                        self.forward_outcome(Ok(write_as_leader(&self.raft, command).await))
+                        // A leader cut off from its peers cannot commit; answer `timeout` (outcome
+                        // unknown: the entry may still commit once the partition heals) rather
+                        // than hold the request until it does.
+                        match tokio::time::timeout(FORWARD_TIMEOUT, write_as_leader(&self.raft, command)).await {
+                            Ok(written) => self.forward_outcome(Ok(written)),
+                            Err(_) => Err(Retry::No(ServiceError::Timeout(FORWARD_TIMEOUT))),
+                        }
                     } else {
                         let reply =
                             post(&self.client, self.secret.as_deref(), &addr, PROPOSE_PATH, &command, FORWARD_TIMEOUT)

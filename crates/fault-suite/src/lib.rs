@@ -1,0 +1,53 @@
+//! Fault tests in Docker for `metad`: a three-node cluster in containers runs under load while
+//! seeded random schedules partition the leader away (`docker network disconnect`), `kill -9`
+//! nodes, `docker pause` the leader, restart nodes and roll restarts through all of them. Every
+//! client operation is recorded with its invoke and return times and its outcome, and the
+//! history is then checked: linearizable against a model of the database routes (with
+//! `consistency_model`'s tester, name by name), no acknowledged write lost, no answer from a node
+//! cut off from its peers, and all replicas converged after healing.
+//!
+//! The test is `tests/docker_faults.rs`; this library holds its parts:
+//!
+//! | module | holds |
+//! |---|---|
+//! | `model` | the sequential spec: a set of database names; create / drop / get |
+//! | `history` | operations with times and outcomes (ok / fail / info), and how replies are classified |
+//! | `checker` | linearizability per name, lost writes, minority refusals |
+//! | `schedule` | seeded fault schedules and where the seeds come from |
+//! | `docker` | the `docker` CLI and the run's containers and networks (removed on drop) |
+//! | `cluster` | three `metad` containers on a peer network and a client network, and the faults |
+//! | `load` | the clients |
+//! | `runner` | one schedule end to end |
+//!
+//! ```
+//! use std::time::Duration;
+//! use fault_suite::{check, Databases, Entry, History, Op, Outcome, Ret};
+//!
+//! let at = Duration::from_millis;
+//! let history = History::new(vec![
+//!     Entry { process: 0, node: 1, op: Op::Create("db".into()), invoke: at(0), complete: at(5), outcome: Outcome::Ok(Ret::Created) },
+//!     Entry { process: 1, node: 2, op: Op::Get("db".into()), invoke: at(9), complete: at(12), outcome: Outcome::Ok(Ret::NotFound) },
+//! ]);
+//! // A read after an acknowledged create missed it: not linearizable.
+//! assert!(!check(&history, &Databases::default(), 99, &[], Duration::from_secs(1)).is_ok());
+//! ```
+
+mod checker;
+mod cluster;
+mod docker;
+mod error;
+mod history;
+mod load;
+mod model;
+mod runner;
+mod schedule;
+
+pub use checker::{check, first_unexplained, linearizable, Isolation, Linearizable, Verdict, Violation};
+pub use cluster::{wait_for, Addresses, Converged, DockerCluster, NODES};
+pub use docker::{available, build_image, docker, remove_leftovers, Docker};
+pub use error::Error;
+pub use history::{classify, Counts, Entry, History, Outcome, Reply};
+pub use load::{ApiClient, Load, LoadConfig};
+pub use model::{Databases, Op, Ret};
+pub use runner::{run_schedule, RunConfig, ScheduleReport, FINAL_PROCESS};
+pub use schedule::{parse_seed, seeds_from, seeds_from_env, Fault, Schedule, Step, Target, DEFAULT_SCHEDULES};
