@@ -91,6 +91,11 @@ impl Node {
     }
 
     async fn wait_applied(&self, index: u64) -> Result<(), ServiceError> {
+        // Usually already so (the leader answers a write once it applied it): checked on the
+        // state itself, without waiting for openraft to publish its next metrics.
+        if self.state.read().last_applied.is_some_and(|applied| applied.index >= index) {
+            return Ok(());
+        }
         self.raft
             .wait(Some(FORWARD_TIMEOUT))
             .applied_index_at_least(Some(index), "apply what was committed")
