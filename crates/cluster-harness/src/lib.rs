@@ -275,7 +275,19 @@ impl Drop for Cluster {
 }
 
 /// Polls `probe` every 50 ms until it yields a value, panicking after `timeout`.
-pub async fn wait_for<T, F, Fut>(timeout: Duration, what: &str, mut probe: F) -> T
+pub async fn wait_for<T, F, Fut>(timeout: Duration, what: &str, probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    match try_wait_for(timeout, probe).await {
+        Some(value) => value,
+        None => panic!("timed out after {timeout:?} waiting for {what}"),
+    }
+}
+
+/// Polls `probe` every 50 ms until it yields a value; `None` once `timeout` has passed.
+pub async fn try_wait_for<T, F, Fut>(timeout: Duration, mut probe: F) -> Option<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
@@ -283,9 +295,11 @@ where
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(value) = probe().await {
-            return value;
+            return Some(value);
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        if Instant::now() >= deadline {
+            return None;
+        }
         // Poll interval between probes; the deadline above bounds the wait.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

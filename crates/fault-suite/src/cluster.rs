@@ -327,20 +327,11 @@ impl DockerCluster {
 }
 
 /// Polls `probe` every 50 ms until it yields a value; an error after `timeout`.
-pub async fn wait_for<T, F, Fut>(timeout: Duration, what: &str, mut probe: F) -> Result<T, Error>
+pub async fn wait_for<T, F, Fut>(timeout: Duration, what: &str, probe: F) -> Result<T, Error>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(value) = probe().await {
-            return Ok(value);
-        }
-        if Instant::now() >= deadline {
-            return Err(Error::Timeout { what: what.to_owned(), after: timeout });
-        }
-        // Poll interval between probes; the deadline above bounds the wait.
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let waited = cluster_harness::try_wait_for(timeout, probe).await;
+    waited.ok_or_else(|| Error::Timeout { what: what.to_owned(), after: timeout })
 }
