@@ -262,19 +262,8 @@ async fn writes_reach_every_owner_and_a_copy_task_is_pulled_verified_and_complet
         priority: 1,
         reason: TaskReason::Operator,
     };
-    let task = CopyTask {
-        id: 7,
-        spec,
-        state: TaskState::Claimed,
-        attempt: 2,
-        lease_deadline: Some(0),
-        failures: 0,
-        retry_at: None,
-        last_error: None,
-        cancel_reason: None,
-        created_at: 0,
-        updated_at: 0,
-    };
+    let task =
+        CopyTask { state: TaskState::Claimed, attempt: 2, lease_deadline: Some(0), ..CopyTask::pending(7, spec, 0) };
     fake.tasks.lock().expect("fake").push(ClaimedTask { task: task.clone(), source_addr: a.clone() });
     eventually("the task is completed", || async { fake.completed.lock().expect("fake").contains(&(7, 2)) }).await;
     let shards_c = status(&http, &c).await.expect("status").shards;

@@ -320,25 +320,19 @@ mod tests {
 
     #[test]
     fn the_report_names_unrecoverable_shards_loudly() {
+        let spec = CopyTaskSpec {
+            shard_id: 9,
+            source: 1,
+            target: 3,
+            replaces: Some(2),
+            priority: 1,
+            reason: TaskReason::DeadOwner,
+        };
         let task = CopyTask {
-            id: 4,
-            spec: CopyTaskSpec {
-                shard_id: 9,
-                source: 1,
-                target: 3,
-                replaces: Some(2),
-                priority: 1,
-                reason: TaskReason::DeadOwner,
-            },
             state: TaskState::Claimed,
             attempt: 1,
             lease_deadline: Some(0),
-            failures: 0,
-            retry_at: None,
-            last_error: None,
-            cancel_reason: None,
-            created_at: 0,
-            updated_at: 0,
+            ..CopyTask::pending(4, spec, 0)
         };
         let report = EntropyReport {
             leader_id: 1,

@@ -151,6 +151,23 @@ pub struct CopyTask {
 }
 
 impl CopyTask {
+    /// A new task, pending since `now`.
+    pub fn pending(id: TaskId, spec: CopyTaskSpec, now: Timestamp) -> Self {
+        CopyTask {
+            id,
+            spec,
+            state: TaskState::Pending,
+            attempt: 0,
+            lease_deadline: None,
+            failures: 0,
+            retry_at: None,
+            last_error: None,
+            cancel_reason: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     /// Whether the planner must not plan this copy (same shard, same target) again: it failed
     /// for good or an operator killed it.
     pub fn blocks_replanning(&self) -> bool {

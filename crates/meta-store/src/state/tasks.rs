@@ -30,19 +30,7 @@ impl MetaState {
             }
             let id = self.next_task_id;
             self.next_task_id += 1;
-            let task = CopyTask {
-                id,
-                spec: spec.clone(),
-                state: TaskState::Pending,
-                attempt: 0,
-                lease_deadline: None,
-                failures: 0,
-                retry_at: None,
-                last_error: None,
-                cancel_reason: None,
-                created_at: now,
-                updated_at: now,
-            };
+            let task = CopyTask::pending(id, spec.clone(), now);
             self.open_tasks.insert(&task);
             self.copy_tasks.insert(id, task.clone());
             created.push(task);
