@@ -22,8 +22,8 @@ use meta_store::storage::TypeConfig;
 use meta_store::{Command, NodeId};
 
 use crate::rpc::{
-    write_as_leader, AeRequest, ForwardError, MembershipChange, ANTI_ENTROPY_PATH, CLUSTER_SECRET_HEADER,
-    MEMBERSHIP_PATH, PROPOSE_PATH, RAFT_APPEND_PATH, RAFT_SNAPSHOT_PATH, RAFT_VOTE_PATH, READ_INDEX_PATH,
+    AeRequest, ForwardError, MembershipChange, ANTI_ENTROPY_PATH, CLUSTER_SECRET_HEADER, MEMBERSHIP_PATH, PROPOSE_PATH,
+    RAFT_APPEND_PATH, RAFT_SNAPSHOT_PATH, RAFT_VOTE_PATH, READ_INDEX_PATH,
 };
 use crate::service::{MetaService, ServiceError};
 
@@ -130,7 +130,7 @@ async fn snapshot<S: MetaService>(State(internal): State<Internal<S>>, headers: 
 
 async fn propose<S: MetaService>(State(internal): State<Internal<S>>, headers: HeaderMap, body: Bytes) -> Response {
     handle(internal, headers, body, "forwarded command", |internal, command: Command| async move {
-        write_as_leader(&internal.raft, command).await
+        internal.service.propose_here(command).await
     })
     .await
 }

@@ -35,6 +35,10 @@ pub trait MetaService: Send + Sync + 'static {
     /// returns its result once it is applied on this node.
     fn propose(&self, command: Command) -> impl Future<Output = Result<Proposed, ServiceError>> + Send;
 
+    /// Commits a command a follower forwarded: only if this node leads (batched with this node's
+    /// own writes); the result once applied here.
+    fn propose_here(&self, command: Command) -> impl Future<Output = Result<Proposed, ForwardError>> + Send;
+
     /// Changes the meta nodes (Raft voters) through the leader; returns the ID added or removed.
     fn change_membership(&self, change: MembershipChange) -> impl Future<Output = Result<NodeId, ServiceError>> + Send;
 

@@ -38,6 +38,10 @@ impl MetaService for LocalNode {
         Ok(Proposed { log_index, result: applied.state.apply(&command) })
     }
 
+    async fn propose_here(&self, _command: Command) -> Result<Proposed, ForwardError> {
+        Err(ForwardError::Refused("a local node takes no forwarded commands".into()))
+    }
+
     async fn change_membership(&self, _change: MembershipChange) -> Result<u64, ServiceError> {
         Err(ServiceError::Refused("a local node has no Raft membership to change".into()))
     }

@@ -223,6 +223,10 @@ pub enum Command {
         /// The shard.
         shard_id: ShardId,
     },
+    /// Independent commands proposed together in one log entry (the leader batches concurrent
+    /// writes): each is applied in order exactly as if it were its own entry, and answers with its
+    /// own result (`Response::Batch`). A batch may not contain a batch.
+    Batch(Vec<Command>),
 }
 
 impl Command {
@@ -256,11 +260,21 @@ impl Command {
             Command::ExpireCopyTaskLeases { .. } => "expire_copy_task_leases",
             Command::CancelCopyTask { .. } => "cancel_copy_task",
             Command::RetryShardRepair { .. } => "retry_shard_repair",
+            Command::Batch(_) => "batch",
+        }
+    }
+
+    /// How many commands this is: a batch counts its members.
+    pub fn count(&self) -> usize {
+        match self {
+            Command::Batch(commands) => commands.len(),
+            _ => 1,
         }
     }
 
     /// Whether applying the command can leave open copy tasks without a shard, node or owner
-    /// to work with (those tasks are then cancelled in the same apply).
+    /// to work with (those tasks are then cancelled in the same apply; a batch's members each
+    /// sweep after themselves).
     pub fn may_strand_copy_tasks(&self) -> bool {
         matches!(
             self,

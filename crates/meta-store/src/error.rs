@@ -234,6 +234,9 @@ pub enum ApplyError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A batch of commands that contains a batch.
+    #[error("a batch of commands may not contain a batch")]
+    NestedBatch,
 }
 
 impl ApplyError {
@@ -271,6 +274,7 @@ impl ApplyError {
             ApplyError::TaskNotOpen { .. } => "task_not_open",
             ApplyError::CopyTaskExists { .. } => "copy_task_exists",
             ApplyError::InvalidCopyTask { .. } => "invalid_copy_task",
+            ApplyError::NestedBatch => "nested_batch",
         }
     }
 

@@ -40,6 +40,8 @@ pub enum Response {
         /// The specs refused, with why.
         rejected: Vec<RejectedCopyTask>,
     },
+    /// The result of each command of a `Command::Batch`, in order.
+    Batch(Vec<Result<Response, ApplyError>>),
 }
 
 /// A copy-task spec that `CreateCopyTasks` refused.

@@ -379,6 +379,34 @@ proptest! {
         prop_assert_eq!(&restored, &full);
     }
 
+    /// A `Command::Batch` of consecutive commands answers and changes the state exactly as its
+    /// commands applied one at a time do (the leader batches concurrent writes into one entry).
+    #[test]
+    fn a_batch_applies_like_its_commands_one_at_a_time(
+        commands in commands(),
+        sizes in proptest::collection::vec(1usize..8, 1..20),
+    ) {
+        let mut single = MetaState::new();
+        let expected = run(&mut single, &commands);
+        let mut batched = MetaState::new();
+        let mut answers = Vec::new();
+        let mut rest = &commands[..];
+        for size in sizes.iter().cycle() {
+            if rest.is_empty() {
+                break;
+            }
+            let (batch, tail) = rest.split_at((*size).min(rest.len()));
+            match batched.apply(&Command::Batch(batch.to_vec())) {
+                Ok(meta_store::Response::Batch(results)) => answers.extend(results),
+                other => prop_assert!(false, "a batch answered {:?}", other),
+            }
+            rest = tail;
+        }
+        prop_assert_eq!(answers, expected);
+        prop_assert_eq!(encode(&batched), encode(&single));
+        prop_assert!(batched.check_invariants().is_ok());
+    }
+
     /// After every command the invariants hold, a rejection changes nothing, counters never go
     /// back, and no ID that has disappeared ever comes back.
     #[test]

@@ -15,6 +15,7 @@ mod config;
 mod membership;
 mod network;
 mod node;
+mod proposer;
 mod server;
 
 pub use anti_entropy::{AntiEntropy, AntiEntropySection, AntiEntropySettings};

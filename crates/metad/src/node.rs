@@ -13,8 +13,8 @@ use openraft::Raft;
 use std::sync::Arc;
 
 use meta_api::rpc::{
-    write_as_leader, AeReply, AeRequest, ForwardError, MembershipChange, Proposed, ANTI_ENTROPY_PATH, MEMBERSHIP_PATH,
-    PROPOSE_PATH, READ_INDEX_PATH,
+    AeReply, AeRequest, ForwardError, MembershipChange, Proposed, ANTI_ENTROPY_PATH, MEMBERSHIP_PATH, PROPOSE_PATH,
+    READ_INDEX_PATH,
 };
 use meta_api::{MemberStatus, MetaService, NodeStatus, ServiceError};
 use meta_store::storage::{LogStore, SharedState, TypeConfig};
@@ -22,6 +22,7 @@ use meta_store::{Command, NodeId};
 
 use crate::anti_entropy::AntiEntropy;
 use crate::network::{post, TransportError};
+use crate::proposer::Proposer;
 
 /// How many times a request follows a leader change before giving up.
 const LEADER_ATTEMPTS: u32 = 6;
@@ -39,6 +40,7 @@ const MEMBERSHIP_TIMEOUT: Duration = Duration::from_secs(120);
 pub struct Node {
     id: NodeId,
     raft: Raft<TypeConfig>,
+    proposer: Proposer,
     state: SharedState,
     log: LogStore,
     client: reqwest::Client,
@@ -57,7 +59,8 @@ impl Node {
         secret: Option<String>,
         anti_entropy: Arc<AntiEntropy>,
     ) -> Self {
-        Node { id, raft, state, log, client, secret, anti_entropy }
+        let proposer = Proposer::start(raft.clone());
+        Node { id, raft, proposer, state, log, client, secret, anti_entropy }
     }
 
     /// The Raft handle.
@@ -161,7 +164,7 @@ impl MetaService for Node {
                         // A leader cut off from its peers cannot commit; answer `timeout` (outcome
                         // unknown: the entry may still commit once the partition heals) rather
                         // than hold the request until it does.
-                        match tokio::time::timeout(FORWARD_TIMEOUT, write_as_leader(&self.raft, command)).await {
+                        match tokio::time::timeout(FORWARD_TIMEOUT, self.proposer.propose(command)).await {
                             Ok(written) => self.forward_outcome(Ok(written)),
                             Err(_) => Err(Retry::No(ServiceError::Timeout(FORWARD_TIMEOUT))),
                         }
@@ -177,6 +180,10 @@ impl MetaService for Node {
         // Read-your-writes: answer once this node has applied the entry too.
         self.wait_applied(proposed.log_index).await?;
         Ok(proposed)
+    }
+
+    async fn propose_here(&self, command: Command) -> Result<Proposed, ForwardError> {
+        self.proposer.propose(command).await
     }
 
     async fn change_membership(&self, change: MembershipChange) -> Result<NodeId, ServiceError> {

@@ -127,8 +127,18 @@ impl MetaState {
             }
             Command::ExpireCopyTaskLeases { now } => self.expire_copy_task_leases(*now),
             Command::CancelCopyTask { now, task_id, reason } => self.cancel_copy_task(*now, *task_id, *reason),
+            Command::Batch(commands) => self.apply_batch(commands),
             Command::RetryShardRepair { now, shard_id } => self.retry_shard_repair(*now, *shard_id),
         }
+    }
+
+    /// Applies each command of a batch in order, as separate entries would be; a nested batch
+    /// refuses the whole batch before anything changes.
+    fn apply_batch(&mut self, commands: &[Command]) -> Result<Response, ApplyError> {
+        if commands.iter().any(|command| matches!(command, Command::Batch(_))) {
+            return Err(ApplyError::NestedBatch);
+        }
+        Ok(Response::Batch(commands.iter().map(|command| self.apply(command)).collect()))
     }
 
     /// All data nodes by ID, removed ones included (as tombstones).

@@ -737,4 +737,24 @@ fn restore_refuses_inconsistent_backups_and_id_clashes() {
     assert_eq!(fresh, MetaState::new());
 }
 
+#[test]
+fn a_batch_answers_each_command_and_keeps_going_after_a_rejection() {
+    let mut state = MetaState::new();
+    let create = |name: &str| Command::CreateDatabase { name: name.to_owned(), default_retention_policy: None };
+    let batch = Command::Batch(vec![create("a"), create("a"), create("b")]);
+    let Response::Batch(results) = ok(&mut state, batch) else { panic!("a batch answers Response::Batch") };
+    assert_eq!(results.len(), 3);
+    assert!(results[0].is_ok() && results[2].is_ok());
+    assert_eq!(results[1], Err(ApplyError::DatabaseExists { database: "a".to_owned() }));
+    assert_eq!(state.databases().keys().collect::<Vec<_>>(), ["a", "b"]);
+}
+
+#[test]
+fn a_batch_inside_a_batch_is_refused_before_anything_changes() {
+    let mut state = MetaState::new();
+    let create = Command::CreateDatabase { name: "a".to_owned(), default_retention_policy: None };
+    let nested = Command::Batch(vec![create.clone(), Command::Batch(vec![create])]);
+    rejected(&mut state, nested, ApplyError::NestedBatch);
+}
+
 mod copy_tasks;

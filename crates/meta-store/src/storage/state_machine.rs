@@ -55,8 +55,8 @@ pub struct ApplyStats {
 }
 
 impl ApplyStats {
-    fn record(&self, elapsed: std::time::Duration) {
-        self.commands.fetch_add(1, Ordering::Relaxed);
+    fn record(&self, commands: usize, elapsed: std::time::Duration) {
+        self.commands.fetch_add(commands as u64, Ordering::Relaxed);
         self.nanos.fetch_add(u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
     }
 
@@ -220,7 +220,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                 EntryPayload::Normal(command) => {
                     let started = Instant::now();
                     let result = applied.state.apply(&command);
-                    self.applied.stats().record(started.elapsed());
+                    self.applied.stats().record(command.count(), started.elapsed());
                     if let Err(error) = &result {
                         tracing::debug!(index = entry.log_id.index, command = command.name(), %error, "command rejected");
                     }
