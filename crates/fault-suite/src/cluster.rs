@@ -17,6 +17,7 @@
 //! across `docker kill`/`start` and `docker restart`, removed with the container.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -81,10 +82,14 @@ pub struct Converged {
     pub databases: BTreeSet<String>,
 }
 
-/// A running three-node cluster. Dropping it removes its containers and networks.
+/// Where a node's container finds the TOML file of [`DockerCluster::start_with_config`].
+const CONFIG_PATH: &str = "/etc/metad/metad.toml";
+
+/// A running three-node cluster. Dropping it removes its containers and networks (once every
+/// holder of its [`Docker`] guard, e.g. [`crate::DataNodes`], is dropped too).
 #[derive(Debug)]
 pub struct DockerCluster {
-    docker: Docker,
+    docker: Arc<Docker>,
     prefix: String,
     cluster_net: String,
     client_net: String,
@@ -92,26 +97,44 @@ pub struct DockerCluster {
     /// The nodes' client-network addresses.
     pub addresses: Addresses,
     http: reqwest::Client,
+    /// The host directory of the nodes' config file, bind-mounted read-only (kept while the
+    /// containers may restart).
+    _config_dir: Option<tempfile::TempDir>,
 }
 
 impl DockerCluster {
     /// Creates the networks and containers of `image` named after `prefix`, starts them and
     /// waits until every node is ready.
     pub async fn start(image: &str, prefix: &str) -> Result<DockerCluster, Error> {
+        DockerCluster::start_with_config(image, prefix, None).await
+    }
+
+    /// [`DockerCluster::start`], with every node reading `config` (a TOML file, e.g. an
+    /// `[anti-entropy]` section: settings only the file can set) from a host file bind-mounted
+    /// read-only; flags and `METAD_*` variables still give the node ID, peers and addresses.
+    pub async fn start_with_config(image: &str, prefix: &str, config: Option<&str>) -> Result<DockerCluster, Error> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(2))
             .connect_timeout(Duration::from_millis(500))
             .no_proxy()
             .build()
             .map_err(|e| Error::Cluster(format!("HTTP client: {e}")))?;
+        let (config_dir, mount) = match config {
+            Some(text) => {
+                let (dir, file) = write_config(prefix, text)?;
+                (Some(dir), Some(file))
+            }
+            None => (None, None),
+        };
         let cluster = DockerCluster {
-            docker: Docker::new(),
+            docker: Arc::new(Docker::new()),
             prefix: prefix.to_owned(),
             cluster_net: format!("{prefix}-cluster"),
             client_net: format!("{prefix}-client"),
             states: NODES.iter().map(|id| (*id, NodeState::Up)).collect(),
             addresses: Addresses::default(),
             http,
+            _config_dir: config_dir,
         };
         cluster.docker.create_network(&cluster.cluster_net).await?;
         cluster.docker.create_network(&cluster.client_net).await?;
@@ -119,13 +142,17 @@ impl DockerCluster {
         // A secret per run: a stray request from another cluster is refused.
         let secret = format!("{prefix}-{}", std::process::id());
         for id in NODES {
-            let options = [
+            let mut options = vec![
                 format!("--env=METAD_PEERS={peers}"),
                 format!("--env=METAD_LISTEN=0.0.0.0:{PORT}"),
                 "--env=METAD_DATA_DIR=/var/lib/metad".to_owned(),
                 format!("--env=METAD_CLUSTER_SECRET={secret}"),
                 "--env=RUST_LOG=info,openraft=warn".to_owned(),
             ];
+            if let Some(file) = &mount {
+                options.push(format!("--volume={}:{CONFIG_PATH}:ro", file.display()));
+                options.push(format!("--env=METAD_CONFIG={CONFIG_PATH}"));
+            }
             let args = ["--node-id".to_owned(), id.to_string(), "--advertise".to_owned(), format!("meta{id}:{PORT}")];
             let name = cluster.container(id);
             let alias = format!("meta{id}");
@@ -148,6 +175,21 @@ impl DockerCluster {
     /// The container of node `id`.
     pub fn container(&self, id: u64) -> String {
         format!("{}-meta{id}", self.prefix)
+    }
+
+    /// The run's containers and networks (shared with what runs beside the cluster).
+    pub(crate) fn docker(&self) -> Arc<Docker> {
+        Arc::clone(&self.docker)
+    }
+
+    /// The prefix of the run's container and network names.
+    pub(crate) fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The network on which clients reach the nodes.
+    pub(crate) fn client_network(&self) -> &str {
+        &self.client_net
     }
 
     async fn refresh_address(&self, id: u64) -> Result<(), Error> {
@@ -324,6 +366,18 @@ impl DockerCluster {
         }
         text
     }
+}
+
+/// Writes `text` to a new temporary directory as `metad.toml`, readable by the image's user;
+/// returns the directory (removed on drop) and the file.
+fn write_config(prefix: &str, text: &str) -> Result<(tempfile::TempDir, PathBuf), Error> {
+    let failed = |e: std::io::Error| Error::Cluster(format!("cannot write the nodes' config file: {e}"));
+    let dir = tempfile::Builder::new().prefix(&format!("{prefix}-config-")).tempdir().map_err(failed)?;
+    let file = dir.path().join("metad.toml");
+    std::fs::write(&file, text).map_err(failed)?;
+    // The nodes run as uid 10001: the file must be readable by others whatever the umask.
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o644)).map_err(failed)?;
+    Ok((dir, file))
 }
 
 /// Polls `probe` every 50 ms until it yields a value; an error after `timeout`.

@@ -6,7 +6,13 @@
 //! `consistency_model`'s tester, name by name), no acknowledged write lost, no answer from a node
 //! cut off from its peers, and all replicas converged after healing.
 //!
-//! The test is `tests/docker_faults.rs`; this library holds its parts:
+//! A second test, `tests/docker_anti_entropy.rs`, runs `datad` data nodes beside the cluster and
+//! checks anti-entropy in Docker: a data node `kill -9`ed, then one cut off from the meta nodes
+//! (`docker network disconnect`), each declared dead and its shards re-replicated from the
+//! surviving copies, with no acknowledged point missing from any owner.
+//!
+//! The tests are `tests/docker_faults.rs` and `tests/docker_anti_entropy.rs`; this library holds
+//! their parts:
 //!
 //! | module | holds |
 //! |---|---|
@@ -18,6 +24,10 @@
 //! | `cluster` | three `metad` containers on a peer network and a client network, and the faults |
 //! | `load` | the clients |
 //! | `runner` | one schedule end to end |
+//! | `data_nodes` | `datad` containers beside the cluster (a data network of their own), kill and cut-off |
+//! | `meta_view` | shard owners, data-node liveness and copy tasks as the meta service reports them |
+//! | `points` | the anti-entropy test's points, which were acknowledged, and a background write load |
+//! | `replicas` | owners against holders: the healthy state waited for, and every owner's copy read |
 //!
 //! ```
 //! use std::time::Duration;
@@ -34,20 +44,28 @@
 
 mod checker;
 mod cluster;
+mod data_nodes;
 mod docker;
 mod error;
 mod history;
 mod load;
+mod meta_view;
 mod model;
+mod points;
+mod replicas;
 mod runner;
 mod schedule;
 
 pub use checker::{check, first_unexplained, linearizable, Isolation, Linearizable, Verdict, Violation};
 pub use cluster::{wait_for, Addresses, Converged, DockerCluster, NODES};
+pub use data_nodes::{write_lines, DataNodeState, DataNodeStatus, DataNodes, ShardCopy, DATA_PORT};
 pub use docker::{available, build_image, docker, remove_leftovers, Docker};
 pub use error::Error;
 pub use history::{classify, Counts, Entry, History, Outcome, Reply};
 pub use load::{ApiClient, Load, LoadConfig};
+pub use meta_view::{parse_health, parse_owners, replacements, MetaApi, NodeHealth, Owners};
 pub use model::{Databases, Op, Ret};
+pub use points::{body, Batch, Copies, Key, Ledger, Point, WriteLoad, WriteLoadConfig, FIRST_HOUR};
+pub use replicas::{read_copies, ReplicaView};
 pub use runner::{run_schedule, RunConfig, ScheduleReport, FINAL_PROCESS};
 pub use schedule::{parse_seed, seeds_from, seeds_from_env, Fault, Schedule, Step, Target, DEFAULT_SCHEDULES};

@@ -54,7 +54,7 @@ pub fn router<S: MetaService>(service: Arc<S>, auth: Auth) -> Router {
             let applied = service.state().read();
             let mut text = metrics.render(&service.status(), service.state().stats(), applied.state.copy_tasks());
             drop(applied);
-            text.push_str(&service.anti_entropy_metrics());
+            text.push_str(&service.node_metrics());
             text
         }
     };

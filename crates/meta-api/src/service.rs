@@ -60,6 +60,7 @@ pub trait MetaService: Send + Sync + 'static {
     /// Serves an anti-entropy request forwarded by a follower: only if this node leads.
     fn anti_entropy_here(&self, request: AeRequest) -> impl Future<Output = Result<AeReply, ForwardError>> + Send;
 
-    /// The anti-entropy service's metrics in Prometheus text format (empty when not leading).
-    fn anti_entropy_metrics(&self) -> String;
+    /// Metrics of the node's own services in Prometheus text format: its write batching and, on
+    /// the leader, anti-entropy.
+    fn node_metrics(&self) -> String;
 }

@@ -89,7 +89,7 @@ impl MetaService for LocalNode {
         Err(ForwardError::NotLeader { leader_id: None, leader_addr: None })
     }
 
-    fn anti_entropy_metrics(&self) -> String {
+    fn node_metrics(&self) -> String {
         String::new()
     }
 }

@@ -279,8 +279,8 @@ impl MetaService for Node {
         })
     }
 
-    fn anti_entropy_metrics(&self) -> String {
-        self.anti_entropy.metrics(self)
+    fn node_metrics(&self) -> String {
+        self.proposer.metrics() + &self.anti_entropy.metrics(self)
     }
 
     fn status(&self) -> NodeStatus {

@@ -16,6 +16,10 @@
 //!                                   (the next batch waits for this answer)      └─► each waiter its own
 //! ```
 
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
 use openraft::Raft;
 use tokio::sync::{mpsc, oneshot};
 
@@ -36,14 +40,36 @@ struct Pending {
 pub(crate) struct Proposer {
     queue: mpsc::UnboundedSender<Pending>,
     raft: Raft<TypeConfig>,
+    counts: Arc<Counts>,
+}
+
+/// What the proposer sent to Raft, for `/metrics` (commands per entry shows the batching).
+#[derive(Debug, Default)]
+struct Counts {
+    entries: AtomicU64,
+    commands: AtomicU64,
 }
 
 impl Proposer {
     /// Starts the batching task; it ends when the proposer is dropped.
     pub(crate) fn start(raft: Raft<TypeConfig>) -> Self {
         let (queue, pending) = mpsc::unbounded_channel();
-        tokio::spawn(run(raft.clone(), pending));
-        Proposer { queue, raft }
+        let counts = Arc::new(Counts::default());
+        tokio::spawn(run(raft.clone(), pending, Arc::clone(&counts)));
+        Proposer { queue, raft, counts }
+    }
+
+    /// The proposer's counters in Prometheus text format.
+    pub(crate) fn metrics(&self) -> String {
+        let mut out = String::new();
+        for (name, help, counter) in [
+            ("metad_proposed_entries_total", "Log entries this node proposed as leader.", &self.counts.entries),
+            ("metad_proposed_commands_total", "Commands in those entries (batched writes).", &self.counts.commands),
+        ] {
+            let value = counter.load(Ordering::Relaxed);
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+        }
+        out
     }
 
     /// Writes `command` through Raft and returns its result once applied on this node; a follower
@@ -63,7 +89,7 @@ fn stopped() -> ForwardError {
     ForwardError::Raft("the proposer has stopped".to_owned())
 }
 
-async fn run(raft: Raft<TypeConfig>, mut pending: mpsc::UnboundedReceiver<Pending>) {
+async fn run(raft: Raft<TypeConfig>, mut pending: mpsc::UnboundedReceiver<Pending>, counts: Arc<Counts>) {
     while let Some(first) = pending.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -72,6 +98,13 @@ async fn run(raft: Raft<TypeConfig>, mut pending: mpsc::UnboundedReceiver<Pendin
                 Err(_) => break,
             }
         }
+        // A waiter that gave up (its request timed out: "outcome unknown") is not proposed late.
+        batch.retain(|pending| !pending.reply.is_closed());
+        if batch.is_empty() {
+            continue;
+        }
+        counts.entries.fetch_add(1, Ordering::Relaxed);
+        counts.commands.fetch_add(batch.len() as u64, Ordering::Relaxed);
         // One entry in flight: the writes that arrive while it is are the next batch.
         write(&raft, batch).await;
     }

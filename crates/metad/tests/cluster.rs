@@ -18,6 +18,14 @@ fn names(body: &Value, list: &str, field: &str) -> BTreeSet<String> {
         .unwrap_or_default()
 }
 
+/// The value of counter `name` in a `/metrics` text (0 when absent).
+fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(0)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_through_a_follower_are_read_on_every_node() {
     let cluster = Cluster::start(std::path::Path::new(env!("CARGO_BIN_EXE_metad")), 3).await;
@@ -64,13 +72,59 @@ async fn writes_through_a_follower_are_read_on_every_node() {
     for id in 1..=3 {
         let text =
             cluster.http.get(cluster.url(id, "/metrics")).send().await.expect("metrics").text().await.expect("text");
-        let applied: u64 = text
-            .lines()
-            .find_map(|l| l.strip_prefix("metad_apply_commands_total "))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
+        let applied = metric(&text, "metad_apply_commands_total");
         assert!(applied >= 3, "node {id} applied {applied} commands:\n{text}");
         assert!(text.contains("metad_raft_voters 3"), "{text}");
+    }
+}
+
+/// 64 concurrent creates, through every node, of 32 names each asked for twice: the leader
+/// batches them into fewer log entries than commands, and every request still gets its own
+/// answer (exactly one 201 and one 409 per name), the same on every node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writes_share_log_entries_and_each_gets_its_own_answer() {
+    let cluster = Cluster::start(std::path::Path::new(env!("CARGO_BIN_EXE_metad")), 3).await;
+    let leader = cluster.leader(LEADER_TIMEOUT).await;
+    let metrics = |id: u64| {
+        let (http, url) = (cluster.http.clone(), cluster.url(id, "/metrics"));
+        async move { http.get(url).send().await.expect("metrics").text().await.expect("text") }
+    };
+    let before = metrics(leader).await;
+
+    let mut requests = Vec::new();
+    for i in 0..64u64 {
+        let (http, url) = (cluster.http.clone(), cluster.url(1 + i % 3, "/v1/databases"));
+        let name = format!("db{}", i / 2);
+        requests.push(tokio::spawn(async move {
+            let response = http.post(url).json(&json!({ "name": name })).send().await.expect("answer");
+            let status = response.status().as_u16();
+            let text = response.text().await.expect("body");
+            let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            (name, status, body)
+        }));
+    }
+    let mut answers: std::collections::BTreeMap<String, Vec<u16>> = Default::default();
+    for request in requests {
+        let (name, status, body) = request.await.expect("request task");
+        if status == 409 {
+            assert_eq!(body["error"]["code"], "database_exists", "{name}: {body}");
+        }
+        answers.entry(name).or_default().push(status);
+    }
+    for (name, mut statuses) in answers {
+        statuses.sort_unstable();
+        assert_eq!(statuses, [201, 409], "{name}: one create wins, the other is told it exists");
+    }
+
+    let after = metrics(leader).await;
+    let entries = metric(&after, "metad_proposed_entries_total") - metric(&before, "metad_proposed_entries_total");
+    let commands = metric(&after, "metad_proposed_commands_total") - metric(&before, "metad_proposed_commands_total");
+    eprintln!("--- the leader proposed {commands} commands in {entries} log entries");
+    assert!(commands >= 64, "every create went through the leader's proposer: {commands}\n{after}");
+    assert!(entries < commands, "concurrent writes shared entries: {entries} entries for {commands} commands");
+    for id in 1..=3 {
+        let (_, dbs) = cluster.get(id, "/v1/databases").await.expect("answer");
+        assert_eq!(names(&dbs, "databases", "name").len(), 32, "node {id}: {dbs}");
     }
 }
 
