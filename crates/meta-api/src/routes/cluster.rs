@@ -37,13 +37,19 @@ fn catalog_complete<S: MetaService>(service: &S, status: &NodeStatus) -> bool {
     status.voters.iter().all(|voter| applied.state.meta_nodes().contains_key(&voter.id))
 }
 
-/// `GET /ready`: a leader is known, this node has applied everything it knows committed, and
+/// How long `/ready` waits for this node to catch up with the leader before it says "not yet".
+const READY_WAIT: Duration = Duration::from_millis(500);
+
+/// `GET /ready`: a leader is known, this node has caught up with it (a linearizable read would be
+/// served at once: applied at least up to the leader's read index, confirmed by a quorum), and
 /// every Raft voter is recorded in the meta-node catalog (the leader records them right after
-/// bootstrap and membership changes).
+/// bootstrap and membership changes). A node that restarted on an old log is not ready until it
+/// has applied what the cluster committed meanwhile, so a rolling restart that waits for
+/// `/ready` before the next node never leaves a quorum of stale logs.
 #[utoipa::path(get, path = "/ready", tag = "cluster", responses((status = 200, description = "Ready to serve"), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
 pub(crate) async fn ready<S: MetaService>(State(service): State<Arc<S>>) -> (StatusCode, Json<Value>) {
+    let caught_up = matches!(tokio::time::timeout(READY_WAIT, service.read_barrier()).await, Ok(Ok(())));
     let status = service.status();
-    let caught_up = status.applied_index >= status.committed_index;
     let catalog_complete = catalog_complete(&*service, &status);
     let ready = status.leader_id.is_some() && caught_up && catalog_complete;
     let code = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
