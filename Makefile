@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: prereqs run test verify fmt-check clippy doc firewall bench
+.PHONY: prereqs run test verify fmt-check clippy doc firewall systemd-units bench
 
 prereqs:
 	@scripts/ensure-prereqs.sh
@@ -18,7 +18,7 @@ test: prereqs
 	$(CARGO) test --workspace
 
 ## Everything CI checks: formatting, lints, tests, docs and the dependency firewall.
-verify: prereqs fmt-check clippy test doc firewall
+verify: prereqs fmt-check clippy test doc firewall systemd-units
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -32,6 +32,10 @@ doc: prereqs
 
 firewall:
 	@scripts/check-firewall.sh
+
+## The systemd units, checked by systemd-analyze against the built binaries (after `test`).
+systemd-units: test
+	@scripts/check-systemd-units.sh
 
 ## Criterion benchmarks (release build; see docs/PERFORMANCE.md).
 bench: prereqs
