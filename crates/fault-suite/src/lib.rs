@@ -1,6 +1,6 @@
 //! Fault tests in Docker for `metad`: a three-node cluster in containers runs under load while
-//! seeded random schedules partition the leader away (`docker network disconnect`), `kill -9`
-//! nodes, `docker pause` the leader, restart nodes and roll restarts through all of them. Every
+//! seeded random schedules partition the leader away (`docker network disconnect`), take the
+//! quorum away (the leader and a follower cut off at once), `kill -9` nodes, `docker pause` the leader, restart nodes and roll restarts through all of them. Every
 //! client operation is recorded with its invoke and return times and its outcome, and the
 //! history is then checked: linearizable against a model of the database routes (with
 //! `consistency_model`'s tester, name by name), no acknowledged write lost, no answer from a node

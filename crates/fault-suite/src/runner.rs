@@ -175,6 +175,7 @@ async fn drive(
         keys: config.load.keys.clone(),
         rng: ChaCha8Rng::seed_from_u64(schedule.seed.rotate_left(17)),
         isolations: Vec::new(),
+        probes_sent: 0,
         probes: Vec::new(),
         events: Vec::new(),
     };
@@ -306,6 +307,8 @@ struct Faults {
     rng: ChaCha8Rng,
     isolations: Vec<Isolation>,
     probes: Vec<Entry>,
+    /// Probes sent so far (each is a process of its own in the history).
+    probes_sent: usize,
     events: Vec<String>,
 }
 
@@ -336,25 +339,13 @@ impl Faults {
         match fault {
             Fault::Partition { target, hold } => {
                 let node = self.target(cluster, *target).await?;
-                cluster.cut_off(node).await?;
-                let from = self.epoch.elapsed();
-                self.note(format!("node {node} ({target}) cut off from its peers"));
-                // A write and a linearizable read sent to the cut-off node at once: neither may be
-                // answered with a result (the clients' requests to it are checked the same way).
-                let key = self.keys[self.rng.random_range(0..self.keys.len())].clone();
-                let probes =
-                    [self.probe(cluster, node, Op::Create(key.clone()), 0), self.probe(cluster, node, Op::Get(key), 1)];
-                // How long the partition lasts (the schedule's, not a wait for a condition).
-                tokio::time::sleep(*hold).await;
-                for probe in probes {
-                    if let Some(entry) = probe.await.map_err(|e| Error::Cluster(format!("probe task: {e}")))? {
-                        self.probes.push(entry);
-                    }
-                }
-                let to = self.epoch.elapsed();
-                cluster.reconnect(node).await?;
-                self.isolations.push(Isolation { node, from, to });
-                self.note(format!("node {node} reconnected"));
+                self.isolate(cluster, &[(node, target.to_string())], *hold).await?;
+            }
+            Fault::QuorumLoss { hold } => {
+                let leader = self.target(cluster, Target::Leader).await?;
+                let follower = cluster.follower_of(leader, self.rng.random_range(0..2));
+                let nodes = [(leader, "leader".to_owned()), (follower, "follower".to_owned())];
+                self.isolate(cluster, &nodes, *hold).await?;
             }
             Fault::Kill { target, down } => {
                 let node = self.target(cluster, *target).await?;
@@ -392,10 +383,47 @@ impl Faults {
         Ok(())
     }
 
-    /// Sends `op` to `node` in the background (as probe `slot` of this partition); the entry is
-    /// for the history.
-    fn probe(&self, cluster: &DockerCluster, node: u64, op: Op, slot: usize) -> tokio::task::JoinHandle<Option<Entry>> {
-        let process = PROBE_PROCESSES + 2 * self.isolations.len() + slot;
+    /// Cuts `nodes` off from their peers for `hold`, then reconnects them. A write and a
+    /// linearizable read are sent to each cut-off node at once: none may be answered with a
+    /// result (the clients' requests to them are checked the same way).
+    async fn isolate(
+        &mut self,
+        cluster: &mut DockerCluster,
+        nodes: &[(u64, String)],
+        hold: Duration,
+    ) -> Result<(), Error> {
+        for (node, role) in nodes {
+            cluster.cut_off(*node).await?;
+            self.note(format!("node {node} ({role}) cut off from its peers"));
+        }
+        let from = self.epoch.elapsed();
+        let mut probes = Vec::new();
+        for (node, _) in nodes {
+            let key = self.keys[self.rng.random_range(0..self.keys.len())].clone();
+            probes.push(self.probe(cluster, *node, Op::Create(key.clone())));
+            probes.push(self.probe(cluster, *node, Op::Get(key)));
+        }
+        // How long the partition lasts (the schedule's, not a wait for a condition).
+        tokio::time::sleep(hold).await;
+        for probe in probes {
+            if let Some(entry) = probe.await.map_err(|e| Error::Cluster(format!("probe task: {e}")))? {
+                self.probes.push(entry);
+            }
+        }
+        let to = self.epoch.elapsed();
+        for (node, _) in nodes {
+            cluster.reconnect(*node).await?;
+            self.isolations.push(Isolation { node: *node, from, to });
+            self.note(format!("node {node} reconnected"));
+        }
+        Ok(())
+    }
+
+    /// Sends `op` to `node` in the background, as a process of its own; the entry is for the
+    /// history.
+    fn probe(&mut self, cluster: &DockerCluster, node: u64, op: Op) -> tokio::task::JoinHandle<Option<Entry>> {
+        let process = PROBE_PROCESSES + self.probes_sent;
+        self.probes_sent += 1;
         let (api, address, epoch) = (self.api.clone(), cluster.addresses.get(node), self.epoch);
         tokio::spawn(async move {
             let address = address?;

@@ -42,6 +42,12 @@ pub enum Fault {
         /// How long the cut lasts.
         hold: Duration,
     },
+    /// Cut the leader and a follower off from their peers at once for `hold`: no side keeps a
+    /// majority, so no node may accept a write or answer a linearizable read; then heal both.
+    QuorumLoss {
+        /// How long the cuts last.
+        hold: Duration,
+    },
     /// `docker kill` (SIGKILL) the node, leave it down for `down`, then start it again.
     Kill {
         /// The node.
@@ -71,6 +77,9 @@ impl fmt::Display for Fault {
         let secs = |d: &Duration| d.as_secs_f64();
         match self {
             Fault::Partition { target, hold } => write!(f, "partition {target} away for {:.1}s", secs(hold)),
+            Fault::QuorumLoss { hold } => {
+                write!(f, "partition leader and a follower away (no quorum) for {:.1}s", secs(hold))
+            }
             Fault::Kill { target, down } => write!(f, "kill -9 {target}, down {:.1}s", secs(down)),
             Fault::PauseLeader { hold } => write!(f, "pause leader for {:.1}s", secs(hold)),
             Fault::Restart { target } => write!(f, "restart {target}"),
@@ -117,9 +126,10 @@ impl Schedule {
                 }
             };
             let fault = match rng.random_range(0..100) {
-                0..=29 => Fault::Partition { target: target(&mut rng), hold: millis(&mut rng, 1_500, 4_000) },
-                30..=54 => Fault::Kill { target: target(&mut rng), down: millis(&mut rng, 500, 3_000) },
-                55..=74 => Fault::PauseLeader { hold: millis(&mut rng, 1_000, 4_000) },
+                0..=24 => Fault::Partition { target: target(&mut rng), hold: millis(&mut rng, 1_500, 4_000) },
+                25..=46 => Fault::Kill { target: target(&mut rng), down: millis(&mut rng, 500, 3_000) },
+                47..=64 => Fault::PauseLeader { hold: millis(&mut rng, 1_000, 4_000) },
+                65..=74 => Fault::QuorumLoss { hold: millis(&mut rng, 1_500, 3_000) },
                 75..=89 => Fault::Restart { target: target(&mut rng) },
                 _ if !rolled => {
                     rolled = true;
@@ -233,7 +243,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(kinds.len(), 5, "every kind of fault is drawn");
+        assert_eq!(kinds.len(), 6, "every kind of fault is drawn");
     }
 
     #[test]

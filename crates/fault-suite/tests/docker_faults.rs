@@ -1,5 +1,5 @@
 //! Randomised fault schedules against a three-node `metad` cluster in Docker: partitions of the
-//! leader (or a follower), `kill -9`, `docker pause` of the leader, restarts and rolling
+//! leader (or a follower), loss of the quorum (two nodes cut off at once), `kill -9`, `docker pause` of the leader, restarts and rolling
 //! restarts, all under load. Every schedule's history must be linearizable, keep every
 //! acknowledged write, show no answer from a node cut off from its peers, and end with every
 //! replica holding what linearizable reads return.
