@@ -55,6 +55,7 @@ mod points;
 mod replicas;
 mod runner;
 mod schedule;
+mod test_env;
 
 pub use checker::{check, first_unexplained, linearizable, Isolation, Linearizable, Verdict, Violation};
 pub use cluster::{wait_for, Addresses, Converged, DockerCluster, NODES};
@@ -69,3 +70,4 @@ pub use points::{body, Batch, Copies, Key, Ledger, Point, WriteLoad, WriteLoadCo
 pub use replicas::{read_copies, ReplicaView};
 pub use runner::{run_schedule, RunConfig, ScheduleReport, FINAL_PROCESS};
 pub use schedule::{parse_seed, seeds_from, seeds_from_env, Fault, Schedule, Step, Target, DEFAULT_SCHEDULES};
+pub use test_env::{in_ci, prepare, target_dir};

@@ -91,9 +91,10 @@ pub async fn read_copies(data: &DataNodes, owners: &Owners) -> Result<Copies, Er
             let slot = data
                 .slot_of(*node)
                 .ok_or_else(|| Error::Cluster(format!("owner {node} of shard {shard} is not one of the data nodes")))?;
-            let lines = data.shard_lines(slot, *shard).await.ok_or_else(|| {
-                Error::Cluster(format!("data node {node} did not serve its copy of shard {shard}"))
-            })?;
+            let lines = data
+                .shard_lines(slot, *shard)
+                .await
+                .ok_or_else(|| Error::Cluster(format!("data node {node} did not serve its copy of shard {shard}")))?;
             copies.entry(*shard).or_default().insert(*node, lines.into_iter().collect());
         }
     }

@@ -15,6 +15,13 @@
 //!  every acknowledged point is on every owner of its shard, all owners' copies identical
 //! ```
 //!
+//! The background writes go only to shards the fault does not touch, through nodes other than
+//! the faulty one. Two things are left out on purpose, as the data node behaves today: a copy
+//! takes a shard as it was when the copy started (appends after that are not in it, and a
+//! write that fails on one owner stays on the others), so writes to a shard under repair make
+//! its copies differ; and a node cut off from the meta nodes still acknowledges writes routed
+//! by its stale metadata, to owners that were replaced meanwhile.
+//!
 //! It builds the image `metad:fault-suite` from the debug binaries (`cargo build --workspace
 //! --bins` first) with `deploy/build-image.sh`, as `docker_faults` does; about a minute on two
 //! cores. `AE_FAULT_SEED=0x...` replays the choices of one run (every run prints its seed). On
@@ -24,16 +31,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
-use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use fault_suite::{
-    body, read_copies, replacements, write_lines, DataNodeState, DataNodes, DockerCluster, Error, Key, Ledger, MetaApi,
-    ReplicaView, WriteLoad, WriteLoadConfig,
+    body, read_copies, replacements, say, write_lines, DataNodeState, DataNodes, DockerCluster, Error, Key, Ledger,
+    MetaApi, ReplicaView, WriteLoad, WriteLoadConfig,
 };
 
 /// The image the suite builds from this workspace's debug binaries.
@@ -63,35 +68,12 @@ const HOURS: u32 = 6;
 const HOSTS: u32 = 16;
 /// How long a node may take to be declared dead (5 s of silence) or online again.
 const LIVENESS_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a reconnected data node's metadata cache may take to catch up: a long poll sent
+/// before the cut waits on its dead connection for up to its 30 s wait plus the client's 15 s
+/// request timeout.
+const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long re-replication may take once a node is dead.
 const REPAIR_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// `$CARGO_TARGET_DIR` of this build: this test binary is `<target>/debug/deps/<name>`.
-fn target_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    let target = exe.ancestors().nth(3).expect("<target>/debug/deps/<test>");
-    for binary in ["metad", "metactl", "datad"] {
-        let path = target.join("debug").join(binary);
-        assert!(
-            path.exists(),
-            "{} is not built: run `cargo build --workspace --bins` (make test does)",
-            path.display()
-        );
-    }
-    target.to_owned()
-}
-
-/// `eprintln!` straight to the stderr stream: the test harness captures `eprintln!` of a passing
-/// test, and the test should show its progress as it goes.
-macro_rules! say {
-    ($($arg:tt)*) => {{
-        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
-    }};
-}
-
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
-}
 
 /// `AE_FAULT_SEED`, or one from the clock.
 fn seed() -> u64 {
@@ -106,25 +88,18 @@ fn seed() -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dead_and_cut_off_data_nodes_are_re_replicated_without_losing_a_point() {
-    if let Err(why) = fault_suite::available().await {
-        assert!(!ci(), "CI=true and Docker is not available, so the anti-entropy fault test cannot run: {why}");
-        let rule = "!".repeat(100);
-        say!("{rule}\nSKIPPED: Docker is not available ({why})\n  the Docker anti-entropy test did not run\n{rule}");
+    if !fault_suite::prepare("the Docker anti-entropy test", IMAGE).await.expect("prepare the Docker test") {
         return;
     }
     let started = Instant::now();
-    say!("--- build the image {IMAGE} from the debug binaries");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/build-image.sh");
-    let built = fault_suite::build_image(&script, &target_dir(), IMAGE).await.expect("build the image");
-    say!("{built}");
-    fault_suite::remove_leftovers().await.expect("remove what dead runs left");
 
     let seed = seed();
     let replay = format!("AE_FAULT_SEED={seed:#x} cargo test -p fault-suite --test docker_anti_entropy -- --nocapture");
     say!("--- seed {seed:#x} (replay: {replay})");
     let prefix = format!("fsae{}", std::process::id());
     say!("--- start 3 meta nodes ({prefix}-meta*) with short anti-entropy timings, {DATA_NODES} data nodes");
-    let cluster = DockerCluster::start_with_config(IMAGE, &prefix, Some(AE_CONFIG)).await.expect("the meta nodes start");
+    let cluster =
+        DockerCluster::start_with_config(IMAGE, &prefix, Some(AE_CONFIG)).await.expect("the meta nodes start");
     let data = match DataNodes::start(&cluster, IMAGE, DATA_NODES, &[]).await {
         Ok(data) => data,
         Err(error) => {
@@ -142,7 +117,6 @@ async fn dead_and_cut_off_data_nodes_are_re_replicated_without_losing_a_point() 
         ledger: Ledger::new(),
         routes: BTreeMap::new(),
         started,
-        stale: None,
     };
     let result = scenario.run().await;
     if let Err(error) = result {
@@ -163,8 +137,6 @@ struct Scenario {
     /// The shard every key's points go to, learnt from the first writes.
     routes: BTreeMap<Key, u64>,
     started: Instant,
-    /// The stale-route probe: acknowledged?, seq → (shard, owners, nodes holding it).
-    stale: Option<(bool, BTreeMap<u64, (u64, Vec<u64>, Vec<u64>)>)>,
 }
 
 /// An error unless `problems` is empty.
@@ -220,7 +192,9 @@ impl Scenario {
             view.owners.len(),
             owned.iter().map(|(node, shards)| (*node, shards.len())).collect::<BTreeMap<_, _>>()
         );
-        ensure(view.owners.len() >= HOURS as usize, || format!("{HOURS} hours made only {} shards", view.owners.len()))?;
+        ensure(view.owners.len() >= HOURS as usize, || {
+            format!("{HOURS} hours made only {} shards", view.owners.len())
+        })?;
         ensure(owned.len() == DATA_NODES, || format!("not every data node owns a shard: {owned:?}"))?;
         let copies = read_copies(&self.data, &view.owners).await?;
         self.routes = self.ledger.routes(&copies).map_err(|p| Error::Cluster(p.join("\n")))?;
@@ -261,7 +235,8 @@ impl Scenario {
         let node = self.data.node_id(slot);
         let moved = before.owned_by().remove(&node).unwrap_or_default();
         ensure(!moved.is_empty(), || format!("node {node} owns no shard to move: {:?}", before.owners))?;
-        let killed: Vec<u64> = self.data.slots_in(DataNodeState::Killed).iter().map(|s| self.data.node_id(*s)).collect();
+        let killed: Vec<u64> =
+            self.data.slots_in(DataNodeState::Killed).iter().map(|s| self.data.node_id(*s)).collect();
         say!(
             "--- phase 3 ({:.1}s): docker network disconnect data node {node} ({}) from the meta nodes; it owns {moved:?}",
             self.elapsed(),
@@ -287,27 +262,27 @@ impl Scenario {
         let kept = status.map(|s| s.shards.keys().copied().collect::<BTreeSet<u64>>()).unwrap_or_default();
         ensure(moved.is_subset(&kept), || format!("the cut-off node lost shard files: holds {kept:?}, had {moved:?}"))?;
 
-        self.probe_stale_write(slot, &moved, &healed).await?;
-
         say!("--- phase 4 ({:.1}s): reconnect data node {node} to the meta nodes", self.elapsed());
         self.data.reconnect_to_meta(slot).await?;
         let back = Instant::now();
         self.wait_liveness(node, "online").await?;
         say!("    node {node} online again {:.1}s after reconnecting", back.elapsed().as_secs_f64());
         let index = self.meta.metadata_index().await.ok_or_else(|| Error::Cluster("no metadata index".into()))?;
-        wait_until("the reconnected node's metadata cache catching up", LIVENESS_TIMEOUT, || async {
+        wait_until("the reconnected node's metadata cache catching up", CATCH_UP_TIMEOUT, || async {
             let seen = self.data.status(slot).await.and_then(|s| s.metadata_index);
             (seen >= Some(index)).then_some(()).ok_or(format!("its cache is at {seen:?}, the metadata at {index}"))
         })
         .await?;
+        say!("    its metadata cache caught up {:.1}s after reconnecting", back.elapsed().as_secs_f64());
         // Two planning rounds after the leader saw it online: nothing may have changed.
         let mut planned = self.planned_at().await;
         for round in 1..=2 {
-            let next = wait_until(&format!("planning round {round} after the node came back"), LIVENESS_TIMEOUT, || async {
-                let at = self.planned_at().await;
-                at.filter(|at| Some(*at) > planned).ok_or(format!("last plan at {at:?}"))
-            })
-            .await?;
+            let next =
+                wait_until(&format!("planning round {round} after the node came back"), LIVENESS_TIMEOUT, || async {
+                    let at = self.planned_at().await;
+                    at.filter(|at| Some(*at) > planned).ok_or(format!("last plan at {at:?}"))
+                })
+                .await?;
             planned = Some(next);
         }
         let settled = self.wait_healthy("the shards after the node came back", &excluded, true).await?;
@@ -322,36 +297,11 @@ impl Scenario {
             .filter(|t| t["task"]["state"] == "pending" || t["task"]["state"] == "claimed")
             .collect();
         ensure(open.is_empty(), || format!("copy tasks still open after it came back: {open:?}"))?;
-        ensure(report["under_replicated"] == serde_json::json!([]) && report["unrecoverable"] == serde_json::json!([]), || {
-            format!("the leader still reports shards to repair: {report}")
-        })?;
+        ensure(
+            report["under_replicated"] == serde_json::json!([]) && report["unrecoverable"] == serde_json::json!([]),
+            || format!("the leader still reports shards to repair: {report}"),
+        )?;
         Ok(settled)
-    }
-
-    /// What happens to a write sent to the cut-off node for the shards it no longer owns: it
-    /// cannot learn that they moved. Reported, not asserted (see the report printed).
-    async fn probe_stale_write(&mut self, slot: usize, moved: &BTreeSet<u64>, healed: &ReplicaView) -> Result<(), Error> {
-        let keys: Vec<Key> = self.routes.iter().filter(|(_, shard)| moved.contains(shard)).map(|(k, _)| *k).take(4).collect();
-        // Fresh sequence numbers, never recorded as acknowledged.
-        let points = self.ledger.points(&keys, 1);
-        let address = self.data.address(slot).ok_or_else(|| Error::Cluster("the cut-off node has no address".into()))?;
-        let outcome = write_lines(&self.data.http(), &address, DB, body(&points)).await;
-        let mut holders = BTreeMap::new();
-        for point in &points {
-            let shard = self.routes[&point.key];
-            let mut on = Vec::new();
-            for held_slot in 0..self.data.len() {
-                if let Some(lines) = self.data.shard_lines(held_slot, shard).await {
-                    if lines.contains(&point.line()) {
-                        on.push(self.data.node_id(held_slot));
-                    }
-                }
-            }
-            holders.insert(point.seq, (shard, healed.owners[&shard].clone(), on));
-        }
-        say!("    probe: write through the cut-off node to shards it lost: {outcome:?}; seq → (shard, owners, held on) {holders:?}");
-        self.stale = Some((outcome.is_ok(), holders));
-        Ok(())
     }
 
     /// Writes every key once through every live data node (the reconnected one too), then

@@ -16,58 +16,21 @@
 //!
 //! Without Docker the test says so loudly and passes, unless `CI=true`, where it fails.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use fault_suite::{run_schedule, RunConfig, Schedule};
+use fault_suite::{run_schedule, say, RunConfig, Schedule};
 
 /// The image the suite builds from this workspace's debug binaries.
 const IMAGE: &str = "metad:fault-suite";
 /// Load per schedule unless `FAULT_LOAD_SECS` says otherwise.
 const DEFAULT_LOAD: Duration = Duration::from_secs(10);
 
-/// `$CARGO_TARGET_DIR` of this build: this test binary is `<target>/debug/deps/<name>`.
-fn target_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    let target = exe.ancestors().nth(3).expect("<target>/debug/deps/<test>");
-    for binary in ["metad", "metactl", "datad"] {
-        let path = target.join("debug").join(binary);
-        assert!(
-            path.exists(),
-            "{} is not built: run `cargo build --workspace --bins` (make test does)",
-            path.display()
-        );
-    }
-    target.to_owned()
-}
-
-/// `eprintln!` straight to the stderr stream: the test harness captures `eprintln!` of a passing
-/// test, and a five-minute suite should show its progress and findings as it goes.
-macro_rules! say {
-    ($($arg:tt)*) => {{
-        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
-    }};
-}
-
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_fault_schedules_keep_the_history_linearizable() {
-    if let Err(why) = fault_suite::available().await {
-        assert!(!ci(), "CI=true and Docker is not available, so the fault suite cannot run: {why}");
-        let rule = "!".repeat(100);
-        say!("{rule}\nSKIPPED: Docker is not available ({why})\n  the Docker fault suite did not run\n{rule}");
+    if !fault_suite::prepare("the Docker fault suite", IMAGE).await.expect("prepare the Docker test") {
         return;
     }
     let started = Instant::now();
-    say!("--- build the image {IMAGE} from the debug binaries");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/build-image.sh");
-    let built = fault_suite::build_image(&script, &target_dir(), IMAGE).await.expect("build the image");
-    say!("{built}");
-    fault_suite::remove_leftovers().await.expect("remove what dead runs left");
 
     let (seeds, origin) = fault_suite::seeds_from_env().expect("valid FAULT_* variables");
     let load = std::env::var("FAULT_LOAD_SECS")
