@@ -61,8 +61,10 @@
 //!   or a task adding a plain owner to a shard with `replication` live copies on active owners
 //!   (`NotNeeded`). The same round plans what a cancelled task was for, if still needed. Blocked
 //!   tasks are never cancelled, and their `(shard, target)` pair is never planned again.
-//! * **Hot** copies count exactly like cold ones: a hot shard is repaired like any other (the copy
-//!   catches up with writes on the data node's side). `size`, `checksum` and `hot` are not used yet.
+//! * **Hot** copies count exactly like cold ones: a hot shard is repaired like any other, without
+//!   waiting for its writes to stop. Nothing catches a copy up with writes that land while it
+//!   runs: the reference data node (`datad`) copies the bytes present when the copy starts. `size`,
+//!   `checksum` and `hot` are not used yet.
 //!
 //! # Cost
 //!
