@@ -213,18 +213,35 @@ impl Scenario {
             self.elapsed(),
             self.data.container(slot)
         );
-        let load = self.start_load(&lost, &[slot])?;
-        self.data.kill(slot).await?;
-        let killed = Instant::now();
-        self.wait_liveness(victim, "dead").await?;
-        say!("    node {victim} declared dead {:.1}s after the kill", killed.elapsed().as_secs_f64());
-        let excluded = BTreeSet::from([victim]);
-        self.wait_healthy("the dead node's shards on 2 live owners each", &excluded, false).await?;
-        say!("    its shards re-replicated {:.1}s after the kill", killed.elapsed().as_secs_f64());
+        self.lose_and_repair(before, slot, &lost, &BTreeSet::from([victim]), Loss::Killed).await
+    }
+
+    /// Takes data node `slot` away (`loss`) while writes go on to the shards it does not own
+    /// (`lost` are its own); waits until it is dead and its shards are on two live owners
+    /// outside `excluded`, copied from the surviving copies, and checks the repair.
+    async fn lose_and_repair(
+        &mut self,
+        before: &ReplicaView,
+        slot: usize,
+        lost: &BTreeSet<u64>,
+        excluded: &BTreeSet<u64>,
+        loss: Loss,
+    ) -> Result<ReplicaView, Error> {
+        let node = self.data.node_id(slot);
+        let load = self.start_load(lost, &[slot])?;
+        match loss {
+            Loss::Killed => self.data.kill(slot).await?,
+            Loss::CutOff => self.data.cut_off_from_meta(slot).await?,
+        }
+        let (since, what) = (Instant::now(), loss.what());
+        self.wait_liveness(node, "dead").await?;
+        say!("    node {node} declared dead {:.1}s after the {what}", since.elapsed().as_secs_f64());
+        self.wait_healthy(&format!("node {node}'s shards on 2 live owners each"), excluded, false).await?;
+        say!("    its shards re-replicated {:.1}s after the {what}", since.elapsed().as_secs_f64());
         self.stop_load(load).await?;
-        let after = self.wait_healthy("identical copies after the kill", &excluded, true).await?;
-        self.check_repair(before, &after, victim, &lost).await?;
-        Ok(after)
+        let repaired = self.wait_healthy(&format!("identical copies after the {what}"), excluded, true).await?;
+        self.check_repair(before, &repaired, node, lost).await?;
+        Ok(repaired)
     }
 
     /// Cuts a live data node off from the meta nodes; waits until it is dead and its shards are
@@ -242,18 +259,9 @@ impl Scenario {
             self.elapsed(),
             self.data.container(slot)
         );
-        let load = self.start_load(&moved, &[slot])?;
-        self.data.cut_off_from_meta(slot).await?;
-        let cut = Instant::now();
-        self.wait_liveness(node, "dead").await?;
-        say!("    node {node} declared dead {:.1}s after the cut", cut.elapsed().as_secs_f64());
         let mut excluded: BTreeSet<u64> = killed.iter().copied().collect();
         excluded.insert(node);
-        self.wait_healthy("the cut-off node's shards on 2 live owners each", &excluded, false).await?;
-        say!("    its shards re-replicated {:.1}s after the cut", cut.elapsed().as_secs_f64());
-        self.stop_load(load).await?;
-        let healed = self.wait_healthy("identical copies after the cut", &excluded, true).await?;
-        self.check_repair(before, &healed, node, &moved).await?;
+        let healed = self.lose_and_repair(before, slot, &moved, &excluded, Loss::CutOff).await?;
         let state = self.data.container_state(slot).await?;
         let status = self.data.status(slot).await;
         ensure(state == "running" && status.is_some(), || {
@@ -458,22 +466,39 @@ impl Scenario {
     }
 }
 
-/// Polls `probe` every 100 ms until it is `Ok`; after `timeout`, an error with its last `Err`.
+/// How a data node is taken away.
+#[derive(Clone, Copy, Debug)]
+enum Loss {
+    /// `docker kill`.
+    Killed,
+    /// `docker network disconnect` from the meta nodes; it keeps running.
+    CutOff,
+}
+
+impl Loss {
+    fn what(self) -> &'static str {
+        match self {
+            Loss::Killed => "kill",
+            Loss::CutOff => "cut",
+        }
+    }
+}
+
+/// Polls `probe` (the harness's poller) until it is `Ok`; after `timeout`, an error with its
+/// last `Err`.
 async fn wait_until<T, F, Fut>(what: &str, timeout: Duration, mut probe: F) -> Result<T, Error>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, String>>,
 {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let last = match probe().await {
-            Ok(value) => return Ok(value),
-            Err(last) => last,
-        };
-        if Instant::now() >= deadline {
-            return Err(Error::Timeout { what: format!("{what} (last seen: {last})"), after: timeout });
+    let last = std::sync::Mutex::new(String::from("nothing yet"));
+    let found = cluster_harness::try_wait_for(timeout, || {
+        let (attempt, last) = (probe(), &last);
+        async move {
+            attempt.await.map_err(|seen| *last.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = seen).ok()
         }
-        // Poll interval between probes; the deadline above bounds the wait.
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await;
+    let last = last.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
+    found.ok_or(Error::Timeout { what: format!("{what} (last seen: {last})"), after: timeout })
 }
