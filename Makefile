@@ -8,9 +8,11 @@ CARGO ?= cargo
 prereqs:
 	@scripts/ensure-prereqs.sh
 
-## Run one meta node on the embedded defaults (127.0.0.1:8091, ./metad-data).
+## Run one meta node on the embedded defaults (127.0.0.1:8091, ./metad-data). Builds the workspace's
+## binaries exactly as `make test` does (same features), so after `make test` nothing recompiles.
 run: prereqs
-	$(CARGO) run -p metad -- --dev
+	$(CARGO) build --workspace --bins
+	"$$($(CARGO) metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/metad" --dev
 
 ## Run every test of the workspace (builds every binary first: cluster tests start them).
 test: prereqs

@@ -4,7 +4,10 @@
 set -euo pipefail
 
 missing=()
-if ! ldconfig -p 2>/dev/null | grep -q 'libclang[-.0-9]*\.so' && [ -z "${LIBCLANG_PATH:-}" ]; then
+# The library list is read whole before it is searched: `ldconfig -p | grep -q` would fail under
+# pipefail whenever grep stops reading early (SIGPIPE), making libclang look missing every time.
+libraries=$(ldconfig -p 2>/dev/null || true)
+if ! grep -Eq 'libclang(-[0-9.]+)?\.so' <<<"$libraries" && [ -z "${LIBCLANG_PATH:-}" ]; then
   missing+=(libclang-dev clang)
 fi
 command -v c++ >/dev/null 2>&1 || missing+=(g++)

@@ -52,9 +52,12 @@ fn cluster() -> PlanInput {
             membership: Membership::Active,
             liveness: Liveness::Online,
             zone: Some(format!("zone-{}", id % 3)),
+            owned: 0,
         })
         .collect();
-    PlanInput { shards, nodes, inventories, tasks: Vec::new() }
+    let mut input = PlanInput { shards, nodes, inventories, tasks: Vec::new(), unreported: Default::default() };
+    input.count_owned();
+    input
 }
 
 fn bench(c: &mut Criterion) {
@@ -90,6 +93,15 @@ fn bench(c: &mut Criterion) {
     group.bench_function("full_1m_shards_one_dead", |b| b.iter(|| plan(black_box(&input), &limits, Scope::All)));
     group.bench_function("incremental_dead_node_shards", |b| {
         b.iter(|| plan(black_box(&input), &limits, Scope::Shards(black_box(&dead_shards))))
+    });
+    // What the leader's service hands a scoped round: the shards in scope (and of tasks) only.
+    let scoped_input = PlanInput {
+        shards: input.shards.iter().filter(|s| s.owners.contains(&DEAD)).cloned().collect(),
+        ..input.clone()
+    };
+    assert_eq!(plan(&scoped_input, &limits, Scope::Shards(&dead_shards)), full);
+    group.bench_function("incremental_dead_node_shards_scoped_input", |b| {
+        b.iter(|| plan(black_box(&scoped_input), &limits, Scope::Shards(black_box(&dead_shards))))
     });
     group.finish();
 }

@@ -1,6 +1,6 @@
 //! What the planner reads: the cluster as the Raft leader sees it, plus limits and scope.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -47,12 +47,15 @@ pub struct NodeView {
     pub liveness: Liveness,
     /// Failure zone (rack, availability zone), if the node is labelled with one.
     pub zone: Option<String>,
+    /// Shards the node owns in the whole cluster, as the metadata counts them (kept there
+    /// incrementally): the base of "least loaded", so a scoped round need not see every shard.
+    pub owned: u64,
 }
 
 /// One copy of a shard as a node reports it.
 ///
 /// The planner only looks at whether a copy exists: `size`, `checksum` and `hot` are carried for
-/// the digest comparison of cold shards (seed scenario 5), which is not planned here. A hot copy
+/// the digest comparison of cold shards (inconsistent copies), which is not planned here. A hot copy
 /// (still written to) counts exactly like a cold one.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShardCopy {
@@ -148,9 +151,10 @@ impl Default for Limits {
 /// Everything one planning round looks at.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanInput {
-    /// Every shard in the cluster: a task whose shard is not here is cancelled. Any order; a full
-    /// plan is fastest with shards in ascending ID order, and sorts them (stably, so ascending runs
-    /// merge cheaply) otherwise.
+    /// For [`Scope::All`], every live shard of the cluster; for [`Scope::Shards`], at least the
+    /// shards in scope and those of every task. A task whose shard is not here is cancelled. Any
+    /// order; a full plan is fastest with shards in ascending ID order, and sorts them (stably, so
+    /// ascending runs merge cheaply) otherwise.
     pub shards: Vec<ShardView>,
     /// Every data node that is not removed.
     pub nodes: Vec<NodeView>,
@@ -158,6 +162,23 @@ pub struct PlanInput {
     pub inventories: BTreeMap<NodeId, Inventory>,
     /// Pending, claimed and blocked copy tasks.
     pub tasks: Vec<TaskView>,
+    /// `(node, shard)`: copies the caller knows exist although the node's inventory does not list
+    /// them yet (a write or a completed copy landed after the node sent it). They count as held.
+    pub unreported: BTreeSet<(NodeId, ShardId)>,
+}
+
+impl PlanInput {
+    /// Sets every node's [`NodeView::owned`] by counting the owners in `shards`: for inputs that
+    /// list every shard of the cluster (tests, benchmarks, tools).
+    pub fn count_owned(&mut self) {
+        let mut owned: BTreeMap<NodeId, u64> = BTreeMap::new();
+        for owner in self.shards.iter().flat_map(|s| s.owners.iter()) {
+            *owned.entry(*owner).or_default() += 1;
+        }
+        for node in &mut self.nodes {
+            node.owned = owned.get(&node.id).copied().unwrap_or(0);
+        }
+    }
 }
 
 /// Which shards a planning round may create tasks for and report on.
@@ -168,6 +189,7 @@ pub enum Scope<'a> {
     /// Every shard: the periodic full check.
     All,
     /// Only these shards get new tasks and reports: the prompt reaction to an event (node died,
-    /// inventory shows a gap). IDs not in the input are ignored.
+    /// inventory shows a gap). IDs not in the input are ignored. The input may then leave out
+    /// every other shard but those of tasks: the round costs what the scope holds, not the cluster.
     Shards(&'a [ShardId]),
 }

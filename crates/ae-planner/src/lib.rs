@@ -23,9 +23,11 @@
 //!
 //! # Rules
 //!
-//! * A node **holds** shard S if its trusted inventory lists S, or if it has no trusted inventory
-//!   (missing report, grace period after a leader change) and owns S. Owners absent from the input
-//!   (removed) count as dead. Owners of a shard are distinct; shard IDs are unique.
+//! * A node **holds** shard S if its trusted inventory lists S, or the caller knows of a copy the
+//!   inventory does not list yet ([`PlanInput::unreported`]: a write or a completed copy that
+//!   landed after the report was sent), or if it has no trusted inventory (missing report, grace
+//!   period after a leader change) and owns S. Owners absent from the input (removed) count as
+//!   dead. Owners of a shard are distinct; shard IDs are unique.
 //! * A **live copy** is held by an owner that is not dead; draining and suspect owners' copies count.
 //!   The shard wants `replication` copies on active (not draining) owners. Its tasks' priority is
 //!   its number of live copies (0 or 1 = most urgent: 0 when only a non-owner still has a copy),
@@ -33,8 +35,12 @@
 //! * **New owners**: `replication` − (active, not dead owners) − (in-flight tasks bringing a new
 //!   owner). Each replaces, in ID order, a dead owner (`DeadOwner`), then a draining one
 //!   (`DrainingOwner`), and otherwise is a plain addition (`UnderReplicated`). A shard that already
-//!   has `replication` active owners gets no replacement for a surplus dead or draining owner: the
-//!   caller may drop such an owner once the shard is not under-replicated.
+//!   has `replication` active owners gets no replacement for a surplus dead or draining owner.
+//! * **Dropped owners**: a leaving owner (draining or dead) of a shard that keeps `replication`
+//!   live copies on active owners without it is dropped ([`Plan::drop_owners`], in scope only), and
+//!   an in-flight task that was to replace it is cancelled (`NotNeeded`, whatever the scope): this
+//!   is how a drained node whose shards an operator copied, or whose policy's RF was lowered,
+//!   finishes draining, and how a dead node's surplus ownership goes away.
 //! * **Refill**: an active, online owner whose trusted inventory lacks S, while some other node
 //!   holds it, gets a task to itself (`MissingOnOwner`): this is how `update-data` (same ID, empty
 //!   disk) is filled. If nobody holds S and all owners are alive, S was never written: nothing.
@@ -68,14 +74,15 @@
 //!
 //! # Cost
 //!
-//! One pass over every shard and its owners (to count each node's shards, and to find the shards
-//! that are not trivially healthy), then work in proportion to those. A shard is checked against
-//! its owners' inventories by walking each inventory forward, so the full check visits shards in
-//! ascending ID order: directly when the input is sorted, else through a stable sort (cheap for
-//! input made of ascending runs, like the metadata's per-database listing). A [`Scope::Shards`]
-//! round checks only its shards but still makes the ownership pass. `benches/plan.rs`, one core,
-//! 1,000,000 shards on 1,000 nodes: about 50 ms sorted, 80 ms in per-database runs, 25 ms scoped
-//! to one dead node's 2,500 shards.
+//! One pass over the input's shards and their owners (to find the shards that are not trivially
+//! healthy), then work in proportion to those. Each node's load comes with the input
+//! ([`NodeView::owned`], kept incrementally by the metadata), so no round counts owners across the
+//! cluster. A shard is checked against its owners' inventories by walking each inventory forward,
+//! so the full check visits shards in ascending ID order: directly when the input is sorted, else
+//! through a stable sort (cheap for input made of ascending runs, like the metadata's per-database
+//! listing). A [`Scope::Shards`] round needs only its shards and those of tasks in the input, and
+//! costs what they hold plus one pass over the nodes and tasks. Figures: `benches/plan.rs` and
+//! `docs/PERFORMANCE.md`.
 //!
 //! # Example
 //!
@@ -86,7 +93,7 @@
 //!     plan, Inventory, Limits, Liveness, Membership, NodeView, PlanInput, Reason, Scope, ShardCopy, ShardView,
 //! };
 //!
-//! let node = |id, liveness| NodeView { id, membership: Membership::Active, liveness, zone: None };
+//! let node = |id, liveness| NodeView { id, membership: Membership::Active, liveness, zone: None, owned: 1 };
 //! let input = PlanInput {
 //!     // RF 2 on nodes 1 and 2; node 2 died, node 3 is new.
 //!     shards: vec![ShardView { id: 10, replication: 2, owners: vec![1, 2] }],
@@ -96,6 +103,7 @@
 //!         (3, Inventory::default()),
 //!     ]),
 //!     tasks: vec![],
+//!     unreported: Default::default(),
 //! };
 //! let plan = plan(&input, &Limits::default(), Scope::All);
 //! let task = &plan.create[0];
@@ -120,6 +128,6 @@ pub use input::{
     Inventory, Limits, Liveness, Membership, NodeId, NodeView, PlanInput, Scope, ShardCopy, ShardId, ShardView, TaskId,
     TaskState, TaskView,
 };
-pub use plan::{Cancel, CancelReason, NewTask, Plan, Reason, Report, ShardHealth};
+pub use plan::{Cancel, CancelReason, DropOwner, DropReason, NewTask, Plan, Reason, Report, ShardHealth};
 pub use planner::plan;
 pub use shard_map::ShardMap;

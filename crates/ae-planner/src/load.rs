@@ -26,11 +26,10 @@ impl Load {
     /// Starts from the shards each node owns and the `(source, target)` of every in-flight task.
     pub(crate) fn new(
         nodes: &NodeTable<'_>,
-        owned: Vec<u64>,
         in_flight: impl Iterator<Item = (Option<Ix>, Option<Ix>)>,
         limits: Limits,
     ) -> Self {
-        let mut load = owned;
+        let mut load: Vec<u64> = (0..nodes.len() as Ix).map(|i| nodes.owned(i)).collect();
         let mut fetch = vec![0; nodes.len()];
         let mut sync = vec![0; nodes.len()];
         for (source, target) in in_flight {
@@ -91,29 +90,29 @@ impl Load {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
+    use std::collections::{BTreeMap, BTreeSet};
 
     use super::*;
     use crate::input::{Liveness, Membership, NodeView};
 
-    fn node(id: u64, membership: Membership, liveness: Liveness) -> NodeView {
-        NodeView { id, membership, liveness, zone: None }
+    fn node(id: u64, membership: Membership, liveness: Liveness, owned: u64) -> NodeView {
+        NodeView { id, membership, liveness, zone: None, owned }
     }
 
     #[test]
     fn orders_open_targets_by_load_then_id_and_closes_full_ones() {
         let nodes = [
-            node(1, Membership::Active, Liveness::Online),
-            node(2, Membership::Active, Liveness::Online),
-            node(3, Membership::Draining, Liveness::Online),
-            node(4, Membership::Active, Liveness::Suspect),
-            node(5, Membership::Active, Liveness::Online),
+            node(1, Membership::Active, Liveness::Online, 3),
+            node(2, Membership::Active, Liveness::Online, 1),
+            node(3, Membership::Draining, Liveness::Online, 0),
+            node(4, Membership::Active, Liveness::Suspect, 0),
+            node(5, Membership::Active, Liveness::Online, 1),
         ];
-        let inventories = BTreeMap::new();
-        let table = NodeTable::new(&nodes, &inventories);
+        let (inventories, unreported) = (BTreeMap::new(), BTreeSet::new());
+        let table = NodeTable::new(&nodes, &inventories, &unreported);
         let limits = Limits { max_fetch: 2, max_sync: 1 };
         // Node 5 (index 4) fetches one in-flight copy from node 1 (index 0).
-        let mut load = Load::new(&table, vec![3, 1, 0, 0, 1], [(Some(0), Some(4))].into_iter(), limits);
+        let mut load = Load::new(&table, [(Some(0), Some(4))].into_iter(), limits);
         assert_eq!(load.receivers(), &[0, 1, 4]);
         assert_eq!(load.open_targets().collect::<Vec<_>>(), vec![1, 4, 0]);
         assert!(!load.has_sync_slot(0) && load.has_sync_slot(1));

@@ -1,7 +1,7 @@
 //! The data nodes in dense form: node `i` of the table is the `i`-th smallest node ID, so index
 //! order is ID order and every per-node counter is a plain `Vec` slot.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::id_hash::IdMap;
 use crate::input::{Inventory, Liveness, Membership, NodeId, NodeView, ShardId};
@@ -28,6 +28,7 @@ struct Node<'a> {
     online: bool,
     active: bool,
     zone: Option<u32>,
+    owned: u64,
     inventory: Option<&'a Inventory>,
 }
 
@@ -38,11 +39,17 @@ pub(crate) struct NodeTable<'a> {
     zone_count: usize,
     has_zoneless: bool,
     lookup: Lookup,
+    unreported: &'a BTreeSet<(NodeId, ShardId)>,
 }
 
 impl<'a> NodeTable<'a> {
-    /// Indexes `nodes` (the first of duplicate IDs wins) with their trusted inventories.
-    pub(crate) fn new(nodes: &'a [NodeView], inventories: &'a BTreeMap<NodeId, Inventory>) -> Self {
+    /// Indexes `nodes` (the first of duplicate IDs wins) with their trusted inventories and the
+    /// copies they hold that their inventories do not list yet.
+    pub(crate) fn new(
+        nodes: &'a [NodeView],
+        inventories: &'a BTreeMap<NodeId, Inventory>,
+        unreported: &'a BTreeSet<(NodeId, ShardId)>,
+    ) -> Self {
         let mut sorted: Vec<&NodeView> = nodes.iter().collect();
         sorted.sort_by_key(|n| n.id);
         sorted.dedup_by_key(|n| n.id);
@@ -68,11 +75,12 @@ impl<'a> NodeTable<'a> {
                     let next = zone_numbers.len() as u32;
                     *zone_numbers.entry(z).or_insert(next)
                 }),
+                owned: n.owned,
                 inventory: inventories.get(&n.id),
             })
             .collect();
         let has_zoneless = nodes.iter().any(|n| n.zone.is_none());
-        NodeTable { nodes, zone_count: zone_numbers.len(), has_zoneless, lookup }
+        NodeTable { nodes, zone_count: zone_numbers.len(), has_zoneless, lookup, unreported }
     }
 
     /// Number of nodes.
@@ -124,16 +132,39 @@ impl<'a> NodeTable<'a> {
         self.nodes[i as usize].inventory
     }
 
+    /// Shards node `i` owns in the whole cluster.
+    pub(crate) fn owned(&self, i: Ix) -> u64 {
+        self.nodes[i as usize].owned
+    }
+
+    /// What node `i`'s trusted report says of `shard` (`None`: no trusted report). A copy known to
+    /// exist but not reported yet counts as reported.
+    #[inline]
+    pub(crate) fn report(&self, i: Ix, shard: ShardId) -> Option<bool> {
+        self.inventory(i).map(|inv| inv.holds(shard) || self.is_unreported(i, shard))
+    }
+
+    /// Whether node `i` holds a copy of `shard` that its inventory does not list yet.
+    #[inline]
+    pub(crate) fn is_unreported(&self, i: Ix, shard: ShardId) -> bool {
+        !self.unreported.is_empty() && self.unreported.contains(&(self.id(i), shard))
+    }
+
+    /// The `(node, shard)` copies not reported yet.
+    pub(crate) fn unreported(&self) -> &'a BTreeSet<(NodeId, ShardId)> {
+        self.unreported
+    }
+
     /// Whether node `i` holds `shard`: as reported, or, without a trusted report, if it owns it.
     #[inline]
     pub(crate) fn holds(&self, i: Ix, shard: ShardId, is_owner: bool) -> bool {
-        self.inventory(i).map_or(is_owner, |inv| inv.holds(shard))
+        self.report(i, shard).unwrap_or(is_owner)
     }
 
     /// Whether node `i` has a trusted report that lacks `shard`.
     #[inline]
     pub(crate) fn reports_lacking(&self, i: Ix, shard: ShardId) -> bool {
-        self.inventory(i).is_some_and(|inv| !inv.holds(shard))
+        self.report(i, shard) == Some(false)
     }
 
     /// Node `i`'s zone number (dense, numbered as first seen in ID order), if it has a zone.
@@ -159,16 +190,23 @@ mod tests {
     use crate::input::ShardCopy;
 
     fn node(id: NodeId, zone: Option<&str>) -> NodeView {
-        NodeView { id, membership: Membership::Active, liveness: Liveness::Online, zone: zone.map(String::from) }
+        NodeView {
+            id,
+            membership: Membership::Active,
+            liveness: Liveness::Online,
+            zone: zone.map(String::from),
+            owned: 0,
+        }
     }
 
     #[test]
     fn indexes_in_id_order_with_dense_and_sparse_ids() {
         let report = Inventory::from_iter([(5, ShardCopy::default())]);
         let inventories = BTreeMap::from([(9, report.clone()), (9_000_000, report)]);
+        let unreported = BTreeSet::new();
         for ids in [[9, 2, 4], [9_000_000, 2, 4]] {
             let nodes: Vec<NodeView> = ids.iter().map(|&id| node(id, None)).collect();
-            let table = NodeTable::new(&nodes, &inventories);
+            let table = NodeTable::new(&nodes, &inventories, &unreported);
             let max = ids[0];
             assert_eq!(table.len(), 3);
             assert_eq!((table.index(2), table.index(4), table.index(max)), (Some(0), Some(1), Some(2)));
@@ -180,10 +218,21 @@ mod tests {
     }
 
     #[test]
+    fn an_unreported_copy_counts_as_reported() {
+        let nodes = [node(1, None), node(2, None)];
+        let inventories = BTreeMap::from([(1, Inventory::default())]);
+        let unreported = BTreeSet::from([(1, 7), (2, 8)]);
+        let table = NodeTable::new(&nodes, &inventories, &unreported);
+        assert_eq!((table.report(0, 7), table.report(0, 8)), (Some(true), Some(false)));
+        assert_eq!(table.report(1, 8), None, "without a report nothing is reported, unreported copies aside");
+        assert!(table.holds(0, 7, false) && !table.reports_lacking(0, 7));
+    }
+
+    #[test]
     fn numbers_zones_by_name() {
         let nodes = [node(1, Some("b")), node(2, Some("a")), node(3, None), node(4, Some("b"))];
-        let inventories = BTreeMap::new();
-        let table = NodeTable::new(&nodes, &inventories);
+        let (inventories, unreported) = (BTreeMap::new(), BTreeSet::new());
+        let table = NodeTable::new(&nodes, &inventories, &unreported);
         assert_eq!((table.zone(0), table.zone(1), table.zone(2), table.zone(3)), (Some(0), Some(1), None, Some(0)));
         assert_eq!(table.zone_count(), 2);
         assert!(table.has_zoneless());

@@ -11,6 +11,9 @@ pub struct Plan {
     pub create: Vec<NewTask>,
     /// In-flight tasks to cancel, by task ID.
     pub cancel: Vec<Cancel>,
+    /// Leaving owners to drop, by shard then owner: the shard keeps its replication factor
+    /// without them. Apply after the cancellations and creations.
+    pub drop_owners: Vec<DropOwner>,
     /// Shard health for the shards in scope.
     pub report: Report,
 }
@@ -44,6 +47,30 @@ pub enum Reason {
     DeadOwner,
     /// An owner is draining; the target takes its place.
     DrainingOwner,
+}
+
+/// An owner that is leaving (draining or dead) of a shard that keeps `replication` copies on
+/// active, live owners without it. No copy is planned for such a shard (nothing is missing), so
+/// without dropping it a drained node whose shards an operator copied, or whose policy's RF was
+/// lowered, would never finish draining.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DropOwner {
+    /// The shard.
+    pub shard: ShardId,
+    /// The owner to drop.
+    pub owner: NodeId,
+    /// Why it is leaving.
+    pub reason: DropReason,
+}
+
+/// Why an owner is leaving.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DropReason {
+    /// The node is draining (`remove-data` of a live node).
+    Draining,
+    /// The node is declared dead.
+    Dead,
 }
 
 /// An in-flight task the planner wants withdrawn.

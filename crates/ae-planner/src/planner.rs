@@ -14,7 +14,7 @@ use crate::task_index::TaskIndex;
 /// Plans one anti-entropy round: which copy tasks to create, which in-flight ones to cancel, and
 /// the health of the shards in `scope`. Pure and deterministic; see the crate docs for the rules.
 pub fn plan(input: &PlanInput, limits: &Limits, scope: Scope<'_>) -> Plan {
-    let nodes = NodeTable::new(&input.nodes, &input.inventories);
+    let nodes = NodeTable::new(&input.nodes, &input.inventories, &input.unreported);
     let tasks = TaskIndex::new(&input.tasks);
     let scope: Option<ScopeSet> = match scope {
         Scope::All => None,
@@ -44,7 +44,7 @@ pub fn plan(input: &PlanInput, limits: &Limits, scope: Scope<'_>) -> Plan {
     cancel.sort_by_key(|c| c.task);
 
     let in_flight = cases.iter().flat_map(|c| c.in_flight.iter().copied());
-    let load = Load::new(&nodes, scan.owned, in_flight, *limits);
+    let load = Load::new(&nodes, in_flight, *limits);
     cases.retain(|c| c.in_scope);
     find_extra_holders(&mut cases, &nodes);
     cases.sort_by_key(|c| (c.live, c.shard.id));
@@ -55,7 +55,9 @@ pub fn plan(input: &PlanInput, limits: &Limits, scope: Scope<'_>) -> Plan {
         if case.has_data() {
             round.plan_shard(case);
         }
+        round.plan.drop_owners.extend(case.surplus.iter().cloned());
     }
+    round.plan.drop_owners.sort_by_key(|d| (d.shard, d.owner));
     let report = &mut round.plan.report;
     report.under_replicated.sort_by_key(|h| h.shard);
     report.missing_on_owner.sort_unstable();
@@ -88,7 +90,10 @@ fn find_extra_holders(cases: &mut [ShardCase<'_>], nodes: &NodeTable<'_>) {
     } else {
         let by_shard: IdMap<ShardId, usize> = orphans.iter().map(|&k| (cases[k].shard.id, k)).collect();
         for &i in &reporters {
-            for shard in nodes.inventory(i).into_iter().flat_map(|inv| inv.shards.keys()) {
+            let id = nodes.id(i);
+            let unreported = nodes.unreported().range((id, 0)..=(id, ShardId::MAX)).map(|(_, shard)| shard);
+            let reported = nodes.inventory(i).into_iter().flat_map(|inv| inv.shards.keys());
+            for shard in reported.chain(unreported) {
                 if let Some(&k) = by_shard.get(shard) {
                     if cases[k].owner(nodes.id(i)).is_none() {
                         cases[k].extra_holders.push(i);

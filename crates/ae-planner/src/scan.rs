@@ -1,5 +1,5 @@
-//! The cheap pass over every shard: count what each node owns, and pick out the shards that are
-//! not trivially healthy, checking owners against their inventories on the way.
+//! The cheap pass over the input's shards: pick out the shards that are not trivially healthy,
+//! checking owners against their inventories on the way.
 
 use crate::input::{PlanInput, ShardId, ShardView};
 use crate::node_table::NodeTable;
@@ -9,8 +9,6 @@ use crate::task_index::TaskIndex;
 /// What the cheap pass finds.
 #[derive(Debug)]
 pub(crate) struct Scan {
-    /// Shards owned per node (every shard, whatever the scope): the base of "least loaded".
-    pub(crate) owned: Vec<u64>,
     /// Indexes (into `PlanInput::shards`) of the shards to look at closely.
     pub(crate) unsettled: Vec<u32>,
 }
@@ -30,38 +28,20 @@ impl Scan {
         scope: Option<&ScopeSet>,
     ) -> Self {
         let shards = &input.shards;
-        let mut pass = Pass {
-            nodes,
-            tasks,
-            scope,
-            owned: vec![0; nodes.len()],
-            cursors: vec![0; nodes.len()],
-            unsettled: Vec::new(),
-        };
-        if scope.is_some() {
-            // Few shards to check: count ownership in a tight loop of its own, which keeps more
-            // cache misses (on the owner lists) in flight than the checking loop does.
-            for shard in shards {
-                for i in shard.owners.iter().filter_map(|&owner| nodes.index(owner)) {
-                    pass.owned[i as usize] += 1;
-                }
-            }
+        let mut pass = Pass { nodes, tasks, scope, cursors: vec![0; nodes.len()], unsettled: Vec::new() };
+        if scope.is_some() || shards.is_sorted_by_key(|s| s.id) {
             for (index, shard) in shards.iter().enumerate() {
-                pass.visit(index, shard, false);
-            }
-        } else if shards.is_sorted_by_key(|s| s.id) {
-            for (index, shard) in shards.iter().enumerate() {
-                pass.visit(index, shard, true);
+                pass.visit(index, shard);
             }
         } else {
             // A stable sort merges the ascending runs the input is usually made of.
             let mut order: Vec<(ShardId, u32)> = shards.iter().enumerate().map(|(i, s)| (s.id, i as u32)).collect();
             order.sort_by_key(|&(id, _)| id);
             for (_, index) in order {
-                pass.visit(index as usize, &shards[index as usize], true);
+                pass.visit(index as usize, &shards[index as usize]);
             }
         }
-        Scan { owned: pass.owned, unsettled: pass.unsettled }
+        Scan { unsettled: pass.unsettled }
     }
 }
 
@@ -70,7 +50,6 @@ struct Pass<'p, 'a> {
     nodes: &'p NodeTable<'a>,
     tasks: &'p TaskIndex<'a>,
     scope: Option<&'p ScopeSet>,
-    owned: Vec<u64>,
     /// Per node: where in its inventory the next lookup starts.
     cursors: Vec<usize>,
     unsettled: Vec<u32>,
@@ -79,28 +58,25 @@ struct Pass<'p, 'a> {
 impl Pass<'_, '_> {
     /// Checks one shard.
     #[inline]
-    fn visit(&mut self, index: usize, shard: &ShardView, count_owned: bool) {
+    fn visit(&mut self, index: usize, shard: &ShardView) {
         let nodes = self.nodes;
         let has_tasks = self.tasks.group_of(shard.id).is_some();
         if !has_tasks && self.scope.is_some_and(|s| !s.contains(&shard.id)) {
             return;
         }
-        let mut settled = !has_tasks && shard.owners.len() == shard.replication as usize;
-        for &owner in &shard.owners {
-            let Some(i) = nodes.index(owner) else {
-                settled = false;
-                continue;
-            };
-            if count_owned {
-                self.owned[i as usize] += 1;
-            }
-            if settled {
-                let cursor = &mut self.cursors[i as usize];
-                settled = !nodes.is_dead(i)
-                    && nodes.is_active(i)
-                    && nodes.inventory(i).is_none_or(|inv| inv.shards.contains_from(cursor, shard.id));
-            }
-        }
+        let cursors = &mut self.cursors;
+        let settled = !has_tasks
+            && shard.owners.len() == shard.replication as usize
+            && shard.owners.iter().all(|&owner| {
+                nodes.index(owner).is_some_and(|i| {
+                    !nodes.is_dead(i)
+                        && nodes.is_active(i)
+                        && nodes.inventory(i).is_none_or(|inv| {
+                            inv.shards.contains_from(&mut cursors[i as usize], shard.id)
+                                || nodes.is_unreported(i, shard.id)
+                        })
+                })
+            });
         if !settled {
             self.unsettled.push(index as u32);
         }

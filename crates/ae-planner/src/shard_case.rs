@@ -3,7 +3,7 @@
 
 use crate::input::{NodeId, ShardView, TaskState, TaskView};
 use crate::node_table::{Ix, NodeTable};
-use crate::plan::{Cancel, CancelReason, Reason, ShardHealth};
+use crate::plan::{Cancel, CancelReason, DropOwner, DropReason, Reason, ShardHealth};
 
 /// One owner of the shard.
 #[derive(Clone, Copy, Debug)]
@@ -45,6 +45,8 @@ pub(crate) struct ShardCase<'a> {
     pub(crate) used_zones: Vec<u32>,
     /// `(source, target)` of the in-flight tasks that stay, for slot accounting.
     pub(crate) in_flight: Vec<(Option<Ix>, Option<Ix>)>,
+    /// Leaving owners the shard can do without (see [`ShardCase::surplus_owners`]).
+    pub(crate) surplus: Vec<DropOwner>,
 }
 
 impl<'a> ShardCase<'a> {
@@ -61,7 +63,7 @@ impl<'a> ShardCase<'a> {
             .iter()
             .map(|&id| {
                 let ix = nodes.index(id);
-                let report = ix.and_then(|i| nodes.inventory(i)).map(|inv| inv.holds(shard.id));
+                let report = ix.and_then(|i| nodes.report(i, shard.id));
                 let holds = ix.is_some_and(|i| !nodes.is_dead(i)) && report != Some(false);
                 Owner { id, ix, holds, reports_it: report == Some(true), reports_lacking: report == Some(false) }
             })
@@ -84,7 +86,9 @@ impl<'a> ShardCase<'a> {
             covered: Vec::new(),
             incoming: 0,
             in_flight: Vec::new(),
+            surplus: Vec::new(),
         };
+        case.surplus = case.surplus_owners(nodes);
         let mut incoming_targets: Vec<NodeId> = Vec::new();
         for task in tasks {
             if task.state == TaskState::Blocked {
@@ -93,6 +97,11 @@ impl<'a> ShardCase<'a> {
             }
             if let Some(reason) = case.cancel_reason(task, nodes) {
                 cancel.push(Cancel { task: task.id, reason });
+                continue;
+            }
+            if task.replaces.is_some_and(|r| case.surplus.iter().any(|d| d.owner == r)) {
+                // The owner it replaces is dropped instead: the shard has its copies.
+                cancel.push(Cancel { task: task.id, reason: CancelReason::NotNeeded });
                 continue;
             }
             let target = nodes.index(task.target);
@@ -183,6 +192,27 @@ impl<'a> ShardCase<'a> {
             .collect()
     }
 
+    /// Leaving owners (draining, or dead) the shard can do without: its live copies on active
+    /// owners (the leaving ones never among them) number at least `replication`.
+    fn surplus_owners(&self, nodes: &NodeTable<'_>) -> Vec<DropOwner> {
+        if self.stable_live < self.shard.replication {
+            return Vec::new();
+        }
+        let mut surplus = Vec::new();
+        for owner in &self.owners {
+            let Some(i) = owner.ix else { continue };
+            let reason = if nodes.is_dead(i) {
+                DropReason::Dead
+            } else if !nodes.is_active(i) {
+                DropReason::Draining
+            } else {
+                continue;
+            };
+            surplus.push(DropOwner { shard: self.shard.id, owner: owner.id, reason });
+        }
+        surplus
+    }
+
     /// The shard's health line for the report.
     pub(crate) fn health(&self) -> ShardHealth {
         ShardHealth { shard: self.shard.id, live_copies: self.stable_live, desired: self.shard.replication }
@@ -191,14 +221,16 @@ impl<'a> ShardCase<'a> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
+    use std::collections::{BTreeMap, BTreeSet};
 
     use super::*;
     use crate::input::{Inventory, Liveness, Membership, NodeView, ShardCopy};
 
     fn node(id: NodeId, membership: Membership, liveness: Liveness) -> NodeView {
-        NodeView { id, membership, liveness, zone: None }
+        NodeView { id, membership, liveness, zone: None, owned: 0 }
     }
+
+    const NONE_UNREPORTED: &BTreeSet<(NodeId, u64)> = &BTreeSet::new();
 
     #[test]
     fn counts_copies_and_picks_replacements_dead_first() {
@@ -209,7 +241,7 @@ mod tests {
             node(4, Membership::Active, Liveness::Suspect),
         ];
         let inventories = BTreeMap::from([(4, Inventory::default())]);
-        let table = NodeTable::new(&nodes, &inventories);
+        let table = NodeTable::new(&nodes, &inventories, NONE_UNREPORTED);
         // Owner 9 was removed; owner 4 is suspect and reports an empty disk.
         let shard = ShardView { id: 7, replication: 4, owners: vec![9, 3, 2, 1, 4] };
         let case = ShardCase::new(&shard, true, &table, &[], &mut Vec::new());
@@ -233,7 +265,7 @@ mod tests {
             node(4, Membership::Draining, Liveness::Online),
         ];
         let inventories = BTreeMap::from([(1, Inventory::from_iter([(7, ShardCopy::default())]))]);
-        let table = NodeTable::new(&nodes, &inventories);
+        let table = NodeTable::new(&nodes, &inventories, NONE_UNREPORTED);
         let shard = ShardView { id: 7, replication: 3, owners: vec![1] };
         let task = |id, target, state| TaskView { id, shard: 7, source: 1, target, replaces: None, state };
         let tasks = [task(1, 2, TaskState::Claimed), task(2, 4, TaskState::Pending), task(3, 3, TaskState::Blocked)];

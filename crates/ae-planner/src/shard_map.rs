@@ -1,6 +1,7 @@
 //! A node's reported shard copies as sorted columns: cheap to walk in shard order.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -11,11 +12,14 @@ use crate::input::{ShardCopy, ShardId};
 /// Why not a hash map: a full plan looks up every owner of a million shards. With the shards
 /// visited in ID order, each node's lookups walk its sorted IDs forward (8 bytes per copy,
 /// streamed), instead of missing the cache at a random bucket per lookup.
+///
+/// Cloning is O(1): the columns are shared and copied on the first write to a clone, so the
+/// leader hands its held inventories to every planning round without copying them.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(from = "BTreeMap<ShardId, ShardCopy>")]
 pub struct ShardMap {
-    ids: Vec<ShardId>,
-    copies: Vec<ShardCopy>,
+    ids: Arc<Vec<ShardId>>,
+    copies: Arc<Vec<ShardCopy>>,
 }
 
 impl ShardMap {
@@ -48,10 +52,10 @@ impl ShardMap {
     /// order is cheap; inserting in the middle shifts the columns (collect instead).
     pub fn insert(&mut self, shard: ShardId, copy: ShardCopy) -> Option<ShardCopy> {
         match self.ids.binary_search(&shard) {
-            Ok(i) => Some(std::mem::replace(&mut self.copies[i], copy)),
+            Ok(i) => Some(std::mem::replace(&mut Arc::make_mut(&mut self.copies)[i], copy)),
             Err(i) => {
-                self.ids.insert(i, shard);
-                self.copies.insert(i, copy);
+                Arc::make_mut(&mut self.ids).insert(i, shard);
+                Arc::make_mut(&mut self.copies).insert(i, copy);
                 None
             }
         }
@@ -99,23 +103,24 @@ impl FromIterator<(ShardId, ShardCopy)> for ShardMap {
     fn from_iter<I: IntoIterator<Item = (ShardId, ShardCopy)>>(iter: I) -> Self {
         let mut pairs: Vec<(ShardId, ShardCopy)> = iter.into_iter().collect();
         pairs.sort_by_key(|&(id, _)| id); // Stable: equal IDs keep their order.
-        let mut map = ShardMap { ids: Vec::with_capacity(pairs.len()), copies: Vec::with_capacity(pairs.len()) };
+        let (mut ids, mut copies): (Vec<ShardId>, Vec<ShardCopy>) =
+            (Vec::with_capacity(pairs.len()), Vec::with_capacity(pairs.len()));
         for (id, copy) in pairs {
-            if map.ids.last() == Some(&id) {
-                map.ids.pop();
-                map.copies.pop();
+            if ids.last() == Some(&id) {
+                ids.pop();
+                copies.pop();
             }
-            map.ids.push(id);
-            map.copies.push(copy);
+            ids.push(id);
+            copies.push(copy);
         }
-        map
+        ShardMap { ids: Arc::new(ids), copies: Arc::new(copies) }
     }
 }
 
 impl From<BTreeMap<ShardId, ShardCopy>> for ShardMap {
     fn from(map: BTreeMap<ShardId, ShardCopy>) -> Self {
-        let (ids, copies) = map.into_iter().unzip();
-        ShardMap { ids, copies }
+        let (ids, copies): (Vec<ShardId>, Vec<ShardCopy>) = map.into_iter().unzip();
+        ShardMap { ids: Arc::new(ids), copies: Arc::new(copies) }
     }
 }
 
@@ -158,6 +163,16 @@ mod tests {
         assert_eq!(map.insert(9, copy(3)), Some(copy(1)));
         assert_eq!(map.iter().map(|(&id, c)| (id, c.checksum)).collect::<Vec<_>>(), vec![(4, 2), (9, 3)]);
         assert_eq!((map.len(), map.is_empty()), (2, false));
+    }
+
+    #[test]
+    fn a_clone_is_shared_until_written() {
+        let original: ShardMap = [(1, copy(1))].into_iter().collect();
+        let mut clone = original.clone();
+        assert!(Arc::ptr_eq(&original.ids, &clone.ids), "cloning copies nothing");
+        clone.insert(2, copy(2));
+        assert_eq!(original.len(), 1, "writing to a clone leaves the original alone");
+        assert_eq!(clone.keys().copied().collect::<Vec<_>>(), vec![1, 2]);
     }
 
     #[test]

@@ -56,11 +56,13 @@ pub struct Cluster {
     pub data: Vec<DataProcess>,
 }
 
-/// A binary built next to the running test (`target/<profile>/<name>`): how a test of one
-/// package finds another package's binary. `cargo test --workspace` builds them all.
+/// A binary built next to the running test or benchmark (`target/<profile>/<name>`): how a test
+/// of one package (in `target/<profile>/deps`) or another binary (in `target/<profile>`) finds a
+/// package's binary. `cargo test --workspace` builds them all.
 pub fn sibling_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
-    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target dir");
+    let dir = exe.parent().expect("target dir");
+    let dir = if dir.ends_with("deps") { dir.parent().expect("target dir") } else { dir };
     let path = dir.join(name);
     assert!(path.exists(), "{} is not built: run `cargo build --workspace --bins` (make test does)", path.display());
     path
@@ -170,9 +172,14 @@ impl Cluster {
 
     /// Sends a signal (e.g. `-STOP`, `-CONT`) to node `id`.
     pub fn signal(&self, id: u64, signal: &str) {
-        let pid = self.nodes[&id].child.as_ref().expect("running node").id();
+        let pid = self.pid(id).expect("running node");
         let status = Command::new("kill").args([signal, &pid.to_string()]).status().expect("run kill");
         assert!(status.success(), "kill {signal} {pid} failed");
+    }
+
+    /// The process ID of node `id`, if it runs (for CPU accounting from `/proc`).
+    pub fn pid(&self, id: u64) -> Option<u32> {
+        self.nodes.get(&id)?.child.as_ref().map(Child::id)
     }
 
     /// The address of node `id`.

@@ -11,8 +11,8 @@ use serde::de::DeserializeOwned;
 use meta_store::{parse_duration, ApplyError};
 use meta_wire::{ErrorDetail, ErrorReply};
 
-use crate::rpc::AeError;
 use crate::service::ServiceError;
+use meta_wire::AeError;
 
 /// An API error: HTTP status, stable machine-readable code, human message.
 #[derive(Clone, Debug, PartialEq, Eq)]

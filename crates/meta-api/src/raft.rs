@@ -21,8 +21,10 @@ use meta_store::codec;
 use meta_store::storage::TypeConfig;
 use meta_store::{Command, NodeId};
 
+use meta_wire::AeRequest;
+
 use crate::rpc::{
-    AeRequest, ForwardError, MembershipChange, ANTI_ENTROPY_PATH, CLUSTER_SECRET_HEADER, MEMBERSHIP_PATH, PROPOSE_PATH,
+    ForwardError, MembershipChange, ANTI_ENTROPY_PATH, CLUSTER_SECRET_HEADER, MEMBERSHIP_PATH, PROPOSE_PATH,
     RAFT_APPEND_PATH, RAFT_SNAPSHOT_PATH, RAFT_VOTE_PATH, READ_INDEX_PATH,
 };
 use crate::service::{MetaService, ServiceError};

@@ -4,7 +4,8 @@
 //!  follower ── POST /internal/propose (Command) ──► leader: raft.client_write ──► Proposed
 //!  follower ── POST /internal/read-index ─────────► leader: confirms leadership ──► read log id
 //!  leader   ── POST /internal/raft/{append,vote,snapshot} ──► peer's openraft
-//!  follower ── POST /internal/anti-entropy (AeRequest) ──► leader's anti-entropy service
+//!  follower ── POST /internal/anti-entropy (meta_wire::AeRequest) ──► leader's anti-entropy service
+//!           ◄── the bytes of the reply its call type names (decoded as that type)
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -13,11 +14,8 @@ use openraft::error::{ClientWriteError, ForwardToLeader, RaftError};
 use openraft::{BasicNode, Raft};
 
 use meta_store::storage::TypeConfig;
-use meta_store::{ApplyError, Command, CommandResult, CopyTask, NodeId, ShardId, TaskId};
-use meta_wire::{
-    ClaimReply, ClaimRequest, CopyShardRequest, CopyTaskInfo, CopyTaskList, CopyTasksQuery, EntropyReport, FailRequest,
-    HeartbeatReply, HeartbeatRequest, ProgressReply, ProgressRequest, RepairReply,
-};
+use meta_store::{Command, CommandResult, NodeId};
+use meta_wire::AeError;
 
 /// Path of openraft's AppendEntries RPC.
 pub const RAFT_APPEND_PATH: &str = "/internal/raft/append";
@@ -58,112 +56,6 @@ pub enum MembershipChange {
         /// The node to remove.
         node_id: NodeId,
     },
-}
-
-/// A request for the leader's anti-entropy service. Heartbeats and progress are soft state kept
-/// on the leader; task calls become Raft commands stamped with the leader's clock and settings.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum AeRequest {
-    /// A data node's heartbeat.
-    Heartbeat {
-        /// The data node.
-        node_id: NodeId,
-        /// What it reports.
-        request: HeartbeatRequest,
-    },
-    /// A data node claims copy tasks.
-    Claim(ClaimRequest),
-    /// A claimant reports progress (renews its lease when half of it is spent).
-    Progress {
-        /// The task.
-        task_id: TaskId,
-        /// The progress.
-        request: ProgressRequest,
-    },
-    /// A claimant finished its copy.
-    Complete {
-        /// The task.
-        task_id: TaskId,
-        /// The claim's attempt.
-        attempt: u32,
-    },
-    /// A claimant could not copy.
-    Fail {
-        /// The task.
-        task_id: TaskId,
-        /// The attempt and error.
-        request: FailRequest,
-    },
-    /// An operator's `copy-shard`.
-    CopyShard(CopyShardRequest),
-    /// An operator kills a task.
-    Kill {
-        /// The task.
-        task_id: TaskId,
-    },
-    /// An operator asks to repair a shard now.
-    Repair {
-        /// The shard.
-        shard_id: ShardId,
-    },
-    /// List copy tasks with their progress.
-    Tasks(CopyTasksQuery),
-    /// One copy task with its progress.
-    Task {
-        /// The task.
-        task_id: TaskId,
-    },
-    /// The last plan's findings, tasks and node health.
-    Report,
-}
-
-/// The leader's answer to an [`AeRequest`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum AeReply {
-    /// To a heartbeat.
-    Heartbeat(HeartbeatReply),
-    /// To a claim.
-    Claimed(ClaimReply),
-    /// To a progress report.
-    Progress(ProgressReply),
-    /// A task as it is now (complete, fail, kill, copy-shard).
-    Task(CopyTask),
-    /// A task with its progress.
-    TaskInfo(CopyTaskInfo),
-    /// Tasks with their progress.
-    Tasks(CopyTaskList),
-    /// To a repair.
-    Repair(RepairReply),
-    /// To a report request.
-    Report(EntropyReport),
-}
-
-/// Why the anti-entropy service refused a request.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-pub enum AeError {
-    /// The Raft command the request became was rejected.
-    #[error(transparent)]
-    Apply(#[from] ApplyError),
-    /// A heartbeat from an address that is not the node's registered one (the ID was moved to
-    /// another machine with `update-data`).
-    #[error("data node {node_id} is registered at {registered}, not {given}")]
-    AddressMismatch {
-        /// The node ID.
-        node_id: NodeId,
-        /// Its registered HTTP address.
-        registered: String,
-        /// The address the heartbeat came from.
-        given: String,
-    },
-    /// The leader took over recently and does not trust liveness and inventories yet.
-    #[error("the leader is in its grace period; retry in {retry_ms} ms")]
-    NotTrustedYet {
-        /// When to retry.
-        retry_ms: u64,
-    },
-    /// The anti-entropy service is switched off in this cluster's configuration.
-    #[error("anti-entropy is disabled on this cluster")]
-    Disabled,
 }
 
 /// Why the leader could not take a forwarded request.

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use meta_store::storage::SharedState;
 use meta_store::{Command, NodeId};
-use meta_wire::NodeStatus;
+use meta_wire::{AeCall, AeError, AeRequest, NodeStatus};
 
-use crate::rpc::{AeError, AeReply, AeRequest, ForwardError, MembershipChange, Proposed};
+use crate::rpc::{ForwardError, MembershipChange, Proposed};
 
 /// Why a request could not be served by the cluster right now.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -54,11 +54,13 @@ pub trait MetaService: Send + Sync + 'static {
     /// Raft-level status of this node.
     fn status(&self) -> NodeStatus;
 
-    /// Serves an anti-entropy request on the leader (forwarding it there when this node is not).
-    fn anti_entropy(&self, request: AeRequest) -> impl Future<Output = Result<AeReply, ServiceError>> + Send;
+    /// Has the leader's anti-entropy service answer `call` (forwarding it there when this node
+    /// does not lead); the reply is the one the call's type names.
+    fn anti_entropy<C: AeCall>(&self, call: C) -> impl Future<Output = Result<C::Reply, ServiceError>> + Send;
 
-    /// Serves an anti-entropy request forwarded by a follower: only if this node leads.
-    fn anti_entropy_here(&self, request: AeRequest) -> impl Future<Output = Result<AeReply, ForwardError>> + Send;
+    /// Answers an anti-entropy call a follower forwarded, only if this node leads: the encoded
+    /// reply its call type names (the follower decodes that type).
+    fn anti_entropy_here(&self, request: AeRequest) -> impl Future<Output = Result<Vec<u8>, ForwardError>> + Send;
 
     /// Metrics of the node's own services in Prometheus text format: its write batching and, on
     /// the leader, anti-entropy.

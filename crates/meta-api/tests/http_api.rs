@@ -9,11 +9,15 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use http_body_util::BodyExt;
-use meta_api::rpc::{AeError, AeReply, AeRequest, ForwardError, MembershipChange, Proposed};
+use meta_api::rpc::{ForwardError, MembershipChange, Proposed};
 use meta_api::{router, Auth, MetaService, NodeStatus, ServiceError};
 use meta_store::storage::SharedState;
-use meta_store::{ApplyError, Command};
-use meta_wire::HeartbeatReply;
+use meta_store::{ApplyError, Command, CopyTask};
+use meta_wire::{
+    AeCall, AeError, AeHandler, AeRequest, ClaimReply, ClaimRequest, CompleteTask, CopyShardRequest, CopyTaskInfo,
+    CopyTaskList, CopyTasksQuery, EntropyReport, FailTask, GetReport, GetTask, Heartbeat, HeartbeatReply, KillTask,
+    ProgressReply, RepairReply, RepairRequest, ReportProgress,
+};
 use openraft::{CommittedLeaderId, LogId};
 use serde_json::{json, Value};
 use tower::ServiceExt;
@@ -64,33 +68,76 @@ impl MetaService for LocalNode {
         NodeStatus { node_id: 1, raft_state: "leader".into(), leader_id, ..NodeStatus::default() }
     }
 
-    /// Heartbeats of registered nodes are answered; everything else is refused the way the
-    /// leader's service refuses, so the routes' error mapping is checked.
-    async fn anti_entropy(&self, request: AeRequest) -> Result<AeReply, ServiceError> {
-        match request {
-            AeRequest::Heartbeat { node_id, .. } => {
-                let node = self.state.read().state.data_node(node_id).cloned();
-                let node = node.ok_or(AeError::Apply(ApplyError::DataNodeNotFound { node_id }))?;
-                Ok(AeReply::Heartbeat(HeartbeatReply {
-                    node_id,
-                    state: node.state,
-                    heartbeat_interval_ms: 1000,
-                    send_inventory: true,
-                }))
-            }
-            AeRequest::Complete { task_id, attempt } => {
-                Err(AeError::Apply(ApplyError::StaleAttempt { task_id, attempt, current: attempt + 1 }).into())
-            }
-            _ => Err(AeError::Disabled.into()),
-        }
+    async fn anti_entropy<C: AeCall>(&self, call: C) -> Result<C::Reply, ServiceError> {
+        call.serve(&LocalAntiEntropy(self)).await
     }
 
-    async fn anti_entropy_here(&self, _request: AeRequest) -> Result<AeReply, ForwardError> {
+    async fn anti_entropy_here(&self, _request: AeRequest) -> Result<Vec<u8>, ForwardError> {
         Err(ForwardError::NotLeader { leader_id: None, leader_addr: None })
     }
 
     fn node_metrics(&self) -> String {
         String::new()
+    }
+}
+
+/// The local node's anti-entropy calls: heartbeats of registered nodes are answered; everything
+/// else is refused the way the leader's service refuses, so the routes' error mapping is checked.
+struct LocalAntiEntropy<'a>(&'a LocalNode);
+
+fn disabled<T>() -> Result<T, ServiceError> {
+    Err(AeError::Disabled.into())
+}
+
+impl AeHandler for LocalAntiEntropy<'_> {
+    type Error = ServiceError;
+
+    async fn heartbeat(&self, call: Heartbeat) -> Result<HeartbeatReply, ServiceError> {
+        let node_id = call.node_id;
+        let node = self.0.state.read().state.data_node(node_id).cloned();
+        let node = node.ok_or(AeError::Apply(ApplyError::DataNodeNotFound { node_id }))?;
+        Ok(HeartbeatReply { node_id, state: node.state, heartbeat_interval_ms: 1000, send_inventory: true })
+    }
+
+    async fn claim(&self, _call: ClaimRequest) -> Result<ClaimReply, ServiceError> {
+        disabled()
+    }
+
+    async fn progress(&self, _call: ReportProgress) -> Result<ProgressReply, ServiceError> {
+        disabled()
+    }
+
+    async fn complete(&self, call: CompleteTask) -> Result<CopyTask, ServiceError> {
+        let CompleteTask { task_id, attempt } = call;
+        Err(AeError::Apply(ApplyError::StaleAttempt { task_id, attempt, current: attempt + 1 }).into())
+    }
+
+    async fn fail(&self, _call: FailTask) -> Result<CopyTask, ServiceError> {
+        disabled()
+    }
+
+    async fn copy_shard(&self, _call: CopyShardRequest) -> Result<CopyTask, ServiceError> {
+        disabled()
+    }
+
+    async fn kill(&self, _call: KillTask) -> Result<CopyTask, ServiceError> {
+        disabled()
+    }
+
+    async fn repair(&self, _call: RepairRequest) -> Result<RepairReply, ServiceError> {
+        disabled()
+    }
+
+    async fn tasks(&self, _call: CopyTasksQuery) -> Result<CopyTaskList, ServiceError> {
+        disabled()
+    }
+
+    async fn task(&self, _call: GetTask) -> Result<CopyTaskInfo, ServiceError> {
+        disabled()
+    }
+
+    async fn report(&self, _call: GetReport) -> Result<EntropyReport, ServiceError> {
+        disabled()
     }
 }
 

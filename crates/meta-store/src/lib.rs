@@ -35,6 +35,7 @@
 //! assert!(matches!(group, Ok(Response::ShardGroup { created: true, .. })));
 //! ```
 
+mod changes;
 pub mod codec;
 mod command;
 mod error;
@@ -48,6 +49,7 @@ mod validate;
 #[cfg(feature = "storage")]
 pub mod storage;
 
+pub use changes::Changes;
 pub use command::Command;
 pub use error::{ApplyError, StoreError};
 pub use model::copy_task::{CancelReason, CopyTask, CopyTaskSpec, RetryPolicy, TaskId, TaskReason, TaskState};
@@ -59,7 +61,7 @@ pub use model::duration::{
 pub use model::node::{DataNode, MetaNode, NodeId, NodeState, ZONE_LABEL};
 pub use model::retention_policy::{RetentionPolicy, RetentionPolicySpec, RetentionPolicyUpdate, MIN_DURATION};
 pub use model::shard_group::{Shard, ShardGroup, ShardGroupId, ShardId, Timestamp, MAX_TIMESTAMP, MIN_TIMESTAMP};
-pub use response::{RejectedCopyTask, Response};
+pub use response::{CreatedCopyTasks, FromResponse, RejectedCopyTask, Response, ShardGroupCreated};
 pub use state::{MetaState, ShardView, FINISHED_TASKS_KEPT};
 pub use validate::{validate_addr, validate_durations, validate_labels, validate_name, validate_replication_factor};
 

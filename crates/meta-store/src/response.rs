@@ -52,3 +52,70 @@ pub struct RejectedCopyTask {
     /// Why it was refused.
     pub error: ApplyError,
 }
+
+/// The created and refused tasks of a `CreateCopyTasks` command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CreatedCopyTasks {
+    /// The tasks created, in the order of their specs.
+    pub created: Vec<CopyTask>,
+    /// The specs refused, with why.
+    pub refused: Vec<RejectedCopyTask>,
+}
+
+/// A shard group as `CreateShardGroup` answers it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShardGroupCreated {
+    /// Database name.
+    pub database: String,
+    /// Retention policy name.
+    pub retention_policy: String,
+    /// The group.
+    pub group: ShardGroup,
+    /// Whether this command created it (false when it already existed).
+    pub created: bool,
+}
+
+/// An accepted command's [`Response`] in the shape its kind of command answers: the one place
+/// where a response is matched against what was asked, so callers get typed answers.
+pub trait FromResponse: Sized {
+    /// The typed answer, or the response itself when it has another shape (a bug: every kind
+    /// of command always answers the same shape).
+    fn from_response(response: Response) -> Result<Self, Box<Response>>;
+}
+
+macro_rules! from_response {
+    ($($ty:ty => $pattern:pat => $value:expr;)*) => {$(
+        impl FromResponse for $ty {
+            fn from_response(response: Response) -> Result<Self, Box<Response>> {
+                match response {
+                    $pattern => Ok($value),
+                    other => Err(Box::new(other)),
+                }
+            }
+        }
+    )*};
+}
+
+from_response! {
+    () => Response::Done => ();
+    DataNode => Response::DataNode(node) => node;
+    MetaNode => Response::MetaNode(node) => node;
+    CopyTask => Response::CopyTask(task) => task;
+    Vec<CopyTask> => Response::CopyTasks(tasks) => tasks;
+    Vec<ShardGroupId> => Response::ShardGroupIds(ids) => ids;
+    CreatedCopyTasks => Response::CopyTasksCreated { created, rejected } => CreatedCopyTasks { created, refused: rejected };
+    ShardGroupCreated => Response::ShardGroup { database, retention_policy, group, created } =>
+        ShardGroupCreated { database, retention_policy, group, created };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_response_converts_only_to_its_own_shape() {
+        assert_eq!(<Vec<ShardGroupId>>::from_response(Response::ShardGroupIds(vec![3])), Ok(vec![3]));
+        assert_eq!(CopyTask::from_response(Response::Done), Err(Box::new(Response::Done)));
+        assert_eq!(<()>::from_response(Response::Done), Ok(()));
+    }
+}

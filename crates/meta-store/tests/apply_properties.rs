@@ -337,6 +337,19 @@ fn run(state: &mut MetaState, commands: &[Command]) -> Vec<CommandResult> {
     commands.iter().map(|c| state.apply(c)).collect()
 }
 
+/// What the planner looks at per shard: owners, replication factor, whether its group is deleted.
+fn shard_facts(state: &MetaState) -> BTreeMap<u64, (Vec<u64>, u32, bool)> {
+    let mut facts = BTreeMap::new();
+    for policy in state.databases().values().flat_map(|d| d.retention_policies.values()) {
+        for group in policy.shard_groups.values() {
+            for shard in &group.shards {
+                facts.insert(shard.id, (shard.owners.clone(), policy.replication_factor, group.is_deleted()));
+            }
+        }
+    }
+    facts
+}
+
 /// Every ID the state holds, by kind.
 fn ids(state: &MetaState) -> [BTreeSet<u64>; 3] {
     let nodes = state.data_nodes().keys().chain(state.meta_nodes().keys()).copied().collect();
@@ -434,6 +447,53 @@ proptest! {
                 }
                 retired[kind].extend(seen[kind].difference(&now[kind]).copied());
                 seen[kind].clone_from(&now[kind]);
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// `apply_tracked` names everything a command changed that services act on: every shard whose
+    /// owners, replication factor or existence changed, every data node whose record changed,
+    /// every task that became claimable or finished; and it changes the state exactly as `apply`.
+    #[test]
+    fn tracked_changes_cover_everything_that_changed(commands in commands()) {
+        let mut state = MetaState::new();
+        let mut untracked = MetaState::new();
+        for command in &commands {
+            let before = state.clone();
+            let (result, changes) = state.apply_tracked(command);
+            prop_assert_eq!(&result, &untracked.apply(command));
+            prop_assert_eq!(encode(&state), encode(&untracked));
+            if result.is_err() {
+                prop_assert!(changes.is_empty(), "rejected {:?} touched {:?}", command, changes);
+                continue;
+            }
+            if changes.everything {
+                continue;
+            }
+            let (old, new) = (shard_facts(&before), shard_facts(&state));
+            for id in old.keys().chain(new.keys()) {
+                if old.get(id) != new.get(id) {
+                    prop_assert!(changes.shards.contains(id), "{:?} changed shard {} untracked", command, id);
+                }
+            }
+            for id in before.data_nodes().keys().chain(state.data_nodes().keys()) {
+                if before.data_node(*id) != state.data_node(*id) {
+                    prop_assert!(changes.data_nodes.contains(id), "{:?} changed node {} untracked", command, id);
+                }
+            }
+            for task in state.copy_tasks().values() {
+                let was = before.copy_task(task.id);
+                let offered = task.state == TaskState::Pending && was.is_none_or(|t| t.state != TaskState::Pending);
+                prop_assert!(!offered || changes.tasks_offered, "{:?} offered task {} untracked", command, task.id);
+                let finished = !task.state.is_open() && was.is_some_and(|t| t.state.is_open());
+                prop_assert!(!finished || changes.tasks_finished, "{:?} finished task {} untracked", command, task.id);
+                if task.state == TaskState::Done && was.is_some_and(|t| t.state != TaskState::Done) {
+                    prop_assert!(changes.copies_completed.contains(&(task.spec.shard_id, task.spec.target)));
+                }
             }
         }
     }

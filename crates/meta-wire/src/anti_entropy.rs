@@ -288,10 +288,10 @@ pub struct EntropyReport {
     pub nodes: Vec<DataNodeHealth>,
 }
 
-/// Reply to `entropy repair`: the tasks created for the shard.
+/// Reply to `entropy repair`: the shard's open copy tasks once it was planned again.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RepairReply {
-    /// The tasks created.
+    /// The shard's open (pending or claimed) tasks; empty when it needs no copy.
     pub tasks: Vec<CopyTask>,
 }

@@ -8,12 +8,17 @@
 //! assert_eq!(request.http_addr, None);
 //! ```
 
+mod ae_calls;
 mod anti_entropy;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use ae_calls::{
+    AeCall, AeError, AeHandler, AeRequest, CompleteTask, FailTask, GetReport, GetTask, Heartbeat, KillTask,
+    ReplyEncoder, ReportProgress,
+};
 pub use anti_entropy::{
     ClaimReply, ClaimRequest, ClaimedTask, CompleteRequest, CopyShardRequest, CopyTaskInfo, CopyTaskList,
     CopyTasksQuery, DataNodeHealth, EntropyReport, FailRequest, HeartbeatReply, HeartbeatRequest, Liveness,

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use meta_store::NodeId;
 
-use crate::anti_entropy::{AntiEntropySection, AntiEntropySettings};
+use ae_service::{AntiEntropySection, AntiEntropySettings, SettingsError};
 
 /// The address `metad --dev` listens on.
 pub const DEV_LISTEN: &str = "127.0.0.1:8091";
@@ -188,6 +188,12 @@ pub enum ConfigError {
         /// Why it is unusable.
         source: std::io::Error,
     },
+}
+
+impl From<SettingsError> for ConfigError {
+    fn from(error: SettingsError) -> Self {
+        ConfigError::Invalid { option: error.option, value: error.value, reason: error.reason }
+    }
 }
 
 fn invalid(option: &'static str, value: impl Into<String>, reason: impl Into<String>) -> ConfigError {

@@ -10,7 +10,6 @@
 //! # Ok(()) }
 //! ```
 
-mod anti_entropy;
 mod config;
 mod membership;
 mod network;
@@ -18,7 +17,6 @@ mod node;
 mod proposer;
 mod server;
 
-pub use anti_entropy::{AntiEntropy, AntiEntropySection, AntiEntropySettings};
 pub use config::{parse_peers, Cli, Config, ConfigError, FileConfig, RaftTuning, DEV_DATA_DIR, DEV_LISTEN};
 pub use node::Node;
 pub use server::{run, MetadError};

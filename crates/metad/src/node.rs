@@ -5,24 +5,22 @@
 //! not the leader, or could not be connected to). Reads are linearizable: the leader confirms its
 //! leadership with a quorum (read index) and this node waits until it has applied that far.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use openraft::error::{CheckIsLeaderError, RaftError};
 use openraft::Raft;
 
-use std::sync::Arc;
-
+use crate::network::{post, TransportError};
+use crate::proposer::Proposer;
+use ae_service::{AntiEntropy, CallError, MetaPort, PortError};
 use meta_api::rpc::{
-    AeReply, AeRequest, ForwardError, MembershipChange, Proposed, ANTI_ENTROPY_PATH, MEMBERSHIP_PATH, PROPOSE_PATH,
-    READ_INDEX_PATH,
+    ForwardError, MembershipChange, Proposed, ANTI_ENTROPY_PATH, MEMBERSHIP_PATH, PROPOSE_PATH, READ_INDEX_PATH,
 };
 use meta_api::{MemberStatus, MetaService, NodeStatus, ServiceError};
 use meta_store::storage::{LogStore, SharedState, TypeConfig};
-use meta_store::{Command, NodeId};
-
-use crate::anti_entropy::AntiEntropy;
-use crate::network::{post, TransportError};
-use crate::proposer::Proposer;
+use meta_store::{codec, Command, CommandResult, MetaState, NodeId, StoreError, Timestamp};
+use meta_wire::{AeCall, AeRequest, ReplyEncoder};
 
 /// How many times a request follows a leader change before giving up.
 const LEADER_ATTEMPTS: u32 = 6;
@@ -154,6 +152,53 @@ enum Retry {
     No(ServiceError),
 }
 
+/// An anti-entropy call that failed on this node, as the API reports it.
+fn service_error(error: CallError) -> ServiceError {
+    match error {
+        CallError::Refused(error) => ServiceError::AntiEntropy(error),
+        CallError::Cluster(PortError::NotLeader) => ServiceError::NoLeader,
+        CallError::Cluster(PortError::Timeout(after)) => ServiceError::Timeout(after),
+        CallError::Cluster(PortError::Failed(message)) => ServiceError::Internal(message),
+    }
+}
+
+/// Encodes forwarded anti-entropy replies with the internal codec.
+struct Codec;
+
+impl ReplyEncoder for Codec {
+    type Encoded = Result<Vec<u8>, StoreError>;
+
+    fn encode<T: serde::Serialize>(&self, reply: &T) -> Self::Encoded {
+        codec::encode("anti-entropy reply", reply)
+    }
+}
+
+/// The anti-entropy service's view of this node.
+impl MetaPort for Node {
+    fn leader_term(&self) -> Option<u64> {
+        let metrics = self.raft.metrics().borrow().clone();
+        (metrics.current_leader == Some(self.id)).then_some(metrics.current_term)
+    }
+
+    fn read<R>(&self, read: impl FnOnce(&MetaState) -> R) -> R {
+        read(&self.state.read().state)
+    }
+
+    async fn propose(&self, command: Command) -> Result<CommandResult, PortError> {
+        match MetaService::propose(self, command).await {
+            Ok(proposed) => Ok(proposed.result),
+            Err(ServiceError::NoLeader) => Err(PortError::NotLeader),
+            Err(ServiceError::Timeout(after)) => Err(PortError::Timeout(after)),
+            Err(other) => Err(PortError::Failed(other.to_string())),
+        }
+    }
+
+    fn wall_clock(&self) -> Timestamp {
+        let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        Timestamp::try_from(since.as_nanos()).unwrap_or(Timestamp::MAX)
+    }
+}
+
 impl MetaService for Node {
     async fn propose(&self, command: Command) -> Result<Proposed, ServiceError> {
         let proposed = self
@@ -242,28 +287,31 @@ impl MetaService for Node {
         &self.state
     }
 
-    async fn anti_entropy(&self, request: AeRequest) -> Result<AeReply, ServiceError> {
+    async fn anti_entropy<C: AeCall>(&self, call: C) -> Result<C::Reply, ServiceError> {
         self.with_leader(|leader, addr| {
-            let request = request.clone();
+            let call = call.clone();
             async move {
                 if leader == self.id {
-                    match self.anti_entropy.handle(self, request).await {
-                        Err(ServiceError::NoLeader) => Err(Retry::Yes),
-                        Err(error) => Err(Retry::No(error)),
+                    match call.serve(&self.anti_entropy.serving(self)).await {
+                        Err(CallError::Cluster(PortError::NotLeader)) => Err(Retry::Yes),
+                        Err(error) => Err(Retry::No(service_error(error))),
                         Ok(reply) => Ok(reply),
                     }
                 } else {
-                    let reply =
+                    let request = call.into_request();
+                    let reply: Result<Result<Vec<u8>, ForwardError>, TransportError> =
                         post(&self.client, self.secret.as_deref(), &addr, ANTI_ENTROPY_PATH, &request, FORWARD_TIMEOUT)
                             .await;
-                    self.forward_outcome(reply)
+                    let bytes = self.forward_outcome(reply)?;
+                    codec::decode::<C::Reply>("anti-entropy reply", &bytes)
+                        .map_err(|error| Retry::No(ServiceError::Internal(error.to_string())))
                 }
             }
         })
         .await
     }
 
-    async fn anti_entropy_here(&self, request: AeRequest) -> Result<AeReply, ForwardError> {
+    async fn anti_entropy_here(&self, request: AeRequest) -> Result<Vec<u8>, ForwardError> {
         let metrics = self.raft.metrics().borrow().clone();
         if metrics.current_leader != Some(self.id) {
             let leader_addr = metrics
@@ -271,12 +319,15 @@ impl MetaService for Node {
                 .and_then(|id| metrics.membership_config.membership().get_node(&id).map(|n| n.addr.clone()));
             return Err(ForwardError::NotLeader { leader_id: metrics.current_leader, leader_addr });
         }
-        self.anti_entropy.handle(self, request).await.map_err(|error| match error {
-            ServiceError::NoLeader => ForwardError::NotLeader { leader_id: None, leader_addr: None },
-            ServiceError::AntiEntropy(error) => ForwardError::AntiEntropy(error),
-            ServiceError::Refused(message) => ForwardError::Refused(message),
-            other => ForwardError::Raft(other.to_string()),
-        })
+        match request.serve_encoded(&self.anti_entropy.serving(self), &Codec).await {
+            Ok(Ok(bytes)) => Ok(bytes),
+            Ok(Err(error)) => Err(ForwardError::Raft(error.to_string())),
+            Err(CallError::Refused(error)) => Err(ForwardError::AntiEntropy(error)),
+            Err(CallError::Cluster(PortError::NotLeader)) => {
+                Err(ForwardError::NotLeader { leader_id: None, leader_addr: None })
+            }
+            Err(CallError::Cluster(error)) => Err(ForwardError::Raft(error.to_string())),
+        }
     }
 
     fn node_metrics(&self) -> String {

@@ -15,11 +15,11 @@ use std::time::Duration;
 use openraft::{BasicNode, Raft, SnapshotPolicy, StorageHelper};
 use tokio::net::TcpListener;
 
+use ae_service::AntiEntropy;
 use meta_api::MetaService;
-use meta_store::storage::{LogStore, StateMachineStore};
+use meta_store::storage::{LogStore, StateMachineStore, TypeConfig};
 use meta_store::{ApplyError, Command, NodeId};
 
-use crate::anti_entropy::AntiEntropy;
 use crate::config::Config;
 use crate::network::HttpNetwork;
 use crate::node::Node;
@@ -95,6 +95,11 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         .map_err(|e| MetadError::Raft(e.to_string()))?;
 
     let anti_entropy = Arc::new(AntiEntropy::new(config.node_id, config.anti_entropy.clone()));
+    // The anti-entropy service hears what every applied command touched (while the state is still
+    // write-locked), and is woken when this node's leadership moves: it never polls.
+    let hears = Arc::clone(&anti_entropy);
+    state.listen(Arc::new(move |changes| hears.applied(changes)));
+    let leadership = tokio::spawn(wake_on_leadership_change(raft.clone(), Arc::clone(&anti_entropy)));
     let node = Arc::new(Node::new(
         config.node_id,
         raft.clone(),
@@ -120,9 +125,22 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     background.abort();
     anti_entropy_loop.abort();
+    leadership.abort();
     tracing::info!(node_id = config.node_id, "shutting down raft");
     raft.shutdown().await.map_err(|e| MetadError::Raft(e.to_string()))?;
     served.map_err(|source| MetadError::Listen { addr: config.listen.to_string(), source })
+}
+
+/// Wakes the anti-entropy service whenever this node's Raft role, vote or known leader changes
+/// (openraft publishes server metrics only on such changes).
+async fn wake_on_leadership_change(raft: Raft<TypeConfig>, anti_entropy: Arc<AntiEntropy>) {
+    let mut server = raft.server_metrics();
+    loop {
+        anti_entropy.wake();
+        if server.changed().await.is_err() {
+            return; // Raft shut down.
+        }
+    }
 }
 
 /// Refuses a data dir whose recorded membership (snapshot and log, read before Raft starts)

@@ -7,7 +7,7 @@ use proptest::prelude::*;
 
 use super::testkit::{apply, complete_all, random_cluster, random_limits};
 use crate::input::{Limits, Liveness, Membership, NodeId, PlanInput, Scope, ShardId, TaskState};
-use crate::plan::{CancelReason, Plan, Reason};
+use crate::plan::{CancelReason, Plan, Reason, Report};
 
 /// What the tests need to know about the cluster, straight from the input.
 struct Facts<'a> {
@@ -101,6 +101,18 @@ fn check_rules(input: &PlanInput, limits: &Limits, plan: &Plan) -> Result<(), Te
     Ok(())
 }
 
+/// `report` without the lines of `shards`.
+fn without(report: &Report, shards: &[ShardId]) -> Report {
+    let keep = |shard: &ShardId| !shards.contains(shard);
+    Report {
+        under_replicated: report.under_replicated.iter().filter(|h| keep(&h.shard)).copied().collect(),
+        missing_on_owner: report.missing_on_owner.iter().filter(|m| keep(&m.0)).copied().collect(),
+        unrecoverable: report.unrecoverable.iter().filter(|s| keep(s)).copied().collect(),
+        insufficient_nodes: report.insufficient_nodes.iter().filter(|h| keep(&h.shard)).copied().collect(),
+        over_replicated: report.over_replicated.iter().filter(|h| keep(&h.shard)).copied().collect(),
+    }
+}
+
 /// Suspect nodes either come back or die; for convergence they come back.
 fn without_suspects(mut input: PlanInput) -> PlanInput {
     for node in &mut input.nodes {
@@ -144,7 +156,10 @@ proptest! {
         let second = crate::plan(&input, &limits, Scope::All);
         prop_assert_eq!(&second.create, &vec![]);
         prop_assert_eq!(&second.cancel, &vec![]);
-        prop_assert_eq!(&second.report, &first.report);
+        prop_assert_eq!(&second.drop_owners, &vec![]);
+        // A dropped owner is no longer reported (e.g. a draining owner lacking the shard).
+        let dropped: Vec<ShardId> = first.drop_owners.iter().map(|d| d.shard).collect();
+        prop_assert_eq!(&without(&second.report, &dropped), &without(&first.report, &dropped));
     }
 
     #[test]
@@ -174,6 +189,36 @@ proptest! {
             &full.report.unrecoverable.iter().copied().filter(in_scope).collect::<Vec<_>>()
         );
         check_rules(&input, &limits, &scoped)?;
+    }
+
+    /// A scoped round needs only the shards in scope and those of tasks, with each node's
+    /// `owned` from the whole cluster: it then plans exactly what it plans over every shard.
+    #[test]
+    fn scoped_plans_need_only_their_shards(seed in any::<u64>(), pick in any::<u64>()) {
+        let input = random_cluster(seed);
+        let limits = random_limits(seed);
+        let some: Vec<ShardId> = input.shards.iter().map(|s| s.id).filter(|id| (id ^ pick) % 4 == 0).collect();
+        let mut reduced = input.clone();
+        reduced.shards.retain(|s| some.contains(&s.id) || input.tasks.iter().any(|t| t.shard == s.id));
+        prop_assert_eq!(
+            crate::plan(&reduced, &limits, Scope::Shards(&some)),
+            crate::plan(&input, &limits, Scope::Shards(&some))
+        );
+    }
+
+    /// Dropped owners are leaving (draining or dead) and the shard keeps `replication` copies on
+    /// active, live owners that hold it without them.
+    #[test]
+    fn only_owners_the_shard_can_do_without_are_dropped(seed in any::<u64>()) {
+        let input = random_cluster(seed);
+        let plan = crate::plan(&input, &random_limits(seed), Scope::All);
+        let facts = Facts { input: &input };
+        for drop in &plan.drop_owners {
+            let node = input.nodes.iter().find(|n| n.id == drop.owner);
+            prop_assert!(node.is_some_and(|n| n.liveness == Liveness::Dead || n.membership == Membership::Draining));
+            let shard = input.shards.iter().find(|s| s.id == drop.shard);
+            prop_assert!(shard.is_some_and(|s| facts.stable_live(s.id) >= s.replication as usize), "{:?}", drop);
+        }
     }
 
     #[test]

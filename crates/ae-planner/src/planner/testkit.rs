@@ -27,7 +27,7 @@ impl Cluster {
     /// Adds or replaces node `id`.
     pub(super) fn node(mut self, id: NodeId, membership: Membership, liveness: Liveness, zone: Option<&str>) -> Self {
         self.input.nodes.retain(|n| n.id != id);
-        self.input.nodes.push(NodeView { id, membership, liveness, zone: zone.map(String::from) });
+        self.input.nodes.push(NodeView { id, membership, liveness, zone: zone.map(String::from), owned: 0 });
         self
     }
 
@@ -98,9 +98,11 @@ impl Cluster {
         self
     }
 
-    /// A full plan.
+    /// A full plan (each node's `owned` counted from the shards).
     pub(super) fn plan(&self) -> Plan {
-        crate::plan(&self.input, &self.limits, Scope::All)
+        let mut input = self.input.clone();
+        input.count_owned();
+        crate::plan(&input, &self.limits, Scope::All)
     }
 }
 
@@ -116,10 +118,14 @@ pub(super) fn new_task(
 }
 
 /// Carries out `plan` on `input` as the AE service would: cancelled tasks disappear, created ones
-/// become pending tasks with fresh IDs.
+/// become pending tasks with fresh IDs, dropped owners stop owning.
 pub(super) fn apply(input: &mut PlanInput, plan: &Plan) {
     input.tasks.retain(|t| !plan.cancel.iter().any(|c| c.task == t.id));
+    for drop in &plan.drop_owners {
+        input.shards.iter_mut().filter(|s| s.id == drop.shard).for_each(|s| s.owners.retain(|&o| o != drop.owner));
+    }
     let first = input.tasks.iter().map(|t| t.id).max().unwrap_or(0) + 1;
+    input.count_owned();
     for (id, task) in (first..).zip(&plan.create) {
         input.tasks.push(TaskView {
             id,
@@ -150,6 +156,7 @@ pub(super) fn complete_all(input: &mut PlanInput) {
             inventory.shards.insert(task.shard, ShardCopy::default());
         }
     }
+    input.count_owned();
 }
 
 /// A small deterministic random number generator (splitmix64).
@@ -201,6 +208,7 @@ pub(super) fn random_cluster(seed: u64) -> PlanInput {
                 _ => Liveness::Dead,
             },
             zone: rng.chance(60).then(|| format!("z{}", rng.below(3))),
+            owned: 0,
         })
         .collect();
     let candidates: Vec<NodeId> = (1..=node_count).chain(REMOVED).collect();
@@ -262,7 +270,9 @@ pub(super) fn random_cluster(seed: u64) -> PlanInput {
             TaskView { id, shard, source, target, replaces, state }
         })
         .collect();
-    PlanInput { shards, nodes, inventories, tasks }
+    let mut input = PlanInput { shards, nodes, inventories, tasks, unreported: Default::default() };
+    input.count_owned();
+    input
 }
 
 /// Random limits, small enough to bind.

@@ -2,7 +2,7 @@
 
 use super::testkit::{apply, complete_all, new_task, Cluster};
 use crate::input::{Liveness, Membership, Scope, ShardCopy, TaskState};
-use crate::plan::{Cancel, CancelReason, Plan, Reason, ShardHealth};
+use crate::plan::{Cancel, CancelReason, DropOwner, DropReason, Plan, Reason, ShardHealth};
 
 use Liveness::{Dead, Online, Suspect};
 use Membership::{Active, Draining};
@@ -358,8 +358,18 @@ fn surplus_owners_are_reported() {
     let plan = cluster.plan();
     assert_eq!(plan.report.over_replicated, vec![health(1, 3, 2)]);
     assert_eq!(plan.create, vec![]);
-    // A surplus draining owner gets no replacement: the caller may drop it.
-    assert_eq!(cluster.membership(3, Draining).plan(), Plan::default());
+    // A surplus draining or dead owner gets no replacement: it is dropped, and a task that was
+    // bringing in its replacement is withdrawn.
+    let draining = cluster.clone().membership(3, Draining).task(7, 1, (1, 4), Some(3), Pending);
+    let plan = draining.node(4, Active, Online, None).plan();
+    assert_eq!(plan.drop_owners, vec![DropOwner { shard: 1, owner: 3, reason: DropReason::Draining }]);
+    assert_eq!(plan.cancel, vec![Cancel { task: 7, reason: CancelReason::NotNeeded }]);
+    assert!(plan.create.is_empty() && plan.report.over_replicated.is_empty());
+    let dead = cluster.clone().liveness(2, Dead).plan();
+    assert_eq!(dead.drop_owners, vec![DropOwner { shard: 1, owner: 2, reason: DropReason::Dead }]);
+    // Without RF copies elsewhere nothing is dropped: the draining owner is replaced first.
+    let short = Cluster::with_nodes([1, 2, 3]).shard(1, 2, &[1, 2]).owners_report_all().membership(2, Draining);
+    assert!(short.plan().drop_owners.is_empty());
 }
 
 #[test]

@@ -11,13 +11,12 @@ use axum::Json;
 
 use meta_store::{CopyTask, NodeId, TaskId};
 use meta_wire::{
-    ClaimReply, ClaimRequest, CompleteRequest, CopyShardRequest, CopyTaskInfo, CopyTaskList, CopyTasksQuery,
-    EntropyReport, ErrorReply, FailRequest, HeartbeatReply, HeartbeatRequest, ProgressReply, ProgressRequest,
-    RepairReply, RepairRequest,
+    AeCall, ClaimReply, ClaimRequest, CompleteRequest, CompleteTask, CopyShardRequest, CopyTaskInfo, CopyTaskList,
+    CopyTasksQuery, EntropyReport, ErrorReply, FailRequest, FailTask, GetReport, GetTask, Heartbeat, HeartbeatReply,
+    HeartbeatRequest, KillTask, ProgressReply, ProgressRequest, RepairReply, RepairRequest, ReportProgress,
 };
 
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
-use crate::rpc::{AeReply, AeRequest};
 use crate::service::MetaService;
 
 /// Most tasks one claim may hold.
@@ -27,19 +26,9 @@ const MAX_CLAIM_WAIT_MS: u64 = 5000;
 /// Longest error text a data node may report.
 const MAX_ERROR_LEN: usize = 4096;
 
-async fn call<S: MetaService>(service: &S, request: AeRequest) -> Result<AeReply, ApiError> {
-    Ok(service.anti_entropy(request).await?)
-}
-
-fn unexpected(reply: AeReply) -> ApiError {
-    ApiError::internal(format!("unexpected anti-entropy reply {reply:?}"))
-}
-
-fn task(reply: AeReply) -> Result<Json<CopyTask>, ApiError> {
-    match reply {
-        AeReply::Task(task) => Ok(Json(task)),
-        other => Err(unexpected(other)),
-    }
+/// Has the leader's service answer `call`, as JSON.
+async fn call<S: MetaService, C: AeCall>(service: &S, call: C) -> Result<Json<C::Reply>, ApiError> {
+    Ok(Json(service.anti_entropy(call).await?))
 }
 
 /// `POST /v1/data-nodes/{id}/heartbeat`.
@@ -50,10 +39,7 @@ pub(crate) async fn heartbeat<S: MetaService>(
     ApiJson(request): ApiJson<HeartbeatRequest>,
 ) -> Result<Json<HeartbeatReply>, ApiError> {
     meta_store::validate_addr("addr", &request.addr)?;
-    match call(&*service, AeRequest::Heartbeat { node_id, request }).await? {
-        AeReply::Heartbeat(reply) => Ok(Json(reply)),
-        other => Err(unexpected(other)),
-    }
+    call(&*service, Heartbeat { node_id, request }).await
 }
 
 /// `POST /v1/copy-tasks/claim`: the reply lists every task the node holds claimed; with `wait_ms`
@@ -69,10 +55,7 @@ pub(crate) async fn claim<S: MetaService>(
     if request.wait_ms > MAX_CLAIM_WAIT_MS {
         return Err(ApiError::invalid_field("wait_ms", format!("at most {MAX_CLAIM_WAIT_MS}")));
     }
-    match call(&*service, AeRequest::Claim(request)).await? {
-        AeReply::Claimed(reply) => Ok(Json(reply)),
-        other => Err(unexpected(other)),
-    }
+    call(&*service, request).await
 }
 
 /// `POST /v1/copy-tasks/{id}/progress`.
@@ -85,10 +68,7 @@ pub(crate) async fn progress<S: MetaService>(
     if request.bytes_done > request.bytes_total {
         return Err(ApiError::invalid_field("bytes_done", "exceeds bytes_total"));
     }
-    match call(&*service, AeRequest::Progress { task_id, request }).await? {
-        AeReply::Progress(reply) => Ok(Json(reply)),
-        other => Err(unexpected(other)),
-    }
+    call(&*service, ReportProgress { task_id, request }).await
 }
 
 /// `POST /v1/copy-tasks/{id}/complete`: the target becomes an owner.
@@ -98,7 +78,7 @@ pub(crate) async fn complete<S: MetaService>(
     ApiPath(task_id): ApiPath<TaskId>,
     ApiJson(request): ApiJson<CompleteRequest>,
 ) -> Result<Json<CopyTask>, ApiError> {
-    task(call(&*service, AeRequest::Complete { task_id, attempt: request.attempt }).await?)
+    call(&*service, CompleteTask { task_id, attempt: request.attempt }).await
 }
 
 /// `POST /v1/copy-tasks/{id}/fail`: retried with backoff, or failed for good.
@@ -111,7 +91,7 @@ pub(crate) async fn fail<S: MetaService>(
     if request.error.len() > MAX_ERROR_LEN {
         return Err(ApiError::invalid_field("error", format!("longer than {MAX_ERROR_LEN} bytes")));
     }
-    task(call(&*service, AeRequest::Fail { task_id, request }).await?)
+    call(&*service, FailTask { task_id, request }).await
 }
 
 /// `GET /v1/copy-tasks`: tasks kept in the metadata (open, failed, killed, recent finished).
@@ -120,10 +100,7 @@ pub(crate) async fn list_tasks<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiQuery(query): ApiQuery<CopyTasksQuery>,
 ) -> Result<Json<CopyTaskList>, ApiError> {
-    match call(&*service, AeRequest::Tasks(query)).await? {
-        AeReply::Tasks(list) => Ok(Json(list)),
-        other => Err(unexpected(other)),
-    }
+    call(&*service, query).await
 }
 
 /// `GET /v1/copy-tasks/{id}`.
@@ -132,10 +109,7 @@ pub(crate) async fn get_task<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiPath(task_id): ApiPath<TaskId>,
 ) -> Result<Json<CopyTaskInfo>, ApiError> {
-    match call(&*service, AeRequest::Task { task_id }).await? {
-        AeReply::TaskInfo(info) => Ok(Json(info)),
-        other => Err(unexpected(other)),
-    }
+    call(&*service, GetTask { task_id }).await
 }
 
 /// `POST /v1/copy-tasks` (`copy-shard SRC DEST SHARD`): the target becomes an extra owner.
@@ -144,7 +118,7 @@ pub(crate) async fn copy_shard<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiJson(request): ApiJson<CopyShardRequest>,
 ) -> Result<(StatusCode, Json<CopyTask>), ApiError> {
-    let created = task(call(&*service, AeRequest::CopyShard(request)).await?)?;
+    let created = call(&*service, request).await?;
     Ok((StatusCode::CREATED, created))
 }
 
@@ -154,16 +128,13 @@ pub(crate) async fn kill_task<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiPath(task_id): ApiPath<TaskId>,
 ) -> Result<Json<CopyTask>, ApiError> {
-    task(call(&*service, AeRequest::Kill { task_id }).await?)
+    call(&*service, KillTask { task_id }).await
 }
 
 /// `GET /v1/entropy` (`entropy show`).
 #[utoipa::path(get, path = "/v1/entropy", tag = "anti-entropy", responses((status = 200, body = EntropyReport), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader; retry", body = ErrorReply)))]
 pub(crate) async fn report<S: MetaService>(State(service): State<Arc<S>>) -> Result<Json<EntropyReport>, ApiError> {
-    match call(&*service, AeRequest::Report).await? {
-        AeReply::Report(report) => Ok(Json(report)),
-        other => Err(unexpected(other)),
-    }
+    call(&*service, GetReport).await
 }
 
 /// `POST /v1/entropy/repair` (`entropy repair SHARD`): clears the shard's failed or killed
@@ -173,8 +144,5 @@ pub(crate) async fn repair<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiJson(request): ApiJson<RepairRequest>,
 ) -> Result<Json<RepairReply>, ApiError> {
-    match call(&*service, AeRequest::Repair { shard_id: request.shard_id }).await? {
-        AeReply::Repair(reply) => Ok(Json(reply)),
-        other => Err(unexpected(other)),
-    }
+    call(&*service, request).await
 }

@@ -113,6 +113,6 @@ pub(crate) async fn restore<S: MetaService>(
             message: "the cluster is still recording its meta nodes; retry once /ready answers 200".to_owned(),
         });
     }
-    super::propose(&*service, Command::RestoreMetadata { backup: Box::new(backup.metadata) }).await?;
+    let () = super::propose(&*service, Command::RestoreMetadata { backup: Box::new(backup.metadata) }).await?;
     Ok(StatusCode::NO_CONTENT)
 }

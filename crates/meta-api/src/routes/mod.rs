@@ -12,7 +12,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, patch, post};
 use axum::Router;
 
-use meta_store::{Command, Response};
+use meta_store::{Command, FromResponse};
 
 use crate::error::ApiError;
 use crate::service::MetaService;
@@ -56,10 +56,12 @@ pub(crate) fn v1<S: MetaService>() -> Router<Arc<S>> {
         .route("/v1/restore", post(cluster::restore::<S>).layer(DefaultBodyLimit::max(cluster::MAX_RESTORE_BYTES)))
 }
 
-/// Commits a command and turns its rejection into an API error.
-pub(crate) async fn propose<S: MetaService>(service: &S, command: Command) -> Result<Response, ApiError> {
+/// Commits a command and returns its answer in the shape its kind of command answers; a
+/// rejection becomes an API error.
+pub(crate) async fn propose<S: MetaService, T: FromResponse>(service: &S, command: Command) -> Result<T, ApiError> {
+    let name = command.name();
     let proposed = service.propose(command).await?;
-    Ok(proposed.result?)
+    T::from_response(proposed.result?).map_err(|other| ApiError::internal(format!("{name} answered {other:?}")))
 }
 
 /// Waits, unless `stale`, until this node's state is current (linearizable read).

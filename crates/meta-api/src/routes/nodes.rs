@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 
-use meta_store::{validate_addr, validate_labels, Command, DataNode, MetaNode, NodeId, Response};
+use meta_store::{validate_addr, validate_labels, Command, DataNode, MetaNode, NodeId};
 
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::routes::{propose, read_barrier};
@@ -16,13 +16,6 @@ use meta_wire::{
     AddDataNodeRequest, AddMetaNodeRequest, DataNodeList, ErrorReply, MetaNodeList, ReadQuery, RemoveDataNodeQuery,
     UpdateDataNodeRequest,
 };
-
-fn data_node(response: Response) -> Result<Json<DataNode>, ApiError> {
-    match response {
-        Response::DataNode(node) => Ok(Json(node)),
-        other => Err(ApiError::internal(format!("unexpected response {other:?}"))),
-    }
-}
 
 /// `GET /v1/data-nodes`.
 #[utoipa::path(get, path = "/v1/data-nodes", tag = "nodes", params(ReadQuery), responses((status = 200, body = DataNodeList), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
@@ -59,8 +52,7 @@ pub(crate) async fn add_data_node<S: MetaService>(
     validate_addr("http_addr", &http_addr)?;
     validate_labels(&request.labels)?;
     let command = Command::AddDataNode { tcp_addr: request.tcp_addr, http_addr, labels: request.labels };
-    let node = data_node(propose(&*service, command).await?)?;
-    Ok((StatusCode::CREATED, node))
+    Ok((StatusCode::CREATED, Json(propose(&*service, command).await?)))
 }
 
 /// `PUT /v1/data-nodes/{id}` (`update-data`): the node keeps its ID and its shards.
@@ -77,7 +69,7 @@ pub(crate) async fn update_data_node<S: MetaService>(
         validate_labels(labels)?;
     }
     let command = Command::UpdateDataNode { node_id, tcp_addr: request.tcp_addr, http_addr, labels: request.labels };
-    data_node(propose(&*service, command).await?)
+    Ok(Json(propose(&*service, command).await?))
 }
 
 /// `DELETE /v1/data-nodes/{id}?force=true` (`remove-data`): drains, or with `force` drops at once.
@@ -87,7 +79,7 @@ pub(crate) async fn remove_data_node<S: MetaService>(
     ApiPath(node_id): ApiPath<NodeId>,
     ApiQuery(query): ApiQuery<RemoveDataNodeQuery>,
 ) -> Result<Json<DataNode>, ApiError> {
-    data_node(propose(&*service, Command::RemoveDataNode { node_id, force: query.force }).await?)
+    Ok(Json(propose(&*service, Command::RemoveDataNode { node_id, force: query.force }).await?))
 }
 
 /// `GET /v1/meta-nodes`.

@@ -83,7 +83,7 @@ pub(crate) async fn create_database<S: MetaService>(
 ) -> Result<StatusCode, ApiError> {
     validate_name("database", &request.name)?;
     let default_retention_policy = request.retention_policy.as_ref().map(spec).transpose()?;
-    propose(&*service, Command::CreateDatabase { name: request.name, default_retention_policy }).await?;
+    let () = propose(&*service, Command::CreateDatabase { name: request.name, default_retention_policy }).await?;
     Ok(StatusCode::CREATED)
 }
 
@@ -93,7 +93,7 @@ pub(crate) async fn drop_database<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiPath(name): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    propose(&*service, Command::DropDatabase { name }).await?;
+    let () = propose(&*service, Command::DropDatabase { name }).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -105,7 +105,7 @@ pub(crate) async fn create_retention_policy<S: MetaService>(
     ApiJson(request): ApiJson<RetentionPolicyRequest>,
 ) -> Result<StatusCode, ApiError> {
     let command = Command::CreateRetentionPolicy { database, spec: spec(&request)?, make_default: request.default };
-    propose(&*service, command).await?;
+    let () = propose(&*service, command).await?;
     Ok(StatusCode::CREATED)
 }
 
@@ -122,7 +122,7 @@ pub(crate) async fn alter_retention_policy<S: MetaService>(
         replication_factor: request.replication,
         make_default: request.default,
     };
-    propose(&*service, Command::AlterRetentionPolicy { database, name, update }).await?;
+    let () = propose(&*service, Command::AlterRetentionPolicy { database, name, update }).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -132,6 +132,6 @@ pub(crate) async fn drop_retention_policy<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiPath((database, name)): ApiPath<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    propose(&*service, Command::DropRetentionPolicy { database, name }).await?;
+    let () = propose(&*service, Command::DropRetentionPolicy { database, name }).await?;
     Ok(StatusCode::NO_CONTENT)
 }

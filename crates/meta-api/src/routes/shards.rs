@@ -8,8 +8,8 @@ use axum::http::StatusCode;
 use axum::Json;
 
 use meta_store::{
-    ApplyError, Command, Database, MetaState, NodeId, Response, RetentionPolicy, ShardGroup, ShardId, ShardView,
-    Timestamp, MINUTE,
+    ApplyError, Command, Database, MetaState, NodeId, RetentionPolicy, ShardGroup, ShardGroupCreated, ShardId,
+    ShardView, Timestamp, MINUTE,
 };
 
 use crate::error::{duration_field, ApiError, ApiJson, ApiPath, ApiQuery};
@@ -44,13 +44,9 @@ pub(crate) async fn create_shard_group<S: MetaService>(
     };
     let command =
         Command::CreateShardGroup { database: request.database, retention_policy, timestamp: request.timestamp };
-    match propose(&*service, command).await? {
-        Response::ShardGroup { database, retention_policy, group, created } => {
-            let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-            Ok((status, Json(ShardGroupReply { database, retention_policy, created, shard_group: group })))
-        }
-        other => Err(ApiError::internal(format!("unexpected response {other:?}"))),
-    }
+    let ShardGroupCreated { database, retention_policy, group, created } = propose(&*service, command).await?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(ShardGroupReply { database, retention_policy, created, shard_group: group })))
 }
 
 #[utoipa::path(get, path = "/v1/shard-groups", tag = "shards", params(ShardGroupsQuery), responses((status = 200, body = ShardGroupList), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
@@ -177,7 +173,7 @@ pub(crate) async fn drop_shard<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiPath(shard_id): ApiPath<ShardId>,
 ) -> Result<StatusCode, ApiError> {
-    propose(&*service, Command::DropShard { shard_id }).await?;
+    let () = propose(&*service, Command::DropShard { shard_id }).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -188,7 +184,7 @@ pub(crate) async fn add_owner<S: MetaService>(
     ApiPath(shard_id): ApiPath<ShardId>,
     ApiJson(request): ApiJson<AddOwnerRequest>,
 ) -> Result<StatusCode, ApiError> {
-    propose(&*service, Command::AddShardOwner { shard_id, node_id: request.node_id }).await?;
+    let () = propose(&*service, Command::AddShardOwner { shard_id, node_id: request.node_id }).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -198,7 +194,7 @@ pub(crate) async fn remove_owner<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiPath((shard_id, node_id)): ApiPath<(ShardId, NodeId)>,
 ) -> Result<StatusCode, ApiError> {
-    propose(&*service, Command::RemoveShardOwner { shard_id, node_id }).await?;
+    let () = propose(&*service, Command::RemoveShardOwner { shard_id, node_id }).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -215,8 +211,6 @@ pub(crate) async fn truncate_shards<S: MetaService>(
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_err(ApiError::internal)?;
     let now = Timestamp::try_from(now.as_nanos()).map_err(ApiError::internal)?;
     let at = now.saturating_add(Timestamp::try_from(delay).unwrap_or(Timestamp::MAX));
-    match propose(&*service, Command::TruncateShardGroups { at }).await? {
-        Response::ShardGroupIds(shard_groups) => Ok(Json(TruncateReply { truncated_at: at, shard_groups })),
-        other => Err(ApiError::internal(format!("unexpected response {other:?}"))),
-    }
+    let shard_groups = propose(&*service, Command::TruncateShardGroups { at }).await?;
+    Ok(Json(TruncateReply { truncated_at: at, shard_groups }))
 }

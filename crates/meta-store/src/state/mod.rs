@@ -15,6 +15,7 @@ pub use tasks::FINISHED_TASKS_KEPT;
 
 use std::collections::BTreeMap;
 
+use crate::changes::{Changes, Journal};
 use crate::command::Command;
 use crate::error::ApplyError;
 use crate::index::{Index, OpenTasks};
@@ -38,6 +39,8 @@ pub struct MetaState {
     copy_tasks: BTreeMap<TaskId, CopyTask>,
     index: Index,
     open_tasks: OpenTasks,
+    /// What the command being applied touches, while a caller tracks it.
+    journal: Journal,
 }
 
 /// A shard together with where it lives.
@@ -73,6 +76,7 @@ impl MetaState {
             copy_tasks: BTreeMap::new(),
             index: Index::default(),
             open_tasks: OpenTasks::default(),
+            journal: Journal::default(),
         }
     }
 
@@ -83,6 +87,15 @@ impl MetaState {
             self.sweep_tasks();
         }
         result
+    }
+
+    /// Applies one command like [`MetaState::apply`] and says what it touched (nothing if it was
+    /// rejected): the shards, data nodes and copy tasks that services watching the metadata
+    /// should look at again.
+    pub fn apply_tracked(&mut self, command: &Command) -> (Result<Response, ApplyError>, Changes) {
+        self.journal.start();
+        let result = self.apply(command);
+        (result, self.journal.finish())
     }
 
     fn dispatch(&mut self, command: &Command) -> Result<Response, ApplyError> {
@@ -187,6 +200,11 @@ impl MetaState {
         self.index.node_shards.get(&node).into_iter().flatten().copied()
     }
 
+    /// How many shards a data node owns (in live and deleted groups), without walking them.
+    pub fn owned_shard_count(&self, node: NodeId) -> usize {
+        self.index.load(node)
+    }
+
     /// Number of shards (in live and deleted groups).
     pub fn shard_count(&self) -> usize {
         self.index.shard_group.len()
@@ -259,6 +277,7 @@ impl MetaState {
         // planner plans afresh from the restored owners.
         self.copy_tasks.clear();
         self.open_tasks = OpenTasks::default();
+        self.journal.record(|c| c.everything = true);
         Ok(Response::Done)
     }
 
@@ -269,6 +288,7 @@ impl MetaState {
             if let Some(node) = self.data_nodes.get_mut(&id) {
                 if node.state == NodeState::Draining && idle {
                     node.state = NodeState::Removed;
+                    self.journal.data_node(id);
                 }
             }
         }

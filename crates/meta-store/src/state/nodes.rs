@@ -33,6 +33,7 @@ impl MetaState {
             labels: labels.clone(),
         };
         self.data_nodes.insert(id, node.clone());
+        self.journal.data_node(id);
         Ok(Response::DataNode(node))
     }
 
@@ -57,12 +58,16 @@ impl MetaState {
         if let Some(labels) = labels {
             node.labels = labels.clone();
         }
-        Ok(Response::DataNode(node.clone()))
+        let node = node.clone();
+        self.journal.data_node(node_id);
+        Ok(Response::DataNode(node))
     }
 
     pub(super) fn remove_data_node(&mut self, node_id: NodeId, force: bool) -> Result<Response, ApplyError> {
         self.member_data_node(node_id)?;
         let owned: Vec<_> = self.shards_owned_by(node_id).collect();
+        self.journal.data_node(node_id);
+        self.journal.shards(owned.iter().copied());
         let state = if force || owned.is_empty() {
             for shard_id in owned {
                 let Some(&group_id) = self.index.shard_group.get(&shard_id) else { continue };

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::MetaState;
+use crate::changes::Journal;
 use crate::index::{Index, OpenTasks};
 use crate::model::copy_task::{CopyTask, TaskId};
 use crate::model::database::Database;
@@ -70,6 +71,7 @@ impl<'de> Deserialize<'de> for MetaState {
             copy_tasks: record.copy_tasks,
             index,
             open_tasks,
+            journal: Journal::default(),
         })
     }
 }

@@ -82,6 +82,8 @@ impl MetaState {
         policy.shard_group_duration = shard_group_duration;
         if let Some(rf) = update.replication_factor {
             policy.replication_factor = rf;
+            let shards: Vec<_> = policy.shard_groups.values().flat_map(|g| g.shards.iter().map(|s| s.id)).collect();
+            self.journal.shards(shards);
         }
         Ok(Response::Done)
     }
@@ -119,6 +121,7 @@ impl MetaState {
         for group in policies.into_iter().flat_map(|p| p.shard_groups.values()) {
             owners.extend(group.shards.iter().flat_map(|s| s.owners.iter().copied()));
             self.index.remove_group(group);
+            self.journal.shards(group.shards.iter().map(|s| s.id));
         }
         owners.sort_unstable();
         owners.dedup();

@@ -83,6 +83,7 @@ impl MetaState {
                 if !group.is_deleted() && group.end.saturating_add(keep_for) <= now {
                     group.deleted_at = Some(now);
                     deleted.push(group.id);
+                    self.journal.shards(group.shards.iter().map(|s| s.id));
                 }
             }
         }
@@ -109,6 +110,7 @@ impl MetaState {
         for group in &pruned {
             owners.extend(group.shards.iter().flat_map(|s| s.owners.iter().copied()));
             self.index.remove_group(group);
+            self.journal.shards(group.shards.iter().map(|s| s.id));
         }
         self.settle_draining(owners);
         let mut ids: Vec<_> = pruned.iter().map(|g| g.id).collect();
@@ -155,6 +157,7 @@ impl MetaState {
             None => false,
         };
         self.index.remove_shard(shard_id, &owners);
+        self.journal.shards([shard_id]);
         if now_empty {
             // A group without shards could take no writes: forget it, and a new one is created
             // for the next point in its range.
@@ -212,6 +215,7 @@ impl MetaState {
         self.next_shard_group_id += 1;
         self.next_shard_id += group.shards.len() as u64;
         self.index.insert_group(database, retention_policy, &group);
+        self.journal.shards(group.shards.iter().map(|s| s.id));
         Ok(group)
     }
 
@@ -223,6 +227,7 @@ impl MetaState {
             }
         }
         self.index.add_owner(node_id, shard_id);
+        self.journal.shards([shard_id]);
     }
 
     /// Stops `node_id` owning the shard and unindexes it.
@@ -231,6 +236,7 @@ impl MetaState {
             shard.owners.retain(|&o| o != node_id);
         }
         self.index.remove_owner(node_id, shard_id);
+        self.journal.shards([shard_id]);
     }
 
     fn shard_mut(&mut self, group_id: ShardGroupId, shard_id: ShardId) -> Option<&mut Shard> {

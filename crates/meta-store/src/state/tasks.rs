@@ -34,6 +34,7 @@ impl MetaState {
             self.open_tasks.insert(&task);
             self.copy_tasks.insert(id, task.clone());
             created.push(task);
+            self.journal.record(|c| c.tasks_offered = true);
         }
         Ok(Response::CopyTasksCreated { created, rejected })
     }
@@ -151,6 +152,7 @@ impl MetaState {
             self.settle_draining([replaced]);
         }
         let task = self.finish_task(task_id, now, TaskState::Done, None, None);
+        self.journal.record(|c| c.copies_completed.push((spec.shard_id, spec.target)));
         self.sweep_tasks_of_shard(spec.shard_id, now);
         self.prune_finished_tasks();
         task.map(Response::CopyTask).ok_or(ApplyError::TaskNotFound { task_id })
@@ -176,7 +178,12 @@ impl MetaState {
         task.retry_at = Some(now.saturating_add(retry.backoff(failures)));
         task.last_error = Some(truncate(error));
         task.updated_at = now;
-        Ok(Response::CopyTask(task.clone()))
+        let task = task.clone();
+        self.journal.record(|c| {
+            c.tasks_offered = true;
+            c.shards.insert(task.spec.shard_id);
+        });
+        Ok(Response::CopyTask(task))
     }
 
     pub(super) fn expire_copy_task_leases(&mut self, now: Timestamp) -> Result<Response, ApplyError> {
@@ -190,6 +197,9 @@ impl MetaState {
                 task.updated_at = now;
                 expired.push(task.clone());
             }
+        }
+        if !expired.is_empty() {
+            self.journal.record(|c| c.tasks_offered = true);
         }
         Ok(Response::CopyTasks(expired))
     }
@@ -227,6 +237,7 @@ impl MetaState {
                 superseded.push(task.clone());
             }
         }
+        self.journal.shards([shard_id]);
         self.prune_finished_tasks();
         Ok(Response::CopyTasks(superseded))
     }
@@ -298,6 +309,11 @@ impl MetaState {
         if task.state.is_open() {
             self.open_tasks.remove(task);
         }
+        let shard_id = task.spec.shard_id;
+        self.journal.record(|c| {
+            c.tasks_finished = true;
+            c.shards.insert(shard_id);
+        });
         task.state = state;
         task.lease_deadline = None;
         task.retry_at = None;

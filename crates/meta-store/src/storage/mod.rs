@@ -25,7 +25,7 @@ mod type_config;
 use std::path::Path;
 
 pub use log_store::LogStore;
-pub use state_machine::{AppliedState, ApplyStats, SharedState, SnapshotBuilder, StateMachineStore};
+pub use state_machine::{AppliedState, ApplyStats, ChangeListener, SharedState, SnapshotBuilder, StateMachineStore};
 pub use type_config::{LogEntry, SnapshotMetadata, StorageError, TypeConfig};
 
 use crate::error::StoreError;

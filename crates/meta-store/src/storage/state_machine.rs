@@ -13,7 +13,7 @@
 
 use std::io::Cursor;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use openraft::storage::{RaftStateMachine, Snapshot};
@@ -26,7 +26,7 @@ use crate::codec;
 use crate::error::StoreError;
 use crate::response::Response;
 use crate::state::MetaState;
-use crate::{CommandResult, NodeId};
+use crate::{Changes, CommandResult, NodeId};
 
 /// The applied metadata and the Raft bookkeeping that goes with it.
 #[derive(Clone, Debug, Default)]
@@ -39,12 +39,23 @@ pub struct AppliedState {
     pub state: MetaState,
 }
 
+/// Told what each batch of applied entries touched, while the state is still write-locked: a
+/// reader that takes the read lock afterwards has been told of every change it sees.
+pub type ChangeListener = Arc<dyn Fn(Changes) + Send + Sync>;
+
 /// The applied state, shared between the state machine (the only writer in a Raft node) and
 /// its readers, with counters of the work applying it took. Cheap to clone.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct SharedState {
     applied: Arc<RwLock<AppliedState>>,
     stats: Arc<ApplyStats>,
+    listener: Arc<OnceLock<ChangeListener>>,
+}
+
+impl std::fmt::Debug for SharedState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedState").field("stats", &self.stats).finish_non_exhaustive()
+    }
 }
 
 /// How many commands were applied and how long applying them took, for `/metrics`.
@@ -74,7 +85,20 @@ impl ApplyStats {
 impl SharedState {
     /// Wraps a state.
     pub fn new(applied: AppliedState) -> Self {
-        SharedState { applied: Arc::new(RwLock::new(applied)), stats: Arc::default() }
+        SharedState { applied: Arc::new(RwLock::new(applied)), stats: Arc::default(), listener: Arc::default() }
+    }
+
+    /// Sets the one listener told what applied entries touch (the leader's services are driven
+    /// by it). Returns false, changing nothing, if one was set already.
+    pub fn listen(&self, listener: ChangeListener) -> bool {
+        self.listener.set(listener).is_ok()
+    }
+
+    /// Tells the listener, if any, about `changes`; called with the state write-locked.
+    fn publish(&self, changes: Changes) {
+        if let Some(listener) = self.listener.get().filter(|_| !changes.is_empty()) {
+            listener(changes);
+        }
     }
 
     /// Counters of the commands applied.
@@ -213,14 +237,16 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
     {
         let mut applied = self.write();
         let mut results = Vec::new();
+        let mut changes = Changes::default();
         for entry in entries {
             applied.last_applied = Some(entry.log_id);
             let result = match entry.payload {
                 EntryPayload::Blank => Ok(Response::Done),
                 EntryPayload::Normal(command) => {
                     let started = Instant::now();
-                    let result = applied.state.apply(&command);
+                    let (result, touched) = applied.state.apply_tracked(&command);
                     self.applied.stats().record(command.count(), started.elapsed());
+                    changes.merge(touched);
                     if let Err(error) = &result {
                         tracing::debug!(index = entry.log_id.index, command = command.name(), %error, "command rejected");
                     }
@@ -233,6 +259,8 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             };
             results.push(result);
         }
+        self.applied.publish(changes);
+        drop(applied);
         Ok(results)
     }
 
@@ -258,8 +286,10 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         let state: MetaState =
             codec::decode("snapshot", &data).map_err(|e| Failure::ReadSnapshot(signature.clone()).of(e))?;
         write_snapshot(&self.db, meta, &data).map_err(|e| Failure::WriteSnapshot(signature).of(e))?;
-        *self.write() =
-            AppliedState { last_applied: meta.last_log_id, membership: meta.last_membership.clone(), state };
+        let mut applied = self.write();
+        *applied = AppliedState { last_applied: meta.last_log_id, membership: meta.last_membership.clone(), state };
+        self.applied.publish(Changes::everything());
+        drop(applied);
         tracing::info!(snapshot_id = %meta.snapshot_id, bytes = data.len(), "snapshot installed");
         Ok(())
     }

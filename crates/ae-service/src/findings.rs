@@ -54,6 +54,14 @@ impl Findings {
         self.bytes_copied += bytes;
     }
 
+    /// Shards the last rounds found in need of work (under-replicated, short of nodes, missing on
+    /// an owner): worth another look when a node joins or changes, or a task frees its slots.
+    pub(crate) fn needy(&self) -> Vec<ShardId> {
+        let report = &self.report;
+        let health = report.under_replicated.iter().chain(&report.insufficient_nodes).map(|h| h.shard);
+        health.chain(report.missing_on_owner.iter().map(|m| m.0)).collect()
+    }
+
     /// The current report.
     pub(crate) fn report(&self) -> &Report {
         &self.report

@@ -2,14 +2,14 @@
 //! progress. Never replicated: a new leader starts empty and waits a grace period before it
 //! trusts what it has heard. Pure over the `Instant`s it is given, so it is tested without time.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use ae_planner::{Inventory, ShardCopy};
 use meta_store::{NodeId, ShardId, TaskId};
 use meta_wire::{HeartbeatRequest, Liveness, TaskProgress};
 
-use super::settings::AntiEntropySettings;
+use crate::settings::AntiEntropySettings;
 
 /// What the leader last heard from one data node.
 #[derive(Clone, Debug)]
@@ -155,6 +155,26 @@ impl Tracker {
         self.nodes.get(&node_id).map(|h| now.duration_since(h.at))
     }
 
+    /// When `node_id`'s liveness changes next if it stays silent (to suspect, then to dead), or
+    /// when the grace period ends for a node not heard from yet; `None` if it never will.
+    pub(crate) fn next_transition(
+        &self,
+        now: Instant,
+        node_id: NodeId,
+        settings: &AntiEntropySettings,
+    ) -> Option<Instant> {
+        let heard_at = match self.nodes.get(&node_id) {
+            Some(heard) => heard.at,
+            None if !self.trusted(now, settings) => return Some(self.since + settings.grace_period),
+            None => self.since,
+        };
+        [Some(settings.suspect_timeout), settings.dead_node_timeout]
+            .into_iter()
+            .flatten()
+            .map(|after| heard_at + after)
+            .find(|&at| at > now)
+    }
+
     /// How long until a silent node is declared dead (`None`: never, or already dead).
     pub(crate) fn dead_in(&self, now: Instant, node_id: NodeId, settings: &AntiEntropySettings) -> Option<Duration> {
         let heard_at = self.nodes.get(&node_id).map_or(self.since, |h| h.at);
@@ -185,9 +205,24 @@ impl Tracker {
         self.nodes.get(&node_id).is_some_and(|h| h.at < first + settings.heartbeat_interval)
     }
 
-    /// Shards first reported recently (see [`Tracker::unconfirmed_gap`]).
-    pub(crate) fn recent_shards(&self) -> impl Iterator<Item = ShardId> + '_ {
-        self.recent.iter().map(|(shard, _)| *shard)
+    /// Copies that exist although their owner's inventory does not list them yet: for every
+    /// shard that appeared recently (written, or copied by a completed task), each owner (from
+    /// `owners_of`) whose inventory lacks it and that has not reported since the window began.
+    pub(crate) fn unreported(
+        &self,
+        owners_of: impl Fn(ShardId) -> Vec<NodeId>,
+        settings: &AntiEntropySettings,
+    ) -> BTreeSet<(NodeId, ShardId)> {
+        let mut unreported = BTreeSet::new();
+        for &(shard, _) in &self.recent {
+            for owner in owners_of(shard) {
+                let lacking = self.inventory(owner).is_some_and(|inventory| !inventory.holds(shard));
+                if lacking && self.unconfirmed_gap(owner, shard, settings) {
+                    unreported.insert((owner, shard));
+                }
+            }
+        }
+        unreported
     }
 
     /// Drops shards from `recent` once every node that is not suspect has reported since.
@@ -201,15 +236,10 @@ impl Tracker {
         }
     }
 
-    /// Records that a copy put `shard` on `node_id`, until its inventory says so: the shard counts
-    /// as held now, and a heartbeat sent before the copy was installed (arriving within a
-    /// heartbeat interval) is not taken as a gap.
-    pub(crate) fn copied(&mut self, now: Instant, node_id: NodeId, shard: ShardId, size: u64) {
-        if let Some((_, inventory)) = self.nodes.get_mut(&node_id).and_then(|h| h.inventory.as_mut()) {
-            if !inventory.holds(shard) {
-                inventory.shards.insert(shard, ShardCopy { size, checksum: 0, hot: false });
-            }
-        }
+    /// Records that a completed copy put `shard` on its target (an owner from now on): until the
+    /// target reports it, the copy counts as held ([`Tracker::unreported`]), and a heartbeat sent
+    /// before the copy was installed (arriving within a heartbeat interval) is not taken as a gap.
+    pub(crate) fn copied(&mut self, now: Instant, shard: ShardId) {
         self.recent.push_back((shard, now));
         self.recent_at.insert(shard, now);
     }
@@ -242,7 +272,7 @@ mod tests {
     use meta_wire::ShardReport;
 
     fn settings() -> AntiEntropySettings {
-        super::super::settings::AntiEntropySection {
+        crate::settings::AntiEntropySection {
             dead_node_timeout: "60s".into(),
             suspect_timeout: "5s".into(),
             grace_period: "3s".into(),
@@ -307,24 +337,39 @@ mod tests {
         let settings = settings();
         let t0 = Instant::now();
         let mut tracker = Tracker::new(t0);
+        let owners = |_| vec![1, 2];
         tracker.heartbeat(t0, 2, beat(1, Some(&[])), &settings);
         tracker.heartbeat(t0, 1, beat(1, Some(&[])), &settings);
         // Node 1 reports the new shard 9 first; node 2 (also an owner) has not reported since.
         tracker.heartbeat(t0 + Duration::from_millis(100), 1, beat(2, Some(&[9])), &settings);
         assert!(tracker.unconfirmed_gap(2, 9, &settings));
-        assert_eq!(tracker.recent_shards().collect::<Vec<_>>(), vec![9]);
+        assert_eq!(tracker.unreported(owners, &settings), BTreeSet::from([(2, 9)]));
         // Node 2 reports again a heartbeat interval later and still lacks it: the gap is real.
         tracker.heartbeat(t0 + Duration::from_millis(1200), 2, beat(1, None), &settings);
         assert!(!tracker.unconfirmed_gap(2, 9, &settings));
-        // A completed copy counts until the next inventory, and an inventory sent before it was
-        // installed (within a heartbeat interval) is no gap.
+        assert!(tracker.unreported(owners, &settings).is_empty());
+        // A completed copy counts as held until its target reports, and an inventory sent before
+        // it was installed (within a heartbeat interval) is no gap.
         let done = t0 + Duration::from_millis(1300);
-        tracker.copied(done, 2, 9, 10);
-        assert!(tracker.inventory(2).is_some_and(|i| i.holds(9)));
+        tracker.copied(done, 9);
+        assert_eq!(tracker.unreported(owners, &settings), BTreeSet::from([(2, 9)]));
         tracker.heartbeat(done + Duration::from_millis(5), 2, beat(2, Some(&[])), &settings);
         assert!(tracker.unconfirmed_gap(2, 9, &settings), "a stale inventory right after the copy");
-        tracker.heartbeat(done + Duration::from_millis(1100), 2, beat(2, None), &settings);
-        assert!(!tracker.unconfirmed_gap(2, 9, &settings));
+        assert_eq!(tracker.unreported(owners, &settings), BTreeSet::from([(2, 9)]));
+        tracker.heartbeat(done + Duration::from_millis(1100), 2, beat(3, Some(&[9])), &settings);
+        assert!(tracker.unreported(owners, &settings).is_empty(), "reported at last");
+    }
+
+    #[test]
+    fn liveness_transitions_are_scheduled() {
+        let settings = settings();
+        let t0 = Instant::now();
+        let tracker = Tracker::new(t0);
+        let at = |secs| t0 + Duration::from_secs(secs);
+        assert_eq!(tracker.next_transition(t0, 7, &settings), Some(at(3)), "the grace period ends");
+        assert_eq!(tracker.next_transition(at(3), 7, &settings), Some(at(5)), "suspect");
+        assert_eq!(tracker.next_transition(at(5), 7, &settings), Some(at(60)), "dead");
+        assert_eq!(tracker.next_transition(at(60), 7, &settings), None);
     }
 
     #[test]

@@ -4,8 +4,6 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::ConfigError;
-
 /// `[anti-entropy]` as written in the TOML file. Durations are strings such as `500ms`, `30s`,
 /// `30m`; `dead-node-timeout = "0"` never declares a node dead (only operators remove owners).
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -85,15 +83,27 @@ pub struct AntiEntropySettings {
     pub max_retry_backoff: Duration,
 }
 
-fn invalid(option: &'static str, value: impl Into<String>, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid { option, value: value.into(), reason: reason.into() }
+/// An `[anti-entropy]` option with a bad value.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {option} {value:?}: {reason}")]
+pub struct SettingsError {
+    /// The option, as written in the configuration (`anti-entropy.lease`).
+    pub option: &'static str,
+    /// The value given.
+    pub value: String,
+    /// What is wrong.
+    pub reason: String,
 }
 
-fn duration(option: &'static str, text: &str) -> Result<Duration, ConfigError> {
+fn invalid(option: &'static str, value: impl Into<String>, reason: impl Into<String>) -> SettingsError {
+    SettingsError { option, value: value.into(), reason: reason.into() }
+}
+
+fn duration(option: &'static str, text: &str) -> Result<Duration, SettingsError> {
     meta_store::parse_duration(text).map(Duration::from_nanos).map_err(|e| invalid(option, text, e.to_string()))
 }
 
-fn positive(option: &'static str, text: &str) -> Result<Duration, ConfigError> {
+fn positive(option: &'static str, text: &str) -> Result<Duration, SettingsError> {
     let value = duration(option, text)?;
     if value.is_zero() {
         return Err(invalid(option, text, "must be greater than 0"));
@@ -103,7 +113,7 @@ fn positive(option: &'static str, text: &str) -> Result<Duration, ConfigError> {
 
 impl AntiEntropySection {
     /// Checks every value and how they relate, naming the option at fault.
-    pub fn validate(&self) -> Result<AntiEntropySettings, ConfigError> {
+    pub fn validate(&self) -> Result<AntiEntropySettings, SettingsError> {
         let heartbeat_interval = positive("anti-entropy.heartbeat-interval", &self.heartbeat_interval)?;
         let suspect_timeout = positive("anti-entropy.suspect-timeout", &self.suspect_timeout)?;
         if suspect_timeout <= heartbeat_interval {

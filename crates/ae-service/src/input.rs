@@ -1,0 +1,141 @@
+//! Translation between the replicated metadata (plus the leader's soft state) and the planner's
+//! own types, both ways.
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use ae_planner::{Membership, NodeView, PlanInput, ShardView, TaskState as PlanTaskState, TaskView};
+use meta_store::{CancelReason, CopyTaskSpec, MetaState, NodeState, ShardId, TaskReason};
+use meta_wire::Liveness;
+
+use crate::settings::AntiEntropySettings;
+use crate::tracker::Tracker;
+
+/// The planner's input for a round over `scope` (`None`: every shard). A full round lists every
+/// live shard; a scoped one only the shards in scope and those of tasks, so it costs what the scope
+/// holds. Either way: every non-removed data node with its liveness and the shards it owns, the
+/// inventories the leader holds (shared, not copied), copies not reported yet, and the open and
+/// blocking tasks.
+pub(crate) fn plan_input(
+    state: &MetaState,
+    tracker: &Tracker,
+    now: Instant,
+    settings: &AntiEntropySettings,
+    scope: Option<&BTreeSet<ShardId>>,
+) -> PlanInput {
+    let tasks = task_views(state);
+    let shard_view = |shard: ShardId| {
+        let view = state.shard(shard).filter(|v| !v.group.is_deleted())?;
+        Some(ShardView {
+            id: shard,
+            replication: view.retention_policy.replication_factor,
+            owners: view.shard.owners.clone(),
+        })
+    };
+    let shards = match scope {
+        Some(scope) => {
+            let wanted: BTreeSet<ShardId> = scope.iter().copied().chain(tasks.iter().map(|t| t.shard)).collect();
+            wanted.into_iter().filter_map(shard_view).collect()
+        }
+        None => {
+            let mut shards = Vec::with_capacity(state.shard_count());
+            for policy in state.databases().values().flat_map(|d| d.retention_policies.values()) {
+                for group in policy.shard_groups.values().filter(|g| !g.is_deleted()) {
+                    shards.extend(group.shards.iter().map(|shard| ShardView {
+                        id: shard.id,
+                        replication: policy.replication_factor,
+                        owners: shard.owners.clone(),
+                    }));
+                }
+            }
+            shards
+        }
+    };
+    let nodes = state
+        .data_nodes()
+        .values()
+        .filter_map(|node| {
+            let membership = match node.state {
+                NodeState::Active => Membership::Active,
+                NodeState::Draining => Membership::Draining,
+                NodeState::Removed => return None,
+            };
+            Some(NodeView {
+                id: node.id,
+                membership,
+                liveness: planner_liveness(tracker.liveness(now, node.id, settings)),
+                zone: node.zone().map(str::to_owned),
+                owned: state.owned_shard_count(node.id) as u64,
+            })
+        })
+        .collect();
+    let inventories = tracker.inventories().map(|(id, inventory)| (id, inventory.clone())).collect();
+    let owners_of = |shard| state.shard(shard).map(|v| v.shard.owners.clone()).unwrap_or_default();
+    let unreported = tracker.unreported(owners_of, settings);
+    PlanInput { shards, nodes, inventories, tasks, unreported }
+}
+
+/// The open and the blocking copy tasks, as the planner sees them.
+fn task_views(state: &MetaState) -> Vec<TaskView> {
+    state
+        .copy_tasks()
+        .values()
+        .filter_map(|task| {
+            let state = match task.state {
+                // An operator's copy is the operator's business: the planner neither counts it
+                // as a repair nor cancels it, and plans no second copy of the same shard there.
+                _ if task.state.is_open() && task.spec.reason == TaskReason::Operator => PlanTaskState::Blocked,
+                meta_store::TaskState::Pending => PlanTaskState::Pending,
+                meta_store::TaskState::Claimed => PlanTaskState::Claimed,
+                _ if task.blocks_replanning() => PlanTaskState::Blocked,
+                _ => return None,
+            };
+            Some(TaskView {
+                id: task.id,
+                shard: task.spec.shard_id,
+                source: task.spec.source,
+                target: task.spec.target,
+                replaces: task.spec.replaces,
+                state,
+            })
+        })
+        .collect()
+}
+
+/// The planner's liveness for the API's: a node not heard from yet is treated as suspect (its
+/// copies count, nothing is copied from or to it).
+fn planner_liveness(liveness: Liveness) -> ae_planner::Liveness {
+    match liveness {
+        Liveness::Online => ae_planner::Liveness::Online,
+        Liveness::Suspect | Liveness::Unknown => ae_planner::Liveness::Suspect,
+        Liveness::Dead => ae_planner::Liveness::Dead,
+    }
+}
+
+/// A planned task as a command's spec.
+pub(crate) fn task_spec(task: &ae_planner::NewTask) -> CopyTaskSpec {
+    let reason = match task.reason {
+        ae_planner::Reason::UnderReplicated => TaskReason::UnderReplicated,
+        ae_planner::Reason::MissingOnOwner => TaskReason::MissingOnOwner,
+        ae_planner::Reason::DeadOwner => TaskReason::DeadOwner,
+        ae_planner::Reason::DrainingOwner => TaskReason::DrainingOwner,
+    };
+    CopyTaskSpec {
+        shard_id: task.shard,
+        source: task.source,
+        target: task.target,
+        replaces: task.replaces,
+        priority: task.priority,
+        reason,
+    }
+}
+
+/// The planner's cancellation reason as the metadata records it.
+pub(crate) fn cancel_reason(reason: ae_planner::CancelReason) -> CancelReason {
+    match reason {
+        ae_planner::CancelReason::ShardDropped => CancelReason::ShardDropped,
+        ae_planner::CancelReason::TargetGone => CancelReason::TargetGone,
+        ae_planner::CancelReason::SourceGone => CancelReason::SourceGone,
+        ae_planner::CancelReason::NotNeeded => CancelReason::NotNeeded,
+    }
+}

@@ -1,0 +1,81 @@
+//! What operators read of the service: copy tasks with their progress, and the entropy report
+//! (`entropy show`): the last plans' findings, open tasks, and each data node's health.
+
+use ae_planner::ShardHealth as PlannedHealth;
+use meta_store::CopyTask;
+use meta_wire::{CopyTaskInfo, DataNodeHealth, EntropyReport, MissingCopy, ShardHealth};
+
+use crate::port::MetaPort;
+use crate::service::{millis, now, AntiEntropy};
+
+impl AntiEntropy {
+    /// The kept tasks that `keep` selects, by ID, with their progress.
+    pub(crate) fn task_infos<P: MetaPort>(
+        &self,
+        port: &P,
+        term: u64,
+        keep: impl Fn(&CopyTask) -> bool,
+    ) -> Vec<CopyTaskInfo> {
+        let now = now();
+        port.read(|state| {
+            let t = self.term(term);
+            state
+                .copy_tasks()
+                .values()
+                .filter(|task| keep(task))
+                .map(|task| CopyTaskInfo {
+                    progress: t.tracker.progress_of(now, task.id, task.attempt),
+                    task: task.clone(),
+                })
+                .collect()
+        })
+    }
+
+    /// The entropy report of this leader.
+    pub(crate) fn entropy_report<P: MetaPort>(&self, port: &P, term: u64) -> EntropyReport {
+        let tasks = self.task_infos(port, term, |task| task.state.is_open() || task.blocks_replanning());
+        let now = now();
+        let settings = &self.settings;
+        port.read(|state| {
+            let t = self.term(term);
+            let report = t.findings.report();
+            let health = |list: &[PlannedHealth]| -> Vec<ShardHealth> {
+                list.iter()
+                    .map(|h| ShardHealth { shard_id: h.shard, live_copies: h.live_copies, desired: h.desired })
+                    .collect()
+            };
+            let nodes = state
+                .data_nodes()
+                .values()
+                .filter(|n| n.is_member())
+                .map(|n| DataNodeHealth {
+                    id: n.id,
+                    addr: n.http_addr.clone(),
+                    state: n.state,
+                    liveness: t.tracker.liveness(now, n.id, settings),
+                    last_heartbeat_ms: t.tracker.silence(now, n.id).map(millis),
+                    dead_in_ms: t.tracker.dead_in(now, n.id, settings).map(millis),
+                    version: t.tracker.version(n.id).map(str::to_owned),
+                    shards_reported: t.tracker.inventory(n.id).map(|i| i.shards.len()),
+                })
+                .collect();
+            EntropyReport {
+                leader_id: self.node_id,
+                trusted: t.tracker.trusted(now, settings),
+                planned_at: t.findings.planned_at(),
+                plan_micros: t.findings.last_duration().map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
+                under_replicated: health(&report.under_replicated),
+                missing_on_owner: report
+                    .missing_on_owner
+                    .iter()
+                    .map(|&(shard_id, node_id)| MissingCopy { shard_id, node_id })
+                    .collect(),
+                unrecoverable: report.unrecoverable.clone(),
+                insufficient_nodes: health(&report.insufficient_nodes),
+                over_replicated: health(&report.over_replicated),
+                tasks,
+                nodes,
+            }
+        })
+    }
+}

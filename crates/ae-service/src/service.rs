@@ -1,0 +1,410 @@
+//! [`AntiEntropy`]: the leader's service. It hears what every applied command touched
+//! ([`AntiEntropy::applied`]) and data nodes' heartbeats (soft state, off the log), judges
+//! liveness, and plans exactly the shards that changed; a full round runs every `check-interval`.
+//! Nothing polls: the loop sleeps until a change arrives or the next thing falls due (a liveness
+//! transition, a lease deadline, the end of the grace period, the next full round).
+//!
+//! ```text
+//!  state machine ── applied(Changes) ──► intake ──┐ (absorbed under the same read lock
+//!  heartbeats ─► Tracker (liveness, inventories) ─┤  the round's input is built under)
+//!  timers: liveness transitions, leases, full ────┤
+//!                                                 ▼
+//!            dirty shards (or all) ─► input::plan_input ─► ae_planner::plan ─► Plan
+//!                                                 ─► CancelCopyTask / CreateCopyTasks /
+//!                                                    RemoveShardOwner (Raft)
+//! ```
+//!
+//! Only the leader plans. A new leader starts with empty soft state and plans nothing for a grace
+//! period, so a failover never triggers a storm of false repairs.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+
+use ae_planner::{Limits, Scope};
+use meta_store::{Changes, Command, CopyTask, CopyTaskSpec, CreatedCopyTasks, MetaState, NodeId, ShardId, TaskState};
+use meta_wire::Liveness;
+
+use crate::findings::Findings;
+use crate::input::{cancel_reason, plan_input, task_spec};
+use crate::port::{commit, CallError, MetaPort, PortError};
+use crate::settings::AntiEntropySettings;
+use crate::tracker::Tracker;
+
+/// Most task specs in one `CreateCopyTasks` command, keeping log entries small.
+const CREATE_BATCH: usize = 500;
+/// After a round failed (leadership lost mid-round, storage), wait this long before trying again:
+/// a deliberate backoff, so a sick cluster is not hammered.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// The service's clock: tokio's, so tests can pause and advance it.
+pub(crate) fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+pub(crate) fn nanos(duration: Duration) -> i64 {
+    i64::try_from(duration.as_nanos()).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// What planning rounds are owed.
+#[derive(Debug, Default)]
+pub(crate) enum Dirty {
+    #[default]
+    Clean,
+    Shards(BTreeSet<ShardId>),
+    All,
+}
+
+impl Dirty {
+    pub(crate) fn add(&mut self, shards: impl IntoIterator<Item = ShardId>) {
+        match self {
+            Dirty::All => {}
+            Dirty::Clean => {
+                let shards: BTreeSet<ShardId> = shards.into_iter().collect();
+                if !shards.is_empty() {
+                    *self = Dirty::Shards(shards);
+                }
+            }
+            Dirty::Shards(set) => set.extend(shards),
+        }
+    }
+}
+
+/// The soft state of one leadership term.
+pub(crate) struct Term {
+    pub(crate) term: u64,
+    pub(crate) tracker: Tracker,
+    pub(crate) findings: Findings,
+    pub(crate) dirty: Dirty,
+    /// Each data node's liveness as the last round judged it, to find transitions.
+    liveness: BTreeMap<NodeId, Liveness>,
+    /// When the last full round ran.
+    last_full: Option<Instant>,
+}
+
+impl Term {
+    fn new(term: u64, since: Instant) -> Self {
+        Term {
+            term,
+            tracker: Tracker::new(since),
+            findings: Findings::default(),
+            dirty: Dirty::All,
+            liveness: BTreeMap::new(),
+            last_full: None,
+        }
+    }
+
+    /// Takes in what applied commands touched: their shards, the shards of changed data nodes, and
+    /// (when a node changed or a task finished, freeing slots or making room) every shard the last
+    /// rounds found in need; completed copies count as held until their target reports them.
+    fn absorb(&mut self, state: &MetaState, changes: Changes, now: Instant) {
+        if changes.everything {
+            self.dirty = Dirty::All;
+        }
+        self.dirty.add(changes.shards);
+        for &node in &changes.data_nodes {
+            self.dirty.add(state.shards_owned_by(node));
+        }
+        if !changes.data_nodes.is_empty() || changes.tasks_finished {
+            let needy = self.findings.needy();
+            self.dirty.add(needy);
+        }
+        for (shard, _target) in changes.copies_completed {
+            self.tracker.copied(now, shard);
+        }
+    }
+
+    /// Marks the shards of every data node whose liveness changed since the last look.
+    fn note_liveness(&mut self, state: &MetaState, now: Instant, settings: &AntiEntropySettings) {
+        let mut changed = Vec::new();
+        let mut judged = BTreeMap::new();
+        for node in state.data_nodes().values().filter(|n| n.is_member()) {
+            let liveness = self.tracker.liveness(now, node.id, settings);
+            if self.liveness.get(&node.id).is_some_and(|&before| before != liveness) {
+                tracing::info!(node_id = node.id, ?liveness, "data node liveness changed");
+                changed.push(node.id);
+            }
+            judged.insert(node.id, liveness);
+        }
+        self.liveness = judged;
+        for node in changed {
+            self.dirty.add(state.shards_owned_by(node));
+        }
+    }
+}
+
+/// The anti-entropy service of one meta node (active only while it leads).
+pub struct AntiEntropy {
+    pub(crate) node_id: NodeId,
+    pub(crate) settings: AntiEntropySettings,
+    term: Mutex<Term>,
+    /// Changes applied since the loop last looked.
+    intake: Mutex<Changes>,
+    /// Wakes the loop: changes arrived, a heartbeat found something, leadership moved.
+    wake: Notify,
+    /// Signalled whenever tasks become claimable, for claims waiting for work.
+    pub(crate) offered: Notify,
+    /// Planning rounds run one at a time.
+    planning: tokio::sync::Mutex<()>,
+}
+
+impl AntiEntropy {
+    /// The service of meta node `node_id`.
+    pub fn new(node_id: NodeId, settings: AntiEntropySettings) -> Self {
+        AntiEntropy {
+            node_id,
+            settings,
+            term: Mutex::new(Term::new(0, now())),
+            intake: Mutex::new(Changes::default()),
+            wake: Notify::new(),
+            offered: Notify::new(),
+            planning: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Takes in what applied commands touched. Called by the node's state machine with the
+    /// applied state write-locked; cheap and never blocks on anything but a short lock.
+    pub fn applied(&self, changes: Changes) {
+        if changes.tasks_offered {
+            self.offered.notify_waiters();
+        }
+        self.intake.lock().unwrap_or_else(|p| p.into_inner()).merge(changes);
+        self.wake.notify_one();
+    }
+
+    /// Wakes the loop, e.g. because this node's leadership changed.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// The current term if this node leads.
+    pub(crate) fn leading<P: MetaPort>(&self, port: &P) -> Result<u64, CallError> {
+        port.leader_term().ok_or(CallError::Cluster(PortError::NotLeader))
+    }
+
+    /// The soft state of `term`, started afresh when leadership is new.
+    pub(crate) fn term(&self, term: u64) -> MutexGuard<'_, Term> {
+        let mut guard = self.term.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.term != term {
+            tracing::info!(term, grace_ms = millis(self.settings.grace_period), "anti-entropy: took over as leader");
+            *guard = Term::new(term, now());
+        }
+        guard
+    }
+
+    pub(crate) fn mark_dirty(&self, term: u64, shards: impl IntoIterator<Item = ShardId>) {
+        self.term(term).dirty.add(shards);
+        self.wake.notify_one();
+    }
+
+    fn take_intake(&self) -> Changes {
+        std::mem::take(&mut *self.intake.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Runs the leader-side loop for as long as the node runs.
+    pub async fn run<P: MetaPort>(self: Arc<Self>, port: Arc<P>) {
+        loop {
+            let next = self.step(&*port).await;
+            let sleep = async {
+                match next {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = self.wake.notified() => {}
+                () = sleep => {}
+            }
+        }
+    }
+
+    /// One turn of the loop: expire lapsed leases, plan what is owed. Returns when the next turn
+    /// falls due without any change (`None`: only a change or a leadership move wakes it).
+    pub(crate) async fn step<P: MetaPort>(&self, port: &P) -> Option<Instant> {
+        let Some(term) = port.leader_term().filter(|_| self.settings.enabled) else {
+            // Not leading: a new leader starts with a full round, whatever happened meanwhile.
+            self.take_intake();
+            return None;
+        };
+        if let Err(error) = self.expire_leases(port).await {
+            tracing::warn!(%error, "anti-entropy: cannot expire leases");
+            return Some(now() + RETRY_AFTER);
+        }
+        if let Err(error) = self.plan_round(port, term, None).await {
+            tracing::warn!(%error, "anti-entropy: planning round failed");
+            self.term(term).dirty = Dirty::All;
+            return Some(now() + RETRY_AFTER);
+        }
+        Some(self.next_due(port, term))
+    }
+
+    /// When something falls due without any change: the next full round, the end of the grace
+    /// period, a data node's next liveness transition, the earliest lease deadline.
+    fn next_due<P: MetaPort>(&self, port: &P, term: u64) -> Instant {
+        let now = now();
+        let wall = port.wall_clock();
+        port.read(|state| {
+            let t = self.term(term);
+            let settings = &self.settings;
+            let full = t.last_full.map_or(now, |at| at + settings.check_interval);
+            let grace = now + t.tracker.untrusted_for(now, settings);
+            let full = if grace > now { grace } else { full };
+            let transitions = state
+                .data_nodes()
+                .values()
+                .filter(|n| n.is_member())
+                .filter_map(|n| t.tracker.next_transition(now, n.id, settings));
+            let leases = state
+                .open_copy_tasks()
+                .filter(|task| task.state == TaskState::Claimed)
+                .filter_map(|task| task.lease_deadline)
+                .map(|deadline| now + Duration::from_nanos(u64::try_from(deadline.saturating_sub(wall)).unwrap_or(0)));
+            transitions.chain(leases).fold(full, Instant::min)
+        })
+    }
+
+    /// Puts claimed tasks whose lease ran out back to pending.
+    async fn expire_leases<P: MetaPort>(&self, port: &P) -> Result<(), CallError> {
+        let wall = port.wall_clock();
+        let lapsed = port.read(|state| {
+            state
+                .open_copy_tasks()
+                .any(|t| t.state == TaskState::Claimed && t.lease_deadline.is_some_and(|d| d <= wall))
+        });
+        if !lapsed {
+            return Ok(());
+        }
+        let expired: Vec<CopyTask> = commit(port, Command::ExpireCopyTaskLeases { now: wall }).await?;
+        for task in &expired {
+            tracing::warn!(
+                task_id = task.id,
+                shard_id = task.spec.shard_id,
+                target = task.spec.target,
+                attempt = task.attempt,
+                "copy task lease expired; offered again"
+            );
+        }
+        Ok(())
+    }
+
+    /// One planning round over the shards owed (and `also`, if given): creates and cancels tasks,
+    /// drops surplus owners. Plans nothing during the grace period.
+    pub(crate) async fn plan_round<P: MetaPort>(
+        &self,
+        port: &P,
+        term: u64,
+        also: Option<ShardId>,
+    ) -> Result<(), CallError> {
+        let _one_at_a_time = self.planning.lock().await;
+        let now = now();
+        let settings = &self.settings;
+        // The changes are absorbed under the read lock the input is built under: the state the
+        // planner sees has been absorbed in full (a completed copy is known as held, etc.).
+        let prepared = port.read(|state| {
+            let mut t = self.term(term);
+            t.absorb(state, self.take_intake(), now);
+            if !t.tracker.trusted(now, settings) {
+                return None;
+            }
+            t.note_liveness(state, now, settings);
+            if t.last_full.is_none_or(|at| now.duration_since(at) >= settings.check_interval) {
+                t.dirty = Dirty::All;
+            }
+            t.dirty.add(also);
+            let scope = match std::mem::take(&mut t.dirty) {
+                Dirty::Clean => return None,
+                Dirty::All => {
+                    t.last_full = Some(now);
+                    None
+                }
+                Dirty::Shards(shards) => Some(shards),
+            };
+            Some((plan_input(state, &t.tracker, now, settings, scope.as_ref()), scope))
+        });
+        let Some((input, scope)) = prepared else { return Ok(()) };
+        let scope: Option<Vec<ShardId>> = scope.map(|s| s.into_iter().collect());
+        let limits = Limits { max_fetch: settings.max_fetch, max_sync: settings.max_sync };
+        let started = Instant::now();
+        let plan = ae_planner::plan(&input, &limits, scope.as_deref().map_or(Scope::All, Scope::Shards));
+        let took = started.elapsed();
+        let shards = input.shards.len();
+        drop(input);
+        let newly_unrecoverable =
+            self.term(term).findings.record(scope.as_deref(), plan.report, port.wall_clock(), took);
+        if !newly_unrecoverable.is_empty() {
+            tracing::error!(
+                shards = ?newly_unrecoverable,
+                "shards UNRECOVERABLE: no live copy exists anywhere, nothing can be copied; restore them from a \
+                 backup or drop them (metactl entropy show)"
+            );
+        }
+
+        for cancel in &plan.cancel {
+            let command = Command::CancelCopyTask {
+                now: port.wall_clock(),
+                task_id: cancel.task,
+                reason: cancel_reason(cancel.reason),
+            };
+            match commit::<P, CopyTask>(port, command).await {
+                Ok(_) => {
+                    tracing::info!(task_id = cancel.task, reason = ?cancel.reason, "copy task cancelled by the planner")
+                }
+                // It finished or was cancelled meanwhile: nothing to withdraw.
+                Err(error) => tracing::debug!(task_id = cancel.task, %error, "planner cancellation not applied"),
+            }
+        }
+        let mut created = Vec::new();
+        for chunk in plan.create.chunks(CREATE_BATCH) {
+            let tasks: Vec<CopyTaskSpec> = chunk.iter().map(task_spec).collect();
+            let batch: CreatedCopyTasks =
+                commit(port, Command::CreateCopyTasks { now: port.wall_clock(), tasks }).await?;
+            for refusal in batch.refused {
+                tracing::warn!(error = %refusal.error, "planned copy task refused; the next round replans it");
+            }
+            created.extend(batch.created);
+        }
+        for drop in &plan.drop_owners {
+            let command = Command::RemoveShardOwner { shard_id: drop.shard, node_id: drop.owner };
+            match commit::<P, ()>(port, command).await {
+                Ok(()) => tracing::info!(
+                    shard_id = drop.shard,
+                    node_id = drop.owner,
+                    reason = ?drop.reason,
+                    "surplus owner dropped: the shard keeps its copies without it"
+                ),
+                Err(error) => {
+                    tracing::debug!(shard_id = drop.shard, node_id = drop.owner, %error, "surplus owner not dropped")
+                }
+            }
+        }
+        self.term(term).findings.created(created.len());
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        if created.is_empty() && plan.cancel.is_empty() && plan.drop_owners.is_empty() {
+            tracing::debug!(shards, plan_micros = micros, scoped = scope.is_some(), "anti-entropy: nothing to do");
+        } else {
+            tracing::info!(
+                shards,
+                plan_micros = micros,
+                scoped = scope.is_some(),
+                created = created.len(),
+                cancelled = plan.cancel.len(),
+                dropped_owners = plan.drop_owners.len(),
+                "anti-entropy plan"
+            );
+        }
+        Ok(())
+    }
+
+    /// The service's metrics in Prometheus text (empty unless this node leads).
+    pub fn metrics<P: MetaPort>(&self, port: &P) -> String {
+        let Some(term) = port.leader_term() else { return String::new() };
+        let t = self.term(term);
+        t.findings.render(t.tracker.trusted(now(), &self.settings))
+    }
+}

@@ -1,0 +1,327 @@
+//! The service in memory: a fake port over a real [`MetaState`] (commands applied at once, their
+//! changes reported as the state machine reports them), tokio's paused clock, and data nodes
+//! played by the test. Nothing here sleeps for real: time advances only when every task waits.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use meta_store::{
+    Command, CommandResult, CopyTask, MetaState, NodeId, NodeState, RetentionPolicySpec, ShardId, TaskReason,
+    TaskState, Timestamp, HOUR,
+};
+use meta_wire::{
+    AeError, AeHandler, ClaimRequest, CompleteTask, CopyShardRequest, GetReport, Heartbeat, HeartbeatRequest, Liveness,
+    RepairRequest, ShardReport,
+};
+
+use crate::{AntiEntropy, AntiEntropySection, CallError, MetaPort, PortError};
+
+/// A meta node in memory: applies each command at once and tells the service what it touched.
+struct FakePort {
+    state: RwLock<MetaState>,
+    term: Mutex<Option<u64>>,
+    service: Arc<AntiEntropy>,
+    started: tokio::time::Instant,
+    log: Mutex<Vec<Command>>,
+}
+
+impl MetaPort for FakePort {
+    fn leader_term(&self) -> Option<u64> {
+        *self.term.lock().expect("term")
+    }
+
+    fn read<R>(&self, read: impl FnOnce(&MetaState) -> R) -> R {
+        read(&self.state.read().expect("state"))
+    }
+
+    async fn propose(&self, command: Command) -> Result<CommandResult, PortError> {
+        if self.leader_term().is_none() {
+            return Err(PortError::NotLeader);
+        }
+        let mut state = self.state.write().expect("state");
+        let (result, changes) = state.apply_tracked(&command);
+        self.service.applied(changes);
+        self.log.lock().expect("log").push(command);
+        Ok(result)
+    }
+
+    fn wall_clock(&self) -> Timestamp {
+        1_700_000_000_000_000_000 + i64::try_from(self.started.elapsed().as_nanos()).unwrap_or(i64::MAX)
+    }
+}
+
+/// A cluster of `nodes` data nodes with database `db` (RF `rf`) and one shard group; the service
+/// of a meta node that leads in term 1, its loop running.
+struct World {
+    port: Arc<FakePort>,
+    service: Arc<AntiEntropy>,
+    /// What each data node holds on disk, and the inventory version it announces.
+    disks: BTreeMap<NodeId, (u64, BTreeSet<ShardId>)>,
+}
+
+fn settings() -> crate::AntiEntropySettings {
+    AntiEntropySection {
+        check_interval: "30s".into(),
+        dead_node_timeout: "20s".into(),
+        suspect_timeout: "5s".into(),
+        heartbeat_interval: "1s".into(),
+        grace_period: "3s".into(),
+        lease: "10s".into(),
+        ..AntiEntropySection::default()
+    }
+    .validate()
+    .expect("valid settings")
+}
+
+impl World {
+    fn new(nodes: u64, rf: u32) -> Self {
+        let service = Arc::new(AntiEntropy::new(100, settings()));
+        let mut state = MetaState::new();
+        for i in 1..=nodes {
+            let add = Command::AddDataNode {
+                tcp_addr: format!("data-{i}:8088"),
+                http_addr: format!("data-{i}:8086"),
+                labels: BTreeMap::new(),
+            };
+            state.apply(&add).expect("node added");
+        }
+        let spec = RetentionPolicySpec {
+            name: "rp".into(),
+            duration: 0,
+            shard_group_duration: Some(HOUR),
+            replication_factor: rf,
+        };
+        state.apply(&Command::CreateDatabase { name: "db".into(), default_retention_policy: Some(spec) }).expect("db");
+        let group = Command::CreateShardGroup { database: "db".into(), retention_policy: "rp".into(), timestamp: 0 };
+        state.apply(&group).expect("group");
+        let mut disks: BTreeMap<NodeId, (u64, BTreeSet<ShardId>)> =
+            (1..=nodes).map(|id| (id, (1, BTreeSet::new()))).collect();
+        for id in 1..=nodes {
+            for shard in state.shards_owned_by(id) {
+                disks.entry(id).or_default().1.insert(shard);
+            }
+        }
+        let port = Arc::new(FakePort {
+            state: RwLock::new(state),
+            term: Mutex::new(Some(1)),
+            service: Arc::clone(&service),
+            started: tokio::time::Instant::now(),
+            log: Mutex::new(Vec::new()),
+        });
+        tokio::spawn(Arc::clone(&service).run(Arc::clone(&port)));
+        World { port, service, disks }
+    }
+
+    fn serving(&self) -> crate::Serving<'_, FakePort> {
+        self.service.serving(&*self.port)
+    }
+
+    /// Node `id` heartbeats with its full inventory.
+    async fn beat(&self, id: NodeId) -> Result<(), CallError> {
+        let (version, shards) = self.disks.get(&id).cloned().unwrap_or_default();
+        let inventory = shards.iter().map(|&shard_id| ShardReport { shard_id, size: 1, checksum: 0, hot: false });
+        let request = HeartbeatRequest {
+            addr: format!("data-{id}:8086"),
+            version: "test".into(),
+            inventory_version: version,
+            inventory: Some(inventory.collect()),
+        };
+        self.serving().heartbeat(Heartbeat { node_id: id, request }).await.map(drop)
+    }
+
+    /// `duration` of heartbeats every second from the nodes `alive` says are alive.
+    async fn run_for(&self, duration: Duration, alive: impl Fn(NodeId) -> bool) {
+        let until = tokio::time::Instant::now() + duration;
+        while tokio::time::Instant::now() < until {
+            for &id in self.disks.keys().filter(|&&id| alive(id)) {
+                self.beat(id).await.expect("heartbeat accepted");
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    fn read<R>(&self, read: impl FnOnce(&MetaState) -> R) -> R {
+        self.port.read(read)
+    }
+
+    fn open_tasks(&self) -> Vec<CopyTask> {
+        self.read(|s| s.open_copy_tasks().cloned().collect())
+    }
+
+    fn owners(&self, shard: ShardId) -> Vec<NodeId> {
+        self.read(|s| s.shard(shard).map(|v| v.shard.owners.clone()).unwrap_or_default())
+    }
+
+    fn commands(&self, name: &str) -> usize {
+        self.port.log.lock().expect("log").iter().filter(|c| c.name() == name).count()
+    }
+
+    /// Gives node `id` a copy of `shard` on disk (as a finished transfer does).
+    fn install(&mut self, id: NodeId, shard: ShardId) {
+        let disk = self.disks.entry(id).or_default();
+        disk.0 += 1;
+        disk.1.insert(shard);
+    }
+}
+
+fn every(_: NodeId) -> bool {
+    true
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_silent_node_turns_suspect_then_dead_and_its_shards_are_copied_at_once() {
+    let world = World::new(4, 2);
+    world.run_for(Duration::from_secs(4), every).await;
+    assert!(world.open_tasks().is_empty(), "a healthy cluster needs nothing");
+    let report = world.serving().report(GetReport).await.expect("report");
+    assert!(report.trusted && report.nodes.iter().all(|n| n.liveness == Liveness::Online));
+
+    let silent = |id: NodeId| id != 1;
+    world.run_for(Duration::from_secs(6), silent).await;
+    let report = world.serving().report(GetReport).await.expect("report");
+    let node1 = report.nodes.iter().find(|n| n.id == 1).expect("node 1");
+    assert_eq!(node1.liveness, Liveness::Suspect);
+    assert!(world.open_tasks().is_empty(), "a suspect node's copies still count");
+
+    world.run_for(Duration::from_secs(15), silent).await;
+    let lost: Vec<ShardId> = world.read(|s| s.shards_owned_by(1).collect());
+    assert!(!lost.is_empty());
+    let tasks = world.open_tasks();
+    assert_eq!(tasks.len(), lost.len(), "one copy per shard of the dead node: {tasks:?}");
+    for task in &tasks {
+        assert_eq!((task.spec.replaces, task.spec.reason), (Some(1), TaskReason::DeadOwner));
+        assert_ne!(task.spec.target, 1);
+        assert!(world.owners(task.spec.shard_id).contains(&task.spec.source));
+    }
+    assert_eq!(world.commands("create_copy_tasks"), 1, "planned once, when the node was declared dead");
+}
+
+#[tokio::test(start_paused = true)]
+async fn nothing_is_planned_or_repaired_during_the_grace_period_after_a_takeover() {
+    let world = World::new(3, 2);
+    // Node 3 never heartbeats: during the grace period it is not judged at all.
+    let repair = world.serving().repair(RepairRequest { shard_id: 1 }).await;
+    assert!(matches!(repair, Err(CallError::Refused(AeError::NotTrustedYet { .. }))), "{repair:?}");
+    world.run_for(Duration::from_secs(2), |id| id != 3).await;
+    let report = world.serving().report(GetReport).await.expect("report");
+    assert!(!report.trusted);
+    assert_eq!(report.nodes.iter().find(|n| n.id == 3).map(|n| n.liveness), Some(Liveness::Unknown));
+    assert_eq!(world.commands("create_copy_tasks"), 0);
+
+    // A new term starts the soft state afresh, grace period included.
+    world.run_for(Duration::from_secs(3), every).await;
+    assert!(world.serving().report(GetReport).await.expect("report").trusted);
+    *world.port.term.lock().expect("term") = Some(2);
+    world.service.wake();
+    let report = world.serving().report(GetReport).await.expect("report");
+    assert!(!report.trusted && report.nodes.iter().all(|n| n.liveness == Liveness::Unknown));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_waiting_claim_wakes_when_a_task_is_created() {
+    let world = Arc::new(World::new(3, 1));
+    world.run_for(Duration::from_secs(4), every).await;
+    let shard = world.read(|s| s.shards_owned_by(1).next()).expect("node 1 owns a shard");
+    let claimer = Arc::clone(&world);
+    let started = tokio::time::Instant::now();
+    let claim = tokio::spawn(async move {
+        let request = ClaimRequest { node_id: 2, max: 4, wait_ms: 5000 };
+        let reply = claimer.serving().claim(request).await.expect("claim");
+        (reply, started.elapsed())
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!claim.is_finished(), "an idle node's claim waits");
+    let copy = CopyShardRequest { shard_id: shard, source: 1, target: 2 };
+    let task = world.serving().copy_shard(copy).await.expect("copy-shard");
+    let (reply, waited) = claim.await.expect("claim task");
+    assert_eq!(reply.tasks.len(), 1);
+    assert_eq!((reply.tasks[0].task.id, reply.tasks[0].task.attempt), (task.id, 1));
+    assert_eq!(reply.tasks[0].source_addr, "data-1:8086");
+    assert!(waited < Duration::from_secs(1), "woken by the task, not by the timeout: {waited:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_completed_copy_counts_as_held_before_its_target_reports_it() {
+    let mut world = World::new(4, 2);
+    world.run_for(Duration::from_secs(4), every).await;
+    // Node 3 dies; its shards are copied to survivors that do not own them.
+    let alive = |id: NodeId| id != 3;
+    world.run_for(Duration::from_secs(21), alive).await;
+    let tasks = world.open_tasks();
+    assert!(!tasks.is_empty());
+    for task in &tasks {
+        let claim = ClaimRequest { node_id: task.spec.target, max: 10, wait_ms: 0 };
+        let claimed = world.serving().claim(claim).await.expect("claim");
+        let attempt = claimed.tasks.iter().find(|c| c.task.id == task.id).expect("claimed").task.attempt;
+        world.install(task.spec.target, task.spec.shard_id);
+        // The target's last inventory (sent before the copy was installed) still lacks the shard:
+        // the completed copy must count, or a refill of the new owner would be planned.
+        world.serving().complete(CompleteTask { task_id: task.id, attempt }).await.expect("complete");
+        assert!(world.owners(task.spec.shard_id).contains(&task.spec.target));
+    }
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert!(world.open_tasks().is_empty(), "no refill planned: {:?}", world.open_tasks());
+    world.run_for(Duration::from_secs(3), alive).await;
+    assert!(world.open_tasks().is_empty(), "the targets reported their copies: nothing to do");
+    let report = world.serving().report(GetReport).await.expect("report");
+    assert!(report.under_replicated.is_empty() && report.missing_on_owner.is_empty(), "{report:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_draining_node_whose_shards_are_copied_elsewhere_is_dropped_and_removed() {
+    let mut world = World::new(3, 1);
+    world.run_for(Duration::from_secs(4), every).await;
+    // An operator copies node 1's shards to node 2, then removes node 1 (it drains).
+    let shards: Vec<ShardId> = world.read(|s| s.shards_owned_by(1).collect());
+    for &shard in &shards {
+        let task = world.serving().copy_shard(CopyShardRequest { shard_id: shard, source: 1, target: 2 }).await;
+        let task = task.expect("copy-shard");
+        let claim = world.serving().claim(ClaimRequest { node_id: 2, max: 10, wait_ms: 0 }).await.expect("claim");
+        assert!(claim.tasks.iter().any(|c| c.task.id == task.id));
+        world.install(2, shard);
+        world.serving().complete(CompleteTask { task_id: task.id, attempt: 1 }).await.expect("complete");
+    }
+    world.run_for(Duration::from_secs(2), every).await;
+    world.port.propose(Command::RemoveDataNode { node_id: 1, force: false }).await.expect("proposed").expect("drain");
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(world.read(|s| s.data_node(1).map(|n| n.state)), Some(NodeState::Removed));
+    for &shard in &shards {
+        assert_eq!(world.owners(shard), vec![2], "the surplus draining owner was dropped");
+    }
+    assert_eq!(world.commands("create_copy_tasks"), shards.len(), "the operator's copies only: nothing else");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_idle_cluster_plans_only_its_full_rounds() {
+    let world = World::new(4, 2);
+    world.run_for(Duration::from_secs(95), every).await;
+    let metrics = world.service.metrics(&*world.port);
+    let plans = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("metad_ae_plans_total "))
+        .and_then(|v| v.parse::<u64>().ok())
+        .expect("plans counter");
+    // 95 s with a 30 s check interval after a 3 s grace period: rounds at 3, 33, 63 and 93 s.
+    assert_eq!(plans, 4, "{metrics}");
+    assert_eq!(world.port.log.lock().expect("log").len(), 0, "nothing proposed");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lapsed_lease_is_offered_again_without_polling() {
+    let world = World::new(3, 1);
+    world.run_for(Duration::from_secs(4), every).await;
+    let shard = world.read(|s| s.shards_owned_by(1).next()).expect("shard");
+    let task = world.serving().copy_shard(CopyShardRequest { shard_id: shard, source: 1, target: 3 }).await;
+    let task = task.expect("copy-shard");
+    world.serving().claim(ClaimRequest { node_id: 3, max: 1, wait_ms: 0 }).await.expect("claim");
+    // The claimant goes quiet; the lease is 10 s.
+    world.run_for(Duration::from_secs(9), every).await;
+    assert_eq!(world.read(|s| s.copy_task(task.id).map(|t| t.state)), Some(TaskState::Claimed));
+    world.run_for(Duration::from_secs(2), every).await;
+    let expired = world.read(|s| s.copy_task(task.id).cloned()).expect("task");
+    assert_eq!((expired.state, expired.attempt), (TaskState::Pending, 1));
+    let stale = world.serving().complete(CompleteTask { task_id: task.id, attempt: 1 }).await;
+    assert!(matches!(stale, Err(CallError::Refused(AeError::Apply(_)))), "{stale:?}");
+    assert_eq!(world.commands("expire_copy_task_leases"), 1);
+}
