@@ -47,9 +47,25 @@ async fn main() -> Result<()> {
     let pid = cluster.pid(leader).context("the leader's process")?;
     let idle = Duration::from_secs(options.idle_secs);
     settle(&cluster).await;
+    // The last writes' inventories arrive over the next heartbeats and are planned for: the idle
+    // window starts once no planning round has run for 3 s.
+    let mut quiet_since = (plans(&cluster, leader).await?, Instant::now());
+    while quiet_since.1.elapsed() < Duration::from_secs(3) {
+        tokio::time::sleep(Duration::from_millis(200)).await; // Poll interval.
+        let now = plans(&cluster, leader).await?;
+        if now != quiet_since.0 {
+            quiet_since = (now, Instant::now());
+        }
+    }
+    let plans_before = quiet_since.0;
+    let turns_before = counter(&cluster, leader, "metad_ae_loop_turns_total").await.unwrap_or(0);
     let (cpu, wall) = cpu_over(pid, idle).await?;
+    let plans = plans(&cluster, leader).await? - plans_before;
+    // Absent before this build (the loop then woke every 200 ms).
+    let turns = counter(&cluster, leader, "metad_ae_loop_turns_total").await.map(|t| t - turns_before);
+    let turns = turns.map_or("loop turns not counted".to_owned(), |t| format!("{t} loop turns"));
     println!(
-        "idle leader (node {leader}, {} data nodes heartbeating every second): {:.1} ms CPU in {:.0} s = {:.3}% of one core",
+        "idle leader (node {leader}, {} data nodes heartbeating every second): {:.1} ms CPU in {:.0} s = {:.3}% of one core; {plans} planning rounds, {turns}",
         live.len(),
         cpu.as_secs_f64() * 1e3,
         wall.as_secs_f64(),
@@ -121,6 +137,18 @@ async fn settle(cluster: &Cluster) {
         quiet.then_some(())
     })
     .await;
+}
+
+/// The leader's count of planning rounds (`metad_ae_plans_total`).
+async fn plans(cluster: &Cluster, leader: u64) -> Result<u64> {
+    counter(cluster, leader, "metad_ae_plans_total").await.context("metad_ae_plans_total on the leader")
+}
+
+/// A counter of the leader's `/metrics`, if it has it.
+async fn counter(cluster: &Cluster, leader: u64, name: &str) -> Option<u64> {
+    let text = cluster.http.get(cluster.url(leader, "/metrics")).send().await.ok()?.text().await.ok()?;
+    let value = text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ').map(str::to_owned));
+    value?.trim().parse().ok()
 }
 
 async fn claimed_tasks(cluster: &Cluster) -> usize {

@@ -15,6 +15,7 @@ pub(crate) struct Findings {
     planned_at: Option<Timestamp>,
     last_duration: Option<Duration>,
     plans: u64,
+    turns: u64,
     tasks_created: u64,
     bytes_copied: u64,
 }
@@ -42,6 +43,11 @@ impl Findings {
         self.last_duration = Some(took);
         self.plans += 1;
         newly
+    }
+
+    /// Counts a turn of the service's loop (it woke up while leading).
+    pub(crate) fn turned(&mut self) {
+        self.turns += 1;
     }
 
     /// Counts tasks created from plans.
@@ -106,6 +112,11 @@ impl Findings {
         ];
         let counters = [
             ("metad_ae_plans_total", "Planning rounds run by this leader.", self.plans),
+            (
+                "metad_ae_loop_turns_total",
+                "Times the anti-entropy loop woke up under this leader (changes, deadlines).",
+                self.turns,
+            ),
             ("metad_ae_tasks_created_total", "Copy tasks created by this leader's plans.", self.tasks_created),
             ("metad_ae_bytes_copied_total", "Bytes of copies completed under this leader.", self.bytes_copied),
         ];

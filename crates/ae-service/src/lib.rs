@@ -28,6 +28,7 @@
 mod calls;
 mod findings;
 mod input;
+mod memory;
 mod port;
 mod report;
 mod service;
@@ -38,6 +39,7 @@ mod tracker;
 mod tests;
 
 pub use calls::Serving;
+pub use memory::MemoryPort;
 pub use port::{CallError, MetaPort, PortError};
 pub use service::AntiEntropy;
 pub use settings::{AntiEntropySection, AntiEntropySettings, SettingsError};

@@ -101,8 +101,9 @@ impl Term {
     }
 
     /// Takes in what applied commands touched: their shards, the shards of changed data nodes, and
-    /// (when a node changed or a task finished, freeing slots or making room) every shard the last
-    /// rounds found in need; completed copies count as held until their target reports them.
+    /// (when an active node was added or changed, or a task finished: room for more copies) every
+    /// shard the last rounds found in need; completed copies count as held until their target
+    /// reports them.
     fn absorb(&mut self, state: &MetaState, changes: Changes, now: Instant) {
         if changes.everything {
             self.dirty = Dirty::All;
@@ -111,7 +112,8 @@ impl Term {
         for &node in &changes.data_nodes {
             self.dirty.add(state.shards_owned_by(node));
         }
-        if !changes.data_nodes.is_empty() || changes.tasks_finished {
+        let room = changes.data_nodes.iter().any(|&id| state.data_node(id).is_some_and(|n| n.is_active()));
+        if room || changes.tasks_finished {
             let needy = self.findings.needy();
             self.dirty.add(needy);
         }
@@ -232,6 +234,7 @@ impl AntiEntropy {
             self.take_intake();
             return None;
         };
+        self.term(term).findings.turned();
         if let Err(error) = self.expire_leases(port).await {
             tracing::warn!(%error, "anti-entropy: cannot expire leases");
             return Some(now() + RETRY_AFTER);
@@ -303,6 +306,8 @@ impl AntiEntropy {
     ) -> Result<(), CallError> {
         let _one_at_a_time = self.planning.lock().await;
         let now = now();
+        // The round's cost: building its input (under the read lock) and planning.
+        let started = Instant::now();
         let settings = &self.settings;
         // The changes are absorbed under the read lock the input is built under: the state the
         // planner sees has been absorbed in full (a completed copy is known as held, etc.).
@@ -330,7 +335,6 @@ impl AntiEntropy {
         let Some((input, scope)) = prepared else { return Ok(()) };
         let scope: Option<Vec<ShardId>> = scope.map(|s| s.into_iter().collect());
         let limits = Limits { max_fetch: settings.max_fetch, max_sync: settings.max_sync };
-        let started = Instant::now();
         let plan = ae_planner::plan(&input, &limits, scope.as_deref().map_or(Scope::All, Scope::Shards));
         let took = started.elapsed();
         let shards = input.shards.len();

@@ -1,60 +1,25 @@
-//! The service in memory: a fake port over a real [`MetaState`] (commands applied at once, their
-//! changes reported as the state machine reports them), tokio's paused clock, and data nodes
-//! played by the test. Nothing here sleeps for real: time advances only when every task waits.
+//! The service in memory: [`MemoryPort`] over a real [`MetaState`] (commands applied at once,
+//! their changes reported as the state machine reports them), tokio's paused clock, and data
+//! nodes played by the test. Nothing here sleeps for real: time advances only when every task waits.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use meta_store::{
-    Command, CommandResult, CopyTask, MetaState, NodeId, NodeState, RetentionPolicySpec, ShardId, TaskReason,
-    TaskState, Timestamp, HOUR,
+    Command, CopyTask, MetaState, NodeId, NodeState, RetentionPolicySpec, ShardId, TaskReason, TaskState, HOUR,
 };
 use meta_wire::{
     AeError, AeHandler, ClaimRequest, CompleteTask, CopyShardRequest, GetReport, Heartbeat, HeartbeatRequest, Liveness,
     RepairRequest, ShardReport,
 };
 
-use crate::{AntiEntropy, AntiEntropySection, CallError, MetaPort, PortError};
-
-/// A meta node in memory: applies each command at once and tells the service what it touched.
-struct FakePort {
-    state: RwLock<MetaState>,
-    term: Mutex<Option<u64>>,
-    service: Arc<AntiEntropy>,
-    started: tokio::time::Instant,
-    log: Mutex<Vec<Command>>,
-}
-
-impl MetaPort for FakePort {
-    fn leader_term(&self) -> Option<u64> {
-        *self.term.lock().expect("term")
-    }
-
-    fn read<R>(&self, read: impl FnOnce(&MetaState) -> R) -> R {
-        read(&self.state.read().expect("state"))
-    }
-
-    async fn propose(&self, command: Command) -> Result<CommandResult, PortError> {
-        if self.leader_term().is_none() {
-            return Err(PortError::NotLeader);
-        }
-        let mut state = self.state.write().expect("state");
-        let (result, changes) = state.apply_tracked(&command);
-        self.service.applied(changes);
-        self.log.lock().expect("log").push(command);
-        Ok(result)
-    }
-
-    fn wall_clock(&self) -> Timestamp {
-        1_700_000_000_000_000_000 + i64::try_from(self.started.elapsed().as_nanos()).unwrap_or(i64::MAX)
-    }
-}
+use crate::{AntiEntropy, AntiEntropySection, CallError, MemoryPort, MetaPort};
 
 /// A cluster of `nodes` data nodes with database `db` (RF `rf`) and one shard group; the service
 /// of a meta node that leads in term 1, its loop running.
 struct World {
-    port: Arc<FakePort>,
+    port: Arc<MemoryPort>,
     service: Arc<AntiEntropy>,
     /// What each data node holds on disk, and the inventory version it announces.
     disks: BTreeMap<NodeId, (u64, BTreeSet<ShardId>)>,
@@ -102,18 +67,12 @@ impl World {
                 disks.entry(id).or_default().1.insert(shard);
             }
         }
-        let port = Arc::new(FakePort {
-            state: RwLock::new(state),
-            term: Mutex::new(Some(1)),
-            service: Arc::clone(&service),
-            started: tokio::time::Instant::now(),
-            log: Mutex::new(Vec::new()),
-        });
+        let port = Arc::new(MemoryPort::new(state, Arc::clone(&service)));
         tokio::spawn(Arc::clone(&service).run(Arc::clone(&port)));
         World { port, service, disks }
     }
 
-    fn serving(&self) -> crate::Serving<'_, FakePort> {
+    fn serving(&self) -> crate::Serving<'_, MemoryPort> {
         self.service.serving(&*self.port)
     }
 
@@ -154,7 +113,7 @@ impl World {
     }
 
     fn commands(&self, name: &str) -> usize {
-        self.port.log.lock().expect("log").iter().filter(|c| c.name() == name).count()
+        self.port.proposed().iter().filter(|c| c.name() == name).count()
     }
 
     /// Gives node `id` a copy of `shard` on disk (as a finished transfer does).
@@ -212,7 +171,7 @@ async fn nothing_is_planned_or_repaired_during_the_grace_period_after_a_takeover
     // A new term starts the soft state afresh, grace period included.
     world.run_for(Duration::from_secs(3), every).await;
     assert!(world.serving().report(GetReport).await.expect("report").trusted);
-    *world.port.term.lock().expect("term") = Some(2);
+    world.port.set_term(Some(2));
     world.service.wake();
     let report = world.serving().report(GetReport).await.expect("report");
     assert!(!report.trusted && report.nodes.iter().all(|n| n.liveness == Liveness::Unknown));
@@ -304,7 +263,7 @@ async fn an_idle_cluster_plans_only_its_full_rounds() {
         .expect("plans counter");
     // 95 s with a 30 s check interval after a 3 s grace period: rounds at 3, 33, 63 and 93 s.
     assert_eq!(plans, 4, "{metrics}");
-    assert_eq!(world.port.log.lock().expect("log").len(), 0, "nothing proposed");
+    assert!(world.port.proposed().is_empty(), "nothing proposed");
 }
 
 #[tokio::test(start_paused = true)]

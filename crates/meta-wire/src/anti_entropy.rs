@@ -270,7 +270,7 @@ pub struct EntropyReport {
     pub trusted: bool,
     /// When the last plan ran (nanoseconds since the epoch).
     pub planned_at: Option<Timestamp>,
-    /// How long it took, in microseconds.
+    /// How long it took, in microseconds: building its input from the metadata and planning.
     pub plan_micros: Option<u64>,
     /// Shards with fewer live copies than desired.
     pub under_replicated: Vec<ShardHealth>,
