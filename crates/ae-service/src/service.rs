@@ -405,6 +405,20 @@ impl AntiEntropy {
         Ok(())
     }
 
+    /// The data nodes this leader judges online (heartbeating on time) now: what the proposer
+    /// stamps into commands that need the leader's view of liveness. `None` unless this node
+    /// leads and its grace period is over.
+    pub fn live_data_nodes<P: MetaPort>(&self, port: &P) -> Option<BTreeSet<NodeId>> {
+        let term = port.leader_term()?;
+        let now = now();
+        port.read(|state| {
+            let t = self.term(term);
+            let online = |id: NodeId| t.tracker.liveness(now, id, &self.settings) == Liveness::Online;
+            let members = state.data_nodes().values().filter(|n| n.is_member());
+            t.tracker.trusted(now, &self.settings).then(|| members.map(|n| n.id).filter(|&id| online(id)).collect())
+        })
+    }
+
     /// The service's metrics in Prometheus text (empty unless this node leads).
     pub fn metrics<P: MetaPort>(&self, port: &P) -> String {
         let Some(term) = port.leader_term() else { return String::new() };

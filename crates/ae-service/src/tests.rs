@@ -252,6 +252,18 @@ async fn a_draining_node_whose_shards_are_copied_elsewhere_is_dropped_and_remove
 }
 
 #[tokio::test(start_paused = true)]
+async fn the_leaders_view_of_live_nodes_is_stamped_only_once_trusted() {
+    let world = World::new(3, 1);
+    assert_eq!(world.service.live_data_nodes(&*world.port), None, "not judged during the grace period");
+    world.run_for(Duration::from_secs(4), every).await;
+    assert_eq!(world.service.live_data_nodes(&*world.port), Some(BTreeSet::from([1, 2, 3])));
+    world.run_for(Duration::from_secs(6), |id| id != 2).await;
+    assert_eq!(world.service.live_data_nodes(&*world.port), Some(BTreeSet::from([1, 3])), "suspect is not live");
+    world.port.set_term(None);
+    assert_eq!(world.service.live_data_nodes(&*world.port), None, "a follower has no view");
+}
+
+#[tokio::test(start_paused = true)]
 async fn an_idle_cluster_plans_only_its_full_rounds() {
     let world = World::new(4, 2);
     world.run_for(Duration::from_secs(95), every).await;

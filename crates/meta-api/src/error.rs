@@ -82,6 +82,8 @@ impl From<ApplyError> for ApiError {
             | ApplyError::StaleAttempt { .. }
             | ApplyError::TaskNotOpen { .. }
             | ApplyError::CopyTaskExists { .. } => StatusCode::CONFLICT,
+            // Only the leader's proposer makes these: reaching a client, they are a bug.
+            ApplyError::NotStamped { .. } | ApplyError::NestedStamp => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         };
         ApiError { status, code: error.code(), message: error.to_string() }

@@ -12,7 +12,7 @@ use http_body_util::BodyExt;
 use meta_api::rpc::{ForwardError, MembershipChange, Proposed};
 use meta_api::{router, Auth, MetaService, NodeStatus, ServiceError};
 use meta_store::storage::SharedState;
-use meta_store::{ApplyError, Command, CopyTask};
+use meta_store::{ApplyError, Command, CopyTask, LeaderFacts};
 use meta_wire::{
     AeCall, AeError, AeHandler, AeRequest, ClaimReply, ClaimRequest, CompleteTask, CopyShardRequest, CopyTaskInfo,
     CopyTaskList, CopyTasksQuery, EntropyReport, FailTask, GetReport, GetTask, Heartbeat, HeartbeatReply, KillTask,
@@ -39,6 +39,8 @@ impl MetaService for LocalNode {
         let log_index = self.index.fetch_add(1, Ordering::SeqCst) + 1;
         let mut applied = self.state.write();
         applied.last_applied = Some(LogId::new(CommittedLeaderId::new(1, 1), log_index));
+        // Stamped as the leader's proposer does, with a fixed clock.
+        let command = command.stamp(|| LeaderFacts { now: 1_700_000_000_000_000_000, live_data_nodes: None });
         Ok(Proposed { log_index, result: applied.state.apply(&command) })
     }
 
@@ -199,8 +201,8 @@ async fn happy_paths_return_the_objects() {
         call(&node, "PUT", "/v1/data-nodes/1", Some(r#"{"tcp_addr": "data-9:8088", "labels": {"zone": "a"}}"#)).await;
     assert_eq!(status, StatusCode::OK, "{updated}");
     assert_eq!(updated["labels"]["zone"], "a");
-    let (status, _) = call(&node, "POST", "/v1/truncate-shards", Some("{}")).await;
-    assert_eq!(status, StatusCode::OK);
+    let (status, truncated) = call(&node, "POST", "/v1/truncate-shards", Some("{}")).await;
+    assert_eq!(status, StatusCode::OK, "{truncated}");
     let (status, removed) = call(&node, "DELETE", "/v1/data-nodes/1?force=true", None).await;
     assert_eq!((status, &removed["state"]), (StatusCode::OK, &json!("removed")));
 }

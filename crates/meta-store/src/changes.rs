@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 
 use crate::model::node::NodeId;
 use crate::model::shard_group::ShardId;
+use crate::transient::Transient;
 
 /// What one or more applied commands touched. A rejected command touches nothing.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -51,10 +52,9 @@ impl Changes {
     }
 }
 
-/// Where `apply` records what it touches while a caller tracks changes. Derived data, like the
-/// index: never persisted, equal in every state, and empty in a clone.
-#[derive(Debug, Default)]
-pub(crate) struct Journal(Option<Changes>);
+/// Where `apply` records what it touches while a caller tracks changes: derived data, like the
+/// index.
+pub(crate) type Journal = Transient<Changes>;
 
 impl Journal {
     /// Starts recording.
@@ -86,20 +86,6 @@ impl Journal {
         });
     }
 }
-
-impl Clone for Journal {
-    fn clone(&self) -> Self {
-        Journal(None)
-    }
-}
-
-impl PartialEq for Journal {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-
-impl Eq for Journal {}
 
 #[cfg(test)]
 mod tests {

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::model::copy_task::{CancelReason, CopyTaskSpec, RetryPolicy, TaskId};
+use crate::model::leader_facts::LeaderFacts;
 use crate::model::node::NodeId;
 use crate::model::retention_policy::{RetentionPolicySpec, RetentionPolicyUpdate};
 use crate::model::shard_group::{ShardId, Timestamp};
@@ -227,6 +228,21 @@ pub enum Command {
     /// writes): each is applied in order exactly as if it were its own entry, and answers with its
     /// own result (`Response::Batch`). A batch may not contain a batch.
     Batch(Vec<Command>),
+    /// A command with the facts the leader stamped into it when it proposed it: the only way a
+    /// command that needs them ([`Command::needs_leader_facts`]) is applied. May not contain a
+    /// batch or another stamped command.
+    Stamped {
+        /// The leader's facts.
+        facts: LeaderFacts,
+        /// The command.
+        command: Box<Command>,
+    },
+    /// Stop writes to current and future shard groups `delay` after the leader's clock (a later
+    /// point goes to a new group): `truncate-shards`. Needs the leader's facts.
+    TruncateShardGroupsAfter {
+        /// Nanoseconds after the leader's `now`.
+        delay: u64,
+    },
 }
 
 impl Command {
@@ -261,6 +277,28 @@ impl Command {
             Command::CancelCopyTask { .. } => "cancel_copy_task",
             Command::RetryShardRepair { .. } => "retry_shard_repair",
             Command::Batch(_) => "batch",
+            Command::Stamped { .. } => "stamped",
+            Command::TruncateShardGroupsAfter { .. } => "truncate_shard_groups_after",
+        }
+    }
+
+    /// Whether applying the command needs facts only the leader knows (its clock, its view of
+    /// liveness): the leader's proposer stamps such commands ([`Command::stamp`]).
+    pub fn needs_leader_facts(&self) -> bool {
+        matches!(self, Command::TruncateShardGroupsAfter { .. })
+    }
+
+    /// The command as the leader proposes it: stamped with `facts()` if it needs them (facts
+    /// stamped by anyone else are replaced), as it is otherwise.
+    pub fn stamp(self, facts: impl FnOnce() -> LeaderFacts) -> Command {
+        let command = match self {
+            Command::Stamped { command, .. } => *command,
+            other => other,
+        };
+        if command.needs_leader_facts() {
+            Command::Stamped { facts: facts(), command: Box::new(command) }
+        } else {
+            command
         }
     }
 

@@ -237,6 +237,15 @@ pub enum ApplyError {
     /// A batch of commands that contains a batch.
     #[error("a batch of commands may not contain a batch")]
     NestedBatch,
+    /// A command that needs the leader's facts reached the state machine without them.
+    #[error("{command} needs facts stamped by the leader")]
+    NotStamped {
+        /// The command's name.
+        command: String,
+    },
+    /// A stamped command that holds a batch or another stamped command.
+    #[error("a stamped command may hold one plain command only")]
+    NestedStamp,
 }
 
 impl ApplyError {
@@ -275,6 +284,8 @@ impl ApplyError {
             ApplyError::CopyTaskExists { .. } => "copy_task_exists",
             ApplyError::InvalidCopyTask { .. } => "invalid_copy_task",
             ApplyError::NestedBatch => "nested_batch",
+            ApplyError::NotStamped { .. } => "not_stamped",
+            ApplyError::NestedStamp => "nested_stamp",
         }
     }
 

@@ -44,6 +44,7 @@ mod model;
 mod placement;
 mod response;
 mod state;
+mod transient;
 mod validate;
 
 #[cfg(feature = "storage")]
@@ -58,10 +59,11 @@ pub use model::duration::{
     format_duration, parse_duration, DurationParseError, DAY, HOUR, MICROSECOND, MILLISECOND, MINUTE, NANOSECOND,
     SECOND, WEEK,
 };
+pub use model::leader_facts::LeaderFacts;
 pub use model::node::{DataNode, MetaNode, NodeId, NodeState, ZONE_LABEL};
 pub use model::retention_policy::{RetentionPolicy, RetentionPolicySpec, RetentionPolicyUpdate, MIN_DURATION};
 pub use model::shard_group::{Shard, ShardGroup, ShardGroupId, ShardId, Timestamp, MAX_TIMESTAMP, MIN_TIMESTAMP};
-pub use response::{CreatedCopyTasks, FromResponse, RejectedCopyTask, Response, ShardGroupCreated};
+pub use response::{CreatedCopyTasks, FromResponse, RejectedCopyTask, Response, ShardGroupCreated, Truncation};
 pub use state::{MetaState, ShardView, FINISHED_TASKS_KEPT};
 pub use validate::{validate_addr, validate_durations, validate_labels, validate_name, validate_replication_factor};
 

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::ApplyError;
 use crate::model::copy_task::CopyTask;
 use crate::model::node::{DataNode, MetaNode};
-use crate::model::shard_group::{ShardGroup, ShardGroupId};
+use crate::model::shard_group::{ShardGroup, ShardGroupId, Timestamp};
 
 /// The result of an accepted command.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,6 +42,13 @@ pub enum Response {
     },
     /// The result of each command of a `Command::Batch`, in order.
     Batch(Vec<Result<Response, ApplyError>>),
+    /// Shard groups truncated, and when.
+    Truncated {
+        /// Where the groups now end.
+        at: Timestamp,
+        /// The groups truncated.
+        shard_groups: Vec<ShardGroupId>,
+    },
 }
 
 /// A copy-task spec that `CreateCopyTasks` refused.
@@ -75,6 +82,15 @@ pub struct ShardGroupCreated {
     pub created: bool,
 }
 
+/// Shard groups `TruncateShardGroupsAfter` truncated, and the time it truncated them at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Truncation {
+    /// Where the groups now end (the leader's clock plus the delay).
+    pub at: Timestamp,
+    /// The groups truncated.
+    pub shard_groups: Vec<ShardGroupId>,
+}
+
 /// An accepted command's [`Response`] in the shape its kind of command answers: the one place
 /// where a response is matched against what was asked, so callers get typed answers.
 pub trait FromResponse: Sized {
@@ -104,6 +120,7 @@ from_response! {
     Vec<CopyTask> => Response::CopyTasks(tasks) => tasks;
     Vec<ShardGroupId> => Response::ShardGroupIds(ids) => ids;
     CreatedCopyTasks => Response::CopyTasksCreated { created, rejected } => CreatedCopyTasks { created, refused: rejected };
+    Truncation => Response::Truncated { at, shard_groups } => Truncation { at, shard_groups };
     ShardGroupCreated => Response::ShardGroup { database, retention_policy, group, created } =>
         ShardGroupCreated { database, retention_policy, group, created };
 }

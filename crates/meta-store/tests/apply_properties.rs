@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use meta_store::codec;
 use meta_store::{
-    CancelReason, Command, CommandResult, CopyTaskSpec, MetaState, RetentionPolicySpec, RetentionPolicyUpdate,
-    RetryPolicy, TaskReason, TaskState, Timestamp, DAY, HOUR, MINUTE, SECOND,
+    CancelReason, Command, CommandResult, CopyTaskSpec, LeaderFacts, MetaState, RetentionPolicySpec,
+    RetentionPolicyUpdate, RetryPolicy, TaskReason, TaskState, Timestamp, DAY, HOUR, MINUTE, SECOND,
 };
 use proptest::prelude::*;
 
@@ -120,6 +120,11 @@ fn command() -> impl Strategy<Value = Command> {
             to: from.saturating_add(hours * H),
         }),
         1 => timestamp().prop_map(|at| Command::TruncateShardGroups { at }),
+        1 => (timestamp(), 0..2 * HOUR, any::<bool>()).prop_map(|(now, delay, stamped)| {
+            let truncate = Command::TruncateShardGroupsAfter { delay };
+            // Unstamped, it is refused: only the leader's proposer makes it applicable.
+            if stamped { truncate.stamp(|| LeaderFacts { now, live_data_nodes: None }) } else { truncate }
+        }),
         1 => timestamp().prop_map(|now| Command::DeleteExpiredShardGroups { now }),
         1 => timestamp().prop_map(|before| Command::PruneDeletedShardGroups { before }),
         6 => (shard.clone(), node.clone()).prop_map(|(shard_id, node_id)| Command::AddShardOwner { shard_id, node_id }),
@@ -189,10 +194,10 @@ fn action() -> impl Strategy<Value = Action> {
         1 => (pick(), policy_update()).prop_map(|(p, update)| Action::AlterPolicy(p, update)),
         4 => (pick(), pick(), any::<bool>(), task_reason())
             .prop_map(|(shard, target, replace, reason)| Action::CreateTask { shard, target, replace, reason }),
-        3 => (pick(), 0u32..4).prop_map(|(node, max)| Action::ClaimTasks(node, max)),
-        3 => pick().prop_map(Action::RenewLease),
-        3 => (pick(), prop::bool::weighted(0.85)).prop_map(|(task, current)| Action::CompleteTask(task, current)),
-        2 => pick().prop_map(Action::FailTask),
+        5 => (pick(), 0u32..4).prop_map(|(node, max)| Action::ClaimTasks(node, max)),
+        4 => pick().prop_map(Action::RenewLease),
+        4 => (pick(), prop::bool::weighted(0.85)).prop_map(|(task, current)| Action::CompleteTask(task, current)),
+        3 => pick().prop_map(Action::FailTask),
         2 => (pick(), cancel_reason()).prop_map(|(task, reason)| Action::CancelTask(task, reason)),
         5 => Just(Action::ExpireLeases),
         3 => pick().prop_map(Action::RetryRepair),
@@ -546,6 +551,7 @@ fn generated_sequences_exercise_every_command() {
         "create_shard_group",
         "precreate_shard_groups",
         "truncate_shard_groups",
+        "stamped",
         "delete_expired_shard_groups",
         "prune_deleted_shard_groups",
         "add_shard_owner",

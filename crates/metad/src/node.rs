@@ -19,7 +19,7 @@ use meta_api::rpc::{
 };
 use meta_api::{MemberStatus, MetaService, NodeStatus, ServiceError};
 use meta_store::storage::{LogStore, SharedState, TypeConfig};
-use meta_store::{codec, Command, CommandResult, MetaState, NodeId, StoreError, Timestamp};
+use meta_store::{codec, Command, CommandResult, LeaderFacts, MetaState, NodeId, StoreError, Timestamp};
 use meta_wire::{AeCall, AeRequest, ReplyEncoder};
 
 /// How many times a request follows a leader change before giving up.
@@ -76,6 +76,12 @@ impl Node {
 
     pub(crate) fn secret(&self) -> Option<&str> {
         self.secret.as_deref()
+    }
+
+    /// What this node, as leader, stamps into commands that need it: its clock and its view of
+    /// data-node liveness.
+    fn leader_facts(&self) -> LeaderFacts {
+        LeaderFacts { now: self.wall_clock(), live_data_nodes: self.anti_entropy.live_data_nodes(self) }
     }
 
     /// The leader's ID and address, waiting a little for an election to finish.
@@ -209,6 +215,7 @@ impl MetaService for Node {
                         // A leader cut off from its peers cannot commit; answer `timeout` (outcome
                         // unknown: the entry may still commit once the partition heals) rather
                         // than hold the request until it does.
+                        let command = command.stamp(|| self.leader_facts());
                         match tokio::time::timeout(FORWARD_TIMEOUT, self.proposer.propose(command)).await {
                             Ok(written) => self.forward_outcome(Ok(written)),
                             Err(_) => Err(Retry::No(ServiceError::Timeout(FORWARD_TIMEOUT))),
@@ -228,7 +235,7 @@ impl MetaService for Node {
     }
 
     async fn propose_here(&self, command: Command) -> Result<Proposed, ForwardError> {
-        self.proposer.propose(command).await
+        self.proposer.propose(command.stamp(|| self.leader_facts())).await
     }
 
     async fn change_membership(&self, change: MembershipChange) -> Result<NodeId, ServiceError> {

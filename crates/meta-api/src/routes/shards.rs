@@ -1,7 +1,6 @@
 //! Shard groups, shards and their owners.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -9,7 +8,7 @@ use axum::Json;
 
 use meta_store::{
     ApplyError, Command, Database, MetaState, NodeId, RetentionPolicy, ShardGroup, ShardGroupCreated, ShardId,
-    ShardView, Timestamp, MINUTE,
+    ShardView, Timestamp, Truncation, MINUTE,
 };
 
 use crate::error::{duration_field, ApiError, ApiJson, ApiPath, ApiQuery};
@@ -208,9 +207,7 @@ pub(crate) async fn truncate_shards<S: MetaService>(
         Some(text) => duration_field("delay", text)?,
         None => MINUTE,
     };
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_err(ApiError::internal)?;
-    let now = Timestamp::try_from(now.as_nanos()).map_err(ApiError::internal)?;
-    let at = now.saturating_add(Timestamp::try_from(delay).unwrap_or(Timestamp::MAX));
-    let shard_groups = propose(&*service, Command::TruncateShardGroups { at }).await?;
+    // `now` is the leader's clock, stamped by its proposer: never this node's.
+    let Truncation { at, shard_groups } = propose(&*service, Command::TruncateShardGroupsAfter { delay }).await?;
     Ok(Json(TruncateReply { truncated_at: at, shard_groups }))
 }

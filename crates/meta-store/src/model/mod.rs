@@ -3,6 +3,7 @@
 pub(crate) mod copy_task;
 pub(crate) mod database;
 pub(crate) mod duration;
+pub(crate) mod leader_facts;
 pub(crate) mod node;
 pub(crate) mod retention_policy;
 pub(crate) mod shard_group;

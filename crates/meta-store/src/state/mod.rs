@@ -21,10 +21,12 @@ use crate::error::ApplyError;
 use crate::index::{Index, OpenTasks};
 use crate::model::copy_task::{CopyTask, TaskId};
 use crate::model::database::Database;
+use crate::model::leader_facts::LeaderFacts;
 use crate::model::node::{DataNode, MetaNode, NodeId, NodeState};
 use crate::model::retention_policy::RetentionPolicy;
 use crate::model::shard_group::{Shard, ShardGroup, ShardGroupId, ShardId};
 use crate::response::Response;
+use crate::transient::Transient;
 
 /// The cluster metadata: nodes, databases, retention policies, shard groups and shard owners.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,6 +43,8 @@ pub struct MetaState {
     open_tasks: OpenTasks,
     /// What the command being applied touches, while a caller tracks it.
     journal: Journal,
+    /// The leader's facts of the stamped command being applied.
+    facts: Transient<LeaderFacts>,
 }
 
 /// A shard together with where it lives.
@@ -77,6 +81,7 @@ impl MetaState {
             index: Index::default(),
             open_tasks: OpenTasks::default(),
             journal: Journal::default(),
+            facts: Transient::default(),
         }
     }
 
@@ -122,7 +127,7 @@ impl MetaState {
                 self.create_shard_group(database, retention_policy, *timestamp)
             }
             Command::PrecreateShardGroups { from, to } => self.precreate_shard_groups(*from, *to),
-            Command::TruncateShardGroups { at } => self.truncate_shard_groups(*at),
+            Command::TruncateShardGroups { at } => self.truncated_groups(*at).map(Response::ShardGroupIds),
             Command::DeleteExpiredShardGroups { now } => self.delete_expired_shard_groups(*now),
             Command::PruneDeletedShardGroups { before } => self.prune_deleted_shard_groups(*before),
             Command::AddShardOwner { shard_id, node_id } => self.add_shard_owner(*shard_id, *node_id),
@@ -141,6 +146,13 @@ impl MetaState {
             Command::ExpireCopyTaskLeases { now } => self.expire_copy_task_leases(*now),
             Command::CancelCopyTask { now, task_id, reason } => self.cancel_copy_task(*now, *task_id, *reason),
             Command::Batch(commands) => self.apply_batch(commands),
+            Command::Stamped { facts, command } => self.apply_stamped(facts, command),
+            Command::TruncateShardGroupsAfter { delay } => {
+                let now = self.leader_facts(command)?.now;
+                let at = now.saturating_add(i64::try_from(*delay).unwrap_or(i64::MAX));
+                let shard_groups = self.truncated_groups(at)?;
+                Ok(Response::Truncated { at, shard_groups })
+            }
             Command::RetryShardRepair { now, shard_id } => self.retry_shard_repair(*now, *shard_id),
         }
     }
@@ -152,6 +164,22 @@ impl MetaState {
             return Err(ApplyError::NestedBatch);
         }
         Ok(Response::Batch(commands.iter().map(|command| self.apply(command)).collect()))
+    }
+
+    /// Applies a stamped command with its facts at hand, exactly as the command itself would be.
+    fn apply_stamped(&mut self, facts: &LeaderFacts, command: &Command) -> Result<Response, ApplyError> {
+        if matches!(command, Command::Batch(_) | Command::Stamped { .. }) {
+            return Err(ApplyError::NestedStamp);
+        }
+        self.facts.0 = Some(facts.clone());
+        let result = self.apply(command);
+        self.facts.0 = None;
+        result
+    }
+
+    /// The leader's facts stamped on `command`, which needs them.
+    fn leader_facts(&self, command: &Command) -> Result<&LeaderFacts, ApplyError> {
+        self.facts.0.as_ref().ok_or_else(|| ApplyError::NotStamped { command: command.name().to_owned() })
     }
 
     /// All data nodes by ID, removed ones included (as tombstones).

@@ -14,6 +14,7 @@ use crate::model::copy_task::{CopyTask, TaskId};
 use crate::model::database::Database;
 use crate::model::node::{DataNode, MetaNode, NodeId};
 use crate::model::shard_group::{ShardGroupId, ShardId};
+use crate::transient::Transient;
 
 #[derive(Serialize)]
 struct StateRecordRef<'a> {
@@ -72,6 +73,7 @@ impl<'de> Deserialize<'de> for MetaState {
             index,
             open_tasks,
             journal: Journal::default(),
+            facts: Transient::default(),
         })
     }
 }

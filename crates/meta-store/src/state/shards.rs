@@ -53,7 +53,8 @@ impl MetaState {
         Ok(Response::ShardGroupIds(created))
     }
 
-    pub(super) fn truncate_shard_groups(&mut self, at: Timestamp) -> Result<Response, ApplyError> {
+    /// Truncates every live group that ends after `at`; returns their IDs.
+    pub(super) fn truncated_groups(&mut self, at: Timestamp) -> Result<Vec<ShardGroupId>, ApplyError> {
         check_timestamp(at)?;
         let mut truncated = Vec::new();
         let groups = self
@@ -69,7 +70,7 @@ impl MetaState {
             }
         }
         truncated.sort_unstable();
-        Ok(Response::ShardGroupIds(truncated))
+        Ok(truncated)
     }
 
     pub(super) fn delete_expired_shard_groups(&mut self, now: Timestamp) -> Result<Response, ApplyError> {

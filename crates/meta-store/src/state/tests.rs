@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::model::duration::{DAY, HOUR, WEEK};
+use crate::model::leader_facts::LeaderFacts;
 use crate::model::retention_policy::{RetentionPolicySpec, RetentionPolicyUpdate};
 use crate::model::shard_group::{Timestamp, MAX_TIMESTAMP, MIN_TIMESTAMP};
 
@@ -747,6 +748,47 @@ fn a_batch_answers_each_command_and_keeps_going_after_a_rejection() {
     assert!(results[0].is_ok() && results[2].is_ok());
     assert_eq!(results[1], Err(ApplyError::DatabaseExists { database: "a".to_owned() }));
     assert_eq!(state.databases().keys().collect::<Vec<_>>(), ["a", "b"]);
+}
+
+#[test]
+fn a_command_needing_the_leaders_facts_applies_only_stamped() {
+    let mut state = cluster(2, 1);
+    let (group, _) = create_group(&mut state, 0);
+    let truncate = Command::TruncateShardGroupsAfter { delay: 60 * 1_000_000_000 };
+    let want = ApplyError::NotStamped { command: "truncate_shard_groups_after".to_owned() };
+    rejected(&mut state, truncate.clone(), want);
+
+    let facts = || LeaderFacts { now: 1_000, live_data_nodes: Some([1].into()) };
+    let stamped = truncate.clone().stamp(facts);
+    assert!(matches!(&stamped, Command::Stamped { facts: f, .. } if f.now == 1_000), "{stamped:?}");
+    let at = 1_000 + 60 * 1_000_000_000;
+    assert_eq!(ok(&mut state, stamped), Response::Truncated { at, shard_groups: vec![group.id] });
+    assert_eq!(state.retention_policy("db", "rp").and_then(|p| p.shard_groups[&group.id].truncated_at), Some(at));
+
+    // Facts stamped by anyone else are replaced by the leader's; commands that need none stay bare.
+    let foreign = Command::Stamped { facts: facts(), command: Box::new(truncate) };
+    let restamped = foreign.stamp(|| LeaderFacts { now: 7, live_data_nodes: None });
+    assert!(matches!(&restamped, Command::Stamped { facts: f, .. } if f.now == 7), "{restamped:?}");
+    let plain = Command::DropShard { shard_id: 1 };
+    assert_eq!(plain.clone().stamp(facts), plain);
+}
+
+#[test]
+fn a_stamped_command_holds_one_plain_command() {
+    let mut state = cluster(1, 1);
+    let facts = LeaderFacts { now: 5, live_data_nodes: None };
+    let batch = Command::Batch(vec![Command::DropDatabase { name: "db".to_owned() }]);
+    let stamped_batch = Command::Stamped { facts: facts.clone(), command: Box::new(batch) };
+    rejected(&mut state, stamped_batch, ApplyError::NestedStamp);
+    let inner = Command::Stamped { facts: facts.clone(), command: Box::new(Command::DropShard { shard_id: 1 }) };
+    let twice = Command::Stamped { facts: facts.clone(), command: Box::new(inner) };
+    rejected(&mut state, twice, ApplyError::NestedStamp);
+    // A plain command applies stamped exactly as it does bare.
+    let drop = Command::DropDatabase { name: "db".to_owned() };
+    let mut bare = state.clone();
+    assert_eq!(bare.apply(&drop), Ok(Response::Done));
+    assert_eq!(ok(&mut state, Command::Stamped { facts, command: Box::new(drop) }), Response::Done);
+    assert_eq!(state, bare);
 }
 
 #[test]
