@@ -27,7 +27,6 @@ fmt-check:
 
 clippy: prereqs
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	$(CARGO) clippy -p meta-store --no-default-features --all-targets -- -D warnings
 
 doc: prereqs
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
@@ -41,5 +40,7 @@ systemd-units: test
 
 ## Criterion benchmarks (release build; see docs/PERFORMANCE.md).
 bench: prereqs
+	$(CARGO) bench -p meta-model
 	$(CARGO) bench -p meta-store
 	$(CARGO) bench -p ae-planner
+	$(CARGO) bench -p ae-service

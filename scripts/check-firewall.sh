@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The dependency firewall: the pure model (meta-store without its `storage` feature) and the
-# planner (ae-planner) must not depend on RocksDB, tokio, openraft or axum, not even transitively;
+# The dependency firewall: the pure model (meta-model) and the planner (ae-planner) must not
+# depend on RocksDB, tokio, openraft or axum, not even transitively;
 # the planner depends on no crate of ours either. The anti-entropy service (ae-service) may use
 # tokio, but reaches its node only through its port: no RocksDB, openraft, axum or HTTP.
 set -euo pipefail
@@ -16,7 +16,7 @@ check() { # package forbidden-pattern [cargo tree options]
   fi
   echo "dependency firewall holds: $package depends on $(sort -u <<<"$tree" | wc -l) crates, none of them forbidden"
 }
-check meta-store "$io|tokio" --no-default-features
+check meta-model "$io|tokio"
 check ae-planner "$io|tokio"
 check ae-service "$io"
 if cargo tree -p ae-planner -e normal --prefix none | grep -E '^(meta-|metad|datad|ae-service)' | grep -v '^ae-planner'; then

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ae_service::{AntiEntropy, AntiEntropySection, MemoryPort, MetaPort};
-use meta_store::{Command, MetaState, RetentionPolicySpec, HOUR};
+use meta_model::{Command, MetaState, RetentionPolicySpec, HOUR};
 use meta_wire::{AeHandler, GetReport, Heartbeat, HeartbeatRequest, ShardReport};
 
 const NODES: u64 = 1_000;

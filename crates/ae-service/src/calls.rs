@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use meta_store::{
+use meta_model::{
     ApplyError, CancelReason, Command, CopyTask, CopyTaskSpec, CreatedCopyTasks, NodeId, NodeState, RetryPolicy,
     TaskReason, TaskState,
 };

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use ae_planner::{Report, ShardHealth, ShardId};
-use meta_store::Timestamp;
+use meta_model::Timestamp;
 
 /// Findings and counters of the planning rounds of one leadership term.
 #[derive(Clone, Debug, Default)]

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::time::Instant;
 
 use ae_planner::{Membership, NodeView, PlanInput, ShardView, TaskState as PlanTaskState, TaskView};
-use meta_store::{CancelReason, CopyTaskSpec, MetaState, NodeState, ShardId, TaskReason};
+use meta_model::{CancelReason, CopyTaskSpec, MetaState, NodeState, ShardId, TaskReason};
 use meta_wire::Liveness;
 
 use crate::settings::AntiEntropySettings;
@@ -85,8 +85,8 @@ fn task_views(state: &MetaState) -> Vec<TaskView> {
                 // An operator's copy is the operator's business: the planner neither counts it
                 // as a repair nor cancels it, and plans no second copy of the same shard there.
                 _ if task.state.is_open() && task.spec.reason == TaskReason::Operator => PlanTaskState::Blocked,
-                meta_store::TaskState::Pending => PlanTaskState::Pending,
-                meta_store::TaskState::Claimed => PlanTaskState::Claimed,
+                meta_model::TaskState::Pending => PlanTaskState::Pending,
+                meta_model::TaskState::Claimed => PlanTaskState::Claimed,
                 _ if task.blocks_replanning() => PlanTaskState::Blocked,
                 _ => return None,
             };

@@ -22,7 +22,7 @@
 //!
 //! let settings = AntiEntropySection::default().validate().expect("the defaults are valid");
 //! let service = AntiEntropy::new(1, settings);
-//! service.applied(meta_store::Changes::everything()); // what the state machine reports
+//! service.applied(meta_model::Changes::everything()); // what the state machine reports
 //! ```
 
 mod calls;

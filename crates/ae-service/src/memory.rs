@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Mutex, RwLock};
 
-use meta_store::{Command, CommandResult, MetaState, Timestamp};
+use meta_model::{Command, CommandResult, MetaState, Timestamp};
 
 use crate::port::{MetaPort, PortError};
 use crate::AntiEntropy;

@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use meta_store::{Command, CommandResult, FromResponse, MetaState, Timestamp};
+use meta_model::{Command, CommandResult, FromResponse, MetaState, Timestamp};
 use meta_wire::AeError;
 
 /// What the anti-entropy service needs from the meta node it runs on.

@@ -2,7 +2,7 @@
 //! (`entropy show`): the last plans' findings, open tasks, and each data node's health.
 
 use ae_planner::ShardHealth as PlannedHealth;
-use meta_store::CopyTask;
+use meta_model::CopyTask;
 use meta_wire::{CopyTaskInfo, DataNodeHealth, EntropyReport, MissingCopy, ShardHealth};
 
 use crate::port::MetaPort;

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 use ae_planner::{Limits, Scope};
-use meta_store::{Changes, Command, CopyTask, CopyTaskSpec, CreatedCopyTasks, MetaState, NodeId, ShardId, TaskState};
+use meta_model::{Changes, Command, CopyTask, CopyTaskSpec, CreatedCopyTasks, MetaState, NodeId, ShardId, TaskState};
 use meta_wire::Liveness;
 
 use crate::findings::Findings;

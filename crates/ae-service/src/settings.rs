@@ -100,7 +100,7 @@ fn invalid(option: &'static str, value: impl Into<String>, reason: impl Into<Str
 }
 
 fn duration(option: &'static str, text: &str) -> Result<Duration, SettingsError> {
-    meta_store::parse_duration(text).map(Duration::from_nanos).map_err(|e| invalid(option, text, e.to_string()))
+    meta_model::parse_duration(text).map(Duration::from_nanos).map_err(|e| invalid(option, text, e.to_string()))
 }
 
 fn positive(option: &'static str, text: &str) -> Result<Duration, SettingsError> {

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use meta_store::{
+use meta_model::{
     Command, CopyTask, MetaState, NodeId, NodeState, RetentionPolicySpec, ShardId, TaskReason, TaskState, HOUR,
 };
 use meta_wire::{

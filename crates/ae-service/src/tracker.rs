@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use ae_planner::{Inventory, ShardCopy};
-use meta_store::{NodeId, ShardId, TaskId};
+use meta_model::{NodeId, ShardId, TaskId};
 use meta_wire::{HeartbeatRequest, Liveness, TaskProgress};
 
 use crate::settings::AntiEntropySettings;

@@ -90,7 +90,7 @@ fn invalid(option: &'static str, value: impl Into<String>, reason: impl Into<Str
 
 /// Parses a positive duration such as `1s` or `250ms`.
 fn parse_interval(option: &'static str, text: &str) -> Result<Duration, DatadError> {
-    let nanos = meta_store::parse_duration(text).map_err(|e| invalid(option, text, e.to_string()))?;
+    let nanos = meta_model::parse_duration(text).map_err(|e| invalid(option, text, e.to_string()))?;
     if nanos == 0 {
         return Err(invalid(option, text, "must be positive"));
     }
@@ -113,7 +113,7 @@ impl Cli {
             return Err(invalid("--listen", &self.listen, "listening on all interfaces: give --advertise HOST:PORT"));
         }
         if let Some(advertise) = &self.advertise {
-            meta_store::validate_addr("--advertise", advertise)
+            meta_model::validate_addr("--advertise", advertise)
                 .map_err(|e| invalid("--advertise", advertise, e.to_string()))?;
         }
         if self.max_fetch == 0 {

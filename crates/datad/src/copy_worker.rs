@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
 use meta_client::ClientError;
-use meta_store::{TaskId, TaskState};
+use meta_model::{TaskId, TaskState};
 use meta_wire::{ClaimRequest, ClaimedTask, ProgressRequest};
 
 use crate::error::DatadError;

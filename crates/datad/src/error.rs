@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use meta_client::ClientError;
-use meta_store::ShardId;
+use meta_model::ShardId;
 use meta_wire::{ErrorDetail, ErrorReply};
 
 /// Everything that can go wrong in a data node.

@@ -8,7 +8,7 @@
 //! Blank lines and `#` comments are skipped. A line without a timestamp gets the server's time,
 //! which is appended to the stored line so every copy holds the same bytes.
 
-use meta_store::Timestamp;
+use meta_model::Timestamp;
 
 use crate::error::DatadError;
 

@@ -5,7 +5,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use meta_client::{Client, ClientError};
-use meta_store::{MetaState, ShardId, Timestamp};
+use meta_model::{MetaState, ShardId, Timestamp};
 use meta_wire::MetadataReply;
 
 /// How long one long poll waits for a change.

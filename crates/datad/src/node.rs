@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use meta_client::Client;
-use meta_store::{NodeId, ShardId, TaskId, Timestamp};
+use meta_model::{NodeId, ShardId, TaskId, Timestamp};
 
 use crate::config::Config;
 use crate::metadata_cache::MetadataCache;

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use meta_client::ClientError;
-use meta_store::{DataNode, NodeId, NodeState};
+use meta_model::{DataNode, NodeId, NodeState};
 use meta_wire::{HeartbeatRequest, ShardReport};
 
 use crate::node::{now_nanos, Node};

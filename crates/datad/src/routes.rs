@@ -23,7 +23,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use tower_http::trace::TraceLayer;
 
-use meta_store::{NodeId, ShardId, TaskId};
+use meta_model::{NodeId, ShardId, TaskId};
 
 use crate::config::MAX_CHUNK_SIZE;
 use crate::error::{ApiError, DatadError};

@@ -17,7 +17,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use meta_store::ShardId;
+use meta_model::ShardId;
 use meta_wire::ShardReport;
 
 use crate::error::DatadError;

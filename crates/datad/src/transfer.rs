@@ -19,7 +19,7 @@ use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 
-use meta_store::ShardId;
+use meta_model::ShardId;
 use meta_wire::ErrorReply;
 
 use crate::error::DatadError;

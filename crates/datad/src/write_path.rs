@@ -19,7 +19,7 @@ use serde::Deserialize;
 use tokio::task::JoinSet;
 
 use meta_client::ClientError;
-use meta_store::{MetaState, NodeId, ShardGroup, ShardId};
+use meta_model::{MetaState, NodeId, ShardGroup, ShardId};
 
 use crate::error::{ApiError, DatadError};
 use crate::fnv::fnv1a;
@@ -211,7 +211,7 @@ async fn append_remotely(node: &Node, addr: &str, shard_id: ShardId, data: Bytes
 #[cfg(test)]
 mod tests {
     use super::*;
-    use meta_store::{Command, RetentionPolicySpec};
+    use meta_model::{Command, RetentionPolicySpec};
 
     fn state() -> MetaState {
         let mut state = MetaState::new();

@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use datad::StatusReply;
-use meta_store::{
+use meta_model::{
     Command, CopyTask, CopyTaskSpec, MetaState, NodeId, Response, RetentionPolicySpec, TaskId, TaskReason, TaskState,
 };
 use meta_wire::{

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use datad::{fnv1a, peer_router, DatadError, DigestReply, ShardStore, Transfer};
-use meta_store::ShardId;
+use meta_model::ShardId;
 use meta_wire::ErrorReply;
 use reqwest::header::{CONTENT_RANGE, RANGE};
 use reqwest::StatusCode;

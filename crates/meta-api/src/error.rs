@@ -8,7 +8,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
-use meta_store::{parse_duration, ApplyError};
+use meta_model::{parse_duration, ApplyError};
 use meta_wire::{ErrorDetail, ErrorReply};
 
 use crate::service::ServiceError;

@@ -9,8 +9,8 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 
+use meta_model::{CopyTask, TaskId, TaskState};
 use meta_store::storage::ApplyStats;
-use meta_store::{CopyTask, TaskId, TaskState};
 use meta_wire::NodeStatus;
 
 #[derive(Clone, Copy, Debug, Default)]

@@ -1,5 +1,5 @@
 //! The internal routes between meta nodes: openraft's RPCs, command forwarding and read index.
-//! Bodies are bincode through `meta_store::codec`; the reply is always `200` with an encoded
+//! Bodies are bincode through `meta_model::codec`; the reply is always `200` with an encoded
 //! `Result`, so a Raft-level error travels as data, not as an HTTP failure.
 
 use axum::body::Bytes;
@@ -17,9 +17,9 @@ use openraft::Raft;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use meta_store::codec;
+use meta_model::codec;
+use meta_model::{Command, NodeId};
 use meta_store::storage::TypeConfig;
-use meta_store::{Command, NodeId};
 
 use meta_wire::AeRequest;
 

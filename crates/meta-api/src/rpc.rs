@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use openraft::error::{ClientWriteError, ForwardToLeader, RaftError};
 use openraft::{BasicNode, Raft};
 
+use meta_model::{Command, CommandResult, NodeId};
 use meta_store::storage::TypeConfig;
-use meta_store::{Command, CommandResult, NodeId};
 use meta_wire::AeError;
 
 /// Path of openraft's AppendEntries RPC.

@@ -3,8 +3,8 @@
 use std::future::Future;
 use std::time::Duration;
 
+use meta_model::{Command, NodeId};
 use meta_store::storage::SharedState;
-use meta_store::{Command, NodeId};
 use meta_wire::{AeCall, AeError, AeRequest, NodeStatus};
 
 use crate::rpc::{ForwardError, MembershipChange, Proposed};

@@ -11,8 +11,8 @@ use axum::http::{header, Request, StatusCode};
 use http_body_util::BodyExt;
 use meta_api::rpc::{ForwardError, MembershipChange, Proposed};
 use meta_api::{router, Auth, MetaService, NodeStatus, ServiceError};
+use meta_model::{ApplyError, Command, CopyTask, LeaderFacts};
 use meta_store::storage::SharedState;
-use meta_store::{ApplyError, Command, CopyTask, LeaderFacts};
 use meta_wire::{
     AeCall, AeError, AeHandler, AeRequest, ClaimReply, ClaimRequest, CompleteTask, CopyShardRequest, CopyTaskInfo,
     CopyTaskList, CopyTasksQuery, EntropyReport, FailTask, GetReport, GetTask, Heartbeat, HeartbeatReply, KillTask,

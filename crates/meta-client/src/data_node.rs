@@ -7,7 +7,7 @@
 
 use reqwest::Method;
 
-use meta_store::{CopyTask, NodeId, TaskId};
+use meta_model::{CopyTask, NodeId, TaskId};
 use meta_wire::{
     ClaimReply, ClaimRequest, CompleteRequest, CopyTaskInfo, FailRequest, HeartbeatReply, HeartbeatRequest,
     ProgressReply, ProgressRequest,

@@ -2,7 +2,7 @@
 
 use reqwest::Method;
 
-use meta_store::{CopyTask, NodeId, ShardId, TaskId, TaskState};
+use meta_model::{CopyTask, NodeId, ShardId, TaskId, TaskState};
 use meta_wire::{CopyShardRequest, CopyTaskList, EntropyReport, RepairReply, RepairRequest};
 
 use crate::{Client, ClientError};

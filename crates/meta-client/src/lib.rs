@@ -27,7 +27,7 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use meta_store::{DataNode, MetaNode, NodeId, ShardId, Timestamp};
+use meta_model::{DataNode, MetaNode, NodeId, ShardId, Timestamp};
 use meta_wire::{
     AddDataNodeRequest, AddMetaNodeRequest, AddOwnerRequest, AlterRetentionPolicyRequest, CreateDatabaseRequest,
     CreateShardGroupRequest, DataNodeList, DatabaseList, ErrorReply, MetaNodeList, MetadataReply, NodeStatus,

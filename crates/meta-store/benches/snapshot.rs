@@ -4,14 +4,16 @@
 //!
 //! `cargo bench -p meta-store --bench snapshot`
 
+// The cluster builders the model's benchmarks use (one copy, in `meta-model`).
+#[path = "../../meta-model/benches/common/mod.rs"]
 mod common;
 
 use std::io::Cursor;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use meta_store::codec;
+use meta_model::codec;
+use meta_model::MetaState;
 use meta_store::storage::{open, SnapshotMetadata};
-use meta_store::MetaState;
 use openraft::storage::RaftStateMachine;
 use openraft::{RaftSnapshotBuilder, StoredMembership};
 

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context};
+use meta_model::Command;
 use meta_store::storage::{open, TypeConfig};
-use meta_store::Command;
 use openraft::error::{InstallSnapshotError, RPCError, RaftError, Unreachable};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
@@ -145,7 +145,7 @@ async fn verify_after_crash(dir: &Path, acked: &BTreeSet<usize>) -> anyhow::Resu
     checked
 }
 
-fn check_state(state: &meta_store::MetaState, acked: &BTreeSet<usize>) -> anyhow::Result<()> {
+fn check_state(state: &meta_model::MetaState, acked: &BTreeSet<usize>) -> anyhow::Result<()> {
     let missing: Vec<usize> = acked.iter().copied().filter(|i| state.database(&database(*i)).is_none()).collect();
     ensure!(missing.is_empty(), "acknowledged writes lost after kill -9: {missing:?}");
     if let Err(broken) = state.check_invariants() {

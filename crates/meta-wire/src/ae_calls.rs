@@ -16,7 +16,7 @@ use std::future::Future;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use meta_store::{ApplyError, CopyTask, NodeId, TaskId};
+use meta_model::{ApplyError, CopyTask, NodeId, TaskId};
 
 use crate::anti_entropy::{
     ClaimReply, ClaimRequest, CopyShardRequest, CopyTaskInfo, CopyTaskList, CopyTasksQuery, EntropyReport, FailRequest,

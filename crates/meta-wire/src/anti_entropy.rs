@@ -13,7 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use meta_store::{CopyTask, NodeId, NodeState, ShardId, TaskState, Timestamp};
+use meta_model::{CopyTask, NodeId, NodeState, ShardId, TaskState, Timestamp};
 
 /// One shard a data node holds, as it reports it.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

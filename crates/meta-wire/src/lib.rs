@@ -24,7 +24,7 @@ pub use anti_entropy::{
     CopyTasksQuery, DataNodeHealth, EntropyReport, FailRequest, HeartbeatReply, HeartbeatRequest, Liveness,
     MissingCopy, ProgressReply, ProgressRequest, RepairReply, RepairRequest, ShardHealth, ShardReport, TaskProgress,
 };
-use meta_store::{DataNode, MetaNode, MetaState, NodeId, NodeState, ShardGroup, ShardGroupId, ShardId, Timestamp};
+use meta_model::{DataNode, MetaNode, MetaState, NodeId, NodeState, ShardGroup, ShardGroupId, ShardId, Timestamp};
 
 /// `POST /v1/data-nodes`.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

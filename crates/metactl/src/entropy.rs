@@ -5,7 +5,7 @@ use std::io::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use meta_client::Client;
-use meta_store::{CopyTask, DataNode, NodeId, ShardId, TaskId, TaskState, Timestamp};
+use meta_model::{CopyTask, DataNode, NodeId, ShardId, TaskId, TaskState, Timestamp};
 use meta_wire::{CopyTaskInfo, EntropyReport, ShardHealth};
 
 use crate::table::Table;
@@ -295,7 +295,7 @@ fn micros_text(micros: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use meta_store::{CopyTaskSpec, TaskReason};
+    use meta_model::{CopyTaskSpec, TaskReason};
     use meta_wire::{DataNodeHealth, Liveness, TaskProgress};
 
     #[test]
@@ -351,7 +351,7 @@ mod tests {
             nodes: vec![DataNodeHealth {
                 id: 2,
                 addr: "d2:8088".into(),
-                state: meta_store::NodeState::Active,
+                state: meta_model::NodeState::Active,
                 liveness: Liveness::Dead,
                 last_heartbeat_ms: Some(1_900_000),
                 dead_in_ms: None,

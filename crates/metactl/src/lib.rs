@@ -18,7 +18,7 @@ mod table;
 mod time;
 
 use meta_client::{Client, ClientError};
-use meta_store::{format_duration, DataNode, NodeState};
+use meta_model::{format_duration, DataNode, NodeState};
 use meta_wire::{AlterRetentionPolicyRequest, RetentionPolicyRequest, ShardInfo};
 use serde::Serialize;
 use serde_json::json;

@@ -1,6 +1,6 @@
 //! Formatting nanosecond timestamps as RFC 3339 UTC, as `influxd-ctl show-shards` prints them.
 
-use meta_store::Timestamp;
+use meta_model::Timestamp;
 
 const NANOS_PER_SECOND: i64 = 1_000_000_000;
 const SECONDS_PER_DAY: i64 = 86_400;

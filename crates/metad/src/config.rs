@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use clap::Parser;
 use serde::Deserialize;
 
-use meta_store::NodeId;
+use meta_model::NodeId;
 
 use ae_service::{AntiEntropySection, AntiEntropySettings, SettingsError};
 
@@ -249,7 +249,7 @@ impl Cli {
             .parse()
             .map_err(|_| invalid("--listen", &listen_text, "expected IP:PORT, e.g. 127.0.0.1:8091"))?;
         let advertise = self.advertise.or(file.advertise).unwrap_or_else(|| listen_text.clone());
-        meta_store::validate_addr("--advertise", &advertise)
+        meta_model::validate_addr("--advertise", &advertise)
             .map_err(|e| invalid("--advertise", &advertise, e.to_string()))?;
         if listen.ip().is_unspecified() && advertise == listen_text {
             return Err(invalid(
@@ -277,7 +277,7 @@ impl Cli {
             if *id == 0 {
                 return Err(invalid("--peers", format!("{id}={addr}"), "node IDs start at 1"));
             }
-            meta_store::validate_addr("--peers", addr).map_err(|e| invalid("--peers", addr, e.to_string()))?;
+            meta_model::validate_addr("--peers", addr).map_err(|e| invalid("--peers", addr, e.to_string()))?;
         }
         match peers.get(&node_id) {
             None => {

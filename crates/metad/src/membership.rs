@@ -17,7 +17,7 @@ use openraft::{BasicNode, ChangeMembers};
 
 use meta_api::rpc::{write_as_leader, ForwardError, MembershipChange, Proposed, PROPOSE_PATH};
 use meta_api::{MetaService, NodeStatus};
-use meta_store::{Command, NodeId};
+use meta_model::{Command, NodeId};
 
 use crate::network::post;
 use crate::node::Node;

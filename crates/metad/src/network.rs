@@ -14,9 +14,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use meta_api::rpc::{CLUSTER_SECRET_HEADER, RAFT_APPEND_PATH, RAFT_SNAPSHOT_PATH, RAFT_VOTE_PATH};
-use meta_store::codec;
+use meta_model::codec;
+use meta_model::NodeId;
 use meta_store::storage::TypeConfig;
-use meta_store::NodeId;
 
 /// The transfer rate the timeout of a large internal request assumes: 10 MB/s.
 const BYTES_PER_MILLISECOND: u64 = 10_000;

@@ -18,8 +18,8 @@ use meta_api::rpc::{
     ForwardError, MembershipChange, Proposed, ANTI_ENTROPY_PATH, MEMBERSHIP_PATH, PROPOSE_PATH, READ_INDEX_PATH,
 };
 use meta_api::{MemberStatus, MetaService, NodeStatus, ServiceError};
+use meta_model::{codec, CodecError, Command, CommandResult, LeaderFacts, MetaState, NodeId, Timestamp};
 use meta_store::storage::{LogStore, SharedState, TypeConfig};
-use meta_store::{codec, Command, CommandResult, LeaderFacts, MetaState, NodeId, StoreError, Timestamp};
 use meta_wire::{AeCall, AeRequest, ReplyEncoder};
 
 /// How many times a request follows a leader change before giving up.
@@ -172,7 +172,7 @@ fn service_error(error: CallError) -> ServiceError {
 struct Codec;
 
 impl ReplyEncoder for Codec {
-    type Encoded = Result<Vec<u8>, StoreError>;
+    type Encoded = Result<Vec<u8>, CodecError>;
 
     fn encode<T: serde::Serialize>(&self, reply: &T) -> Self::Encoded {
         codec::encode("anti-entropy reply", reply)

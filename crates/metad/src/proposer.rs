@@ -24,8 +24,8 @@ use openraft::Raft;
 use tokio::sync::{mpsc, oneshot};
 
 use meta_api::rpc::{write_as_leader, ForwardError, Proposed};
+use meta_model::{Command, Response};
 use meta_store::storage::TypeConfig;
-use meta_store::{Command, Response};
 
 /// Commands in one batch entry, at most (bounds the entry, the follower's append and one apply).
 const MAX_BATCH: usize = 512;
@@ -145,7 +145,7 @@ fn split(written: Result<Proposed, ForwardError>, count: usize) -> Vec<Result<Pr
 
 #[cfg(test)]
 mod tests {
-    use meta_store::ApplyError;
+    use meta_model::ApplyError;
 
     use super::*;
 

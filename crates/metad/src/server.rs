@@ -17,8 +17,8 @@ use tokio::net::TcpListener;
 
 use ae_service::AntiEntropy;
 use meta_api::MetaService;
+use meta_model::{ApplyError, Command, NodeId};
 use meta_store::storage::{LogStore, StateMachineStore, TypeConfig};
-use meta_store::{ApplyError, Command, NodeId};
 
 use crate::config::Config;
 use crate::network::HttpNetwork;

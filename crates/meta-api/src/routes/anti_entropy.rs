@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 
-use meta_store::{CopyTask, NodeId, TaskId};
+use meta_model::{CopyTask, NodeId, TaskId};
 use meta_wire::{
     AeCall, ClaimReply, ClaimRequest, CompleteRequest, CompleteTask, CopyShardRequest, CopyTaskInfo, CopyTaskList,
     CopyTasksQuery, EntropyReport, ErrorReply, FailRequest, FailTask, GetReport, GetTask, Heartbeat, HeartbeatReply,
@@ -38,7 +38,7 @@ pub(crate) async fn heartbeat<S: MetaService>(
     ApiPath(node_id): ApiPath<NodeId>,
     ApiJson(request): ApiJson<HeartbeatRequest>,
 ) -> Result<Json<HeartbeatReply>, ApiError> {
-    meta_store::validate_addr("addr", &request.addr)?;
+    meta_model::validate_addr("addr", &request.addr)?;
     call(&*service, Heartbeat { node_id, request }).await
 }
 

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use axum::Json;
-use meta_store::{ApplyError, Command, MetaState};
+use meta_model::{ApplyError, Command, MetaState};
 use serde_json::{json, Value};
 
 use crate::error::{duration_field, ApiError, ApiJson, ApiQuery};

@@ -12,7 +12,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, patch, post};
 use axum::Router;
 
-use meta_store::{Command, FromResponse};
+use meta_model::{Command, FromResponse};
 
 use crate::error::ApiError;
 use crate::service::MetaService;

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 
-use meta_store::{validate_addr, validate_labels, Command, DataNode, MetaNode, NodeId};
+use meta_model::{validate_addr, validate_labels, Command, DataNode, MetaNode, NodeId};
 
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::routes::{propose, read_barrier};
@@ -38,7 +38,7 @@ pub(crate) async fn get_data_node<S: MetaService>(
     read_barrier(&*service, query.stale).await?;
     let applied = service.state().read();
     let node = applied.state.data_node(id).cloned();
-    node.map(Json).ok_or_else(|| ApiError::from(meta_store::ApplyError::DataNodeNotFound { node_id: id }))
+    node.map(Json).ok_or_else(|| ApiError::from(meta_model::ApplyError::DataNodeNotFound { node_id: id }))
 }
 
 /// `POST /v1/data-nodes` (`add-data`).

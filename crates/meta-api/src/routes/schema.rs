@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 
-use meta_store::{validate_name, ApplyError, Command, Database, RetentionPolicySpec, RetentionPolicyUpdate};
+use meta_model::{validate_name, ApplyError, Command, Database, RetentionPolicySpec, RetentionPolicyUpdate};
 
 use crate::error::{duration_field, ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::routes::{propose, read_barrier};

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 
-use meta_store::{
+use meta_model::{
     ApplyError, Command, Database, MetaState, NodeId, RetentionPolicy, ShardGroup, ShardGroupCreated, ShardId,
     ShardView, Timestamp, Truncation, MINUTE,
 };

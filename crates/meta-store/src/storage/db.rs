@@ -16,9 +16,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::type_config::StorageError;
-use crate::codec;
 use crate::error::StoreError;
-use crate::NodeId;
+use meta_model::codec;
+use meta_model::NodeId;
 
 pub(crate) const CF_LOG: &str = "log";
 pub(crate) const CF_RAFT: &str = "raft";
@@ -64,7 +64,7 @@ impl Db {
         what: &'static str,
     ) -> Result<Option<T>, StoreError> {
         match self.inner.get_pinned_cf(self.cf(cf)?, key)? {
-            Some(bytes) => codec::decode(what, &bytes).map(Some),
+            Some(bytes) => Ok(Some(codec::decode(what, &bytes)?)),
             None => Ok(None),
         }
     }
@@ -114,7 +114,8 @@ pub(crate) enum Failure {
 }
 
 impl Failure {
-    pub(crate) fn of(self, error: StoreError) -> StorageError {
+    pub(crate) fn of(self, error: impl Into<StoreError>) -> StorageError {
+        let error = error.into();
         let io = match self {
             Failure::ReadLogs => StorageIOError::read_logs(&error),
             Failure::WriteLogs => StorageIOError::write_logs(&error),

@@ -17,9 +17,9 @@ use rocksdb::{Direction, IteratorMode, WriteBatch};
 use super::db::{log_index, log_key, Db, Failure, CF_LOG, CF_RAFT, KEY_COMMITTED, KEY_PURGED, KEY_VOTE};
 use super::flusher::WalFlusher;
 use super::type_config::{LogEntry, StorageError, TypeConfig};
-use crate::codec;
 use crate::error::StoreError;
-use crate::NodeId;
+use meta_model::codec;
+use meta_model::NodeId;
 
 /// The Raft log and vote, stored in RocksDB. Cheap to clone; clones share the database.
 #[derive(Clone, Debug)]

@@ -22,11 +22,11 @@ use rocksdb::WriteBatch;
 
 use super::db::{Db, Failure, CF_STATE_MACHINE, KEY_SNAPSHOT_DATA, KEY_SNAPSHOT_META};
 use super::type_config::{LogEntry, SnapshotMetadata, StorageError, TypeConfig};
-use crate::codec;
 use crate::error::StoreError;
-use crate::response::Response;
-use crate::state::MetaState;
-use crate::{Changes, CommandResult, NodeId};
+use meta_model::codec;
+use meta_model::MetaState;
+use meta_model::Response;
+use meta_model::{Changes, CommandResult, NodeId};
 
 /// The applied metadata and the Raft bookkeeping that goes with it.
 #[derive(Clone, Debug, Default)]
@@ -171,7 +171,7 @@ fn read_snapshot(db: &Db) -> Result<Option<(SnapshotMetadata, Vec<u8>)>, StoreEr
     let data = db
         .raw()
         .get_cf(db.cf(CF_STATE_MACHINE)?, KEY_SNAPSHOT_DATA)?
-        .ok_or(StoreError::Truncated { what: "snapshot data", len: 0 })?;
+        .ok_or(StoreError::Missing { what: "snapshot data" })?;
     Ok(Some((meta, data)))
 }
 

@@ -2,8 +2,8 @@
 
 use std::io::Cursor;
 
-use crate::command::Command;
-use crate::CommandResult;
+use meta_model::Command;
+use meta_model::CommandResult;
 
 openraft::declare_raft_types!(
     /// openraft types of the meta service: log entries carry a [`Command`], applying one yields a
@@ -16,6 +16,6 @@ openraft::declare_raft_types!(
 /// A Raft log entry of the meta service.
 pub type LogEntry = openraft::Entry<TypeConfig>;
 /// openraft's storage error, specialised to our node IDs.
-pub type StorageError = openraft::StorageError<crate::NodeId>;
+pub type StorageError = openraft::StorageError<meta_model::NodeId>;
 /// Metadata of a snapshot: the last log id and membership it covers, and its ID.
-pub type SnapshotMetadata = openraft::SnapshotMeta<crate::NodeId, openraft::BasicNode>;
+pub type SnapshotMetadata = openraft::SnapshotMeta<meta_model::NodeId, openraft::BasicNode>;

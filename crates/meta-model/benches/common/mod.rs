@@ -1,6 +1,6 @@
 //! Builders of realistic cluster states and command streams for the benchmarks.
 
-use meta_store::{Command, MetaState, Response, RetentionPolicySpec, Timestamp, DAY, HOUR};
+use meta_model::{Command, MetaState, Response, RetentionPolicySpec, Timestamp, DAY, HOUR};
 
 /// The first hour of the benchmark timeline (2023-11-14T22:00:00Z).
 pub(crate) const EPOCH: Timestamp = 1_700_000_000_000_000_000 / (HOUR as i64) * (HOUR as i64);

@@ -8,7 +8,7 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::error::StoreError;
+use crate::error::CodecError;
 
 /// The format version this build writes.
 pub const FORMAT_VERSION: u16 = 2;
@@ -20,28 +20,28 @@ fn config() -> bincode::config::Configuration {
 }
 
 /// Encodes `value` with the current format version.
-pub fn encode<T: Serialize + ?Sized>(what: &'static str, value: &T) -> Result<Vec<u8>, StoreError> {
+pub fn encode<T: Serialize + ?Sized>(what: &'static str, value: &T) -> Result<Vec<u8>, CodecError> {
     let mut out = FORMAT_VERSION.to_le_bytes().to_vec();
     bincode::serde::encode_into_std_write(value, &mut out, config())
-        .map_err(|source| StoreError::Encode { what, source })?;
+        .map_err(|source| CodecError::Encode { what, source })?;
     Ok(out)
 }
 
 /// Decodes a record written by [`encode`], refusing unknown versions and trailing bytes.
-pub fn decode<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
+pub fn decode<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T, CodecError> {
     let Some((header, body)) = bytes.split_first_chunk::<HEADER_LEN>() else {
-        return Err(StoreError::Truncated { what, len: bytes.len() });
+        return Err(CodecError::Truncated { what, len: bytes.len() });
     };
     match u16::from_le_bytes(*header) {
         FORMAT_VERSION => {
             let (value, read) = bincode::serde::decode_from_slice(body, config())
-                .map_err(|source| StoreError::Decode { what, source })?;
+                .map_err(|source| CodecError::Decode { what, source })?;
             if read != body.len() {
-                return Err(StoreError::TrailingBytes { what, extra: body.len() - read });
+                return Err(CodecError::TrailingBytes { what, extra: body.len() - read });
             }
             Ok(value)
         }
-        found => Err(StoreError::UnsupportedFormat { what, found, supported: FORMAT_VERSION }),
+        found => Err(CodecError::UnsupportedFormat { what, found, supported: FORMAT_VERSION }),
     }
 }
 
@@ -60,11 +60,11 @@ mod tests {
     #[test]
     fn refuses_unknown_versions_truncation_and_trailing_bytes() {
         let mut bytes = encode("test", &7u32).expect("encode");
-        assert!(matches!(decode::<u32>("test", &bytes[..1]), Err(StoreError::Truncated { .. })));
+        assert!(matches!(decode::<u32>("test", &bytes[..1]), Err(CodecError::Truncated { .. })));
         bytes.push(0);
-        assert!(matches!(decode::<u32>("test", &bytes), Err(StoreError::TrailingBytes { extra: 1, .. })));
+        assert!(matches!(decode::<u32>("test", &bytes), Err(CodecError::TrailingBytes { extra: 1, .. })));
         bytes[0] = 9;
-        assert!(matches!(decode::<u32>("test", &bytes), Err(StoreError::UnsupportedFormat { found: 9, .. })));
-        assert!(matches!(decode::<String>("test", &[2, 0, 200]), Err(StoreError::Decode { .. })));
+        assert!(matches!(decode::<u32>("test", &bytes), Err(CodecError::UnsupportedFormat { found: 9, .. })));
+        assert!(matches!(decode::<String>("test", &[2, 0, 200]), Err(CodecError::Decode { .. })));
     }
 }

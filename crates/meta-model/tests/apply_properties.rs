@@ -3,8 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use meta_store::codec;
-use meta_store::{
+use meta_model::codec;
+use meta_model::{
     CancelReason, Command, CommandResult, CopyTaskSpec, LeaderFacts, MetaState, RetentionPolicySpec,
     RetentionPolicyUpdate, RetryPolicy, TaskReason, TaskState, Timestamp, DAY, HOUR, MINUTE, SECOND,
 };
@@ -415,7 +415,7 @@ proptest! {
             }
             let (batch, tail) = rest.split_at((*size).min(rest.len()));
             match batched.apply(&Command::Batch(batch.to_vec())) {
-                Ok(meta_store::Response::Batch(results)) => answers.extend(results),
+                Ok(meta_model::Response::Batch(results)) => answers.extend(results),
                 other => prop_assert!(false, "a batch answered {:?}", other),
             }
             rest = tail;
@@ -523,15 +523,15 @@ fn generated_sequences_exercise_every_command() {
                 // superseded) do not count as reaching their success path.
                 let touched_nothing = matches!(
                     &response,
-                    meta_store::Response::CopyTasks(tasks) if tasks.is_empty()
+                    meta_model::Response::CopyTasks(tasks) if tasks.is_empty()
                 ) || matches!(
                     &response,
-                    meta_store::Response::CopyTasksCreated { created, .. } if created.is_empty()
+                    meta_model::Response::CopyTasksCreated { created, .. } if created.is_empty()
                 );
                 if !touched_nothing {
                     *accepted.entry(command.name()).or_default() += 1;
                 }
-                if matches!(response, meta_store::Response::ShardGroup { created: true, .. }) {
+                if matches!(response, meta_model::Response::ShardGroup { created: true, .. }) {
                     created_groups += 1;
                 }
             }

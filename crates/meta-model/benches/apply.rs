@@ -1,11 +1,11 @@
 //! Throughput of `MetaState::apply` on a realistic command mix against a populated cluster.
 //!
-//! `cargo bench -p meta-store --bench apply`
+//! `cargo bench -p meta-model --bench apply`
 
 mod common;
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
-use meta_store::{Command, MetaState, HOUR};
+use meta_model::{Command, MetaState, HOUR};
 
 const COMMANDS: usize = 10_000;
 
