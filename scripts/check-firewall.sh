@@ -2,7 +2,9 @@
 # The dependency firewall: the pure model (meta-model) and the planner (ae-planner) must not
 # depend on RocksDB, tokio, openraft or axum, not even transitively;
 # the planner depends on no crate of ours either. The anti-entropy service (ae-service) may use
-# tokio, but reaches its node only through its port: no RocksDB, openraft, axum or HTTP.
+# tokio, but reaches its node only through its port: no RocksDB, openraft, axum or HTTP. The public
+# API (meta-api) and the clients (meta-wire, meta-client, metactl, datad) use no Raft and no
+# storage: they depend on the model only.
 set -euo pipefail
 io='rocksdb|librocksdb-sys|openraft|axum|hyper|reqwest'
 check() { # package forbidden-pattern [cargo tree options]
@@ -19,6 +21,10 @@ check() { # package forbidden-pattern [cargo tree options]
 check meta-model "$io|tokio"
 check ae-planner "$io|tokio"
 check ae-service "$io"
+raft='rocksdb|librocksdb-sys|openraft|meta-store'
+for package in meta-api meta-wire meta-client metactl datad; do
+  check "$package" "$raft"
+done
 if cargo tree -p ae-planner -e normal --prefix none | grep -E '^(meta-|metad|datad|ae-service)' | grep -v '^ae-planner'; then
   echo "dependency firewall broken: ae-planner depends on a crate of ours" >&2
   exit 1

@@ -1,12 +1,12 @@
-//! The HTTP face of a meta node: the public `/v1` JSON API, `/health`, `/ready`, `/metrics`,
-//! and the internal routes meta nodes use among themselves (Raft RPCs, forwarding).
+//! The HTTP face of a meta node: the public `/v1` JSON API, `/health`, `/ready`, `/metrics`. (The
+//! internal routes meta nodes use among themselves live in `metad`, beside the Raft client.)
 //!
 //! Handlers see the node only through [`MetaService`], so they can be exercised without a
 //! socket or a cluster:
 //!
 //! ```text
 //!  HTTP ─► router ─► handler ─validate─► MetaService::propose(Command) ─► Raft (leader) ─► apply
-//!                           └─read────► MetaService::read_barrier ─► SharedState (this node)
+//!                           └─read────► MetaService::read_barrier ─► MetaService::read (this node)
 //! ```
 //!
 //! Every error is `{"error": {"code": "...", "message": "..."}}` with a fitting status.
@@ -15,9 +15,7 @@ mod auth;
 mod error;
 mod metrics;
 mod openapi;
-mod raft;
 mod routes;
-pub mod rpc;
 mod service;
 
 use std::sync::Arc;
@@ -37,8 +35,7 @@ pub use error::{ApiError, ApiJson, ApiPath, ApiQuery};
 pub use meta_wire::{MemberStatus, NodeStatus};
 pub use metrics::HttpMetrics;
 pub use openapi::ApiDoc;
-pub use raft::internal_router;
-pub use service::{MetaService, ServiceError};
+pub use service::{MembershipChange, MetaService, Proposed, ServiceError};
 
 /// Largest JSON body the public API accepts.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -51,9 +48,9 @@ pub fn router<S: MetaService>(service: Arc<S>, auth: Auth) -> Router {
     let render = {
         let (metrics, service) = (Arc::clone(&metrics), Arc::clone(&service));
         move || async move {
-            let applied = service.state().read();
-            let mut text = metrics.render(&service.status(), service.state().stats(), applied.state.copy_tasks());
-            drop(applied);
+            let status = service.status();
+            let applied = service.apply_counters();
+            let mut text = service.read(|state, _| metrics.render(&status, applied, state.copy_tasks()));
             text.push_str(&service.node_metrics());
             text
         }

@@ -10,7 +10,6 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use meta_model::{CopyTask, TaskId, TaskState};
-use meta_store::storage::ApplyStats;
 use meta_wire::NodeStatus;
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -35,7 +34,7 @@ impl HttpMetrics {
 
     /// Renders the Raft gauges of `status`, the apply counters, the copy tasks kept in the
     /// metadata by state, and the request counters in Prometheus text format.
-    pub fn render(&self, status: &NodeStatus, apply: &ApplyStats, tasks: &BTreeMap<TaskId, CopyTask>) -> String {
+    pub fn render(&self, status: &NodeStatus, applied: (u64, f64), tasks: &BTreeMap<TaskId, CopyTask>) -> String {
         let mut out = String::new();
         let states = [TaskState::Pending, TaskState::Claimed, TaskState::Done, TaskState::Failed, TaskState::Cancelled];
         let _ = writeln!(out, "# HELP metad_copy_tasks Copy tasks kept in the metadata, by state.");
@@ -51,8 +50,7 @@ impl HttpMetrics {
              # TYPE metad_apply_commands_total counter\nmetad_apply_commands_total {}\n\
              # HELP metad_apply_seconds_total Time spent applying commands.\n\
              # TYPE metad_apply_seconds_total counter\nmetad_apply_seconds_total {:.6}",
-            apply.commands(),
-            apply.seconds()
+            applied.0, applied.1
         );
         let gauges = [
             ("metad_raft_term", "Current Raft term.", Some(status.term)),

@@ -3,11 +3,10 @@
 use std::future::Future;
 use std::time::Duration;
 
-use meta_model::{Command, NodeId};
-use meta_store::storage::SharedState;
-use meta_wire::{AeCall, AeError, AeRequest, NodeStatus};
+use serde::{Deserialize, Serialize};
 
-use crate::rpc::{ForwardError, MembershipChange, Proposed};
+use meta_model::{Command, CommandResult, MetaState, NodeId};
+use meta_wire::{AeCall, AeError, NodeStatus};
 
 /// Why a request could not be served by the cluster right now.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -35,10 +34,6 @@ pub trait MetaService: Send + Sync + 'static {
     /// returns its result once it is applied on this node.
     fn propose(&self, command: Command) -> impl Future<Output = Result<Proposed, ServiceError>> + Send;
 
-    /// Commits a command a follower forwarded: only if this node leads (batched with this node's
-    /// own writes); the result once applied here.
-    fn propose_here(&self, command: Command) -> impl Future<Output = Result<Proposed, ForwardError>> + Send;
-
     /// Changes the meta nodes (Raft voters) through the leader; returns the ID added or removed.
     fn change_membership(&self, change: MembershipChange) -> impl Future<Output = Result<NodeId, ServiceError>> + Send;
 
@@ -48,8 +43,13 @@ pub trait MetaService: Send + Sync + 'static {
     /// Returns once the applied index exceeds `index`, or after `wait`, whichever is first.
     fn wait_applied_beyond(&self, index: u64, wait: Duration) -> impl Future<Output = ()> + Send;
 
-    /// The applied metadata of this node.
-    fn state(&self) -> &SharedState;
+    /// Runs `read` over this node's applied metadata and the index of the last entry applied
+    /// (`0` before any), consistent for its duration.
+    fn read<R>(&self, read: impl FnOnce(&MetaState, u64) -> R) -> R;
+
+    /// Commands applied by this node's state machine since it started, and the seconds applying
+    /// them took (for `/metrics`).
+    fn apply_counters(&self) -> (u64, f64);
 
     /// Raft-level status of this node.
     fn status(&self) -> NodeStatus;
@@ -58,11 +58,31 @@ pub trait MetaService: Send + Sync + 'static {
     /// does not lead); the reply is the one the call's type names.
     fn anti_entropy<C: AeCall>(&self, call: C) -> impl Future<Output = Result<C::Reply, ServiceError>> + Send;
 
-    /// Answers an anti-entropy call a follower forwarded, only if this node leads: the encoded
-    /// reply its call type names (the follower decodes that type).
-    fn anti_entropy_here(&self, request: AeRequest) -> impl Future<Output = Result<Vec<u8>, ForwardError>> + Send;
-
     /// Metrics of the node's own services in Prometheus text format: its write batching and, on
     /// the leader, anti-entropy.
     fn node_metrics(&self) -> String;
+}
+
+/// A command applied through Raft: where it landed in the log and what applying it returned.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proposed {
+    /// The log index of the entry.
+    pub log_index: u64,
+    /// The state machine's result (identical on every replica).
+    pub result: CommandResult,
+}
+
+/// A change of the meta nodes (the Raft voters).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MembershipChange {
+    /// Add the meta node serving at `addr`: it joins as a learner, catches up, then votes.
+    Add {
+        /// The new node's address; its ID is what the node itself reports.
+        addr: String,
+    },
+    /// Remove a voter.
+    Remove {
+        /// The node to remove.
+        node_id: NodeId,
+    },
 }

@@ -3,22 +3,19 @@
 //! happy path and error paths can be checked exactly.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use http_body_util::BodyExt;
-use meta_api::rpc::{ForwardError, MembershipChange, Proposed};
-use meta_api::{router, Auth, MetaService, NodeStatus, ServiceError};
-use meta_model::{ApplyError, Command, CopyTask, LeaderFacts};
-use meta_store::storage::SharedState;
+use meta_api::{router, Auth, MembershipChange, MetaService, NodeStatus, Proposed, ServiceError};
+use meta_model::{ApplyError, Command, CopyTask, LeaderFacts, MetaState};
 use meta_wire::{
-    AeCall, AeError, AeHandler, AeRequest, ClaimReply, ClaimRequest, CompleteTask, CopyShardRequest, CopyTaskInfo,
-    CopyTaskList, CopyTasksQuery, EntropyReport, FailTask, GetReport, GetTask, Heartbeat, HeartbeatReply, KillTask,
-    ProgressReply, RepairReply, RepairRequest, ReportProgress,
+    AeCall, AeError, AeHandler, ClaimReply, ClaimRequest, CompleteTask, CopyShardRequest, CopyTaskInfo, CopyTaskList,
+    CopyTasksQuery, EntropyReport, FailTask, GetReport, GetTask, Heartbeat, HeartbeatReply, KillTask, ProgressReply,
+    RepairReply, RepairRequest, ReportProgress,
 };
-use openraft::{CommittedLeaderId, LogId};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -26,7 +23,7 @@ use tower::ServiceExt;
 /// cannot reach a quorum.
 #[derive(Default)]
 struct LocalNode {
-    state: SharedState,
+    state: RwLock<MetaState>,
     index: AtomicU64,
     leaderless: bool,
 }
@@ -36,16 +33,11 @@ impl MetaService for LocalNode {
         if self.leaderless {
             return Err(ServiceError::NoLeader);
         }
+        let mut state = self.state.write().expect("state lock");
         let log_index = self.index.fetch_add(1, Ordering::SeqCst) + 1;
-        let mut applied = self.state.write();
-        applied.last_applied = Some(LogId::new(CommittedLeaderId::new(1, 1), log_index));
         // Stamped as the leader's proposer does, with a fixed clock.
         let command = command.stamp(|| LeaderFacts { now: 1_700_000_000_000_000_000, live_data_nodes: None });
-        Ok(Proposed { log_index, result: applied.state.apply(&command) })
-    }
-
-    async fn propose_here(&self, _command: Command) -> Result<Proposed, ForwardError> {
-        Err(ForwardError::Refused("a local node takes no forwarded commands".into()))
+        Ok(Proposed { log_index, result: state.apply(&command) })
     }
 
     async fn change_membership(&self, _change: MembershipChange) -> Result<u64, ServiceError> {
@@ -61,8 +53,13 @@ impl MetaService for LocalNode {
 
     async fn wait_applied_beyond(&self, _index: u64, _wait: Duration) {}
 
-    fn state(&self) -> &SharedState {
-        &self.state
+    fn read<R>(&self, read: impl FnOnce(&MetaState, u64) -> R) -> R {
+        let state = self.state.read().expect("state lock");
+        read(&state, self.index.load(Ordering::SeqCst))
+    }
+
+    fn apply_counters(&self) -> (u64, f64) {
+        (self.index.load(Ordering::SeqCst), 0.0)
     }
 
     fn status(&self) -> NodeStatus {
@@ -72,10 +69,6 @@ impl MetaService for LocalNode {
 
     async fn anti_entropy<C: AeCall>(&self, call: C) -> Result<C::Reply, ServiceError> {
         call.serve(&LocalAntiEntropy(self)).await
-    }
-
-    async fn anti_entropy_here(&self, _request: AeRequest) -> Result<Vec<u8>, ForwardError> {
-        Err(ForwardError::NotLeader { leader_id: None, leader_addr: None })
     }
 
     fn node_metrics(&self) -> String {
@@ -96,7 +89,7 @@ impl AeHandler for LocalAntiEntropy<'_> {
 
     async fn heartbeat(&self, call: Heartbeat) -> Result<HeartbeatReply, ServiceError> {
         let node_id = call.node_id;
-        let node = self.0.state.read().state.data_node(node_id).cloned();
+        let node = self.0.read(|state, _| state.data_node(node_id).cloned());
         let node = node.ok_or(AeError::Apply(ApplyError::DataNodeNotFound { node_id }))?;
         Ok(HeartbeatReply { node_id, state: node.state, heartbeat_interval_ms: 1000, send_inventory: true })
     }

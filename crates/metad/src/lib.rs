@@ -11,10 +11,12 @@
 //! ```
 
 mod config;
+mod internal;
 mod membership;
 mod network;
 mod node;
 mod proposer;
+mod rpc;
 mod server;
 
 pub use config::{parse_peers, Cli, Config, ConfigError, FileConfig, RaftTuning, DEV_DATA_DIR, DEV_LISTEN};

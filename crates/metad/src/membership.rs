@@ -15,7 +15,9 @@ use std::time::Duration;
 
 use openraft::{BasicNode, ChangeMembers};
 
-use meta_api::rpc::{write_as_leader, ForwardError, MembershipChange, Proposed, PROPOSE_PATH};
+use meta_api::{MembershipChange, Proposed};
+
+use crate::rpc::{write_as_leader, ForwardError, PROPOSE_PATH};
 use meta_api::{MetaService, NodeStatus};
 use meta_model::{Command, NodeId};
 

@@ -13,7 +13,7 @@ use openraft::BasicNode;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use meta_api::rpc::{CLUSTER_SECRET_HEADER, RAFT_APPEND_PATH, RAFT_SNAPSHOT_PATH, RAFT_VOTE_PATH};
+use crate::rpc::{CLUSTER_SECRET_HEADER, RAFT_APPEND_PATH, RAFT_SNAPSHOT_PATH, RAFT_VOTE_PATH};
 use meta_model::codec;
 use meta_model::NodeId;
 use meta_store::storage::TypeConfig;

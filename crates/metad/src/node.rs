@@ -13,11 +13,9 @@ use openraft::Raft;
 
 use crate::network::{post, TransportError};
 use crate::proposer::Proposer;
+use crate::rpc::{ForwardError, ANTI_ENTROPY_PATH, MEMBERSHIP_PATH, PROPOSE_PATH, READ_INDEX_PATH};
 use ae_service::{AntiEntropy, CallError, MetaPort, PortError};
-use meta_api::rpc::{
-    ForwardError, MembershipChange, Proposed, ANTI_ENTROPY_PATH, MEMBERSHIP_PATH, PROPOSE_PATH, READ_INDEX_PATH,
-};
-use meta_api::{MemberStatus, MetaService, NodeStatus, ServiceError};
+use meta_api::{MemberStatus, MembershipChange, MetaService, NodeStatus, Proposed, ServiceError};
 use meta_model::{codec, CodecError, Command, CommandResult, LeaderFacts, MetaState, NodeId, Timestamp};
 use meta_store::storage::{LogStore, SharedState, TypeConfig};
 use meta_wire::{AeCall, AeRequest, ReplyEncoder};
@@ -82,6 +80,33 @@ impl Node {
     /// data-node liveness.
     fn leader_facts(&self) -> LeaderFacts {
         LeaderFacts { now: self.wall_clock(), live_data_nodes: self.anti_entropy.live_data_nodes(self) }
+    }
+
+    /// Commits a command a follower forwarded: only if this node leads (stamped and batched with
+    /// this node's own writes); the result once applied here.
+    pub(crate) async fn propose_here(&self, command: Command) -> Result<Proposed, ForwardError> {
+        self.proposer.propose(command.stamp(|| self.leader_facts())).await
+    }
+
+    /// Answers an anti-entropy call a follower forwarded, only if this node leads: the encoded
+    /// reply its call type names (the follower decodes that type).
+    pub(crate) async fn anti_entropy_here(&self, request: AeRequest) -> Result<Vec<u8>, ForwardError> {
+        let metrics = self.raft.metrics().borrow().clone();
+        if metrics.current_leader != Some(self.id) {
+            let leader_addr = metrics
+                .current_leader
+                .and_then(|id| metrics.membership_config.membership().get_node(&id).map(|n| n.addr.clone()));
+            return Err(ForwardError::NotLeader { leader_id: metrics.current_leader, leader_addr });
+        }
+        match request.serve_encoded(&self.anti_entropy.serving(self), &Codec).await {
+            Ok(Ok(bytes)) => Ok(bytes),
+            Ok(Err(error)) => Err(ForwardError::Raft(error.to_string())),
+            Err(CallError::Refused(error)) => Err(ForwardError::AntiEntropy(error)),
+            Err(CallError::Cluster(PortError::NotLeader)) => {
+                Err(ForwardError::NotLeader { leader_id: None, leader_addr: None })
+            }
+            Err(CallError::Cluster(error)) => Err(ForwardError::Raft(error.to_string())),
+        }
     }
 
     /// The leader's ID and address, waiting a little for an election to finish.
@@ -234,10 +259,6 @@ impl MetaService for Node {
         Ok(proposed)
     }
 
-    async fn propose_here(&self, command: Command) -> Result<Proposed, ForwardError> {
-        self.proposer.propose(command.stamp(|| self.leader_facts())).await
-    }
-
     async fn change_membership(&self, change: MembershipChange) -> Result<NodeId, ServiceError> {
         self.with_leader(|leader, addr| {
             let change = change.clone();
@@ -290,8 +311,14 @@ impl MetaService for Node {
             .await;
     }
 
-    fn state(&self) -> &SharedState {
-        &self.state
+    fn read<R>(&self, read: impl FnOnce(&MetaState, u64) -> R) -> R {
+        let applied = self.state.read();
+        read(&applied.state, applied.last_applied.map_or(0, |id| id.index))
+    }
+
+    fn apply_counters(&self) -> (u64, f64) {
+        let stats = self.state.stats();
+        (stats.commands(), stats.seconds())
     }
 
     async fn anti_entropy<C: AeCall>(&self, call: C) -> Result<C::Reply, ServiceError> {
@@ -316,25 +343,6 @@ impl MetaService for Node {
             }
         })
         .await
-    }
-
-    async fn anti_entropy_here(&self, request: AeRequest) -> Result<Vec<u8>, ForwardError> {
-        let metrics = self.raft.metrics().borrow().clone();
-        if metrics.current_leader != Some(self.id) {
-            let leader_addr = metrics
-                .current_leader
-                .and_then(|id| metrics.membership_config.membership().get_node(&id).map(|n| n.addr.clone()));
-            return Err(ForwardError::NotLeader { leader_id: metrics.current_leader, leader_addr });
-        }
-        match request.serve_encoded(&self.anti_entropy.serving(self), &Codec).await {
-            Ok(Ok(bytes)) => Ok(bytes),
-            Ok(Err(error)) => Err(ForwardError::Raft(error.to_string())),
-            Err(CallError::Refused(error)) => Err(ForwardError::AntiEntropy(error)),
-            Err(CallError::Cluster(PortError::NotLeader)) => {
-                Err(ForwardError::NotLeader { leader_id: None, leader_addr: None })
-            }
-            Err(CallError::Cluster(error)) => Err(ForwardError::Raft(error.to_string())),
-        }
     }
 
     fn node_metrics(&self) -> String {

@@ -23,7 +23,9 @@ use std::sync::Arc;
 use openraft::Raft;
 use tokio::sync::{mpsc, oneshot};
 
-use meta_api::rpc::{write_as_leader, ForwardError, Proposed};
+use meta_api::Proposed;
+
+use crate::rpc::{write_as_leader, ForwardError};
 use meta_model::{Command, Response};
 use meta_store::storage::TypeConfig;
 

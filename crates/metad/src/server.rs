@@ -109,7 +109,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         config.cluster_secret.clone(),
         Arc::clone(&anti_entropy),
     ));
-    let app = meta_api::router(Arc::clone(&node), config.auth.clone()).merge(meta_api::internal_router(
+    let app = meta_api::router(Arc::clone(&node), config.auth.clone()).merge(crate::internal::internal_router(
         raft.clone(),
         Arc::clone(&node),
         config.cluster_secret.clone(),
@@ -186,7 +186,7 @@ async fn bootstrap_and_record_members(node: Arc<Node>, node_id: NodeId, peers: B
                 membership.voter_ids().filter_map(|id| membership.get_node(&id).map(|n| (id, n.addr.clone()))).collect()
             };
             for (id, addr) in members {
-                if refused.contains(&id) || node.state().read().state.meta_nodes().contains_key(&id) {
+                if refused.contains(&id) || MetaService::read(&*node, |state, _| state.meta_nodes().contains_key(&id)) {
                     continue;
                 }
                 match node.propose(Command::AddMetaNode { node_id: Some(id), addr }).await.map(|p| p.result) {

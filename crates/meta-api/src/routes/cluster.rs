@@ -33,8 +33,7 @@ pub(crate) async fn health() -> Json<Value> {
 
 /// Whether every Raft voter is recorded in the meta-node catalog.
 fn catalog_complete<S: MetaService>(service: &S, status: &NodeStatus) -> bool {
-    let applied = service.state().read();
-    status.voters.iter().all(|voter| applied.state.meta_nodes().contains_key(&voter.id))
+    service.read(|state, _| status.voters.iter().all(|voter| state.meta_nodes().contains_key(&voter.id)))
 }
 
 /// How long `/ready` waits for this node to catch up with the leader before it says "not yet".
@@ -78,10 +77,10 @@ pub(crate) async fn metadata<S: MetaService>(
     if let Some(index) = query.index {
         service.wait_applied_beyond(index, wait).await;
     }
-    let applied = service.state().read();
-    let reply = MetadataReplyRef { index: applied.last_applied.map_or(0, |id| id.index), metadata: &applied.state };
     // Encoded under the read lock, without copying the state (it can hold a million shards).
-    let body = serde_json::to_vec(&reply).map_err(ApiError::internal)?;
+    let body = service
+        .read(|metadata, index| serde_json::to_vec(&MetadataReplyRef { index, metadata }))
+        .map_err(ApiError::internal)?;
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 

@@ -10,7 +10,7 @@ use meta_model::{validate_addr, validate_labels, Command, DataNode, MetaNode, No
 
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::routes::{propose, read_barrier};
-use crate::rpc::MembershipChange;
+use crate::service::MembershipChange;
 use crate::service::MetaService;
 use meta_wire::{
     AddDataNodeRequest, AddMetaNodeRequest, DataNodeList, ErrorReply, MetaNodeList, ReadQuery, RemoveDataNodeQuery,
@@ -24,8 +24,7 @@ pub(crate) async fn list_data_nodes<S: MetaService>(
     ApiQuery(query): ApiQuery<ReadQuery>,
 ) -> Result<Json<DataNodeList>, ApiError> {
     read_barrier(&*service, query.stale).await?;
-    let applied = service.state().read();
-    Ok(Json(DataNodeList { data_nodes: applied.state.data_nodes().values().cloned().collect() }))
+    Ok(Json(DataNodeList { data_nodes: service.read(|state, _| state.data_nodes().values().cloned().collect()) }))
 }
 
 /// `GET /v1/data-nodes/{id}`.
@@ -36,8 +35,7 @@ pub(crate) async fn get_data_node<S: MetaService>(
     ApiQuery(query): ApiQuery<ReadQuery>,
 ) -> Result<Json<DataNode>, ApiError> {
     read_barrier(&*service, query.stale).await?;
-    let applied = service.state().read();
-    let node = applied.state.data_node(id).cloned();
+    let node = service.read(|state, _| state.data_node(id).cloned());
     node.map(Json).ok_or_else(|| ApiError::from(meta_model::ApplyError::DataNodeNotFound { node_id: id }))
 }
 
@@ -89,8 +87,7 @@ pub(crate) async fn list_meta_nodes<S: MetaService>(
     ApiQuery(query): ApiQuery<ReadQuery>,
 ) -> Result<Json<MetaNodeList>, ApiError> {
     read_barrier(&*service, query.stale).await?;
-    let applied = service.state().read();
-    Ok(Json(MetaNodeList { meta_nodes: applied.state.meta_nodes().values().cloned().collect() }))
+    Ok(Json(MetaNodeList { meta_nodes: service.read(|state, _| state.meta_nodes().values().cloned().collect()) }))
 }
 
 /// `POST /v1/meta-nodes` (`add-meta`): the node joins as a learner, catches up, then votes.

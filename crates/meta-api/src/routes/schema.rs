@@ -37,8 +37,7 @@ pub(crate) async fn list_databases<S: MetaService>(
     ApiQuery(query): ApiQuery<ReadQuery>,
 ) -> Result<Json<DatabaseList>, ApiError> {
     read_barrier(&*service, query.stale).await?;
-    let applied = service.state().read();
-    Ok(Json(DatabaseList { databases: applied.state.databases().values().map(summary).collect() }))
+    Ok(Json(DatabaseList { databases: service.read(|state, _| state.databases().values().map(summary).collect()) }))
 }
 
 /// `GET /v1/databases/{db}`.
@@ -49,9 +48,8 @@ pub(crate) async fn get_database<S: MetaService>(
     ApiQuery(query): ApiQuery<ReadQuery>,
 ) -> Result<Json<DatabaseInfo>, ApiError> {
     read_barrier(&*service, query.stale).await?;
-    let applied = service.state().read();
-    let database = applied.state.database(&name).ok_or(ApplyError::DatabaseNotFound { database: name.clone() })?;
-    Ok(Json(summary(database)))
+    let database = service.read(|state, _| state.database(&name).map(summary));
+    Ok(Json(database.ok_or(ApplyError::DatabaseNotFound { database: name })?))
 }
 
 /// A database without its shard groups.

@@ -27,19 +27,17 @@ pub(crate) async fn create_shard_group<S: MetaService>(
     ApiJson(request): ApiJson<CreateShardGroupRequest>,
 ) -> Result<(StatusCode, Json<ShardGroupReply>), ApiError> {
     read_barrier(&*service, false).await?;
-    let retention_policy = {
-        let applied = service.state().read();
-        let (_, policy) = resolve_policy(&applied.state, &request.database, request.retention_policy.as_deref())?;
-        if let Some(group) = policy.live_groups().find(|g| g.contains(request.timestamp)) {
-            let reply = ShardGroupReply {
-                database: request.database.clone(),
-                retention_policy: policy.name.clone(),
-                created: false,
-                shard_group: group.clone(),
-            };
+    let existing = service.read(|state, _| {
+        let (_, policy) = resolve_policy(state, &request.database, request.retention_policy.as_deref())?;
+        let group = policy.live_groups().find(|g| g.contains(request.timestamp)).cloned();
+        Ok::<_, ApiError>((policy.name.clone(), group))
+    })?;
+    let retention_policy = match existing {
+        (retention_policy, Some(shard_group)) => {
+            let reply = ShardGroupReply { database: request.database, retention_policy, created: false, shard_group };
             return Ok((StatusCode::OK, Json(reply)));
         }
-        policy.name.clone()
+        (retention_policy, None) => retention_policy,
     };
     let command =
         Command::CreateShardGroup { database: request.database, retention_policy, timestamp: request.timestamp };
@@ -61,17 +59,23 @@ pub(crate) async fn list_shard_groups<S: MetaService>(
         return Err(ApplyError::InvalidTimeRange { from, to }.into());
     }
     read_barrier(&*service, query.stale).await?;
-    let applied = service.state().read();
-    let (database, policy) = resolve_policy(&applied.state, &query.database, query.retention_policy.as_deref())?;
-    let mut shard_groups: Vec<ShardGroup> = policy
-        .shard_groups
-        .values()
-        .filter(|g| query.deleted || !g.is_deleted())
-        .filter(|g| g.start < to && from < g.end)
-        .cloned()
-        .collect();
-    shard_groups.sort_by_key(|g| (g.start, g.id));
-    Ok(Json(ShardGroupList { database: database.name.clone(), retention_policy: policy.name.clone(), shard_groups }))
+    let list = service.read(|state, _| {
+        let (database, policy) = resolve_policy(state, &query.database, query.retention_policy.as_deref())?;
+        let mut shard_groups: Vec<ShardGroup> = policy
+            .shard_groups
+            .values()
+            .filter(|g| query.deleted || !g.is_deleted())
+            .filter(|g| g.start < to && from < g.end)
+            .cloned()
+            .collect();
+        shard_groups.sort_by_key(|g| (g.start, g.id));
+        Ok::<_, ApiError>(ShardGroupList {
+            database: database.name.clone(),
+            retention_policy: policy.name.clone(),
+            shard_groups,
+        })
+    })?;
+    Ok(Json(list))
 }
 
 /// The database and the named policy, or the database's default policy when none is named.
@@ -138,17 +142,17 @@ pub(crate) async fn list_shards<S: MetaService>(
     ApiQuery(query): ApiQuery<ReadQuery>,
 ) -> Result<Json<ShardList>, ApiError> {
     read_barrier(&*service, query.stale).await?;
-    let applied = service.state().read();
-    let state = &applied.state;
-    let mut shards: Vec<ShardInfo> = state
-        .databases()
-        .values()
-        .flat_map(|d| d.retention_policies.values())
-        .flat_map(|rp| rp.shard_groups.values())
-        .flat_map(|g| g.shards.iter())
-        .filter_map(|s| state.shard(s.id))
-        .map(|view| shard_info(state, view))
-        .collect();
+    let mut shards: Vec<ShardInfo> = service.read(|state, _| {
+        state
+            .databases()
+            .values()
+            .flat_map(|d| d.retention_policies.values())
+            .flat_map(|rp| rp.shard_groups.values())
+            .flat_map(|g| g.shards.iter())
+            .filter_map(|s| state.shard(s.id))
+            .map(|view| shard_info(state, view))
+            .collect()
+    });
     shards.sort_by_key(|s| s.id);
     Ok(Json(ShardList { shards }))
 }
@@ -161,9 +165,8 @@ pub(crate) async fn get_shard<S: MetaService>(
     ApiQuery(query): ApiQuery<ReadQuery>,
 ) -> Result<Json<ShardInfo>, ApiError> {
     read_barrier(&*service, query.stale).await?;
-    let applied = service.state().read();
-    let view = applied.state.shard(shard_id).ok_or(ApplyError::ShardNotFound { shard_id })?;
-    Ok(Json(shard_info(&applied.state, view)))
+    let info = service.read(|state, _| state.shard(shard_id).map(|view| shard_info(state, view)));
+    Ok(Json(info.ok_or(ApplyError::ShardNotFound { shard_id })?))
 }
 
 /// `DELETE /v1/shards/{id}`: delete the shard everywhere.

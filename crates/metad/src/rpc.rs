@@ -13,54 +13,31 @@ use serde::{Deserialize, Serialize};
 use openraft::error::{ClientWriteError, ForwardToLeader, RaftError};
 use openraft::{BasicNode, Raft};
 
-use meta_model::{Command, CommandResult, NodeId};
+use meta_api::Proposed;
+use meta_model::{Command, NodeId};
 use meta_store::storage::TypeConfig;
 use meta_wire::AeError;
 
 /// Path of openraft's AppendEntries RPC.
-pub const RAFT_APPEND_PATH: &str = "/internal/raft/append";
+pub(crate) const RAFT_APPEND_PATH: &str = "/internal/raft/append";
 /// Path of openraft's Vote RPC.
-pub const RAFT_VOTE_PATH: &str = "/internal/raft/vote";
+pub(crate) const RAFT_VOTE_PATH: &str = "/internal/raft/vote";
 /// Path of openraft's InstallSnapshot RPC.
-pub const RAFT_SNAPSHOT_PATH: &str = "/internal/raft/snapshot";
+pub(crate) const RAFT_SNAPSHOT_PATH: &str = "/internal/raft/snapshot";
 /// Path where followers forward commands to the leader.
-pub const PROPOSE_PATH: &str = "/internal/propose";
+pub(crate) const PROPOSE_PATH: &str = "/internal/propose";
 /// Path where followers ask the leader for a linearizable read index.
-pub const READ_INDEX_PATH: &str = "/internal/read-index";
+pub(crate) const READ_INDEX_PATH: &str = "/internal/read-index";
 /// Path where followers forward membership changes to the leader.
-pub const MEMBERSHIP_PATH: &str = "/internal/membership";
+pub(crate) const MEMBERSHIP_PATH: &str = "/internal/membership";
 /// Path where followers forward anti-entropy requests (soft state and task calls) to the leader.
-pub const ANTI_ENTROPY_PATH: &str = "/internal/anti-entropy";
+pub(crate) const ANTI_ENTROPY_PATH: &str = "/internal/anti-entropy";
 /// Header carrying the cluster's shared secret on internal routes.
-pub const CLUSTER_SECRET_HEADER: &str = "x-metad-cluster-secret";
-
-/// A command applied through Raft: where it landed in the log and what applying it returned.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Proposed {
-    /// The log index of the entry.
-    pub log_index: u64,
-    /// The state machine's result (identical on every replica).
-    pub result: CommandResult,
-}
-
-/// A change of the meta nodes (the Raft voters).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum MembershipChange {
-    /// Add the meta node serving at `addr`: it joins as a learner, catches up, then votes.
-    Add {
-        /// The new node's address; its ID is what the node itself reports.
-        addr: String,
-    },
-    /// Remove a voter.
-    Remove {
-        /// The node to remove.
-        node_id: NodeId,
-    },
-}
+pub(crate) const CLUSTER_SECRET_HEADER: &str = "x-metad-cluster-secret";
 
 /// Why the leader could not take a forwarded request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-pub enum ForwardError {
+pub(crate) enum ForwardError {
     /// The receiver is not the leader; it names the leader it knows of.
     #[error("not the leader (leader: {leader_id:?})")]
     NotLeader {
@@ -88,7 +65,7 @@ impl From<ForwardToLeader<NodeId, BasicNode>> for ForwardError {
 
 /// Writes `command` through Raft on this node, which should be the leader; a follower answers
 /// [`ForwardError::NotLeader`] with the leader it knows.
-pub async fn write_as_leader(raft: &Raft<TypeConfig>, command: Command) -> Result<Proposed, ForwardError> {
+pub(crate) async fn write_as_leader(raft: &Raft<TypeConfig>, command: Command) -> Result<Proposed, ForwardError> {
     match raft.client_write(command).await {
         Ok(written) => Ok(Proposed { log_index: written.log_id.index, result: written.data }),
         Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward))) => Err(forward.into()),

@@ -1,4 +1,5 @@
-//! The internal routes between meta nodes: openraft's RPCs, command forwarding and read index.
+//! The internal routes between meta nodes: openraft's RPCs, forwarding of commands, membership
+//! changes and anti-entropy calls to the leader, and the read index.
 //! Bodies are bincode through `meta_model::codec`; the reply is always `200` with an encoded
 //! `Result`, so a Raft-level error travels as data, not as an HTTP failure.
 
@@ -23,37 +24,34 @@ use meta_store::storage::TypeConfig;
 
 use meta_wire::AeRequest;
 
+use meta_api::{MembershipChange, MetaService, ServiceError};
+
+use crate::node::Node;
 use crate::rpc::{
-    ForwardError, MembershipChange, ANTI_ENTROPY_PATH, CLUSTER_SECRET_HEADER, MEMBERSHIP_PATH, PROPOSE_PATH,
-    RAFT_APPEND_PATH, RAFT_SNAPSHOT_PATH, RAFT_VOTE_PATH, READ_INDEX_PATH,
+    ForwardError, ANTI_ENTROPY_PATH, CLUSTER_SECRET_HEADER, MEMBERSHIP_PATH, PROPOSE_PATH, RAFT_APPEND_PATH,
+    RAFT_SNAPSHOT_PATH, RAFT_VOTE_PATH, READ_INDEX_PATH,
 };
-use crate::service::{MetaService, ServiceError};
 
 /// Snapshot chunks and log batches can be large; this bounds one internal request.
 const INTERNAL_BODY_LIMIT: usize = 64 * 1024 * 1024;
 
-struct Internal<S> {
+#[derive(Clone)]
+struct Internal {
     raft: Raft<TypeConfig>,
-    service: Arc<S>,
+    service: Arc<Node>,
     secret: Option<String>,
 }
 
-impl<S> Clone for Internal<S> {
-    fn clone(&self) -> Self {
-        Internal { raft: self.raft.clone(), service: Arc::clone(&self.service), secret: self.secret.clone() }
-    }
-}
-
 /// The internal router; requests must carry the cluster secret when one is configured.
-pub fn internal_router<S: MetaService>(raft: Raft<TypeConfig>, service: Arc<S>, secret: Option<String>) -> Router {
+pub(crate) fn internal_router(raft: Raft<TypeConfig>, service: Arc<Node>, secret: Option<String>) -> Router {
     Router::new()
-        .route(RAFT_APPEND_PATH, post(append::<S>))
-        .route(RAFT_VOTE_PATH, post(vote::<S>))
-        .route(RAFT_SNAPSHOT_PATH, post(snapshot::<S>))
-        .route(PROPOSE_PATH, post(propose::<S>))
-        .route(READ_INDEX_PATH, post(read_index::<S>))
-        .route(MEMBERSHIP_PATH, post(membership::<S>))
-        .route(ANTI_ENTROPY_PATH, post(anti_entropy::<S>))
+        .route(RAFT_APPEND_PATH, post(append))
+        .route(RAFT_VOTE_PATH, post(vote))
+        .route(RAFT_SNAPSHOT_PATH, post(snapshot))
+        .route(PROPOSE_PATH, post(propose))
+        .route(READ_INDEX_PATH, post(read_index))
+        .route(MEMBERSHIP_PATH, post(membership))
+        .route(ANTI_ENTROPY_PATH, post(anti_entropy))
         .layer(DefaultBodyLimit::max(INTERNAL_BODY_LIMIT))
         .with_state(Internal { raft, service, secret })
 }
@@ -61,7 +59,7 @@ pub fn internal_router<S: MetaService>(raft: Raft<TypeConfig>, service: Arc<S>, 
 /// A refused internal request: status and plain-text reason.
 type Refusal = (StatusCode, String);
 
-fn authorize<S>(internal: &Internal<S>, headers: &HeaderMap) -> Result<(), Refusal> {
+fn authorize(internal: &Internal, headers: &HeaderMap) -> Result<(), Refusal> {
     let Some(secret) = &internal.secret else { return Ok(()) };
     let given = headers.get(CLUSTER_SECRET_HEADER).and_then(|v| v.to_str().ok());
     if given == Some(secret.as_str()) {
@@ -86,12 +84,12 @@ fn reply<T: Serialize>(what: &'static str, value: &T) -> Response {
 }
 
 /// Checks the secret, decodes the request, runs `call` and encodes what it returns.
-async fn handle<S, Req, Resp, Fut>(
-    internal: Internal<S>,
+async fn handle<Req, Resp, Fut>(
+    internal: Internal,
     headers: HeaderMap,
     body: Bytes,
     what: &'static str,
-    call: impl FnOnce(Internal<S>, Req) -> Fut,
+    call: impl FnOnce(Internal, Req) -> Fut,
 ) -> Response
 where
     Req: DeserializeOwned,
@@ -105,21 +103,21 @@ where
     reply(what, &call(internal, request).await)
 }
 
-async fn append<S: MetaService>(State(internal): State<Internal<S>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn append(State(internal): State<Internal>, headers: HeaderMap, body: Bytes) -> Response {
     handle(internal, headers, body, "append entries", |internal, request: AppendEntriesRequest<TypeConfig>| async move {
         internal.raft.append_entries(request).await
     })
     .await
 }
 
-async fn vote<S: MetaService>(State(internal): State<Internal<S>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn vote(State(internal): State<Internal>, headers: HeaderMap, body: Bytes) -> Response {
     handle(internal, headers, body, "vote", |internal, request: VoteRequest<u64>| async move {
         internal.raft.vote(request).await
     })
     .await
 }
 
-async fn snapshot<S: MetaService>(State(internal): State<Internal<S>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn snapshot(State(internal): State<Internal>, headers: HeaderMap, body: Bytes) -> Response {
     handle(
         internal,
         headers,
@@ -130,14 +128,14 @@ async fn snapshot<S: MetaService>(State(internal): State<Internal<S>>, headers: 
     .await
 }
 
-async fn propose<S: MetaService>(State(internal): State<Internal<S>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn propose(State(internal): State<Internal>, headers: HeaderMap, body: Bytes) -> Response {
     handle(internal, headers, body, "forwarded command", |internal, command: Command| async move {
         internal.service.propose_here(command).await
     })
     .await
 }
 
-async fn read_index<S: MetaService>(State(internal): State<Internal<S>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn read_index(State(internal): State<Internal>, headers: HeaderMap, body: Bytes) -> Response {
     handle(internal, headers, body, "read index", |internal, (): ()| async move {
         let result: Result<Option<u64>, ForwardError> = match internal.raft.get_read_log_id().await {
             Ok((read_log_id, _applied)) => Ok(read_log_id.map(|id| id.index)),
@@ -149,7 +147,7 @@ async fn read_index<S: MetaService>(State(internal): State<Internal<S>>, headers
     .await
 }
 
-async fn membership<S: MetaService>(State(internal): State<Internal<S>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn membership(State(internal): State<Internal>, headers: HeaderMap, body: Bytes) -> Response {
     handle(internal, headers, body, "membership change", |internal, change: MembershipChange| async move {
         let result: Result<NodeId, ForwardError> = match internal.service.change_membership(change).await {
             Ok(node_id) => Ok(node_id),
@@ -162,11 +160,7 @@ async fn membership<S: MetaService>(State(internal): State<Internal<S>>, headers
     .await
 }
 
-async fn anti_entropy<S: MetaService>(
-    State(internal): State<Internal<S>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn anti_entropy(State(internal): State<Internal>, headers: HeaderMap, body: Bytes) -> Response {
     handle(internal, headers, body, "anti-entropy request", |internal, request: AeRequest| async move {
         internal.service.anti_entropy_here(request).await
     })
