@@ -2,11 +2,13 @@
 //! the last full plan, patched by the incremental plans since, plus counters.
 
 use std::collections::BTreeSet;
-use std::fmt::Write;
 use std::time::Duration;
 
-use ae_planner::{Report, ShardHealth, ShardId};
+use ae_planner::{Report, ShardId};
 use meta_model::Timestamp;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
 
 /// Findings and counters of the planning rounds of one leadership term.
 #[derive(Clone, Debug, Default)]
@@ -83,62 +85,56 @@ impl Findings {
         self.last_duration
     }
 
-    /// Prometheus text of the findings and counters.
-    pub(crate) fn render(&self, trusted: bool) -> String {
+    /// Registers the findings (gauges) and counters.
+    pub(crate) fn register(&self, registry: &mut Registry, trusted: bool) {
         let report = &self.report;
         let gauges = [
-            ("metad_ae_trusted", "1 once the leader's grace period is over.", u64::from(trusted)),
+            ("metad_ae_trusted", "1 once the leader's grace period is over", usize::from(trusted)),
             (
                 "metad_ae_under_replicated_shards",
-                "Shards below their replication factor.",
-                len(&report.under_replicated),
+                "Shards below their replication factor",
+                report.under_replicated.len(),
             ),
-            ("metad_ae_unrecoverable_shards", "Shards with no live copy anywhere.", report.unrecoverable.len() as u64),
+            ("metad_ae_unrecoverable_shards", "Shards with no live copy anywhere", report.unrecoverable.len()),
             (
                 "metad_ae_missing_on_owner",
-                "Owners whose inventory lacks a shard they own.",
-                report.missing_on_owner.len() as u64,
+                "Owners whose inventory lacks a shard they own",
+                report.missing_on_owner.len(),
             ),
             (
                 "metad_ae_insufficient_nodes_shards",
-                "Shards whose RF exceeds the eligible nodes.",
-                len(&report.insufficient_nodes),
+                "Shards whose RF exceeds the eligible nodes",
+                report.insufficient_nodes.len(),
             ),
             (
                 "metad_ae_over_replicated_shards",
-                "Shards with more live copies than desired.",
-                len(&report.over_replicated),
+                "Shards with more live copies than desired",
+                report.over_replicated.len(),
             ),
         ];
+        for (name, help, value) in gauges {
+            registry.register(name, help, ConstGauge::new(i64::try_from(value).unwrap_or(i64::MAX)));
+        }
         let counters = [
-            ("metad_ae_plans_total", "Planning rounds run by this leader.", self.plans),
+            ("metad_ae_plans", "Planning rounds run by this leader", self.plans),
             (
-                "metad_ae_loop_turns_total",
-                "Times the anti-entropy loop woke up under this leader (changes, deadlines).",
+                "metad_ae_loop_turns",
+                "Times the anti-entropy loop woke up under this leader (changes, deadlines)",
                 self.turns,
             ),
-            ("metad_ae_tasks_created_total", "Copy tasks created by this leader's plans.", self.tasks_created),
-            ("metad_ae_bytes_copied_total", "Bytes of copies completed under this leader.", self.bytes_copied),
+            ("metad_ae_tasks_created", "Copy tasks created by this leader's plans", self.tasks_created),
+            ("metad_ae_bytes_copied", "Bytes of copies completed under this leader", self.bytes_copied),
         ];
-        let mut out = String::new();
-        for (name, help, value) in gauges {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
-        }
         for (name, help, value) in counters {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+            registry.register(name, help, ConstCounter::new(value));
         }
         let seconds = self.last_duration.map_or(0.0, |d| d.as_secs_f64());
-        let _ = writeln!(
-            out,
-            "# HELP metad_ae_plan_seconds Duration of the last planning round.\n\
-             # TYPE metad_ae_plan_seconds gauge\nmetad_ae_plan_seconds {seconds:.6}"
+        registry.register(
+            "metad_ae_plan_seconds",
+            "Duration of the last planning round (building its input and planning)",
+            ConstGauge::new(seconds),
         );
-        out
     }
-}
-
-fn len(list: &[ShardHealth]) -> u64 {
-    list.len() as u64
 }
 
 /// Replaces the entries of `scoped` shards in `into` with those of `from` (kept sorted by shard).
@@ -158,6 +154,7 @@ fn merge(into: &mut Report, scoped: &BTreeSet<ShardId>, from: Report) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ae_planner::ShardHealth;
 
     fn health(shard: ShardId) -> ShardHealth {
         ShardHealth { shard, live_copies: 1, desired: 2 }
@@ -174,6 +171,11 @@ mod tests {
         assert_eq!(shards, vec![3, 5], "shard 1 healed, 3 newly under-replicated, 5 untouched");
         assert!(findings.report().unrecoverable.is_empty());
         assert_eq!(findings.planned_at(), Some(20));
-        assert!(findings.render(true).contains("metad_ae_under_replicated_shards 2"));
+        let mut registry = Registry::default();
+        findings.register(&mut registry, true);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).expect("encodes");
+        assert!(text.contains("metad_ae_under_replicated_shards 2"), "{text}");
+        assert!(text.contains("metad_ae_plans_total 2"), "{text}");
     }
 }

@@ -21,6 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use prometheus_client::registry::Registry;
 use tokio::sync::Notify;
 
 use ae_planner::{Limits, Scope};
@@ -419,10 +420,10 @@ impl AntiEntropy {
         })
     }
 
-    /// The service's metrics in Prometheus text (empty unless this node leads).
-    pub fn metrics<P: MetaPort>(&self, port: &P) -> String {
-        let Some(term) = port.leader_term() else { return String::new() };
+    /// Registers the service's metrics (none unless this node leads).
+    pub fn register_metrics<P: MetaPort>(&self, port: &P, registry: &mut Registry) {
+        let Some(term) = port.leader_term() else { return };
         let t = self.term(term);
-        t.findings.render(t.tracker.trusted(now(), &self.settings))
+        t.findings.register(registry, t.tracker.trusted(now(), &self.settings));
     }
 }

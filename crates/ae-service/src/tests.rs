@@ -267,7 +267,10 @@ async fn the_leaders_view_of_live_nodes_is_stamped_only_once_trusted() {
 async fn an_idle_cluster_plans_only_its_full_rounds() {
     let world = World::new(4, 2);
     world.run_for(Duration::from_secs(95), every).await;
-    let metrics = world.service.metrics(&*world.port);
+    let mut registry = prometheus_client::registry::Registry::default();
+    world.service.register_metrics(&*world.port, &mut registry);
+    let mut metrics = String::new();
+    prometheus_client::encoding::text::encode(&mut metrics, &registry).expect("encodes");
     let plans = metrics
         .lines()
         .find_map(|l| l.strip_prefix("metad_ae_plans_total "))

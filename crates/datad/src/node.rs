@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use meta_client::Client;
-use meta_model::{NodeId, ShardId, TaskId, Timestamp};
+use meta_model::{NodeId, ShardId, TaskId};
 
 use crate::config::Config;
 use crate::metadata_cache::MetadataCache;
@@ -93,11 +93,6 @@ impl Node {
     pub(crate) fn running_tasks(&self) -> Vec<TaskId> {
         lock(&self.running).keys().copied().collect()
     }
-}
-
-/// The current time in nanoseconds since the epoch.
-pub(crate) fn now_nanos() -> Timestamp {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 /// `http://ADDR` for a peer's `host:port` (kept as is when it already has a scheme).

@@ -16,7 +16,7 @@ use meta_client::ClientError;
 use meta_model::{DataNode, NodeId, NodeState};
 use meta_wire::{HeartbeatRequest, ShardReport};
 
-use crate::node::{now_nanos, Node};
+use crate::node::Node;
 
 /// Keeps the node registered and heartbeating, forever (until the task is aborted).
 pub(crate) async fn run(node: Arc<Node>) {
@@ -79,7 +79,7 @@ async fn heartbeat_until_refused(node: &Node, node_id: NodeId) -> String {
     let mut sent: Option<(u64, Vec<ShardReport>)> = None;
     let mut resend = true;
     loop {
-        let now = now_nanos();
+        let now = meta_model::wall_clock();
         let mut version = node.store.inventory_version();
         let inventory = node.store.inventory(|shard| node.cache.is_hot(shard, now));
         if let Some((sent_version, sent_inventory)) = &sent {

@@ -25,7 +25,7 @@ use crate::error::{ApiError, DatadError};
 use crate::fnv::fnv1a;
 use crate::line_protocol::parse_lines;
 use crate::metadata_cache::CachedMetadata;
-use crate::node::{now_nanos, peer_url, Node};
+use crate::node::{peer_url, Node};
 
 /// Query of `POST /write`.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -54,7 +54,7 @@ pub(crate) async fn write(node: &Arc<Node>, query: WriteQuery, body: Bytes) -> R
         let message = format!("precision {precision:?} is not supported; send nanoseconds (precision=ns)");
         return Err(ApiError::bad_request("invalid_field", message));
     }
-    let lines = parse_lines(&body, now_nanos()).map_err(ApiError::from)?;
+    let lines = parse_lines(&body, meta_model::wall_clock()).map_err(ApiError::from)?;
     if lines.is_empty() {
         return Ok(StatusCode::NO_CONTENT);
     }

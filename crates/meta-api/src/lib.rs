@@ -27,6 +27,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use prometheus_client::registry::Registry;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -36,6 +37,9 @@ pub use meta_wire::{MemberStatus, NodeStatus};
 pub use metrics::HttpMetrics;
 pub use openapi::ApiDoc;
 pub use service::{MembershipChange, MetaService, Proposed, ServiceError};
+
+/// The content type of `/metrics`: OpenMetrics text, which Prometheus reads natively.
+const OPENMETRICS_TEXT: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Largest JSON body the public API accepts.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -50,9 +54,14 @@ pub fn router<S: MetaService>(service: Arc<S>, auth: Auth) -> Router {
         move || async move {
             let status = service.status();
             let applied = service.apply_counters();
-            let mut text = service.read(|state, _| metrics.render(&status, applied, state.copy_tasks()));
-            text.push_str(&service.node_metrics());
-            text
+            let mut registry = Registry::default();
+            service.read(|state, _| metrics.register(&mut registry, &status, applied, state.copy_tasks()));
+            service.node_metrics(&mut registry);
+            let mut text = String::new();
+            match prometheus_client::encoding::text::encode(&mut text, &registry) {
+                Ok(()) => ([(header::CONTENT_TYPE, OPENMETRICS_TEXT)], text).into_response(),
+                Err(error) => ApiError::internal(error).into_response(),
+            }
         }
     };
     routes::v1::<S>()

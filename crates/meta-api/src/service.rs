@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use prometheus_client::registry::Registry;
 use serde::{Deserialize, Serialize};
 
 use meta_model::{Command, CommandResult, MetaState, NodeId};
@@ -60,7 +61,7 @@ pub trait MetaService: Send + Sync + 'static {
 
     /// Metrics of the node's own services in Prometheus text format: its write batching and, on
     /// the leader, anti-entropy.
-    fn node_metrics(&self) -> String;
+    fn node_metrics(&self, registry: &mut Registry);
 }
 
 /// A command applied through Raft: where it landed in the log and what applying it returned.

@@ -16,6 +16,7 @@ use meta_wire::{
     CopyTasksQuery, EntropyReport, FailTask, GetReport, GetTask, Heartbeat, HeartbeatReply, KillTask, ProgressReply,
     RepairReply, RepairRequest, ReportProgress,
 };
+use prometheus_client::registry::Registry;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -71,9 +72,7 @@ impl MetaService for LocalNode {
         call.serve(&LocalAntiEntropy(self)).await
     }
 
-    fn node_metrics(&self) -> String {
-        String::new()
-    }
+    fn node_metrics(&self, _registry: &mut Registry) {}
 }
 
 /// The local node's anti-entropy calls: heartbeats of registered nodes are answered; everything
@@ -366,7 +365,8 @@ async fn metrics_count_requests_by_route_not_by_id() {
             let bytes = response.into_body().collect().await.expect("body").to_bytes();
             let text = String::from_utf8_lossy(&bytes);
             assert!(text.contains("metad_raft_is_leader 1"), "{text}");
-            assert!(text.contains("# TYPE metad_apply_seconds_total counter"), "{text}");
+            assert!(text.contains("# TYPE metad_apply_seconds counter"), "{text}");
+            assert!(text.contains("metad_apply_seconds_total "), "{text}");
             assert!(
                 text.contains(r#"metad_http_requests_total{method="GET",route="/v1/data-nodes/{id}",status="200"} 1"#),
                 "{text}"

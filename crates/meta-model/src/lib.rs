@@ -60,7 +60,9 @@ pub use model::duration::{
 pub use model::leader_facts::LeaderFacts;
 pub use model::node::{DataNode, MetaNode, NodeId, NodeState, ZONE_LABEL};
 pub use model::retention_policy::{RetentionPolicy, RetentionPolicySpec, RetentionPolicyUpdate, MIN_DURATION};
-pub use model::shard_group::{Shard, ShardGroup, ShardGroupId, ShardId, Timestamp, MAX_TIMESTAMP, MIN_TIMESTAMP};
+pub use model::shard_group::{
+    wall_clock, Shard, ShardGroup, ShardGroupId, ShardId, Timestamp, MAX_TIMESTAMP, MIN_TIMESTAMP,
+};
 pub use response::{CreatedCopyTasks, FromResponse, RejectedCopyTask, Response, ShardGroupCreated, Truncation};
 pub use state::{MetaState, ShardView, FINISHED_TASKS_KEPT};
 pub use validate::{validate_addr, validate_durations, validate_labels, validate_name, validate_replication_factor};

@@ -1,9 +1,9 @@
 //! `entropy show|repair|kill-repair`, `copy-shard`, `copy-shard-status` and `kill-copy-shard`,
 //! with the progress bar that `--wait` draws while copies run.
 
-use std::io::Write as _;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use meta_client::Client;
 use meta_model::{CopyTask, DataNode, NodeId, ShardId, TaskId, TaskState, Timestamp};
 use meta_wire::{CopyTaskInfo, EntropyReport, ShardHealth};
@@ -13,8 +13,6 @@ use crate::{done, to_json, CtlError};
 
 /// How often `--wait` polls the task.
 const POLL: Duration = Duration::from_millis(250);
-/// Width of the progress bar in characters.
-const BAR_WIDTH: usize = 30;
 
 /// `entropy show`.
 pub(crate) async fn show(client: &Client, json: bool) -> Result<String, CtlError> {
@@ -22,7 +20,7 @@ pub(crate) async fn show(client: &Client, json: bool) -> Result<String, CtlError
     if json {
         return to_json(&report);
     }
-    Ok(render_report(&report, now()))
+    Ok(render_report(&report, meta_model::wall_clock()))
 }
 
 fn render_report(report: &EntropyReport, now: Timestamp) -> String {
@@ -179,7 +177,7 @@ pub(crate) async fn copy_shard_status(client: &Client, json: bool) -> Result<Str
     if json {
         return to_json(&serde_json::json!({ "tasks": tasks }));
     }
-    Ok(tasks_table(&tasks, now()))
+    Ok(tasks_table(&tasks, meta_model::wall_clock()))
 }
 
 /// `kill-copy-shard SRC DEST SHARD`.
@@ -202,26 +200,25 @@ pub(crate) async fn kill_copy_shard(
     done(json, format!("Killed copy task {} (shard {shard} from node {source} to node {dest})\n", killed.id))
 }
 
-/// Polls `task` until it finishes, drawing a progress bar on stderr; fails unless it is done.
+/// Polls `task` until it finishes, drawing a progress bar on stderr (when it is a terminal);
+/// fails unless it is done.
 async fn wait_for(client: &Client, task: &CopyTask) -> Result<CopyTask, CtlError> {
-    let mut stderr = std::io::stderr();
+    let bar = progress_bar(task, ProgressDrawTarget::stderr());
     loop {
         let info = client.copy_task(task.id).await?;
-        let (done_bytes, total) = info.progress.as_ref().map_or((0, 0), |p| (p.bytes_done, p.bytes_total));
-        let line = match info.task.state {
-            TaskState::Done => progress_line(task.id, task.spec.shard_id, 1, 1),
-            _ => progress_line(task.id, task.spec.shard_id, done_bytes, total),
-        };
-        let _ = write!(stderr, "\r{line}");
-        let _ = stderr.flush();
+        if let Some(progress) = &info.progress {
+            bar.set_length(progress.bytes_total);
+            bar.set_position(progress.bytes_done.min(progress.bytes_total));
+        }
         match info.task.state {
             TaskState::Pending | TaskState::Claimed => tokio::time::sleep(POLL).await,
             TaskState::Done => {
-                let _ = writeln!(stderr);
+                bar.set_position(bar.length().unwrap_or(0));
+                bar.finish();
                 return Ok(info.task);
             }
             state => {
-                let _ = writeln!(stderr);
+                bar.abandon();
                 let reason = info.task.last_error.unwrap_or_default();
                 return Err(CtlError(format!("copy task {} ended {}: {reason}", task.id, lower(&state))));
             }
@@ -229,33 +226,28 @@ async fn wait_for(client: &Client, task: &CopyTask) -> Result<CopyTask, CtlError
     }
 }
 
-/// `task 7 shard 12 [#########...............]  33% 1.0 MiB/3.0 MiB`.
-fn progress_line(task: TaskId, shard: ShardId, done: u64, total: u64) -> String {
-    let filled = if total == 0 { 0 } else { (done.min(total) as u128 * BAR_WIDTH as u128 / total as u128) as usize };
-    let bar = format!("{}{}", "#".repeat(filled), ".".repeat(BAR_WIDTH - filled));
-    format!("task {task} shard {shard} [{bar}] {:>4} {}/{}", percent(done, total), bytes(done), bytes(total))
+/// `task 7 shard 12 [#########>....................]  33% 1.00 MiB/3.00 MiB`.
+const PROGRESS_TEMPLATE: &str = "{prefix} [{bar:30}] {percent:>3}% {bytes}/{total_bytes}";
+
+/// The progress bar of a copy task, drawn to `target`.
+fn progress_bar(task: &CopyTask, target: ProgressDrawTarget) -> ProgressBar {
+    let style = ProgressStyle::with_template(PROGRESS_TEMPLATE).unwrap_or_else(|_| ProgressStyle::default_bar());
+    ProgressBar::with_draw_target(Some(0), target)
+        .with_style(style.progress_chars("#>."))
+        .with_prefix(format!("task {} shard {}", task.id, task.spec.shard_id))
 }
 
+/// `33%` of a transfer (0% before its size is known; overshoot is capped).
 fn percent(done: u64, total: u64) -> String {
     if total == 0 {
         return "0%".to_owned();
     }
-    format!("{}%", done.min(total) as u128 * 100 / total as u128)
+    format!("{}%", u128::from(done.min(total)) * 100 / u128::from(total))
 }
 
+/// A byte count as people read it (`1.50 KiB`).
 fn bytes(n: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
+    indicatif::HumanBytes(n).to_string()
 }
 
 /// The name the API gives an enum value (`under_replicated`, `claimed`, ...).
@@ -264,11 +256,6 @@ fn lower<T: serde::Serialize + std::fmt::Debug>(value: &T) -> String {
         Ok(serde_json::Value::String(name)) => name,
         _ => format!("{value:?}").to_lowercase(),
     }
-}
-
-fn now() -> Timestamp {
-    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    i64::try_from(since.as_nanos()).unwrap_or(i64::MAX)
 }
 
 fn age(now: Timestamp, then: Timestamp) -> String {
@@ -300,12 +287,22 @@ mod tests {
 
     #[test]
     fn the_progress_bar_fills_with_the_bytes_copied() {
-        assert_eq!(
-            progress_line(7, 12, 1024 * 1024, 3 * 1024 * 1024),
-            "task 7 shard 12 [##########....................]  33% 1.0 MiB/3.0 MiB"
-        );
-        assert!(progress_line(1, 1, 0, 0).contains("[..............................]   0%"));
-        assert!(progress_line(1, 1, 9, 3).contains("100%"), "overshoot is capped");
+        let spec = CopyTaskSpec {
+            shard_id: 12,
+            source: 1,
+            target: 2,
+            replaces: None,
+            priority: 0,
+            reason: TaskReason::Operator,
+        };
+        let term = indicatif::InMemoryTerm::new(2, 120);
+        let bar = progress_bar(&CopyTask::pending(7, spec, 0), ProgressDrawTarget::term_like(Box::new(term.clone())));
+        bar.set_length(3 * 1024 * 1024);
+        bar.set_position(1024 * 1024);
+        bar.tick();
+        let line = term.contents();
+        assert!(line.starts_with("task 7 shard 12 [##########>"), "{line:?}");
+        assert!(line.ends_with("]  33% 1.00 MiB/3.00 MiB"), "{line:?}");
     }
 
     #[test]
@@ -315,7 +312,7 @@ mod tests {
         assert_eq!(millis_text(125_000), "2m5s");
         assert_eq!(millis_text(7_260_000), "2h1m");
         assert_eq!(bytes(512), "512 B");
-        assert_eq!(bytes(1536), "1.5 KiB");
+        assert_eq!(bytes(1536), "1.50 KiB");
     }
 
     #[test]

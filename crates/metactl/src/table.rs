@@ -1,43 +1,37 @@
-//! Left-aligned text tables separated by two spaces, with a titled header like `influxd-ctl`'s.
+//! Text tables like `influxd-ctl`'s: a title, an underline, then left-aligned columns separated by
+//! two spaces, without borders (laid out by `comfy-table`).
 
-use std::fmt::Write;
+use comfy_table::presets::NOTHING;
+use comfy_table::Table as Layout;
 
 /// A table being built.
 pub(crate) struct Table {
     title: &'static str,
-    header: Vec<&'static str>,
-    rows: Vec<Vec<String>>,
+    layout: Layout,
 }
 
 impl Table {
     pub(crate) fn new(title: &'static str, header: &[&'static str]) -> Self {
-        Table { title, header: header.to_vec(), rows: Vec::new() }
+        let mut layout = Layout::new();
+        layout.load_preset(NOTHING).set_header(header.to_vec());
+        Table { title, layout }
     }
 
     pub(crate) fn row(&mut self, cells: Vec<String>) {
-        self.rows.push(cells);
+        self.layout.add_row(cells);
     }
 
     /// Renders the title, an underline, the header and the rows with aligned columns.
-    pub(crate) fn render(&self) -> String {
-        let mut widths: Vec<usize> = self.header.iter().map(|h| h.chars().count()).collect();
-        for row in &self.rows {
-            for (i, cell) in row.iter().enumerate() {
-                if let Some(width) = widths.get_mut(i) {
-                    *width = (*width).max(cell.chars().count());
-                }
-            }
+    pub(crate) fn render(mut self) -> String {
+        // Cells are padded on the right only: two spaces between columns, none at the line's start.
+        for column in self.layout.column_iter_mut() {
+            column.set_padding((0, 2));
         }
-        let mut out = String::new();
-        let _ = writeln!(out, "{}\n{}", self.title, "=".repeat(self.title.chars().count().max(10)));
-        let line = |cells: Vec<&str>| {
-            let padded: Vec<String> =
-                cells.iter().zip(&widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
-            padded.join("  ").trim_end().to_owned()
-        };
-        let _ = writeln!(out, "{}", line(self.header.clone()));
-        for row in &self.rows {
-            let _ = writeln!(out, "{}", line(row.iter().map(String::as_str).collect()));
+        let underline = "=".repeat(self.title.chars().count().max(10));
+        let mut out = format!("{}\n{underline}\n", self.title);
+        for line in self.layout.lines() {
+            out.push_str(line.trim_end());
+            out.push('\n');
         }
         out
     }

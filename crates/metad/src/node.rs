@@ -6,10 +6,11 @@
 //! leadership with a quorum (read index) and this node waits until it has applied that far.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use openraft::error::{CheckIsLeaderError, RaftError};
 use openraft::Raft;
+use prometheus_client::registry::Registry;
 
 use crate::network::{post, TransportError};
 use crate::proposer::Proposer;
@@ -225,8 +226,7 @@ impl MetaPort for Node {
     }
 
     fn wall_clock(&self) -> Timestamp {
-        let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-        Timestamp::try_from(since.as_nanos()).unwrap_or(Timestamp::MAX)
+        meta_model::wall_clock()
     }
 }
 
@@ -345,8 +345,9 @@ impl MetaService for Node {
         .await
     }
 
-    fn node_metrics(&self) -> String {
-        self.proposer.metrics() + &self.anti_entropy.metrics(self)
+    fn node_metrics(&self, registry: &mut Registry) {
+        self.proposer.register_metrics(registry);
+        self.anti_entropy.register_metrics(self, registry);
     }
 
     fn status(&self) -> NodeStatus {

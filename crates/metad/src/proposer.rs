@@ -16,11 +16,12 @@
 //!                                   (the next batch waits for this answer)      └─► each waiter its own
 //! ```
 
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use openraft::Raft;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::registry::Registry;
 use tokio::sync::{mpsc, oneshot};
 
 use meta_api::Proposed;
@@ -61,17 +62,14 @@ impl Proposer {
         Proposer { queue, raft, counts }
     }
 
-    /// The proposer's counters in Prometheus text format.
-    pub(crate) fn metrics(&self) -> String {
-        let mut out = String::new();
+    /// Registers the proposer's counters.
+    pub(crate) fn register_metrics(&self, registry: &mut Registry) {
         for (name, help, counter) in [
-            ("metad_proposed_entries_total", "Log entries this node proposed as leader.", &self.counts.entries),
-            ("metad_proposed_commands_total", "Commands in those entries (batched writes).", &self.counts.commands),
+            ("metad_proposed_entries", "Log entries this node proposed as leader", &self.counts.entries),
+            ("metad_proposed_commands", "Commands in those entries (batched writes)", &self.counts.commands),
         ] {
-            let value = counter.load(Ordering::Relaxed);
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+            registry.register(name, help, ConstCounter::new(counter.load(Ordering::Relaxed)));
         }
-        out
     }
 
     /// Writes `command` through Raft and returns its result once applied on this node; a follower

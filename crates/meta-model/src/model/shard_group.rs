@@ -11,6 +11,14 @@ pub type ShardId = u64;
 /// A point in time: nanoseconds since the Unix epoch, as in InfluxDB.
 pub type Timestamp = i64;
 
+/// This process's wall clock as a [`Timestamp`] (saturating; 0 before the epoch): for proposers
+/// stamping commands and for clients. `apply` never reads it: time reaches the state machine only
+/// inside commands (the property tests would catch replicas disagreeing).
+pub fn wall_clock() -> Timestamp {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    Timestamp::try_from(since.as_nanos()).unwrap_or(Timestamp::MAX)
+}
+
 /// The earliest timestamp a shard group may cover (InfluxDB's `MinNanoTime`).
 pub const MIN_TIMESTAMP: Timestamp = i64::MIN + 2;
 /// The latest timestamp a shard group may cover (InfluxDB's `MaxNanoTime`).
