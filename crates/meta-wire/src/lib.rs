@@ -10,6 +10,7 @@
 
 mod ae_calls;
 mod anti_entropy;
+mod backup;
 
 use std::collections::BTreeMap;
 
@@ -24,6 +25,7 @@ pub use anti_entropy::{
     CopyTasksQuery, DataNodeHealth, EntropyReport, FailRequest, HeartbeatReply, HeartbeatRequest, Liveness,
     MissingCopy, ProgressReply, ProgressRequest, RepairReply, RepairRequest, ShardHealth, ShardReport, TaskProgress,
 };
+pub use backup::{decode_backup, encode_backup, Backup, BackupError, BackupHeader, BACKUP_FORMAT, BACKUP_VERSION};
 use meta_model::{DataNode, MetaNode, MetaState, NodeId, NodeState, ShardGroup, ShardGroupId, ShardId, Timestamp};
 
 /// `POST /v1/data-nodes`.

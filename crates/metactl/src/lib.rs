@@ -103,7 +103,8 @@ pub async fn run(cli: Cli) -> Result<String, CtlError> {
         }
         CtlCommand::Backup { file } => {
             let backup = client.metadata(None, std::time::Duration::ZERO).await?;
-            let bytes = serde_json::to_vec(&backup).map_err(|e| CtlError(e.to_string()))?;
+            let bytes =
+                meta_wire::encode_backup(&backup, meta_model::wall_clock()).map_err(|e| CtlError(e.to_string()))?;
             // Write beside the target and rename, so a crash never leaves half a backup.
             let partial = file.with_extension("partial");
             std::fs::write(&partial, &bytes)
@@ -116,8 +117,10 @@ pub async fn run(cli: Cli) -> Result<String, CtlError> {
         }
         CtlCommand::Restore { file } => {
             let bytes = std::fs::read(&file).map_err(|e| CtlError(format!("cannot read {}: {e}", file.display())))?;
-            let backup: meta_wire::MetadataReply = serde_json::from_slice(&bytes)
-                .map_err(|e| CtlError(format!("{} is not a metactl backup: {e}", file.display())))?;
+            // Checked whole before anything is sent: a damaged file restores nothing.
+            let backup = meta_wire::decode_backup(&bytes)
+                .map_err(|e| CtlError(format!("refusing to restore {}: {e}", file.display())))?
+                .reply;
             client.restore(&backup).await?;
             let shards = backup.metadata.shard_count();
             done(json, format!("Restored {} ({shards} shards, index {})\n", file.display(), backup.index))

@@ -112,6 +112,14 @@ async fn operator_workflow_against_a_running_cluster() {
     assert!(out.starts_with("Backed up metadata at index"), "{out}");
     let before = json(&metactl(&cluster, &["--json", "show-shards"]).await);
     let fresh = Cluster::start(&sibling_binary("metad"), 3).await;
+    // A damaged file is refused before anything is sent: the fresh cluster stays empty.
+    let mut damaged = std::fs::read(&file).expect("the backup");
+    damaged.truncate(damaged.len() - 10);
+    let cut = backup_dir.path().join("cut.backup");
+    std::fs::write(&cut, &damaged).expect("write");
+    let refused = metactl(&fresh, &["restore", cut.to_str().expect("utf-8 path")]).await;
+    assert!(!refused.status.success(), "a truncated backup is refused");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("truncated"), "{refused:?}");
     let out = stdout(&metactl(&fresh, &["restore", file_arg]).await);
     assert!(out.starts_with("Restored"), "{out}");
     let after = json(&metactl(&fresh, &["--json", "show-shards"]).await);
