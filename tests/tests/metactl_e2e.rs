@@ -4,19 +4,8 @@
 use std::process::Output;
 
 use cluster_harness::{sibling_binary, Cluster};
+use scenarios::metactl;
 use serde_json::Value;
-
-/// Runs `metactl --url <all nodes> ARGS...`.
-async fn metactl(cluster: &Cluster, args: &[&str]) -> Output {
-    let urls: Vec<String> = cluster.nodes.values().map(|n| n.addr.clone()).collect();
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_metactl"))
-        .arg("--url")
-        .arg(urls.join(","))
-        .args(args)
-        .output()
-        .await
-        .expect("run metactl")
-}
 
 fn stdout(output: &Output) -> String {
     assert!(output.status.success(), "metactl failed: {}", String::from_utf8_lossy(&output.stderr));
@@ -127,7 +116,7 @@ async fn operator_workflow_against_a_running_cluster() {
     let again = metactl(&fresh, &["restore", file_arg]).await;
     assert!(String::from_utf8_lossy(&again.stderr).contains("restore into a fresh cluster"), "{again:?}");
 
-    let unreachable = tokio::process::Command::new(env!("CARGO_BIN_EXE_metactl"))
+    let unreachable = tokio::process::Command::new(sibling_binary("metactl"))
         .args(["--url", "127.0.0.1:1", "show"])
         .output()
         .await

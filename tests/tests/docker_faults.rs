@@ -8,8 +8,8 @@
 //! --bins`, which `make test` runs first) with `deploy/build-image.sh`, then runs 20 schedules
 //! (about five minutes on two cores). Environment:
 //!
-//! - `FAULT_SCHEDULES=200 cargo test -p fault-suite -- --nocapture`: a longer series;
-//! - `FAULT_SEED=0x... cargo test -p fault-suite -- --nocapture`: replays one schedule (every
+//! - `FAULT_SCHEDULES=200 cargo test -p scenarios --test docker_faults -- --nocapture`: a longer series;
+//! - `FAULT_SEED=0x... cargo test -p scenarios --test docker_faults -- --nocapture`: replays one schedule (every
 //!   failure prints its seed and this command);
 //! - `FAULT_BASE_SEED=0x...`: the seeds of a whole series; `FAULT_LOAD_SECS`: load per schedule
 //!   (default 10).
@@ -65,7 +65,7 @@ async fn random_fault_schedules_keep_the_history_linearizable() {
     );
     assert!(
         failed.is_empty(),
-        "fault schedules failed (seeds {}); replay one with FAULT_SEED=<seed> cargo test -p fault-suite -- --nocapture",
+        "fault schedules failed (seeds {}); replay one with FAULT_SEED=<seed> cargo test -p scenarios --test docker_faults -- --nocapture",
         failed.join(", ")
     );
 }

@@ -94,7 +94,7 @@ async fn dead_and_cut_off_data_nodes_are_re_replicated_without_losing_a_point() 
     let started = Instant::now();
 
     let seed = seed();
-    let replay = format!("AE_FAULT_SEED={seed:#x} cargo test -p fault-suite --test docker_anti_entropy -- --nocapture");
+    let replay = format!("AE_FAULT_SEED={seed:#x} cargo test -p scenarios --test docker_anti_entropy -- --nocapture");
     say!("--- seed {seed:#x} (replay: {replay})");
     let prefix = format!("fsae{}", std::process::id());
     say!("--- start 3 meta nodes ({prefix}-meta*) with short anti-entropy timings, {DATA_NODES} data nodes");

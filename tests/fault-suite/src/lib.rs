@@ -6,13 +6,13 @@
 //! `consistency_model`'s tester, name by name), no acknowledged write lost, no answer from a node
 //! cut off from its peers, and all replicas converged after healing.
 //!
-//! A second test, `tests/docker_anti_entropy.rs`, runs `datad` data nodes beside the cluster and
+//! A second test, `docker_anti_entropy.rs`, runs `datad` data nodes beside the cluster and
 //! checks anti-entropy in Docker: a data node `kill -9`ed, then one cut off from the meta nodes
 //! (`docker network disconnect`), each declared dead and its shards re-replicated from the
 //! surviving copies, with no acknowledged point missing from any owner.
 //!
-//! The tests are `tests/docker_faults.rs` and `tests/docker_anti_entropy.rs`; this library holds
-//! their parts:
+//! The tests are `docker_faults.rs` and `docker_anti_entropy.rs` in the workspace's `tests/tests/`
+//! (package `scenarios`); this library holds their parts:
 //!
 //! | module | holds |
 //! |---|---|

@@ -3,7 +3,7 @@
 //! and who holds each shard.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+
 use std::time::Duration;
 
 use cluster_harness::{sibling_binary, wait_for, Cluster};
@@ -57,7 +57,7 @@ pub(crate) fn ae_config_with(overrides: &[(&str, &str)]) -> String {
 /// Starts 3 meta nodes reading `config` (a whole TOML file), then `data_nodes` data nodes
 /// registered with `metactl add-data`.
 pub(crate) async fn cluster_with_config(config: &str, data_nodes: usize, datad_args: &[&str]) -> Cluster {
-    let mut cluster = Cluster::start_with_config(Path::new(env!("CARGO_BIN_EXE_metad")), 3, config).await;
+    let mut cluster = Cluster::start_with_config(&sibling_binary("metad"), 3, config).await;
     for _ in 0..data_nodes {
         add_data_node(&mut cluster, datad_args).await;
     }
@@ -80,9 +80,7 @@ pub(crate) async fn add_data_node(cluster: &mut Cluster, datad_args: &[&str]) ->
 
 /// Runs `metactl --url <every meta node> ARGS` and returns its stdout; panics if it fails.
 pub(crate) async fn metactl(cluster: &Cluster, args: &[&str]) -> String {
-    let mut command = std::process::Command::new(sibling_binary("metactl"));
-    command.arg("--url").arg(cluster.meta_urls()).args(args);
-    let output = tokio::task::spawn_blocking(move || command.output()).await.expect("join").expect("run metactl");
+    let output = scenarios::metactl(cluster, args).await;
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(output.status.success(), "metactl {args:?} failed: {}{stdout}", String::from_utf8_lossy(&output.stderr));
     stdout

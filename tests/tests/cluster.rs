@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cluster_harness::{wait_for, Cluster};
+use cluster_harness::{sibling_binary, wait_for, Cluster};
 use serde_json::{json, Value};
 
 const LEADER_TIMEOUT: Duration = Duration::from_secs(15);
@@ -28,7 +28,7 @@ fn metric(text: &str, name: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_through_a_follower_are_read_on_every_node() {
-    let cluster = Cluster::start(std::path::Path::new(env!("CARGO_BIN_EXE_metad")), 3).await;
+    let cluster = Cluster::start(&sibling_binary("metad"), 3).await;
     let leader = cluster.leader(LEADER_TIMEOUT).await;
     let follower = (1..=3).find(|id| *id != leader).expect("a follower");
     eprintln!("--- leader {leader}, writing through follower {follower}");
@@ -83,7 +83,7 @@ async fn writes_through_a_follower_are_read_on_every_node() {
 /// answer (exactly one 201 and one 409 per name), the same on every node.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_writes_share_log_entries_and_each_gets_its_own_answer() {
-    let cluster = Cluster::start(std::path::Path::new(env!("CARGO_BIN_EXE_metad")), 3).await;
+    let cluster = Cluster::start(&sibling_binary("metad"), 3).await;
     let leader = cluster.leader(LEADER_TIMEOUT).await;
     let metrics = |id: u64| {
         let (http, url) = (cluster.http.clone(), cluster.url(id, "/metrics"));
@@ -133,7 +133,7 @@ async fn concurrent_writes_share_log_entries_and_each_gets_its_own_answer() {
 /// included once restarted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn acknowledged_writes_survive_kill_9_of_the_leader() {
-    let mut cluster = Cluster::start(std::path::Path::new(env!("CARGO_BIN_EXE_metad")), 3).await;
+    let mut cluster = Cluster::start(&sibling_binary("metad"), 3).await;
     let addrs: Vec<String> = (1..=3).map(|id| cluster.addr(id).to_owned()).collect();
     let acked = Arc::new(Mutex::new(BTreeSet::new()));
     let stop = Arc::new(AtomicBool::new(false));
@@ -202,7 +202,7 @@ async fn acknowledged_writes_survive_kill_9_of_the_leader() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_cluster_restart_keeps_all_data() {
-    let mut cluster = Cluster::start(std::path::Path::new(env!("CARGO_BIN_EXE_metad")), 3).await;
+    let mut cluster = Cluster::start(&sibling_binary("metad"), 3).await;
     for i in 0..20 {
         let (status, body) =
             cluster.post(1 + i % 3, "/v1/databases", &json!({"name": format!("db{i}")})).await.expect("answer");
@@ -230,7 +230,7 @@ async fn a_full_cluster_restart_keeps_all_data() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_behind_a_purged_log_catches_up_by_snapshot() {
     let raft = "[raft]\nsnapshot-after-logs = 40\nlogs-kept-after-snapshot = 5\n";
-    let mut cluster = Cluster::start_with_config(std::path::Path::new(env!("CARGO_BIN_EXE_metad")), 3, raft).await;
+    let mut cluster = Cluster::start_with_config(&sibling_binary("metad"), 3, raft).await;
     eprintln!("--- node 3 down; 200 writes compact the log past it");
     cluster.kill(3);
     for i in 0..200 {
@@ -253,7 +253,7 @@ async fn a_node_behind_a_purged_log_catches_up_by_snapshot() {
 /// identical metadata, so no index was acknowledged with two different commands.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_paused_leader_steps_down_and_nothing_acknowledged_diverges() {
-    let cluster = Cluster::start(std::path::Path::new(env!("CARGO_BIN_EXE_metad")), 3).await;
+    let cluster = Cluster::start(&sibling_binary("metad"), 3).await;
     let old = cluster.leader(LEADER_TIMEOUT).await;
     let addrs: Vec<String> = (1..=3).map(|id| cluster.addr(id).to_owned()).collect();
     let acked = Arc::new(Mutex::new(BTreeSet::new()));
@@ -329,7 +329,7 @@ async fn a_paused_leader_steps_down_and_nothing_acknowledged_diverges() {
 /// A data dir that belongs to another cluster is refused with a clear error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_data_dir_of_another_cluster_is_refused() {
-    let mut cluster = Cluster::start(std::path::Path::new(env!("CARGO_BIN_EXE_metad")), 3).await;
+    let mut cluster = Cluster::start(&sibling_binary("metad"), 3).await;
     cluster.kill(3);
     let data_dir = cluster.nodes[&3].data_dir.clone();
     let addr = cluster.addr(3).to_owned();
@@ -357,7 +357,7 @@ async fn a_data_dir_of_another_cluster_is_refused() {
 /// the cluster secret.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stops_a_node_cleanly_and_internal_routes_need_the_secret() {
-    let mut cluster = Cluster::start(std::path::Path::new(env!("CARGO_BIN_EXE_metad")), 3).await;
+    let mut cluster = Cluster::start(&sibling_binary("metad"), 3).await;
     let anonymous =
         cluster.http.post(cluster.url(2, "/internal/propose")).body(vec![1, 0]).send().await.expect("answer");
     assert_eq!(anonymous.status().as_u16(), 401, "internal routes need the cluster secret");
