@@ -6,7 +6,7 @@
 //! | test | scenario |
 //! |---|---|
 //! | `tests/cluster.rs` | bootstrap, forwarding, linearizable reads, failover, restarts, membership |
-//! | `tests/anti_entropy/` | the seed scenarios of anti-entropy with `datad` nodes and their failures |
+//! | `tests/anti_entropy/` | anti-entropy with `datad` nodes: dead, replaced, retired and lost nodes, and failures mid-repair |
 //! | `tests/metactl_e2e.rs` | `metactl` against a running cluster: tables, `--json`, errors, backup |
 //! | `tests/docker_faults.rs` | seeded partitions, kills and pauses in Docker, linearizability checked |
 //! | `tests/docker_anti_entropy.rs` | data nodes killed and cut off in Docker, every point kept |

@@ -1,4 +1,4 @@
-//! Seed scenarios 1 and 2: a data node dies for good and is replaced, by `remove-data --force`
+//! A data node dies for good and is replaced, by `remove-data --force`
 //! plus a new node, or by `update-data` onto a new machine.
 
 use std::time::{Duration, Instant};

@@ -1,4 +1,4 @@
-//! Seed scenario 3: a live node is retired with `remove-data` (no `--force`). It drains: each of
+//! A live node is retired with `remove-data` (no `--force`). It drains: each of
 //! its shards is copied elsewhere first, and it stops owning a shard only when that copy is done,
 //! so no shard ever has fewer copies than its replication factor on the way.
 

@@ -1,4 +1,4 @@
-//! Seed scenario 4: RF=1 and the only owner is gone. Nothing can be copied: the shards are
+//! RF=1 and the only owner is gone. Nothing can be copied: the shards are
 //! reported as unrecoverable (`/v1/entropy`, `entropy show`, `/metrics`), kept in the metadata,
 //! and never planned, however many planning rounds run.
 

@@ -6,8 +6,9 @@
 //! purge the log it covers, so nothing acknowledged is ever lost.
 //!
 //! ```text
-//!  build:   clone state (state-machine task) ─► spawn_blocking: encode ─► fsync'd batch ─► done
-//!  install: decode (refuse if corrupt) ─► fsync'd batch ─► swap the in-memory state
+//!  apply:   write lock ─► MetaState::apply_tracked per entry ─► listener(Changes) ─► unlock
+//!  build:   encode under the read lock (state-machine task) ─► spawn_blocking: fsync'd batch ─► done
+//!  install: decode (refuse if corrupt) ─► fsync'd batch ─► swap the state ─► listener(everything)
 //!  open:    read snapshot ─► decode ─► applied = snapshot's last log id ─► openraft replays
 //! ```
 
