@@ -112,7 +112,11 @@ impl fmt::Display for ScheduleReport {
             write!(f, "\n    full history: {}", path.display())?;
         }
         if !self.passed() {
-            write!(f, "\n    replay: FAULT_SEED={:#x} cargo test -p scenarios --test docker_faults -- --nocapture", self.schedule.seed)?;
+            write!(
+                f,
+                "\n    replay: FAULT_SEED={:#x} cargo test -p scenarios --test docker_faults -- --nocapture",
+                self.schedule.seed
+            )?;
         }
         Ok(())
     }
