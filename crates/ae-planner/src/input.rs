@@ -4,14 +4,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::ids::{NodeId, ShardId, TaskId};
+pub use crate::shard_map::ShardCopy;
 use crate::shard_map::ShardMap;
-
-/// Identifier of a data node.
-pub type NodeId = u64;
-/// Identifier of a shard.
-pub type ShardId = u64;
-/// Identifier of a copy task.
-pub type TaskId = u64;
 
 /// Liveness as the leader judges it from heartbeats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -50,21 +45,6 @@ pub struct NodeView {
     /// Shards the node owns in the whole cluster, as the metadata counts them (kept there
     /// incrementally): the base of "least loaded", so a scoped round need not see every shard.
     pub owned: u64,
-}
-
-/// One copy of a shard as a node reports it.
-///
-/// The planner only looks at whether a copy exists: `size`, `checksum` and `hot` are carried for
-/// the digest comparison of cold shards (inconsistent copies), which is not planned here. A hot copy
-/// (still written to) counts exactly like a cold one.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ShardCopy {
-    /// Bytes on disk.
-    pub size: u64,
-    /// Content digest as the node computed it.
-    pub checksum: u64,
-    /// Whether the shard still receives writes.
-    pub hot: bool,
 }
 
 /// What a node reported holding.

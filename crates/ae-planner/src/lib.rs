@@ -113,6 +113,7 @@
 //! ```
 
 mod id_hash;
+mod ids;
 mod input;
 mod load;
 mod node_table;

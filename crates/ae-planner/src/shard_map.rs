@@ -5,7 +5,22 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::input::{ShardCopy, ShardId};
+use crate::ids::ShardId;
+
+/// One copy of a shard as a node reports it.
+///
+/// The planner only looks at whether a copy exists: `size`, `checksum` and `hot` are carried for
+/// the digest comparison of cold shards (inconsistent copies), which is not planned here. A hot copy
+/// (still written to) counts exactly like a cold one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardCopy {
+    /// Bytes on disk.
+    pub size: u64,
+    /// Content digest as the node computed it.
+    pub checksum: u64,
+    /// Whether the shard still receives writes.
+    pub hot: bool,
+}
 
 /// A map from shard ID to [`ShardCopy`], stored as sorted columns; the read API of a `HashMap`.
 ///

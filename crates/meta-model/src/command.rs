@@ -9,7 +9,7 @@ use crate::model::leader_facts::LeaderFacts;
 use crate::model::node::NodeId;
 use crate::model::retention_policy::{RetentionPolicySpec, RetentionPolicyUpdate};
 use crate::model::shard_group::{ShardId, Timestamp};
-use crate::state::MetaState;
+use crate::record::MetadataRecord;
 
 /// A change to the cluster metadata. Any time it depends on was stamped by the proposer and
 /// travels inside the command, so applying it is the same on every node.
@@ -147,7 +147,7 @@ pub enum Command {
     /// owners. The cluster's own meta nodes stay; ID counters move past both.
     RestoreMetadata {
         /// The backed-up metadata.
-        backup: Box<MetaState>,
+        backup: Box<MetadataRecord>,
     },
     /// Create copy tasks (planner or `copy-shard`). Each spec is checked on its own; refused
     /// ones are listed in the response and the rest are created.

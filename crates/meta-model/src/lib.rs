@@ -43,6 +43,7 @@ mod error;
 mod index;
 mod model;
 mod placement;
+mod record;
 mod response;
 mod state;
 mod transient;
@@ -63,6 +64,7 @@ pub use model::retention_policy::{RetentionPolicy, RetentionPolicySpec, Retentio
 pub use model::shard_group::{
     wall_clock, Shard, ShardGroup, ShardGroupId, ShardId, Timestamp, MAX_TIMESTAMP, MIN_TIMESTAMP,
 };
+pub use record::MetadataRecord;
 pub use response::{CreatedCopyTasks, FromResponse, RejectedCopyTask, Response, ShardGroupCreated, Truncation};
 pub use state::{MetaState, ShardView, FINISHED_TASKS_KEPT};
 pub use validate::{validate_addr, validate_durations, validate_labels, validate_name, validate_replication_factor};

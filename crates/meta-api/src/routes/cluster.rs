@@ -112,6 +112,7 @@ pub(crate) async fn restore<S: MetaService>(
             message: "the cluster is still recording its meta nodes; retry once /ready answers 200".to_owned(),
         });
     }
-    let () = super::propose(&*service, Command::RestoreMetadata { backup: Box::new(backup.metadata) }).await?;
+    let () =
+        super::propose(&*service, Command::RestoreMetadata { backup: Box::new(backup.metadata.to_record()) }).await?;
     Ok(StatusCode::NO_CONTENT)
 }

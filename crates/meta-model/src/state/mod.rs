@@ -25,6 +25,7 @@ use crate::model::leader_facts::LeaderFacts;
 use crate::model::node::{DataNode, MetaNode, NodeId, NodeState};
 use crate::model::retention_policy::RetentionPolicy;
 use crate::model::shard_group::{Shard, ShardGroup, ShardGroupId, ShardId};
+use crate::record::MetadataRecord;
 use crate::response::Response;
 use crate::transient::Transient;
 
@@ -279,7 +280,7 @@ impl MetaState {
     }
 
     /// Loads `backup` into this empty cluster (see [`Command::RestoreMetadata`]).
-    fn restore(&mut self, backup: &MetaState) -> Result<Response, ApplyError> {
+    fn restore(&mut self, backup: &MetadataRecord) -> Result<Response, ApplyError> {
         let what = match (self.data_nodes.is_empty(), self.databases.is_empty()) {
             (true, true) => None,
             (false, _) => Some("data nodes"),
@@ -288,6 +289,7 @@ impl MetaState {
         if let Some(what) = what {
             return Err(ApplyError::NotEmpty { what: what.to_owned() });
         }
+        let backup = MetaState::from(backup.clone());
         backup.check_invariants().map_err(|reason| ApplyError::InvalidBackup { reason })?;
         if let Some(id) = backup.data_nodes.keys().find(|id| self.meta_nodes.contains_key(id)) {
             return Err(ApplyError::InvalidBackup {
