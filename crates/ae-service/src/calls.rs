@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use meta_model::{
     ApplyError, CancelReason, Command, CopyTask, CopyTaskSpec, CreatedCopyTasks, NodeId, NodeState, RetryPolicy,
-    TaskReason, TaskState,
+    TaskReason, TaskState, Timestamp,
 };
 use meta_wire::{
     AeError, AeHandler, ClaimReply, ClaimRequest, ClaimedTask, CompleteTask, CopyShardRequest, CopyTaskInfo,
@@ -78,17 +78,22 @@ impl<P: MetaPort> AeHandler for Serving<'_, P> {
             tokio::pin!(offered);
             offered.as_mut().enable();
             let wall = port.wall_clock();
-            let (claimable, mut held) = port.read(|state| {
+            let (claimable, mut held, next_retry) = port.read(|state| {
                 let mine = state.open_copy_tasks().filter(|t| t.spec.target == claim.node_id);
                 let mut claimable = false;
                 let mut held = Vec::new();
+                let mut next_retry: Option<Timestamp> = None;
                 for task in mine {
-                    claimable |= task.state == TaskState::Pending && task.retry_at.is_none_or(|at| at <= wall);
-                    if task.state == TaskState::Claimed {
-                        held.push(task.clone());
+                    match (task.state, task.retry_at) {
+                        (TaskState::Pending, Some(at)) if at > wall => {
+                            next_retry = Some(next_retry.map_or(at, |next| next.min(at)));
+                        }
+                        (TaskState::Pending, _) => claimable = true,
+                        (TaskState::Claimed, _) => held.push(task.clone()),
+                        _ => {}
                     }
                 }
-                (claimable, held)
+                (claimable, held, next_retry)
             });
             if claimable && held.len() < claim.max as usize {
                 let lease = nanos(service.settings.lease);
@@ -99,8 +104,14 @@ impl<P: MetaPort> AeHandler for Serving<'_, P> {
                 held.sort_by_key(|t| (t.spec.priority, t.id));
                 break held;
             }
-            // A timeout just ends the long poll: the loop answers with what there is.
-            let _ = tokio::time::timeout_at(deadline, offered).await;
+            // A task waiting out its retry backoff becomes claimable without any change: wake then.
+            let retry = next_retry.map(|at| {
+                let wait = Duration::from_nanos(u64::try_from(at.saturating_sub(wall)).unwrap_or(0));
+                tokio::time::Instant::now() + wait
+            });
+            let until = retry.map_or(deadline, |retry| retry.min(deadline));
+            // A timeout just ends this wait: the loop looks again, and answers by the deadline.
+            let _ = tokio::time::timeout_at(until, offered).await;
         };
         let tasks = port.read(|state| {
             let address = |id: NodeId| state.data_node(id).map(|n| n.http_addr.clone()).unwrap_or_default();

@@ -59,7 +59,7 @@ impl Findings {
 
     /// Counts the bytes of a completed copy.
     pub(crate) fn copied(&mut self, bytes: u64) {
-        self.bytes_copied += bytes;
+        self.bytes_copied = self.bytes_copied.saturating_add(bytes);
     }
 
     /// Shards the last rounds found in need of work (under-replicated, short of nodes, missing on

@@ -105,7 +105,7 @@ impl Term {
     /// (when an active node was added or changed, or a task finished: room for more copies) every
     /// shard the last rounds found in need; completed copies count as held until their target
     /// reports them.
-    fn absorb(&mut self, state: &MetaState, changes: Changes, now: Instant) {
+    fn absorb(&mut self, state: &MetaState, changes: Changes, now: Instant, settings: &AntiEntropySettings) {
         if changes.everything {
             self.dirty = Dirty::All;
         }
@@ -118,8 +118,11 @@ impl Term {
             let needy = self.findings.needy();
             self.dirty.add(needy);
         }
-        for (shard, _target) in changes.copies_completed {
-            self.tracker.copied(now, shard);
+        for (shard, target) in changes.copies_completed {
+            self.tracker.copied(now, target, shard, settings);
+        }
+        if changes.tasks_finished {
+            self.tracker.forget_progress(|task| state.copy_task(task).is_some_and(|t| t.state.is_open()));
         }
     }
 
@@ -191,10 +194,12 @@ impl AntiEntropy {
         port.leader_term().ok_or(CallError::Cluster(PortError::NotLeader))
     }
 
-    /// The soft state of `term`, started afresh when leadership is new.
+    /// The soft state of `term`, started afresh when leadership is new. A caller still holding an
+    /// older term (it awaited a commit across an election) never resets the newer term's state:
+    /// it gets that state, and its own work is checked by Raft.
     pub(crate) fn term(&self, term: u64) -> MutexGuard<'_, Term> {
         let mut guard = self.term.lock().unwrap_or_else(|p| p.into_inner());
-        if guard.term != term {
+        if guard.term < term {
             tracing::info!(term, grace_ms = millis(self.settings.grace_period), "anti-entropy: took over as leader");
             *guard = Term::new(term, now());
         }
@@ -235,30 +240,40 @@ impl AntiEntropy {
             self.take_intake();
             return None;
         };
-        self.term(term).findings.turned();
-        if let Err(error) = self.expire_leases(port).await {
-            tracing::warn!(%error, "anti-entropy: cannot expire leases");
-            return Some(now() + RETRY_AFTER);
+        let trusted = {
+            let mut t = self.term(term);
+            t.findings.turned();
+            t.tracker.trusted(now(), &self.settings)
+        };
+        // Claimants could not renew while the cluster elected this leader: no lease is judged
+        // during the grace period (like liveness).
+        if trusted {
+            if let Err(error) = self.expire_leases(port).await {
+                tracing::warn!(%error, "anti-entropy: cannot expire leases");
+                return Some(now() + RETRY_AFTER);
+            }
         }
         if let Err(error) = self.plan_round(port, term, None).await {
             tracing::warn!(%error, "anti-entropy: planning round failed");
-            self.term(term).dirty = Dirty::All;
             return Some(now() + RETRY_AFTER);
         }
         Some(self.next_due(port, term))
     }
 
-    /// When something falls due without any change: the next full round, the end of the grace
-    /// period, a data node's next liveness transition, the earliest lease deadline.
+    /// When something falls due without any change: the end of the grace period (nothing else is
+    /// judged before it), else the next full round, a data node's next liveness transition, the
+    /// earliest lease deadline.
     fn next_due<P: MetaPort>(&self, port: &P, term: u64) -> Instant {
         let now = now();
         let wall = port.wall_clock();
         port.read(|state| {
             let t = self.term(term);
             let settings = &self.settings;
+            let untrusted = t.tracker.untrusted_for(now, settings);
+            if !untrusted.is_zero() {
+                return now + untrusted;
+            }
             let full = t.last_full.map_or(now, |at| at + settings.check_interval);
-            let grace = now + t.tracker.untrusted_for(now, settings);
-            let full = if grace > now { grace } else { full };
             let transitions = state
                 .data_nodes()
                 .values()
@@ -314,7 +329,7 @@ impl AntiEntropy {
         // planner sees has been absorbed in full (a completed copy is known as held, etc.).
         let prepared = port.read(|state| {
             let mut t = self.term(term);
-            t.absorb(state, self.take_intake(), now);
+            t.absorb(state, self.take_intake(), now, settings);
             if !t.tracker.trusted(now, settings) {
                 return None;
             }
@@ -336,12 +351,16 @@ impl AntiEntropy {
         let Some((input, scope)) = prepared else { return Ok(()) };
         let scope: Option<Vec<ShardId>> = scope.map(|s| s.into_iter().collect());
         let limits = Limits { max_fetch: settings.max_fetch, max_sync: settings.max_sync };
-        let plan = ae_planner::plan(&input, &limits, scope.as_deref().map_or(Scope::All, Scope::Shards));
+        let mut plan = ae_planner::plan(&input, &limits, scope.as_deref().map_or(Scope::All, Scope::Shards));
         let took = started.elapsed();
         let shards = input.shards.len();
         drop(input);
-        let newly_unrecoverable =
-            self.term(term).findings.record(scope.as_deref(), plan.report, port.wall_clock(), took);
+        let newly_unrecoverable = self.term(term).findings.record(
+            scope.as_deref(),
+            std::mem::take(&mut plan.report),
+            port.wall_clock(),
+            took,
+        );
         if !newly_unrecoverable.is_empty() {
             tracing::error!(
                 shards = ?newly_unrecoverable,
@@ -350,6 +369,49 @@ impl AntiEntropy {
             );
         }
 
+        let created = match self.carry_out(port, &plan).await {
+            Ok(created) => created,
+            Err(error) => {
+                // What this round took off the dirty set may not be done: look at everything again.
+                self.term(term).dirty = Dirty::All;
+                return Err(error);
+            }
+        };
+        self.term(term).findings.created(created.len());
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        if created.is_empty() && plan.cancel.is_empty() && plan.drop_owners.is_empty() {
+            tracing::debug!(shards, plan_micros = micros, scoped = scope.is_some(), "anti-entropy: nothing to do");
+        } else {
+            tracing::info!(
+                shards,
+                plan_micros = micros,
+                scoped = scope.is_some(),
+                created = created.len(),
+                cancelled = plan.cancel.len(),
+                dropped_owners = plan.drop_owners.len(),
+                "anti-entropy plan"
+            );
+        }
+        Ok(())
+    }
+
+    /// The data nodes this leader judges online (heartbeating on time) now: what the proposer
+    /// stamps into commands that need the leader's view of liveness. `None` unless this node
+    /// leads and its grace period is over.
+    pub fn live_data_nodes<P: MetaPort>(&self, port: &P) -> Option<BTreeSet<NodeId>> {
+        let term = port.leader_term()?;
+        let now = now();
+        port.read(|state| {
+            let t = self.term(term);
+            let online = |id: NodeId| t.tracker.liveness(now, id, &self.settings) == Liveness::Online;
+            let members = state.data_nodes().values().filter(|n| n.is_member());
+            t.tracker.trusted(now, &self.settings).then(|| members.map(|n| n.id).filter(|&id| online(id)).collect())
+        })
+    }
+
+    /// Carries out a plan: cancellations, then creations, then dropped owners (the planner's order).
+    /// Returns the tasks created.
+    async fn carry_out<P: MetaPort>(&self, port: &P, plan: &ae_planner::Plan) -> Result<Vec<CopyTask>, CallError> {
         for cancel in &plan.cancel {
             let command = Command::CancelCopyTask {
                 now: port.wall_clock(),
@@ -388,36 +450,7 @@ impl AntiEntropy {
                 }
             }
         }
-        self.term(term).findings.created(created.len());
-        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
-        if created.is_empty() && plan.cancel.is_empty() && plan.drop_owners.is_empty() {
-            tracing::debug!(shards, plan_micros = micros, scoped = scope.is_some(), "anti-entropy: nothing to do");
-        } else {
-            tracing::info!(
-                shards,
-                plan_micros = micros,
-                scoped = scope.is_some(),
-                created = created.len(),
-                cancelled = plan.cancel.len(),
-                dropped_owners = plan.drop_owners.len(),
-                "anti-entropy plan"
-            );
-        }
-        Ok(())
-    }
-
-    /// The data nodes this leader judges online (heartbeating on time) now: what the proposer
-    /// stamps into commands that need the leader's view of liveness. `None` unless this node
-    /// leads and its grace period is over.
-    pub fn live_data_nodes<P: MetaPort>(&self, port: &P) -> Option<BTreeSet<NodeId>> {
-        let term = port.leader_term()?;
-        let now = now();
-        port.read(|state| {
-            let t = self.term(term);
-            let online = |id: NodeId| t.tracker.liveness(now, id, &self.settings) == Liveness::Online;
-            let members = state.data_nodes().values().filter(|n| n.is_member());
-            t.tracker.trusted(now, &self.settings).then(|| members.map(|n| n.id).filter(|&id| online(id)).collect())
-        })
+        Ok(created)
     }
 
     /// Registers the service's metrics (none unless this node leads).

@@ -10,8 +10,8 @@ use meta_model::{
     Command, CopyTask, MetaState, NodeId, NodeState, RetentionPolicySpec, ShardId, TaskReason, TaskState, HOUR,
 };
 use meta_wire::{
-    AeError, AeHandler, ClaimRequest, CompleteTask, CopyShardRequest, GetReport, Heartbeat, HeartbeatRequest, Liveness,
-    RepairRequest, ShardReport,
+    AeError, AeHandler, ClaimRequest, CompleteTask, CopyShardRequest, FailRequest, FailTask, GetReport, Heartbeat,
+    HeartbeatRequest, Liveness, RepairRequest, ShardReport,
 };
 
 use crate::{AntiEntropy, AntiEntropySection, CallError, MemoryPort, MetaPort};
@@ -298,4 +298,53 @@ async fn a_lapsed_lease_is_offered_again_without_polling() {
     let stale = world.serving().complete(CompleteTask { task_id: task.id, attempt: 1 }).await;
     assert!(matches!(stale, Err(CallError::Refused(AeError::Apply(_)))), "{stale:?}");
     assert_eq!(world.commands("expire_copy_task_leases"), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_caller_from_an_older_term_never_resets_the_current_one() {
+    let world = World::new(3, 1);
+    world.run_for(Duration::from_secs(4), every).await;
+    world.port.set_term(Some(3));
+    world.run_for(Duration::from_secs(4), every).await;
+    assert!(world.serving().report(GetReport).await.expect("report").trusted);
+    // A call that began in term 1 and awaited a commit across the elections comes back late.
+    drop(world.service.term(1));
+    assert!(world.serving().report(GetReport).await.expect("report").trusted, "term 3's soft state survives");
+}
+
+#[tokio::test(start_paused = true)]
+async fn leases_are_not_judged_during_the_grace_period_after_a_takeover() {
+    let world = World::new(3, 1);
+    world.run_for(Duration::from_secs(4), every).await;
+    let shard = world.read(|s| s.shards_owned_by(1).next()).expect("shard");
+    let task = world.serving().copy_shard(CopyShardRequest { shard_id: shard, source: 1, target: 3 }).await;
+    let task = task.expect("copy-shard");
+    world.serving().claim(ClaimRequest { node_id: 3, max: 1, wait_ms: 0 }).await.expect("claim");
+    // The lease (10 s) lapses 1 s after a new term begins, inside its 3 s grace period.
+    world.run_for(Duration::from_secs(9), every).await;
+    world.port.set_term(Some(2));
+    world.run_for(Duration::from_secs(2), every).await;
+    let state = |world: &World| world.read(|s| s.copy_task(task.id).map(|t| t.state));
+    assert_eq!(state(&world), Some(TaskState::Claimed), "claimants could not renew during the election");
+    world.run_for(Duration::from_secs(2), every).await;
+    assert_eq!(state(&world), Some(TaskState::Pending), "judged once the grace period is over");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_waiting_claim_wakes_when_a_failed_task_may_be_retried() {
+    let world = Arc::new(World::new(3, 1));
+    world.run_for(Duration::from_secs(4), every).await;
+    let shard = world.read(|s| s.shards_owned_by(1).next()).expect("shard");
+    let task = world.serving().copy_shard(CopyShardRequest { shard_id: shard, source: 1, target: 2 }).await;
+    let task = task.expect("copy-shard");
+    world.serving().claim(ClaimRequest { node_id: 2, max: 1, wait_ms: 0 }).await.expect("claim");
+    let fail = FailTask { task_id: task.id, request: FailRequest { attempt: 1, error: "disk full".into() } };
+    let failed = world.serving().fail(fail).await.expect("fail");
+    assert_eq!(failed.state, TaskState::Pending, "retried after a backoff (1 s)");
+    let started = tokio::time::Instant::now();
+    let request = ClaimRequest { node_id: 2, max: 1, wait_ms: 5000 };
+    let reply = world.serving().claim(request).await.expect("claim");
+    assert_eq!(reply.tasks.first().map(|c| (c.task.id, c.task.attempt)), Some((task.id, 2)));
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(900) && waited < Duration::from_secs(2), "woken at the retry: {waited:?}");
 }

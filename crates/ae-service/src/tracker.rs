@@ -65,6 +65,9 @@ pub(crate) struct Tracker {
     /// grace period covers writes in flight at the takeover.
     recent: VecDeque<(ShardId, Instant)>,
     recent_at: HashMap<ShardId, Instant>,
+    /// Copies completed recently: `(target, shard, when)`, in that order. Until the target reports
+    /// after a heartbeat interval, its copy counts as held (its last inventory may predate it).
+    completed: VecDeque<(NodeId, ShardId, Instant)>,
 }
 
 impl Tracker {
@@ -77,6 +80,7 @@ impl Tracker {
             seen: HashSet::new(),
             recent: VecDeque::new(),
             recent_at: HashMap::new(),
+            completed: VecDeque::new(),
         }
     }
 
@@ -206,28 +210,39 @@ impl Tracker {
     }
 
     /// Copies that exist although their owner's inventory does not list them yet: for every
-    /// shard that appeared recently (written, or copied by a completed task), each owner (from
-    /// `owners_of`) whose inventory lacks it and that has not reported since the window began.
+    /// shard written recently, each owner (from `owners_of`) whose inventory lacks it and that has
+    /// not reported since the shard appeared; and the target of every recently completed copy,
+    /// until it reports after a heartbeat interval. Never another owner for a completed copy.
     pub(crate) fn unreported(
         &self,
         owners_of: impl Fn(ShardId) -> Vec<NodeId>,
         settings: &AntiEntropySettings,
     ) -> BTreeSet<(NodeId, ShardId)> {
+        let lacking = |node: NodeId, shard: ShardId| self.inventory(node).is_some_and(|inv| !inv.holds(shard));
         let mut unreported = BTreeSet::new();
         for &(shard, _) in &self.recent {
             for owner in owners_of(shard) {
-                let lacking = self.inventory(owner).is_some_and(|inventory| !inventory.holds(shard));
-                if lacking && self.unconfirmed_gap(owner, shard, settings) {
+                if lacking(owner, shard) && self.unconfirmed_gap(owner, shard, settings) {
                     unreported.insert((owner, shard));
                 }
+            }
+        }
+        for &(target, shard, at) in &self.completed {
+            let not_reported_since = self.nodes.get(&target).is_some_and(|h| h.at < at + settings.heartbeat_interval);
+            if lacking(target, shard) && not_reported_since {
+                unreported.insert((target, shard));
             }
         }
         unreported
     }
 
-    /// Drops shards from `recent` once every node that is not suspect has reported since.
+    /// Drops shards from `recent`, and copies from `completed`, once every node that is not suspect
+    /// has reported since.
     fn forget_old(&mut self, now: Instant, settings: &AntiEntropySettings) {
         let window = settings.heartbeat_interval + settings.suspect_timeout;
+        while self.completed.front().is_some_and(|&(_, _, at)| now.duration_since(at) > window) {
+            self.completed.pop_front();
+        }
         while let Some(&(shard, at)) = self.recent.front().filter(|(_, at)| now.duration_since(*at) > window) {
             self.recent.pop_front();
             if self.recent_at.get(&shard) == Some(&at) {
@@ -236,12 +251,17 @@ impl Tracker {
         }
     }
 
-    /// Records that a completed copy put `shard` on its target (an owner from now on): until the
-    /// target reports it, the copy counts as held ([`Tracker::unreported`]), and a heartbeat sent
-    /// before the copy was installed (arriving within a heartbeat interval) is not taken as a gap.
-    pub(crate) fn copied(&mut self, now: Instant, shard: ShardId) {
-        self.recent.push_back((shard, now));
-        self.recent_at.insert(shard, now);
+    /// Records that a completed copy put `shard` on `target` (an owner from now on): until the
+    /// target reports after a heartbeat interval, the copy counts as held ([`Tracker::unreported`]):
+    /// an inventory sent before the copy was installed is not taken as a gap.
+    pub(crate) fn copied(&mut self, now: Instant, target: NodeId, shard: ShardId, settings: &AntiEntropySettings) {
+        self.forget_old(now, settings);
+        self.completed.push_back((target, shard, now));
+    }
+
+    /// Forgets the progress of tasks `open` no longer lists as open.
+    pub(crate) fn forget_progress(&mut self, open: impl Fn(TaskId) -> bool) {
+        self.progress.retain(|&task, _| open(task));
     }
 
     /// Records a claimant's progress.
@@ -351,13 +371,18 @@ mod tests {
         // A completed copy counts as held until its target reports, and an inventory sent before
         // it was installed (within a heartbeat interval) is no gap.
         let done = t0 + Duration::from_millis(1300);
-        tracker.copied(done, 9);
+        tracker.copied(done, 2, 9, &settings);
         assert_eq!(tracker.unreported(owners, &settings), BTreeSet::from([(2, 9)]));
         tracker.heartbeat(done + Duration::from_millis(5), 2, beat(2, Some(&[])), &settings);
-        assert!(tracker.unconfirmed_gap(2, 9, &settings), "a stale inventory right after the copy");
-        assert_eq!(tracker.unreported(owners, &settings), BTreeSet::from([(2, 9)]));
+        assert_eq!(tracker.unreported(owners, &settings), BTreeSet::from([(2, 9)]), "a stale inventory after the copy");
         tracker.heartbeat(done + Duration::from_millis(1100), 2, beat(3, Some(&[9])), &settings);
         assert!(tracker.unreported(owners, &settings).is_empty(), "reported at last");
+        // A completed copy vouches for its target only: another owner lacking the shard (a refill
+        // under way) is not counted as holding it.
+        tracker.heartbeat(done + Duration::from_millis(1200), 1, beat(3, Some(&[])), &settings);
+        let later = done + Duration::from_millis(1300);
+        tracker.copied(later, 2, 9, &settings);
+        assert!(!tracker.unreported(owners, &settings).contains(&(1, 9)), "node 1 must still be refilled");
     }
 
     #[test]

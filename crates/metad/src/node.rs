@@ -216,10 +216,21 @@ impl MetaPort for Node {
         read(&self.state.read().state)
     }
 
+    /// Proposes on this node only: a leader that lost office must not have its plans carried out
+    /// by the next leader (they were made from its soft state), so it gets `NotLeader` instead.
     async fn propose(&self, command: Command) -> Result<CommandResult, PortError> {
-        match MetaService::propose(self, command).await {
-            Ok(proposed) => Ok(proposed.result),
-            Err(ServiceError::NoLeader) => Err(PortError::NotLeader),
+        if MetaPort::leader_term(self).is_none() {
+            return Err(PortError::NotLeader);
+        }
+        let command = command.stamp(|| self.leader_facts());
+        let proposed = match tokio::time::timeout(FORWARD_TIMEOUT, self.proposer.propose(command)).await {
+            Err(_) => return Err(PortError::Timeout(FORWARD_TIMEOUT)),
+            Ok(Err(ForwardError::NotLeader { .. })) => return Err(PortError::NotLeader),
+            Ok(Err(error)) => return Err(PortError::Failed(error.to_string())),
+            Ok(Ok(proposed)) => proposed,
+        };
+        match self.wait_applied(proposed.log_index).await {
+            Ok(()) => Ok(proposed.result),
             Err(ServiceError::Timeout(after)) => Err(PortError::Timeout(after)),
             Err(other) => Err(PortError::Failed(other.to_string())),
         }
