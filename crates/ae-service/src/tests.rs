@@ -116,6 +116,15 @@ impl World {
         self.port.proposed().iter().filter(|c| c.name() == name).count()
     }
 
+    /// An operator's copy of a shard of node 1 to `target`, claimed by `target` (attempt 1).
+    async fn claimed_copy(&self, target: NodeId) -> CopyTask {
+        let shard = self.read(|s| s.shards_owned_by(1).next()).expect("node 1 owns a shard");
+        let task = self.serving().copy_shard(CopyShardRequest { shard_id: shard, source: 1, target }).await;
+        let task = task.expect("copy-shard");
+        self.serving().claim(ClaimRequest { node_id: target, max: 1, wait_ms: 0 }).await.expect("claim");
+        task
+    }
+
     /// Gives node `id` a copy of `shard` on disk (as a finished transfer does).
     fn install(&mut self, id: NodeId, shard: ShardId) {
         let disk = self.disks.entry(id).or_default();
@@ -285,10 +294,7 @@ async fn an_idle_cluster_plans_only_its_full_rounds() {
 async fn a_lapsed_lease_is_offered_again_without_polling() {
     let world = World::new(3, 1);
     world.run_for(Duration::from_secs(4), every).await;
-    let shard = world.read(|s| s.shards_owned_by(1).next()).expect("shard");
-    let task = world.serving().copy_shard(CopyShardRequest { shard_id: shard, source: 1, target: 3 }).await;
-    let task = task.expect("copy-shard");
-    world.serving().claim(ClaimRequest { node_id: 3, max: 1, wait_ms: 0 }).await.expect("claim");
+    let task = world.claimed_copy(3).await;
     // The claimant goes quiet; the lease is 10 s.
     world.run_for(Duration::from_secs(9), every).await;
     assert_eq!(world.read(|s| s.copy_task(task.id).map(|t| t.state)), Some(TaskState::Claimed));
@@ -316,10 +322,7 @@ async fn a_caller_from_an_older_term_never_resets_the_current_one() {
 async fn leases_are_not_judged_during_the_grace_period_after_a_takeover() {
     let world = World::new(3, 1);
     world.run_for(Duration::from_secs(4), every).await;
-    let shard = world.read(|s| s.shards_owned_by(1).next()).expect("shard");
-    let task = world.serving().copy_shard(CopyShardRequest { shard_id: shard, source: 1, target: 3 }).await;
-    let task = task.expect("copy-shard");
-    world.serving().claim(ClaimRequest { node_id: 3, max: 1, wait_ms: 0 }).await.expect("claim");
+    let task = world.claimed_copy(3).await;
     // The lease (10 s) lapses 1 s after a new term begins, inside its 3 s grace period.
     world.run_for(Duration::from_secs(9), every).await;
     world.port.set_term(Some(2));
@@ -334,10 +337,7 @@ async fn leases_are_not_judged_during_the_grace_period_after_a_takeover() {
 async fn a_waiting_claim_wakes_when_a_failed_task_may_be_retried() {
     let world = Arc::new(World::new(3, 1));
     world.run_for(Duration::from_secs(4), every).await;
-    let shard = world.read(|s| s.shards_owned_by(1).next()).expect("shard");
-    let task = world.serving().copy_shard(CopyShardRequest { shard_id: shard, source: 1, target: 2 }).await;
-    let task = task.expect("copy-shard");
-    world.serving().claim(ClaimRequest { node_id: 2, max: 1, wait_ms: 0 }).await.expect("claim");
+    let task = world.claimed_copy(2).await;
     let fail = FailTask { task_id: task.id, request: FailRequest { attempt: 1, error: "disk full".into() } };
     let failed = world.serving().fail(fail).await.expect("fail");
     assert_eq!(failed.state, TaskState::Pending, "retried after a backoff (1 s)");
