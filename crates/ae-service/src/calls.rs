@@ -58,6 +58,9 @@ impl<P: MetaPort> AeHandler for Serving<'_, P> {
             let owned: Vec<_> = port.read(|state| state.shards_owned_by(node_id).collect());
             service.mark_dirty(term, owned);
         }
+        if !outcome.gaps_confirmed.is_empty() {
+            service.mark_dirty(term, outcome.gaps_confirmed);
+        }
         Ok(HeartbeatReply {
             node_id,
             state: registered.state,

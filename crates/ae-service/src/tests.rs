@@ -348,3 +348,24 @@ async fn a_waiting_claim_wakes_when_a_failed_task_may_be_retried() {
     let waited = started.elapsed();
     assert!(waited >= Duration::from_millis(900) && waited < Duration::from_secs(2), "woken at the retry: {waited:?}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_write_missing_on_one_owner_is_refilled_once_that_owner_reports_without_it() {
+    let mut world = World::new(4, 2);
+    world.run_for(Duration::from_secs(4), every).await;
+    let group =
+        Command::CreateShardGroup { database: "db".into(), retention_policy: "rp".into(), timestamp: HOUR as i64 };
+    world.port.propose(group).await.expect("proposed").expect("group created");
+    let (shard, owners) = world.read(|s| {
+        let shard = s.next_shard_id() - 1;
+        (shard, s.shard(shard).map(|v| v.shard.owners.clone()).unwrap_or_default())
+    });
+    let (holder, lacking) = (owners[0], owners[1]);
+    // The write reached one owner only.
+    world.install(holder, shard);
+    world.run_for(Duration::from_secs(3), every).await;
+    let refill: Vec<CopyTask> = world.open_tasks().into_iter().filter(|t| t.spec.shard_id == shard).collect();
+    assert_eq!(refill.len(), 1, "{refill:?}");
+    assert_eq!((refill[0].spec.target, refill[0].spec.source), (lacking, holder));
+    assert_eq!(refill[0].spec.reason, TaskReason::MissingOnOwner, "long before the next full round (30 s)");
+}

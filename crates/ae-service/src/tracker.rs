@@ -41,7 +41,7 @@ struct Progress {
 }
 
 /// What a heartbeat changed, for deciding whether to plan at once.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct HeartbeatOutcome {
     /// The leader needs the node's full inventory.
     pub(crate) send_inventory: bool,
@@ -49,6 +49,9 @@ pub(crate) struct HeartbeatOutcome {
     pub(crate) came_online: bool,
     /// The set of shards the node holds changed.
     pub(crate) shards_changed: bool,
+    /// Shards written recently that this node still lacks now that it reported after their
+    /// window: a gap is real from this heartbeat on (nothing else would mark them).
+    pub(crate) gaps_confirmed: Vec<ShardId>,
 }
 
 /// The soft state of one leadership term.
@@ -104,6 +107,7 @@ impl Tracker {
     ) -> HeartbeatOutcome {
         let came_online = self.liveness(now, node_id, settings) != Liveness::Online;
         let previous = self.nodes.remove(&node_id).filter(|p| p.addr == request.addr);
+        let heard_before = previous.as_ref().map(|p| p.at);
         let (inventory, shards_changed) = match request.inventory {
             Some(reports) => {
                 let inventory: Inventory = reports
@@ -133,8 +137,17 @@ impl Tracker {
             inventory,
         };
         let send_inventory = heard.current_inventory().is_none();
+        let lacks = |shard: ShardId| heard.current_inventory().is_some_and(|inv| !inv.holds(shard));
+        // Windows that closed with this heartbeat: it is the first one sent after them.
+        let closed = |first: Instant| {
+            heard_before.is_some_and(|before| before < first + settings.heartbeat_interval)
+                && now >= first + settings.heartbeat_interval
+        };
+        let mut gaps_confirmed: Vec<ShardId> =
+            self.recent_at.iter().filter(|&(&shard, &first)| closed(first) && lacks(shard)).map(|(&s, _)| s).collect();
+        gaps_confirmed.sort_unstable();
         self.nodes.insert(node_id, heard);
-        HeartbeatOutcome { send_inventory, came_online, shards_changed }
+        HeartbeatOutcome { send_inventory, came_online, shards_changed, gaps_confirmed }
     }
 
     /// How the leader judges `node_id` at `now`.
@@ -365,8 +378,11 @@ mod tests {
         assert!(tracker.unconfirmed_gap(2, 9, &settings));
         assert_eq!(tracker.unreported(owners, &settings), BTreeSet::from([(2, 9)]));
         // Node 2 reports again a heartbeat interval later and still lacks it: the gap is real.
-        tracker.heartbeat(t0 + Duration::from_millis(1200), 2, beat(1, None), &settings);
+        let confirmed = tracker.heartbeat(t0 + Duration::from_millis(1200), 2, beat(1, None), &settings);
+        assert_eq!(confirmed.gaps_confirmed, vec![9], "the heartbeat that closes the window confirms the gap");
         assert!(!tracker.unconfirmed_gap(2, 9, &settings));
+        let again = tracker.heartbeat(t0 + Duration::from_millis(2200), 2, beat(1, None), &settings);
+        assert!(again.gaps_confirmed.is_empty(), "confirmed once");
         assert!(tracker.unreported(owners, &settings).is_empty());
         // A completed copy counts as held until its target reports, and an inventory sent before
         // it was installed (within a heartbeat interval) is no gap.
