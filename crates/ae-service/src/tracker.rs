@@ -152,15 +152,17 @@ impl Tracker {
 
     /// How the leader judges `node_id` at `now`.
     pub(crate) fn liveness(&self, now: Instant, node_id: NodeId, settings: &AntiEntropySettings) -> Liveness {
-        let silence = match self.nodes.get(&node_id) {
-            Some(heard) => now.duration_since(heard.at),
-            // Never heard since taking over: silent since then, but not judged during the grace.
+        let (silence, heard) = match self.nodes.get(&node_id) {
+            Some(heard) => (now.duration_since(heard.at), true),
+            // Never heard since taking over: not judged during the grace period; after it, silent
+            // since the takeover, and never online (a node that died just before the takeover must
+            // not be chosen as a copy target until its dead-node timeout).
             None if !self.trusted(now, settings) => return Liveness::Unknown,
-            None => now.duration_since(self.since),
+            None => (now.duration_since(self.since), false),
         };
         if settings.dead_node_timeout.is_some_and(|dead| silence >= dead) {
             Liveness::Dead
-        } else if silence >= settings.suspect_timeout {
+        } else if silence >= settings.suspect_timeout || !heard {
             Liveness::Suspect
         } else {
             Liveness::Online
@@ -334,7 +336,7 @@ mod tests {
         let at = |secs| t0 + Duration::from_secs(secs);
         assert_eq!(tracker.liveness(at(1), 7, &settings), Liveness::Unknown, "not judged during the grace");
         assert!(!tracker.trusted(at(2), &settings));
-        assert_eq!(tracker.liveness(at(4), 7, &settings), Liveness::Online, "silent only since the takeover");
+        assert_eq!(tracker.liveness(at(4), 7, &settings), Liveness::Suspect, "never heard since the takeover");
         assert_eq!(tracker.liveness(at(6), 7, &settings), Liveness::Suspect);
         assert_eq!(tracker.liveness(at(60), 7, &settings), Liveness::Dead);
 
