@@ -37,7 +37,8 @@
 //!   (`DrainingOwner`), and otherwise is a plain addition (`UnderReplicated`). A shard that already
 //!   has `replication` active owners gets no replacement for a surplus dead or draining owner.
 //! * **Dropped owners**: a leaving owner (draining or dead) of a shard that keeps `replication`
-//!   live copies on active owners without it is dropped ([`Plan::drop_owners`], in scope only), and
+//!   copies *reported* by online, active owners without it is dropped ([`Plan::drop_owners`], in
+//!   scope only; an assumed copy or a suspect owner's does not vouch for a drop), and
 //!   an in-flight task that was to replace it is cancelled (`NotNeeded`, whatever the scope): this
 //!   is how a drained node whose shards an operator copied, or whose policy's RF was lowered,
 //!   finishes draining, and how a dead node's surplus ownership goes away.

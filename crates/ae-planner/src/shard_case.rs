@@ -192,10 +192,13 @@ impl<'a> ShardCase<'a> {
             .collect()
     }
 
-    /// Leaving owners (draining, or dead) the shard can do without: its live copies on active
-    /// owners (the leaving ones never among them) number at least `replication`.
+    /// Leaving owners (draining, or dead) the shard can do without: at least `replication` other
+    /// owners are active, online and *report* holding it. Dropping an owner is not undone, so an
+    /// assumed copy (no inventory yet, e.g. right after `update-data`) or a suspect owner's does not
+    /// count here, though both count as live copies everywhere else.
     fn surplus_owners(&self, nodes: &NodeTable<'_>) -> Vec<DropOwner> {
-        if self.stable_live < self.shard.replication {
+        let vouched = |o: &Owner| o.reports_it && o.ix.is_some_and(|i| nodes.is_active(i) && nodes.is_online(i));
+        if self.owners.iter().filter(|o| vouched(o)).count() < self.shard.replication as usize {
             return Vec::new();
         }
         let mut surplus = Vec::new();

@@ -218,6 +218,13 @@ proptest! {
             prop_assert!(node.is_some_and(|n| n.liveness == Liveness::Dead || n.membership == Membership::Draining));
             let shard = input.shards.iter().find(|s| s.id == drop.shard);
             prop_assert!(shard.is_some_and(|s| facts.stable_live(s.id) >= s.replication as usize), "{:?}", drop);
+            // Every copy vouching for the drop is reported by an online, active owner.
+            let vouching = shard.into_iter().flat_map(|s| &s.owners).filter(|&&o| {
+                let reported = input.inventories.get(&o).is_some_and(|inv| inv.holds(drop.shard));
+                let node = input.nodes.iter().find(|n| n.id == o);
+                reported && node.is_some_and(|n| n.membership == Membership::Active && n.liveness == Liveness::Online)
+            });
+            prop_assert!(shard.is_some_and(|s| vouching.count() >= s.replication as usize), "{:?}", drop);
         }
     }
 

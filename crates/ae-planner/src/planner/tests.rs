@@ -367,6 +367,19 @@ fn surplus_owners_are_reported() {
     assert!(plan.create.is_empty() && plan.report.over_replicated.is_empty());
     let dead = cluster.clone().liveness(2, Dead).plan();
     assert_eq!(dead.drop_owners, vec![DropOwner { shard: 1, owner: 2, reason: DropReason::Dead }]);
+    // An owner that has not reported yet (a new machine behind `update-data`) does not vouch for a
+    // drop, nor does a suspect one: only reported copies on online, active owners do.
+    let unreported = Cluster::with_nodes([1, 2, 3]).shard(1, 2, &[1, 2, 3]).report(1, [1]).report(3, [1]);
+    assert!(unreported.clone().membership(3, Draining).plan().drop_owners.is_empty());
+    assert!(unreported
+        .clone()
+        .report(2, [1])
+        .liveness(2, Suspect)
+        .membership(3, Draining)
+        .plan()
+        .drop_owners
+        .is_empty());
+    assert_eq!(unreported.report(2, [1]).membership(3, Draining).plan().drop_owners.len(), 1);
     // Without RF copies elsewhere nothing is dropped: the draining owner is replaced first.
     let short = Cluster::with_nodes([1, 2, 3]).shard(1, 2, &[1, 2]).owners_report_all().membership(2, Draining);
     assert!(short.plan().drop_owners.is_empty());
