@@ -81,18 +81,22 @@ async fn main() -> Result<()> {
         let addr = cluster.data_addr(victim).to_owned();
         cluster.kill_data_node(victim);
         let started = Instant::now();
-        let removal =
-            tokio::spawn(metactl_owned(cluster.meta_urls(), vec!["remove-data".into(), "--force".into(), addr]));
-        let claimed = loop {
-            if claimed_tasks(&cluster).await > 0 {
-                break started.elapsed();
+        let args = ["remove-data", "--force", addr.as_str()];
+        let removal = scenarios::metactl(&cluster, &args);
+        let first_claim = async {
+            loop {
+                if claimed_tasks(&cluster).await > 0 {
+                    return Ok(started.elapsed());
+                }
+                if started.elapsed() > Duration::from_secs(30) {
+                    bail!("no task claimed 30 s after remove-data");
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await; // The poll interval: the figure's resolution.
             }
-            if started.elapsed() > Duration::from_secs(30) {
-                bail!("no task claimed 30 s after remove-data");
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await; // The poll interval: the figure's resolution.
         };
-        removal.await.context("join metactl")??;
+        let (removed, claimed) = tokio::join!(removal, first_claim);
+        succeeded(&removed)?;
+        let claimed = claimed?;
         println!(
             "run {run}: remove-data --force to the first claimed copy task: {:.1} ms",
             claimed.as_secs_f64() * 1e3
@@ -182,16 +186,17 @@ async fn write_hours(cluster: &Cluster, slot: usize, hours: i64) -> Result<()> {
 }
 
 async fn metactl(cluster: &Cluster, args: &[&str]) -> Result<String> {
-    metactl_owned(cluster.meta_urls(), args.iter().map(|a| (*a).to_owned()).collect()).await
+    let output = scenarios::metactl(cluster, args).await;
+    succeeded(&output)?;
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
-async fn metactl_owned(urls: String, args: Vec<String>) -> Result<String> {
-    let output =
-        tokio::process::Command::new(sibling_binary("metactl")).arg("--url").arg(urls).args(&args).output().await?;
+/// Fails unless `metactl` exited successfully.
+fn succeeded(output: &std::process::Output) -> Result<()> {
     if !output.status.success() {
-        bail!("metactl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        bail!("metactl failed: {}", String::from_utf8_lossy(&output.stderr));
     }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    Ok(())
 }
 
 /// User and system CPU time of process `pid`, from `/proc/PID/stat` (fields 14 and 15, in clock

@@ -96,7 +96,7 @@ impl World {
             for &id in self.disks.keys().filter(|&&id| alive(id)) {
                 self.beat(id).await.expect("heartbeat accepted");
             }
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            virtual_wait(Duration::from_secs(1)).await; // The data nodes' heartbeat interval.
         }
     }
 
@@ -131,6 +131,18 @@ impl World {
         disk.0 += 1;
         disk.1.insert(shard);
     }
+}
+
+/// Lets `duration` pass on tokio's paused clock: no real time passes, and the clock moves only
+/// once every task waits, so everything due before the end has run.
+async fn virtual_wait(duration: Duration) {
+    tokio::time::sleep(duration).await;
+}
+
+/// Returns once the service has finished what it was doing (on the paused clock, a moment passes
+/// only when every task waits): for asserting that something did *not* happen.
+async fn settle() {
+    virtual_wait(Duration::from_millis(1)).await;
 }
 
 fn every(_: NodeId) -> bool {
@@ -198,7 +210,7 @@ async fn a_waiting_claim_wakes_when_a_task_is_created() {
         let reply = claimer.serving().claim(request).await.expect("claim");
         (reply, started.elapsed())
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    virtual_wait(Duration::from_millis(300)).await;
     assert!(!claim.is_finished(), "an idle node's claim waits");
     let copy = CopyShardRequest { shard_id: shard, source: 1, target: 2 };
     let task = world.serving().copy_shard(copy).await.expect("copy-shard");
@@ -228,7 +240,7 @@ async fn a_completed_copy_counts_as_held_before_its_target_reports_it() {
         world.serving().complete(CompleteTask { task_id: task.id, attempt }).await.expect("complete");
         assert!(world.owners(task.spec.shard_id).contains(&task.spec.target));
     }
-    tokio::time::sleep(Duration::from_millis(10)).await;
+    settle().await;
     assert!(world.open_tasks().is_empty(), "no refill planned: {:?}", world.open_tasks());
     world.run_for(Duration::from_secs(3), alive).await;
     assert!(world.open_tasks().is_empty(), "the targets reported their copies: nothing to do");
@@ -252,7 +264,7 @@ async fn a_draining_node_whose_shards_are_copied_elsewhere_is_dropped_and_remove
     }
     world.run_for(Duration::from_secs(2), every).await;
     world.port.propose(Command::RemoveDataNode { node_id: 1, force: false }).await.expect("proposed").expect("drain");
-    tokio::time::sleep(Duration::from_millis(10)).await;
+    settle().await;
     assert_eq!(world.read(|s| s.data_node(1).map(|n| n.state)), Some(NodeState::Removed));
     for &shard in &shards {
         assert_eq!(world.owners(shard), vec![2], "the surplus draining owner was dropped");
