@@ -105,7 +105,7 @@ async fn main() {
         port.propose(removal).await.expect("proposed").expect("removed");
         let (at, took) = next_round(&service, &port, Some(last)).await;
         last = at;
-        let open = port.read(|s| s.open_copy_tasks().count());
+        let open = port.read(|s| s.open_tasks().count());
         println!(
             "incremental round after removing node {node_id} ({owned} shards): {:.2} ms; {open} copy tasks open",
             took.as_secs_f64() * 1e3

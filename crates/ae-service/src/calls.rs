@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use meta_model::{
-    ApplyError, CancelReason, Command, CopyTask, CopyTaskSpec, CreatedCopyTasks, NodeId, NodeState, RetryPolicy,
-    TaskReason, TaskState, Timestamp,
+    ApplyError, CancelReason, Command, CreatedCopyTasks, NodeId, NodeState, RetryPolicy, Task, TaskReason, TaskSpec,
+    TaskState, Timestamp,
 };
 use meta_wire::{
     AeError, AeHandler, ClaimReply, ClaimRequest, ClaimedTask, CompleteTask, CopyShardRequest, CopyTaskInfo,
@@ -82,7 +82,7 @@ impl<P: MetaPort> AeHandler for Serving<'_, P> {
             offered.as_mut().enable();
             let wall = port.wall_clock();
             let (claimable, mut held, next_retry) = port.read(|state| {
-                let mine = state.open_copy_tasks().filter(|t| t.spec.target == claim.node_id);
+                let mine = state.open_tasks().filter(|t| t.spec.target == claim.node_id);
                 let mut claimable = false;
                 let mut held = Vec::new();
                 let mut next_retry: Option<Timestamp> = None;
@@ -101,7 +101,7 @@ impl<P: MetaPort> AeHandler for Serving<'_, P> {
             if claimable && held.len() < claim.max as usize {
                 let lease = nanos(service.settings.lease);
                 let command = Command::ClaimCopyTasks { now: wall, node_id: claim.node_id, max: claim.max, lease };
-                break commit::<P, Vec<CopyTask>>(port, command).await?;
+                break commit::<P, Vec<Task>>(port, command).await?;
             }
             if !held.is_empty() || claimable || tokio::time::Instant::now() >= deadline {
                 held.sort_by_key(|t| (t.spec.priority, t.id));
@@ -143,18 +143,18 @@ impl<P: MetaPort> AeHandler for Serving<'_, P> {
             return Ok(ProgressReply { lease_deadline: deadline });
         }
         let command = Command::RenewCopyTaskLease { now: wall, task_id, attempt: request.attempt, lease };
-        let renewed: CopyTask = commit(port, command).await?;
+        let renewed: Task = commit(port, command).await?;
         Ok(ProgressReply { lease_deadline: renewed.lease_deadline.unwrap_or(wall + lease) })
     }
 
     /// The copy was installed before the call; once the command is applied the target owns the
     /// shard, and the applied change tells the planner the copy is held until the target reports it.
-    async fn complete(&self, call: CompleteTask) -> Result<CopyTask, CallError> {
+    async fn complete(&self, call: CompleteTask) -> Result<Task, CallError> {
         let Serving { service, port } = *self;
         let term = service.leading(port)?;
         let CompleteTask { task_id, attempt } = call;
         let command = Command::CompleteCopyTask { now: port.wall_clock(), task_id, attempt };
-        let task: CopyTask = commit(port, command).await?;
+        let task: Task = commit(port, command).await?;
         let bytes = {
             let mut t = service.term(term);
             let bytes = t.tracker.finish(task_id);
@@ -165,7 +165,7 @@ impl<P: MetaPort> AeHandler for Serving<'_, P> {
         Ok(task)
     }
 
-    async fn fail(&self, call: FailTask) -> Result<CopyTask, CallError> {
+    async fn fail(&self, call: FailTask) -> Result<Task, CallError> {
         let Serving { service, port } = *self;
         service.leading(port)?;
         let settings = &service.settings;
@@ -182,15 +182,15 @@ impl<P: MetaPort> AeHandler for Serving<'_, P> {
             error: request.error,
             retry,
         };
-        let task: CopyTask = commit(port, command).await?;
+        let task: Task = commit(port, command).await?;
         tracing::warn!(task_id, shard_id = task.spec.shard_id, failures = task.failures, state = ?task.state, error = task.last_error.as_deref().unwrap_or(""), "copy task failed");
         Ok(task)
     }
 
-    async fn copy_shard(&self, copy: CopyShardRequest) -> Result<CopyTask, CallError> {
+    async fn copy_shard(&self, copy: CopyShardRequest) -> Result<Task, CallError> {
         let Serving { service, port } = *self;
         service.leading(port)?;
-        let spec = CopyTaskSpec {
+        let spec = TaskSpec {
             shard_id: copy.shard_id,
             source: copy.source,
             target: copy.target,
@@ -207,12 +207,12 @@ impl<P: MetaPort> AeHandler for Serving<'_, P> {
         }
     }
 
-    async fn kill(&self, call: KillTask) -> Result<CopyTask, CallError> {
+    async fn kill(&self, call: KillTask) -> Result<Task, CallError> {
         let Serving { service, port } = *self;
         service.leading(port)?;
         let KillTask { task_id } = call;
         let command = Command::CancelCopyTask { now: port.wall_clock(), task_id, reason: CancelReason::Operator };
-        let task: CopyTask = commit(port, command).await?;
+        let task: Task = commit(port, command).await?;
         tracing::info!(task_id, shard_id = task.spec.shard_id, "copy task killed by an operator");
         Ok(task)
     }
@@ -228,20 +228,19 @@ impl<P: MetaPort> AeHandler for Serving<'_, P> {
             return Err(CallError::Refused(AeError::NotTrustedYet { retry_ms: millis(wait) }));
         }
         let shard_id = call.shard_id;
-        let _superseded: Vec<CopyTask> =
+        let _superseded: Vec<Task> =
             commit(port, Command::RetryShardRepair { now: port.wall_clock(), shard_id }).await?;
         // The applied change wakes the loop too: whichever round plans the shard, the reply lists
         // its open tasks once this round (which includes it) is done.
         service.plan_round(port, term, Some(shard_id)).await?;
-        let open =
-            port.read(|state| state.open_copy_tasks().filter(|t| t.spec.shard_id == shard_id).cloned().collect());
+        let open = port.read(|state| state.open_tasks().filter(|t| t.spec.shard_id == shard_id).cloned().collect());
         Ok(RepairReply { tasks: open })
     }
 
     async fn tasks(&self, query: CopyTasksQuery) -> Result<CopyTaskList, CallError> {
         let Serving { service, port } = *self;
         let term = service.leading(port)?;
-        let matches = |task: &CopyTask| {
+        let matches = |task: &Task| {
             query.state.is_none_or(|s| task.state == s) && query.shard_id.is_none_or(|s| task.spec.shard_id == s)
         };
         Ok(CopyTaskList { tasks: service.task_infos(port, term, matches) })

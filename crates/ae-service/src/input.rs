@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::time::Instant;
 
 use ae_planner::{Membership, NodeView, PlanInput, ShardView, TaskState as PlanTaskState, TaskView};
-use meta_model::{CancelReason, CopyTaskSpec, MetaState, NodeState, ShardId, TaskReason};
+use meta_model::{CancelReason, MetaState, NodeState, ShardId, TaskReason, TaskSpec};
 use meta_wire::Liveness;
 
 use crate::settings::AntiEntropySettings;
@@ -78,7 +78,7 @@ pub(crate) fn plan_input(
 /// The open and the blocking copy tasks, as the planner sees them.
 fn task_views(state: &MetaState) -> Vec<TaskView> {
     state
-        .copy_tasks()
+        .tasks()
         .values()
         .filter_map(|task| {
             let state = match task.state {
@@ -113,14 +113,14 @@ fn planner_liveness(liveness: Liveness) -> ae_planner::Liveness {
 }
 
 /// A planned task as a command's spec.
-pub(crate) fn task_spec(task: &ae_planner::NewTask) -> CopyTaskSpec {
+pub(crate) fn task_spec(task: &ae_planner::NewTask) -> TaskSpec {
     let reason = match task.reason {
         ae_planner::Reason::UnderReplicated => TaskReason::UnderReplicated,
         ae_planner::Reason::MissingOnOwner => TaskReason::MissingOnOwner,
         ae_planner::Reason::DeadOwner => TaskReason::DeadOwner,
         ae_planner::Reason::DrainingOwner => TaskReason::DrainingOwner,
     };
-    CopyTaskSpec {
+    TaskSpec {
         shard_id: task.shard,
         source: task.source,
         target: task.target,

@@ -2,7 +2,7 @@
 //! (`entropy show`): the last plans' findings, open tasks, and each data node's health.
 
 use ae_planner::ShardHealth as PlannedHealth;
-use meta_model::CopyTask;
+use meta_model::Task;
 use meta_wire::{CopyTaskInfo, DataNodeHealth, EntropyReport, MissingCopy, ShardHealth};
 
 use crate::port::MetaPort;
@@ -14,13 +14,13 @@ impl AntiEntropy {
         &self,
         port: &P,
         term: u64,
-        keep: impl Fn(&CopyTask) -> bool,
+        keep: impl Fn(&Task) -> bool,
     ) -> Vec<CopyTaskInfo> {
         let now = now();
         port.read(|state| {
             let t = self.term(term);
             state
-                .copy_tasks()
+                .tasks()
                 .values()
                 .filter(|task| keep(task))
                 .map(|task| CopyTaskInfo {

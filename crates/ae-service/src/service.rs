@@ -25,7 +25,7 @@ use prometheus_client::registry::Registry;
 use tokio::sync::Notify;
 
 use ae_planner::{Limits, Scope};
-use meta_model::{Changes, Command, CopyTask, CopyTaskSpec, CreatedCopyTasks, MetaState, NodeId, ShardId, TaskState};
+use meta_model::{Changes, Command, CreatedCopyTasks, MetaState, NodeId, ShardId, Task, TaskSpec, TaskState};
 use meta_wire::Liveness;
 
 use crate::findings::Findings;
@@ -280,7 +280,7 @@ impl AntiEntropy {
                 .filter(|n| n.is_member())
                 .filter_map(|n| t.tracker.next_transition(now, n.id, settings));
             let leases = state
-                .open_copy_tasks()
+                .open_tasks()
                 .filter(|task| task.state == TaskState::Claimed)
                 .filter_map(|task| task.lease_deadline)
                 .map(|deadline| now + Duration::from_nanos(u64::try_from(deadline.saturating_sub(wall)).unwrap_or(0)));
@@ -292,14 +292,12 @@ impl AntiEntropy {
     async fn expire_leases<P: MetaPort>(&self, port: &P) -> Result<(), CallError> {
         let wall = port.wall_clock();
         let lapsed = port.read(|state| {
-            state
-                .open_copy_tasks()
-                .any(|t| t.state == TaskState::Claimed && t.lease_deadline.is_some_and(|d| d <= wall))
+            state.open_tasks().any(|t| t.state == TaskState::Claimed && t.lease_deadline.is_some_and(|d| d <= wall))
         });
         if !lapsed {
             return Ok(());
         }
-        let expired: Vec<CopyTask> = commit(port, Command::ExpireCopyTaskLeases { now: wall }).await?;
+        let expired: Vec<Task> = commit(port, Command::ExpireCopyTaskLeases { now: wall }).await?;
         for task in &expired {
             tracing::warn!(
                 task_id = task.id,
@@ -411,14 +409,14 @@ impl AntiEntropy {
 
     /// Carries out a plan: cancellations, then creations, then dropped owners (the planner's order).
     /// Returns the tasks created.
-    async fn carry_out<P: MetaPort>(&self, port: &P, plan: &ae_planner::Plan) -> Result<Vec<CopyTask>, CallError> {
+    async fn carry_out<P: MetaPort>(&self, port: &P, plan: &ae_planner::Plan) -> Result<Vec<Task>, CallError> {
         for cancel in &plan.cancel {
             let command = Command::CancelCopyTask {
                 now: port.wall_clock(),
                 task_id: cancel.task,
                 reason: cancel_reason(cancel.reason),
             };
-            match commit::<P, CopyTask>(port, command).await {
+            match commit::<P, Task>(port, command).await {
                 Ok(_) => {
                     tracing::info!(task_id = cancel.task, reason = ?cancel.reason, "copy task cancelled by the planner")
                 }
@@ -428,7 +426,7 @@ impl AntiEntropy {
         }
         let mut created = Vec::new();
         for chunk in plan.create.chunks(CREATE_BATCH) {
-            let tasks: Vec<CopyTaskSpec> = chunk.iter().map(task_spec).collect();
+            let tasks: Vec<TaskSpec> = chunk.iter().map(task_spec).collect();
             let batch: CreatedCopyTasks =
                 commit(port, Command::CreateCopyTasks { now: port.wall_clock(), tasks }).await?;
             for refusal in batch.refused {

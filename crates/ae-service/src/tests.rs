@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use meta_model::{
-    Command, CopyTask, MetaState, NodeId, NodeState, RetentionPolicySpec, ShardId, TaskReason, TaskState, HOUR,
+    Command, MetaState, NodeId, NodeState, RetentionPolicySpec, ShardId, Task, TaskReason, TaskState, HOUR,
 };
 use meta_wire::{
     AeError, AeHandler, ClaimRequest, CompleteTask, CopyShardRequest, FailRequest, FailTask, GetReport, Heartbeat,
@@ -104,8 +104,8 @@ impl World {
         self.port.read(read)
     }
 
-    fn open_tasks(&self) -> Vec<CopyTask> {
-        self.read(|s| s.open_copy_tasks().cloned().collect())
+    fn open_tasks(&self) -> Vec<Task> {
+        self.read(|s| s.open_tasks().cloned().collect())
     }
 
     fn owners(&self, shard: ShardId) -> Vec<NodeId> {
@@ -117,7 +117,7 @@ impl World {
     }
 
     /// An operator's copy of a shard of node 1 to `target`, claimed by `target` (attempt 1).
-    async fn claimed_copy(&self, target: NodeId) -> CopyTask {
+    async fn claimed_copy(&self, target: NodeId) -> Task {
         let shard = self.read(|s| s.shards_owned_by(1).next()).expect("node 1 owns a shard");
         let task = self.serving().copy_shard(CopyShardRequest { shard_id: shard, source: 1, target }).await;
         let task = task.expect("copy-shard");
@@ -376,7 +376,7 @@ async fn a_write_missing_on_one_owner_is_refilled_once_that_owner_reports_withou
     // The write reached one owner only.
     world.install(holder, shard);
     world.run_for(Duration::from_secs(3), every).await;
-    let refill: Vec<CopyTask> = world.open_tasks().into_iter().filter(|t| t.spec.shard_id == shard).collect();
+    let refill: Vec<Task> = world.open_tasks().into_iter().filter(|t| t.spec.shard_id == shard).collect();
     assert_eq!(refill.len(), 1, "{refill:?}");
     assert_eq!((refill[0].spec.target, refill[0].spec.source), (lacking, holder));
     assert_eq!(refill[0].spec.reason, TaskReason::MissingOnOwner, "long before the next full round (30 s)");

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
 use meta_client::ClientError;
-use meta_model::{TaskId, TaskState};
+use meta_model::{TaskId, TaskKind, TaskState};
 use meta_wire::{ClaimRequest, ClaimedTask, ProgressRequest};
 
 use crate::error::DatadError;
@@ -87,12 +87,15 @@ enum Copied {
     Stopped(String),
 }
 
-/// One worker: copies the shard, then completes or fails the task.
+/// One worker: does what the task's kind asks (copies the shard), then completes or fails it.
 async fn run_task(node: Arc<Node>, claimed: ClaimedTask) {
     let (task_id, attempt, shard_id) = (claimed.task.id, claimed.task.attempt, claimed.task.spec.shard_id);
     let _guard = RunningGuard { node: Arc::clone(&node), task_id };
-    tracing::info!(task_id, shard_id, attempt, source = %claimed.source_addr, "copy started");
-    match copy(&node, &claimed).await {
+    tracing::info!(task_id, shard_id, attempt, kind = ?claimed.task.kind, source = %claimed.source_addr, "task started");
+    let outcome = match claimed.task.kind {
+        TaskKind::Copy => copy(&node, &claimed).await,
+    };
+    match outcome {
         Ok(Copied::Installed) => complete(&node, task_id, attempt).await,
         Ok(Copied::Stopped(reason)) => {
             tracing::info!(task_id, shard_id, attempt, %reason, "copy stopped; partial file kept");

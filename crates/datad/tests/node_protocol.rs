@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use datad::StatusReply;
 use meta_model::{
-    Command, CopyTask, CopyTaskSpec, MetaState, NodeId, Response, RetentionPolicySpec, TaskId, TaskReason, TaskState,
+    Command, MetaState, NodeId, Response, RetentionPolicySpec, Task, TaskId, TaskKind, TaskReason, TaskSpec, TaskState,
 };
 use meta_wire::{
     ClaimReply, ClaimRequest, ClaimedTask, CompleteRequest, CreateShardGroupRequest, DataNodeList, ErrorDetail,
@@ -131,7 +131,7 @@ async fn complete(
     State(fake): State<Arc<Fake>>,
     Path(id): Path<TaskId>,
     Json(request): Json<CompleteRequest>,
-) -> Reply<CopyTask> {
+) -> Reply<Task> {
     let mut tasks = fake.tasks.lock().expect("fake");
     let Some(position) = tasks.iter().position(|t| t.task.id == id && t.task.attempt == request.attempt) else {
         return refuse(StatusCode::CONFLICT, "task_not_claimed");
@@ -254,7 +254,7 @@ async fn writes_reach_every_owner_and_a_copy_task_is_pulled_verified_and_complet
     let id_c = fake.add_data_node(&c);
     eventually("C is registered", || async { status(&http, &c).await.is_some_and(|s| s.registered) }).await;
     let shard = shards_a[0];
-    let spec = CopyTaskSpec {
+    let spec = TaskSpec {
         shard_id: shard.shard_id,
         source: id_a,
         target: id_c,
@@ -262,8 +262,12 @@ async fn writes_reach_every_owner_and_a_copy_task_is_pulled_verified_and_complet
         priority: 1,
         reason: TaskReason::Operator,
     };
-    let task =
-        CopyTask { state: TaskState::Claimed, attempt: 2, lease_deadline: Some(0), ..CopyTask::pending(7, spec, 0) };
+    let task = Task {
+        state: TaskState::Claimed,
+        attempt: 2,
+        lease_deadline: Some(0),
+        ..Task::pending(7, TaskKind::Copy, spec, 0)
+    };
     fake.tasks.lock().expect("fake").push(ClaimedTask { task: task.clone(), source_addr: a.clone() });
     eventually("the task is completed", || async { fake.completed.lock().expect("fake").contains(&(7, 2)) }).await;
     let shards_c = status(&http, &c).await.expect("status").shards;
@@ -273,7 +277,7 @@ async fn writes_reach_every_owner_and_a_copy_task_is_pulled_verified_and_complet
 
     // --- phase: a task for a shard C already holds completes without copying again.
     let progress_before = fake.progress.lock().expect("fake").len();
-    let again = CopyTask { id: 8, attempt: 1, ..task };
+    let again = Task { id: 8, attempt: 1, ..task };
     fake.tasks.lock().expect("fake").push(ClaimedTask { task: again, source_addr: a.clone() });
     eventually("the second task is completed", || async { fake.completed.lock().expect("fake").contains(&(8, 1)) })
         .await;

@@ -55,7 +55,7 @@ pub fn router<S: MetaService>(service: Arc<S>, auth: Auth) -> Router {
             let status = service.status();
             let applied = service.apply_counters();
             let mut registry = Registry::default();
-            service.read(|state, _| metrics.register(&mut registry, &status, applied, state.copy_tasks()));
+            service.read(|state, _| metrics.register(&mut registry, &status, applied, state.tasks()));
             service.node_metrics(&mut registry);
             let mut text = String::new();
             match prometheus_client::encoding::text::encode(&mut text, &registry) {

@@ -14,7 +14,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::registry::Registry;
 
-use meta_model::{CopyTask, TaskId, TaskState};
+use meta_model::{Task, TaskId, TaskState};
 use meta_wire::NodeStatus;
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -44,7 +44,7 @@ impl HttpMetrics {
         registry: &mut Registry,
         status: &NodeStatus,
         applied: (u64, f64),
-        tasks: &BTreeMap<TaskId, CopyTask>,
+        tasks: &BTreeMap<TaskId, Task>,
     ) {
         let by_state = Family::<Labels, Gauge>::default();
         for state in [TaskState::Pending, TaskState::Claimed, TaskState::Done, TaskState::Failed, TaskState::Cancelled]

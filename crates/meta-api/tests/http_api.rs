@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use http_body_util::BodyExt;
 use meta_api::{router, Auth, MembershipChange, MetaService, NodeStatus, Proposed, ServiceError};
-use meta_model::{ApplyError, Command, CopyTask, LeaderFacts, MetaState};
+use meta_model::{ApplyError, Command, LeaderFacts, MetaState, Task};
 use meta_wire::{
     AeCall, AeError, AeHandler, ClaimReply, ClaimRequest, CompleteTask, CopyShardRequest, CopyTaskInfo, CopyTaskList,
     CopyTasksQuery, EntropyReport, FailTask, GetReport, GetTask, Heartbeat, HeartbeatReply, KillTask, ProgressReply,
@@ -101,20 +101,20 @@ impl AeHandler for LocalAntiEntropy<'_> {
         disabled()
     }
 
-    async fn complete(&self, call: CompleteTask) -> Result<CopyTask, ServiceError> {
+    async fn complete(&self, call: CompleteTask) -> Result<Task, ServiceError> {
         let CompleteTask { task_id, attempt } = call;
         Err(AeError::Apply(ApplyError::StaleAttempt { task_id, attempt, current: attempt + 1 }).into())
     }
 
-    async fn fail(&self, _call: FailTask) -> Result<CopyTask, ServiceError> {
+    async fn fail(&self, _call: FailTask) -> Result<Task, ServiceError> {
         disabled()
     }
 
-    async fn copy_shard(&self, _call: CopyShardRequest) -> Result<CopyTask, ServiceError> {
+    async fn copy_shard(&self, _call: CopyShardRequest) -> Result<Task, ServiceError> {
         disabled()
     }
 
-    async fn kill(&self, _call: KillTask) -> Result<CopyTask, ServiceError> {
+    async fn kill(&self, _call: KillTask) -> Result<Task, ServiceError> {
         disabled()
     }
 
@@ -471,10 +471,38 @@ async fn the_openapi_document_lists_only_routed_operations() {
     }
     assert_eq!(operations, 39, "documented operations");
     let schemas = doc["components"]["schemas"].as_object().expect("schemas");
-    for name in
-        ["DataNode", "ShardInfo", "ErrorReply", "NodeStatus", "RetentionPolicyRequest", "EntropyReport", "CopyTask"]
-    {
+    for name in [
+        "DataNode",
+        "ShardInfo",
+        "ErrorReply",
+        "NodeStatus",
+        "RetentionPolicyRequest",
+        "EntropyReport",
+        "Task",
+        "TaskKind",
+    ] {
         assert!(schemas.contains_key(name), "schema {name} missing");
+    }
+    let mut refs = Vec::new();
+    collect_refs(&doc, &mut refs);
+    assert!(!refs.is_empty());
+    for reference in refs {
+        let name = reference.strip_prefix("#/components/schemas/").unwrap_or(&reference);
+        assert!(schemas.contains_key(name), "{reference} points at no schema");
+    }
+}
+
+/// Every `$ref` in a JSON document.
+fn collect_refs(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(reference)) = map.get("$ref") {
+                out.push(reference.clone());
+            }
+            map.values().for_each(|v| collect_refs(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
     }
 }
 

@@ -7,7 +7,7 @@
 
 use reqwest::Method;
 
-use meta_model::{CopyTask, NodeId, TaskId};
+use meta_model::{NodeId, Task, TaskId};
 use meta_wire::{
     ClaimReply, ClaimRequest, CompleteRequest, CopyTaskInfo, FailRequest, HeartbeatReply, HeartbeatRequest,
     ProgressReply, ProgressRequest,
@@ -51,14 +51,14 @@ impl Client {
     /// `POST /v1/copy-tasks/{id}/complete`: the copy is in place; the target becomes an owner.
     /// Not retried when the outcome is unknown. A repeat after a success is refused with `409
     /// task_not_claimed` or `stale_attempt`; read the task with [`Client::copy_task`] to find out.
-    pub async fn complete_task(&self, task_id: TaskId, attempt: u32) -> Result<CopyTask, ClientError> {
+    pub async fn complete_task(&self, task_id: TaskId, attempt: u32) -> Result<Task, ClientError> {
         let path = format!("/v1/copy-tasks/{task_id}/complete");
         self.write(Method::POST, &path, Some(&CompleteRequest { attempt })).await
     }
 
     /// `POST /v1/copy-tasks/{id}/fail`: the attempt failed with `error`; the meta service retries
     /// the task with backoff (or marks it failed). Not retried when the outcome is unknown.
-    pub async fn fail_task(&self, task_id: TaskId, attempt: u32, error: &str) -> Result<CopyTask, ClientError> {
+    pub async fn fail_task(&self, task_id: TaskId, attempt: u32, error: &str) -> Result<Task, ClientError> {
         let path = format!("/v1/copy-tasks/{task_id}/fail");
         self.write(Method::POST, &path, Some(&FailRequest { attempt, error: error.to_owned() })).await
     }

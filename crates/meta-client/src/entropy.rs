@@ -2,7 +2,7 @@
 
 use reqwest::Method;
 
-use meta_model::{CopyTask, NodeId, ShardId, TaskId, TaskState};
+use meta_model::{NodeId, ShardId, Task, TaskId, TaskState};
 use meta_wire::{CopyShardRequest, CopyTaskList, EntropyReport, RepairReply, RepairRequest};
 
 use crate::{Client, ClientError};
@@ -24,14 +24,14 @@ impl Client {
 
     /// `POST /v1/copy-tasks` (`copy-shard`): copies `shard_id` from `source` to `target`, which
     /// becomes an extra owner when the copy is done.
-    pub async fn copy_shard(&self, shard_id: ShardId, source: NodeId, target: NodeId) -> Result<CopyTask, ClientError> {
+    pub async fn copy_shard(&self, shard_id: ShardId, source: NodeId, target: NodeId) -> Result<Task, ClientError> {
         let body = CopyShardRequest { shard_id, source, target };
         self.write(Method::POST, "/v1/copy-tasks", Some(&body)).await
     }
 
     /// `DELETE /v1/copy-tasks/{id}` (`kill-copy-shard`, `entropy kill-repair`): withdraws an open
     /// task; the planner does not plan the same copy again until `entropy repair`.
-    pub async fn kill_copy_task(&self, task_id: TaskId) -> Result<CopyTask, ClientError> {
+    pub async fn kill_copy_task(&self, task_id: TaskId) -> Result<Task, ClientError> {
         self.write::<(), _>(Method::DELETE, &format!("/v1/copy-tasks/{task_id}"), None).await
     }
 

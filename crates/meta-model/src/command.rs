@@ -4,12 +4,13 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::copy_task::{CancelReason, CopyTaskSpec, RetryPolicy, TaskId};
+use crate::error::CodecError;
 use crate::model::leader_facts::LeaderFacts;
 use crate::model::node::NodeId;
 use crate::model::retention_policy::{RetentionPolicySpec, RetentionPolicyUpdate};
 use crate::model::shard_group::{ShardId, Timestamp};
-use crate::record::MetadataRecord;
+use crate::model::task::{CancelReason, RetryPolicy, TaskId, TaskSpec};
+use crate::record::{self, MetadataRecord};
 
 /// A change to the cluster metadata. Any time it depends on was stamped by the proposer and
 /// travels inside the command, so applying it is the same on every node.
@@ -143,22 +144,23 @@ pub enum Command {
         /// The shard.
         shard_id: ShardId,
     },
-    /// Load a backup into an empty cluster: its data nodes, databases, policies, groups and
-    /// owners. The cluster's own meta nodes stay; ID counters move past both.
-    RestoreMetadata {
+    /// [`Command::RestoreMetadata`] as format 2 wrote it, carrying the record of that format:
+    /// applied when read from a log written by that format, never proposed.
+    RestoreMetadataV2 {
         /// The backed-up metadata.
-        backup: Box<MetadataRecord>,
+        backup: Box<record::v2::MetadataRecord>,
     },
-    /// Create copy tasks (planner or `copy-shard`). Each spec is checked on its own; refused
+    /// Create copy tasks ([`crate::TaskKind::Copy`]; planner or `copy-shard`). Each spec is checked on its own; refused
     /// ones are listed in the response and the rest are created.
     CreateCopyTasks {
         /// The proposer's clock.
         now: Timestamp,
         /// What to copy.
-        tasks: Vec<CopyTaskSpec>,
+        tasks: Vec<TaskSpec>,
     },
-    /// A data node claims pending tasks it is the target of, most urgent first, until it holds
-    /// `max` claimed; each claim bumps the task's attempt and starts a lease.
+    /// A data node claims pending copy tasks ([`crate::TaskKind::Copy`]) it is the target of,
+    /// most urgent first, until it holds `max` claimed; each claim bumps the task's attempt and
+    /// starts a lease. The reply lists the copy tasks it holds claimed.
     ClaimCopyTasks {
         /// The proposer's clock.
         now: Timestamp,
@@ -243,9 +245,26 @@ pub enum Command {
         /// Nanoseconds after the leader's `now`.
         delay: u64,
     },
+    /// Load a backup into an empty cluster: its data nodes, databases, policies, groups and
+    /// owners. The cluster's own meta nodes stay; ID counters move past both. Build it with
+    /// [`Command::restore`].
+    RestoreMetadata {
+        /// The backed-up [`MetadataRecord`] as [`crate::codec::encode`] wrote it, so a later
+        /// change of the record's shape leaves the log entry readable (decoded, and migrated,
+        /// when applied).
+        record: Vec<u8>,
+    },
 }
 
 impl Command {
+    /// The command that loads `backup` into an empty cluster.
+    ///
+    /// # Errors
+    /// [`CodecError`] if the record cannot be encoded.
+    pub fn restore(backup: &MetadataRecord) -> Result<Command, CodecError> {
+        Ok(Command::RestoreMetadata { record: crate::codec::encode("backup record", backup)? })
+    }
+
     /// A short, stable name for logs and metrics.
     pub fn name(&self) -> &'static str {
         match self {
@@ -267,7 +286,7 @@ impl Command {
             Command::AddShardOwner { .. } => "add_shard_owner",
             Command::RemoveShardOwner { .. } => "remove_shard_owner",
             Command::DropShard { .. } => "drop_shard",
-            Command::RestoreMetadata { .. } => "restore_metadata",
+            Command::RestoreMetadata { .. } | Command::RestoreMetadataV2 { .. } => "restore_metadata",
             Command::CreateCopyTasks { .. } => "create_copy_tasks",
             Command::ClaimCopyTasks { .. } => "claim_copy_tasks",
             Command::RenewCopyTaskLease { .. } => "renew_copy_task_lease",

@@ -3,9 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::copy_task::{TaskId, TaskState};
 use crate::model::node::{NodeId, NodeState};
 use crate::model::shard_group::{ShardGroupId, ShardId, Timestamp};
+use crate::model::task::{TaskId, TaskState};
 
 /// Why `apply` rejected a command. A rejected command changes nothing; every replica rejects it
 /// the same way, so the error is part of the replicated result.
@@ -335,7 +335,7 @@ pub enum CodecError {
         len: usize,
     },
     /// The record was written by a format this build does not know.
-    #[error("{what} has format version {found}; this build reads versions up to {supported}")]
+    #[error("{what} has format version {found}; this build reads versions {oldest} to {supported}", oldest = crate::codec::OLDEST_READABLE)]
     UnsupportedFormat {
         /// What was being decoded.
         what: &'static str,

@@ -2,10 +2,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::model::copy_task::{CopyTask, TaskId};
 use crate::model::database::Database;
 use crate::model::node::NodeId;
 use crate::model::shard_group::{ShardGroup, ShardGroupId, ShardId};
+use crate::model::task::{Task, TaskId};
 
 /// Where shards and groups live, and which shards each node owns.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -92,7 +92,7 @@ pub(crate) struct OpenTasks {
 
 impl OpenTasks {
     /// Builds the index of a set of tasks.
-    pub(crate) fn build(tasks: &BTreeMap<TaskId, CopyTask>) -> Self {
+    pub(crate) fn build(tasks: &BTreeMap<TaskId, Task>) -> Self {
         let mut open = OpenTasks::default();
         for task in tasks.values().filter(|t| t.state.is_open()) {
             open.insert(task);
@@ -101,13 +101,13 @@ impl OpenTasks {
     }
 
     /// Records an open task.
-    pub(crate) fn insert(&mut self, task: &CopyTask) {
+    pub(crate) fn insert(&mut self, task: &Task) {
         self.by_copy.insert((task.spec.shard_id, task.spec.target), task.id);
         self.by_target.entry(task.spec.target).or_default().insert(task.id);
     }
 
     /// Forgets a task that is no longer open.
-    pub(crate) fn remove(&mut self, task: &CopyTask) {
+    pub(crate) fn remove(&mut self, task: &Task) {
         self.by_copy.remove(&(task.spec.shard_id, task.spec.target));
         if let Some(ids) = self.by_target.get_mut(&task.spec.target) {
             ids.remove(&task.id);

@@ -52,7 +52,6 @@ mod validate;
 pub use changes::Changes;
 pub use command::Command;
 pub use error::{ApplyError, CodecError};
-pub use model::copy_task::{CancelReason, CopyTask, CopyTaskSpec, RetryPolicy, TaskId, TaskReason, TaskState};
 pub use model::database::Database;
 pub use model::duration::{
     format_duration, parse_duration, DurationParseError, DAY, HOUR, MICROSECOND, MILLISECOND, MINUTE, NANOSECOND,
@@ -64,6 +63,8 @@ pub use model::retention_policy::{RetentionPolicy, RetentionPolicySpec, Retentio
 pub use model::shard_group::{
     wall_clock, Shard, ShardGroup, ShardGroupId, ShardId, Timestamp, MAX_TIMESTAMP, MIN_TIMESTAMP,
 };
+pub use model::task::{CancelReason, RetryPolicy, Task, TaskId, TaskKind, TaskReason, TaskSpec, TaskState};
+pub use record::v2::{CopyTask as CopyTaskV2, MetadataRecord as MetadataRecordV2};
 pub use record::MetadataRecord;
 pub use response::{CreatedCopyTasks, FromResponse, RejectedCopyTask, Response, ShardGroupCreated, Truncation};
 pub use state::{MetaState, ShardView, FINISHED_TASKS_KEPT};

@@ -6,10 +6,12 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::copy_task::{CopyTask, TaskId};
+use crate::codec;
+use crate::error::CodecError;
 use crate::model::database::Database;
 use crate::model::node::{DataNode, MetaNode, NodeId};
 use crate::model::shard_group::{ShardGroupId, ShardId};
+use crate::model::task::{Task, TaskId};
 
 /// The canonical data of the metadata, as persisted.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,6 +30,113 @@ pub struct MetadataRecord {
     pub databases: BTreeMap<String, Database>,
     /// The next copy task ID.
     pub next_task_id: TaskId,
-    /// Copy tasks kept, by ID.
-    pub copy_tasks: BTreeMap<TaskId, CopyTask>,
+    /// Tasks kept, by ID. (Named `copy_tasks` in JSON, as before task kinds existed, so backups
+    /// and data nodes of earlier releases read it.)
+    #[serde(rename = "copy_tasks")]
+    pub tasks: BTreeMap<TaskId, Task>,
+}
+
+impl MetadataRecord {
+    /// Decodes a record written by [`crate::codec::encode`] of this or an older readable format,
+    /// migrating older shapes.
+    ///
+    /// # Errors
+    /// [`CodecError`] when the bytes are no record of a readable format.
+    pub fn decode(what: &'static str, bytes: &[u8]) -> Result<Self, CodecError> {
+        codec::decode_migrating(what, bytes, |version, body| match version {
+            2 => codec::decode_body::<v2::MetadataRecord>(what, body).map(MetadataRecord::from),
+            found => Err(CodecError::UnsupportedFormat { what, found, supported: codec::FORMAT_VERSION }),
+        })
+    }
+}
+
+/// The record as format 2 wrote it, before tasks had kinds: read from snapshots, backups and
+/// restore log entries of that format, never written.
+pub(crate) mod v2 {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Serialize};
+
+    use crate::model::database::Database;
+    use crate::model::node::{DataNode, MetaNode, NodeId};
+    use crate::model::shard_group::{ShardGroupId, ShardId, Timestamp};
+    use crate::model::task::{CancelReason, Task, TaskId, TaskKind, TaskSpec, TaskState};
+
+    /// [`super::MetadataRecord`] of format 2: the same fields, tasks without a kind.
+    #[allow(missing_docs)]
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct MetadataRecord {
+        pub next_node_id: NodeId,
+        pub next_shard_group_id: ShardGroupId,
+        pub next_shard_id: ShardId,
+        pub data_nodes: BTreeMap<NodeId, DataNode>,
+        pub meta_nodes: BTreeMap<NodeId, MetaNode>,
+        pub databases: BTreeMap<String, Database>,
+        pub next_task_id: TaskId,
+        pub copy_tasks: BTreeMap<TaskId, CopyTask>,
+    }
+
+    /// A task of format 2: every task was a copy.
+    #[allow(missing_docs)]
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct CopyTask {
+        pub id: TaskId,
+        pub spec: TaskSpec,
+        pub state: TaskState,
+        pub attempt: u32,
+        pub lease_deadline: Option<Timestamp>,
+        pub failures: u32,
+        pub retry_at: Option<Timestamp>,
+        pub last_error: Option<String>,
+        pub cancel_reason: Option<CancelReason>,
+        pub created_at: Timestamp,
+        pub updated_at: Timestamp,
+    }
+
+    impl From<CopyTask> for Task {
+        fn from(old: CopyTask) -> Task {
+            let CopyTask {
+                id,
+                spec,
+                state,
+                attempt,
+                lease_deadline,
+                failures,
+                retry_at,
+                last_error,
+                cancel_reason,
+                created_at,
+                updated_at,
+            } = old;
+            Task {
+                id,
+                kind: TaskKind::Copy,
+                spec,
+                state,
+                attempt,
+                lease_deadline,
+                failures,
+                retry_at,
+                last_error,
+                cancel_reason,
+                created_at,
+                updated_at,
+            }
+        }
+    }
+
+    impl From<MetadataRecord> for super::MetadataRecord {
+        fn from(old: MetadataRecord) -> super::MetadataRecord {
+            super::MetadataRecord {
+                next_node_id: old.next_node_id,
+                next_shard_group_id: old.next_shard_group_id,
+                next_shard_id: old.next_shard_id,
+                data_nodes: old.data_nodes,
+                meta_nodes: old.meta_nodes,
+                databases: old.databases,
+                next_task_id: old.next_task_id,
+                tasks: old.copy_tasks.into_iter().map(|(id, task)| (id, Task::from(task))).collect(),
+            }
+        }
+    }
 }

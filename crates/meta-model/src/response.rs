@@ -3,9 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApplyError;
-use crate::model::copy_task::CopyTask;
 use crate::model::node::{DataNode, MetaNode};
 use crate::model::shard_group::{ShardGroup, ShardGroupId, Timestamp};
+use crate::model::task::Task;
 
 /// The result of an accepted command.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,13 +30,13 @@ pub enum Response {
     /// IDs of the shard groups the command touched.
     ShardGroupIds(Vec<ShardGroupId>),
     /// A copy task as it is now.
-    CopyTask(CopyTask),
+    Task(Task),
     /// Copy tasks the command touched (claimed, expired, superseded).
-    CopyTasks(Vec<CopyTask>),
+    Tasks(Vec<Task>),
     /// The outcome of creating a batch of copy tasks: each spec is checked on its own.
     CopyTasksCreated {
         /// The tasks created, in the order of their specs.
-        created: Vec<CopyTask>,
+        created: Vec<Task>,
         /// The specs refused, with why.
         rejected: Vec<RejectedCopyTask>,
     },
@@ -64,7 +64,7 @@ pub struct RejectedCopyTask {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CreatedCopyTasks {
     /// The tasks created, in the order of their specs.
-    pub created: Vec<CopyTask>,
+    pub created: Vec<Task>,
     /// The specs refused, with why.
     pub refused: Vec<RejectedCopyTask>,
 }
@@ -116,8 +116,8 @@ from_response! {
     () => Response::Done => ();
     DataNode => Response::DataNode(node) => node;
     MetaNode => Response::MetaNode(node) => node;
-    CopyTask => Response::CopyTask(task) => task;
-    Vec<CopyTask> => Response::CopyTasks(tasks) => tasks;
+    Task => Response::Task(task) => task;
+    Vec<Task> => Response::Tasks(tasks) => tasks;
     Vec<ShardGroupId> => Response::ShardGroupIds(ids) => ids;
     CreatedCopyTasks => Response::CopyTasksCreated { created, rejected } => CreatedCopyTasks { created, refused: rejected };
     Truncation => Response::Truncated { at, shard_groups } => Truncation { at, shard_groups };
@@ -132,7 +132,7 @@ mod tests {
     #[test]
     fn a_response_converts_only_to_its_own_shape() {
         assert_eq!(<Vec<ShardGroupId>>::from_response(Response::ShardGroupIds(vec![3])), Ok(vec![3]));
-        assert_eq!(CopyTask::from_response(Response::Done), Err(Box::new(Response::Done)));
+        assert_eq!(Task::from_response(Response::Done), Err(Box::new(Response::Done)));
         assert_eq!(<()>::from_response(Response::Done), Ok(()));
     }
 }

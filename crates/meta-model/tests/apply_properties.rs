@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use meta_model::codec;
 use meta_model::{
-    CancelReason, Command, CommandResult, CopyTaskSpec, LeaderFacts, MetaState, RetentionPolicySpec,
-    RetentionPolicyUpdate, RetryPolicy, TaskReason, TaskState, Timestamp, DAY, HOUR, MINUTE, SECOND,
+    CancelReason, Command, CommandResult, LeaderFacts, MetaState, RetentionPolicySpec, RetentionPolicyUpdate,
+    RetryPolicy, TaskReason, TaskSpec, TaskState, Timestamp, DAY, HOUR, MINUTE, SECOND,
 };
 use proptest::prelude::*;
 
@@ -244,9 +244,9 @@ fn concretize(actions: Vec<Action>) -> Vec<Command> {
     for (step, action) in actions.into_iter().enumerate() {
         // The proposer's clock: one second a step.
         let now = step as Timestamp * SECOND as Timestamp;
-        let open: Vec<(u64, u32)> = state.open_copy_tasks().map(|t| (t.id, t.attempt)).collect();
+        let open: Vec<(u64, u32)> = state.open_tasks().map(|t| (t.id, t.attempt)).collect();
         let claimed: Vec<(u64, u32)> =
-            state.open_copy_tasks().filter(|t| t.state == TaskState::Claimed).map(|t| (t.id, t.attempt)).collect();
+            state.open_tasks().filter(|t| t.state == TaskState::Claimed).map(|t| (t.id, t.attempt)).collect();
         let shards: Vec<u64> = ids(&state)[2].iter().copied().collect();
         let data_nodes: Vec<u64> = state.data_nodes().keys().copied().collect();
         let policies: Vec<(String, String)> = state
@@ -291,11 +291,11 @@ fn concretize(actions: Vec<Action>) -> Vec<Command> {
                 let target = chosen(&data_nodes, &target).unwrap_or(0);
                 let source = owners.iter().copied().find(|&o| o != target).unwrap_or(0);
                 let replaces = replace.then(|| owners.iter().copied().find(|&o| o != target && o != source)).flatten();
-                let spec = CopyTaskSpec { shard_id, source, target, replaces, priority: owners.len() as u32, reason };
+                let spec = TaskSpec { shard_id, source, target, replaces, priority: owners.len() as u32, reason };
                 Command::CreateCopyTasks { now, tasks: vec![spec] }
             }
             Action::ClaimTasks(node, max) => {
-                let targets: Vec<u64> = state.open_copy_tasks().map(|t| t.spec.target).collect();
+                let targets: Vec<u64> = state.open_tasks().map(|t| t.spec.target).collect();
                 let node_id = chosen(&targets, &node).or_else(|| chosen(&data_nodes, &node)).unwrap_or(0);
                 Command::ClaimCopyTasks { now, node_id, max, lease: LEASE }
             }
@@ -319,7 +319,7 @@ fn concretize(actions: Vec<Action>) -> Vec<Command> {
             Action::ExpireLeases => Command::ExpireCopyTaskLeases { now },
             Action::RetryRepair(shard) => {
                 let blocked: Vec<u64> =
-                    state.copy_tasks().values().filter(|t| t.blocks_replanning()).map(|t| t.spec.shard_id).collect();
+                    state.tasks().values().filter(|t| t.blocks_replanning()).map(|t| t.spec.shard_id).collect();
                 let shard_id = chosen(&blocked, &shard).or_else(|| chosen(&shards, &shard)).unwrap_or(0);
                 Command::RetryShardRepair { now, shard_id }
             }
@@ -389,7 +389,7 @@ proptest! {
         let mut before = MetaState::new();
         run(&mut before, &commands[..cut]);
         let snapshot = encode(&before);
-        let mut restored: MetaState = codec::decode("state", &snapshot).expect("snapshot decodes");
+        let mut restored = MetaState::decode("state", &snapshot).expect("snapshot decodes");
         prop_assert_eq!(&restored, &before);
         prop_assert_eq!(encode(&restored), snapshot);
         let rest = run(&mut restored, &commands[cut..]);
@@ -490,7 +490,7 @@ proptest! {
                     prop_assert!(changes.data_nodes.contains(id), "{:?} changed node {} untracked", command, id);
                 }
             }
-            for task in state.copy_tasks().values() {
+            for task in state.tasks().values() {
                 let was = before.copy_task(task.id);
                 let offered = task.state == TaskState::Pending && was.is_none_or(|t| t.state != TaskState::Pending);
                 prop_assert!(!offered || changes.tasks_offered, "{:?} offered task {} untracked", command, task.id);
@@ -523,7 +523,7 @@ fn generated_sequences_exercise_every_command() {
                 // superseded) do not count as reaching their success path.
                 let touched_nothing = matches!(
                     &response,
-                    meta_model::Response::CopyTasks(tasks) if tasks.is_empty()
+                    meta_model::Response::Tasks(tasks) if tasks.is_empty()
                 ) || matches!(
                     &response,
                     meta_model::Response::CopyTasksCreated { created, .. } if created.is_empty()

@@ -33,9 +33,7 @@ fn snapshot(c: &mut Criterion) {
     let mut group = c.benchmark_group("snapshot_100k_shards");
     group.sample_size(10);
     group.bench_function("encode", |b| b.iter(|| codec::encode("snapshot", &state).expect("encode")));
-    group.bench_function("decode_and_index", |b| {
-        b.iter(|| codec::decode::<MetaState>("snapshot", &bytes).expect("decode"))
-    });
+    group.bench_function("decode_and_index", |b| b.iter(|| MetaState::decode("snapshot", &bytes).expect("decode")));
 
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let dir = tempfile::tempdir().expect("tempdir");

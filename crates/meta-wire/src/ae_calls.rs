@@ -16,7 +16,7 @@ use std::future::Future;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use meta_model::{ApplyError, CopyTask, NodeId, TaskId};
+use meta_model::{ApplyError, NodeId, Task, TaskId};
 
 use crate::anti_entropy::{
     ClaimReply, ClaimRequest, CopyShardRequest, CopyTaskInfo, CopyTaskList, CopyTasksQuery, EntropyReport, FailRequest,
@@ -75,13 +75,13 @@ pub trait AeHandler: Sync {
     /// A claimant reports progress; the lease is renewed when half of it is spent.
     fn progress(&self, call: ReportProgress) -> impl Future<Output = Result<ProgressReply, Self::Error>> + Send;
     /// A claimant finished its copy: the target becomes an owner.
-    fn complete(&self, call: CompleteTask) -> impl Future<Output = Result<CopyTask, Self::Error>> + Send;
+    fn complete(&self, call: CompleteTask) -> impl Future<Output = Result<Task, Self::Error>> + Send;
     /// A claimant could not copy: retried with backoff, then failed.
-    fn fail(&self, call: FailTask) -> impl Future<Output = Result<CopyTask, Self::Error>> + Send;
+    fn fail(&self, call: FailTask) -> impl Future<Output = Result<Task, Self::Error>> + Send;
     /// An operator's `copy-shard`.
-    fn copy_shard(&self, call: CopyShardRequest) -> impl Future<Output = Result<CopyTask, Self::Error>> + Send;
+    fn copy_shard(&self, call: CopyShardRequest) -> impl Future<Output = Result<Task, Self::Error>> + Send;
     /// An operator kills a task.
-    fn kill(&self, call: KillTask) -> impl Future<Output = Result<CopyTask, Self::Error>> + Send;
+    fn kill(&self, call: KillTask) -> impl Future<Output = Result<Task, Self::Error>> + Send;
     /// An operator asks to repair a shard now.
     fn repair(&self, call: RepairRequest) -> impl Future<Output = Result<RepairReply, Self::Error>> + Send;
     /// Copy tasks with their progress.
@@ -200,10 +200,10 @@ ae_calls! {
     Heartbeat => HeartbeatReply, heartbeat;
     ClaimRequest => ClaimReply, claim;
     ReportProgress => ProgressReply, progress;
-    CompleteTask => CopyTask, complete;
-    FailTask => CopyTask, fail;
-    CopyShardRequest => CopyTask, copy_shard;
-    KillTask => CopyTask, kill;
+    CompleteTask => Task, complete;
+    FailTask => Task, fail;
+    CopyShardRequest => Task, copy_shard;
+    KillTask => Task, kill;
     RepairRequest => RepairReply, repair;
     CopyTasksQuery => CopyTaskList, tasks;
     GetTask => CopyTaskInfo, task;

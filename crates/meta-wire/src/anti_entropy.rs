@@ -13,7 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use meta_model::{CopyTask, NodeId, NodeState, ShardId, TaskState, Timestamp};
+use meta_model::{NodeId, NodeState, ShardId, Task, TaskState, Timestamp};
 
 /// One shard a data node holds, as it reports it.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -81,7 +81,7 @@ pub struct ClaimRequest {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClaimedTask {
     /// The task; `attempt` is the fencing token to present.
-    pub task: CopyTask,
+    pub task: Task,
     /// HTTP address of the source node.
     pub source_addr: String,
 }
@@ -188,7 +188,7 @@ pub struct TaskProgress {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CopyTaskInfo {
     /// The task.
-    pub task: CopyTask,
+    pub task: Task,
     /// Its progress, when its target reported some to this leader.
     pub progress: Option<TaskProgress>,
 }
@@ -293,5 +293,5 @@ pub struct EntropyReport {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RepairReply {
     /// The shard's open (pending or claimed) tasks; empty when it needs no copy.
-    pub tasks: Vec<CopyTask>,
+    pub tasks: Vec<Task>,
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use meta_client::Client;
-use meta_model::{CopyTask, DataNode, NodeId, ShardId, TaskId, TaskState, Timestamp};
+use meta_model::{DataNode, NodeId, ShardId, Task, TaskId, TaskState, Timestamp};
 use meta_wire::{CopyTaskInfo, EntropyReport, ShardHealth};
 
 use crate::table::Table;
@@ -88,9 +88,10 @@ fn render_report(report: &EntropyReport, now: Timestamp) -> String {
 }
 
 fn tasks_table(tasks: &[CopyTaskInfo], now: Timestamp) -> String {
-    let header =
-        ["ID", "Shard", "Source", "Target", "Replaces", "Reason", "State", "Attempt", "Progress", "Age", "Error"];
-    let mut table = Table::new("Copy Tasks", &header);
+    let header = [
+        "ID", "Kind", "Shard", "Source", "Target", "Replaces", "Reason", "State", "Attempt", "Progress", "Age", "Error",
+    ];
+    let mut table = Table::new("Tasks", &header);
     for info in tasks {
         let task = &info.task;
         let progress = match &info.progress {
@@ -101,6 +102,7 @@ fn tasks_table(tasks: &[CopyTaskInfo], now: Timestamp) -> String {
         };
         table.row(vec![
             task.id.to_string(),
+            lower(&task.kind),
             task.spec.shard_id.to_string(),
             task.spec.source.to_string(),
             task.spec.target.to_string(),
@@ -202,7 +204,7 @@ pub(crate) async fn kill_copy_shard(
 
 /// Polls `task` until it finishes, drawing a progress bar on stderr (when it is a terminal);
 /// fails unless it is done.
-async fn wait_for(client: &Client, task: &CopyTask) -> Result<CopyTask, CtlError> {
+async fn wait_for(client: &Client, task: &Task) -> Result<Task, CtlError> {
     let bar = progress_bar(task, ProgressDrawTarget::stderr());
     loop {
         let info = client.copy_task(task.id).await?;
@@ -230,7 +232,7 @@ async fn wait_for(client: &Client, task: &CopyTask) -> Result<CopyTask, CtlError
 const PROGRESS_TEMPLATE: &str = "{prefix} [{bar:30}] {percent:>3}% {bytes}/{total_bytes}";
 
 /// The progress bar of a copy task, drawn to `target`.
-fn progress_bar(task: &CopyTask, target: ProgressDrawTarget) -> ProgressBar {
+fn progress_bar(task: &Task, target: ProgressDrawTarget) -> ProgressBar {
     let style = ProgressStyle::with_template(PROGRESS_TEMPLATE).unwrap_or_else(|_| ProgressStyle::default_bar());
     ProgressBar::with_draw_target(Some(0), target)
         .with_style(style.progress_chars("#>."))
@@ -282,21 +284,18 @@ fn micros_text(micros: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use meta_model::{CopyTaskSpec, TaskReason};
+    use meta_model::{TaskKind, TaskReason, TaskSpec};
     use meta_wire::{DataNodeHealth, Liveness, TaskProgress};
 
     #[test]
     fn the_progress_bar_fills_with_the_bytes_copied() {
-        let spec = CopyTaskSpec {
-            shard_id: 12,
-            source: 1,
-            target: 2,
-            replaces: None,
-            priority: 0,
-            reason: TaskReason::Operator,
-        };
+        let spec =
+            TaskSpec { shard_id: 12, source: 1, target: 2, replaces: None, priority: 0, reason: TaskReason::Operator };
         let term = indicatif::InMemoryTerm::new(2, 120);
-        let bar = progress_bar(&CopyTask::pending(7, spec, 0), ProgressDrawTarget::term_like(Box::new(term.clone())));
+        let bar = progress_bar(
+            &Task::pending(7, TaskKind::Copy, spec, 0),
+            ProgressDrawTarget::term_like(Box::new(term.clone())),
+        );
         bar.set_length(3 * 1024 * 1024);
         bar.set_position(1024 * 1024);
         bar.tick();
@@ -317,7 +316,7 @@ mod tests {
 
     #[test]
     fn the_report_names_unrecoverable_shards_loudly() {
-        let spec = CopyTaskSpec {
+        let spec = TaskSpec {
             shard_id: 9,
             source: 1,
             target: 3,
@@ -325,11 +324,11 @@ mod tests {
             priority: 1,
             reason: TaskReason::DeadOwner,
         };
-        let task = CopyTask {
+        let task = Task {
             state: TaskState::Claimed,
             attempt: 1,
             lease_deadline: Some(0),
-            ..CopyTask::pending(4, spec, 0)
+            ..Task::pending(4, TaskKind::Copy, spec, 0)
         };
         let report = EntropyReport {
             leader_id: 1,

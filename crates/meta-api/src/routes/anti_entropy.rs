@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 
-use meta_model::{CopyTask, NodeId, TaskId};
+use meta_model::{NodeId, Task, TaskId};
 use meta_wire::{
     AeCall, ClaimReply, ClaimRequest, CompleteRequest, CompleteTask, CopyShardRequest, CopyTaskInfo, CopyTaskList,
     CopyTasksQuery, EntropyReport, ErrorReply, FailRequest, FailTask, GetReport, GetTask, Heartbeat, HeartbeatReply,
@@ -72,22 +72,22 @@ pub(crate) async fn progress<S: MetaService>(
 }
 
 /// `POST /v1/copy-tasks/{id}/complete`: the target becomes an owner.
-#[utoipa::path(post, path = "/v1/copy-tasks/{id}/complete", tag = "anti-entropy", params(("id" = u64, Path, description = "Task ID")), request_body = CompleteRequest, responses((status = 200, body = CopyTask), (status = "4XX", description = "Refused (409: the claim is stale)", body = ErrorReply), (status = 503, description = "No leader; retry", body = ErrorReply)))]
+#[utoipa::path(post, path = "/v1/copy-tasks/{id}/complete", tag = "anti-entropy", params(("id" = u64, Path, description = "Task ID")), request_body = CompleteRequest, responses((status = 200, body = Task), (status = "4XX", description = "Refused (409: the claim is stale)", body = ErrorReply), (status = 503, description = "No leader; retry", body = ErrorReply)))]
 pub(crate) async fn complete<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiPath(task_id): ApiPath<TaskId>,
     ApiJson(request): ApiJson<CompleteRequest>,
-) -> Result<Json<CopyTask>, ApiError> {
+) -> Result<Json<Task>, ApiError> {
     call(&*service, CompleteTask { task_id, attempt: request.attempt }).await
 }
 
 /// `POST /v1/copy-tasks/{id}/fail`: retried with backoff, or failed for good.
-#[utoipa::path(post, path = "/v1/copy-tasks/{id}/fail", tag = "anti-entropy", params(("id" = u64, Path, description = "Task ID")), request_body = FailRequest, responses((status = 200, body = CopyTask), (status = "4XX", description = "Refused (409: the claim is stale)", body = ErrorReply), (status = 503, description = "No leader; retry", body = ErrorReply)))]
+#[utoipa::path(post, path = "/v1/copy-tasks/{id}/fail", tag = "anti-entropy", params(("id" = u64, Path, description = "Task ID")), request_body = FailRequest, responses((status = 200, body = Task), (status = "4XX", description = "Refused (409: the claim is stale)", body = ErrorReply), (status = 503, description = "No leader; retry", body = ErrorReply)))]
 pub(crate) async fn fail<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiPath(task_id): ApiPath<TaskId>,
     ApiJson(request): ApiJson<FailRequest>,
-) -> Result<Json<CopyTask>, ApiError> {
+) -> Result<Json<Task>, ApiError> {
     if request.error.len() > MAX_ERROR_LEN {
         return Err(ApiError::invalid_field("error", format!("longer than {MAX_ERROR_LEN} bytes")));
     }
@@ -113,21 +113,21 @@ pub(crate) async fn get_task<S: MetaService>(
 }
 
 /// `POST /v1/copy-tasks` (`copy-shard SRC DEST SHARD`): the target becomes an extra owner.
-#[utoipa::path(post, path = "/v1/copy-tasks", tag = "anti-entropy", request_body = CopyShardRequest, responses((status = 201, body = CopyTask), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader; retry", body = ErrorReply)))]
+#[utoipa::path(post, path = "/v1/copy-tasks", tag = "anti-entropy", request_body = CopyShardRequest, responses((status = 201, body = Task), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader; retry", body = ErrorReply)))]
 pub(crate) async fn copy_shard<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiJson(request): ApiJson<CopyShardRequest>,
-) -> Result<(StatusCode, Json<CopyTask>), ApiError> {
+) -> Result<(StatusCode, Json<Task>), ApiError> {
     let created = call(&*service, request).await?;
     Ok((StatusCode::CREATED, created))
 }
 
 /// `DELETE /v1/copy-tasks/{id}` (`kill-copy-shard`, `entropy kill-repair`).
-#[utoipa::path(delete, path = "/v1/copy-tasks/{id}", tag = "anti-entropy", params(("id" = u64, Path, description = "Task ID")), responses((status = 200, body = CopyTask), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader; retry", body = ErrorReply)))]
+#[utoipa::path(delete, path = "/v1/copy-tasks/{id}", tag = "anti-entropy", params(("id" = u64, Path, description = "Task ID")), responses((status = 200, body = Task), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader; retry", body = ErrorReply)))]
 pub(crate) async fn kill_task<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiPath(task_id): ApiPath<TaskId>,
-) -> Result<Json<CopyTask>, ApiError> {
+) -> Result<Json<Task>, ApiError> {
     call(&*service, KillTask { task_id }).await
 }
 

@@ -112,7 +112,7 @@ pub(crate) async fn restore<S: MetaService>(
             message: "the cluster is still recording its meta nodes; retry once /ready answers 200".to_owned(),
         });
     }
-    let () =
-        super::propose(&*service, Command::RestoreMetadata { backup: Box::new(backup.metadata.to_record()) }).await?;
+    let restore = Command::restore(&backup.metadata.to_record()).map_err(ApiError::internal)?;
+    let () = super::propose(&*service, restore).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,9 +1,9 @@
 //! The metadata model: plain data, no I/O.
 
-pub(crate) mod copy_task;
 pub(crate) mod database;
 pub(crate) mod duration;
 pub(crate) mod leader_facts;
 pub(crate) mod node;
 pub(crate) mod retention_policy;
 pub(crate) mod shard_group;
+pub(crate) mod task;

@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 
 use super::MetaState;
 use crate::index::{Index, OpenTasks};
-use crate::model::copy_task::TaskState;
 use crate::model::node::NodeState;
+use crate::model::task::TaskState;
 
 impl MetaState {
     /// Checks the state's invariants, naming the first one broken:
@@ -87,7 +87,7 @@ impl MetaState {
 
     fn check_copy_tasks(&self) -> Result<(), String> {
         let mut copies = BTreeSet::new();
-        for (&id, task) in &self.copy_tasks {
+        for (&id, task) in &self.tasks {
             check(id == task.id, || format!("task keyed {id} has id {}", task.id))?;
             check(id != 0 && id < self.next_task_id, || format!("task id {id} not below counter"))?;
             if task.state == TaskState::Claimed {
@@ -102,7 +102,7 @@ impl MetaState {
             let copy = (task.spec.shard_id, task.spec.target);
             check(copies.insert(copy), || format!("two open tasks copy shard {} to node {}", copy.0, copy.1))?;
         }
-        check(self.open_tasks == OpenTasks::build(&self.copy_tasks), || "open-task index is stale".to_owned())
+        check(self.open_tasks == OpenTasks::build(&self.tasks), || "open-task index is stale".to_owned())
     }
 }
 

@@ -19,12 +19,12 @@ use crate::changes::{Changes, Journal};
 use crate::command::Command;
 use crate::error::ApplyError;
 use crate::index::{Index, OpenTasks};
-use crate::model::copy_task::{CopyTask, TaskId};
 use crate::model::database::Database;
 use crate::model::leader_facts::LeaderFacts;
 use crate::model::node::{DataNode, MetaNode, NodeId, NodeState};
 use crate::model::retention_policy::RetentionPolicy;
 use crate::model::shard_group::{Shard, ShardGroup, ShardGroupId, ShardId};
+use crate::model::task::{Task, TaskId, TaskKind};
 use crate::record::MetadataRecord;
 use crate::response::Response;
 use crate::transient::Transient;
@@ -39,7 +39,7 @@ pub struct MetaState {
     meta_nodes: BTreeMap<NodeId, MetaNode>,
     databases: BTreeMap<String, Database>,
     next_task_id: TaskId,
-    copy_tasks: BTreeMap<TaskId, CopyTask>,
+    tasks: BTreeMap<TaskId, Task>,
     index: Index,
     open_tasks: OpenTasks,
     /// What the command being applied touches, while a caller tracks it.
@@ -78,7 +78,7 @@ impl MetaState {
             meta_nodes: BTreeMap::new(),
             databases: BTreeMap::new(),
             next_task_id: 1,
-            copy_tasks: BTreeMap::new(),
+            tasks: BTreeMap::new(),
             index: Index::default(),
             open_tasks: OpenTasks::default(),
             journal: Journal::default(),
@@ -134,13 +134,20 @@ impl MetaState {
             Command::AddShardOwner { shard_id, node_id } => self.add_shard_owner(*shard_id, *node_id),
             Command::RemoveShardOwner { shard_id, node_id } => self.remove_shard_owner(*shard_id, *node_id),
             Command::DropShard { shard_id } => self.drop_shard(*shard_id),
-            Command::RestoreMetadata { backup } => self.restore(backup),
+            Command::RestoreMetadata { record } => {
+                let backup = MetadataRecord::decode("backup record", record)
+                    .map_err(|e| ApplyError::InvalidBackup { reason: e.to_string() })?;
+                self.restore(backup)
+            }
+            Command::RestoreMetadataV2 { backup } => self.restore(MetadataRecord::from((**backup).clone())),
             Command::CreateCopyTasks { now, tasks } => self.create_copy_tasks(*now, tasks),
-            Command::ClaimCopyTasks { now, node_id, max, lease } => self.claim_copy_tasks(*now, *node_id, *max, *lease),
+            Command::ClaimCopyTasks { now, node_id, max, lease } => {
+                self.claim_tasks(*now, *node_id, &[TaskKind::Copy], *max, *lease)
+            }
             Command::RenewCopyTaskLease { now, task_id, attempt, lease } => {
                 self.renew_copy_task_lease(*now, *task_id, *attempt, *lease)
             }
-            Command::CompleteCopyTask { now, task_id, attempt } => self.complete_copy_task(*now, *task_id, *attempt),
+            Command::CompleteCopyTask { now, task_id, attempt } => self.complete_task(*now, *task_id, *attempt),
             Command::FailCopyTask { now, task_id, attempt, error, retry } => {
                 self.fail_copy_task(*now, *task_id, *attempt, error, retry)
             }
@@ -245,18 +252,18 @@ impl MetaState {
     }
 
     /// All copy tasks kept (open, failed, killed, and the most recent finished ones), by ID.
-    pub fn copy_tasks(&self) -> &BTreeMap<TaskId, CopyTask> {
-        &self.copy_tasks
+    pub fn tasks(&self) -> &BTreeMap<TaskId, Task> {
+        &self.tasks
     }
 
     /// One copy task.
-    pub fn copy_task(&self, id: TaskId) -> Option<&CopyTask> {
-        self.copy_tasks.get(&id)
+    pub fn copy_task(&self, id: TaskId) -> Option<&Task> {
+        self.tasks.get(&id)
     }
 
     /// The open (pending or claimed) copy tasks, by ID.
-    pub fn open_copy_tasks(&self) -> impl Iterator<Item = &CopyTask> {
-        self.copy_tasks.values().filter(|t| t.state.is_open())
+    pub fn open_tasks(&self) -> impl Iterator<Item = &Task> {
+        self.tasks.values().filter(|t| t.state.is_open())
     }
 
     /// The ID the next copy task will get.
@@ -280,7 +287,7 @@ impl MetaState {
     }
 
     /// Loads `backup` into this empty cluster (see [`Command::RestoreMetadata`]).
-    fn restore(&mut self, backup: &MetadataRecord) -> Result<Response, ApplyError> {
+    fn restore(&mut self, backup: MetadataRecord) -> Result<Response, ApplyError> {
         let what = match (self.data_nodes.is_empty(), self.databases.is_empty()) {
             (true, true) => None,
             (false, _) => Some("data nodes"),
@@ -289,7 +296,7 @@ impl MetaState {
         if let Some(what) = what {
             return Err(ApplyError::NotEmpty { what: what.to_owned() });
         }
-        let backup = MetaState::from(backup.clone());
+        let backup = MetaState::from(backup);
         backup.check_invariants().map_err(|reason| ApplyError::InvalidBackup { reason })?;
         if let Some(id) = backup.data_nodes.keys().find(|id| self.meta_nodes.contains_key(id)) {
             return Err(ApplyError::InvalidBackup {
@@ -305,7 +312,7 @@ impl MetaState {
         self.index = Index::build(&self.databases);
         // Tasks are not restored: they referred to the old cluster's data nodes at work; the
         // planner plans afresh from the restored owners.
-        self.copy_tasks.clear();
+        self.tasks.clear();
         self.open_tasks = OpenTasks::default();
         self.journal.record(|c| c.everything = true);
         Ok(Response::Done)

@@ -10,11 +10,12 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::MetaState;
 use crate::changes::Journal;
+use crate::error::CodecError;
 use crate::index::{Index, OpenTasks};
-use crate::model::copy_task::{CopyTask, TaskId};
 use crate::model::database::Database;
 use crate::model::node::{DataNode, MetaNode, NodeId};
 use crate::model::shard_group::{ShardGroupId, ShardId};
+use crate::model::task::{Task, TaskId};
 use crate::record::MetadataRecord;
 use crate::transient::Transient;
 
@@ -27,7 +28,8 @@ struct StateRecordRef<'a> {
     meta_nodes: &'a BTreeMap<NodeId, MetaNode>,
     databases: &'a BTreeMap<String, Database>,
     next_task_id: TaskId,
-    copy_tasks: &'a BTreeMap<TaskId, CopyTask>,
+    #[serde(rename = "copy_tasks")]
+    tasks: &'a BTreeMap<TaskId, Task>,
 }
 
 impl Serialize for MetaState {
@@ -40,7 +42,7 @@ impl Serialize for MetaState {
             meta_nodes: &self.meta_nodes,
             databases: &self.databases,
             next_task_id: self.next_task_id,
-            copy_tasks: &self.copy_tasks,
+            tasks: &self.tasks,
         }
         .serialize(serializer)
     }
@@ -56,7 +58,7 @@ impl From<MetadataRecord> for MetaState {
     /// The state of a record, its indexes rebuilt.
     fn from(record: MetadataRecord) -> Self {
         let index = Index::build(&record.databases);
-        let open_tasks = OpenTasks::build(&record.copy_tasks);
+        let open_tasks = OpenTasks::build(&record.tasks);
         MetaState {
             next_node_id: record.next_node_id,
             next_shard_group_id: record.next_shard_group_id,
@@ -65,7 +67,7 @@ impl From<MetadataRecord> for MetaState {
             meta_nodes: record.meta_nodes,
             databases: record.databases,
             next_task_id: record.next_task_id,
-            copy_tasks: record.copy_tasks,
+            tasks: record.tasks,
             index,
             open_tasks,
             journal: Journal::default(),
@@ -75,6 +77,16 @@ impl From<MetadataRecord> for MetaState {
 }
 
 impl MetaState {
+    /// Decodes a snapshot written by [`crate::codec::encode`] of a state (or of a record) in this
+    /// or an older readable format. Snapshots must be read through this, never through
+    /// [`crate::codec::decode`]: the record's shape differs between formats.
+    ///
+    /// # Errors
+    /// [`CodecError`] when the bytes are no record of a readable format.
+    pub fn decode(what: &'static str, bytes: &[u8]) -> Result<MetaState, CodecError> {
+        MetadataRecord::decode(what, bytes).map(MetaState::from)
+    }
+
     /// The persisted form of this state (a copy of its canonical data).
     pub fn to_record(&self) -> MetadataRecord {
         MetadataRecord {
@@ -85,7 +97,7 @@ impl MetaState {
             meta_nodes: self.meta_nodes.clone(),
             databases: self.databases.clone(),
             next_task_id: self.next_task_id,
-            copy_tasks: self.copy_tasks.clone(),
+            tasks: self.tasks.clone(),
         }
     }
 }

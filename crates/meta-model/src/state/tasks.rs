@@ -1,14 +1,16 @@
-//! Handlers for copy-task commands, and the sweep that withdraws tasks the metadata no longer
-//! supports (shard dropped, node removed, replaced owner gone).
+//! Handlers for task commands, and the sweep that withdraws tasks the metadata no longer supports
+//! (shard dropped, node removed, replaced owner gone).
 //!
-//! See [`crate::CopyTask`] for the lifecycle. Every transition checks the task's state and, for
-//! the claimant's calls, its attempt number (the fencing token) before anything changes.
+//! See [`crate::Task`] for the lifecycle, which every kind shares: claim, lease, renewal, failure
+//! with backoff, expiry and cancellation are the same code for every kind; only creation checks
+//! and what completion changes depend on the kind. Every transition checks the task's state and,
+//! for the claimant's calls, its attempt number (the fencing token) before anything changes.
 
 use super::MetaState;
 use crate::error::ApplyError;
-use crate::model::copy_task::{CancelReason, CopyTask, CopyTaskSpec, RetryPolicy, TaskId, TaskReason, TaskState};
 use crate::model::node::NodeId;
 use crate::model::shard_group::{ShardId, Timestamp};
+use crate::model::task::{CancelReason, RetryPolicy, Task, TaskId, TaskKind, TaskReason, TaskSpec, TaskState};
 use crate::response::{RejectedCopyTask, Response};
 
 /// Finished tasks (done, or cancelled by the system) kept for `entropy show`; older ones are
@@ -20,7 +22,7 @@ pub const FINISHED_TASKS_KEPT: usize = 1000;
 const MAX_ERROR_LEN: usize = 1024;
 
 impl MetaState {
-    pub(super) fn create_copy_tasks(&mut self, now: Timestamp, specs: &[CopyTaskSpec]) -> Result<Response, ApplyError> {
+    pub(super) fn create_copy_tasks(&mut self, now: Timestamp, specs: &[TaskSpec]) -> Result<Response, ApplyError> {
         let mut created = Vec::new();
         let mut rejected = Vec::new();
         for (index, spec) in specs.iter().enumerate() {
@@ -30,9 +32,9 @@ impl MetaState {
             }
             let id = self.next_task_id;
             self.next_task_id += 1;
-            let task = CopyTask::pending(id, spec.clone(), now);
+            let task = Task::pending(id, TaskKind::Copy, spec.clone(), now);
             self.open_tasks.insert(&task);
-            self.copy_tasks.insert(id, task.clone());
+            self.tasks.insert(id, task.clone());
             created.push(task);
             self.journal.record(|c| c.tasks_offered = true);
         }
@@ -41,7 +43,7 @@ impl MetaState {
 
     /// Whether `spec` may become a task now: a live shard, an owning source, an active target that
     /// is not yet an owner (unless the copy refills an owner), and no open task for the same copy.
-    fn check_copy_spec(&self, spec: &CopyTaskSpec) -> Result<(), ApplyError> {
+    fn check_copy_spec(&self, spec: &TaskSpec) -> Result<(), ApplyError> {
         let shard_id = spec.shard_id;
         let view = self.shard(shard_id).ok_or(ApplyError::ShardNotFound { shard_id })?;
         if view.group.is_deleted() {
@@ -82,10 +84,12 @@ impl MetaState {
         Ok(())
     }
 
-    pub(super) fn claim_copy_tasks(
+    /// Claims pending tasks of `kinds` that `node_id` is the target of, up to `max` held.
+    pub(super) fn claim_tasks(
         &mut self,
         now: Timestamp,
         node_id: NodeId,
+        kinds: &[TaskKind],
         max: u32,
         lease: i64,
     ) -> Result<Response, ApplyError> {
@@ -97,14 +101,14 @@ impl MetaState {
         let held = self.tasks_claimed_by(node_id).count();
         let mut ready: Vec<(u32, TaskId)> = self
             .open_tasks_of(node_id)
-            .filter(|t| t.state == TaskState::Pending)
+            .filter(|t| t.state == TaskState::Pending && kinds.contains(&t.kind))
             .filter(|t| t.retry_at.is_none_or(|at| at <= now))
             .map(|t| (t.spec.priority, t.id))
             .collect();
         ready.sort_unstable();
         let room = (max as usize).saturating_sub(held);
         for (_, id) in ready.into_iter().take(room) {
-            if let Some(task) = self.copy_tasks.get_mut(&id) {
+            if let Some(task) = self.tasks.get_mut(&id) {
                 task.state = TaskState::Claimed;
                 task.attempt += 1;
                 task.lease_deadline = Some(now.saturating_add(lease));
@@ -112,9 +116,10 @@ impl MetaState {
                 task.updated_at = now;
             }
         }
-        let mut claimed: Vec<CopyTask> = self.tasks_claimed_by(node_id).cloned().collect();
+        let mut claimed: Vec<Task> =
+            self.tasks_claimed_by(node_id).filter(|t| kinds.contains(&t.kind)).cloned().collect();
         claimed.sort_by_key(|t| (t.spec.priority, t.id));
-        Ok(Response::CopyTasks(claimed))
+        Ok(Response::Tasks(claimed))
     }
 
     pub(super) fn renew_copy_task_lease(
@@ -128,16 +133,28 @@ impl MetaState {
         let task = self.claimed_task_mut(task_id, attempt)?;
         task.lease_deadline = Some(now.saturating_add(lease));
         task.updated_at = now;
-        Ok(Response::CopyTask(task.clone()))
+        Ok(Response::Task(task.clone()))
     }
 
-    pub(super) fn complete_copy_task(
+    pub(super) fn complete_task(
         &mut self,
         now: Timestamp,
         task_id: TaskId,
         attempt: u32,
     ) -> Result<Response, ApplyError> {
-        let spec = self.claimed_task_mut(task_id, attempt)?.spec.clone();
+        let task = self.claimed_task_mut(task_id, attempt)?;
+        let (kind, spec) = (task.kind, task.spec.clone());
+        match kind {
+            TaskKind::Copy => self.complete_copy(&spec)?,
+        }
+        let task = self.finish_task(task_id, now, TaskState::Done, None, None);
+        self.sweep_tasks_of_shard(spec.shard_id, now);
+        self.prune_finished_tasks();
+        task.map(Response::Task).ok_or(ApplyError::TaskNotFound { task_id })
+    }
+
+    /// What a finished copy changes: the target owns the shard, the replaced owner no longer does.
+    fn complete_copy(&mut self, spec: &TaskSpec) -> Result<(), ApplyError> {
         let view = self.shard(spec.shard_id).ok_or(ApplyError::ShardNotFound { shard_id: spec.shard_id })?;
         let group_id = view.group.id;
         let target_owns = view.shard.owners.contains(&spec.target);
@@ -151,11 +168,8 @@ impl MetaState {
             self.drop_owner(group_id, spec.shard_id, replaced);
             self.settle_draining([replaced]);
         }
-        let task = self.finish_task(task_id, now, TaskState::Done, None, None);
         self.journal.record(|c| c.copies_completed.push((spec.shard_id, spec.target)));
-        self.sweep_tasks_of_shard(spec.shard_id, now);
-        self.prune_finished_tasks();
-        task.map(Response::CopyTask).ok_or(ApplyError::TaskNotFound { task_id })
+        Ok(())
     }
 
     pub(super) fn fail_copy_task(
@@ -171,7 +185,7 @@ impl MetaState {
         let failures = task.failures;
         if failures >= retry.max_failures {
             let task = self.finish_task(task_id, now, TaskState::Failed, None, Some(truncate(error)));
-            return task.map(Response::CopyTask).ok_or(ApplyError::TaskNotFound { task_id });
+            return task.map(Response::Task).ok_or(ApplyError::TaskNotFound { task_id });
         }
         task.state = TaskState::Pending;
         task.lease_deadline = None;
@@ -183,12 +197,12 @@ impl MetaState {
             c.tasks_offered = true;
             c.shards.insert(task.spec.shard_id);
         });
-        Ok(Response::CopyTask(task))
+        Ok(Response::Task(task))
     }
 
     pub(super) fn expire_copy_task_leases(&mut self, now: Timestamp) -> Result<Response, ApplyError> {
         let mut expired = Vec::new();
-        for task in self.copy_tasks.values_mut() {
+        for task in self.tasks.values_mut() {
             let lapsed = task.lease_deadline.is_some_and(|deadline| deadline <= now);
             if task.state == TaskState::Claimed && lapsed {
                 task.state = TaskState::Pending;
@@ -201,7 +215,7 @@ impl MetaState {
         if !expired.is_empty() {
             self.journal.record(|c| c.tasks_offered = true);
         }
-        Ok(Response::CopyTasks(expired))
+        Ok(Response::Tasks(expired))
     }
 
     pub(super) fn cancel_copy_task(
@@ -210,27 +224,27 @@ impl MetaState {
         task_id: TaskId,
         reason: CancelReason,
     ) -> Result<Response, ApplyError> {
-        let task = self.copy_tasks.get(&task_id).ok_or(ApplyError::TaskNotFound { task_id })?;
+        let task = self.tasks.get(&task_id).ok_or(ApplyError::TaskNotFound { task_id })?;
         if !task.state.is_open() {
             return Err(ApplyError::TaskNotOpen { task_id, state: task.state });
         }
         let message = format!("cancelled: {reason:?}");
         let task = self.finish_task(task_id, now, TaskState::Cancelled, Some(reason), Some(message));
         self.prune_finished_tasks();
-        task.map(Response::CopyTask).ok_or(ApplyError::TaskNotFound { task_id })
+        task.map(Response::Task).ok_or(ApplyError::TaskNotFound { task_id })
     }
 
     pub(super) fn retry_shard_repair(&mut self, now: Timestamp, shard_id: ShardId) -> Result<Response, ApplyError> {
         self.shard(shard_id).ok_or(ApplyError::ShardNotFound { shard_id })?;
         let blocking: Vec<TaskId> = self
-            .copy_tasks
+            .tasks
             .values()
             .filter(|t| t.spec.shard_id == shard_id && t.blocks_replanning())
             .map(|t| t.id)
             .collect();
         let mut superseded = Vec::new();
         for id in blocking {
-            if let Some(task) = self.copy_tasks.get_mut(&id) {
+            if let Some(task) = self.tasks.get_mut(&id) {
                 task.state = TaskState::Cancelled;
                 task.cancel_reason = Some(CancelReason::Superseded);
                 task.updated_at = now;
@@ -239,21 +253,21 @@ impl MetaState {
         }
         self.journal.shards([shard_id]);
         self.prune_finished_tasks();
-        Ok(Response::CopyTasks(superseded))
+        Ok(Response::Tasks(superseded))
     }
 
     /// Cancels every open task the metadata no longer supports. Run after commands that drop
     /// shards, remove nodes or change owners.
     pub(super) fn sweep_tasks(&mut self) {
         let stale: Vec<(TaskId, CancelReason)> =
-            self.copy_tasks.values().filter_map(|t| self.unsupported(t).map(|r| (t.id, r))).collect();
+            self.tasks.values().filter_map(|t| self.unsupported(t).map(|r| (t.id, r))).collect();
         self.cancel_unsupported(stale, None);
     }
 
     /// [`MetaState::sweep_tasks`] for one shard's tasks.
     fn sweep_tasks_of_shard(&mut self, shard_id: ShardId, now: Timestamp) {
         let stale: Vec<(TaskId, CancelReason)> = self
-            .copy_tasks
+            .tasks
             .values()
             .filter(|t| t.spec.shard_id == shard_id)
             .filter_map(|t| self.unsupported(t).map(|r| (t.id, r)))
@@ -266,14 +280,14 @@ impl MetaState {
             return;
         }
         for (id, reason) in stale {
-            let updated = now.or_else(|| self.copy_tasks.get(&id).map(|t| t.updated_at)).unwrap_or_default();
+            let updated = now.or_else(|| self.tasks.get(&id).map(|t| t.updated_at)).unwrap_or_default();
             self.finish_task(id, updated, TaskState::Cancelled, Some(reason), Some(format!("cancelled: {reason:?}")));
         }
         self.prune_finished_tasks();
     }
 
     /// Why an open task can no longer run, if it cannot.
-    pub(super) fn unsupported(&self, task: &CopyTask) -> Option<CancelReason> {
+    pub(super) fn unsupported(&self, task: &Task) -> Option<CancelReason> {
         if !task.state.is_open() {
             return None;
         }
@@ -304,8 +318,8 @@ impl MetaState {
         state: TaskState,
         cancel_reason: Option<CancelReason>,
         message: Option<String>,
-    ) -> Option<CopyTask> {
-        let task = self.copy_tasks.get_mut(&task_id)?;
+    ) -> Option<Task> {
+        let task = self.tasks.get_mut(&task_id)?;
         if task.state.is_open() {
             self.open_tasks.remove(task);
         }
@@ -328,16 +342,16 @@ impl MetaState {
     /// Forgets the oldest finished tasks beyond [`FINISHED_TASKS_KEPT`].
     fn prune_finished_tasks(&mut self) {
         let finished: Vec<TaskId> =
-            self.copy_tasks.values().filter(|t| !t.state.is_open() && !t.blocks_replanning()).map(|t| t.id).collect();
+            self.tasks.values().filter(|t| !t.state.is_open() && !t.blocks_replanning()).map(|t| t.id).collect();
         let excess = finished.len().saturating_sub(FINISHED_TASKS_KEPT);
         for id in &finished[..excess] {
-            self.copy_tasks.remove(id);
+            self.tasks.remove(id);
         }
     }
 
     /// The claimed task `task_id`, if `attempt` is its current attempt.
-    fn claimed_task_mut(&mut self, task_id: TaskId, attempt: u32) -> Result<&mut CopyTask, ApplyError> {
-        let task = self.copy_tasks.get_mut(&task_id).ok_or(ApplyError::TaskNotFound { task_id })?;
+    fn claimed_task_mut(&mut self, task_id: TaskId, attempt: u32) -> Result<&mut Task, ApplyError> {
+        let task = self.tasks.get_mut(&task_id).ok_or(ApplyError::TaskNotFound { task_id })?;
         if task.state != TaskState::Claimed {
             return Err(ApplyError::TaskNotClaimed { task_id, state: task.state });
         }
@@ -348,19 +362,19 @@ impl MetaState {
     }
 
     /// The open tasks `node_id` is the target of.
-    fn open_tasks_of(&self, node_id: NodeId) -> impl Iterator<Item = &CopyTask> {
+    fn open_tasks_of(&self, node_id: NodeId) -> impl Iterator<Item = &Task> {
         let ids = self.open_tasks.by_target.get(&node_id).into_iter().flatten();
-        ids.filter_map(|id| self.copy_tasks.get(id))
+        ids.filter_map(|id| self.tasks.get(id))
     }
 
-    fn tasks_claimed_by(&self, node_id: NodeId) -> impl Iterator<Item = &CopyTask> {
+    fn tasks_claimed_by(&self, node_id: NodeId) -> impl Iterator<Item = &Task> {
         self.open_tasks_of(node_id).filter(|t| t.state == TaskState::Claimed)
     }
 
     /// The open task copying `shard_id` to `target`, if any.
-    fn open_task_for(&self, shard_id: ShardId, target: NodeId) -> Option<&CopyTask> {
+    fn open_task_for(&self, shard_id: ShardId, target: NodeId) -> Option<&Task> {
         let id = self.open_tasks.by_copy.get(&(shard_id, target))?;
-        self.copy_tasks.get(id)
+        self.tasks.get(id)
     }
 }
 

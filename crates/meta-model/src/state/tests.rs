@@ -708,7 +708,7 @@ fn restore_loads_a_backup_into_an_empty_cluster_only() {
     for id in 1..=2 {
         ok(&mut fresh, Command::AddMetaNode { node_id: Some(100 + id), addr: format!("meta-{id}:8091") });
     }
-    let restore = Command::RestoreMetadata { backup: Box::new(old.to_record()) };
+    let restore = Command::restore(&old.to_record()).expect("encodes");
     ok(&mut fresh, restore.clone());
     assert_eq!(fresh.databases(), old.databases());
     assert_eq!(fresh.data_nodes(), old.data_nodes());
@@ -728,7 +728,7 @@ fn a_state_encodes_exactly_as_its_record() {
         crate::codec::encode("record", &state.to_record()).expect("encodes"),
         "snapshots and restore entries agree"
     );
-    let back: MetaState = crate::codec::decode("state", &bytes).expect("decodes");
+    let back = MetaState::decode("state", &bytes).expect("decodes");
     assert_eq!(back, state);
     assert_eq!(MetaState::from(state.to_record()), state, "indexes rebuilt from the record");
 }
@@ -739,14 +739,14 @@ fn restore_refuses_inconsistent_backups_and_id_clashes() {
     create_group(&mut backup, 0);
     let mut clash = MetaState::new();
     ok(&mut clash, Command::AddMetaNode { node_id: Some(1), addr: "meta-1:8091".to_owned() });
-    let restore = Command::RestoreMetadata { backup: Box::new(backup.to_record()) };
+    let restore = Command::restore(&backup.to_record()).expect("encodes");
     assert!(matches!(clash.apply(&restore), Err(ApplyError::InvalidBackup { .. })));
 
     // A backup whose shard names an owner it does not know is not a consistent state.
     let mut broken = backup;
     broken.data_nodes.clear();
     let mut fresh = MetaState::new();
-    let restore = Command::RestoreMetadata { backup: Box::new(broken.to_record()) };
+    let restore = Command::restore(&broken.to_record()).expect("encodes");
     assert!(
         matches!(fresh.apply(&restore), Err(ApplyError::InvalidBackup { ref reason }) if reason.contains("unknown"))
     );

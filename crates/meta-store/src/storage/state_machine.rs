@@ -144,7 +144,7 @@ impl StateMachineStore {
             Some((meta, data)) => AppliedState {
                 last_applied: meta.last_log_id,
                 membership: meta.last_membership,
-                state: codec::decode("snapshot", &data)?,
+                state: MetaState::decode("snapshot", &data)?,
             },
             None => AppliedState::default(),
         };
@@ -285,7 +285,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         let data = snapshot.into_inner();
         let signature = Some(meta.signature());
         let state: MetaState =
-            codec::decode("snapshot", &data).map_err(|e| Failure::ReadSnapshot(signature.clone()).of(e))?;
+            MetaState::decode("snapshot", &data).map_err(|e| Failure::ReadSnapshot(signature.clone()).of(e))?;
         write_snapshot(&self.db, meta, &data).map_err(|e| Failure::WriteSnapshot(signature).of(e))?;
         let mut applied = self.write();
         *applied = AppliedState { last_applied: meta.last_log_id, membership: meta.last_membership.clone(), state };

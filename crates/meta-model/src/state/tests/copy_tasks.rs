@@ -2,7 +2,7 @@
 //! withdraws tasks when shards or nodes go away.
 
 use super::*;
-use crate::model::copy_task::{CancelReason, CopyTask, CopyTaskSpec, RetryPolicy, TaskReason, TaskState};
+use crate::model::task::{CancelReason, RetryPolicy, Task, TaskReason, TaskSpec, TaskState};
 
 const NOW: Timestamp = 1_000_000_000_000;
 const LEASE: i64 = 30_000_000_000;
@@ -20,11 +20,11 @@ fn non_owner(owners: &[NodeId]) -> NodeId {
     (1..=3).find(|n| !owners.contains(n)).expect("a node that does not own the shard")
 }
 
-fn copy(shard_id: ShardId, source: NodeId, target: NodeId, replaces: Option<NodeId>) -> CopyTaskSpec {
-    CopyTaskSpec { shard_id, source, target, replaces, priority: 1, reason: TaskReason::UnderReplicated }
+fn copy(shard_id: ShardId, source: NodeId, target: NodeId, replaces: Option<NodeId>) -> TaskSpec {
+    TaskSpec { shard_id, source, target, replaces, priority: 1, reason: TaskReason::UnderReplicated }
 }
 
-fn create(state: &mut MetaState, spec: CopyTaskSpec) -> CopyTask {
+fn create(state: &mut MetaState, spec: TaskSpec) -> Task {
     match ok(state, Command::CreateCopyTasks { now: NOW, tasks: vec![spec] }) {
         Response::CopyTasksCreated { mut created, rejected } if rejected.is_empty() && created.len() == 1 => {
             created.remove(0)
@@ -33,9 +33,9 @@ fn create(state: &mut MetaState, spec: CopyTaskSpec) -> CopyTask {
     }
 }
 
-fn claim(state: &mut MetaState, node_id: NodeId, max: u32, now: Timestamp) -> Vec<CopyTask> {
+fn claim(state: &mut MetaState, node_id: NodeId, max: u32, now: Timestamp) -> Vec<Task> {
     match ok(state, Command::ClaimCopyTasks { now, node_id, max, lease: LEASE }) {
-        Response::CopyTasks(tasks) => tasks,
+        Response::Tasks(tasks) => tasks,
         other => panic!("unexpected {other:?}"),
     }
 }
@@ -44,7 +44,7 @@ fn owners_of(state: &MetaState, shard_id: ShardId) -> Vec<NodeId> {
     state.shard(shard_id).map(|v| v.shard.owners.clone()).unwrap_or_default()
 }
 
-fn refused(state: &mut MetaState, spec: CopyTaskSpec) -> ApplyError {
+fn refused(state: &mut MetaState, spec: TaskSpec) -> ApplyError {
     let before = state.clone();
     let response = state.apply(&Command::CreateCopyTasks { now: NOW, tasks: vec![spec] });
     let Ok(Response::CopyTasksCreated { created, mut rejected }) = response else { panic!("{response:?}") };
@@ -78,16 +78,16 @@ fn claims_take_the_most_urgent_first_and_stop_at_max() {
     let shards: Vec<_> = (0..3).map(|i| create_group(&mut state, i * H).0.shards[0].clone()).collect();
     let target = 4;
     for (priority, shard) in [3, 1, 2].into_iter().zip(&shards) {
-        let spec = CopyTaskSpec { priority, ..copy(shard.id, shard.owners[0], target, None) };
+        let spec = TaskSpec { priority, ..copy(shard.id, shard.owners[0], target, None) };
         if shard.owners.contains(&target) {
             continue;
         }
         create(&mut state, spec);
     }
-    let open = state.open_copy_tasks().count() as u32;
+    let open = state.open_tasks().count() as u32;
     let first = claim(&mut state, target, 1, NOW);
     assert_eq!(first.len(), 1);
-    let lowest = state.open_copy_tasks().map(|t| t.spec.priority).min();
+    let lowest = state.open_tasks().map(|t| t.spec.priority).min();
     assert_eq!(Some(first[0].spec.priority), lowest);
     // The reply lists every task the node holds, so a retried claim loses nothing.
     let again = claim(&mut state, target, 1, NOW);
@@ -106,9 +106,9 @@ fn a_stale_attempt_cannot_complete_after_the_lease_expired() {
 
     // Nothing expires before the deadline.
     let early = ok(&mut state, Command::ExpireCopyTaskLeases { now: NOW + LEASE - 1 });
-    assert_eq!(early, Response::CopyTasks(vec![]));
+    assert_eq!(early, Response::Tasks(vec![]));
     let expired = ok(&mut state, Command::ExpireCopyTaskLeases { now: NOW + LEASE });
-    assert!(matches!(expired, Response::CopyTasks(ref t) if t.len() == 1 && t[0].state == TaskState::Pending));
+    assert!(matches!(expired, Response::Tasks(ref t) if t.len() == 1 && t[0].state == TaskState::Pending));
 
     let second = claim(&mut state, target, 10, NOW + LEASE + 1);
     assert_eq!(second[0].attempt, 2);
@@ -134,7 +134,7 @@ fn renewing_moves_the_deadline_and_needs_the_current_attempt() {
     claim(&mut state, target, 10, NOW);
     let renewed =
         ok(&mut state, Command::RenewCopyTaskLease { now: NOW + 10, task_id: task.id, attempt: 1, lease: LEASE });
-    assert!(matches!(renewed, Response::CopyTask(ref t) if t.lease_deadline == Some(NOW + 10 + LEASE)));
+    assert!(matches!(renewed, Response::Task(ref t) if t.lease_deadline == Some(NOW + 10 + LEASE)));
     let wrong = Command::RenewCopyTaskLease { now: NOW + 10, task_id: task.id, attempt: 7, lease: LEASE };
     rejected(&mut state, wrong, ApplyError::StaleAttempt { task_id: task.id, attempt: 7, current: 1 });
     let zero = Command::RenewCopyTaskLease { now: NOW, task_id: task.id, attempt: 1, lease: 0 };
@@ -158,7 +158,7 @@ fn failures_back_off_exponentially_then_fail_for_good() {
             error: "source unreachable".into(),
             retry: RETRY,
         };
-        let Response::CopyTask(after) = ok(&mut state, fail) else { panic!("not a task") };
+        let Response::Task(after) = ok(&mut state, fail) else { panic!("not a task") };
         if failure < RETRY.max_failures {
             assert_eq!(after.state, TaskState::Pending);
             let backoff = RETRY.backoff(failure);
@@ -173,8 +173,8 @@ fn failures_back_off_exponentially_then_fail_for_good() {
     }
     // `entropy repair` supersedes the failed task, so the planner may plan the copy again.
     let superseded = ok(&mut state, Command::RetryShardRepair { now, shard_id: shard });
-    assert!(matches!(superseded, Response::CopyTasks(ref t) if t.len() == 1));
-    assert!(!state.copy_task(task.id).is_some_and(CopyTask::blocks_replanning));
+    assert!(matches!(superseded, Response::Tasks(ref t) if t.len() == 1));
+    assert!(!state.copy_task(task.id).is_some_and(Task::blocks_replanning));
     create(&mut state, copy(shard, owners[0], target, None));
 }
 
@@ -184,7 +184,7 @@ fn cancelled_and_finished_tasks_refuse_further_transitions() {
     let target = non_owner(&owners);
     let task = create(&mut state, copy(shard, owners[0], target, None));
     ok(&mut state, Command::CancelCopyTask { now: NOW, task_id: task.id, reason: CancelReason::Operator });
-    assert!(state.copy_task(task.id).is_some_and(CopyTask::blocks_replanning));
+    assert!(state.copy_task(task.id).is_some_and(Task::blocks_replanning));
     let again = Command::CancelCopyTask { now: NOW, task_id: task.id, reason: CancelReason::Operator };
     rejected(&mut state, again, ApplyError::TaskNotOpen { task_id: task.id, state: TaskState::Cancelled });
     let complete = Command::CompleteCopyTask { now: NOW, task_id: task.id, attempt: 0 };
@@ -217,7 +217,7 @@ fn specs_that_make_no_sense_are_refused_one_by_one() {
         refused(&mut state, copy(shard, owners[0], target, Some(target))),
         invalid(&format!("the replaced node {target} must be another owner of shard {shard}"))
     );
-    let refill = CopyTaskSpec { reason: TaskReason::MissingOnOwner, ..copy(shard, owners[0], target, None) };
+    let refill = TaskSpec { reason: TaskReason::MissingOnOwner, ..copy(shard, owners[0], target, None) };
     assert_eq!(
         refused(&mut state, refill),
         invalid(&format!("node {target} does not own shard {shard}; nothing to refill"))
@@ -239,7 +239,7 @@ fn specs_that_make_no_sense_are_refused_one_by_one() {
 #[test]
 fn refilling_an_owner_keeps_the_owner_list() {
     let (mut state, shard, owners) = setup();
-    let spec = CopyTaskSpec { reason: TaskReason::MissingOnOwner, ..copy(shard, owners[0], owners[1], None) };
+    let spec = TaskSpec { reason: TaskReason::MissingOnOwner, ..copy(shard, owners[0], owners[1], None) };
     let task = create(&mut state, spec);
     claim(&mut state, owners[1], 10, NOW);
     ok(&mut state, Command::CompleteCopyTask { now: NOW, task_id: task.id, attempt: 1 });
@@ -258,7 +258,7 @@ fn draining_ends_when_the_last_replacement_completes() {
         let view = state.shard(shard_id).expect("shard");
         let source = view.shard.owners.iter().copied().find(|&o| o != draining).unwrap_or(draining);
         let to = (1..=3).find(|n| !view.shard.owners.contains(n)).unwrap_or(target);
-        let spec = CopyTaskSpec { reason: TaskReason::DrainingOwner, ..copy(shard_id, source, to, Some(draining)) };
+        let spec = TaskSpec { reason: TaskReason::DrainingOwner, ..copy(shard_id, source, to, Some(draining)) };
         tasks.push((create(&mut state, spec), to));
     }
     assert!(tasks.iter().any(|(t, _)| t.spec.shard_id == shard));
@@ -322,7 +322,7 @@ fn finished_tasks_are_pruned_but_blocking_ones_stay() {
         let task = create(&mut state, copy(shard.id, source, target, None));
         ok(&mut state, Command::CancelCopyTask { now: NOW, task_id: task.id, reason: CancelReason::NotNeeded });
     }
-    assert_eq!(state.copy_tasks().len(), FINISHED_TASKS_KEPT);
+    assert_eq!(state.tasks().len(), FINISHED_TASKS_KEPT);
     assert!(state.copy_task(killed.id).is_none(), "the oldest finished task is forgotten");
     assert_eq!(state.next_task_id(), FINISHED_TASKS_KEPT as u64 + 8);
 }

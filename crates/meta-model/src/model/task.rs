@@ -1,4 +1,7 @@
-//! Copy tasks: "copy shard S from node A to node B", replicated so none is lost or run twice.
+//! Tasks the meta service hands out to data nodes, replicated so none is lost or run twice. Every
+//! kind ([`TaskKind`]; today only copies: "copy shard S from node A to node B") shares one
+//! lifecycle, its lease and its fencing token; the kind says what the claimant does and what
+//! completing it changes in the metadata.
 //!
 //! ```text
 //!             claim (attempt += 1, lease)            complete (attempt matches)
@@ -18,10 +21,24 @@ use serde::{Deserialize, Serialize};
 use crate::model::node::NodeId;
 use crate::model::shard_group::{ShardId, Timestamp};
 
-/// Identifier of a copy task; never reused.
+/// Identifier of a task; never reused.
 pub type TaskId = u64;
 
-/// Where a copy task is in its lifecycle.
+/// What a task asks its target to do. A data node claims only the kinds it runs
+/// (`ClaimCopyTasks` claims copies), so a node of an older release never receives a kind it does
+/// not know.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskKind {
+    /// Copy the whole shard from the source; on completion the target becomes an owner and the
+    /// replaced owner, if any, stops being one. (Tasks written before task kinds existed, format 2
+    /// and backups of that time, are copies.)
+    #[default]
+    Copy,
+}
+
+/// Where a task is in its lifecycle.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -45,7 +62,7 @@ impl TaskState {
     }
 }
 
-/// Why a copy task exists.
+/// Why a task exists.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -62,7 +79,7 @@ pub enum TaskReason {
     Operator,
 }
 
-/// Why a copy task was cancelled.
+/// Why a task was cancelled.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -84,10 +101,11 @@ pub enum CancelReason {
     Superseded,
 }
 
-/// What a copy task is asked to do: the part chosen by the planner or an operator.
+/// Which shard a task works on, between which nodes, and why: the part chosen by the planner or
+/// an operator, the same for every kind.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CopyTaskSpec {
+pub struct TaskSpec {
     /// The shard to copy.
     pub shard_id: ShardId,
     /// The owner to copy from.
@@ -122,14 +140,17 @@ impl RetryPolicy {
     }
 }
 
-/// A copy task as the replicated metadata holds it.
+/// A task as the replicated metadata holds it.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CopyTask {
+pub struct Task {
     /// The task's ID.
     pub id: TaskId,
-    /// What to copy, from where, to where.
-    pub spec: CopyTaskSpec,
+    /// What the target does (absent in backups written before kinds existed: a copy).
+    #[serde(default)]
+    pub kind: TaskKind,
+    /// Which shard, from where, to where, and why.
+    pub spec: TaskSpec,
     /// Lifecycle state.
     pub state: TaskState,
     /// Number of times the task was claimed; the current claim's fencing token.
@@ -150,11 +171,12 @@ pub struct CopyTask {
     pub updated_at: Timestamp,
 }
 
-impl CopyTask {
-    /// A new task, pending since `now`.
-    pub fn pending(id: TaskId, spec: CopyTaskSpec, now: Timestamp) -> Self {
-        CopyTask {
+impl Task {
+    /// A new task of `kind`, pending since `now`.
+    pub fn pending(id: TaskId, kind: TaskKind, spec: TaskSpec, now: Timestamp) -> Self {
+        Task {
             id,
+            kind,
             spec,
             state: TaskState::Pending,
             attempt: 0,

@@ -1,0 +1,162 @@
+//! Records written by format 2 (before tasks had kinds) read back by this build: a snapshot, the
+//! restore and create-task log entries, and the JSON metadata of a backup body. The fixtures under
+//! `tests/fixtures/` were written by the format-2 build from exactly the commands [`history`]
+//! lists; this build applies the same commands and must read the old bytes as the same state.
+
+use std::collections::BTreeMap;
+
+use meta_model::{
+    codec, CancelReason, Command, LeaderFacts, MetaState, Response, RetentionPolicySpec, Task, TaskKind, TaskReason,
+    TaskSpec, TaskState, HOUR,
+};
+
+const T0: i64 = 1_704_067_200_000_000_000;
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn apply(state: &mut MetaState, command: Command) -> Response {
+    let command = command.stamp(|| LeaderFacts { now: T0, live_data_nodes: None });
+    state.apply(&command).expect("the history applies")
+}
+
+/// 4 data nodes in two zones, RF 2, three hourly groups.
+fn setup() -> Vec<Command> {
+    let mut commands: Vec<Command> = (1..=4)
+        .map(|i| Command::AddDataNode {
+            tcp_addr: format!("data-{i}:8088"),
+            http_addr: format!("data-{i}:8086"),
+            labels: BTreeMap::from([("zone".to_owned(), format!("z{}", i % 2))]),
+        })
+        .collect();
+    let policy = RetentionPolicySpec {
+        name: "rp".to_owned(),
+        duration: 0,
+        shard_group_duration: Some(HOUR),
+        replication_factor: 2,
+    };
+    commands.push(Command::CreateDatabase { name: "db".to_owned(), default_retention_policy: Some(policy) });
+    for hour in 0..3 {
+        let timestamp = T0 + hour * HOUR as i64;
+        commands.push(Command::CreateShardGroup {
+            database: "db".to_owned(),
+            retention_policy: "rp".to_owned(),
+            timestamp,
+        });
+    }
+    commands
+}
+
+/// Copies of the first four shards to a non-owner (every other one replacing an owner).
+fn create_tasks(state: &MetaState) -> Command {
+    let groups = &state.databases()["db"].retention_policies["rp"].shard_groups;
+    let shards = groups.values().flat_map(|g| g.shards.iter());
+    let tasks = shards
+        .take(4)
+        .enumerate()
+        .map(|(i, shard)| {
+            let target = (1..=4).find(|n| !shard.owners.contains(n)).expect("a node that is no owner");
+            TaskSpec {
+                shard_id: shard.id,
+                source: shard.owners[0],
+                target,
+                replaces: (i % 2 == 0).then_some(shard.owners[1]),
+                priority: i as u32,
+                reason: if i % 2 == 0 { TaskReason::DeadOwner } else { TaskReason::UnderReplicated },
+            }
+        })
+        .collect();
+    Command::CreateCopyTasks { now: T0 + 10, tasks }
+}
+
+/// The state the fixtures hold: tasks done, claimed, pending and cancelled.
+fn history() -> (MetaState, Command) {
+    let mut state = MetaState::new();
+    for command in setup() {
+        apply(&mut state, command);
+    }
+    let create = create_tasks(&state);
+    let Response::CopyTasksCreated { created, .. } = apply(&mut state, create.clone()) else {
+        panic!("tasks not created")
+    };
+    let target = created[0].spec.target;
+    apply(&mut state, Command::ClaimCopyTasks { now: T0 + 20, node_id: target, max: 4, lease: 1_000_000_000 });
+    apply(&mut state, Command::CompleteCopyTask { now: T0 + 30, task_id: created[0].id, attempt: 1 });
+    let cancel = Command::CancelCopyTask { now: T0 + 40, task_id: created[3].id, reason: CancelReason::Operator };
+    apply(&mut state, cancel);
+    (state, create)
+}
+
+fn states(state: &MetaState) -> Vec<(TaskKind, TaskState)> {
+    state.tasks().values().map(|t: &Task| (t.kind, t.state)).collect()
+}
+
+#[test]
+fn a_format_2_snapshot_reads_as_the_same_state_its_tasks_copies() {
+    let (expected, _) = history();
+    let old = fixture("state-v2.bin");
+    assert_eq!(old[..2], 2u16.to_le_bytes(), "the fixture is of format 2");
+    let read = MetaState::decode("snapshot", &old).expect("a format-2 snapshot reads");
+    assert_eq!(read, expected);
+    assert_eq!(
+        states(&read),
+        [
+            (TaskKind::Copy, TaskState::Done),
+            (TaskKind::Copy, TaskState::Pending),
+            (TaskKind::Copy, TaskState::Claimed),
+            (TaskKind::Copy, TaskState::Cancelled)
+        ]
+    );
+    // Written again, it is of the current format and reads back the same.
+    let new = codec::encode("snapshot", &read).expect("encodes");
+    assert_eq!(new[..2], codec::FORMAT_VERSION.to_le_bytes());
+    assert_eq!(MetaState::decode("snapshot", &new).expect("reads"), expected);
+}
+
+#[test]
+fn format_2_log_entries_read_and_apply_as_they_did() {
+    let (expected, create) = history();
+    let old_create: Command = codec::decode("log entry", &fixture("create-copy-tasks-v2.bin")).expect("reads");
+    assert_eq!(old_create, create, "the command set kept its shape");
+
+    let old_restore: Command = codec::decode("log entry", &fixture("restore-v2.bin")).expect("reads");
+    assert!(matches!(old_restore, Command::RestoreMetadataV2 { .. }), "{old_restore:?}");
+    let mut fresh = MetaState::new();
+    apply(&mut fresh, Command::AddMetaNode { node_id: Some(100), addr: "meta-1:8091".to_owned() });
+    assert_eq!(apply(&mut fresh, old_restore), Response::Done);
+    assert_eq!(fresh.databases(), expected.databases());
+    assert_eq!(fresh.data_nodes(), expected.data_nodes());
+    assert!(fresh.tasks().is_empty(), "tasks are never restored");
+}
+
+#[test]
+fn the_restore_command_carries_a_record_of_any_readable_format() {
+    let (expected, _) = history();
+    let mut current = MetaState::new();
+    apply(&mut current, Command::restore(&expected.to_record()).expect("encodes"));
+    assert_eq!(current.databases(), expected.databases());
+
+    // A restore entry whose record is of format 2 (a backup encoded by an older client).
+    let mut older = MetaState::new();
+    apply(&mut older, Command::RestoreMetadata { record: fixture("state-v2.bin") });
+    assert_eq!(older.data_nodes(), expected.data_nodes());
+
+    let mut refused = MetaState::new();
+    let garbage = Command::RestoreMetadata { record: vec![3, 0, 1, 2] };
+    assert!(refused.apply(&garbage).is_err(), "a record that does not decode is refused");
+    assert_eq!(refused, MetaState::new());
+}
+
+#[test]
+fn a_backup_body_written_before_kinds_reads_with_copy_tasks() {
+    let (expected, _) = history();
+    let json = fixture("state-v2.json");
+    let text = std::str::from_utf8(&json).expect("JSON is UTF-8");
+    assert!(!text.contains("\"kind\""), "the fixture predates task kinds");
+    let read: MetaState = serde_json::from_slice(&json).expect("the old JSON reads");
+    assert_eq!(read, expected);
+    let again = serde_json::to_value(&read).expect("serializes");
+    assert_eq!(again["copy_tasks"]["1"]["kind"], "copy", "{again}");
+}
