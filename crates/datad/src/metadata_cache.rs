@@ -35,12 +35,12 @@ impl MetadataCache {
     }
 
     /// Keeps `reply` unless the cache already holds a newer index; returns the current metadata.
-    pub(crate) fn install(&self, reply: MetadataReply) -> Arc<CachedMetadata> {
+    pub(crate) fn install(&self, reply: MetadataReply<'static>) -> Arc<CachedMetadata> {
         let mut current = self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         match current.as_ref() {
             Some(cached) if cached.index > reply.index => Arc::clone(cached),
             _ => {
-                let fresh = Arc::new(CachedMetadata { index: reply.index, state: reply.metadata });
+                let fresh = Arc::new(CachedMetadata { index: reply.index, state: reply.metadata.into_state() });
                 *current = Some(Arc::clone(&fresh));
                 fresh
             }

@@ -17,7 +17,8 @@ use meta_model::{
 };
 use meta_wire::{
     ClaimReply, ClaimRequest, ClaimedTask, CompleteRequest, CreateShardGroupRequest, DataNodeList, ErrorDetail,
-    ErrorReply, HeartbeatReply, HeartbeatRequest, MetadataReply, ProgressReply, ProgressRequest, ShardGroupReply,
+    ErrorReply, HeartbeatReply, HeartbeatRequest, Metadata, MetadataReply, ProgressReply, ProgressRequest,
+    ShardGroupReply,
 };
 
 /// What the fake meta service holds and saw.
@@ -69,13 +70,13 @@ struct IndexQuery {
     index: Option<u64>,
 }
 
-async fn metadata(State(fake): State<Arc<Fake>>, Query(query): Query<IndexQuery>) -> Json<MetadataReply> {
+async fn metadata(State(fake): State<Arc<Fake>>, Query(query): Query<IndexQuery>) -> Json<MetadataReply<'static>> {
     let current = fake.state.lock().expect("fake state").0;
     if query.index.is_some_and(|i| i >= current) {
         tokio::time::sleep(Duration::from_millis(100)).await; // a short long poll
     }
-    let (index, metadata) = fake.state.lock().expect("fake state").clone();
-    Json(MetadataReply { index, metadata })
+    let (index, state) = fake.state.lock().expect("fake state").clone();
+    Json(MetadataReply { index, metadata: Metadata::of(&state).into_owned() })
 }
 
 async fn data_nodes(State(fake): State<Arc<Fake>>) -> Json<DataNodeList> {

@@ -263,7 +263,7 @@ impl Client {
     }
 
     /// The whole metadata; with `index`, waits up to `wait` for the state to move past it.
-    pub async fn metadata(&self, index: Option<u64>, wait: Duration) -> Result<MetadataReply, ClientError> {
+    pub async fn metadata(&self, index: Option<u64>, wait: Duration) -> Result<MetadataReply<'static>, ClientError> {
         let path = match index {
             Some(index) => format!("/v1/metadata?index={index}&wait={}ms", wait.as_millis()),
             None => "/v1/metadata".to_owned(),
@@ -271,8 +271,14 @@ impl Client {
         self.request::<(), _>(Method::GET, &path, None, Idempotent::Yes, REQUEST_TIMEOUT + wait).await
     }
 
+    /// The whole metadata as the node that answers has applied it (`?stale=true`: no read barrier,
+    /// so it may lag the leader; what one node holds, e.g. to compare replicas).
+    pub async fn stale_metadata(&self) -> Result<MetadataReply<'static>, ClientError> {
+        self.get("/v1/metadata?stale=true").await
+    }
+
     /// Loads a backup (what [`Client::metadata`] returned) into an empty cluster.
-    pub async fn restore(&self, backup: &MetadataReply) -> Result<(), ClientError> {
+    pub async fn restore(&self, backup: &MetadataReply<'_>) -> Result<(), ClientError> {
         self.request(Method::POST, "/v1/restore", Some(backup), Idempotent::No, MEMBERSHIP_TIMEOUT).await
     }
 
@@ -325,6 +331,11 @@ impl Client {
     /// Databases with their retention policies.
     pub async fn databases(&self) -> Result<DatabaseList, ClientError> {
         self.get("/v1/databases").await
+    }
+
+    /// Databases as the node that answers has applied them (`?stale=true`: no read barrier).
+    pub async fn stale_databases(&self) -> Result<DatabaseList, ClientError> {
+        self.get("/v1/databases?stale=true").await
     }
 
     /// Creates a database, optionally with its default retention policy.
@@ -403,6 +414,12 @@ impl Client {
     /// Every shard with its owners.
     pub async fn shards(&self) -> Result<Vec<ShardInfo>, ClientError> {
         Ok(self.get::<ShardList>("/v1/shards").await?.shards)
+    }
+
+    /// Every shard with its owners as the node that answers has applied them (`?stale=true`: no
+    /// read barrier).
+    pub async fn stale_shards(&self) -> Result<Vec<ShardInfo>, ClientError> {
+        Ok(self.get::<ShardList>("/v1/shards?stale=true").await?.shards)
     }
 
     /// Deletes a shard everywhere.

@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use meta_model::{
-    codec, CancelReason, Command, LeaderFacts, MetaState, Response, RetentionPolicySpec, Task, TaskKind, TaskReason,
-    TaskSpec, TaskState, HOUR,
+    codec, CancelReason, Command, LeaderFacts, MetaState, MetadataRecord, Response, RetentionPolicySpec, Task,
+    TaskKind, TaskReason, TaskSpec, TaskState, HOUR,
 };
 
 const T0: i64 = 1_704_067_200_000_000_000;
@@ -155,7 +155,8 @@ fn a_backup_body_written_before_kinds_reads_with_copy_tasks() {
     let json = fixture("state-v2.json");
     let text = std::str::from_utf8(&json).expect("JSON is UTF-8");
     assert!(!text.contains("\"kind\""), "the fixture predates task kinds");
-    let read: MetaState = serde_json::from_slice(&json).expect("the old JSON reads");
+    let record: MetadataRecord = serde_json::from_slice(&json).expect("the old JSON reads");
+    let read = MetaState::from(record);
     assert_eq!(read, expected);
     let again = serde_json::to_value(&read).expect("serializes");
     assert_eq!(again["copy_tasks"]["1"]["kind"], "copy", "{again}");

@@ -51,7 +51,7 @@ pub struct Backup {
     /// The header, if the file has one.
     pub header: Option<BackupHeader>,
     /// The metadata and its index.
-    pub reply: MetadataReply,
+    pub reply: MetadataReply<'static>,
 }
 
 /// Why a file is not a backup this build can restore.
@@ -95,7 +95,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Encodes a backup of `reply` taken at `created_at`.
-pub fn encode_backup(reply: &MetadataReply, created_at: Timestamp) -> Result<Vec<u8>, BackupError> {
+pub fn encode_backup(reply: &MetadataReply<'_>, created_at: Timestamp) -> Result<Vec<u8>, BackupError> {
     let body = serde_json::to_vec(reply).map_err(|e| BackupError::Encode(e.to_string()))?;
     let header = BackupHeader {
         format: BACKUP_FORMAT.to_owned(),
@@ -141,7 +141,7 @@ pub fn decode_backup(file: &[u8]) -> Result<Backup, BackupError> {
     if found != header.sha256 {
         return Err(BackupError::ChecksumMismatch { expected: header.sha256, found });
     }
-    let reply: MetadataReply = serde_json::from_slice(rest).map_err(|e| BackupError::Body(e.to_string()))?;
+    let reply: MetadataReply<'static> = serde_json::from_slice(rest).map_err(|e| BackupError::Body(e.to_string()))?;
     if reply.index != header.index {
         return Err(BackupError::Body(format!(
             "the metadata is at index {}, the header says {}",
@@ -154,13 +154,14 @@ pub fn decode_backup(file: &[u8]) -> Result<Backup, BackupError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Metadata;
     use meta_model::{Command, MetaState};
 
-    fn reply() -> MetadataReply {
-        let mut metadata = MetaState::new();
-        metadata.apply(&Command::AddMetaNode { node_id: Some(1), addr: "meta-1:8091".into() }).expect("meta node");
-        metadata.apply(&Command::CreateDatabase { name: "db".into(), default_retention_policy: None }).expect("db");
-        MetadataReply { index: 7, metadata }
+    fn reply() -> MetadataReply<'static> {
+        let mut state = MetaState::new();
+        state.apply(&Command::AddMetaNode { node_id: Some(1), addr: "meta-1:8091".into() }).expect("meta node");
+        state.apply(&Command::CreateDatabase { name: "db".into(), default_retention_policy: None }).expect("db");
+        MetadataReply { index: 7, metadata: Metadata::of(&state).into_owned() }
     }
 
     #[test]

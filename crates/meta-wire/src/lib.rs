@@ -11,6 +11,7 @@
 mod ae_calls;
 mod anti_entropy;
 mod backup;
+mod metadata;
 
 use std::collections::BTreeMap;
 
@@ -26,7 +27,8 @@ pub use anti_entropy::{
     MissingCopy, ProgressReply, ProgressRequest, RepairReply, RepairRequest, ShardHealth, ShardReport, TaskProgress,
 };
 pub use backup::{decode_backup, encode_backup, Backup, BackupError, BackupHeader, BACKUP_FORMAT, BACKUP_VERSION};
-use meta_model::{DataNode, MetaNode, MetaState, NodeId, NodeState, ShardGroup, ShardGroupId, ShardId, Timestamp};
+use meta_model::{DataNode, MetaNode, NodeId, NodeState, ShardGroup, ShardGroupId, ShardId, Timestamp};
+pub use metadata::Metadata;
 
 /// `POST /v1/data-nodes`.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -349,15 +351,16 @@ pub struct TruncateReply {
     pub shard_groups: Vec<ShardGroupId>,
 }
 
-/// `GET /v1/metadata` reply: the whole metadata and the log index it reflects.
+/// `GET /v1/metadata` reply (and `POST /v1/restore` body): the whole metadata and the log index
+/// it reflects. Served borrowing the state; clients read `MetadataReply<'static>`.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MetadataReply {
+pub struct MetadataReply<'a> {
     /// The applied log index the metadata reflects.
     pub index: u64,
     /// The metadata.
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
-    pub metadata: MetaState,
+    pub metadata: Metadata<'a>,
 }
 
 /// A Raft member.

@@ -6,7 +6,6 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 
 use axum::Json;
 use meta_model::{ApplyError, Command, MetaState};
@@ -14,7 +13,7 @@ use serde_json::{json, Value};
 
 use crate::error::{duration_field, ApiError, ApiJson, ApiQuery};
 use crate::service::MetaService;
-use meta_wire::{ErrorReply, MetadataQuery, MetadataReply, NodeStatus};
+use meta_wire::{ErrorReply, Metadata, MetadataQuery, MetadataReply, NodeStatus};
 
 const DEFAULT_WAIT: Duration = Duration::from_secs(30);
 const MAX_WAIT: Duration = Duration::from_secs(60);
@@ -79,16 +78,9 @@ pub(crate) async fn metadata<S: MetaService>(
     }
     // Encoded under the read lock, without copying the state (it can hold a million shards).
     let body = service
-        .read(|metadata, index| serde_json::to_vec(&MetadataReplyRef { index, metadata }))
+        .read(|state, index| serde_json::to_vec(&MetadataReply { index, metadata: Metadata::of(state) }))
         .map_err(ApiError::internal)?;
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
-}
-
-/// `meta_wire::MetadataReply`, borrowing the state.
-#[derive(Serialize)]
-struct MetadataReplyRef<'a> {
-    index: u64,
-    metadata: &'a MetaState,
 }
 
 /// Largest backup `POST /v1/restore` accepts (a million shards encode to ~30 MB of JSON).
@@ -98,9 +90,10 @@ pub(crate) const MAX_RESTORE_BYTES: usize = 256 * 1024 * 1024;
 #[utoipa::path(post, path = "/v1/restore", tag = "cluster", request_body = MetadataReply, responses((status = 204, description = "Restored"), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
 pub(crate) async fn restore<S: MetaService>(
     State(service): State<Arc<S>>,
-    ApiJson(backup): ApiJson<MetadataReply>,
+    ApiJson(backup): ApiJson<MetadataReply<'static>>,
 ) -> Result<StatusCode, ApiError> {
-    if let Err(reason) = backup.metadata.check_invariants() {
+    let record = backup.metadata.into_record();
+    if let Err(reason) = MetaState::from(record.clone()).check_invariants() {
         return Err(ApplyError::InvalidBackup { reason }.into());
     }
     // The restored ID counter moves past the backup's IDs; meta nodes not yet recorded in the
@@ -112,7 +105,7 @@ pub(crate) async fn restore<S: MetaService>(
             message: "the cluster is still recording its meta nodes; retry once /ready answers 200".to_owned(),
         });
     }
-    let restore = Command::restore(&backup.metadata.to_record()).map_err(ApiError::internal)?;
+    let restore = Command::restore(&record).map_err(ApiError::internal)?;
     let () = super::propose(&*service, restore).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,12 +1,13 @@
 //! [`MetaState`] to and from its persisted form, [`MetadataRecord`].
 //!
 //! Serialization borrows the state (a snapshot of a million shards is not cloned to be written)
-//! and lists exactly the record's fields in the record's order; deserialization reads a record and
-//! rebuilds the indexes.
+//! and lists exactly the record's fields in the record's order. A state is read back only through
+//! its record (`MetaState::decode`, `MetaState::from(record)`), which rebuilds the indexes: it has
+//! no `Deserialize` of its own, so nothing can read a snapshot past its format migration.
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Serialize, Serializer};
 
 use super::MetaState;
 use crate::changes::Journal;
@@ -45,12 +46,6 @@ impl Serialize for MetaState {
             tasks: &self.tasks,
         }
         .serialize(serializer)
-    }
-}
-
-impl<'de> Deserialize<'de> for MetaState {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        MetadataRecord::deserialize(deserializer).map(MetaState::from)
     }
 }
 
