@@ -28,6 +28,19 @@ fn apply_mix(c: &mut Criterion) {
                 BatchSize::LargeInput,
             );
         });
+        // The same mix as the state machine applies it: recording what each command touched.
+        group.bench_with_input(BenchmarkId::new("tracked_shards", shards), &commands, |b, commands| {
+            b.iter_batched(
+                || base.clone(),
+                |mut state: MetaState| {
+                    for command in commands {
+                        std::hint::black_box(state.apply_tracked(command));
+                    }
+                    state
+                },
+                BatchSize::LargeInput,
+            );
+        });
     }
     group.finish();
 }
