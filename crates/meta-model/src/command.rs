@@ -93,7 +93,9 @@ pub enum Command {
         /// Policy name.
         name: String,
     },
-    /// Return the shard group covering `timestamp`, creating it if none does (idempotent).
+    /// Return the shard group covering `timestamp`, creating it if none does (idempotent). A new
+    /// group's shards are placed on the data nodes the stamped leader's facts call live, while
+    /// there are enough of them (entries without facts place on every active node).
     CreateShardGroup {
         /// Database name.
         database: String,
@@ -304,7 +306,12 @@ impl Command {
     /// Whether applying the command needs facts only the leader knows (its clock, its view of
     /// liveness): the leader's proposer stamps such commands ([`Command::stamp`]).
     pub fn needs_leader_facts(&self) -> bool {
-        matches!(self, Command::TruncateShardGroupsAfter { .. })
+        matches!(
+            self,
+            Command::TruncateShardGroupsAfter { .. }
+                | Command::CreateShardGroup { .. }
+                | Command::PrecreateShardGroups { .. }
+        )
     }
 
     /// The command as the leader proposes it: stamped with `facts()` if it needs them (facts

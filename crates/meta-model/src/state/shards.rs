@@ -175,7 +175,10 @@ impl MetaState {
         Ok(Response::Done)
     }
 
-    /// Creates the group covering `timestamp` (no live group may cover it) and places its shards.
+    /// Creates the group covering `timestamp` (no live group may cover it) and places its shards:
+    /// on the data nodes the leader judged live when it stamped the command, while there are at
+    /// least as many as the replication factor; on every active node when the command carries no
+    /// live view (the leader's grace period, or an entry written before placement used liveness).
     fn insert_group(
         &mut self,
         database: &str,
@@ -185,7 +188,7 @@ impl MetaState {
         let policy = self.policy_ref(database, retention_policy)?;
         let (start, end) = new_group_range(policy.live_groups(), timestamp, policy.shard_group_duration);
         let replicas = usize::try_from(policy.replication_factor).unwrap_or(usize::MAX).max(1);
-        let mut candidates: Vec<Candidate<'_>> = self
+        let candidates: Vec<Candidate<'_>> = self
             .data_nodes
             .values()
             .filter(|n| n.is_active())
@@ -194,8 +197,22 @@ impl MetaState {
         if candidates.is_empty() {
             return Err(ApplyError::NoActiveDataNodes);
         }
+        // The group's shape follows the active nodes, so a node being down for a while does not
+        // change how many shards a group has; who owns them follows liveness.
         let shard_count = (candidates.len() / replicas).max(1);
-        let placements = place_shards(&mut candidates, shard_count, replicas);
+        let live = self.facts.0.as_ref().and_then(|facts| facts.live_data_nodes.as_ref());
+        let (mut up, mut down): (Vec<_>, Vec<_>) =
+            candidates.into_iter().partition(|c| live.is_none_or(|live| live.contains(&c.id)));
+        let mut placements = place_shards(&mut up, shard_count, replicas);
+        // Too few live nodes for every copy: the rest go to active nodes that are down now (their
+        // copies arrive by hinted handoff or repair), never fewer owners than the policy asks.
+        let missing = replicas.saturating_sub(up.len());
+        if missing > 0 && !down.is_empty() {
+            for (owners, more) in placements.iter_mut().zip(place_shards(&mut down, shard_count, missing)) {
+                owners.extend(more);
+                owners.sort_unstable();
+            }
+        }
         let first_shard = self.next_shard_id;
         let group = ShardGroup {
             id: self.next_shard_group_id,

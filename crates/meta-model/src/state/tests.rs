@@ -815,3 +815,52 @@ fn a_batch_inside_a_batch_is_refused_before_anything_changes() {
 }
 
 mod copy_tasks;
+
+// --- placement and liveness -------------------------------------------------------------------
+
+fn create_group_seen_by(state: &mut MetaState, timestamp: Timestamp, live: &[NodeId]) -> ShardGroup {
+    let command = Command::CreateShardGroup { database: "db".to_owned(), retention_policy: "rp".to_owned(), timestamp };
+    let facts = LeaderFacts { now: 0, live_data_nodes: Some(live.iter().copied().collect()) };
+    match ok(state, command.stamp(|| facts)) {
+        Response::ShardGroup { group, .. } => group,
+        other => panic!("unexpected response {other:?}"),
+    }
+}
+
+#[test]
+fn new_groups_are_placed_on_live_nodes_while_enough_are_live() {
+    // 3 nodes, RF 2, node 3 down: six new hours, none of their shards on node 3.
+    let mut state = cluster(3, 2);
+    for hour in 0..6 {
+        let group = create_group_seen_by(&mut state, hour * H, &[1, 2]);
+        assert_eq!(group.shards.len(), 1, "the group's shape follows the active nodes");
+        for shard in &group.shards {
+            assert_eq!(shard.owners, vec![1, 2], "hour {hour}");
+        }
+    }
+    // Unstamped (an entry of an earlier format): every active node, as before.
+    let (group, _) = create_group(&mut state, 10 * H);
+    assert!(group.shards.iter().any(|s| s.owners.contains(&3)), "{group:?}");
+}
+
+#[test]
+fn too_few_live_nodes_still_get_every_copy_live_ones_first() {
+    // 4 nodes, RF 3, only node 2 live: each shard is owned by node 2 and two nodes that are down.
+    let mut state = cluster(4, 3);
+    let group = create_group_seen_by(&mut state, 0, &[2]);
+    for shard in &group.shards {
+        assert_eq!(shard.owners.len(), 3, "{shard:?}");
+        assert!(shard.owners.contains(&2), "{shard:?}");
+    }
+    // Nobody live (a leader that hears no data node): placed on the active nodes all the same.
+    let group = create_group_seen_by(&mut state, H, &[]);
+    assert!(group.shards.iter().all(|s| s.owners.len() == 3), "{group:?}");
+}
+
+#[test]
+fn placement_commands_are_stamped_by_the_leader() {
+    let create = Command::CreateShardGroup { database: "db".into(), retention_policy: "rp".into(), timestamp: 0 };
+    assert!(create.needs_leader_facts());
+    assert!(Command::PrecreateShardGroups { from: 0, to: 1 }.needs_leader_facts());
+    assert!(!Command::DropShard { shard_id: 1 }.needs_leader_facts());
+}
