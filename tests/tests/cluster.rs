@@ -7,15 +7,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cluster_harness::{sibling_binary, wait_for, Cluster};
+use meta_model::DataNode;
+use meta_wire::{DatabaseList, ShardGroupReply};
 use serde_json::{json, Value};
 
 const LEADER_TIMEOUT: Duration = Duration::from_secs(15);
 
-fn names(body: &Value, list: &str, field: &str) -> BTreeSet<String> {
-    body[list]
-        .as_array()
-        .map(|items| items.iter().filter_map(|i| i[field].as_str().map(str::to_owned)).collect())
-        .unwrap_or_default()
+/// The names of the databases listed.
+fn names(list: DatabaseList) -> BTreeSet<String> {
+    list.databases.into_iter().map(|db| db.name).collect()
 }
 
 /// The value of counter `name` in a `/metrics` text (0 when absent).
@@ -36,7 +36,8 @@ async fn writes_through_a_follower_are_read_on_every_node() {
     let (status, node) =
         cluster.post(follower, "/v1/data-nodes", &json!({"tcp_addr": "data-1:8088"})).await.expect("answer");
     assert_eq!(status, 201, "{node}");
-    assert_eq!(node["id"], 4, "meta nodes 1-3 took the first IDs: {node}");
+    let node: DataNode = serde_json::from_value(node).expect("a data node");
+    assert_eq!(node.id, 4, "meta nodes 1-3 took the first IDs: {node:?}");
     let (status, body) = cluster
         .post(
             follower,
@@ -49,12 +50,14 @@ async fn writes_through_a_follower_are_read_on_every_node() {
 
     eprintln!("--- linearizable reads see the writes at once on every node");
     for id in 1..=3 {
-        let (_, nodes) = cluster.get(id, "/v1/data-nodes").await.expect("answer");
-        assert_eq!(names(&nodes, "data_nodes", "tcp_addr"), BTreeSet::from(["data-1:8088".to_owned()]), "node {id}");
-        let (_, dbs) = cluster.get(id, "/v1/databases").await.expect("answer");
-        assert_eq!(names(&dbs, "databases", "name"), BTreeSet::from(["telegraf".to_owned()]), "node {id}");
-        let (_, meta) = cluster.get(id, "/v1/meta-nodes").await.expect("answer");
-        assert_eq!(meta["meta_nodes"].as_array().map(Vec::len), Some(3), "node {id}: {meta}");
+        let client = cluster.node_client(id);
+        let nodes = client.data_nodes().await.expect("answer");
+        let addrs: BTreeSet<String> = nodes.into_iter().map(|n| n.tcp_addr).collect();
+        assert_eq!(addrs, BTreeSet::from(["data-1:8088".to_owned()]), "node {id}");
+        let dbs = names(client.databases().await.expect("answer"));
+        assert_eq!(dbs, BTreeSet::from(["telegraf".to_owned()]), "node {id}");
+        let meta = client.meta_nodes().await.expect("answer");
+        assert_eq!(meta.meta_nodes.len(), 3, "node {id}: {meta:?}");
     }
 
     eprintln!("--- a shard group created through another follower has its owner");
@@ -64,9 +67,11 @@ async fn writes_through_a_follower_are_read_on_every_node() {
         .await
         .expect("answer");
     assert_eq!(status, 201, "{group}");
-    assert_eq!(group["shard_group"]["shards"][0]["owners"], json!([4]), "{group}");
-    let (_, shards) = cluster.get(leader, "/v1/shards").await.expect("answer");
-    assert_eq!(shards["shards"].as_array().map(Vec::len), Some(1), "{shards}");
+    let group: ShardGroupReply = serde_json::from_value(group).expect("a shard group reply");
+    let first_owners = group.shard_group.shards.first().map(|s| s.owners.as_slice());
+    assert_eq!(first_owners, Some(&[4][..]), "{group:?}");
+    let shards = cluster.node_client(leader).shards().await.expect("answer");
+    assert_eq!(shards.len(), 1, "{shards:?}");
 
     eprintln!("--- every node's /metrics shows the commands it applied");
     for id in 1..=3 {
@@ -123,8 +128,8 @@ async fn concurrent_writes_share_log_entries_and_each_gets_its_own_answer() {
     assert!(commands >= 64, "every create went through the leader's proposer: {commands}\n{after}");
     assert!(entries < commands, "concurrent writes shared entries: {entries} entries for {commands} commands");
     for id in 1..=3 {
-        let (_, dbs) = cluster.get(id, "/v1/databases").await.expect("answer");
-        assert_eq!(names(&dbs, "databases", "name").len(), 32, "node {id}: {dbs}");
+        let dbs = names(cluster.node_client(id).databases().await.expect("answer"));
+        assert_eq!(dbs.len(), 32, "node {id}: {dbs:?}");
     }
 }
 
@@ -188,12 +193,11 @@ async fn acknowledged_writes_survive_kill_9_of_the_leader() {
     cluster.spawn(leader);
     cluster.wait_all_ready().await;
     let new_leader = cluster.leader(LEADER_TIMEOUT).await;
-    let applied = cluster.status(new_leader).await.and_then(|s| s["applied_index"].as_u64()).expect("applied index");
+    let applied = cluster.status(new_leader).await.and_then(|s| s.applied_index).expect("applied index");
     let acked = acked.lock().expect("lock").clone();
     for id in 1..=3 {
         cluster.wait_applied(id, applied).await;
-        let (_, dbs) = cluster.get(id, "/v1/databases?stale=true").await.expect("answer");
-        let present = names(&dbs, "databases", "name");
+        let present = names(cluster.node_client(id).stale_databases().await.expect("answer"));
         let missing: Vec<_> = acked.difference(&present).collect();
         assert!(missing.is_empty(), "node {id} lost {} acknowledged writes: {missing:?}", missing.len());
     }
@@ -217,8 +221,8 @@ async fn a_full_cluster_restart_keeps_all_data() {
     }
     cluster.wait_all_ready().await;
     for id in 1..=3 {
-        let (_, dbs) = cluster.get(id, "/v1/databases").await.expect("answer");
-        assert_eq!(names(&dbs, "databases", "name").len(), 20, "node {id}: {dbs}");
+        let dbs = names(cluster.node_client(id).databases().await.expect("answer"));
+        assert_eq!(dbs.len(), 20, "node {id}: {dbs:?}");
     }
     for id in 1..=3 {
         assert!(!cluster.log(id).contains("cluster bootstrapped") || id == 1, "only node 1 bootstraps");
@@ -239,12 +243,12 @@ async fn a_node_behind_a_purged_log_catches_up_by_snapshot() {
         assert_eq!(status, 201, "{body}");
     }
     let leader = cluster.leader(LEADER_TIMEOUT).await;
-    let applied = cluster.status(leader).await.and_then(|s| s["applied_index"].as_u64()).expect("applied");
+    let applied = cluster.status(leader).await.and_then(|s| s.applied_index).expect("applied");
     eprintln!("--- node 3 back: it must install a snapshot to reach index {applied}");
     cluster.spawn(3);
     cluster.wait_applied(3, applied).await;
-    let (_, dbs) = cluster.get(3, "/v1/databases?stale=true").await.expect("answer");
-    assert_eq!(names(&dbs, "databases", "name").len(), 200, "{dbs}");
+    let dbs = names(cluster.node_client(3).stale_databases().await.expect("answer"));
+    assert_eq!(dbs.len(), 200, "{dbs:?}");
     assert!(cluster.log(3).contains("snapshot installed"), "node 3 caught up without a snapshot:\n{}", cluster.log(3));
 }
 
@@ -284,7 +288,7 @@ async fn a_paused_leader_steps_down_and_nothing_acknowledged_diverges() {
     cluster.signal(old, "-STOP");
     let others: Vec<u64> = (1..=3).filter(|id| *id != old).collect();
     let new = wait_for(Duration::from_secs(20), "a new leader among the others", || async {
-        let seen = cluster.status(others[0]).await.and_then(|s| s["leader_id"].as_u64());
+        let seen = cluster.status(others[0]).await.and_then(|s| s.leader_id);
         seen.filter(|l| *l != old)
     })
     .await;
@@ -298,7 +302,7 @@ async fn a_paused_leader_steps_down_and_nothing_acknowledged_diverges() {
     cluster.signal(old, "-CONT");
     wait_for(Duration::from_secs(20), "the old leader to follow", || async {
         let status = cluster.status(old).await?;
-        (status["leader_id"].as_u64() != Some(old) && status["raft_state"] == "follower").then_some(())
+        (status.leader_id != Some(old) && status.raft_state == "follower").then_some(())
     })
     .await;
     stop.store(true, Ordering::Relaxed);
@@ -309,17 +313,14 @@ async fn a_paused_leader_steps_down_and_nothing_acknowledged_diverges() {
     let leader = cluster.leader(LEADER_TIMEOUT).await;
     assert_ne!(leader, old, "leadership moved while {old} was frozen");
     eprintln!("--- leader {new} took over; comparing all nodes");
-    let applied = cluster.status(leader).await.and_then(|s| s["applied_index"].as_u64()).expect("applied");
+    let applied = cluster.status(leader).await.and_then(|s| s.applied_index).expect("applied");
     let mut states = Vec::new();
     for id in 1..=3 {
         cluster.wait_applied(id, applied).await;
-        let (_, metadata) =
-            cluster.get(id, &format!("/v1/metadata?stale=true&index={}&wait=0s", applied - 1)).await.expect("answer");
-        states.push((metadata["index"].clone(), metadata["metadata"].clone()));
+        states.push(cluster.node_client(id).stale_metadata().await.expect("answer"));
     }
     let acked = acked.lock().expect("lock").clone();
-    let present: BTreeSet<String> =
-        states[0].1["databases"].as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
+    let present: BTreeSet<String> = states[0].metadata.databases().keys().cloned().collect();
     let missing: Vec<_> = acked.difference(&present).collect();
     assert!(missing.is_empty(), "acknowledged writes missing: {missing:?}");
     assert_eq!(states[0], states[1], "nodes 1 and 2 diverge");

@@ -33,6 +33,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use meta_model::{TaskReason, TaskState, Timestamp};
+use meta_wire::Liveness;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -234,7 +236,7 @@ impl Scenario {
             Loss::CutOff => self.data.cut_off_from_meta(slot).await?,
         }
         let (since, what) = (Instant::now(), loss.what());
-        self.wait_liveness(node, "dead").await?;
+        self.wait_liveness(node, Liveness::Dead).await?;
         say!("    node {node} declared dead {:.1}s after the {what}", since.elapsed().as_secs_f64());
         self.wait_healthy(&format!("node {node}'s shards on 2 live owners each"), excluded, false).await?;
         say!("    its shards re-replicated {:.1}s after the {what}", since.elapsed().as_secs_f64());
@@ -273,7 +275,7 @@ impl Scenario {
         say!("--- phase 4 ({:.1}s): reconnect data node {node} to the meta nodes", self.elapsed());
         self.data.reconnect_to_meta(slot).await?;
         let back = Instant::now();
-        self.wait_liveness(node, "online").await?;
+        self.wait_liveness(node, Liveness::Online).await?;
         say!("    node {node} online again {:.1}s after reconnecting", back.elapsed().as_secs_f64());
         let index = self.meta.metadata_index().await.ok_or_else(|| Error::Cluster("no metadata index".into()))?;
         wait_until("the reconnected node's metadata cache catching up", CATCH_UP_TIMEOUT, || async {
@@ -298,17 +300,11 @@ impl Scenario {
             format!("its return changed owners: {:?} became {:?}", healed.owners, settled.owners)
         })?;
         let report = self.meta.entropy().await.ok_or_else(|| Error::Cluster("no entropy report".into()))?;
-        let open: Vec<&serde_json::Value> = report["tasks"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|t| t["task"]["state"] == "pending" || t["task"]["state"] == "claimed")
-            .collect();
+        let open: Vec<_> = report.tasks.iter().filter(|t| t.task.state.is_open()).collect();
         ensure(open.is_empty(), || format!("copy tasks still open after it came back: {open:?}"))?;
-        ensure(
-            report["under_replicated"] == serde_json::json!([]) && report["unrecoverable"] == serde_json::json!([]),
-            || format!("the leader still reports shards to repair: {report}"),
-        )?;
+        ensure(report.under_replicated.is_empty() && report.unrecoverable.is_empty(), || {
+            format!("the leader still reports shards to repair: {report:?}")
+        })?;
         Ok(settled)
     }
 
@@ -381,8 +377,8 @@ impl Scenario {
             problems.push(format!("one task per shard of node {node} {lost:?} replaced it; found {replaced:?}"));
         }
         for (shard, target, reason, state) in &replaced {
-            if reason != "dead_owner" || state != "done" || !after.owners[shard].contains(target) {
-                problems.push(format!("task for shard {shard} to {target}: {reason}, {state}"));
+            if *reason != TaskReason::DeadOwner || *state != TaskState::Done || !after.owners[shard].contains(target) {
+                problems.push(format!("task for shard {shard} to {target}: {reason:?}, {state:?}"));
             }
         }
         let copies = read_copies(&self.data, &after.owners).await?;
@@ -449,8 +445,8 @@ impl Scenario {
     }
 
     /// Waits until the leader judges `node` `liveness`.
-    async fn wait_liveness(&self, node: u64, liveness: &str) -> Result<(), Error> {
-        wait_until(&format!("node {node} {liveness}"), LIVENESS_TIMEOUT, || async {
+    async fn wait_liveness(&self, node: u64, liveness: Liveness) -> Result<(), Error> {
+        wait_until(&format!("node {node} {liveness:?}"), LIVENESS_TIMEOUT, || async {
             let health = self.meta.health(node).await;
             match &health {
                 Some(h) if h.liveness == liveness => Ok(()),
@@ -461,8 +457,8 @@ impl Scenario {
     }
 
     /// When the leader last planned (nanoseconds since the epoch on its clock).
-    async fn planned_at(&self) -> Option<u64> {
-        self.meta.entropy().await?["planned_at"].as_u64()
+    async fn planned_at(&self) -> Option<Timestamp> {
+        self.meta.entropy().await?.planned_at
     }
 }
 

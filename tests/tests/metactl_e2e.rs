@@ -4,7 +4,10 @@
 use std::process::Output;
 
 use cluster_harness::{sibling_binary, Cluster};
+use meta_model::{DataNode, NodeState};
+use meta_wire::{NodeStatus, ShardList};
 use scenarios::metactl;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 fn stdout(output: &Output) -> String {
@@ -12,8 +15,9 @@ fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-fn json(output: &Output) -> Value {
-    serde_json::from_str(&stdout(output)).expect("--json prints one JSON document")
+/// What `--json` printed, as the type metactl printed it (`Value` where it prints no wire type).
+fn json<T: DeserializeOwned>(output: &Output) -> T {
+    serde_json::from_str(&stdout(output)).expect("--json prints one JSON document of the expected shape")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -47,7 +51,7 @@ async fn operator_workflow_against_a_running_cluster() {
     let show = stdout(&metactl(&cluster, &["show"]).await);
     assert!(show.contains("Data Nodes\n==========\nID  TCP Address"), "{show}");
     assert!(show.contains("data-b:8088") && show.contains("leader"), "{show}");
-    let show = json(&metactl(&cluster, &["--json", "show"]).await);
+    let show: Value = json(&metactl(&cluster, &["--json", "show"]).await);
     let leader = show["leader_id"].as_u64().expect("leader id");
     assert!((1..=3).contains(&leader), "{show}");
     assert_eq!(show["data_nodes"].as_array().map(Vec::len), Some(3));
@@ -55,26 +59,24 @@ async fn operator_workflow_against_a_running_cluster() {
     let shards = stdout(&metactl(&cluster, &["show-shards"]).await);
     assert!(shards.contains("ID  Database  Retention Policy  Desired Replicas  Shard Group  Start"), "{shards}");
     assert!(shards.contains("2023-11-14T00:00:00Z"), "{shards}");
-    let shards = json(&metactl(&cluster, &["--json", "show-shards"]).await);
-    let list = shards["shards"].as_array().expect("shards");
-    assert_eq!(list.len(), 2, "{shards}");
-    let first = &list[0];
-    let owner_ids: Vec<u64> =
-        first["owners"].as_array().expect("owners").iter().filter_map(|o| o["id"].as_u64()).collect();
-    assert_eq!(owner_ids.len(), 2, "RF 2 on 3 nodes: {first}");
+    let shards: ShardList = json(&metactl(&cluster, &["--json", "show-shards"]).await);
+    assert_eq!(shards.shards.len(), 2, "{shards:?}");
+    let first = &shards.shards[0];
+    let owner_ids: Vec<u64> = first.owners.iter().map(|o| o.id).collect();
+    assert_eq!(owner_ids.len(), 2, "RF 2 on 3 nodes: {first:?}");
 
     let dbs = stdout(&metactl(&cluster, &["show-databases"]).await);
     assert!(dbs.contains("telegraf  autogen") && dbs.contains("720h0m0s"), "{dbs}");
 
     eprintln!("--- remove-shard, update-data, remove-data --force");
-    let shard = first["id"].as_u64().expect("shard id").to_string();
+    let shard = first.id.to_string();
     let owner = owner_ids[0].to_string();
     let out = stdout(&metactl(&cluster, &["remove-shard", &owner, &shard]).await);
     assert!(out.starts_with(&format!("Removed shard {shard} from data node {owner}")), "{out}");
     let out = stdout(&metactl(&cluster, &["update-data", "data-c:8088", "data-c2:8088"]).await);
     assert!(out.contains("to data-c2:8088"), "{out}");
-    let removed = json(&metactl(&cluster, &["--json", "remove-data", "--force", "data-a:8088"]).await);
-    assert_eq!(removed["state"], "removed", "{removed}");
+    let removed: DataNode = json(&metactl(&cluster, &["--json", "remove-data", "--force", "data-a:8088"]).await);
+    assert_eq!(removed.state, NodeState::Removed, "{removed:?}");
     let out = stdout(&metactl(&cluster, &["truncate-shards", "--delay", "1s"]).await);
     assert!(out.starts_with("Truncated 1 shard groups"), "{out}");
 
@@ -99,7 +101,7 @@ async fn operator_workflow_against_a_running_cluster() {
     let file_arg = file.to_str().expect("utf-8 path");
     let out = stdout(&metactl(&cluster, &["backup", file_arg]).await);
     assert!(out.starts_with("Backed up metadata at index"), "{out}");
-    let before = json(&metactl(&cluster, &["--json", "show-shards"]).await);
+    let before: ShardList = json(&metactl(&cluster, &["--json", "show-shards"]).await);
     let fresh = Cluster::start(&sibling_binary("metad"), 3).await;
     // A damaged file is refused before anything is sent: the fresh cluster stays empty.
     let mut damaged = std::fs::read(&file).expect("the backup");
@@ -111,7 +113,7 @@ async fn operator_workflow_against_a_running_cluster() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("truncated"), "{refused:?}");
     let out = stdout(&metactl(&fresh, &["restore", file_arg]).await);
     assert!(out.starts_with("Restored"), "{out}");
-    let after = json(&metactl(&fresh, &["--json", "show-shards"]).await);
+    let after: ShardList = json(&metactl(&fresh, &["--json", "show-shards"]).await);
     assert_eq!(before, after, "the restored cluster shows the same shards and owners");
     let again = metactl(&fresh, &["restore", file_arg]).await;
     assert!(String::from_utf8_lossy(&again.stderr).contains("restore into a fresh cluster"), "{again:?}");
@@ -166,10 +168,10 @@ async fn add_meta_and_remove_meta_under_load() {
         .await;
     let out = stdout(&metactl(&cluster, &["add-meta", &addr]).await);
     assert_eq!(out, format!("Added meta node 4 at {addr}\n"));
-    let voters = |status: Value| status["voters"].as_array().map(Vec::len);
+    let voters = |status: NodeStatus| status.voters.len();
     // The leader answered once the change committed; node 4 learns it with the next append.
     cluster_harness::wait_for(Duration::from_secs(10), "node 4 to see itself a voter", || async {
-        (cluster.status(4).await.map(voters) == Some(Some(4))).then_some(())
+        (cluster.status(4).await.map(voters) == Some(4)).then_some(())
     })
     .await;
 
@@ -181,7 +183,7 @@ async fn add_meta_and_remove_meta_under_load() {
     let remaining: Vec<u64> = (1..=4).filter(|id| *id != leader).collect();
     for id in &remaining {
         cluster_harness::wait_for(Duration::from_secs(20), "three voters", || async {
-            (cluster.status(*id).await.map(voters) == Some(Some(3))).then_some(())
+            (cluster.status(*id).await.map(voters) == Some(3)).then_some(())
         })
         .await;
     }

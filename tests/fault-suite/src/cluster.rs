@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use meta_wire::{MetadataReply, NodeStatus};
 
 use crate::docker::Docker;
 use crate::error::Error;
@@ -63,14 +63,6 @@ enum NodeState {
     Killed,
     Paused,
     CutOff,
-}
-
-/// A node's view of the cluster, from `/v1/status`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Status {
-    raft_state: String,
-    leader: Option<u64>,
-    term: u64,
 }
 
 /// What every node agreed on once the cluster converged.
@@ -198,20 +190,15 @@ impl DockerCluster {
         Ok(())
     }
 
-    async fn get_json(&self, id: u64, path: &str) -> Option<(u16, Value)> {
+    /// `GET path` of node `id` (`None` if it is down or did not answer).
+    async fn get(&self, id: u64, path: &str) -> Option<reqwest::Response> {
         let address = self.addresses.get(id)?;
-        let response = self.http.get(format!("http://{address}{path}")).send().await.ok()?;
-        let status = response.status().as_u16();
-        Some((status, response.json().await.unwrap_or(Value::Null)))
+        self.http.get(format!("http://{address}{path}")).send().await.ok()
     }
 
-    async fn status(&self, id: u64) -> Option<Status> {
-        let (_, body) = self.get_json(id, "/v1/status").await?;
-        Some(Status {
-            raft_state: body["raft_state"].as_str()?.to_owned(),
-            leader: body["leader_id"].as_u64(),
-            term: body["term"].as_u64()?,
-        })
+    /// Node `id`'s view of the cluster (`None` if it did not answer with one).
+    async fn status(&self, id: u64) -> Option<NodeStatus> {
+        self.get(id, "/v1/status").await?.json().await.ok()
     }
 
     /// The leader: a node that says it leads, in the term in which a majority follows it.
@@ -224,8 +211,8 @@ impl DockerCluster {
                 }
             }
             statuses.iter().find_map(|(id, status)| {
-                let leads = status.raft_state == "leader" && status.leader == Some(*id);
-                let followers = statuses.values().filter(|s| s.leader == Some(*id) && s.term == status.term).count();
+                let leads = status.raft_state == "leader" && status.leader_id == Some(*id);
+                let followers = statuses.values().filter(|s| s.leader_id == Some(*id) && s.term == status.term).count();
                 (leads && followers * 2 > NODES.len()).then_some(*id)
             })
         })
@@ -241,7 +228,8 @@ impl DockerCluster {
     /// Waits until node `id` answers `/ready` with 200.
     pub async fn wait_ready(&self, id: u64) -> Result<(), Error> {
         wait_for(READY_TIMEOUT, &format!("node {id} ready"), || async {
-            matches!(self.get_json(id, "/ready").await, Some((200, _))).then_some(())
+            let ready = self.get(id, "/ready").await.map(|response| response.status().as_u16());
+            (ready == Some(200)).then_some(())
         })
         .await
     }
@@ -347,11 +335,16 @@ impl DockerCluster {
     async fn local_metadata(&self) -> Vec<Option<Converged>> {
         let mut seen = Vec::new();
         for id in NODES {
-            let converged = self.get_json(id, "/v1/metadata?stale=true").await.and_then(|(status, body)| {
-                let index = body["index"].as_u64().filter(|_| status == 200)?;
-                let databases = body["metadata"]["databases"].as_object()?.keys().cloned().collect();
-                Some(Converged { index, databases })
-            });
+            let converged = match self.get(id, "/v1/metadata?stale=true").await {
+                Some(response) if response.status().as_u16() == 200 => {
+                    let reply: Option<MetadataReply> = response.json().await.ok();
+                    reply.map(|r| Converged {
+                        index: r.index,
+                        databases: r.metadata.databases().keys().cloned().collect(),
+                    })
+                }
+                _ => None,
+            };
             seen.push(converged);
         }
         seen

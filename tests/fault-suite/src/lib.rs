@@ -64,7 +64,7 @@ pub use docker::{available, build_image, docker, remove_leftovers, Docker};
 pub use error::Error;
 pub use history::{classify, Counts, Entry, History, Outcome, Reply};
 pub use load::{ApiClient, Load, LoadConfig};
-pub use meta_view::{parse_health, parse_owners, replacements, MetaApi, NodeHealth, Owners};
+pub use meta_view::{health_of, owners_of, replacements, MetaApi, Owners};
 pub use model::{Databases, Op, Ret};
 pub use points::{body, Batch, Copies, Key, Ledger, Point, WriteLoad, WriteLoadConfig, FIRST_HOUR};
 pub use replicas::{read_copies, ReplicaView};

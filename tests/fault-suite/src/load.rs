@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use meta_wire::DatabaseList;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
@@ -71,8 +72,8 @@ impl ApiClient {
         if response.status().as_u16() != 200 {
             return None;
         }
-        let body: Value = response.json().await.ok()?;
-        body["databases"].as_array()?.iter().map(|db| db["name"].as_str().map(str::to_owned)).collect()
+        let list: DatabaseList = response.json().await.ok()?;
+        Some(list.databases.into_iter().map(|db| db.name).collect())
     }
 }
 

@@ -1,11 +1,16 @@
 //! What the meta service says about the data: databases, shard owners, the leader's anti-entropy
 //! report (data-node liveness, under-replicated shards) and copy tasks, over `/v1` of whichever
-//! meta node answers (followers forward anti-entropy reads to the leader).
+//! meta node answers (followers forward anti-entropy reads to the leader), read as the API's
+//! typed replies (`meta-wire`). Not through `meta-client`: the nodes' addresses change as their
+//! containers restart, and a poll here tries each node once, briefly, and never through a proxy.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use meta_model::{TaskReason, TaskState};
+use meta_wire::{CopyTaskInfo, CopyTaskList, DataNodeHealth, EntropyReport, MetadataReply, ShardInfo, ShardList};
+use serde::de::DeserializeOwned;
+use serde_json::json;
 
 use crate::cluster::{Addresses, DockerCluster};
 use crate::error::Error;
@@ -20,15 +25,6 @@ pub struct MetaApi {
     addresses: Addresses,
 }
 
-/// How the leader judges one data node (an entry of `/v1/entropy`'s `nodes`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NodeHealth {
-    /// `online`, `suspect`, `dead` or `unknown`.
-    pub liveness: String,
-    /// Milliseconds since its last heartbeat reached the leader.
-    pub last_heartbeat_ms: Option<u64>,
-}
-
 impl MetaApi {
     /// A client of `cluster`'s meta nodes (at their client-network addresses).
     pub fn new(cluster: &DockerCluster) -> Result<MetaApi, Error> {
@@ -41,8 +37,9 @@ impl MetaApi {
         Ok(MetaApi { http, addresses: cluster.addresses.clone() })
     }
 
-    /// The body of the first `200` answer to `GET path` from a meta node, trying them in turn.
-    pub async fn get(&self, path: &str) -> Option<Value> {
+    /// The body of the first `200` answer to `GET path` from a meta node that reads as a `T`,
+    /// trying them in turn.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Option<T> {
         for (_, address) in self.addresses.up() {
             let Ok(response) = self.http.get(format!("http://{address}{path}")).send().await else { continue };
             if response.status().as_u16() == 200 {
@@ -94,98 +91,97 @@ impl MetaApi {
 
     /// Every shard's owners (a linearizable read), `None` if no meta node answers.
     pub async fn owners(&self) -> Option<Owners> {
-        Some(parse_owners(&self.get("/v1/shards").await?))
+        Some(owners_of(&self.get::<ShardList>("/v1/shards").await?.shards))
     }
 
     /// The leader's anti-entropy report (`GET /v1/entropy`).
-    pub async fn entropy(&self) -> Option<Value> {
+    pub async fn entropy(&self) -> Option<EntropyReport> {
         self.get("/v1/entropy").await
     }
 
     /// How the leader judges data node `node` right now (`None` if nobody answers or the leader
     /// does not list it).
-    pub async fn health(&self, node: u64) -> Option<NodeHealth> {
-        parse_health(&self.entropy().await?, node)
+    pub async fn health(&self, node: u64) -> Option<DataNodeHealth> {
+        health_of(&self.entropy().await?, node).cloned()
     }
 
-    /// Every copy task (`GET /v1/copy-tasks`: `{"task": .., "progress": ..}` each).
-    pub async fn copy_tasks(&self) -> Option<Vec<Value>> {
-        Some(self.get("/v1/copy-tasks").await?["tasks"].as_array()?.clone())
+    /// Every copy task with its progress (`GET /v1/copy-tasks`).
+    pub async fn copy_tasks(&self) -> Option<Vec<CopyTaskInfo>> {
+        Some(self.get::<CopyTaskList>("/v1/copy-tasks").await?.tasks)
     }
 
     /// The applied index of a linearizable metadata read: whatever was acknowledged before the
     /// call is at or below it.
     pub async fn metadata_index(&self) -> Option<u64> {
-        self.get("/v1/metadata").await?["index"].as_u64()
+        Some(self.get::<MetadataReply>("/v1/metadata").await?.index)
     }
 }
 
-/// Shard ID → owner IDs in a `/v1/shards` reply.
-pub fn parse_owners(body: &Value) -> Owners {
-    let shards = body["shards"].as_array().map(Vec::as_slice).unwrap_or_default();
-    shards
-        .iter()
-        .filter_map(|s| {
-            let owners = s["owners"].as_array().into_iter().flatten().filter_map(|o| o["id"].as_u64()).collect();
-            Some((s["id"].as_u64()?, owners))
-        })
-        .collect()
+/// Shard ID → owner IDs of the shards a `/v1/shards` reply lists.
+pub fn owners_of(shards: &[ShardInfo]) -> Owners {
+    shards.iter().map(|s| (s.id, s.owners.iter().map(|o| o.id).collect())).collect()
 }
 
 /// Data node `node`'s entry in a `/v1/entropy` report.
-pub fn parse_health(report: &Value, node: u64) -> Option<NodeHealth> {
-    let entry = report["nodes"].as_array()?.iter().find(|n| n["id"].as_u64() == Some(node))?;
-    Some(NodeHealth {
-        liveness: entry["liveness"].as_str()?.to_owned(),
-        last_heartbeat_ms: entry["last_heartbeat_ms"].as_u64(),
-    })
+pub fn health_of(report: &EntropyReport, node: u64) -> Option<&DataNodeHealth> {
+    report.nodes.iter().find(|n| n.id == node)
 }
 
 /// The tasks that replaced owner `node` of a shard (`spec.replaces == node`), as
 /// `(shard, target, reason, state)`.
-pub fn replacements(tasks: &[Value], node: u64) -> Vec<(u64, u64, String, String)> {
+pub fn replacements(tasks: &[CopyTaskInfo], node: u64) -> Vec<(u64, u64, TaskReason, TaskState)> {
     tasks
         .iter()
-        .map(|t| &t["task"])
-        .filter(|task| task["spec"]["replaces"].as_u64() == Some(node))
-        .map(|task| {
-            (
-                task["spec"]["shard_id"].as_u64().unwrap_or(0),
-                task["spec"]["target"].as_u64().unwrap_or(0),
-                task["spec"]["reason"].as_str().unwrap_or("?").to_owned(),
-                task["state"].as_str().unwrap_or("?").to_owned(),
-            )
-        })
+        .map(|t| &t.task)
+        .filter(|task| task.spec.replaces == Some(node))
+        .map(|task| (task.spec.shard_id, task.spec.target, task.spec.reason, task.state))
         .collect()
 }
 
 #[cfg(test)]
 mod tests {
+    use meta_wire::Liveness;
+    use serde_json::Value;
+
     use super::*;
 
     #[test]
     fn owners_health_and_replacements_are_read_from_the_replies() {
-        let shards = json!({"shards": [
-            {"id": 1, "owners": [{"id": 4, "tcp_addr": "data1:8088"}, {"id": 5, "tcp_addr": "data2:8088"}]},
-            {"id": 2, "owners": []},
-        ]});
-        assert_eq!(parse_owners(&shards), BTreeMap::from([(1, vec![4, 5]), (2, vec![])]));
-        let report = json!({"nodes": [
-            {"id": 4, "liveness": "dead", "last_heartbeat_ms": 6100},
-            {"id": 5, "liveness": "online", "last_heartbeat_ms": null},
-        ]});
-        assert_eq!(
-            parse_health(&report, 4),
-            Some(NodeHealth { liveness: "dead".into(), last_heartbeat_ms: Some(6100) })
-        );
-        assert_eq!(parse_health(&report, 5).map(|h| h.last_heartbeat_ms), Some(None));
-        assert_eq!(parse_health(&report, 6), None);
-        let tasks = json!([
-            {"task": {"state": "done", "spec": {"shard_id": 3, "target": 6, "replaces": 4, "reason": "dead_owner"}}},
-            {"task": {"state": "done", "spec": {"shard_id": 7, "target": 6, "replaces": null, "reason": "x"}}},
-        ]);
-        let tasks = tasks.as_array().expect("an array");
-        assert_eq!(replacements(tasks, 4), vec![(3, 6, "dead_owner".to_owned(), "done".to_owned())]);
-        assert!(replacements(tasks, 5).is_empty());
+        let shard = |id: u64, owners: Value| {
+            json!({"id": id, "database": "db", "retention_policy": "rp", "replication_factor": 2,
+                   "shard_group": 1, "start": 0, "end": 1, "owners": owners})
+        };
+        let shards: ShardList = serde_json::from_value(json!({"shards": [
+            shard(1, json!([{"id": 4, "tcp_addr": "data1:8088"}, {"id": 5, "tcp_addr": "data2:8088"}])),
+            shard(2, json!([])),
+        ]}))
+        .expect("a /v1/shards reply");
+        assert_eq!(owners_of(&shards.shards), BTreeMap::from([(1, vec![4, 5]), (2, vec![])]));
+        let node = |id: u64, liveness: &str, last_heartbeat_ms: Value| {
+            json!({"id": id, "addr": "data:8088", "state": "active", "liveness": liveness,
+                   "last_heartbeat_ms": last_heartbeat_ms})
+        };
+        let report: EntropyReport = serde_json::from_value(json!({
+            "leader_id": 1, "trusted": true, "under_replicated": [], "missing_on_owner": [], "unrecoverable": [],
+            "insufficient_nodes": [], "over_replicated": [], "tasks": [],
+            "nodes": [node(4, "dead", json!(6100)), node(5, "online", Value::Null)],
+        }))
+        .expect("a /v1/entropy reply");
+        let dead = health_of(&report, 4).map(|h| (h.liveness, h.last_heartbeat_ms));
+        assert_eq!(dead, Some((Liveness::Dead, Some(6100))));
+        assert_eq!(health_of(&report, 5).map(|h| h.last_heartbeat_ms), Some(None));
+        assert_eq!(health_of(&report, 6), None);
+        let task = |shard: u64, replaces: Value, reason: &str| {
+            json!({"task": {"id": shard, "state": "done", "attempt": 1, "failures": 0, "created_at": 0,
+                            "updated_at": 0, "spec": {"shard_id": shard, "source": 5, "target": 6,
+                                                      "replaces": replaces, "priority": 1, "reason": reason}}})
+        };
+        let tasks: CopyTaskList = serde_json::from_value(json!({"tasks": [
+            task(3, json!(4), "dead_owner"),
+            task(7, Value::Null, "under_replicated"),
+        ]}))
+        .expect("a /v1/copy-tasks reply");
+        assert_eq!(replacements(&tasks.tasks, 4), vec![(3, 6, TaskReason::DeadOwner, TaskState::Done)]);
+        assert!(replacements(&tasks.tasks, 5).is_empty());
     }
 }

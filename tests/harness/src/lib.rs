@@ -19,6 +19,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
+use meta_client::Client;
+use meta_wire::NodeStatus;
 use serde_json::Value;
 
 mod data_nodes;
@@ -216,9 +218,21 @@ impl Cluster {
         Some((status, response.json().await.unwrap_or(Value::Null)))
     }
 
-    /// `/v1/status` of node `id`.
-    pub async fn status(&self, id: u64) -> Option<Value> {
-        self.get(id, "/v1/status").await.map(|(_, v)| v)
+    /// A `meta-client` of the running meta nodes: any of them serves a read (followers forward
+    /// what the leader must answer), and the client moves on from one that does not answer.
+    pub fn client(&self) -> Client {
+        let addrs: Vec<&str> = self.running().into_iter().map(|id| self.addr(id)).collect();
+        Client::new(addrs).expect("a running meta node")
+    }
+
+    /// A `meta-client` of node `id` alone: its answers, e.g. its stale reads of what it applied.
+    pub fn node_client(&self, id: u64) -> Client {
+        Client::new([self.addr(id)]).expect("a meta node address")
+    }
+
+    /// `/v1/status` of node `id` (`None` if it does not answer).
+    pub async fn status(&self, id: u64) -> Option<NodeStatus> {
+        self.node_client(id).status().await.ok()
     }
 
     /// The leader as seen by a majority of running nodes, waiting up to `timeout`.
@@ -227,7 +241,7 @@ impl Cluster {
         wait_for(timeout, "a leader agreed on by the running nodes", || async {
             let mut votes: BTreeMap<u64, usize> = BTreeMap::new();
             for id in &running {
-                if let Some(leader) = self.status(*id).await.and_then(|s| s["leader_id"].as_u64()) {
+                if let Some(leader) = self.status(*id).await.and_then(|s| s.leader_id) {
                     *votes.entry(leader).or_default() += 1;
                 }
             }
@@ -252,7 +266,7 @@ impl Cluster {
     /// Waits until node `id` has applied at least `index`.
     pub async fn wait_applied(&self, id: u64, index: u64) {
         wait_for(Duration::from_secs(30), &format!("node {id} applied {index}"), || async {
-            let applied = self.status(id).await.and_then(|s| s["applied_index"].as_u64());
+            let applied = self.status(id).await.and_then(|s| s.applied_index);
             applied.filter(|a| *a >= index).map(drop)
         })
         .await;

@@ -5,17 +5,13 @@
 use std::time::{Duration, Instant};
 
 use cluster_harness::wait_for;
+use meta_model::{TaskReason, TaskState};
+use meta_wire::Liveness;
 
 use crate::support::{
-    add_data_node, ae_config_with, all_tasks, cluster_with_config, create_database, entropy, node_id, owners,
+    add_data_node, ae_config_with, all_tasks, cluster_with_config, create_database, liveness, node_id, owners,
     wait_healed, write_hours,
 };
-
-async fn liveness(cluster: &cluster_harness::Cluster, node: u64) -> Option<String> {
-    let report = entropy(cluster).await;
-    let nodes = report["nodes"].as_array()?;
-    nodes.iter().find(|n| n["id"] == node).and_then(|n| n["liveness"].as_str().map(str::to_owned))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_node_is_declared_dead_and_its_shards_are_copied_elsewhere() {
@@ -32,7 +28,7 @@ async fn a_silent_node_is_declared_dead_and_its_shards_are_copied_elsewhere() {
     cluster.kill_data_node(0);
     let killed = Instant::now();
     wait_for(Duration::from_secs(20), "the node declared dead", || async {
-        (liveness(&cluster, dead).await.as_deref() == Some("dead")).then_some(())
+        (liveness(&cluster, dead).await == Some(Liveness::Dead)).then_some(())
     })
     .await;
     eprintln!("--- declared dead {:?} after the kill (dead-node-timeout 5s)", killed.elapsed());
@@ -43,14 +39,14 @@ async fn a_silent_node_is_declared_dead_and_its_shards_are_copied_elsewhere() {
         assert!(!after[shard].contains(&dead), "shard {shard} no longer counts on the dead node: {after:?}");
     }
     let tasks = all_tasks(&cluster).await;
-    let replacing: Vec<_> = tasks.iter().filter(|t| t["task"]["spec"]["replaces"] == dead).collect();
+    let replacing: Vec<_> = tasks.iter().filter(|t| t.task.spec.replaces == Some(dead)).collect();
     assert_eq!(replacing.len(), lost.len(), "one replacement per shard the dead node owned: {tasks:?}");
-    assert!(replacing.iter().all(|t| t["task"]["spec"]["reason"] == "dead_owner" && t["task"]["state"] == "done"));
+    assert!(replacing.iter().all(|t| t.task.spec.reason == TaskReason::DeadOwner && t.task.state == TaskState::Done));
 
     eprintln!("--- the node comes back: live again, owning nothing it lost");
     cluster.restart_data_node(0);
     wait_for(Duration::from_secs(20), "the node online again", || async {
-        (liveness(&cluster, dead).await.as_deref() == Some("online")).then_some(())
+        (liveness(&cluster, dead).await == Some(Liveness::Online)).then_some(())
     })
     .await;
     assert_eq!(owners(&cluster).await, after, "its return changes no owner");

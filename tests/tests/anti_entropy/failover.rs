@@ -6,11 +6,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use cluster_harness::{wait_for, Cluster};
-use serde_json::{json, Value};
+use meta_model::TaskState;
+use serde_json::json;
 
 use crate::support::{
     add_data_node, all_tasks, assert_distinct_owners, cluster_with_data_nodes, create_database, find_task, metactl,
-    node_id, open_tasks, owners, owners_on, slot_of, task_states, wait_healed, write_hours,
+    node_id, open_tasks, owners, owners_on, slot_of, task_states, wait_healed, write_hours, TaskInfo,
 };
 
 /// Copies run at 100 kB/s in 16 kB chunks: a 1 MB shard takes seconds, with progress reported
@@ -33,8 +34,8 @@ async fn busiest(cluster: &Cluster, slots: &[usize], owned: &BTreeMap<u64, Vec<u
 }
 
 /// `bytes_done` of a listed task's progress (0 if none reported).
-fn bytes_done(info: &Value) -> u64 {
-    info["progress"]["bytes_done"].as_u64().unwrap_or(0)
+fn bytes_done(info: &TaskInfo) -> u64 {
+    info.progress.as_ref().map_or(0, |p| p.bytes_done)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -56,19 +57,12 @@ async fn a_data_node_killed_mid_copy_gets_its_task_back_after_the_lease() {
     let (task_id, target, shard) = wait_for(Duration::from_secs(30), "a claimed copy with progress", || async {
         let tasks = all_tasks(&cluster).await;
         let open = open_tasks(&tasks);
-        let sources: BTreeSet<u64> = open.iter().filter_map(|t| t["task"]["spec"]["source"].as_u64()).collect();
+        let sources: BTreeSet<u64> = open.iter().map(|t| t.task.spec.source).collect();
         open.into_iter()
-            .filter(|t| t["task"]["state"] == "claimed" && t["task"]["attempt"] == 1)
-            .filter(|t| bytes_done(t) > 0 && t["progress"]["bytes_done"] != t["progress"]["bytes_total"])
-            .find(|t| t["task"]["spec"]["target"].as_u64().is_some_and(|target| !sources.contains(&target)))
-            .map(|t| {
-                let spec = &t["task"]["spec"];
-                (
-                    t["task"]["id"].as_u64().unwrap_or(0),
-                    spec["target"].as_u64().unwrap_or(0),
-                    spec["shard_id"].as_u64().unwrap_or(0),
-                )
-            })
+            .filter(|t| t.task.state == TaskState::Claimed && t.task.attempt == 1)
+            .filter(|t| t.progress.as_ref().is_some_and(|p| p.bytes_done > 0 && p.bytes_done != p.bytes_total))
+            .find(|t| !sources.contains(&t.task.spec.target))
+            .map(|t| (t.task.id, t.task.spec.target, t.task.spec.shard_id))
     })
     .await;
     let target_slot = slot_of(&cluster, target).await;
@@ -81,27 +75,28 @@ async fn a_data_node_killed_mid_copy_gets_its_task_back_after_the_lease() {
     let expired = wait_for(Duration::from_secs(15), "the task back to pending after its lease", || async {
         let tasks = all_tasks(&cluster).await;
         let info = find_task(&tasks, task_id)?;
-        assert!(info["task"]["state"] == "claimed" || info["task"]["state"] == "pending", "{info}");
-        (info["task"]["state"] == "pending").then(|| info["task"].clone())
+        assert!(info.task.state == TaskState::Claimed || info.task.state == TaskState::Pending, "{info:?}");
+        (info.task.state == TaskState::Pending).then(|| info.task.clone())
     })
     .await;
     let reoffered = killed.elapsed();
     eprintln!("--- lease expired: task {task_id} pending again {reoffered:?} after the kill (lease 4s)");
-    assert_eq!(expired["attempt"], 1, "{expired}");
-    assert_eq!(expired["spec"]["target"].as_u64(), Some(target), "{expired}");
-    assert_eq!(expired["last_error"], "lease of attempt 1 expired", "{expired}");
+    assert_eq!(expired.attempt, 1, "{expired:?}");
+    assert_eq!(expired.spec.target, target, "{expired:?}");
+    assert_eq!(expired.last_error.as_deref(), Some("lease of attempt 1 expired"), "{expired:?}");
 
     eprintln!("--- data node {target} restarts on its data directory and claims the task again");
     cluster.restart_data_node(target_slot);
     let reclaimed = wait_for(Duration::from_secs(30), "the task claimed again with attempt 2", || async {
         let tasks = all_tasks(&cluster).await;
         let info = find_task(&tasks, task_id)?;
-        let task = &info["task"];
-        assert!(task["attempt"].as_u64() <= Some(2), "claimed once more only: {info}");
-        (task["attempt"] == 2 && (task["state"] == "claimed" || task["state"] == "done")).then(|| task.clone())
+        let task = &info.task;
+        assert!(task.attempt <= 2, "claimed once more only: {info:?}");
+        let claimed_or_done = task.state == TaskState::Claimed || task.state == TaskState::Done;
+        (task.attempt == 2 && claimed_or_done).then(|| task.clone())
     })
     .await;
-    eprintln!("--- task {task_id} is {} with attempt 2, {:?} after the kill", reclaimed["state"], killed.elapsed());
+    eprintln!("--- task {task_id} is {:?} with attempt 2, {:?} after the kill", reclaimed.state, killed.elapsed());
 
     let leader = cluster.leader(Duration::from_secs(15)).await;
     let path = format!("/v1/copy-tasks/{task_id}/complete");
@@ -119,8 +114,8 @@ async fn a_data_node_killed_mid_copy_gets_its_task_back_after_the_lease() {
     assert!(after[&shard].contains(&target), "node {target} owns shard {shard} now: {after:?}");
 
     let tasks = all_tasks(&cluster).await;
-    let task = &find_task(&tasks, task_id).expect("the task is kept")["task"];
-    assert_eq!((task["state"].as_str(), task["attempt"].as_u64()), (Some("done"), Some(2)), "{task}");
+    let task = &find_task(&tasks, task_id).expect("the task is kept").task;
+    assert_eq!((task.state, task.attempt), (TaskState::Done, 2), "{task:?}");
     assert!(open_tasks(&tasks).is_empty(), "no task left open: {:?}", task_states(&tasks));
     let log = std::fs::read_to_string(cluster.dir.path().join(format!("data-{target_slot}.log"))).unwrap_or_default();
     assert!(log.contains("resuming a partial copy"), "the restarted node resumed from its partial file:\n{log}");
@@ -146,9 +141,8 @@ async fn killing_the_meta_leader_mid_repair_loses_and_duplicates_nothing() {
     let in_flight = wait_for(Duration::from_secs(30), "a copy under way while others are still open", || async {
         let tasks = all_tasks(&cluster).await;
         let open = open_tasks(&tasks);
-        let copying = open.iter().any(|t| t["task"]["state"] == "claimed" && bytes_done(t) > 0);
-        let waiting =
-            open.iter().filter(|t| bytes_done(t) < t["progress"]["bytes_total"].as_u64().unwrap_or(1)).count();
+        let copying = open.iter().any(|t| t.task.state == TaskState::Claimed && bytes_done(t) > 0);
+        let waiting = open.iter().filter(|t| t.progress.as_ref().is_none_or(|p| p.bytes_done < p.bytes_total)).count();
         (copying && waiting >= 2).then_some(tasks)
     })
     .await;
@@ -178,17 +172,15 @@ async fn killing_the_meta_leader_mid_repair_loses_and_duplicates_nothing() {
     .await;
     eprintln!("--- {} tasks in all: {:?}", tasks.len(), task_states(&tasks));
     for info in &in_flight {
-        let id = info["task"]["id"].as_u64().unwrap_or(0);
+        let id = info.task.id;
         assert!(find_task(&tasks, id).is_some(), "task {id}, in flight when the leader died, is still known");
     }
     let mut done: BTreeMap<(u64, u64), Vec<u64>> = BTreeMap::new();
     for info in &tasks {
-        let task = &info["task"];
-        assert_ne!(task["state"], "failed", "{info}");
-        if task["state"] == "done" {
-            let spec = &task["spec"];
-            let copy = (spec["shard_id"].as_u64().unwrap_or(0), spec["target"].as_u64().unwrap_or(0));
-            done.entry(copy).or_default().push(task["id"].as_u64().unwrap_or(0));
+        let task = &info.task;
+        assert_ne!(task.state, TaskState::Failed, "{info:?}");
+        if task.state == TaskState::Done {
+            done.entry((task.spec.shard_id, task.spec.target)).or_default().push(task.id);
         }
     }
     for ((shard, target), ids) in &done {

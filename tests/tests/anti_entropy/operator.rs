@@ -5,14 +5,16 @@
 use std::time::Duration;
 
 use cluster_harness::wait_for;
-use serde_json::Value;
+use meta_model::{CancelReason, TaskState};
 
 use crate::support::{
-    add_data_node, cluster_with_data_nodes, create_database, metactl, node_id, owners, tasks, wait_healed, write_hours,
+    add_data_node, cluster_with_data_nodes, create_database, metactl, node_id, open_tasks, owners, tasks, try_held,
+    wait_healed, write_hours, TaskInfo,
 };
 
-fn task_of(tasks: &[Value], shard: u64) -> Option<Value> {
-    tasks.iter().map(|t| t["task"].clone()).filter(|t| t["spec"]["shard_id"] == shard).max_by_key(|t| t["id"].as_u64())
+/// The newest task of `shard`, if any.
+fn task_of(tasks: &[TaskInfo], shard: u64) -> Option<&TaskInfo> {
+    tasks.iter().filter(|t| t.task.spec.shard_id == shard).max_by_key(|t| t.task.id)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -40,22 +42,23 @@ async fn copy_shard_waits_for_the_copy_and_kill_copy_shard_stops_one() {
         metactl(&cluster, &["copy-shard", &source.to_string(), &dest.to_string(), &first.to_string(), "--wait"]).await;
     assert!(out.starts_with(&format!("Copied shard {first} from")), "{out}");
     assert!(owners(&cluster).await[&first].contains(&dest), "node {dest} owns shard {first} after the copy");
-    let status = cluster.data_status(dest_slot).await.expect("destination answers");
-    assert!(status["shards"].as_array().into_iter().flatten().any(|s| s["shard_id"] == first), "{status}");
+    let held = try_held(&cluster, dest_slot).await.expect("destination answers");
+    assert!(held.contains_key(&first), "{held:?}");
 
     eprintln!("--- kill-copy-shard stops a copy in flight");
     let target = slow_id;
     let source = before[&second].iter().copied().find(|&o| o != target).expect("a source");
     metactl(&cluster, &["copy-shard", &source.to_string(), &target.to_string(), &second.to_string()]).await;
     wait_for(Duration::from_secs(20), "the copy claimed", || async {
-        task_of(&tasks(&cluster).await, second).filter(|t| t["state"] == "claimed").map(drop)
+        task_of(&tasks(&cluster).await, second).filter(|t| t.task.state == TaskState::Claimed).map(drop)
     })
     .await;
     let out =
         metactl(&cluster, &["kill-copy-shard", &source.to_string(), &target.to_string(), &second.to_string()]).await;
     assert!(out.starts_with("Killed copy task"), "{out}");
-    let killed = task_of(&tasks(&cluster).await, second).expect("the task is kept");
-    assert_eq!((killed["state"].as_str(), killed["cancel_reason"].as_str()), (Some("cancelled"), Some("operator")));
+    let listed = tasks(&cluster).await;
+    let killed = &task_of(&listed, second).expect("the task is kept").task;
+    assert_eq!((killed.state, killed.cancel_reason), (TaskState::Cancelled, Some(CancelReason::Operator)));
     let status = metactl(&cluster, &["copy-shard-status"]).await;
     assert!(status.contains("cancelled"), "{status}");
     assert!(!owners(&cluster).await[&second].contains(&target), "a killed copy adds no owner");
@@ -74,24 +77,23 @@ async fn a_killed_repair_stays_killed_until_entropy_repair() {
     cluster.kill_data_node(0);
     metactl(&cluster, &["remove-data", "--force", &gone.to_string()]).await;
     let victim = wait_for(Duration::from_secs(20), "a repair claimed", || async {
-        tasks(&cluster).await.into_iter().map(|t| t["task"].clone()).find(|t| t["state"] == "claimed")
+        tasks(&cluster).await.into_iter().map(|t| t.task).find(|t| t.state == TaskState::Claimed)
     })
     .await;
-    let (task_id, shard) = (victim["id"].as_u64().expect("id"), victim["spec"]["shard_id"].as_u64().expect("shard"));
+    let (task_id, shard) = (victim.id, victim.spec.shard_id);
     let out = metactl(&cluster, &["entropy", "kill-repair", &task_id.to_string()]).await;
     assert!(out.starts_with(&format!("Killed copy task {task_id}")), "{out}");
 
     eprintln!("--- the other repairs finish; the killed shard is left under-replicated, not replanned");
     wait_for(Duration::from_secs(60), "every other repair done", || async {
         let all = tasks(&cluster).await;
-        let open = all.iter().any(|t| t["task"]["state"] == "pending" || t["task"]["state"] == "claimed");
-        (!open && all.len() > 1).then_some(())
+        (open_tasks(&all).is_empty() && all.len() > 1).then_some(())
     })
     .await;
     let shown = metactl(&cluster, &["entropy", "show"]).await;
     assert!(shown.contains("Under-replicated Shards"), "{shown}");
     assert_eq!(owners(&cluster).await[&shard].len(), 1, "shard {shard} stays at one owner");
-    let replanned = tasks(&cluster).await.iter().filter(|t| t["task"]["spec"]["shard_id"] == shard).count();
+    let replanned = tasks(&cluster).await.iter().filter(|t| t.task.spec.shard_id == shard).count();
     assert_eq!(replanned, 1, "only the killed task exists for shard {shard}");
 
     eprintln!("--- entropy repair plans it again");

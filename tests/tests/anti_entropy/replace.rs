@@ -4,10 +4,11 @@
 use std::time::{Duration, Instant};
 
 use cluster_harness::wait_for;
+use meta_model::TaskReason;
 
 use crate::support::{
-    add_data_node, cluster_with_data_nodes, create_database, entropy, held, metactl, node_id, owners, tasks,
-    wait_healed, write_hours,
+    add_data_node, cluster_with_data_nodes, create_database, entropy, held, metactl, node_id, open_tasks, owners,
+    tasks, wait_healed, write_hours,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -31,7 +32,7 @@ async fn a_dead_node_removed_with_force_is_replaced_from_the_survivors() {
     assert!(out.starts_with(&format!("Removed data node {dead}")), "{out}");
 
     let first_claim = wait_for(Duration::from_secs(30), "a copy task claimed", || async {
-        tasks(&cluster).await.iter().any(|t| t["task"]["attempt"].as_u64() >= Some(1)).then(|| started.elapsed())
+        tasks(&cluster).await.iter().any(|t| t.task.attempt >= 1).then(|| started.elapsed())
     })
     .await;
     eprintln!("--- remove-data --force to the first claimed copy task: {first_claim:?}");
@@ -45,13 +46,10 @@ async fn a_dead_node_removed_with_force_is_replaced_from_the_survivors() {
     assert!(shown.contains(cluster.data_addr(new_slot)), "show-shards lists the new owner:\n{shown}");
 
     let report = entropy(&cluster).await;
-    assert_eq!(report["under_replicated"], serde_json::json!([]), "{report}");
-    assert_eq!(report["unrecoverable"], serde_json::json!([]), "{report}");
-    let open: Vec<_> = tasks(&cluster)
-        .await
-        .into_iter()
-        .filter(|t| t["task"]["state"] == "pending" || t["task"]["state"] == "claimed")
-        .collect();
+    assert!(report.under_replicated.is_empty(), "{report:?}");
+    assert!(report.unrecoverable.is_empty(), "{report:?}");
+    let listed = tasks(&cluster).await;
+    let open = open_tasks(&listed);
     assert!(open.is_empty(), "no task left open: {open:?}");
 }
 
@@ -78,7 +76,7 @@ async fn update_data_onto_an_empty_machine_copies_it_every_shard_it_owns() {
         assert!(now_held.contains_key(shard), "the new machine holds shard {shard}: {now_held:?}");
     }
     assert_eq!(node_id(&cluster, new_slot).await, replaced, "the new machine has the old ID");
-    let reasons: Vec<_> = tasks(&cluster).await.iter().map(|t| t["task"]["spec"]["reason"].clone()).collect();
-    assert!(reasons.iter().all(|r| r == "missing_on_owner"), "the copies refilled an owner: {reasons:?}");
+    let reasons: Vec<_> = tasks(&cluster).await.iter().map(|t| t.task.spec.reason).collect();
+    assert!(reasons.iter().all(|r| *r == TaskReason::MissingOnOwner), "the copies refilled an owner: {reasons:?}");
     assert_eq!(owners(&cluster).await, before);
 }

@@ -6,10 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use cluster_harness::Cluster;
+use meta_model::{NodeState, TaskReason, TaskState};
 
 use crate::support::{
     all_tasks, assert_distinct_owners, cluster_with_data_nodes, create_database, data_node_state, entropy, metactl,
-    node_id, owners, try_held, wait_healed, write_hours, REPAIR_TIMEOUT,
+    node_id, owners, try_held, wait_healed, write_hours, TaskInfo, REPAIR_TIMEOUT,
 };
 
 /// What the sampler saw while the node drained.
@@ -63,14 +64,14 @@ async fn sample_until_removed(
                 );
                 samples.fewest_copies = samples.fewest_copies.min(holding);
             }
-            if state.as_deref() == Some("draining") {
+            if state == Some(NodeState::Draining) {
                 samples.draining += 1;
             }
             let still_owned = moving.iter().filter(|s| owned.get(s).is_some_and(|o| o.contains(&retired))).count();
             if still_owned > 0 && still_owned < moving.len() {
                 samples.midway += 1;
             }
-            if state.as_deref() == Some("removed") {
+            if state == Some(NodeState::Removed) {
                 return samples;
             }
         }
@@ -121,24 +122,24 @@ async fn retiring_a_live_node_drains_it_without_ever_lowering_redundancy() {
             assert_eq!(nodes, &before[shard], "shard {shard} did not involve node {retired} and kept its owners");
         }
     }
-    assert_eq!(data_node_state(&cluster, retired).await.as_deref(), Some("removed"));
+    assert_eq!(data_node_state(&cluster, retired).await, Some(NodeState::Removed));
 
     // The drain needs exactly one copy per shard it moves; any other task is a false repair.
     let tasks = all_tasks(&cluster).await;
-    let is_drain_copy = |task: &serde_json::Value| {
-        task["state"] == "done"
-            && task["spec"]["reason"] == "draining_owner"
-            && task["spec"]["replaces"].as_u64() == Some(retired)
+    let is_drain_copy = |info: &TaskInfo| {
+        info.task.state == TaskState::Done
+            && info.task.spec.reason == TaskReason::DrainingOwner
+            && info.task.spec.replaces == Some(retired)
     };
-    let others: Vec<&serde_json::Value> = tasks.iter().filter(|info| !is_drain_copy(&info["task"])).collect();
+    let others: Vec<&TaskInfo> = tasks.iter().filter(|info| !is_drain_copy(info)).collect();
     assert!(others.is_empty(), "only the drain's copies ran, each done; also found: {others:#?}");
     let mut done_per_shard: BTreeMap<u64, usize> = BTreeMap::new();
     for info in &tasks {
-        *done_per_shard.entry(info["task"]["spec"]["shard_id"].as_u64().unwrap_or(0)).or_default() += 1;
+        *done_per_shard.entry(info.task.spec.shard_id).or_default() += 1;
     }
     assert_eq!(done_per_shard.keys().copied().collect::<BTreeSet<_>>(), moving, "one copy per drained shard");
     assert!(done_per_shard.values().all(|&n| n == 1), "no shard copied twice: {done_per_shard:?}");
     let report = entropy(&cluster).await;
-    assert_eq!(report["under_replicated"], serde_json::json!([]), "{report}");
-    assert_eq!(report["over_replicated"], serde_json::json!([]), "{report}");
+    assert!(report.under_replicated.is_empty(), "{report:?}");
+    assert!(report.over_replicated.is_empty(), "{report:?}");
 }

@@ -7,7 +7,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use cluster_harness::{sibling_binary, wait_for, Cluster};
-use serde_json::Value;
+use meta_model::{DataNode, NodeState, TaskState};
+use meta_wire::{EntropyReport, Liveness, ShardInfo};
+
+/// A copy task with its progress, as `/v1/copy-tasks` and `/v1/entropy` list it (the one place
+/// the scenarios name its type).
+pub(crate) type TaskInfo = meta_wire::CopyTaskInfo;
 
 /// Anti-entropy timings short enough for tests: leases lapse in seconds, a new leader trusts
 /// what it hears after two heartbeats.
@@ -108,27 +113,17 @@ pub(crate) async fn write_hours(cluster: &Cluster, slot: usize, hours: i64, poin
     }
 }
 
-/// Shard ID -> owner IDs, from any meta node that answers.
+/// Shard ID -> owner IDs, from any meta node that answers (empty if none does).
 pub(crate) async fn owners(cluster: &Cluster) -> BTreeMap<u64, Vec<u64>> {
-    for id in cluster.running() {
-        if let Some((200, body)) = cluster.get(id, "/v1/shards").await {
-            return shard_owners(&body);
-        }
-    }
-    BTreeMap::new()
+    cluster.client().shards().await.map(|shards| shard_owners(&shards)).unwrap_or_default()
 }
 
 /// The node ID registered for the data node in `slot`.
 pub(crate) async fn node_id(cluster: &Cluster, slot: usize) -> u64 {
-    let addr = cluster.data_addr(slot).to_owned();
-    let leader = cluster.leader(Duration::from_secs(15)).await;
-    let (_, body) = cluster.get(leader, "/v1/data-nodes").await.expect("answer");
-    let nodes = body["data_nodes"].as_array().cloned().unwrap_or_default();
-    nodes
-        .iter()
-        .find(|n| n["tcp_addr"] == addr.as_str() && n["state"] != "removed")
-        .and_then(|n| n["id"].as_u64())
-        .unwrap_or_else(|| panic!("no data node registered at {addr}: {body}"))
+    let addr = cluster.data_addr(slot);
+    let nodes = cluster.client().data_nodes().await.expect("a meta node lists the data nodes");
+    let found = nodes.iter().find(|n| n.tcp_addr == addr && n.state != NodeState::Removed);
+    found.map(|n| n.id).unwrap_or_else(|| panic!("no data node registered at {addr}: {nodes:?}"))
 }
 
 /// Shard ID -> (size, checksum) the data node in `slot` holds (empty if it does not answer).
@@ -148,43 +143,35 @@ pub(crate) async fn try_held(cluster: &Cluster, slot: usize) -> Option<BTreeMap<
     Some(shards)
 }
 
-/// The leader's `/v1/entropy` report.
-pub(crate) async fn entropy(cluster: &Cluster) -> Value {
-    let leader = cluster.leader(Duration::from_secs(15)).await;
-    let (status, body) = cluster.get(leader, "/v1/entropy").await.expect("answer");
-    assert_eq!(status, 200, "{body}");
-    body
+/// The leader's `/v1/entropy` report (followers forward the request to it).
+pub(crate) async fn entropy(cluster: &Cluster) -> EntropyReport {
+    cluster.client().entropy().await.expect("the leader's /v1/entropy report")
 }
 
-/// Copy tasks as `/v1/copy-tasks` lists them (empty if the leader does not answer).
-pub(crate) async fn tasks(cluster: &Cluster) -> Vec<Value> {
-    let Ok(leader) = tokio::time::timeout(Duration::from_secs(5), cluster.leader(Duration::from_secs(5))).await else {
-        return Vec::new();
-    };
-    match cluster.get(leader, "/v1/copy-tasks").await {
-        Some((200, body)) => body["tasks"].as_array().cloned().unwrap_or_default(),
-        _ => Vec::new(),
-    }
+/// How the leader judges data node `node` (`None` if its report does not list it).
+pub(crate) async fn liveness(cluster: &Cluster, node: u64) -> Option<Liveness> {
+    entropy(cluster).await.nodes.iter().find(|n| n.id == node).map(|n| n.liveness)
+}
+
+/// Copy tasks as the leader's `/v1/copy-tasks` lists them (empty if no meta node answers).
+pub(crate) async fn tasks(cluster: &Cluster) -> Vec<TaskInfo> {
+    try_tasks(cluster).await.unwrap_or_default()
 }
 
 /// Copy tasks as the leader's `/v1/copy-tasks` lists them, waiting for an answer (unlike
 /// [`tasks`], never an empty list because nobody answered).
-pub(crate) async fn all_tasks(cluster: &Cluster) -> Vec<Value> {
-    wait_for(Duration::from_secs(20), "the leader's /v1/copy-tasks", || async {
-        // The outer timeout ends first: a leader election in progress means "ask again".
-        let leader =
-            tokio::time::timeout(Duration::from_secs(5), cluster.leader(Duration::from_secs(10))).await.ok()?;
-        match cluster.get(leader, "/v1/copy-tasks").await {
-            Some((200, body)) => Some(body["tasks"].as_array().cloned().unwrap_or_default()),
-            _ => None,
-        }
-    })
-    .await
+pub(crate) async fn all_tasks(cluster: &Cluster) -> Vec<TaskInfo> {
+    wait_for(Duration::from_secs(20), "the leader's /v1/copy-tasks", || try_tasks(cluster)).await
 }
 
-/// Task `id` as `/v1/copy-tasks` lists it (`{"task": .., "progress": ..}`), if listed.
-pub(crate) fn find_task(tasks: &[Value], id: u64) -> Option<&Value> {
-    tasks.iter().find(|t| t["task"]["id"].as_u64() == Some(id))
+/// Copy tasks as the leader's `/v1/copy-tasks` lists them; `None` if no meta node answers.
+async fn try_tasks(cluster: &Cluster) -> Option<Vec<TaskInfo>> {
+    cluster.client().copy_tasks(None).await.ok().map(|list| list.tasks)
+}
+
+/// Task `id` as `/v1/copy-tasks` lists it, if listed.
+pub(crate) fn find_task(tasks: &[TaskInfo], id: u64) -> Option<&TaskInfo> {
+    tasks.iter().find(|t| t.task.id == id)
 }
 
 /// Waits until every shard has exactly `rf` owners, all among `slots`' nodes, each holding the
@@ -210,42 +197,25 @@ pub(crate) async fn wait_healed(cluster: &Cluster, slots: &[usize], rf: usize) -
     .await
 }
 
-/// Shard ID -> owner IDs in a `/v1/shards` reply.
-fn shard_owners(body: &Value) -> BTreeMap<u64, Vec<u64>> {
-    let shards = body["shards"].as_array().cloned().unwrap_or_default();
-    shards
-        .iter()
-        .map(|s| {
-            let owners = s["owners"].as_array().into_iter().flatten().filter_map(|o| o["id"].as_u64()).collect();
-            (s["id"].as_u64().unwrap_or(0), owners)
-        })
-        .collect()
+/// Shard ID -> owner IDs of the shards `/v1/shards` lists.
+fn shard_owners(shards: &[ShardInfo]) -> BTreeMap<u64, Vec<u64>> {
+    shards.iter().map(|s| (s.id, s.owners.iter().map(|o| o.id).collect())).collect()
 }
 
 /// Shard ID -> owner IDs as meta node `id` has them applied (a stale, local read), if it answers.
 pub(crate) async fn owners_on(cluster: &Cluster, id: u64) -> Option<BTreeMap<u64, Vec<u64>>> {
-    match cluster.get(id, "/v1/shards?stale=true").await {
-        Some((200, body)) => Some(shard_owners(&body)),
-        _ => None,
-    }
+    cluster.node_client(id).stale_shards().await.ok().map(|shards| shard_owners(&shards))
 }
 
-/// Every data node registered, removed ones included, as `/v1/data-nodes` lists them.
-pub(crate) async fn data_nodes(cluster: &Cluster) -> Vec<Value> {
-    for id in cluster.running() {
-        if let Some((200, body)) = cluster.get(id, "/v1/data-nodes").await {
-            return body["data_nodes"].as_array().cloned().unwrap_or_default();
-        }
-    }
-    Vec::new()
+/// Every data node registered, removed ones included, as `/v1/data-nodes` lists them (empty if
+/// no meta node answers).
+async fn data_nodes(cluster: &Cluster) -> Vec<DataNode> {
+    cluster.client().data_nodes().await.unwrap_or_default()
 }
 
-/// The state (`active`, `draining`, `removed`) of data node `node` (`None` if no meta node answers
-/// or it is unknown).
-pub(crate) async fn data_node_state(cluster: &Cluster, node: u64) -> Option<String> {
-    let nodes = data_nodes(cluster).await;
-    let found = nodes.iter().find(|n| n["id"].as_u64() == Some(node))?;
-    found["state"].as_str().map(str::to_owned)
+/// The state of data node `node` (`None` if no meta node answers or it is unknown).
+pub(crate) async fn data_node_state(cluster: &Cluster, node: u64) -> Option<NodeState> {
+    data_nodes(cluster).await.iter().find(|n| n.id == node).map(|n| n.state)
 }
 
 /// The slot of the data-node process registered as node `node`.
@@ -253,8 +223,8 @@ pub(crate) async fn slot_of(cluster: &Cluster, node: u64) -> usize {
     let nodes = data_nodes(cluster).await;
     let addr = nodes
         .iter()
-        .find(|n| n["id"].as_u64() == Some(node))
-        .and_then(|n| n["tcp_addr"].as_str())
+        .find(|n| n.id == node)
+        .map(|n| n.tcp_addr.as_str())
         .unwrap_or_else(|| panic!("data node {node} is not registered: {nodes:?}"));
     (0..cluster.data.len()).find(|&slot| cluster.data_addr(slot) == addr).expect("a data-node process at that address")
 }
@@ -278,23 +248,13 @@ pub(crate) async fn leader_metric(cluster: &Cluster, name: &str) -> Option<f64> 
 }
 
 /// Tasks whose state is `pending` or `claimed`.
-pub(crate) fn open_tasks(tasks: &[Value]) -> Vec<&Value> {
-    tasks.iter().filter(|t| t["task"]["state"] == "pending" || t["task"]["state"] == "claimed").collect()
+pub(crate) fn open_tasks(tasks: &[TaskInfo]) -> Vec<&TaskInfo> {
+    tasks.iter().filter(|t| t.task.state.is_open()).collect()
 }
 
 /// `(task id, state, attempt)` of every task, for logs.
-pub(crate) fn task_states(tasks: &[Value]) -> Vec<(u64, String, u64)> {
-    tasks
-        .iter()
-        .map(|t| {
-            let task = &t["task"];
-            (
-                task["id"].as_u64().unwrap_or(0),
-                task["state"].as_str().unwrap_or("?").to_owned(),
-                task["attempt"].as_u64().unwrap_or(0),
-            )
-        })
-        .collect()
+pub(crate) fn task_states(tasks: &[TaskInfo]) -> Vec<(u64, TaskState, u32)> {
+    tasks.iter().map(|t| (t.task.id, t.task.state, t.task.attempt)).collect()
 }
 
 /// Panics unless every shard has exactly `rf` owners, none of them twice.
