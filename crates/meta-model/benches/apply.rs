@@ -34,7 +34,8 @@ fn apply_mix(c: &mut Criterion) {
                 || base.clone(),
                 |mut state: MetaState| {
                     for command in commands {
-                        std::hint::black_box(state.apply_tracked(command));
+                        let (result, changes) = state.apply_tracked(command);
+                        std::hint::black_box((result.ok(), changes));
                     }
                     state
                 },
