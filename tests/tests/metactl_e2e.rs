@@ -4,8 +4,8 @@
 use std::process::Output;
 
 use cluster_harness::{sibling_binary, Cluster};
-use meta_model::{DataNode, NodeState};
-use meta_wire::{NodeStatus, ShardList};
+use meta_model::NodeState;
+use meta_wire::{NodeStatus, RemovedDataNode, ShardList};
 use scenarios::metactl;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -75,8 +75,8 @@ async fn operator_workflow_against_a_running_cluster() {
     assert!(out.starts_with(&format!("Removed shard {shard} from data node {owner}")), "{out}");
     let out = stdout(&metactl(&cluster, &["update-data", "data-c:8088", "data-c2:8088"]).await);
     assert!(out.contains("to data-c2:8088"), "{out}");
-    let removed: DataNode = json(&metactl(&cluster, &["--json", "remove-data", "--force", "data-a:8088"]).await);
-    assert_eq!(removed.state, NodeState::Removed, "{removed:?}");
+    let removed: RemovedDataNode = json(&metactl(&cluster, &["--json", "remove-data", "--force", "data-a:8088"]).await);
+    assert_eq!(removed.node.state, NodeState::Removed, "{removed:?}");
     let out = stdout(&metactl(&cluster, &["truncate-shards", "--delay", "1s"]).await);
     assert!(out.starts_with("Truncated 1 shard groups"), "{out}");
 

@@ -43,7 +43,7 @@ fn cluster() -> PlanInput {
                 let copy = ShardCopy { size: 1 << 20, checksum: mix(id), hot: id > SHARDS - 1000 };
                 inventories.get_mut(&owner).map(|inv| inv.shards.insert(id, copy));
             }
-            ShardView { id, replication, owners }
+            ShardView { id, replication, owners, written: true }
         })
         .collect();
     let nodes = (1..=NODES)

@@ -81,6 +81,10 @@ pub struct ShardView {
     /// The nodes that own the shard (distinct). May name nodes that are no longer in the input:
     /// those count as dead.
     pub owners: Vec<NodeId>,
+    /// Whether a write to the shard was ever acknowledged (the meta service's written mark).
+    /// `false` only for shards known never written: they hold nothing, so they get new owners by
+    /// a metadata change ([`crate::Plan::reassign`]) and are never lost.
+    pub written: bool,
 }
 
 /// Lifecycle state of a copy task, as far as the planner cares.

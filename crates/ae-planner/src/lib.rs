@@ -44,10 +44,16 @@
 //!   finishes draining, and how a dead node's surplus ownership goes away.
 //! * **Refill**: an active, online owner whose trusted inventory lacks S, while some other node
 //!   holds it, gets a task to itself (`MissingOnOwner`): this is how `update-data` (same ID, empty
-//!   disk) is filled. If nobody holds S and all owners are alive, S was never written: nothing.
+//!   disk) is filled. If nobody holds S, it is unrecoverable (below).
 //!   If refilling an owner is blocked, that owner stops counting and a new owner is added instead.
-//! * **Unrecoverable**: nobody alive holds S (owner or not) and an owner is dead, or S has no
-//!   owner. Reported (in `under_replicated` too), never planned.
+//! * **Unrecoverable**: S was written, nobody alive holds it (owner or not), and an owner is dead,
+//!   or S has no owner, or every owner reports lacking it. Reported (in `under_replicated` too),
+//!   never planned.
+//! * **Never written** (`written: false`: no write to S was ever acknowledged): S holds nothing,
+//!   so it is neither reported nor copied. Its dead, removed and draining owners leave and active,
+//!   online nodes make up its replication factor by a metadata change ([`Plan::reassign`]: zones
+//!   first, then the fewest owned shards), unless no node can take it at all. Its in-flight tasks
+//!   are cancelled (`NotNeeded`).
 //! * **Sources** are online holders, owners first, then the fewest source tasks (in flight and
 //!   planned, below `max_sync`), then lowest ID. Non-owners that report a copy are looked up only
 //!   when no online owner holds one.
@@ -97,7 +103,7 @@
 //! let node = |id, liveness| NodeView { id, membership: Membership::Active, liveness, zone: None, owned: 1 };
 //! let input = PlanInput {
 //!     // RF 2 on nodes 1 and 2; node 2 died, node 3 is new.
-//!     shards: vec![ShardView { id: 10, replication: 2, owners: vec![1, 2] }],
+//!     shards: vec![ShardView { id: 10, replication: 2, owners: vec![1, 2], written: true }],
 //!     nodes: vec![node(1, Liveness::Online), node(2, Liveness::Dead), node(3, Liveness::Online)],
 //!     inventories: BTreeMap::from([
 //!         (1, Inventory::from_iter([(10, ShardCopy::default())])),
@@ -130,6 +136,6 @@ pub use input::{
     Inventory, Limits, Liveness, Membership, NodeId, NodeView, PlanInput, Scope, ShardCopy, ShardId, ShardView, TaskId,
     TaskState, TaskView,
 };
-pub use plan::{Cancel, CancelReason, DropOwner, DropReason, NewTask, Plan, Reason, Report, ShardHealth};
+pub use plan::{Cancel, CancelReason, DropOwner, DropReason, NewTask, Plan, Reason, Reassign, Report, ShardHealth};
 pub use planner::plan;
 pub use shard_map::ShardMap;

@@ -14,6 +14,8 @@ pub struct Plan {
     /// Leaving owners to drop, by shard then owner: the shard keeps its replication factor
     /// without them. Apply after the cancellations and creations.
     pub drop_owners: Vec<DropOwner>,
+    /// Never-written shards to give other owners without a copy, by shard.
+    pub reassign: Vec<Reassign>,
     /// Shard health for the shards in scope.
     pub report: Report,
 }
@@ -61,6 +63,20 @@ pub struct DropOwner {
     pub owner: NodeId,
     /// Why it is leaving.
     pub reason: DropReason,
+}
+
+/// A never-written shard's new owners: `add` become owners and `drop` stop being owners, by a
+/// metadata change alone (there is nothing to copy). The meta service refuses it if the shard was
+/// written in the meantime.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reassign {
+    /// The shard.
+    pub shard: ShardId,
+    /// Owners that cannot take its writes: dead, removed or draining.
+    pub drop: Vec<NodeId>,
+    /// Active, online nodes that take their place (and fill the replication factor), least loaded
+    /// first, spread over zones.
+    pub add: Vec<NodeId>,
 }
 
 /// Why an owner is leaving.

@@ -5,7 +5,7 @@ use crate::id_hash::IdMap;
 use crate::input::{Limits, NodeId, PlanInput, Scope, ShardId, TaskState};
 use crate::load::Load;
 use crate::node_table::{Ix, NodeTable};
-use crate::plan::{Cancel, CancelReason, NewTask, Plan, Reason, Report};
+use crate::plan::{Cancel, CancelReason, NewTask, Plan, Reason, Reassign, Report};
 use crate::scan::Scan;
 use crate::scope_set::ScopeSet;
 use crate::shard_case::ShardCase;
@@ -51,6 +51,10 @@ pub fn plan(input: &PlanInput, limits: &Limits, scope: Scope<'_>) -> Plan {
 
     let mut round = Round { nodes: &nodes, load, plan: Plan { cancel, ..Plan::default() } };
     for case in &cases {
+        if !case.shard.written {
+            round.reassign_unwritten(case);
+            continue;
+        }
         round.report(case);
         if case.has_data() {
             round.plan_shard(case);
@@ -58,6 +62,7 @@ pub fn plan(input: &PlanInput, limits: &Limits, scope: Scope<'_>) -> Plan {
         round.plan.drop_owners.extend(case.surplus.iter().cloned());
     }
     round.plan.drop_owners.sort_by_key(|d| (d.shard, d.owner));
+    round.plan.reassign.sort_by_key(|r| r.shard);
     let report = &mut round.plan.report;
     report.under_replicated.sort_by_key(|h| h.shard);
     report.missing_on_owner.sort_unstable();
@@ -132,6 +137,46 @@ impl Round<'_, '_> {
                 case.owners.iter().filter(|o| o.reports_lacking && o.ix.is_some_and(|i| nodes.is_online(i)));
             report.missing_on_owner.extend(online_lacking.map(|o| (case.shard.id, o.id)));
         }
+    }
+
+    /// Gives a never-written shard owners that can take its writes, without a copy: its unfit
+    /// owners (dead, removed, draining) leave and active, online nodes make up the replication
+    /// factor, spread over zones, least owned first. Slots do not apply (nothing moves). Left as
+    /// it is when that would leave it without any owner.
+    fn reassign_unwritten(&mut self, case: &ShardCase<'_>) {
+        let nodes = self.nodes;
+        let Some((drop, missing)) = case.unwritten_needs(nodes) else { return };
+        let mut used_zones: Vec<u32> = case
+            .owners
+            .iter()
+            .filter(|o| !drop.contains(&o.id))
+            .filter_map(|o| o.ix.and_then(|i| nodes.zone(i)))
+            .collect();
+        let mut candidates: Vec<Ix> = self
+            .load
+            .receivers()
+            .iter()
+            .copied()
+            .filter(|&i| case.owner(nodes.id(i)).is_none() && !case.busy_targets.contains(&nodes.id(i)))
+            .collect();
+        candidates.sort_by_key(|&i| (nodes.owned(i), nodes.id(i)));
+        let mut add = Vec::with_capacity(missing);
+        while add.len() < missing {
+            let fresh = |i: &Ix| nodes.zone(*i).is_none_or(|z| !used_zones.contains(&z));
+            let pick = candidates.iter().position(fresh).or((!candidates.is_empty()).then_some(0));
+            let Some(at) = pick else { break };
+            let chosen = candidates.remove(at);
+            used_zones.extend(nodes.zone(chosen));
+            add.push(nodes.id(chosen));
+        }
+        if add.is_empty() && drop.len() == case.owners.len() {
+            return; // No node can take it: better an owner that may come back than none.
+        }
+        if add.is_empty() && drop.is_empty() {
+            return;
+        }
+        add.sort_unstable();
+        self.plan.reassign.push(Reassign { shard: case.shard.id, drop, add });
     }
 
     /// Plans the copies `case` (in scope, with data somewhere) needs, as far as slots allow.

@@ -122,6 +122,9 @@ impl<'a> ShardCase<'a> {
 
     /// Why `task` (pending or claimed) should be cancelled, if it should.
     fn cancel_reason(&self, task: &TaskView, nodes: &NodeTable<'_>) -> Option<CancelReason> {
+        if !self.shard.written {
+            return Some(CancelReason::NotNeeded); // Nothing to copy: owners change by metadata.
+        }
         let id = self.shard.id;
         let target = nodes.index(task.target);
         if target.is_none_or(|t| nodes.is_dead(t) || !nodes.is_active(t)) {
@@ -155,11 +158,28 @@ impl<'a> ShardCase<'a> {
         self.live > 0 || !self.extra_holders.is_empty()
     }
 
-    /// Nobody alive holds a copy, and that is because an owner died or none is left: nothing to
-    /// copy from. (With every owner alive and none holding it, the shard was simply never written.)
+    /// A written shard that nobody alive holds: nothing to copy from. That is so when an owner
+    /// died or none is left, and when every owner reports lacking it (e.g. an empty machine took
+    /// the sole owner's identity with `update-data`). A never-written shard is never lost.
     pub(crate) fn is_unrecoverable(&self, nodes: &NodeTable<'_>) -> bool {
-        !self.has_data()
-            && (self.owners.is_empty() || self.owners.iter().any(|o| o.ix.is_none_or(|i| nodes.is_dead(i))))
+        self.shard.written
+            && !self.has_data()
+            && (self.owners.is_empty()
+                || self.owners.iter().any(|o| o.ix.is_none_or(|i| nodes.is_dead(i)) || o.reports_lacking))
+    }
+
+    /// For a never-written shard: the owners that cannot take its writes (dead, removed,
+    /// draining) and how many active owners it lacks. `None` when it needs nothing.
+    pub(crate) fn unwritten_needs(&self, nodes: &NodeTable<'_>) -> Option<(Vec<NodeId>, usize)> {
+        let unfit: Vec<NodeId> = self
+            .owners
+            .iter()
+            .filter(|o| o.ix.is_none_or(|i| nodes.is_dead(i) || !nodes.is_active(i)))
+            .map(|o| o.id)
+            .collect();
+        let fit = self.owners.len() - unfit.len();
+        let missing = (self.shard.replication as usize).saturating_sub(fit);
+        (!unfit.is_empty() || missing > 0).then_some((unfit, missing))
     }
 
     /// Online nodes holding a copy, as `(not an owner, index)`: owners first, then other holders.
@@ -246,7 +266,7 @@ mod tests {
         let inventories = BTreeMap::from([(4, Inventory::default())]);
         let table = NodeTable::new(&nodes, &inventories, NONE_UNREPORTED);
         // Owner 9 was removed; owner 4 is suspect and reports an empty disk.
-        let shard = ShardView { id: 7, replication: 4, owners: vec![9, 3, 2, 1, 4] };
+        let shard = ShardView { id: 7, replication: 4, owners: vec![9, 3, 2, 1, 4], written: true };
         let case = ShardCase::new(&shard, true, &table, &[], &mut Vec::new());
         assert_eq!((case.live, case.stable_live, case.staying), (2, 1, 2));
         assert_eq!(
@@ -269,7 +289,7 @@ mod tests {
         ];
         let inventories = BTreeMap::from([(1, Inventory::from_iter([(7, ShardCopy::default())]))]);
         let table = NodeTable::new(&nodes, &inventories, NONE_UNREPORTED);
-        let shard = ShardView { id: 7, replication: 3, owners: vec![1] };
+        let shard = ShardView { id: 7, replication: 3, owners: vec![1], written: true };
         let task = |id, target, state| TaskView { id, shard: 7, source: 1, target, replaces: None, state };
         let tasks = [task(1, 2, TaskState::Claimed), task(2, 4, TaskState::Pending), task(3, 3, TaskState::Blocked)];
         let refs: Vec<&TaskView> = tasks.iter().collect();

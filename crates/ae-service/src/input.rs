@@ -30,6 +30,7 @@ pub(crate) fn plan_input(
             id: shard,
             replication: view.retention_policy.replication_factor,
             owners: view.shard.owners.clone(),
+            written: state.is_written(shard),
         })
     };
     let shards = match scope {
@@ -45,6 +46,7 @@ pub(crate) fn plan_input(
                         id: shard.id,
                         replication: policy.replication_factor,
                         owners: shard.owners.clone(),
+                        written: state.is_written(shard.id),
                     }));
                 }
             }

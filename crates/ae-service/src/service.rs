@@ -121,6 +121,9 @@ impl Term {
         for (shard, target) in changes.copies_completed {
             self.tracker.copied(now, target, shard, settings);
         }
+        for shard in changes.shards_written {
+            self.tracker.written(now, shard, settings);
+        }
         if changes.tasks_finished {
             self.tracker.forget_progress(|task| state.copy_task(task).is_some_and(|t| t.state.is_open()));
         }
@@ -377,7 +380,7 @@ impl AntiEntropy {
         };
         self.term(term).findings.created(created.len());
         let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
-        if created.is_empty() && plan.cancel.is_empty() && plan.drop_owners.is_empty() {
+        if created.is_empty() && plan.cancel.is_empty() && plan.drop_owners.is_empty() && plan.reassign.is_empty() {
             tracing::debug!(shards, plan_micros = micros, scoped = scope.is_some(), "anti-entropy: nothing to do");
         } else {
             tracing::info!(
@@ -387,6 +390,7 @@ impl AntiEntropy {
                 created = created.len(),
                 cancelled = plan.cancel.len(),
                 dropped_owners = plan.drop_owners.len(),
+                reassigned = plan.reassign.len(),
                 "anti-entropy plan"
             );
         }
@@ -446,6 +450,23 @@ impl AntiEntropy {
                 Err(error) => {
                     tracing::debug!(shard_id = drop.shard, node_id = drop.owner, %error, "surplus owner not dropped")
                 }
+            }
+        }
+        for reassign in &plan.reassign {
+            let command = Command::ReassignUnwrittenShard {
+                shard_id: reassign.shard,
+                drop: reassign.drop.clone(),
+                add: reassign.add.clone(),
+            };
+            match commit::<P, ()>(port, command).await {
+                Ok(()) => tracing::info!(
+                    shard_id = reassign.shard,
+                    dropped = ?reassign.drop,
+                    added = ?reassign.add,
+                    "never-written shard reassigned without a copy"
+                ),
+                // E.g. written in the meantime: the next round plans it as a written shard.
+                Err(error) => tracing::info!(shard_id = reassign.shard, %error, "never-written shard not reassigned"),
             }
         }
         Ok(created)

@@ -60,6 +60,9 @@ impl World {
         state.apply(&Command::CreateDatabase { name: "db".into(), default_retention_policy: Some(spec) }).expect("db");
         let group = Command::CreateShardGroup { database: "db".into(), retention_policy: "rp".into(), timestamp: 0 };
         state.apply(&group).expect("group");
+        // The group holds data: its first writes marked it.
+        let written: Vec<ShardId> = state.unwritten_shards().iter().copied().collect();
+        state.apply(&Command::MarkShardsWritten { shard_ids: written }).expect("marked");
         let mut disks: BTreeMap<NodeId, (u64, BTreeSet<ShardId>)> =
             (1..=nodes).map(|id| (id, (1, BTreeSet::new()))).collect();
         for id in 1..=nodes {
@@ -373,11 +376,65 @@ async fn a_write_missing_on_one_owner_is_refilled_once_that_owner_reports_withou
         (shard, s.shard(shard).map(|v| v.shard.owners.clone()).unwrap_or_default())
     });
     let (holder, lacking) = (owners[0], owners[1]);
-    // The write reached one owner only.
+    // The write reached one owner only (its data node marked the shard before storing).
+    world.port.propose(Command::MarkShardsWritten { shard_ids: vec![shard] }).await.expect("proposed").expect("marked");
     world.install(holder, shard);
     world.run_for(Duration::from_secs(3), every).await;
     let refill: Vec<Task> = world.open_tasks().into_iter().filter(|t| t.spec.shard_id == shard).collect();
     assert_eq!(refill.len(), 1, "{refill:?}");
     assert_eq!((refill[0].spec.target, refill[0].spec.source), (lacking, holder));
     assert_eq!(refill[0].spec.reason, TaskReason::MissingOnOwner, "long before the next full round (30 s)");
+}
+
+/// The next hour's group, created ahead of its writes: never written.
+async fn group_ahead(world: &World) -> Vec<ShardId> {
+    let group =
+        Command::CreateShardGroup { database: "db".into(), retention_policy: "rp".into(), timestamp: HOUR as i64 };
+    world.port.propose(group).await.expect("proposed").expect("group created");
+    world.read(|s| s.unwritten_shards().iter().copied().collect())
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dead_nodes_never_written_shards_move_without_a_copy_and_are_not_lost() {
+    let world = World::new(4, 2);
+    let ahead = group_ahead(&world).await;
+    assert_eq!(ahead.len(), 2);
+    world.run_for(Duration::from_secs(4), every).await;
+    let silent = |id: NodeId| id != 1;
+    world.run_for(Duration::from_secs(25), silent).await;
+
+    let report = world.serving().report(GetReport).await.expect("report");
+    assert!(report.unrecoverable.is_empty(), "{report:?}");
+    for &shard in &ahead {
+        let owners = world.owners(shard);
+        assert_eq!(owners.len(), 2, "shard {shard}: {owners:?}");
+        assert!(!owners.contains(&1), "shard {shard} still on the dead node: {owners:?}");
+        assert!(world.open_tasks().iter().all(|t| t.spec.shard_id != shard), "a copy of nothing");
+    }
+    assert!(world.commands("reassign_unwritten_shard") >= 1);
+    // The dead node's written shards are copied as before.
+    let copies = world.open_tasks();
+    assert!(!copies.is_empty() && copies.iter().all(|t| t.spec.replaces == Some(1)), "{copies:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_shard_marked_written_is_held_by_its_owners_until_they_report() {
+    let mut world = World::new(4, 2);
+    let ahead = group_ahead(&world).await;
+    world.run_for(Duration::from_secs(4), every).await;
+    // The first write marks the shards; the owners' last inventories predate it.
+    let mark = Command::MarkShardsWritten { shard_ids: ahead.clone() };
+    world.port.propose(mark).await.expect("proposed").expect("marked");
+    settle().await;
+    let report = world.serving().report(GetReport).await.expect("report");
+    assert!(report.unrecoverable.is_empty() && report.under_replicated.is_empty(), "{report:?}");
+    for &shard in &ahead {
+        for owner in world.owners(shard) {
+            world.install(owner, shard);
+        }
+    }
+    world.run_for(Duration::from_secs(3), every).await;
+    let report = world.serving().report(GetReport).await.expect("report");
+    assert!(report.unrecoverable.is_empty() && report.under_replicated.is_empty(), "{report:?}");
+    assert!(world.open_tasks().is_empty());
 }

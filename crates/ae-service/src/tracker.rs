@@ -266,6 +266,18 @@ impl Tracker {
         }
     }
 
+    /// Records that `shard` was marked written (its first write is being acknowledged): like a
+    /// shard that appeared in an inventory, its owners count as holding it until each reports
+    /// after a heartbeat interval ([`Tracker::unreported`]), so inventories sent before the
+    /// write are not taken for a loss.
+    pub(crate) fn written(&mut self, now: Instant, shard: ShardId, settings: &AntiEntropySettings) {
+        self.forget_old(now, settings);
+        if self.seen.insert(shard) {
+            self.recent.push_back((shard, now));
+            self.recent_at.insert(shard, now);
+        }
+    }
+
     /// Records that a completed copy put `shard` on `target` (an owner from now on): until the
     /// target reports after a heartbeat interval, the copy counts as held ([`Tracker::unreported`]):
     /// an inventory sent before the copy was installed is not taken as a gap.

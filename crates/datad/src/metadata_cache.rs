@@ -1,7 +1,8 @@
 //! The node's cached copy of the cluster metadata, kept current by long-polling
 //! `GET /v1/metadata?index=N&wait=30s` (the call returns as soon as the index moves past `N`).
 
-use std::sync::{Arc, RwLock};
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use meta_client::{Client, ClientError};
@@ -26,6 +27,8 @@ pub(crate) struct CachedMetadata {
 #[derive(Debug, Default)]
 pub(crate) struct MetadataCache {
     current: RwLock<Option<Arc<CachedMetadata>>>,
+    /// Shards this node marked written, until the metadata it caches says so itself.
+    marked: Mutex<BTreeSet<ShardId>>,
 }
 
 impl MetadataCache {
@@ -41,10 +44,29 @@ impl MetadataCache {
             Some(cached) if cached.index > reply.index => Arc::clone(cached),
             _ => {
                 let fresh = Arc::new(CachedMetadata { index: reply.index, state: reply.metadata.into_state() });
+                // What the metadata now says itself need not be remembered any more.
+                let mut marked = self.marked.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                marked.retain(|&id| fresh.state.shard(id).is_none() || !fresh.state.is_written(id));
                 *current = Some(Arc::clone(&fresh));
                 fresh
             }
         }
+    }
+
+    /// Of `shards` (about to be written), those not known to be marked written: unmarked in
+    /// `meta`, or unknown to it (a group created a moment ago), and not marked by this node since.
+    pub(crate) fn unmarked(&self, meta: &CachedMetadata, shards: impl IntoIterator<Item = ShardId>) -> Vec<ShardId> {
+        let marked = self.marked.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let known_written = |id: ShardId| meta.state.shard(id).is_some() && meta.state.is_written(id);
+        shards.into_iter().filter(|&id| !known_written(id) && !marked.contains(&id)).collect()
+    }
+
+    /// Commits the written marks of `shards` (see [`MetadataCache::unmarked`]) before a write to
+    /// them is acknowledged; remembered so the next writes need no round trip.
+    pub(crate) async fn mark_written(&self, client: &Client, shards: &[ShardId]) -> Result<(), ClientError> {
+        client.mark_written(shards).await?;
+        self.marked.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend(shards.iter().copied());
+        Ok(())
     }
 
     /// Reads the metadata now (without waiting for a change) and installs it.

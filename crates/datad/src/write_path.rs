@@ -3,6 +3,8 @@
 //! ```text
 //!  line ─▶ timestamp ─▶ shard group of db/rp containing it (cached, else created)
 //!       ─▶ series key ─▶ shard = group.shards[fnv1a(key) % len]
+//!  a shard without owners: 503 no_owner, nothing stored
+//!  first write to a shard: POST /v1/shards/written (committed) before anything is stored
 //!  per shard: append locally (when this node owns it) and
 //!             POST OWNER/internal/shards/{id}/append to every other owner
 //!  204 when every owner stored its lines; 503 naming the owners that did not
@@ -86,6 +88,16 @@ pub(crate) async fn write(node: &Arc<Node>, query: WriteQuery, body: Bytes) -> R
         let batch = batches.entry(shard.id).or_insert_with(|| Batch { owners: shard.owners.clone(), data: Vec::new() });
         line.write_stored(&mut batch.data);
     }
+    // A shard without any owner stores nothing: refused, never acknowledged.
+    let ownerless: Vec<String> =
+        batches.iter().filter(|(_, b)| b.owners.is_empty()).map(|(id, _)| id.to_string()).collect();
+    if !ownerless.is_empty() {
+        let message = format!(
+            "shard(s) {} have no owner (their data nodes were removed); nothing was written",
+            ownerless.join(", ")
+        );
+        return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "no_owner", message));
+    }
     // Owners of a group created just now may be missing from an older cache.
     let known =
         |meta: &CachedMetadata| batches.values().flat_map(|b| &b.owners).all(|&o| meta.state.data_node(o).is_some());
@@ -93,6 +105,15 @@ pub(crate) async fn write(node: &Arc<Node>, query: WriteQuery, body: Bytes) -> R
         if let Ok(fresh) = node.cache.refresh(&node.client).await {
             meta = fresh;
         }
+    }
+    // The meta service must know a shard may hold data before its first write is acknowledged:
+    // otherwise a sole owner dying right after that write would make real data look never written.
+    let unmarked = node.cache.unmarked(&meta, batches.keys().copied());
+    if !unmarked.is_empty() {
+        node.cache
+            .mark_written(&node.client, &unmarked)
+            .await
+            .map_err(|e| meta_error(e, "cannot record that the shards hold data"))?;
     }
     deliver(node, &meta.state, batches).await
 }

@@ -13,12 +13,13 @@ use serde::Deserialize;
 
 use datad::StatusReply;
 use meta_model::{
-    Command, MetaState, NodeId, Response, RetentionPolicySpec, Task, TaskId, TaskKind, TaskReason, TaskSpec, TaskState,
+    Command, MetaState, NodeId, Response, RetentionPolicySpec, ShardId, Task, TaskId, TaskKind, TaskReason, TaskSpec,
+    TaskState,
 };
 use meta_wire::{
     ClaimReply, ClaimRequest, ClaimedTask, CompleteRequest, CreateShardGroupRequest, DataNodeList, ErrorDetail,
-    ErrorReply, HeartbeatReply, HeartbeatRequest, Metadata, MetadataReply, ProgressReply, ProgressRequest,
-    ShardGroupReply,
+    ErrorReply, HeartbeatReply, HeartbeatRequest, MarkWrittenRequest, Metadata, MetadataReply, ProgressReply,
+    ProgressRequest, ShardGroupReply,
 };
 
 /// What the fake meta service holds and saw.
@@ -29,6 +30,7 @@ struct Fake {
     heartbeats: Mutex<Vec<(NodeId, HeartbeatRequest)>>,
     progress: Mutex<Vec<(TaskId, ProgressRequest)>>,
     completed: Mutex<Vec<(TaskId, u32)>>,
+    marked: Mutex<Vec<Vec<ShardId>>>,
 }
 
 type Reply<T> = Result<Json<T>, (StatusCode, Json<ErrorReply>)>;
@@ -114,6 +116,12 @@ async fn create_shard_group(
     }
 }
 
+async fn mark_written(State(fake): State<Arc<Fake>>, Json(request): Json<MarkWrittenRequest>) -> StatusCode {
+    fake.apply(Command::MarkShardsWritten { shard_ids: request.shard_ids.clone() });
+    fake.marked.lock().expect("fake").push(request.shard_ids);
+    StatusCode::NO_CONTENT
+}
+
 async fn claim(State(fake): State<Arc<Fake>>, Json(request): Json<ClaimRequest>) -> Json<ClaimReply> {
     let tasks = fake.tasks.lock().expect("fake");
     Json(ClaimReply { tasks: tasks.iter().filter(|t| t.task.spec.target == request.node_id).cloned().collect() })
@@ -157,6 +165,7 @@ async fn fake_meta() -> (Arc<Fake>, String) {
         .route("/v1/data-nodes", get(data_nodes))
         .route("/v1/data-nodes/{id}/heartbeat", post(heartbeat))
         .route("/v1/shard-groups", post(create_shard_group))
+        .route("/v1/shards/written", post(mark_written))
         .route("/v1/copy-tasks/claim", post(claim))
         .route("/v1/copy-tasks/{id}/progress", post(progress))
         .route("/v1/copy-tasks/{id}/complete", post(complete))
@@ -235,6 +244,16 @@ async fn writes_reach_every_owner_and_a_copy_task_is_pulled_verified_and_complet
     let shards_b = status(&http, &b).await.expect("status").shards;
     assert!(!shards_a.is_empty());
     assert_eq!(shards_a, shards_b, "every owner stored identical bytes");
+    // The shards were marked written (committed) before the write was acknowledged, once.
+    let marked: Vec<ShardId> = fake.marked.lock().expect("fake").concat();
+    let mut stored: Vec<ShardId> = shards_a.iter().map(|s| s.shard_id).collect();
+    stored.sort_unstable();
+    assert_eq!(marked, stored);
+    let again = "cpu,host=a usage=5 1700000000000000002\n";
+    let rewritten = http.post(format!("http://{a}/write?db=telegraf")).body(again).send().await.expect("write");
+    assert_eq!(rewritten.status(), StatusCode::NO_CONTENT);
+    assert_eq!(fake.marked.lock().expect("fake").len(), 1, "a shard is marked once in its lifetime");
+    let shards_a = status(&http, &a).await.expect("status").shards;
 
     // --- phase: write errors name the field or the line.
     let url = |query: &str| format!("http://{a}/write{query}");

@@ -72,6 +72,7 @@ impl From<ApplyError> for ApiError {
             | ApplyError::AddressInUse { .. }
             | ApplyError::NodeIdInUse { .. }
             | ApplyError::ShardOwnerExists { .. }
+            | ApplyError::ShardWritten { .. }
             | ApplyError::LastMetaNode { .. }
             | ApplyError::NoActiveDataNodes
             | ApplyError::DataNodeNotActive { .. }

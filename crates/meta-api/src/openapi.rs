@@ -35,6 +35,7 @@ use crate::routes::{anti_entropy, cluster, nodes, schema, shards};
         shards::list_shards,
         shards::get_shard,
         shards::drop_shard,
+        shards::mark_written,
         shards::add_owner,
         shards::remove_owner,
         shards::truncate_shards,

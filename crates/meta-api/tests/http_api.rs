@@ -469,7 +469,7 @@ async fn the_openapi_document_lists_only_routed_operations() {
             assert!(!unrouted, "{method} {path} is documented but not routed: {status} {reply}");
         }
     }
-    assert_eq!(operations, 39, "documented operations");
+    assert_eq!(operations, 40, "documented operations");
     let schemas = doc["components"]["schemas"].as_object().expect("schemas");
     for name in [
         "DataNode",

@@ -1,16 +1,17 @@
-//! Calls a data node makes: heartbeats and its side of copy tasks.
+//! Calls a data node makes: heartbeats, written marks and its side of copy tasks.
 //!
-//! Retry rules: heartbeats, claims and progress reports are safe to repeat (soft state, or a
-//! reply that lists every task the node holds), so an unknown outcome is retried. Completion and
+//! Retry rules: heartbeats, written marks, claims and progress reports are safe to repeat (soft
+//! state, an idempotent mark, or a reply that lists every task the node holds), so an unknown
+//! outcome is retried. Completion and
 //! failure are not: a repeated completion is refused with `409 task_not_claimed` or
 //! `stale_attempt`, after which the caller re-reads the task with [`Client::copy_task`].
 
 use reqwest::Method;
 
-use meta_model::{NodeId, Task, TaskId};
+use meta_model::{NodeId, ShardId, Task, TaskId};
 use meta_wire::{
     ClaimReply, ClaimRequest, CompleteRequest, CopyTaskInfo, FailRequest, HeartbeatReply, HeartbeatRequest,
-    ProgressReply, ProgressRequest,
+    MarkWrittenRequest, ProgressReply, ProgressRequest,
 };
 
 use crate::{Client, ClientError, Idempotent, REQUEST_TIMEOUT};
@@ -25,6 +26,15 @@ impl Client {
         self.locate_leader().await;
         let path = format!("/v1/data-nodes/{node_id}/heartbeat");
         self.request(Method::POST, &path, Some(request), Idempotent::Yes, REQUEST_TIMEOUT).await
+    }
+
+    /// `POST /v1/shards/written`: marks shards as holding data, committed when this returns `Ok`;
+    /// a data node calls it before it acknowledges the first write to a shard. Marking is
+    /// idempotent, so an unknown outcome is retried.
+    pub async fn mark_written(&self, shard_ids: &[ShardId]) -> Result<(), ClientError> {
+        self.locate_leader().await;
+        let request = MarkWrittenRequest { shard_ids: shard_ids.to_vec() };
+        self.request(Method::POST, "/v1/shards/written", Some(&request), Idempotent::Yes, REQUEST_TIMEOUT).await
     }
 
     /// `POST /v1/copy-tasks/claim`: claims up to `max` tasks the node is the target of. The reply

@@ -31,7 +31,7 @@ use meta_model::{DataNode, MetaNode, NodeId, ShardId, Timestamp};
 use meta_wire::{
     AddDataNodeRequest, AddMetaNodeRequest, AddOwnerRequest, AlterRetentionPolicyRequest, CreateDatabaseRequest,
     CreateShardGroupRequest, DataNodeList, DatabaseList, ErrorReply, MetaNodeList, MetadataReply, NodeStatus,
-    RetentionPolicyRequest, ShardGroupList, ShardGroupReply, ShardInfo, ShardList, TruncateReply,
+    RemovedDataNode, RetentionPolicyRequest, ShardGroupList, ShardGroupReply, ShardInfo, ShardList, TruncateReply,
     TruncateShardsRequest, UpdateDataNodeRequest,
 };
 
@@ -306,7 +306,7 @@ impl Client {
     }
 
     /// Retires a data node (`remove-data`): drains it, or with `force` drops it at once.
-    pub async fn remove_data_node(&self, id: NodeId, force: bool) -> Result<DataNode, ClientError> {
+    pub async fn remove_data_node(&self, id: NodeId, force: bool) -> Result<RemovedDataNode, ClientError> {
         self.write::<(), _>(Method::DELETE, &format!("/v1/data-nodes/{id}?force={force}"), None).await
     }
 

@@ -28,6 +28,9 @@ pub struct Changes {
     pub tasks_offered: bool,
     /// A copy task finished (done, failed, cancelled): the slots it held are free.
     pub tasks_finished: bool,
+    /// Shards marked written for the first time: their owners hold data from now on, though
+    /// their inventories may not say so yet.
+    pub shards_written: Vec<ShardId>,
 }
 
 impl Changes {
@@ -49,6 +52,7 @@ impl Changes {
         self.copies_completed.extend(other.copies_completed);
         self.tasks_offered |= other.tasks_offered;
         self.tasks_finished |= other.tasks_finished;
+        self.shards_written.extend(other.shards_written);
     }
 }
 

@@ -256,6 +256,23 @@ pub enum Command {
         /// when applied).
         record: Vec<u8>,
     },
+    /// The shards may hold data from now on: a data node commits this before it acknowledges the
+    /// first write to any of them (once per shard in its lifetime). A shard never marked is known
+    /// to hold nothing, so anti-entropy may give it new owners without copying.
+    MarkShardsWritten {
+        /// The shards written to.
+        shard_ids: Vec<ShardId>,
+    },
+    /// Give a never-written shard other owners by a metadata change alone: `add` become owners,
+    /// then `drop` stop being owners. Refused once the shard is marked written.
+    ReassignUnwrittenShard {
+        /// The shard.
+        shard_id: ShardId,
+        /// Owners that cannot take its writes (dead, removed, draining).
+        drop: Vec<NodeId>,
+        /// Active nodes that become owners.
+        add: Vec<NodeId>,
+    },
 }
 
 impl Command {
@@ -300,6 +317,8 @@ impl Command {
             Command::Batch(_) => "batch",
             Command::Stamped { .. } => "stamped",
             Command::TruncateShardGroupsAfter { .. } => "truncate_shard_groups_after",
+            Command::MarkShardsWritten { .. } => "mark_shards_written",
+            Command::ReassignUnwrittenShard { .. } => "reassign_unwritten_shard",
         }
     }
 
@@ -350,6 +369,7 @@ impl Command {
                 | Command::AddShardOwner { .. }
                 | Command::RemoveShardOwner { .. }
                 | Command::DropShard { .. }
+                | Command::ReassignUnwrittenShard { .. }
         )
     }
 }

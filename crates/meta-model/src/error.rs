@@ -166,6 +166,12 @@ pub enum ApplyError {
         /// The node.
         node_id: NodeId,
     },
+    /// The shard acknowledged a write: only a copy may give it a new owner now.
+    #[error("shard {shard_id} holds data; only a copy can give it a new owner")]
+    ShardWritten {
+        /// The shard.
+        shard_id: ShardId,
+    },
     /// A restore needs a cluster without data nodes or databases.
     #[error("cannot restore: the cluster already has {what}; restore into a fresh cluster")]
     NotEmpty {
@@ -275,6 +281,7 @@ impl ApplyError {
             ApplyError::ShardNotFound { .. } => "shard_not_found",
             ApplyError::ShardGroupDeleted { .. } => "shard_group_deleted",
             ApplyError::ShardOwnerExists { .. } => "shard_owner_exists",
+            ApplyError::ShardWritten { .. } => "shard_written",
             ApplyError::NotShardOwner { .. } => "not_shard_owner",
             ApplyError::NotEmpty { .. } => "not_empty",
             ApplyError::InvalidBackup { .. } => "invalid_backup",

@@ -66,7 +66,9 @@ pub use model::shard_group::{
 pub use model::task::{CancelReason, RetryPolicy, Task, TaskId, TaskKind, TaskReason, TaskSpec, TaskState};
 pub use record::v2::{CopyTask as CopyTaskV2, MetadataRecord as MetadataRecordV2};
 pub use record::MetadataRecord;
-pub use response::{CreatedCopyTasks, FromResponse, RejectedCopyTask, Response, ShardGroupCreated, Truncation};
+pub use response::{
+    CreatedCopyTasks, DataNodeRemoval, FromResponse, RejectedCopyTask, Response, ShardGroupCreated, Truncation,
+};
 pub use state::{MetaState, ShardView, FINISHED_TASKS_KEPT};
 pub use validate::{validate_addr, validate_durations, validate_labels, validate_name, validate_replication_factor};
 

@@ -2,7 +2,7 @@
 //! indexes derived from it. Snapshots, backups and the restore command carry it; `MetaState`
 //! encodes to exactly these fields in this order (borrowing them) and decodes from them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +34,10 @@ pub struct MetadataRecord {
     /// and data nodes of earlier releases read it.)
     #[serde(rename = "copy_tasks")]
     pub tasks: BTreeMap<TaskId, Task>,
+    /// Shards that never acknowledged a write. Absent (empty) in records of format 2 and in
+    /// older backups: every shard of those counts as written, the safe side.
+    #[serde(default)]
+    pub unwritten_shards: BTreeSet<ShardId>,
 }
 
 impl MetadataRecord {
@@ -136,6 +140,7 @@ pub(crate) mod v2 {
                 databases: old.databases,
                 next_task_id: old.next_task_id,
                 tasks: old.copy_tasks.into_iter().map(|(id, task)| (id, Task::from(task))).collect(),
+                unwritten_shards: Default::default(),
             }
         }
     }

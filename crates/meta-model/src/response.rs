@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ApplyError;
 use crate::model::node::{DataNode, MetaNode};
-use crate::model::shard_group::{ShardGroup, ShardGroupId, Timestamp};
+use crate::model::shard_group::{ShardGroup, ShardGroupId, ShardId, Timestamp};
 use crate::model::task::Task;
 
 /// The result of an accepted command.
@@ -49,6 +49,22 @@ pub enum Response {
         /// The groups truncated.
         shard_groups: Vec<ShardGroupId>,
     },
+    /// A data node removed (or draining), and the shards it was the last owner of.
+    DataNodeRemoved {
+        /// The node as it is now.
+        node: DataNode,
+        /// Shards left without any owner (a forced removal of their last owner).
+        ownerless_shards: Vec<ShardId>,
+    },
+}
+
+/// The answer to `RemoveDataNode`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DataNodeRemoval {
+    /// The node as it is now (removed, or draining).
+    pub node: DataNode,
+    /// Shards left without any owner, by ID.
+    pub ownerless_shards: Vec<ShardId>,
 }
 
 /// A copy-task spec that `CreateCopyTasks` refused.
@@ -115,6 +131,7 @@ macro_rules! from_response {
 from_response! {
     () => Response::Done => ();
     DataNode => Response::DataNode(node) => node;
+    DataNodeRemoval => Response::DataNodeRemoved { node, ownerless_shards } => DataNodeRemoval { node, ownerless_shards };
     MetaNode => Response::MetaNode(node) => node;
     Task => Response::Task(task) => task;
     Vec<Task> => Response::Tasks(tasks) => tasks;

@@ -154,6 +154,8 @@ enum Action {
     CancelTask(prop::sample::Index, CancelReason),
     ExpireLeases,
     RetryRepair(prop::sample::Index),
+    MarkWritten(prop::sample::Index),
+    Reassign { shard: prop::sample::Index, owner: prop::sample::Index, target: prop::sample::Index },
 }
 
 fn task_reason() -> impl Strategy<Value = TaskReason> {
@@ -201,6 +203,8 @@ fn action() -> impl Strategy<Value = Action> {
         2 => (pick(), cancel_reason()).prop_map(|(task, reason)| Action::CancelTask(task, reason)),
         5 => Just(Action::ExpireLeases),
         3 => pick().prop_map(Action::RetryRepair),
+        3 => pick().prop_map(Action::MarkWritten),
+        3 => (pick(), pick(), pick()).prop_map(|(shard, owner, target)| Action::Reassign { shard, owner, target }),
     ]
 }
 
@@ -322,6 +326,23 @@ fn concretize(actions: Vec<Action>) -> Vec<Command> {
                     state.tasks().values().filter(|t| t.blocks_replanning()).map(|t| t.spec.shard_id).collect();
                 let shard_id = chosen(&blocked, &shard).or_else(|| chosen(&shards, &shard)).unwrap_or(0);
                 Command::RetryShardRepair { now, shard_id }
+            }
+            Action::MarkWritten(shard) => {
+                // Mostly shards still unwritten, so marks do something; sometimes any shard.
+                let unwritten: Vec<u64> = state.unwritten_shards().iter().copied().collect();
+                let shard_id = chosen(&unwritten, &shard).or_else(|| chosen(&shards, &shard)).unwrap_or(0);
+                Command::MarkShardsWritten { shard_ids: vec![shard_id] }
+            }
+            Action::Reassign { shard, owner, target } => {
+                let unwritten: Vec<u64> = state.unwritten_shards().iter().copied().collect();
+                let shard_id = chosen(&unwritten, &shard).or_else(|| chosen(&shards, &shard)).unwrap_or(0);
+                let owners = state.shard(shard_id).map(|v| v.shard.owners.clone()).unwrap_or_default();
+                let others: Vec<u64> = data_nodes.iter().copied().filter(|n| !owners.contains(n)).collect();
+                Command::ReassignUnwrittenShard {
+                    shard_id,
+                    drop: chosen(&owners, &owner).into_iter().collect(),
+                    add: chosen(&others, &target).into_iter().collect(),
+                }
             }
         };
         let _ = state.apply(&command);
@@ -565,6 +586,8 @@ fn generated_sequences_exercise_every_command() {
         "expire_copy_task_leases",
         "cancel_copy_task",
         "retry_shard_repair",
+        "mark_shards_written",
+        "reassign_unwritten_shard",
     ];
     let rare: Vec<_> = all.iter().filter(|name| accepted.get(*name).copied().unwrap_or(0) < 10).collect();
     assert!(rare.is_empty(), "accepted fewer than 10 times: {rare:?}; accepted: {accepted:?}");

@@ -144,6 +144,35 @@ pub struct TruncateShardsRequest {
     pub delay: Option<String>,
 }
 
+/// `DELETE /v1/data-nodes/{id}` reply: the node as it is now, and the shards the removal left
+/// without any owner (only a forced removal of their last owner does that).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemovedDataNode {
+    /// The node (removed, or draining).
+    #[serde(flatten)]
+    pub node: DataNode,
+    /// Shards the node was the last owner of. Those that were written are lost unless the node
+    /// comes back (anti-entropy reports them unrecoverable; writes to them are refused); those
+    /// never written get new owners from anti-entropy.
+    #[serde(default)]
+    pub ownerless_shards: Vec<ShardId>,
+}
+
+/// `POST /v1/shards/written`: what a data node commits before it acknowledges the first write to
+/// each of these shards.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MarkWrittenRequest {
+    /// The shards written to (1 to [`MAX_MARKED_SHARDS`]).
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 10000))]
+    pub shard_ids: Vec<ShardId>,
+}
+
+/// Most shards one `POST /v1/shards/written` may mark.
+pub const MAX_MARKED_SHARDS: usize = 10_000;
+
 /// `POST /v1/shards/{id}/owners`.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -205,8 +234,17 @@ pub struct ShardInfo {
     pub truncated_at: Option<Timestamp>,
     /// When the group was deleted.
     pub deleted_at: Option<Timestamp>,
+    /// Whether the shard may hold data: a write to it was acknowledged (or it predates the marks).
+    /// A shard never written gets new owners without a copy.
+    #[serde(default = "written_by_default")]
+    pub written: bool,
     /// Owners.
     pub owners: Vec<ShardOwner>,
+}
+
+/// Replies without `written` come from releases that did not know: the shard may hold data.
+fn written_by_default() -> bool {
+    true
 }
 
 /// `GET /v1/shards`.

@@ -8,7 +8,7 @@
 //! backups and data nodes of earlier releases read it and are read by it.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +30,10 @@ pub struct Metadata<'a> {
     /// Read for completeness; a restore never loads tasks, so a body without them is accepted.
     #[serde(default)]
     copy_tasks: Cow<'a, BTreeMap<TaskId, Task>>,
+    /// Shards that never acknowledged a write (absent from bodies of earlier releases: then every
+    /// shard counts as written, the safe side).
+    #[serde(default)]
+    unwritten_shards: Cow<'a, BTreeSet<ShardId>>,
 }
 
 impl<'a> Metadata<'a> {
@@ -44,6 +48,7 @@ impl<'a> Metadata<'a> {
             databases: Cow::Borrowed(state.databases()),
             next_task_id: state.next_task_id(),
             copy_tasks: Cow::Borrowed(state.tasks()),
+            unwritten_shards: Cow::Borrowed(state.unwritten_shards()),
         }
     }
 
@@ -79,6 +84,7 @@ impl<'a> Metadata<'a> {
             databases: self.databases.into_owned(),
             next_task_id: self.next_task_id,
             tasks: self.copy_tasks.into_owned(),
+            unwritten_shards: self.unwritten_shards.into_owned(),
         }
     }
 
@@ -94,6 +100,7 @@ impl<'a> Metadata<'a> {
             meta_nodes: Cow::Owned(self.meta_nodes.into_owned()),
             databases: Cow::Owned(self.databases.into_owned()),
             copy_tasks: Cow::Owned(self.copy_tasks.into_owned()),
+            unwritten_shards: Cow::Owned(self.unwritten_shards.into_owned()),
             ..self
         }
     }
@@ -144,12 +151,16 @@ mod tests {
     #[test]
     fn the_body_keeps_the_fields_of_the_record_it_once_was() {
         let state = state();
+        assert_eq!(state.unwritten_shards().len(), 1);
         let body = serde_json::to_value(Metadata::of(&state)).expect("serializes");
         let record = serde_json::to_value(state.to_record()).expect("serializes");
         assert_eq!(body, record, "data nodes and backups of earlier releases read and write this shape");
-        let mut without_tasks = body;
-        without_tasks.as_object_mut().expect("an object").remove("copy_tasks");
-        let read: Metadata<'static> = serde_json::from_value(without_tasks).expect("tasks are optional");
-        assert_eq!(read.into_state().databases(), state.databases());
+        let mut older = body;
+        older.as_object_mut().expect("an object").remove("copy_tasks");
+        older.as_object_mut().expect("an object").remove("unwritten_shards");
+        let read: Metadata<'static> = serde_json::from_value(older).expect("tasks and marks are optional");
+        let read = read.into_state();
+        assert_eq!(read.databases(), state.databases());
+        assert!(read.unwritten_shards().is_empty(), "a body without marks: every shard may hold data");
     }
 }

@@ -18,7 +18,7 @@ mod table;
 mod time;
 
 use meta_client::{Client, ClientError};
-use meta_model::{format_duration, DataNode, NodeState};
+use meta_model::{format_duration, DataNode, NodeState, ShardId};
 use meta_wire::{AlterRetentionPolicyRequest, RetentionPolicyRequest, ShardInfo};
 use serde::Serialize;
 use serde_json::json;
@@ -65,17 +65,29 @@ pub async fn run(cli: Cli) -> Result<String, CtlError> {
         }
         CtlCommand::RemoveData { force, node } => {
             let target = resolve_node(&client, &node).await?;
-            let node = client.remove_data_node(target.id, force).await?;
+            let removed = client.remove_data_node(target.id, force).await?;
             if json {
-                return to_json(&node);
+                return to_json(&removed);
             }
-            Ok(match node.state {
+            let node = &removed.node;
+            let mut out = match node.state {
                 NodeState::Draining => format!(
                     "Data node {} at {} is draining: it keeps its shards until each has a copy elsewhere\n",
                     node.id, node.tcp_addr
                 ),
                 _ => format!("Removed data node {} at {}\n", node.id, node.tcp_addr),
-            })
+            };
+            if !removed.ownerless_shards.is_empty() {
+                let ids: Vec<String> = removed.ownerless_shards.iter().map(ShardId::to_string).collect();
+                out.push_str(&format!(
+                    "WARNING: shard(s) {} now have no owner. Those that held data are lost unless node {} comes \
+                     back (`entropy show` lists them as unrecoverable; writes to them are refused); those never \
+                     written get new owners.\n",
+                    ids.join(", "),
+                    node.id
+                ));
+            }
+            Ok(out)
         }
         CtlCommand::UpdateData { old, new } => {
             let target = resolve_node(&client, &old).await?;

@@ -11,3 +11,4 @@ mod replace;
 mod retire;
 mod support;
 mod unrecoverable;
+mod write_safety;

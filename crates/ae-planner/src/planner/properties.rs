@@ -59,9 +59,38 @@ impl Facts<'_> {
     }
 }
 
+/// Never-written shards are never copied or reported (not even lost), and are reassigned only
+/// away from owners that cannot take writes, to active, online nodes that do not own them.
+fn check_unwritten(facts: &Facts<'_>, plan: &Plan) -> Result<(), TestCaseError> {
+    let unwritten = |id: ShardId| facts.input.shards.iter().any(|s| s.id == id && !s.written);
+    prop_assert!(!plan.create.iter().any(|t| unwritten(t.shard)), "a copy of a never-written shard: {plan:?}");
+    let report = &plan.report;
+    let reported = report.under_replicated.iter().map(|h| h.shard).chain(report.unrecoverable.iter().copied());
+    for shard in reported {
+        prop_assert!(!unwritten(shard), "never-written shard {shard} reported: {report:?}");
+    }
+    for reassign in &plan.reassign {
+        prop_assert!(unwritten(reassign.shard), "reassigns a written shard: {reassign:?}");
+        for &drop in &reassign.drop {
+            prop_assert!(facts.is_owner(reassign.shard, drop), "drops a non-owner: {reassign:?}");
+            let fit =
+                facts.node(drop).is_some_and(|n| n.membership == Membership::Active && n.liveness != Liveness::Dead);
+            prop_assert!(!fit, "drops an owner that can take writes: {reassign:?}");
+        }
+        for &add in &reassign.add {
+            prop_assert!(facts.is(add, Membership::Active, Liveness::Online), "adds an unfit node: {reassign:?}");
+            prop_assert!(!facts.is_owner(reassign.shard, add), "adds an owner: {reassign:?}");
+        }
+        let owners = facts.input.shards.iter().find(|s| s.id == reassign.shard).map_or(0, |s| s.owners.len());
+        prop_assert!(owners + reassign.add.len() > reassign.drop.len(), "leaves no owner: {reassign:?}");
+    }
+    Ok(())
+}
+
 /// Every task plan creates obeys the placement rules, and the limits hold.
 fn check_rules(input: &PlanInput, limits: &Limits, plan: &Plan) -> Result<(), TestCaseError> {
     let facts = Facts { input };
+    check_unwritten(&facts, plan)?;
     for task in &plan.create {
         prop_assert!(facts.is(task.target, Membership::Active, Liveness::Online), "target not active+online: {task:?}");
         prop_assert!(!facts.holds(task.shard, task.target), "target holds the shard: {task:?}");
@@ -247,8 +276,8 @@ proptest! {
         let facts = Facts { input: &input };
         for shard in &input.shards {
             let holders = input.nodes.iter().filter(|n| n.liveness != Liveness::Dead && facts.holds(shard.id, n.id));
-            if holders.count() == 0 {
-                continue; // Unrecoverable or never written.
+            if holders.count() == 0 || !shard.written {
+                continue; // Unrecoverable, or never written (nothing to copy).
             }
             // Nodes that can carry a copy: active and online, and either an owner holding it, or a
             // node without it that is not blocked for it.
@@ -285,6 +314,7 @@ fn generator_covers_the_interesting_cases() {
         count("unrecoverable", !report.unrecoverable.is_empty());
         count("insufficient_nodes", !report.insufficient_nodes.is_empty());
         count("over_replicated", !report.over_replicated.is_empty());
+        count("reassign", !plan.reassign.is_empty());
         for reason in [Reason::UnderReplicated, Reason::MissingOnOwner, Reason::DeadOwner, Reason::DrainingOwner] {
             count(reason_name(reason), plan.create.iter().any(|t| t.reason == reason));
         }

@@ -45,7 +45,13 @@ impl Cluster {
 
     /// Adds shard `id` with replication factor `replication` and `owners`.
     pub(super) fn shard(mut self, id: ShardId, replication: u32, owners: &[NodeId]) -> Self {
-        self.input.shards.push(ShardView { id, replication, owners: owners.to_vec() });
+        self.input.shards.push(ShardView { id, replication, owners: owners.to_vec(), written: true });
+        self
+    }
+
+    /// Marks shard `id` as never written.
+    pub(super) fn unwritten(mut self, id: ShardId) -> Self {
+        self.input.shards.iter_mut().filter(|s| s.id == id).for_each(|s| s.written = false);
         self
     }
 
@@ -124,6 +130,12 @@ pub(super) fn apply(input: &mut PlanInput, plan: &Plan) {
     for drop in &plan.drop_owners {
         input.shards.iter_mut().filter(|s| s.id == drop.shard).for_each(|s| s.owners.retain(|&o| o != drop.owner));
     }
+    for reassign in &plan.reassign {
+        for shard in input.shards.iter_mut().filter(|s| s.id == reassign.shard) {
+            shard.owners.retain(|o| !reassign.drop.contains(o));
+            shard.owners.extend(&reassign.add);
+        }
+    }
     let first = input.tasks.iter().map(|t| t.id).max().unwrap_or(0) + 1;
     input.count_owned();
     for (id, task) in (first..).zip(&plan.create) {
@@ -193,8 +205,8 @@ pub(super) const REMOVED: [NodeId; 2] = [100, 101];
 pub(super) const DROPPED: ShardId = 999;
 
 /// A random cluster: 1–12 nodes of any membership, liveness and zone; 0–60 shards with RF 1–4 and
-/// owners among the nodes and removed IDs; reports missing or holding at random (owners mostly
-/// holding their shards); random pending, claimed and blocked tasks.
+/// owners among the nodes and removed IDs, some never written; reports missing or holding at
+/// random (owners mostly holding their written shards); random pending, claimed and blocked tasks.
 pub(super) fn random_cluster(seed: u64) -> PlanInput {
     let mut rng = Rng::new(seed);
     let node_count = 1 + rng.below(12);
@@ -230,7 +242,7 @@ pub(super) fn random_cluster(seed: u64) -> PlanInput {
                     owners.push(pick);
                 }
             }
-            ShardView { id: i * 3, replication, owners }
+            ShardView { id: i * 3, replication, owners, written: !rng.chance(12) }
         })
         .collect();
     let mut inventories = std::collections::BTreeMap::new();
@@ -240,7 +252,8 @@ pub(super) fn random_cluster(seed: u64) -> PlanInput {
         }
         let empty_disk = rng.chance(15);
         let mut inventory = Inventory::default();
-        for shard in shards.iter().filter(|_| !empty_disk) {
+        // A shard never written is held by nobody (its files are made by its first write).
+        for shard in shards.iter().filter(|s| !empty_disk && s.written) {
             if rng.chance(if shard.owners.contains(&node.id) { 85 } else { 8 }) {
                 let copy = ShardCopy { size: 10, checksum: shard.id, hot: rng.chance(30) };
                 inventory.shards.insert(shard.id, copy);

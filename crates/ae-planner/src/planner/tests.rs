@@ -2,7 +2,7 @@
 
 use super::testkit::{apply, complete_all, new_task, Cluster};
 use crate::input::{Liveness, Membership, Scope, ShardCopy, TaskState};
-use crate::plan::{Cancel, CancelReason, DropOwner, DropReason, Plan, Reason, ShardHealth};
+use crate::plan::{Cancel, CancelReason, DropOwner, DropReason, Plan, Reason, Reassign, ShardHealth};
 
 use Liveness::{Dead, Online, Suspect};
 use Membership::{Active, Draining};
@@ -296,7 +296,45 @@ fn no_false_repairs_while_reports_are_untrusted() {
 
 #[test]
 fn shard_never_written_needs_nothing() {
-    let cluster = Cluster::with_nodes([1, 2, 3]).shard(1, 2, &[1, 2]).report(1, []).report(2, []);
+    let cluster = Cluster::with_nodes([1, 2, 3]).shard(1, 2, &[1, 2]).unwritten(1).report(1, []).report(2, []);
+    assert_eq!(cluster.plan(), Plan::default());
+}
+
+#[test]
+fn a_written_shard_no_owner_holds_any_more_is_lost() {
+    // RF 1; an empty machine took the owner's identity (`update-data`) and reports lacking it.
+    let cluster = Cluster::with_nodes([1, 2]).shard(1, 1, &[1]).report(1, []).report(2, []);
+    let plan = cluster.plan();
+    assert_eq!(plan.report.unrecoverable, vec![1]);
+    assert!(plan.create.is_empty());
+}
+
+#[test]
+fn a_never_written_shard_with_a_dead_owner_moves_by_metadata_alone() {
+    // 4 nodes, RF 2, node 2 dead: the shard is not lost, it gets the least loaded live node.
+    let cluster = Cluster::with_nodes([1, 2, 3, 4])
+        .liveness(2, Dead)
+        .shard(1, 2, &[1, 2])
+        .unwritten(1)
+        .shard(2, 2, &[1, 3])
+        .owners_report_all();
+    let plan = cluster.plan();
+    assert_eq!(plan.reassign, vec![Reassign { shard: 1, drop: vec![2], add: vec![4] }]);
+    assert!(plan.create.is_empty() && plan.report.unrecoverable.is_empty() && plan.report.under_replicated.is_empty());
+}
+
+#[test]
+fn a_never_written_shard_without_owners_gets_them() {
+    let cluster = Cluster::with_nodes([1, 2, 3]).shard(1, 2, &[]).unwritten(1).owners_report_all();
+    assert_eq!(cluster.plan().reassign, vec![Reassign { shard: 1, drop: vec![], add: vec![1, 2] }]);
+    // Written, the same shard is lost: nothing anywhere to copy.
+    let written = Cluster::with_nodes([1, 2, 3]).shard(1, 2, &[]).owners_report_all();
+    assert_eq!(written.plan().report.unrecoverable, vec![1]);
+}
+
+#[test]
+fn a_never_written_shard_keeps_a_dead_owner_when_nobody_can_take_it() {
+    let cluster = Cluster::with_nodes([1, 2]).liveness(1, Dead).liveness(2, Suspect).shard(1, 1, &[1]).unwritten(1);
     assert_eq!(cluster.plan(), Plan::default());
 }
 

@@ -41,6 +41,7 @@ pub(crate) fn v1<S: MetaService>() -> Router<Arc<S>> {
         .route("/v1/shard-groups", get(shards::list_shard_groups::<S>).post(shards::create_shard_group::<S>))
         .route("/v1/shards", get(shards::list_shards::<S>))
         .route("/v1/shards/{id}", get(shards::get_shard::<S>).delete(shards::drop_shard::<S>))
+        .route("/v1/shards/written", post(shards::mark_written::<S>))
         .route("/v1/shards/{id}/owners", post(shards::add_owner::<S>))
         .route("/v1/shards/{id}/owners/{node}", delete(shards::remove_owner::<S>))
         .route("/v1/truncate-shards", post(shards::truncate_shards::<S>))

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 
-use meta_model::{validate_addr, validate_labels, Command, DataNode, MetaNode, NodeId};
+use meta_model::{validate_addr, validate_labels, Command, DataNode, DataNodeRemoval, MetaNode, NodeId};
 
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::routes::{propose, read_barrier};
@@ -14,7 +14,7 @@ use crate::service::MembershipChange;
 use crate::service::MetaService;
 use meta_wire::{
     AddDataNodeRequest, AddMetaNodeRequest, DataNodeList, ErrorReply, MetaNodeList, ReadQuery, RemoveDataNodeQuery,
-    UpdateDataNodeRequest,
+    RemovedDataNode, UpdateDataNodeRequest,
 };
 
 /// `GET /v1/data-nodes`.
@@ -71,13 +71,18 @@ pub(crate) async fn update_data_node<S: MetaService>(
 }
 
 /// `DELETE /v1/data-nodes/{id}?force=true` (`remove-data`): drains, or with `force` drops at once.
-#[utoipa::path(delete, path = "/v1/data-nodes/{id}", tag = "nodes", params(("id" = u64, Path, description = "Node ID"), RemoveDataNodeQuery), responses((status = 200, body = DataNode), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
+#[utoipa::path(delete, path = "/v1/data-nodes/{id}", tag = "nodes", params(("id" = u64, Path, description = "Node ID"), RemoveDataNodeQuery), responses((status = 200, body = RemovedDataNode), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
 pub(crate) async fn remove_data_node<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiPath(node_id): ApiPath<NodeId>,
     ApiQuery(query): ApiQuery<RemoveDataNodeQuery>,
-) -> Result<Json<DataNode>, ApiError> {
-    Ok(Json(propose(&*service, Command::RemoveDataNode { node_id, force: query.force }).await?))
+) -> Result<Json<RemovedDataNode>, ApiError> {
+    let removal: DataNodeRemoval = propose(&*service, Command::RemoveDataNode { node_id, force: query.force }).await?;
+    let DataNodeRemoval { node, ownerless_shards } = removal;
+    if !ownerless_shards.is_empty() {
+        tracing::error!(node_id, ?ownerless_shards, "removal left shards without any owner");
+    }
+    Ok(Json(RemovedDataNode { node, ownerless_shards }))
 }
 
 /// `GET /v1/meta-nodes`.

@@ -15,8 +15,9 @@ use crate::error::{duration_field, ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::routes::{propose, read_barrier};
 use crate::service::MetaService;
 use meta_wire::{
-    AddOwnerRequest, CreateShardGroupRequest, ErrorReply, ReadQuery, ShardGroupList, ShardGroupReply, ShardGroupsQuery,
-    ShardInfo, ShardList, ShardOwner, TruncateReply, TruncateShardsRequest,
+    AddOwnerRequest, CreateShardGroupRequest, ErrorReply, MarkWrittenRequest, ReadQuery, ShardGroupList,
+    ShardGroupReply, ShardGroupsQuery, ShardInfo, ShardList, ShardOwner, TruncateReply, TruncateShardsRequest,
+    MAX_MARKED_SHARDS,
 };
 
 /// `POST /v1/shard-groups`: the group covering a timestamp, created on demand (idempotent).
@@ -131,6 +132,7 @@ fn shard_info(state: &MetaState, view: ShardView<'_>) -> ShardInfo {
         expires,
         truncated_at: view.group.truncated_at,
         deleted_at: view.group.deleted_at,
+        written: state.is_written(view.shard.id),
         owners,
     }
 }
@@ -187,6 +189,24 @@ pub(crate) async fn add_owner<S: MetaService>(
     ApiJson(request): ApiJson<AddOwnerRequest>,
 ) -> Result<StatusCode, ApiError> {
     let () = propose(&*service, Command::AddShardOwner { shard_id, node_id: request.node_id }).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /v1/shards/written`: marks shards as holding data; a data node calls it, and waits for
+/// it, before it acknowledges the first write to a shard.
+#[utoipa::path(post, path = "/v1/shards/written", tag = "shards", request_body = MarkWrittenRequest, responses((status = 204, description = "Marked (committed)"), (status = "4XX", description = "Refused; the body names the problem (404: no such shard, 409: its group was deleted)", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
+pub(crate) async fn mark_written<S: MetaService>(
+    State(service): State<Arc<S>>,
+    ApiJson(request): ApiJson<MarkWrittenRequest>,
+) -> Result<StatusCode, ApiError> {
+    let count = request.shard_ids.len();
+    if count == 0 || count > MAX_MARKED_SHARDS {
+        return Err(ApiError::invalid_field(
+            "shard_ids",
+            format!("must list 1 to {MAX_MARKED_SHARDS} shards, not {count}"),
+        ));
+    }
+    let () = propose(&*service, Command::MarkShardsWritten { shard_ids: request.shard_ids }).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

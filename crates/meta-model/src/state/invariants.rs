@@ -14,6 +14,7 @@ impl MetaState {
     /// - the accepting ranges of one policy's live groups never overlap, and `start < end`;
     /// - node, group and shard IDs are unique and below their counters (so never reused);
     /// - a database's default policy exists;
+    /// - every shard marked unwritten exists;
     /// - a draining node still owns shards (one that owns none has finished draining);
     /// - every open copy task has a live shard, a member source, an active target
     ///   (an owner only when refilling it), a replaced node that still owns it, and no other open
@@ -77,6 +78,9 @@ impl MetaState {
             }
         }
 
+        if let Some(stray) = self.unwritten.difference(&shard_ids).next() {
+            return Err(format!("shard {stray} is marked unwritten but is no shard"));
+        }
         for node in self.data_nodes.values() {
             if node.state == NodeState::Draining {
                 check(self.index.load(node.id) > 0, || format!("draining node {} owns no shards", node.id))?;

@@ -13,7 +13,7 @@ mod tasks;
 
 pub use tasks::FINISHED_TASKS_KEPT;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::changes::{Changes, Journal};
 use crate::command::Command;
@@ -40,6 +40,9 @@ pub struct MetaState {
     databases: BTreeMap<String, Database>,
     next_task_id: TaskId,
     tasks: BTreeMap<TaskId, Task>,
+    /// Shards that never acknowledged a write: created (or precreated) and not yet marked by
+    /// `MarkShardsWritten`, which a data node commits before it acknowledges a shard's first write.
+    unwritten: BTreeSet<ShardId>,
     index: Index,
     open_tasks: OpenTasks,
     /// What the command being applied touches, while a caller tracks it.
@@ -79,6 +82,7 @@ impl MetaState {
             databases: BTreeMap::new(),
             next_task_id: 1,
             tasks: BTreeMap::new(),
+            unwritten: BTreeSet::new(),
             index: Index::default(),
             open_tasks: OpenTasks::default(),
             journal: Journal::default(),
@@ -162,6 +166,10 @@ impl MetaState {
                 Ok(Response::Truncated { at, shard_groups })
             }
             Command::RetryShardRepair { now, shard_id } => self.retry_shard_repair(*now, *shard_id),
+            Command::MarkShardsWritten { shard_ids } => self.mark_shards_written(shard_ids),
+            Command::ReassignUnwrittenShard { shard_id, drop, add } => {
+                self.reassign_unwritten_shard(*shard_id, drop, add)
+            }
         }
     }
 
@@ -246,6 +254,17 @@ impl MetaState {
         self.index.shard_group.len()
     }
 
+    /// Whether shard `id` may hold data: it acknowledged a write, or it was created before writes
+    /// were marked (format 2 and older backups). `false` only for shards known never written.
+    pub fn is_written(&self, id: ShardId) -> bool {
+        !self.unwritten.contains(&id)
+    }
+
+    /// The shards known never to have acknowledged a write.
+    pub fn unwritten_shards(&self) -> &BTreeSet<ShardId> {
+        &self.unwritten
+    }
+
     /// Number of data nodes that can receive new shards.
     pub fn active_data_node_count(&self) -> u64 {
         self.data_nodes.values().filter(|n| n.is_active()).count() as u64
@@ -309,6 +328,7 @@ impl MetaState {
         self.next_shard_group_id = self.next_shard_group_id.max(backup.next_shard_group_id);
         self.next_shard_id = self.next_shard_id.max(backup.next_shard_id);
         self.next_task_id = self.next_task_id.max(backup.next_task_id);
+        self.unwritten = backup.unwritten.clone();
         self.index = Index::build(&self.databases);
         // Tasks are not restored: they referred to the old cluster's data nodes at work; the
         // planner plans afresh from the restored owners.

@@ -68,12 +68,16 @@ impl MetaState {
         let owned: Vec<_> = self.shards_owned_by(node_id).collect();
         self.journal.data_node(node_id);
         self.journal.shards(owned.iter().copied());
+        let mut ownerless_shards = Vec::new();
         let state = if force || owned.is_empty() {
             for shard_id in owned {
                 let Some(&group_id) = self.index.shard_group.get(&shard_id) else { continue };
                 if let Some(group) = group_mut(&mut self.databases, &self.index, group_id) {
                     if let Some(shard) = group.shards.iter_mut().find(|s| s.id == shard_id) {
                         shard.owners.retain(|&o| o != node_id);
+                        if shard.owners.is_empty() {
+                            ownerless_shards.push(shard_id);
+                        }
                     }
                 }
                 self.index.remove_owner(node_id, shard_id);
@@ -84,7 +88,7 @@ impl MetaState {
         };
         let node = self.data_nodes.get_mut(&node_id).ok_or(ApplyError::DataNodeNotFound { node_id })?;
         node.state = state;
-        Ok(Response::DataNode(node.clone()))
+        Ok(Response::DataNodeRemoved { node: node.clone(), ownerless_shards })
     }
 
     pub(super) fn add_meta_node(&mut self, node_id: Option<NodeId>, addr: &str) -> Result<Response, ApplyError> {

@@ -5,7 +5,7 @@
 //! its record (`MetaState::decode`, `MetaState::from(record)`), which rebuilds the indexes: it has
 //! no `Deserialize` of its own, so nothing can read a snapshot past its format migration.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Serialize, Serializer};
 
@@ -31,6 +31,7 @@ struct StateRecordRef<'a> {
     next_task_id: TaskId,
     #[serde(rename = "copy_tasks")]
     tasks: &'a BTreeMap<TaskId, Task>,
+    unwritten_shards: &'a BTreeSet<ShardId>,
 }
 
 impl Serialize for MetaState {
@@ -44,6 +45,7 @@ impl Serialize for MetaState {
             databases: &self.databases,
             next_task_id: self.next_task_id,
             tasks: &self.tasks,
+            unwritten_shards: &self.unwritten,
         }
         .serialize(serializer)
     }
@@ -63,6 +65,7 @@ impl From<MetadataRecord> for MetaState {
             databases: record.databases,
             next_task_id: record.next_task_id,
             tasks: record.tasks,
+            unwritten: record.unwritten_shards,
             index,
             open_tasks,
             journal: Journal::default(),
@@ -93,6 +96,7 @@ impl MetaState {
             databases: self.databases.clone(),
             next_task_id: self.next_task_id,
             tasks: self.tasks.clone(),
+            unwritten_shards: self.unwritten.clone(),
         }
     }
 }

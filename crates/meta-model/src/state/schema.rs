@@ -120,8 +120,7 @@ impl MetaState {
         let mut owners = Vec::new();
         for group in policies.into_iter().flat_map(|p| p.shard_groups.values()) {
             owners.extend(group.shards.iter().flat_map(|s| s.owners.iter().copied()));
-            self.index.remove_group(group);
-            self.journal.shards(group.shards.iter().map(|s| s.id));
+            self.forget_group(group);
         }
         owners.sort_unstable();
         owners.dedup();

@@ -110,8 +110,7 @@ impl MetaState {
         let mut owners = Vec::new();
         for group in &pruned {
             owners.extend(group.shards.iter().flat_map(|s| s.owners.iter().copied()));
-            self.index.remove_group(group);
-            self.journal.shards(group.shards.iter().map(|s| s.id));
+            self.forget_group(group);
         }
         self.settle_draining(owners);
         let mut ids: Vec<_> = pruned.iter().map(|g| g.id).collect();
@@ -158,6 +157,7 @@ impl MetaState {
             None => false,
         };
         self.index.remove_shard(shard_id, &owners);
+        self.unwritten.remove(&shard_id);
         self.journal.shards([shard_id]);
         if now_empty {
             // A group without shards could take no writes: forget it, and a new one is created
@@ -168,7 +168,7 @@ impl MetaState {
                 .and_then(|d| d.retention_policies.get_mut(&policy))
                 .and_then(|p| p.shard_groups.remove(&group_id));
             if let Some(group) = removed {
-                self.index.remove_group(&group);
+                self.forget_group(&group);
             }
         }
         self.settle_draining(owners);
@@ -233,8 +233,76 @@ impl MetaState {
         self.next_shard_group_id += 1;
         self.next_shard_id += group.shards.len() as u64;
         self.index.insert_group(database, retention_policy, &group);
+        self.unwritten.extend(group.shards.iter().map(|s| s.id));
         self.journal.shards(group.shards.iter().map(|s| s.id));
         Ok(group)
+    }
+
+    /// Forgets a group that left the metadata (pruned, dropped with its policy, emptied): its
+    /// shards leave the index and the unwritten set.
+    pub(super) fn forget_group(&mut self, group: &ShardGroup) {
+        self.index.remove_group(group);
+        for shard in &group.shards {
+            self.unwritten.remove(&shard.id);
+        }
+        self.journal.shards(group.shards.iter().map(|s| s.id));
+    }
+
+    /// `MarkShardsWritten`: the shards may hold data from now on. Every shard must exist in a
+    /// live group (a write into a deleted group is refused anyway); marking again is a no-op.
+    pub(super) fn mark_shards_written(&mut self, shard_ids: &[ShardId]) -> Result<Response, ApplyError> {
+        for &shard_id in shard_ids {
+            let view = self.shard(shard_id).ok_or(ApplyError::ShardNotFound { shard_id })?;
+            if view.group.is_deleted() {
+                return Err(ApplyError::ShardGroupDeleted { shard_group_id: view.group.id });
+            }
+        }
+        let newly: Vec<ShardId> = shard_ids.iter().copied().filter(|id| self.unwritten.remove(id)).collect();
+        self.journal.record(|c| {
+            c.shards.extend(newly.iter().copied());
+            c.shards_written.extend(newly.iter().copied());
+        });
+        Ok(Response::Done)
+    }
+
+    /// `ReassignUnwrittenShard`: moves a never-written shard from owners that cannot take its
+    /// writes to others by a metadata change alone (there is nothing to copy). Refused once the
+    /// shard is marked written: from then on only a copy may give it a new owner.
+    pub(super) fn reassign_unwritten_shard(
+        &mut self,
+        shard_id: ShardId,
+        drop: &[NodeId],
+        add: &[NodeId],
+    ) -> Result<Response, ApplyError> {
+        let view = self.shard(shard_id).ok_or(ApplyError::ShardNotFound { shard_id })?;
+        if view.group.is_deleted() {
+            return Err(ApplyError::ShardGroupDeleted { shard_group_id: view.group.id });
+        }
+        if !self.unwritten.contains(&shard_id) {
+            return Err(ApplyError::ShardWritten { shard_id });
+        }
+        let group_id = view.group.id;
+        if let Some(&node_id) = drop.iter().find(|n| !view.shard.owners.contains(n)) {
+            return Err(ApplyError::NotShardOwner { shard_id, node_id });
+        }
+        for (i, &node_id) in add.iter().enumerate() {
+            let node = self.data_nodes.get(&node_id).ok_or(ApplyError::DataNodeNotFound { node_id })?;
+            if !node.is_active() {
+                return Err(ApplyError::DataNodeNotActive { node_id, state: node.state });
+            }
+            let stays = view.shard.owners.contains(&node_id) && !drop.contains(&node_id);
+            if stays || add[..i].contains(&node_id) {
+                return Err(ApplyError::ShardOwnerExists { shard_id, node_id });
+            }
+        }
+        for &node_id in add {
+            self.insert_owner(group_id, shard_id, node_id);
+        }
+        for &node_id in drop.iter().filter(|n| !add.contains(n)) {
+            self.drop_owner(group_id, shard_id, node_id);
+        }
+        self.settle_draining(drop.iter().copied());
+        Ok(Response::Done)
     }
 
     /// Makes `node_id` an owner of the shard (owners stay sorted) and indexes it.

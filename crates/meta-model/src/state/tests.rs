@@ -185,12 +185,27 @@ fn remove_data_node_force_drops_ownership_at_once() {
     let mut state = cluster(3, 3);
     let (group, _) = create_group(&mut state, 0);
     match ok(&mut state, Command::RemoveDataNode { node_id: 2, force: true }) {
-        Response::DataNode(node) => assert_eq!(node.state, NodeState::Removed),
+        Response::DataNodeRemoved { node, ownerless_shards } => {
+            assert_eq!(node.state, NodeState::Removed);
+            assert!(ownerless_shards.is_empty());
+        }
         other => panic!("unexpected {other:?}"),
     }
     let owners = state.shard(group.shards[0].id).map(|v| v.shard.owners.clone());
     assert_eq!(owners, Some(vec![1, 3]));
     assert_eq!(state.shards_owned_by(2).count(), 0);
+}
+
+#[test]
+fn a_forced_removal_names_the_shards_it_leaves_without_owners() {
+    let mut state = cluster(2, 1);
+    let (group, _) = create_group(&mut state, 0);
+    let sole: Vec<ShardId> = group.shards.iter().filter(|s| s.owners == [1]).map(|s| s.id).collect();
+    assert!(!sole.is_empty());
+    match ok(&mut state, Command::RemoveDataNode { node_id: 1, force: true }) {
+        Response::DataNodeRemoved { ownerless_shards, .. } => assert_eq!(ownerless_shards, sole),
+        other => panic!("unexpected {other:?}"),
+    }
 }
 
 #[test]
@@ -200,7 +215,7 @@ fn remove_data_node_gracefully_drains_until_its_last_shard_moves() {
     let shard = group.shards[0].id;
     let owner = group.shards[0].owners[0];
     match ok(&mut state, Command::RemoveDataNode { node_id: owner, force: false }) {
-        Response::DataNode(node) => assert_eq!(node.state, NodeState::Draining),
+        Response::DataNodeRemoved { node, .. } => assert_eq!(node.state, NodeState::Draining),
         other => panic!("unexpected {other:?}"),
     }
     // A draining node keeps its shards and gets no new ones.
@@ -216,7 +231,10 @@ fn remove_data_node_gracefully_drains_until_its_last_shard_moves() {
 fn remove_data_node_without_shards_is_removed_at_once() {
     let mut state = cluster(1, 1);
     match ok(&mut state, Command::RemoveDataNode { node_id: 1, force: false }) {
-        Response::DataNode(node) => assert_eq!(node.state, NodeState::Removed),
+        Response::DataNodeRemoved { node, ownerless_shards } => {
+            assert_eq!(node.state, NodeState::Removed);
+            assert!(ownerless_shards.is_empty());
+        }
         other => panic!("unexpected {other:?}"),
     }
     let want = ApplyError::DataNodeNotActive { node_id: 1, state: NodeState::Removed };
@@ -863,4 +881,75 @@ fn placement_commands_are_stamped_by_the_leader() {
     assert!(create.needs_leader_facts());
     assert!(Command::PrecreateShardGroups { from: 0, to: 1 }.needs_leader_facts());
     assert!(!Command::DropShard { shard_id: 1 }.needs_leader_facts());
+}
+
+// --- written marks -----------------------------------------------------------------------------
+
+#[test]
+fn new_shards_are_unwritten_until_marked_and_marks_are_idempotent() {
+    let mut state = cluster(4, 2);
+    let (group, _) = create_group(&mut state, 0);
+    let ids: Vec<ShardId> = group.shards.iter().map(|s| s.id).collect();
+    assert!(ids.iter().all(|&id| !state.is_written(id)));
+    ok(&mut state, Command::MarkShardsWritten { shard_ids: vec![ids[0]] });
+    assert!(state.is_written(ids[0]) && !state.is_written(ids[1]));
+    ok(&mut state, Command::MarkShardsWritten { shard_ids: vec![ids[0], ids[0]] });
+    // Unknown shards refuse the whole command: nothing is marked.
+    rejected(
+        &mut state,
+        Command::MarkShardsWritten { shard_ids: vec![ids[1], 999] },
+        ApplyError::ShardNotFound { shard_id: 999 },
+    );
+    assert!(!state.is_written(ids[1]));
+}
+
+#[test]
+fn tracked_marks_name_only_newly_written_shards() {
+    let mut state = cluster(2, 1);
+    let (group, _) = create_group(&mut state, 0);
+    let id = group.shards[0].id;
+    let (_, changes) = state.apply_tracked(&Command::MarkShardsWritten { shard_ids: vec![id] });
+    assert_eq!(changes.shards_written, vec![id]);
+    let (_, again) = state.apply_tracked(&Command::MarkShardsWritten { shard_ids: vec![id] });
+    assert!(again.is_empty(), "{again:?}");
+}
+
+#[test]
+fn an_unwritten_shard_is_reassigned_by_metadata_alone_until_it_is_written() {
+    let mut state = cluster(4, 2);
+    let (group, _) = create_group(&mut state, 0);
+    let shard = &group.shards[0];
+    let (gone, stays) = (shard.owners[0], shard.owners[1]);
+    let newcomer = (1..=4).find(|n| !shard.owners.contains(n)).expect("a non-owner");
+    let reassign =
+        |drop: Vec<NodeId>, add: Vec<NodeId>| Command::ReassignUnwrittenShard { shard_id: shard.id, drop, add };
+
+    rejected(
+        &mut state,
+        reassign(vec![newcomer], vec![]),
+        ApplyError::NotShardOwner { shard_id: shard.id, node_id: newcomer },
+    );
+    rejected(
+        &mut state,
+        reassign(vec![gone], vec![stays]),
+        ApplyError::ShardOwnerExists { shard_id: shard.id, node_id: stays },
+    );
+    ok(&mut state, reassign(vec![gone], vec![newcomer]));
+    let mut expected = vec![stays, newcomer];
+    expected.sort_unstable();
+    assert_eq!(state.shard(shard.id).expect("shard").shard.owners, expected);
+
+    ok(&mut state, Command::MarkShardsWritten { shard_ids: vec![shard.id] });
+    rejected(&mut state, reassign(vec![stays], vec![gone]), ApplyError::ShardWritten { shard_id: shard.id });
+}
+
+#[test]
+fn forgotten_shards_leave_the_unwritten_set() {
+    let mut state = cluster(2, 1);
+    let (group, _) = create_group(&mut state, 0);
+    let (other, _) = create_group(&mut state, H);
+    ok(&mut state, Command::DropShard { shard_id: group.shards[0].id });
+    ok(&mut state, Command::DropRetentionPolicy { database: "db".into(), name: "rp".into() });
+    assert!(state.unwritten_shards().is_empty(), "{:?} of group {}", state.unwritten_shards(), other.id);
+    state.check_invariants().expect("invariants");
 }
