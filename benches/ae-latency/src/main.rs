@@ -123,7 +123,7 @@ async fn add_data_node(cluster: &mut Cluster) -> Result<usize> {
     let addr = cluster.data_addr(slot).to_owned();
     metactl(cluster, &["add-data", &addr]).await?;
     wait_for(Duration::from_secs(20), "data node registered", || async {
-        cluster.data_status(slot).await.filter(|s| s["registered"] == true).map(drop)
+        cluster.data_status(slot).await.filter(|s| s.registered).map(drop)
     })
     .await;
     Ok(slot)

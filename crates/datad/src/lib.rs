@@ -49,8 +49,8 @@ pub use config::{Cli, Config, MAX_CHUNK_SIZE};
 pub use error::{ApiError, DatadError};
 pub use fnv::{fnv1a, Fnv64};
 pub use line_protocol::{parse_lines, Line};
-pub use routes::{peer_router, StatusReply, MAX_WRITE_BYTES};
-pub use shard_store::{file_digest, ShardStore, ShardSummary};
+pub use routes::{peer_router, MAX_WRITE_BYTES};
+pub use shard_store::{file_digest, ShardStore};
 pub use transfer::{DigestReply, Transfer};
 
 use crate::node::Node;

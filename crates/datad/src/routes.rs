@@ -20,39 +20,21 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tower_http::trace::TraceLayer;
 
-use meta_model::{NodeId, ShardId, TaskId};
+use meta_model::ShardId;
+use meta_wire::DataNodeStatus;
 
 use crate::config::MAX_CHUNK_SIZE;
 use crate::error::{ApiError, DatadError};
 use crate::node::Node;
-use crate::shard_store::{ShardStore, ShardSummary};
+use crate::shard_store::ShardStore;
 use crate::transfer::DigestReply;
 use crate::write_path::{self, WriteQuery};
 
 /// Largest write or append body.
 pub const MAX_WRITE_BYTES: usize = 64 * 1024 * 1024;
-
-/// `GET /status` reply.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StatusReply {
-    /// The node's ID while registered.
-    pub node_id: Option<NodeId>,
-    /// Whether the node is registered (heartbeating, claiming tasks).
-    pub registered: bool,
-    /// The address it is registered under.
-    pub addr: String,
-    /// The metadata index its cache reflects.
-    pub metadata_index: Option<u64>,
-    /// Its inventory version.
-    pub inventory_version: u64,
-    /// The shards it holds.
-    pub shards: Vec<ShardSummary>,
-    /// Copy tasks it is working on.
-    pub running_tasks: Vec<TaskId>,
-}
 
 /// The routes peers use to copy shards: `GET /shards/{id}` and `GET /shards/{id}/digest`.
 pub fn peer_router(store: Arc<ShardStore>) -> Router {
@@ -91,9 +73,9 @@ fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     body.map_err(|e| ApiError::new(e.status(), "invalid_body", e.body_text()))
 }
 
-async fn status(State(node): State<Arc<Node>>) -> Json<StatusReply> {
+async fn status(State(node): State<Arc<Node>>) -> Json<DataNodeStatus> {
     let node_id = node.node_id();
-    Json(StatusReply {
+    Json(DataNodeStatus {
         node_id,
         registered: node_id.is_some(),
         addr: node.advertise.clone(),

@@ -15,24 +15,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::{Deserialize, Serialize};
-
 use meta_model::ShardId;
-use meta_wire::ShardReport;
+use meta_wire::{ShardReport, ShardSummary};
 
 use crate::error::DatadError;
 use crate::fnv::Fnv64;
-
-/// A shard's size and digest.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ShardSummary {
-    /// The shard.
-    pub shard_id: ShardId,
-    /// Bytes in its file.
-    pub size: u64,
-    /// FNV-1a 64 of the whole file.
-    pub checksum: u64,
-}
 
 /// One shard file and what is known about it.
 #[derive(Debug)]

@@ -24,7 +24,8 @@ use meta_wire::ErrorReply;
 
 use crate::error::DatadError;
 use crate::node::peer_url;
-use crate::shard_store::{ShardStore, ShardSummary};
+use crate::shard_store::ShardStore;
+use meta_wire::ShardSummary;
 
 /// `GET /shards/{id}/digest` reply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -11,11 +11,11 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use datad::StatusReply;
 use meta_model::{
     Command, MetaState, NodeId, Response, RetentionPolicySpec, ShardId, Task, TaskId, TaskKind, TaskReason, TaskSpec,
     TaskState,
 };
+use meta_wire::DataNodeStatus;
 use meta_wire::{
     ClaimReply, ClaimRequest, ClaimedTask, CompleteRequest, CreateShardGroupRequest, DataNodeList, ErrorDetail,
     ErrorReply, HeartbeatReply, HeartbeatRequest, MarkWrittenRequest, Metadata, MetadataReply, ProgressReply,
@@ -195,7 +195,7 @@ fn start_datad(meta: &str, addr: &str, dir: &tempfile::TempDir) {
     tokio::spawn(datad::run(config, std::future::pending()));
 }
 
-async fn status(http: &reqwest::Client, addr: &str) -> Option<StatusReply> {
+async fn status(http: &reqwest::Client, addr: &str) -> Option<DataNodeStatus> {
     http.get(format!("http://{addr}/status")).send().await.ok()?.json().await.ok()
 }
 

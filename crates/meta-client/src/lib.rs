@@ -30,9 +30,9 @@ use serde::Serialize;
 use meta_model::{DataNode, MetaNode, NodeId, ShardId, Timestamp};
 use meta_wire::{
     AddDataNodeRequest, AddMetaNodeRequest, AddOwnerRequest, AlterRetentionPolicyRequest, CreateDatabaseRequest,
-    CreateShardGroupRequest, DataNodeList, DatabaseList, ErrorReply, MetaNodeList, MetadataReply, NodeStatus,
-    RemovedDataNode, RetentionPolicyRequest, ShardGroupList, ShardGroupReply, ShardInfo, ShardList, TruncateReply,
-    TruncateShardsRequest, UpdateDataNodeRequest,
+    CreateShardGroupRequest, DataNodeList, DataNodeStatus, DatabaseList, ErrorReply, MetaNodeList, MetadataReply,
+    NodeStatus, RemovedDataNode, RetentionPolicyRequest, ShardGroupList, ShardGroupReply, ShardInfo, ShardList,
+    TruncateReply, TruncateShardsRequest, UpdateDataNodeRequest,
 };
 
 /// How many attempts a request gets across endpoints and leader changes.
@@ -442,6 +442,20 @@ impl Client {
         let body = TruncateShardsRequest { delay: delay.map(str::to_owned) };
         self.write(Method::POST, "/v1/truncate-shards", Some(&body)).await
     }
+}
+
+/// `GET /status` of the data node at `addr` (`host:port` of its HTTP API): what it holds and
+/// whether it is registered. One attempt with a short timeout (a health check of one process).
+///
+/// # Errors
+/// [`ClientError::Unavailable`] if it does not answer, [`ClientError::Decode`] if the reply is
+/// not a data node's status.
+pub async fn data_node_status(addr: &str) -> Result<DataNodeStatus, ClientError> {
+    let url = format!("http://{}/status", addr.trim_start_matches("http://"));
+    let unavailable = |e: reqwest::Error| ClientError::Unavailable { last: format!("{url}: {e}") };
+    let http = reqwest::Client::builder().timeout(PROBE_TIMEOUT).no_proxy().build().map_err(unavailable)?;
+    let response = http.get(&url).send().await.map_err(unavailable)?;
+    response.json().await.map_err(|e| ClientError::Decode { url: url.clone(), message: e.to_string() })
 }
 
 /// Percent-encodes a path segment (names may hold spaces and other reserved characters).

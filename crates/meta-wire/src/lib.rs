@@ -11,6 +11,7 @@
 mod ae_calls;
 mod anti_entropy;
 mod backup;
+mod data_node;
 mod metadata;
 
 use std::collections::BTreeMap;
@@ -27,6 +28,7 @@ pub use anti_entropy::{
     MissingCopy, ProgressReply, ProgressRequest, RepairReply, RepairRequest, ShardHealth, ShardReport, TaskProgress,
 };
 pub use backup::{decode_backup, encode_backup, Backup, BackupError, BackupHeader, BACKUP_FORMAT, BACKUP_VERSION};
+pub use data_node::{DataNodeStatus, ShardSummary};
 use meta_model::{DataNode, MetaNode, NodeId, NodeState, ShardGroup, ShardGroupId, ShardId, Timestamp};
 pub use metadata::Metadata;
 

@@ -18,7 +18,7 @@ mod table;
 mod time;
 
 use meta_client::{Client, ClientError};
-use meta_model::{format_duration, DataNode, NodeState, ShardId};
+use meta_model::{format_duration, DataNode, NodeId, NodeState, ShardId};
 use meta_wire::{AlterRetentionPolicyRequest, RetentionPolicyRequest, ShardInfo};
 use serde::Serialize;
 use serde_json::json;
@@ -91,11 +91,16 @@ pub async fn run(cli: Cli) -> Result<String, CtlError> {
         }
         CtlCommand::UpdateData { old, new } => {
             let target = resolve_node(&client, &old).await?;
+            let sole = sole_copies(&client, target.id).await?;
             let node = client.update_data_node(target.id, &new).await?;
+            let warning = sole_copies_warning(&node, &sole).await;
             if json {
+                if let Some(warning) = &warning {
+                    eprint!("{warning}");
+                }
                 return to_json(&node);
             }
-            Ok(format!("Updated data node {} to {}\n", node.id, node.tcp_addr))
+            Ok(format!("Updated data node {} to {}\n{}", node.id, node.tcp_addr, warning.unwrap_or_default()))
         }
         CtlCommand::AddMeta { addr } => {
             let node = client.add_meta_node(&addr).await?;
@@ -213,6 +218,44 @@ pub(crate) fn done(json: bool, message: String) -> Result<String, CtlError> {
 }
 
 /// Finds a live data node by ID or by address.
+/// Written shards whose only owner is `node`: their one copy is on that node's disk.
+async fn sole_copies(client: &Client, node: NodeId) -> Result<Vec<ShardId>, CtlError> {
+    let shards = client.shards().await?;
+    let sole = |s: &&ShardInfo| s.written && s.owners.len() == 1 && s.owners[0].id == node;
+    Ok(shards.iter().filter(sole).map(|s| s.id).collect())
+}
+
+/// After `update-data`: which of the node's sole copies the machine now behind its ID lacks
+/// (they are lost), or why that could not be checked.
+async fn sole_copies_warning(node: &DataNode, sole: &[ShardId]) -> Option<String> {
+    if sole.is_empty() {
+        return None;
+    }
+    let list = |ids: &[ShardId]| ids.iter().map(ShardId::to_string).collect::<Vec<_>>().join(", ");
+    match meta_client::data_node_status(&node.http_addr).await {
+        Ok(status) => {
+            let lost: Vec<ShardId> = sole.iter().copied().filter(|&s| !status.holds(s)).collect();
+            (!lost.is_empty()).then(|| {
+                format!(
+                    "WARNING: the machine at {} holds none of shard(s) {}, whose only copy was on data node {}: \
+                     that data is lost unless the old disk comes back (restore it from a backup). `entropy show` \
+                     lists them as unrecoverable.\n",
+                    node.http_addr,
+                    list(&lost),
+                    node.id
+                )
+            })
+        }
+        Err(error) => Some(format!(
+            "WARNING: could not ask the machine at {} what it holds ({error}). Shard(s) {} had their only copy on \
+             data node {}: if that machine lacks them, their data is lost.\n",
+            node.http_addr,
+            list(sole),
+            node.id
+        )),
+    }
+}
+
 async fn resolve_node(client: &Client, node: &str) -> Result<DataNode, CtlError> {
     let nodes = client.data_nodes().await?;
     let found = match node.parse::<u64>() {

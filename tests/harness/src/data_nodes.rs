@@ -6,7 +6,7 @@ use std::fs::File;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
-use serde_json::Value;
+use meta_wire::DataNodeStatus;
 
 use crate::{free_port, sibling_binary, Cluster};
 
@@ -71,9 +71,8 @@ impl Cluster {
     }
 
     /// `GET /status` of the data node in `slot` (`None` if it does not answer).
-    pub async fn data_status(&self, slot: usize) -> Option<Value> {
-        let response = self.http.get(format!("http://{}/status", self.data[slot].addr)).send().await.ok()?;
-        response.json().await.ok()
+    pub async fn data_status(&self, slot: usize) -> Option<DataNodeStatus> {
+        meta_client::data_node_status(&self.data[slot].addr).await.ok()
     }
 
     pub(crate) fn kill_data_nodes(&mut self) {

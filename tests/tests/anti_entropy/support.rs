@@ -77,7 +77,7 @@ pub(crate) async fn add_data_node(cluster: &mut Cluster, datad_args: &[&str]) ->
     let out = metactl(cluster, &["add-data", &addr]).await;
     assert!(out.starts_with("Added data node"), "{out}");
     wait_for(Duration::from_secs(20), &format!("data node {slot} registered"), || async {
-        cluster.data_status(slot).await.filter(|s| s["registered"] == true).map(drop)
+        cluster.data_status(slot).await.filter(|s| s.registered).map(drop)
     })
     .await;
     slot
@@ -134,13 +134,7 @@ pub(crate) async fn held(cluster: &Cluster, slot: usize) -> BTreeMap<u64, (u64, 
 /// Shard ID -> (size, checksum) the data node in `slot` holds; `None` if it does not answer.
 pub(crate) async fn try_held(cluster: &Cluster, slot: usize) -> Option<BTreeMap<u64, (u64, u64)>> {
     let status = cluster.data_status(slot).await?;
-    let shards = status["shards"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|s| Some((s["shard_id"].as_u64()?, (s["size"].as_u64()?, s["checksum"].as_u64()?))))
-        .collect();
-    Some(shards)
+    Some(status.shards.iter().map(|s| (s.shard_id, (s.size, s.checksum))).collect())
 }
 
 /// The leader's `/v1/entropy` report (followers forward the request to it).

@@ -1,7 +1,8 @@
-//! Writes at the edges (issue cases a, b and d): a shard without any owner refuses writes instead
-//! of acknowledging them; a shard never written that loses an owner gets a live one by a metadata
-//! change, is never reported lost and takes every write; new shard groups are not placed on a
-//! down data node.
+//! Writes at the edges: a shard without any owner refuses writes instead of acknowledging them; a
+//! shard never written that loses an owner gets a live one by a metadata change, is never reported
+//! lost and takes every write; an RF 1 shard whose only copy is gone is reported lost loudly, also
+//! when an empty machine took its owner's identity; new shard groups are not placed on a down
+//! data node.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -122,4 +123,35 @@ async fn new_shard_groups_are_not_placed_on_a_down_data_node() {
         assert_eq!(owners.len(), 2, "shard {shard}: {owners:?}");
         assert!(!owners.contains(&down), "shard {shard} placed on the down node: {owners:?}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_rf1_owner_replaced_by_an_empty_machine_loses_its_shards_loudly() {
+    let config = ae_config_with(&[("check-interval", "1s")]);
+    let mut cluster = cluster_with_config(&config, 2, &[]).await;
+    create_database(&cluster, 1).await;
+    write_hours(&cluster, 0, 1, 200).await;
+    let a = node_id(&cluster, 0).await;
+    let sole: BTreeSet<u64> =
+        owners(&cluster).await.into_iter().filter(|(_, o)| o == &vec![a]).map(|(shard, _)| shard).collect();
+    assert!(!sole.is_empty(), "node {a} holds the only copy of some shards");
+
+    eprintln!("--- node {a} is killed; an empty machine takes its identity with update-data");
+    cluster.kill_data_node(0);
+    let fresh = cluster.start_data_node(&[]);
+    let (old_addr, new_addr) = (cluster.data_addr(0).to_owned(), cluster.data_addr(fresh).to_owned());
+    let ids: Vec<String> = sole.iter().map(u64::to_string).collect();
+    let out = metactl(&cluster, &["update-data", &old_addr, &new_addr]).await;
+    assert!(out.starts_with(&format!("Updated data node {a}")), "{out}");
+    let warning = format!("WARNING: the machine at {new_addr} holds none of shard(s) {}", ids.join(", "));
+    assert!(out.contains(&warning), "update-data says what it loses ({warning:?}):\n{out}");
+
+    let report = wait_for(Duration::from_secs(30), "the lost shards reported unrecoverable", || async {
+        let report = entropy(&cluster).await;
+        (report.unrecoverable.iter().copied().collect::<BTreeSet<u64>>() == sole).then_some(report)
+    })
+    .await;
+    assert!(report.tasks.is_empty(), "nothing to copy from: {report:?}");
+    let shown = metactl(&cluster, &["entropy", "show"]).await;
+    assert!(shown.contains(&format!("UNRECOVERABLE: no live copy of shard(s) {}", ids.join(", "))), "{shown}");
 }

@@ -1,0 +1,42 @@
+//! What a data node (`datad`) serves to operators and tools: `GET /status`.
+
+use serde::{Deserialize, Serialize};
+
+use meta_model::{NodeId, ShardId, TaskId};
+
+/// A shard file's size and digest, as a data node reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardSummary {
+    /// The shard.
+    pub shard_id: ShardId,
+    /// Bytes in its file.
+    pub size: u64,
+    /// Digest of the whole file (FNV-1a 64 today).
+    pub checksum: u64,
+}
+
+/// `GET /status` of a data node.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataNodeStatus {
+    /// The node's ID while registered.
+    pub node_id: Option<NodeId>,
+    /// Whether the node is registered (heartbeating, claiming tasks).
+    pub registered: bool,
+    /// The address it is registered under.
+    pub addr: String,
+    /// The metadata index its cache reflects.
+    pub metadata_index: Option<u64>,
+    /// Its inventory version.
+    pub inventory_version: u64,
+    /// The shards it holds.
+    pub shards: Vec<ShardSummary>,
+    /// Copy tasks it is working on.
+    pub running_tasks: Vec<TaskId>,
+}
+
+impl DataNodeStatus {
+    /// Whether the node holds a file of `shard`.
+    pub fn holds(&self, shard: ShardId) -> bool {
+        self.shards.iter().any(|s| s.shard_id == shard)
+    }
+}
