@@ -45,6 +45,10 @@ pub struct Cli {
     /// bandwidth for writes and queries.
     #[arg(long, env = "DATAD_MAX_COPY_RATE", default_value_t = 0)]
     pub max_copy_rate: u64,
+    /// How long a copy's partial file is kept once no copy of this node works on it (killed, or
+    /// moved to another node): until then a retry resumes from it; then it is deleted (e.g. `1h`).
+    #[arg(long, env = "DATAD_PARTIAL_TTL", default_value = "1h")]
+    pub partial_ttl: String,
     /// Register this node at start if it is not registered yet, as `metactl add-data ADDR`
     /// would (for unattended starts: compose, systemd). Without it an operator registers it.
     #[arg(long, env = "DATAD_REGISTER")]
@@ -80,6 +84,8 @@ pub struct Config {
     pub claim_interval: Duration,
     /// Bytes per second per copy task (`None`: unlimited).
     pub max_copy_rate: Option<u64>,
+    /// How long an abandoned partial copy is kept.
+    pub partial_ttl: Duration,
     /// Register itself at start when not registered yet.
     pub register: bool,
 }
@@ -133,6 +139,7 @@ impl Cli {
             heartbeat_interval: parse_interval("--heartbeat-interval", &self.heartbeat_interval)?,
             claim_interval: parse_interval("--claim-interval", &self.claim_interval)?,
             max_copy_rate: (self.max_copy_rate > 0).then_some(self.max_copy_rate),
+            partial_ttl: parse_interval("--partial-ttl", &self.partial_ttl)?,
             register: self.register,
         })
     }

@@ -113,8 +113,9 @@ async fn run_task(node: Arc<Node>, claimed: ClaimedTask) {
 /// Downloads and installs the shard, reporting progress.
 async fn copy(node: &Node, claimed: &ClaimedTask) -> Result<Copied, DatadError> {
     let (task_id, attempt, shard_id) = (claimed.task.id, claimed.task.attempt, claimed.task.spec.shard_id);
-    let mut transfer =
-        Transfer::start(&node.peers, &claimed.source_addr, shard_id, &node.store, node.config.chunk_size).await?;
+    // Throttled, a request asks for at most a second's worth of bytes, so the rate holds smoothly.
+    let chunk = node.config.max_copy_rate.map_or(node.config.chunk_size, |rate| node.config.chunk_size.min(rate));
+    let mut transfer = Transfer::start(&node.peers, &claimed.source_addr, shard_id, &node.store, chunk).await?;
     let (total, checksum) = (transfer.bytes_total(), transfer.expected_checksum());
     if node.store.summary(shard_id).is_some_and(|s| s.size == total && s.checksum == checksum) {
         // E.g. the node stopped between installing the copy and completing the task.
@@ -141,14 +142,16 @@ async fn copy(node: &Node, claimed: &ClaimedTask) -> Result<Copied, DatadError> 
         if complete {
             break;
         }
-        transfer.next_chunk().await?;
         if let Some(rate) = node.config.max_copy_rate {
-            // Throttle: wait until the bytes copied so far fit the configured rate.
+            // Throttle: wait until the bytes copied so far fit the configured rate, in steps short
+            // enough to keep reporting progress (which renews the lease) meanwhile.
             let due = Duration::from_secs_f64((transfer.bytes_done() - start_bytes) as f64 / rate as f64);
-            if let Some(ahead) = due.checked_sub(started.elapsed()) {
-                tokio::time::sleep(ahead).await;
+            if let Some(ahead) = due.checked_sub(started.elapsed()).filter(|a| !a.is_zero()) {
+                tokio::time::sleep(ahead.min(PROGRESS_EVERY)).await;
+                continue;
             }
         }
+        transfer.next_chunk().await?;
     }
     let summary = transfer.install(Arc::clone(&node.store)).await?;
     tracing::info!(task_id, shard_id, size = summary.size, checksum = summary.checksum, "shard copy installed");

@@ -33,6 +33,7 @@ mod fnv;
 mod line_protocol;
 mod metadata_cache;
 mod node;
+mod reclaim;
 mod registration;
 mod routes;
 mod shard_store;
@@ -50,7 +51,7 @@ pub use error::{ApiError, DatadError};
 pub use fnv::{fnv1a, Fnv64};
 pub use line_protocol::{parse_lines, Line};
 pub use routes::{peer_router, MAX_WRITE_BYTES};
-pub use shard_store::{file_digest, ShardStore};
+pub use shard_store::{file_digest, PartialCopy, ShardStore};
 pub use transfer::{DigestReply, Transfer};
 
 use crate::node::Node;
@@ -73,6 +74,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     background.spawn(Arc::clone(&node.cache).follow(Arc::clone(&node.client)));
     background.spawn(registration::run(Arc::clone(&node)));
     background.spawn(copy_worker::claim_loop(Arc::clone(&node)));
+    background.spawn(reclaim::run(Arc::clone(&node)));
 
     tracing::info!(listen = %bound, addr = %node.advertise, meta = ?node.config.meta, "datad serving");
     let served = axum::serve(listener, routes::app(Arc::clone(&node))).with_graceful_shutdown(shutdown).await;

@@ -89,6 +89,22 @@ impl Node {
         lock(&self.running).remove(&task_id);
     }
 
+    /// Runs `f` unless a task is copying `shard_id` now, holding off new tasks meanwhile (so a
+    /// partial copy is never deleted under a copy that is starting); whether `f` ran.
+    pub(crate) fn when_not_copying(&self, shard_id: ShardId, f: impl FnOnce()) -> bool {
+        let running = lock(&self.running);
+        if running.values().any(|&s| s == shard_id) {
+            return false;
+        }
+        f();
+        true
+    }
+
+    /// Whether a task is copying `shard_id` now.
+    pub(crate) fn is_copying(&self, shard_id: ShardId) -> bool {
+        lock(&self.running).values().any(|&s| s == shard_id)
+    }
+
     /// The tasks running now.
     pub(crate) fn running_tasks(&self) -> Vec<TaskId> {
         lock(&self.running).keys().copied().collect()

@@ -29,6 +29,7 @@ use meta_wire::DataNodeStatus;
 use crate::config::MAX_CHUNK_SIZE;
 use crate::error::{ApiError, DatadError};
 use crate::node::Node;
+use crate::reclaim;
 use crate::shard_store::ShardStore;
 use crate::transfer::DigestReply;
 use crate::write_path::{self, WriteQuery};
@@ -83,6 +84,7 @@ async fn status(State(node): State<Arc<Node>>) -> Json<DataNodeStatus> {
         inventory_version: node.store.inventory_version(),
         shards: node.store.summaries(),
         running_tasks: node.running_tasks(),
+        reclaimable_bytes: reclaim::reclaimable_bytes(&node),
     })
 }
 

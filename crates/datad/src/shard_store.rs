@@ -21,6 +21,17 @@ use meta_wire::{ShardReport, ShardSummary};
 use crate::error::DatadError;
 use crate::fnv::Fnv64;
 
+/// A `{id}.partial` file: a copy in progress, or one abandoned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PartialCopy {
+    /// The shard being copied.
+    pub shard_id: ShardId,
+    /// Bytes copied so far.
+    pub bytes: u64,
+    /// When it was last written.
+    pub modified: SystemTime,
+}
+
 /// One shard file and what is known about it.
 #[derive(Debug)]
 struct ShardFile {
@@ -76,6 +87,41 @@ impl ShardStore {
     /// Path of a shard's copy in progress.
     pub fn partial_path(&self, shard_id: ShardId) -> PathBuf {
         self.dir.join(format!("{shard_id}.partial"))
+    }
+
+    /// The copies in progress or abandoned: every `{id}.partial` file, with its size and when it
+    /// was last written. Files that cannot be read are skipped (and logged).
+    pub fn partials(&self) -> Vec<PartialCopy> {
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(error) => {
+                tracing::warn!(dir = %self.dir.display(), %error, "cannot list the shard directory");
+                return Vec::new();
+            }
+        };
+        let mut partials = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(shard_id) = name.to_str().and_then(|n| n.strip_suffix(".partial")).and_then(|n| n.parse().ok())
+            else {
+                continue;
+            };
+            match entry.metadata().and_then(|m| Ok((m.len(), m.modified()?))) {
+                Ok((bytes, modified)) => partials.push(PartialCopy { shard_id, bytes, modified }),
+                Err(error) => tracing::warn!(shard_id, %error, "cannot stat a partial copy"),
+            }
+        }
+        partials.sort_by_key(|p| p.shard_id);
+        partials
+    }
+
+    /// Deletes the partial copy of `shard_id` (nothing if there is none).
+    pub fn remove_partial(&self, shard_id: ShardId) -> Result<(), DatadError> {
+        let path = self.partial_path(shard_id);
+        match std::fs::remove_file(&path) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(DatadError::io("delete", &path)(error)),
+            _ => Ok(()),
+        }
     }
 
     /// The current inventory version; it moves on every change of a shard's set or content.

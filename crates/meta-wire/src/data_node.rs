@@ -32,6 +32,10 @@ pub struct DataNodeStatus {
     pub shards: Vec<ShardSummary>,
     /// Copy tasks it is working on.
     pub running_tasks: Vec<TaskId>,
+    /// Bytes of partial copies no task works on (killed or moved copies): deleted once their
+    /// `--partial-ttl` has passed.
+    #[serde(default)]
+    pub reclaimable_bytes: u64,
 }
 
 impl DataNodeStatus {

@@ -101,3 +101,43 @@ async fn a_killed_repair_stays_killed_until_entropy_repair() {
     assert!(out.starts_with(&format!("Repaired shard {shard}")), "{out}");
     wait_healed(&cluster, &[1, slow], 2).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_copys_partial_file_is_reclaimed_and_a_retry_needs_no_cleanup() {
+    let mut cluster = cluster_with_data_nodes(2, "", &[]).await;
+    let slow = add_data_node(&mut cluster, &["--max-copy-rate", "20000", "--partial-ttl", "3s"]).await;
+    create_database(&cluster, 2).await;
+    write_hours(&cluster, 0, 3, 2000).await;
+    let before = wait_healed(&cluster, &[0, 1, slow], 2).await;
+    let target = node_id(&cluster, slow).await;
+    let (&shard, shard_owners) = before.iter().find(|(_, o)| !o.contains(&target)).expect("a shard it lacks");
+    let source = shard_owners[0];
+    let args = [source.to_string(), target.to_string(), shard.to_string()];
+
+    eprintln!("--- a copy of shard {shard} to the slow node {target} is killed half-way");
+    metactl(&cluster, &["copy-shard", &args[0], &args[1], &args[2]]).await;
+    wait_for(Duration::from_secs(20), "the copy under way", || async {
+        let status = cluster.data_status(slow).await?;
+        (!status.running_tasks.is_empty()).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(600)).await; // some bytes arrive
+    metactl(&cluster, &["kill-copy-shard", &args[0], &args[1], &args[2]]).await;
+    let reclaimable = wait_for(Duration::from_secs(10), "the partial file abandoned", || async {
+        let status = cluster.data_status(slow).await?;
+        (status.running_tasks.is_empty() && status.reclaimable_bytes > 0).then_some(status.reclaimable_bytes)
+    })
+    .await;
+    eprintln!("--- {reclaimable} bytes reclaimable; --partial-ttl 3s later they are gone");
+    wait_for(Duration::from_secs(15), "the partial file reclaimed", || async {
+        let status = cluster.data_status(slow).await?;
+        (status.reclaimable_bytes == 0).then_some(())
+    })
+    .await;
+
+    eprintln!("--- copy-shard again: it starts afresh and completes, no manual cleanup");
+    let out = metactl(&cluster, &["copy-shard", &args[0], &args[1], &args[2], "--wait"]).await;
+    assert!(out.starts_with(&format!("Copied shard {shard} from")), "{out}");
+    let held = try_held(&cluster, slow).await.expect("the slow node answers");
+    assert!(held.contains_key(&shard), "{held:?}");
+}
