@@ -99,32 +99,19 @@ pub(crate) mod v2 {
 
     impl From<CopyTask> for Task {
         fn from(old: CopyTask) -> Task {
-            let CopyTask {
-                id,
-                spec,
-                state,
-                attempt,
-                lease_deadline,
-                failures,
-                retry_at,
-                last_error,
-                cancel_reason,
-                created_at,
-                updated_at,
-            } = old;
             Task {
-                id,
                 kind: TaskKind::Copy,
-                spec,
-                state,
-                attempt,
-                lease_deadline,
-                failures,
-                retry_at,
-                last_error,
-                cancel_reason,
-                created_at,
-                updated_at,
+                id: old.id,
+                spec: old.spec,
+                state: old.state,
+                attempt: old.attempt,
+                lease_deadline: old.lease_deadline,
+                failures: old.failures,
+                retry_at: old.retry_at,
+                last_error: old.last_error,
+                cancel_reason: old.cancel_reason,
+                created_at: old.created_at,
+                updated_at: old.updated_at,
             }
         }
     }
