@@ -100,10 +100,22 @@ async fn write(
 async fn append(
     State(node): State<Arc<Node>>,
     path: Result<Path<ShardId>, PathRejection>,
+    headers: HeaderMap,
     payload: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode, ApiError> {
     let shard_id = shard_id(path)?;
     let mut data = body(payload)?;
+    let index = match headers.get(write_path::METADATA_INDEX_HEADER) {
+        None => 0,
+        Some(value) => value.to_str().ok().and_then(|v| v.parse::<u64>().ok()).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_header",
+                format!("{} must be a log index", write_path::METADATA_INDEX_HEADER),
+            )
+        })?,
+    };
+    let owners = headers.get(write_path::OWNERS_HEADER).map(|v| v.to_str().unwrap_or_default().to_owned());
+    check_owner(&node, shard_id, index, owners.as_deref()).await?;
     if data.is_empty() {
         return Ok(StatusCode::NO_CONTENT);
     }
@@ -113,6 +125,41 @@ async fn append(
     let store = Arc::clone(&node.store);
     blocking(move || store.append(shard_id, &data)).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Refuses an internal append unless this node owns `shard_id` by metadata at `index` (the
+/// sender's) or newer, and that metadata names the same owners the sender sent to (`owners`, when
+/// given), reading the metadata again when its cache is older than the sender's: a sender that
+/// routed by stale metadata learns so (`409 not_owner` / `owners_changed`) and routes again.
+async fn check_owner(node: &Node, shard_id: ShardId, index: u64, owners: Option<&str>) -> Result<(), ApiError> {
+    let behind = |cached: u64| {
+        let message =
+            format!("cannot check ownership: this node's metadata is at index {cached}, the sender's at {index}");
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "metadata_behind", message)
+    };
+    let meta = match node.cache.current() {
+        Some(meta) if meta.index >= index => meta,
+        cached => match node.cache.refresh_within(&node.client, write_path::REFRESH_LIMIT).await {
+            Ok(fresh) if fresh.index >= index => fresh,
+            _ => return Err(behind(cached.map_or(0, |m| m.index))),
+        },
+    };
+    let me = node.node_id();
+    let owns = meta.state.shard(shard_id).is_some_and(|view| me.is_some_and(|id| view.shard.owners.contains(&id)));
+    if !owns {
+        let whom = me.map_or_else(|| "this unregistered node".to_owned(), |id| format!("node {id}"));
+        let message = format!("{whom} does not own shard {shard_id} at metadata index {}", meta.index);
+        return Err(ApiError::new(StatusCode::CONFLICT, write_path::NOT_OWNER, message));
+    }
+    let current = write_path::owners_text(&meta, shard_id);
+    match owners {
+        Some(sent) if sent != current => {
+            let message =
+                format!("shard {shard_id} is owned by [{current}] at metadata index {}, not [{sent}]", meta.index);
+            Err(ApiError::new(StatusCode::CONFLICT, write_path::OWNERS_CHANGED, message))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Runs store I/O on the blocking pool.

@@ -12,8 +12,9 @@
 //! A retried write may store some lines twice on the owners that had them; line protocol points
 //! are idempotent (same series and time), so readers see one point.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::http::StatusCode;
@@ -22,6 +23,7 @@ use tokio::task::JoinSet;
 
 use meta_client::ClientError;
 use meta_model::{MetaState, NodeId, ShardGroup, ShardId};
+use meta_wire::ErrorReply;
 
 use crate::error::{ApiError, DatadError};
 use crate::fnv::fnv1a;
@@ -64,6 +66,7 @@ pub(crate) async fn write(node: &Arc<Node>, query: WriteQuery, body: Bytes) -> R
     let policy = meta.state.retention_policy(&db, &rp).map(|p| p.live_groups().cloned().collect());
     let mut groups: Vec<ShardGroup> = policy.unwrap_or_default();
     let mut batches: BTreeMap<ShardId, Batch> = BTreeMap::new();
+    let mut groups_fetched = false;
     for line in &lines {
         let index = match groups.iter().position(|g| g.contains(line.timestamp)) {
             Some(index) => index,
@@ -76,6 +79,7 @@ pub(crate) async fn write(node: &Arc<Node>, query: WriteQuery, body: Bytes) -> R
                     tracing::info!(db, rp, shard_group = reply.shard_group.id, "shard group created");
                 }
                 groups.push(reply.shard_group);
+                groups_fetched = true;
                 groups.len() - 1
             }
         };
@@ -98,10 +102,11 @@ pub(crate) async fn write(node: &Arc<Node>, query: WriteQuery, body: Bytes) -> R
         );
         return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "no_owner", message));
     }
-    // Owners of a group created just now may be missing from an older cache.
+    // A group created just now is missing from an older cache, and so may be its owners: read the
+    // metadata again, so the index the owners check covers the group.
     let known =
         |meta: &CachedMetadata| batches.values().flat_map(|b| &b.owners).all(|&o| meta.state.data_node(o).is_some());
-    if !known(&meta) {
+    if groups_fetched || !known(&meta) {
         if let Ok(fresh) = node.cache.refresh(&node.client).await {
             meta = fresh;
         }
@@ -115,7 +120,7 @@ pub(crate) async fn write(node: &Arc<Node>, query: WriteQuery, body: Bytes) -> R
             .await
             .map_err(|e| meta_error(e, "cannot record that the shards hold data"))?;
     }
-    deliver(node, &meta.state, batches).await
+    deliver(node, meta, batches).await
 }
 
 /// The metadata and the policy name a write goes to, reading the metadata again once when the
@@ -161,47 +166,135 @@ fn meta_error(error: ClientError, context: &str) -> ApiError {
     }
 }
 
-/// Sends every batch to every owner at once; fails naming the owners that did not store theirs.
+/// Header of an internal append: the metadata index the sender routed by. The receiving owner
+/// refuses (`409 not_owner`) unless its metadata, at that index or newer, makes it an owner.
+pub(crate) const METADATA_INDEX_HEADER: &str = "x-metadata-index";
+/// Header of an internal append: the shard's owners the sender sends it to (IDs, comma-separated).
+/// The receiver refuses (`409 owners_changed`) when its metadata names other owners: a write must
+/// reach every current owner, not only the ones a stale view knew.
+pub(crate) const OWNERS_HEADER: &str = "x-shard-owners";
+/// The code of an internal append refused because the sender routed by stale metadata.
+pub(crate) const OWNERS_CHANGED: &str = "owners_changed";
+
+/// Longest a write waits to read the metadata again when owners refused it as misrouted.
+pub(crate) const REFRESH_LIMIT: Duration = Duration::from_secs(1);
+
+/// How many times a write is routed again after owners refused it as not theirs.
+const ROUTING_ROUNDS: usize = 3;
+
+/// How one owner's copy of a batch went.
+enum Sent {
+    Stored,
+    /// The receiver's metadata, at least as new as ours, does not route the shard as we did (it
+    /// is no owner, or the owners changed): we routed by stale metadata.
+    Misrouted,
+    Failed(String),
+}
+
+/// Sends every batch to every owner at once. Owners that refuse a shard as not theirs make the
+/// node read the metadata again and send that shard's lines to its current owners: the write is
+/// acknowledged only once every current owner of every shard stored its lines. Fails naming the
+/// owners that did not.
 async fn deliver(
     node: &Arc<Node>,
-    state: &MetaState,
+    meta: Arc<CachedMetadata>,
     batches: BTreeMap<ShardId, Batch>,
 ) -> Result<StatusCode, ApiError> {
+    let mut meta = meta;
+    let mut stored: BTreeSet<(ShardId, NodeId)> = BTreeSet::new();
+    let mut pending: Vec<(ShardId, NodeId)> =
+        batches.iter().flat_map(|(&shard, b)| b.owners.iter().map(move |&owner| (shard, owner))).collect();
+    let data: BTreeMap<ShardId, Bytes> = batches.into_iter().map(|(shard, b)| (shard, Bytes::from(b.data))).collect();
+    for _ in 0..ROUTING_ROUNDS {
+        let copies = pending.len();
+        let mut failures = Vec::new();
+        let mut refused = BTreeSet::new();
+        for ((shard, owner), sent) in send_all(node, &meta, &data, pending).await {
+            match sent {
+                Sent::Stored => {
+                    stored.insert((shard, owner));
+                }
+                Sent::Misrouted => {
+                    refused.insert(shard);
+                }
+                Sent::Failed(error) => failures.push(format!("shard {shard} on node {owner}: {error}")),
+            }
+        }
+        if !failures.is_empty() {
+            failures.sort();
+            tracing::warn!(failed = failures.len(), copies, "write not stored on every owner");
+            let message = format!(
+                "{} of {copies} owner copies failed (retry the write): {}",
+                failures.len(),
+                failures.join("; ")
+            );
+            return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "write_failed", message));
+        }
+        if refused.is_empty() {
+            return Ok(StatusCode::NO_CONTENT);
+        }
+        tracing::info!(index = meta.index, shards = ?refused, "owners refused: routed by stale metadata; reading it again");
+        if node.cache.is_unreachable() {
+            let message = format!(
+                "owners refused shard(s) {refused:?} as routed by this node's metadata (index {}), and the meta nodes \
+                 are unreachable to learn the current owners",
+                meta.index
+            );
+            return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "stale_routing", message));
+        }
+        meta = node
+            .cache
+            .refresh_within(&node.client, REFRESH_LIMIT)
+            .await
+            .map_err(|e| meta_error(e, "owners refused the write as routed"))?;
+        pending = Vec::new();
+        for shard in refused {
+            let view = meta.state.shard(shard).ok_or_else(|| {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "write_failed", format!("shard {shard} was dropped"))
+            })?;
+            pending.extend(view.shard.owners.iter().filter(|&&o| !stored.contains(&(shard, o))).map(|&o| (shard, o)));
+        }
+        if pending.is_empty() {
+            return Ok(StatusCode::NO_CONTENT);
+        }
+    }
+    let message = format!("owners kept refusing the write as not theirs after {ROUTING_ROUNDS} reads of the metadata");
+    Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "stale_routing", message))
+}
+
+/// Sends each `(shard, owner)` copy at once; how each went.
+async fn send_all(
+    node: &Arc<Node>,
+    meta: &CachedMetadata,
+    data: &BTreeMap<ShardId, Bytes>,
+    copies: Vec<(ShardId, NodeId)>,
+) -> Vec<((ShardId, NodeId), Sent)> {
     let me = node.node_id();
     let mut sends = JoinSet::new();
-    let mut copies = 0usize;
-    for (shard_id, batch) in batches {
-        let data = Bytes::from(batch.data);
-        for owner in batch.owners {
-            copies += 1;
-            let (node, data) = (Arc::clone(node), data.clone());
-            let addr = state.data_node(owner).map(|n| n.http_addr.clone());
-            sends.spawn(async move {
-                let result = match (Some(owner) == me, addr) {
-                    (true, _) => append_locally(&node, shard_id, data).await,
-                    (false, Some(addr)) => append_remotely(&node, &addr, shard_id, data).await,
-                    (false, None) => Err(format!("node {owner} is not in the metadata")),
-                };
-                result.map_err(|error| format!("shard {shard_id} on node {owner}: {error}"))
-            });
-        }
+    for (shard, owner) in copies {
+        let (node, bytes) = (Arc::clone(node), data.get(&shard).cloned().unwrap_or_default());
+        let addr = meta.state.data_node(owner).map(|n| n.http_addr.clone());
+        let route = Route { index: meta.index, owners: owners_text(meta, shard) };
+        sends.spawn(async move {
+            let sent = match (Some(owner) == me, addr) {
+                (true, _) => match append_locally(&node, shard, bytes).await {
+                    Ok(()) => Sent::Stored,
+                    Err(error) => Sent::Failed(error),
+                },
+                (false, Some(addr)) => append_remotely(&node, &addr, &route, shard, bytes).await,
+                (false, None) => Sent::Failed(format!("node {owner} is not in the metadata")),
+            };
+            ((shard, owner), sent)
+        });
     }
-    let mut failures = Vec::new();
+    let mut outcomes = Vec::new();
     while let Some(joined) = sends.join_next().await {
         match joined {
-            Ok(Ok(())) => {}
-            Ok(Err(failure)) => failures.push(failure),
-            Err(error) => failures.push(format!("send task failed: {error}")),
+            Ok(outcome) => outcomes.push(outcome),
+            Err(error) => tracing::error!(%error, "a send task failed"),
         }
     }
-    if failures.is_empty() {
-        return Ok(StatusCode::NO_CONTENT);
-    }
-    failures.sort();
-    tracing::warn!(failed = failures.len(), copies, "write not stored on every owner");
-    let message =
-        format!("{} of {copies} owner copies failed (retry the write): {}", failures.len(), failures.join("; "));
-    Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "write_failed", message))
+    outcomes
 }
 
 /// Appends to this node's copy of a shard.
@@ -217,17 +310,45 @@ pub(crate) async fn append_locally(node: &Node, shard_id: ShardId, data: Bytes) 
     }
 }
 
-/// Appends to a peer's copy of a shard through its internal route.
-async fn append_remotely(node: &Node, addr: &str, shard_id: ShardId, data: Bytes) -> Result<(), String> {
-    let url = format!("{}/internal/shards/{shard_id}/append", peer_url(addr));
-    let response = node.peers.post(&url).body(data).send().await.map_err(|e| format!("{addr}: {e}"))?;
-    if response.status().is_success() {
-        return Ok(());
-    }
-    let status = response.status();
-    let body = response.text().await.unwrap_or_default();
-    Err(DatadError::Peer { url, message: format!("HTTP {status}: {body}") }.to_string())
+/// How a copy was routed: the metadata index and the owners (as [`OWNERS_HEADER`] carries them).
+struct Route {
+    index: u64,
+    owners: String,
 }
+
+/// The owners of `shard` in `meta`, as [`OWNERS_HEADER`] carries them.
+pub(crate) fn owners_text(meta: &CachedMetadata, shard: ShardId) -> String {
+    let owners = meta.state.shard(shard).map(|v| v.shard.owners.clone()).unwrap_or_default();
+    owners.iter().map(NodeId::to_string).collect::<Vec<_>>().join(",")
+}
+
+/// Appends to a peer's copy of a shard through its internal route, saying how it was routed.
+async fn append_remotely(node: &Node, addr: &str, route: &Route, shard_id: ShardId, data: Bytes) -> Sent {
+    let url = format!("{}/internal/shards/{shard_id}/append", peer_url(addr));
+    let request = node
+        .peers
+        .post(&url)
+        .header(METADATA_INDEX_HEADER, route.index)
+        .header(OWNERS_HEADER, &route.owners)
+        .body(data);
+    let response = match request.send().await {
+        Ok(response) => response,
+        Err(error) => return Sent::Failed(format!("{addr}: {error}")),
+    };
+    let status = response.status();
+    if status.is_success() {
+        return Sent::Stored;
+    }
+    let body = response.text().await.unwrap_or_default();
+    let code = serde_json::from_str::<ErrorReply>(&body).map(|r| r.error.code).unwrap_or_default();
+    if status == StatusCode::CONFLICT && (code == NOT_OWNER || code == OWNERS_CHANGED) {
+        return Sent::Misrouted;
+    }
+    Sent::Failed(DatadError::Peer { url, message: format!("HTTP {status}: {body}") }.to_string())
+}
+
+/// The code of an internal append refused because the receiver does not own the shard.
+pub(crate) const NOT_OWNER: &str = "not_owner";
 
 #[cfg(test)]
 mod tests {

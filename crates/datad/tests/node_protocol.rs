@@ -31,6 +31,8 @@ struct Fake {
     progress: Mutex<Vec<(TaskId, ProgressRequest)>>,
     completed: Mutex<Vec<(TaskId, u32)>>,
     marked: Mutex<Vec<Vec<ShardId>>>,
+    /// The metadata the frozen router serves while set (a node cut off from metadata changes).
+    frozen: Mutex<Option<(u64, MetaState)>>,
 }
 
 type Reply<T> = Result<Json<T>, (StatusCode, Json<ErrorReply>)>;
@@ -79,6 +81,18 @@ async fn metadata(State(fake): State<Arc<Fake>>, Query(query): Query<IndexQuery>
     }
     let (index, state) = fake.state.lock().expect("fake state").clone();
     Json(MetadataReply { index, metadata: Metadata::of(&state).into_owned() })
+}
+
+/// `/v1/metadata` of the frozen router: the frozen snapshot while there is one.
+async fn frozen_metadata(State(fake): State<Arc<Fake>>, query: Query<IndexQuery>) -> Json<MetadataReply<'static>> {
+    let frozen = fake.frozen.lock().expect("fake").clone();
+    match frozen {
+        Some((index, state)) => {
+            tokio::time::sleep(Duration::from_millis(100)).await; // a long poll that sees nothing new
+            Json(MetadataReply { index, metadata: Metadata::of(&state).into_owned() })
+        }
+        None => metadata(State(fake), query).await,
+    }
 }
 
 async fn data_nodes(State(fake): State<Arc<Fake>>) -> Json<DataNodeList> {
@@ -160,8 +174,18 @@ async fn serve(app: Router) -> String {
 
 async fn fake_meta() -> (Arc<Fake>, String) {
     let fake = Arc::new(Fake::default());
-    let app = Router::new()
-        .route("/v1/metadata", get(metadata))
+    let addr = serve(meta_routes(get(metadata)).with_state(Arc::clone(&fake))).await;
+    (fake, addr)
+}
+
+/// A second address of `fake` whose metadata freezes while [`Fake::frozen`] is set.
+async fn frozen_view(fake: &Arc<Fake>) -> String {
+    serve(meta_routes(get(frozen_metadata)).with_state(Arc::clone(fake))).await
+}
+
+fn meta_routes(metadata: axum::routing::MethodRouter<Arc<Fake>>) -> Router<Arc<Fake>> {
+    Router::new()
+        .route("/v1/metadata", metadata)
         .route("/v1/data-nodes", get(data_nodes))
         .route("/v1/data-nodes/{id}/heartbeat", post(heartbeat))
         .route("/v1/shard-groups", post(create_shard_group))
@@ -169,9 +193,6 @@ async fn fake_meta() -> (Arc<Fake>, String) {
         .route("/v1/copy-tasks/claim", post(claim))
         .route("/v1/copy-tasks/{id}/progress", post(progress))
         .route("/v1/copy-tasks/{id}/complete", post(complete))
-        .with_state(Arc::clone(&fake));
-    let addr = serve(app).await;
-    (fake, addr)
 }
 
 /// A free local address: bound once by the OS, then released for the data node.
@@ -342,4 +363,97 @@ async fn node_whose_id_moves_to_another_address_stops_heartbeating() {
     let still = status(&http, &a).await.expect("A keeps serving");
     assert!(!still.registered);
     assert_eq!(fake.heartbeats.lock().expect("fake").len(), beats, "no accepted heartbeat after the move");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_refuses_appends_routed_by_stale_metadata_and_no_stale_write_is_acknowledged() {
+    let (fake, live) = fake_meta().await;
+    let frozen = frozen_view(&fake).await;
+    let http = reqwest::Client::new();
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("tempdir")).collect();
+    let (a, b, c) = (free_addr().await, free_addr().await, free_addr().await);
+    // A reads the metadata through the view that can freeze; B and C through the live one.
+    start_datad(&frozen, &a, &dirs[0]);
+    start_datad(&live, &b, &dirs[1]);
+    start_datad(&live, &c, &dirs[2]);
+    let ids = [fake.add_data_node(&a), fake.add_data_node(&b), fake.add_data_node(&c)];
+    fake.create_database();
+    for addr in [&a, &b, &c] {
+        eventually("registered", || async { status(&http, addr).await.is_some_and(|s| s.registered) }).await;
+    }
+    let write = |body: &'static str| {
+        let request = http.post(format!("http://{a}/write?db=telegraf")).body(body);
+        async move { request.send().await.expect("write") }
+    };
+    assert_eq!(write("cpu v=1 1700000000000000000").await.status(), StatusCode::NO_CONTENT);
+    let (shard, owners) = {
+        let state = &fake.state.lock().expect("fake").1;
+        let group = state.databases()["telegraf"].retention_policies["autogen"].shard_groups.values().next().cloned();
+        let shard = group.expect("a group").shards[0].clone();
+        (shard.id, shard.owners)
+    };
+    assert_eq!(owners, vec![ids[0], ids[1]], "A and B own the shard");
+    let size_on = |addr: String| {
+        let http = http.clone();
+        async move { status(&http, &addr).await.and_then(|s| s.shards.iter().find(|x| x.shard_id == shard).map(|x| x.size)) }
+    };
+    let b_before = size_on(b.clone()).await;
+
+    // A is cut off from metadata changes; the shard moves from B to C.
+    let snapshot = fake.state.lock().expect("fake").clone();
+    *fake.frozen.lock().expect("fake") = Some(snapshot);
+    tokio::time::sleep(Duration::from_millis(300)).await; // A's poll in flight when it froze ends
+    fake.apply(Command::AddShardOwner { shard_id: shard, node_id: ids[2] });
+    fake.apply(Command::RemoveShardOwner { shard_id: shard, node_id: ids[1] });
+    let moved_at = fake.state.lock().expect("fake").0;
+    eventually("B sees the move", || async {
+        status(&http, &b).await.is_some_and(|s| s.metadata_index.is_some_and(|i| i >= moved_at))
+    })
+    .await;
+
+    let a_index = status(&http, &a).await.and_then(|s| s.metadata_index);
+    assert!(a_index.is_some_and(|i| i < moved_at), "A's view is stale: {a_index:?} < {moved_at}");
+
+    // B refuses what A routes by its stale view; A cannot learn better: nothing is acknowledged.
+    let (code, message) = error_code(write("cpu v=2 1700000000000000001").await).await;
+    assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE, "{message}");
+    assert!(message.starts_with("stale_routing"), "{message}");
+    assert_eq!(size_on(b.clone()).await, b_before, "B took nothing for a shard it no longer owns");
+
+    // Once A reads the metadata again, the same write goes to the current owners.
+    *fake.frozen.lock().expect("fake") = None;
+    let written = write("cpu v=3 1700000000000000002").await;
+    assert_eq!(written.status(), StatusCode::NO_CONTENT);
+    assert!(size_on(c.clone()).await.is_some(), "C, the new owner, stored it");
+    assert_eq!(size_on(b.clone()).await, b_before);
+
+    // The check itself: an append naming a newer index than the receiver can reach is refused.
+    let url = format!("http://{c}/internal/shards/{shard}/append");
+    let ahead = http.post(&url).header("x-metadata-index", "999999").body("cpu v=4 4\n").send().await.expect("append");
+    let (code, message) = error_code(ahead).await;
+    assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE, "{message}");
+    assert!(message.starts_with("metadata_behind"), "{message}");
+    let url = format!("http://{b}/internal/shards/{shard}/append");
+    let stale = http.post(&url).header("x-metadata-index", "1").body("cpu v=5 5\n").send().await.expect("append");
+    let (code, message) = error_code(stale).await;
+    assert_eq!(code, StatusCode::CONFLICT, "{message}");
+    assert!(message.starts_with("not_owner"), "{message}");
+
+    // An owner added while A's view is frozen: C (an owner in both views) refuses the copy routed
+    // to an old owner list, so the write is not acknowledged without B, now an owner too.
+    let snapshot = fake.state.lock().expect("fake").clone();
+    *fake.frozen.lock().expect("fake") = Some(snapshot);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    fake.apply(Command::AddShardOwner { shard_id: shard, node_id: ids[1] });
+    let added_at = fake.state.lock().expect("fake").0;
+    eventually("C sees the new owner", || async {
+        status(&http, &c).await.is_some_and(|s| s.metadata_index.is_some_and(|i| i >= added_at))
+    })
+    .await;
+    let (code, message) = error_code(write("cpu v=6 1700000000000000003").await).await;
+    assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE, "{message}");
+    assert!(message.starts_with("stale_routing"), "{message}");
+    *fake.frozen.lock().expect("fake") = None;
+    assert_eq!(write("cpu v=7 1700000000000000004").await.status(), StatusCode::NO_CONTENT);
+    assert!(size_on(b.clone()).await > b_before, "B, an owner again, got the write");
 }
