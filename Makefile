@@ -3,10 +3,14 @@
 
 CARGO ?= cargo
 
-.PHONY: prereqs run test verify fmt-check clippy doc firewall systemd-units bench
+.PHONY: prereqs test-tools run test verify fmt-check clippy doc firewall systemd-units bench
 
 prereqs:
 	@scripts/ensure-prereqs.sh
+
+## What the tests use beyond Rust (a Python environment with the InfluxDB 1.x client).
+test-tools:
+	@scripts/ensure-test-tools.sh >/dev/null
 
 ## Run one meta node on the embedded defaults (127.0.0.1:8091, ./metad-data). Builds the workspace's
 ## binaries exactly as `make test` does (same features), so after `make test` nothing recompiles.
@@ -15,7 +19,7 @@ run: prereqs
 	"$$($(CARGO) metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/metad" --dev
 
 ## Run every test of the workspace (builds every binary first: cluster tests start them).
-test: prereqs
+test: prereqs test-tools
 	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace
 

@@ -8,6 +8,7 @@
 //! | `tests/cluster.rs` | bootstrap, forwarding, linearizable reads, failover, restarts, membership |
 //! | `tests/anti_entropy/` | anti-entropy with `datad` nodes: dead, replaced, retired and lost nodes, and failures mid-repair |
 //! | `tests/metactl_e2e.rs` | `metactl` against a running cluster: tables, `--json`, errors, backup |
+//! | `tests/influxdb_client.rs` | the InfluxDB 1.x Python client pings a data node and writes with `precision=s` |
 //! | `tests/docker_faults.rs` | seeded partitions, kills and pauses in Docker, linearizability checked |
 //! | `tests/docker_anti_entropy.rs` | data nodes killed and cut off in Docker, every point kept |
 //!

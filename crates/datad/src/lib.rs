@@ -49,7 +49,7 @@ use tokio::task::JoinSet;
 pub use config::{Cli, Config, MAX_CHUNK_SIZE};
 pub use error::{ApiError, DatadError};
 pub use fnv::{fnv1a, Fnv64};
-pub use line_protocol::{parse_lines, Line};
+pub use line_protocol::{parse_lines, Line, Precision};
 pub use routes::{peer_router, MAX_WRITE_BYTES};
 pub use shard_store::{file_digest, PartialCopy, ShardStore};
 pub use transfer::{DigestReply, Transfer};

@@ -5,12 +5,59 @@
 //! cpu,host=a\ b,region=eu usage=0.5,msg="x y" 1700000000000000000
 //! └──────── series key ──┘ └──── fields ────┘ └──── timestamp ───┘
 //! ```
-//! Blank lines and `#` comments are skipped. A line without a timestamp gets the server's time,
-//! which is appended to the stored line so every copy holds the same bytes.
+//! Blank lines and `#` comments are skipped. Timestamps are in the write's precision (InfluxDB
+//! 1.x `precision=n|ns|u|ms|s|m|h`, nanoseconds by default); a line is stored with its timestamp
+//! in nanoseconds, and a line without one gets the server's time, so every copy holds the same
+//! bytes.
 
 use meta_model::Timestamp;
 
 use crate::error::DatadError;
+
+/// The unit of a write's timestamps (InfluxDB 1.x `precision`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Precision {
+    /// `n` or `ns` (the default).
+    #[default]
+    Nanoseconds,
+    /// `u`.
+    Microseconds,
+    /// `ms`.
+    Milliseconds,
+    /// `s`.
+    Seconds,
+    /// `m`.
+    Minutes,
+    /// `h`.
+    Hours,
+}
+
+impl Precision {
+    /// The precision a query parameter names, as InfluxDB 1.x spells them.
+    pub fn parse(text: &str) -> Option<Precision> {
+        Some(match text {
+            "n" | "ns" => Precision::Nanoseconds,
+            "u" => Precision::Microseconds,
+            "ms" => Precision::Milliseconds,
+            "s" => Precision::Seconds,
+            "m" => Precision::Minutes,
+            "h" => Precision::Hours,
+            _ => return None,
+        })
+    }
+
+    /// Nanoseconds in one unit.
+    pub fn nanos(self) -> i64 {
+        match self {
+            Precision::Nanoseconds => 1,
+            Precision::Microseconds => 1_000,
+            Precision::Milliseconds => 1_000_000,
+            Precision::Seconds => 1_000_000_000,
+            Precision::Minutes => 60_000_000_000,
+            Precision::Hours => 3_600_000_000_000,
+        }
+    }
+}
 
 /// One point of a write, checked.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,6 +66,8 @@ pub struct Line<'a> {
     pub number: usize,
     /// The line as sent, without surrounding whitespace.
     pub text: &'a str,
+    /// Series key and fields: the line without its timestamp.
+    pub point: &'a str,
     /// Measurement and tags: what selects the shard within a group.
     pub series_key: &'a str,
     /// The point's time in nanoseconds (the server's time when the line had none).
@@ -28,18 +77,16 @@ pub struct Line<'a> {
 }
 
 impl Line<'_> {
-    /// Appends the line as stored (with its timestamp, newline-terminated) to `out`.
+    /// Appends the line as stored (its timestamp in nanoseconds, newline-terminated) to `out`.
     pub fn write_stored(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(self.text.as_bytes());
-        if !self.has_timestamp {
-            out.extend_from_slice(format!(" {}", self.timestamp).as_bytes());
-        }
-        out.push(b'\n');
+        out.extend_from_slice(self.point.as_bytes());
+        out.extend_from_slice(format!(" {}\n", self.timestamp).as_bytes());
     }
 }
 
-/// Parses a write body; lines without a timestamp get `now`.
-pub fn parse_lines(body: &[u8], now: Timestamp) -> Result<Vec<Line<'_>>, DatadError> {
+/// Parses a write body whose timestamps are in `precision`; lines without one get `now`
+/// (nanoseconds).
+pub fn parse_lines(body: &[u8], now: Timestamp, precision: Precision) -> Result<Vec<Line<'_>>, DatadError> {
     let mut lines = Vec::new();
     for (index, raw) in body.split(|&b| b == b'\n').enumerate() {
         let number = index + 1;
@@ -49,13 +96,13 @@ pub fn parse_lines(body: &[u8], now: Timestamp) -> Result<Vec<Line<'_>>, DatadEr
         if text.is_empty() || text.starts_with('#') {
             continue;
         }
-        lines.push(parse_line(number, text, now)?);
+        lines.push(parse_line(number, text, now, precision)?);
     }
     Ok(lines)
 }
 
 /// Parses one non-blank, non-comment line.
-fn parse_line(number: usize, text: &str, now: Timestamp) -> Result<Line<'_>, DatadError> {
+fn parse_line(number: usize, text: &str, now: Timestamp, precision: Precision) -> Result<Line<'_>, DatadError> {
     let invalid = |message: &str| DatadError::InvalidLine { line: number, message: message.to_owned() };
     let key_end = unescaped_space(text, false)
         .ok_or_else(|| invalid("no fields (expected `measurement[,tag=value] field=value [timestamp]`)"))?;
@@ -72,16 +119,20 @@ fn parse_line(number: usize, text: &str, now: Timestamp) -> Result<Line<'_>, Dat
     if quotes_unbalanced(fields) {
         return Err(invalid("unterminated string field"));
     }
+    let point = &text[..text.len() - rest.len() + fields_end];
     let timestamp_text = rest[fields_end..].trim();
     let (timestamp, has_timestamp) = if timestamp_text.is_empty() {
         (now, false)
     } else {
         let timestamp = timestamp_text
             .parse::<Timestamp>()
-            .map_err(|_| invalid(&format!("invalid timestamp {timestamp_text:?} (expected integer nanoseconds)")))?;
-        (timestamp, true)
+            .map_err(|_| invalid(&format!("invalid timestamp {timestamp_text:?} (expected an integer)")))?;
+        let nanos = timestamp
+            .checked_mul(precision.nanos())
+            .ok_or_else(|| invalid(&format!("timestamp {timestamp} is out of range in precision {precision:?}")))?;
+        (nanos, true)
     };
-    Ok(Line { number, text, series_key, timestamp, has_timestamp })
+    Ok(Line { number, text, point, series_key, timestamp, has_timestamp })
 }
 
 /// Byte index of the first space not escaped by `\` (and, with `quotes`, not inside `"..."`).
@@ -122,13 +173,13 @@ mod tests {
     const NOW: Timestamp = 42;
 
     fn one(text: &str) -> Line<'_> {
-        let mut lines = parse_lines(text.as_bytes(), NOW).expect("valid");
+        let mut lines = parse_lines(text.as_bytes(), NOW, Precision::Nanoseconds).expect("valid");
         assert_eq!(lines.len(), 1);
         lines.remove(0)
     }
 
     fn error_line(body: &[u8]) -> (usize, String) {
-        match parse_lines(body, NOW) {
+        match parse_lines(body, NOW, Precision::Nanoseconds) {
             Err(DatadError::InvalidLine { line, message }) => (line, message),
             other => panic!("expected an invalid line, got {other:?}"),
         }
@@ -157,6 +208,24 @@ mod tests {
     }
 
     #[test]
+    fn timestamps_in_a_precision_are_stored_in_nanoseconds() {
+        let body = b"cpu,host=a usage=1   1700000000\ncpu usage=2\n";
+        let lines = parse_lines(body, NOW, Precision::Seconds).expect("valid");
+        assert_eq!(lines[0].timestamp, 1_700_000_000_000_000_000);
+        let mut stored = Vec::new();
+        lines.iter().for_each(|l| l.write_stored(&mut stored));
+        assert_eq!(stored, b"cpu,host=a usage=1 1700000000000000000\ncpu usage=2 42\n", "now stays in ns");
+        let units = ["n", "ns", "u", "ms", "s", "m", "h"].map(|p| Precision::parse(p).map(Precision::nanos));
+        let expected = [1, 1, 1_000, 1_000_000, 1_000_000_000, 60_000_000_000, 3_600_000_000_000].map(Some);
+        assert_eq!(units, expected);
+        assert_eq!(Precision::parse("d"), None);
+        match parse_lines(b"cpu v=1 9223372036854775807\n", NOW, Precision::Hours) {
+            Err(DatadError::InvalidLine { line: 1, message }) => assert!(message.contains("out of range"), "{message}"),
+            other => panic!("expected an invalid line, got {other:?}"),
+        }
+    }
+
+    #[test]
     fn escaped_spaces_in_tags_belong_to_the_series_key() {
         let line = one(r"disk,path=/mnt/my\ disk,host=a free=1i 10");
         assert_eq!(line.series_key, r"disk,path=/mnt/my\ disk,host=a");
@@ -176,7 +245,7 @@ mod tests {
     #[test]
     fn comments_blank_lines_and_crlf_are_skipped() {
         let body = b"# header\n\n   \ncpu v=1 1\r\n  # indented comment\nmem v=2 2\n";
-        let lines = parse_lines(body, NOW).expect("valid");
+        let lines = parse_lines(body, NOW, Precision::Nanoseconds).expect("valid");
         let summary: Vec<_> = lines.iter().map(|l| (l.number, l.series_key, l.timestamp)).collect();
         assert_eq!(summary, vec![(4, "cpu", 1), (6, "mem", 2)]);
         assert_eq!(lines[0].text, "cpu v=1 1");

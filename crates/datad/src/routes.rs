@@ -47,6 +47,7 @@ pub(crate) fn app(node: Arc<Node>) -> Router {
     let store = Arc::clone(&node.store);
     Router::new()
         .route("/health", get(|| async { Json(serde_json::json!({ "status": "ok" })) }))
+        .route("/ping", get(ping).head(ping))
         .route("/status", get(status))
         .route("/write", post(write))
         .route("/internal/shards/{id}/append", post(append))
@@ -72,6 +73,12 @@ fn shard_id(path: Result<Path<ShardId>, PathRejection>) -> Result<ShardId, ApiEr
 
 fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     body.map_err(|e| ApiError::new(e.status(), "invalid_body", e.body_text()))
+}
+
+/// `GET|HEAD /ping`, as InfluxDB 1.x clients probe a server: 204 with its version headers.
+async fn ping() -> impl IntoResponse {
+    let version = HeaderValue::from_static(env!("CARGO_PKG_VERSION"));
+    (StatusCode::NO_CONTENT, [("x-influxdb-version", version), ("x-influxdb-build", HeaderValue::from_static("datad"))])
 }
 
 async fn status(State(node): State<Arc<Node>>) -> Json<DataNodeStatus> {

@@ -27,19 +27,23 @@ use meta_wire::ErrorReply;
 
 use crate::error::{ApiError, DatadError};
 use crate::fnv::fnv1a;
-use crate::line_protocol::parse_lines;
+use crate::line_protocol::{parse_lines, Precision};
 use crate::metadata_cache::CachedMetadata;
 use crate::node::{peer_url, Node};
 
-/// Query of `POST /write`.
+/// Query of `POST /write`, as InfluxDB 1.x clients send it. Other parameters, such as the
+/// credentials `u` and `p` those clients add, are ignored: data nodes have no users yet.
 #[derive(Clone, Debug, Default, Deserialize)]
 pub(crate) struct WriteQuery {
     /// Database.
     pub(crate) db: Option<String>,
     /// Retention policy (default: the database's default policy).
     pub(crate) rp: Option<String>,
-    /// Timestamp precision; only `ns` is supported.
+    /// Timestamp precision: `n`/`ns` (default), `u`, `ms`, `s`, `m` or `h` (InfluxDB 1.x).
     pub(crate) precision: Option<String>,
+    /// InfluxDB 1.x write consistency: `any`, `one`, `quorum` or `all`. Checked, but until hinted
+    /// handoff exists every write needs every owner (`all`), the strictest.
+    pub(crate) consistency: Option<String>,
 }
 
 /// Lines bound for one shard.
@@ -54,11 +58,20 @@ pub(crate) async fn write(node: &Arc<Node>, query: WriteQuery, body: Bytes) -> R
         .db
         .filter(|db| !db.is_empty())
         .ok_or_else(|| ApiError::bad_request("missing_field", "missing query parameter `db` (the database)"))?;
-    if let Some(precision) = query.precision.filter(|p| p != "ns") {
-        let message = format!("precision {precision:?} is not supported; send nanoseconds (precision=ns)");
+    let precision = match query.precision.as_deref().filter(|p| !p.is_empty()) {
+        None => Precision::default(),
+        Some(text) => Precision::parse(text).ok_or_else(|| {
+            let message = format!("precision {text:?}: expected one of n, ns, u, ms, s, m, h");
+            ApiError::bad_request("invalid_field", message)
+        })?,
+    };
+    if let Some(consistency) =
+        query.consistency.as_deref().filter(|c| !matches!(*c, "" | "any" | "one" | "quorum" | "all"))
+    {
+        let message = format!("consistency {consistency:?}: expected one of any, one, quorum, all");
         return Err(ApiError::bad_request("invalid_field", message));
     }
-    let lines = parse_lines(&body, meta_model::wall_clock()).map_err(ApiError::from)?;
+    let lines = parse_lines(&body, meta_model::wall_clock(), precision).map_err(ApiError::from)?;
     if lines.is_empty() {
         return Ok(StatusCode::NO_CONTENT);
     }
