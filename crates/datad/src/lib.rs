@@ -32,6 +32,7 @@ mod error;
 mod fnv;
 mod line_protocol;
 mod metadata_cache;
+mod metrics;
 mod node;
 mod reclaim;
 mod registration;

@@ -10,6 +10,7 @@ use meta_model::{NodeId, ShardId, TaskId};
 
 use crate::config::Config;
 use crate::metadata_cache::MetadataCache;
+use crate::metrics::DataMetrics;
 use crate::shard_store::{lock, ShardStore};
 
 /// Timeout of one request to a peer data node.
@@ -38,6 +39,8 @@ pub(crate) struct Node {
     pub(crate) registered: tokio::sync::Notify,
     /// Copy tasks being worked on, with their shard.
     running: Mutex<BTreeMap<TaskId, ShardId>>,
+    /// What the node counts (`/metrics`).
+    pub(crate) metrics: DataMetrics,
 }
 
 impl Node {
@@ -58,6 +61,7 @@ impl Node {
             node_id: Mutex::new(None),
             registered: tokio::sync::Notify::new(),
             running: Mutex::new(BTreeMap::new()),
+            metrics: DataMetrics::default(),
         }
     }
 

@@ -17,7 +17,8 @@ pub(crate) async fn run(node: Arc<Node>) {
     let period = (node.config.partial_ttl / 4).clamp(MIN_PERIOD, MAX_PERIOD);
     loop {
         tokio::time::sleep(period).await;
-        reclaim(&node, SystemTime::now());
+        let freed = reclaim(&node, SystemTime::now());
+        node.metrics.reclaimed(freed);
     }
 }
 

@@ -28,6 +28,7 @@ use meta_wire::DataNodeStatus;
 
 use crate::config::MAX_CHUNK_SIZE;
 use crate::error::{ApiError, DatadError};
+use crate::metrics::Holdings;
 use crate::node::Node;
 use crate::reclaim;
 use crate::shard_store::ShardStore;
@@ -49,6 +50,7 @@ pub(crate) fn app(node: Arc<Node>) -> Router {
         .route("/health", get(|| async { Json(serde_json::json!({ "status": "ok" })) }))
         .route("/ping", get(ping).head(ping))
         .route("/status", get(status))
+        .route("/metrics", get(metrics))
         .route("/write", post(write))
         .route("/internal/shards/{id}/append", post(append))
         .with_state(node)
@@ -81,6 +83,24 @@ async fn ping() -> impl IntoResponse {
     (StatusCode::NO_CONTENT, [("x-influxdb-version", version), ("x-influxdb-build", HeaderValue::from_static("datad"))])
 }
 
+/// OpenMetrics content type of `/metrics`.
+const OPENMETRICS_TEXT: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// `GET /metrics`: the node's counters and what it holds now.
+async fn metrics(State(node): State<Arc<Node>>) -> Result<Response, ApiError> {
+    let now = Holdings {
+        shards: node.store.summaries().len() as u64,
+        running_copies: node.running_tasks().len() as u64,
+        reclaimable_bytes: reclaim::reclaimable_bytes(&node),
+        metadata_index: node.cache.current().map_or(0, |m| m.index),
+    };
+    let text = node.metrics.render(now).map_err(|e| {
+        tracing::error!(%e, "cannot render the metrics");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "cannot render the metrics")
+    })?;
+    Ok(([(header::CONTENT_TYPE, OPENMETRICS_TEXT)], text).into_response())
+}
+
 async fn status(State(node): State<Arc<Node>>) -> Json<DataNodeStatus> {
     let node_id = node.node_id();
     Json(DataNodeStatus {
@@ -100,12 +120,38 @@ async fn write(
     query: Result<Query<WriteQuery>, QueryRejection>,
     payload: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
-    write_path::write(&node, query, body(payload)?).await
+    let result = async {
+        let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+        write_path::write(&node, query, body(payload)?).await
+    }
+    .await;
+    match result {
+        Ok(points) => {
+            node.metrics.write("acknowledged", points);
+            Ok(StatusCode::NO_CONTENT)
+        }
+        Err(error) => {
+            node.metrics.write(&error.code, 0);
+            Err(error)
+        }
+    }
 }
 
 async fn append(
     State(node): State<Arc<Node>>,
+    path: Result<Path<ShardId>, PathRejection>,
+    headers: HeaderMap,
+    payload: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, ApiError> {
+    let result = append_checked(&node, path, headers, payload).await;
+    node.metrics.append(result.as_ref().map_or_else(|e| e.code.as_str(), |_| "stored"));
+    result
+}
+
+/// `POST /internal/shards/{id}/append`: stores lines another data node routed here, once
+/// [`check_owner`] agrees with its routing.
+async fn append_checked(
+    node: &Node,
     path: Result<Path<ShardId>, PathRejection>,
     headers: HeaderMap,
     payload: Result<Bytes, BytesRejection>,
@@ -122,7 +168,7 @@ async fn append(
         })?,
     };
     let owners = headers.get(write_path::OWNERS_HEADER).map(|v| v.to_str().unwrap_or_default().to_owned());
-    check_owner(&node, shard_id, index, owners.as_deref()).await?;
+    check_owner(node, shard_id, index, owners.as_deref()).await?;
     if data.is_empty() {
         return Ok(StatusCode::NO_CONTENT);
     }

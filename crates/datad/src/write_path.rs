@@ -52,8 +52,8 @@ struct Batch {
     data: Vec<u8>,
 }
 
-/// Handles a write; `Ok` means every owner stored every line.
-pub(crate) async fn write(node: &Arc<Node>, query: WriteQuery, body: Bytes) -> Result<StatusCode, ApiError> {
+/// Handles a write; `Ok` (the points acknowledged) means every current owner stored every line.
+pub(crate) async fn write(node: &Arc<Node>, query: WriteQuery, body: Bytes) -> Result<u64, ApiError> {
     let db = query
         .db
         .filter(|db| !db.is_empty())
@@ -73,7 +73,7 @@ pub(crate) async fn write(node: &Arc<Node>, query: WriteQuery, body: Bytes) -> R
     }
     let lines = parse_lines(&body, meta_model::wall_clock(), precision).map_err(ApiError::from)?;
     if lines.is_empty() {
-        return Ok(StatusCode::NO_CONTENT);
+        return Ok(0);
     }
     let (mut meta, rp) = resolve_policy(node, &db, query.rp.as_deref()).await?;
     let policy = meta.state.retention_policy(&db, &rp).map(|p| p.live_groups().cloned().collect());
@@ -132,8 +132,10 @@ pub(crate) async fn write(node: &Arc<Node>, query: WriteQuery, body: Bytes) -> R
             .mark_written(&node.client, &unmarked)
             .await
             .map_err(|e| meta_error(e, "cannot record that the shards hold data"))?;
+        node.metrics.marked(unmarked.len() as u64);
     }
-    deliver(node, meta, batches).await
+    deliver(node, meta, batches).await?;
+    Ok(lines.len() as u64)
 }
 
 /// The metadata and the policy name a write goes to, reading the metadata again once when the

@@ -419,6 +419,8 @@ async fn an_owner_refuses_appends_routed_by_stale_metadata_and_no_stale_write_is
     assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE, "{message}");
     assert!(message.starts_with("stale_routing"), "{message}");
     assert_eq!(size_on(b.clone()).await, b_before, "B took nothing for a shard it no longer owns");
+    let metrics = http.get(format!("http://{b}/metrics")).send().await.expect("metrics").text().await.expect("text");
+    assert!(metrics.contains("datad_internal_appends_total{outcome=\"not_owner\"}"), "{metrics}");
 
     // Once A reads the metadata again, the same write goes to the current owners.
     *fake.frozen.lock().expect("fake") = None;

@@ -50,6 +50,9 @@ async fn a_write_to_a_shard_without_any_owner_is_refused_never_acknowledged() {
     .await;
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("\"no_owner\"") && body.contains(&shard.to_string()), "names the shard: {body}");
+    let url = format!("http://{}/metrics", cluster.data_addr(b));
+    let metrics = cluster.http.get(&url).send().await.expect("metrics").text().await.expect("text");
+    assert!(metrics.contains("datad_writes_total{outcome=\"no_owner\"}"), "the refusal is counted:\n{metrics}");
 
     let report = wait_for(Duration::from_secs(20), "the shard reported unrecoverable", || async {
         let report = entropy(&cluster).await;
