@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use meta_client::Client;
 use meta_model::{NodeId, ShardId, TaskId};
@@ -17,6 +17,8 @@ use crate::shard_store::{lock, ShardStore};
 const PEER_TIMEOUT: Duration = Duration::from_secs(30);
 /// Timeout of connecting to a peer data node.
 const PEER_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The shortest silence of the meta leader after which the node counts as out of touch.
+const IN_TOUCH_AT_LEAST: Duration = Duration::from_secs(3);
 
 /// The shared state of one data node.
 #[derive(Debug)]
@@ -41,6 +43,8 @@ pub(crate) struct Node {
     running: Mutex<BTreeMap<TaskId, ShardId>>,
     /// What the node counts (`/metrics`).
     pub(crate) metrics: DataMetrics,
+    /// When the last heartbeat reached the meta leader, and the interval it asked for.
+    last_heartbeat: Mutex<Option<(Instant, Duration)>>,
 }
 
 impl Node {
@@ -62,6 +66,7 @@ impl Node {
             registered: tokio::sync::Notify::new(),
             running: Mutex::new(BTreeMap::new()),
             metrics: DataMetrics::default(),
+            last_heartbeat: Mutex::new(None),
         }
     }
 
@@ -107,6 +112,17 @@ impl Node {
     /// Whether a task is copying `shard_id` now.
     pub(crate) fn is_copying(&self, shard_id: ShardId) -> bool {
         lock(&self.running).values().any(|&s| s == shard_id)
+    }
+
+    /// Records a heartbeat the meta leader answered, and the interval it asked for.
+    pub(crate) fn heartbeat_answered(&self, interval: Duration) {
+        *lock(&self.last_heartbeat) = Some((Instant::now(), interval));
+    }
+
+    /// Whether the meta leader answered a heartbeat lately (within three intervals, and at least
+    /// [`IN_TOUCH_AT_LEAST`]): if not, the node may be cut off and its metadata stale.
+    pub(crate) fn meta_in_touch(&self) -> bool {
+        lock(&self.last_heartbeat).is_some_and(|(at, interval)| at.elapsed() <= (interval * 3).max(IN_TOUCH_AT_LEAST))
     }
 
     /// The tasks running now.

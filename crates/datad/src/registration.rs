@@ -97,6 +97,7 @@ async fn heartbeat_until_refused(node: &Node, node_id: NodeId) -> String {
         };
         match node.client.heartbeat(node_id, &request).await {
             Ok(reply) => {
+                node.heartbeat_answered(interval);
                 if full {
                     tracing::debug!(node_id, inventory_version = version, shards = inventory.len(), "inventory sent");
                     sent = Some((version, inventory));

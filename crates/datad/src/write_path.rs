@@ -124,6 +124,23 @@ pub(crate) async fn write(node: &Arc<Node>, query: WriteQuery, body: Bytes) -> R
             meta = fresh;
         }
     }
+    // A shard only this node owns has nobody to check how it was routed: the metadata it goes by
+    // must be recent. Out of touch with the meta leader, read it again (or refuse the write).
+    let me = node.node_id();
+    let sole = |b: &Batch| me.is_some_and(|me| b.owners == [me]);
+    if batches.values().any(sole) && !node.meta_in_touch() {
+        meta = node.cache.refresh_within(&node.client, REFRESH_LIMIT).await.map_err(|e| {
+            let message = format!(
+                "this node is out of touch with the meta nodes ({e}); it may no longer own the shards it would write"
+            );
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "metadata_stale", message)
+        })?;
+        for (shard, batch) in &mut batches {
+            if let Some(view) = meta.state.shard(*shard) {
+                batch.owners.clone_from(&view.shard.owners);
+            }
+        }
+    }
     // The meta service must know a shard may hold data before its first write is acknowledged:
     // otherwise a sole owner dying right after that write would make real data look never written.
     let unmarked = node.cache.unmarked(&meta, batches.keys().copied());

@@ -33,6 +33,9 @@ struct Fake {
     marked: Mutex<Vec<Vec<ShardId>>>,
     /// The metadata the frozen router serves while set (a node cut off from metadata changes).
     frozen: Mutex<Option<(u64, MetaState)>>,
+    /// While set, heartbeats and the frozen router's metadata answer 503 (the meta nodes are
+    /// out of reach).
+    down: std::sync::atomic::AtomicBool,
 }
 
 type Reply<T> = Result<Json<T>, (StatusCode, Json<ErrorReply>)>;
@@ -84,14 +87,17 @@ async fn metadata(State(fake): State<Arc<Fake>>, Query(query): Query<IndexQuery>
 }
 
 /// `/v1/metadata` of the frozen router: the frozen snapshot while there is one.
-async fn frozen_metadata(State(fake): State<Arc<Fake>>, query: Query<IndexQuery>) -> Json<MetadataReply<'static>> {
+async fn frozen_metadata(State(fake): State<Arc<Fake>>, query: Query<IndexQuery>) -> Reply<MetadataReply<'static>> {
+    if fake.down.load(std::sync::atomic::Ordering::SeqCst) {
+        return refuse(StatusCode::SERVICE_UNAVAILABLE, "no_leader");
+    }
     let frozen = fake.frozen.lock().expect("fake").clone();
     match frozen {
         Some((index, state)) => {
             tokio::time::sleep(Duration::from_millis(100)).await; // a long poll that sees nothing new
-            Json(MetadataReply { index, metadata: Metadata::of(&state).into_owned() })
+            Ok(Json(MetadataReply { index, metadata: Metadata::of(&state).into_owned() }))
         }
-        None => metadata(State(fake), query).await,
+        None => Ok(metadata(State(fake), query).await),
     }
 }
 
@@ -105,6 +111,9 @@ async fn heartbeat(
     Path(id): Path<NodeId>,
     Json(request): Json<HeartbeatRequest>,
 ) -> Reply<HeartbeatReply> {
+    if fake.down.load(std::sync::atomic::Ordering::SeqCst) {
+        return refuse(StatusCode::SERVICE_UNAVAILABLE, "no_leader");
+    }
     let Some(node) = fake.state.lock().expect("fake state").1.data_node(id).cloned() else {
         return refuse(StatusCode::NOT_FOUND, "data_node_not_found");
     };
@@ -458,4 +467,34 @@ async fn an_owner_refuses_appends_routed_by_stale_metadata_and_no_stale_write_is
     *fake.frozen.lock().expect("fake") = None;
     assert_eq!(write("cpu v=7 1700000000000000004").await.status(), StatusCode::NO_CONTENT);
     assert!(size_on(b.clone()).await > b_before, "B, an owner again, got the write");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sole_owner_out_of_touch_with_the_meta_nodes_refuses_writes_it_cannot_route_for_sure() {
+    let (fake, _live) = fake_meta().await;
+    let view = frozen_view(&fake).await;
+    let http = reqwest::Client::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let a = free_addr().await;
+    start_datad(&view, &a, &dir);
+    fake.add_data_node(&a);
+    let spec =
+        RetentionPolicySpec { name: "autogen".into(), duration: 0, shard_group_duration: None, replication_factor: 1 };
+    fake.apply(Command::CreateDatabase { name: "telegraf".into(), default_retention_policy: Some(spec) });
+    eventually("A is registered", || async { status(&http, &a).await.is_some_and(|s| s.registered) }).await;
+    let write = |body: &'static str| http.post(format!("http://{a}/write?db=telegraf")).body(body).send();
+    assert_eq!(write("cpu v=1 1700000000000000000").await.expect("write").status(), StatusCode::NO_CONTENT);
+
+    // The meta nodes go out of reach: heartbeats fail, the metadata cannot be read.
+    fake.down.store(true, std::sync::atomic::Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let (code, message) = error_code(write("cpu v=2 1700000000000000001").await.expect("write")).await;
+    assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE, "{message}");
+    assert!(message.starts_with("metadata_stale"), "{message}");
+
+    fake.down.store(false, std::sync::atomic::Ordering::SeqCst);
+    eventually("writes are taken again", || async {
+        write("cpu v=3 1700000000000000002").await.is_ok_and(|r| r.status() == StatusCode::NO_CONTENT)
+    })
+    .await;
 }
