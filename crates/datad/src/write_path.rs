@@ -266,19 +266,18 @@ async fn deliver(
             return Ok(StatusCode::NO_CONTENT);
         }
         tracing::info!(index = meta.index, shards = ?refused, "owners refused: routed by stale metadata; reading it again");
-        if node.cache.is_unreachable() {
+        let index = meta.index;
+        let unreachable = |why: String| {
             let message = format!(
-                "owners refused shard(s) {refused:?} as routed by this node's metadata (index {}), and the meta nodes \
-                 are unreachable to learn the current owners",
-                meta.index
+                "owners refused shard(s) {refused:?} as routed by this node's metadata (index {index}), and the \
+                 current owners cannot be learned: {why}"
             );
-            return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "stale_routing", message));
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "stale_routing", message)
+        };
+        if node.cache.is_unreachable() {
+            return Err(unreachable("the meta nodes are unreachable".to_owned()));
         }
-        meta = node
-            .cache
-            .refresh_within(&node.client, REFRESH_LIMIT)
-            .await
-            .map_err(|e| meta_error(e, "owners refused the write as routed"))?;
+        meta = node.cache.refresh_within(&node.client, REFRESH_LIMIT).await.map_err(|e| unreachable(e.to_string()))?;
         pending = Vec::new();
         for shard in refused {
             let view = meta.state.shard(shard).ok_or_else(|| {
