@@ -86,19 +86,22 @@ async fn metadata(State(fake): State<Arc<Fake>>, Query(query): Query<IndexQuery>
     Json(MetadataReply { index, metadata: Metadata::of(&state).into_owned() })
 }
 
-/// `/v1/metadata` of the frozen router: the frozen snapshot while there is one.
+/// `/v1/metadata` of the frozen router: the frozen snapshot while there is one. Checked again when
+/// a live long poll ends, so no answer given after the freeze shows a later change.
 async fn frozen_metadata(State(fake): State<Arc<Fake>>, query: Query<IndexQuery>) -> Reply<MetadataReply<'static>> {
     if fake.down.load(std::sync::atomic::Ordering::SeqCst) {
         return refuse(StatusCode::SERVICE_UNAVAILABLE, "no_leader");
     }
-    let frozen = fake.frozen.lock().expect("fake").clone();
-    match frozen {
-        Some((index, state)) => {
-            tokio::time::sleep(Duration::from_millis(100)).await; // a long poll that sees nothing new
-            Ok(Json(MetadataReply { index, metadata: Metadata::of(&state).into_owned() }))
-        }
-        None => Ok(metadata(State(fake), query).await),
+    let frozen_reply = |fake: &Fake| {
+        let frozen = fake.frozen.lock().expect("fake").clone();
+        frozen.map(|(index, state)| Json(MetadataReply { index, metadata: Metadata::of(&state).into_owned() }))
+    };
+    if let Some(reply) = frozen_reply(&fake) {
+        tokio::time::sleep(Duration::from_millis(100)).await; // a long poll that sees nothing new
+        return Ok(reply);
     }
+    let live = metadata(State(Arc::clone(&fake)), query).await;
+    Ok(frozen_reply(&fake).unwrap_or(live))
 }
 
 async fn data_nodes(State(fake): State<Arc<Fake>>) -> Json<DataNodeList> {
@@ -411,7 +414,6 @@ async fn an_owner_refuses_appends_routed_by_stale_metadata_and_no_stale_write_is
     // A is cut off from metadata changes; the shard moves from B to C.
     let snapshot = fake.state.lock().expect("fake").clone();
     *fake.frozen.lock().expect("fake") = Some(snapshot);
-    tokio::time::sleep(Duration::from_millis(300)).await; // A's poll in flight when it froze ends
     fake.apply(Command::AddShardOwner { shard_id: shard, node_id: ids[2] });
     fake.apply(Command::RemoveShardOwner { shard_id: shard, node_id: ids[1] });
     let moved_at = fake.state.lock().expect("fake").0;
@@ -454,7 +456,6 @@ async fn an_owner_refuses_appends_routed_by_stale_metadata_and_no_stale_write_is
     // to an old owner list, so the write is not acknowledged without B, now an owner too.
     let snapshot = fake.state.lock().expect("fake").clone();
     *fake.frozen.lock().expect("fake") = Some(snapshot);
-    tokio::time::sleep(Duration::from_millis(300)).await;
     fake.apply(Command::AddShardOwner { shard_id: shard, node_id: ids[1] });
     let added_at = fake.state.lock().expect("fake").0;
     eventually("C sees the new owner", || async {
@@ -486,8 +487,14 @@ async fn a_sole_owner_out_of_touch_with_the_meta_nodes_refuses_writes_it_cannot_
     assert_eq!(write("cpu v=1 1700000000000000000").await.expect("write").status(), StatusCode::NO_CONTENT);
 
     // The meta nodes go out of reach: heartbeats fail, the metadata cannot be read.
+    // Writes are taken until A notices it is out of touch (a few heartbeat intervals, at least 3 s).
     fake.down.store(true, std::sync::atomic::Ordering::SeqCst);
-    tokio::time::sleep(Duration::from_millis(3500)).await;
+    eventually("A refuses to write alone while out of touch", || async {
+        let response = write("cpu v=2 1700000000000000001").await.expect("write");
+        let refused = response.status() == StatusCode::SERVICE_UNAVAILABLE;
+        refused && error_code(response).await.1.starts_with("metadata_stale")
+    })
+    .await;
     let (code, message) = error_code(write("cpu v=2 1700000000000000001").await.expect("write")).await;
     assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE, "{message}");
     assert!(message.starts_with("metadata_stale"), "{message}");

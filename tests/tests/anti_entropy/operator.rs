@@ -121,7 +121,11 @@ async fn a_killed_copys_partial_file_is_reclaimed_and_a_retry_needs_no_cleanup()
         (!status.running_tasks.is_empty()).then_some(())
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(600)).await; // some bytes arrive
+    wait_for(Duration::from_secs(20), "some bytes of the copy arrived", || async {
+        let progress = task_of(&tasks(&cluster).await, shard).and_then(|t| t.progress.clone());
+        progress.filter(|p| p.bytes_done > 0).map(drop)
+    })
+    .await;
     metactl(&cluster, &["kill-copy-shard", &args[0], &args[1], &args[2]]).await;
     let reclaimable = wait_for(Duration::from_secs(10), "the partial file abandoned", || async {
         let status = cluster.data_status(slow).await?;
