@@ -119,10 +119,10 @@ impl Tracker {
                 let changed = last.is_none_or(|old| !same_shards(old, &inventory));
                 let first_report = last.is_none();
                 for &shard in inventory.shards.keys() {
-                    if self.seen.insert(shard) && !first_report {
-                        self.recent.push_back((shard, now));
-                        self.recent_at.insert(shard, now);
+                    if !first_report {
+                        self.first_seen(shard, now);
                     }
+                    self.seen.insert(shard);
                 }
                 self.forget_old(now, settings);
                 (Some((request.inventory_version, inventory)), changed)
@@ -272,6 +272,11 @@ impl Tracker {
     /// write are not taken for a loss.
     pub(crate) fn written(&mut self, now: Instant, shard: ShardId, settings: &AntiEntropySettings) {
         self.forget_old(now, settings);
+        self.first_seen(shard, now);
+    }
+
+    /// Notes `shard` as written recently, unless it was seen before under this leader.
+    fn first_seen(&mut self, shard: ShardId, now: Instant) {
         if self.seen.insert(shard) {
             self.recent.push_back((shard, now));
             self.recent_at.insert(shard, now);

@@ -2,7 +2,6 @@
 //! `GET /v1/metadata?index=N&wait=30s` (the call returns as soon as the index moves past `N`).
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -30,8 +29,6 @@ pub(crate) struct MetadataCache {
     current: RwLock<Option<Arc<CachedMetadata>>>,
     /// Shards this node marked written, until the metadata it caches says so itself.
     marked: Mutex<BTreeSet<ShardId>>,
-    /// Whether the last read of the metadata failed (the meta nodes are unreachable).
-    unreachable: AtomicBool,
 }
 
 impl MetadataCache {
@@ -74,13 +71,12 @@ impl MetadataCache {
 
     /// Reads the metadata now (without waiting for a change) and installs it.
     pub(crate) async fn refresh(&self, client: &Client) -> Result<Arc<CachedMetadata>, ClientError> {
-        let reply = client.metadata(None, Duration::ZERO).await;
-        self.unreachable.store(reply.is_err(), Ordering::Relaxed);
-        Ok(self.install(reply?))
+        let reply = client.metadata(None, Duration::ZERO).await?;
+        Ok(self.install(reply))
     }
 
     /// [`MetadataCache::refresh`] bounded by `limit`: a request path that must learn the current
-    /// metadata fails fast when the meta nodes do not answer (and marks them unreachable).
+    /// metadata fails fast when the meta nodes do not answer.
     pub(crate) async fn refresh_within(
         &self,
         client: &Client,
@@ -89,16 +85,9 @@ impl MetadataCache {
         match tokio::time::timeout(limit, self.refresh(client)).await {
             Ok(result) => result,
             Err(_) => {
-                self.unreachable.store(true, Ordering::Relaxed);
                 Err(ClientError::Unavailable { last: format!("no metadata from the meta nodes within {limit:?}") })
             }
         }
-    }
-
-    /// Whether the last read of the metadata failed: reading it again now is likely to fail too
-    /// (and to take the client's retries), so callers that need it fresh fail fast instead.
-    pub(crate) fn is_unreachable(&self) -> bool {
-        self.unreachable.load(Ordering::Relaxed)
     }
 
     /// Whether a shard still takes writes: its group has not ended at `now`. Unknown shards (and
@@ -112,9 +101,7 @@ impl MetadataCache {
     pub(crate) async fn follow(self: Arc<Self>, client: Arc<Client>) {
         loop {
             let index = self.current().map(|cached| cached.index);
-            let reply = client.metadata(index, LONG_POLL).await;
-            self.unreachable.store(reply.is_err(), Ordering::Relaxed);
-            match reply {
+            match client.metadata(index, LONG_POLL).await {
                 Ok(reply) => {
                     let installed = self.install(reply);
                     if Some(installed.index) != index {

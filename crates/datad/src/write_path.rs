@@ -119,16 +119,18 @@ pub(crate) async fn write(node: &Arc<Node>, query: WriteQuery, body: Bytes) -> R
     // metadata again, so the index the owners check covers the group.
     let known =
         |meta: &CachedMetadata| batches.values().flat_map(|b| &b.owners).all(|&o| meta.state.data_node(o).is_some());
+    let mut refreshed = false;
     if groups_fetched || !known(&meta) {
-        if let Ok(fresh) = node.cache.refresh(&node.client).await {
+        if let Ok(fresh) = node.cache.refresh_within(&node.client, REFRESH_LIMIT).await {
             meta = fresh;
+            refreshed = true;
         }
     }
     // A shard only this node owns has nobody to check how it was routed: the metadata it goes by
     // must be recent. Out of touch with the meta leader, read it again (or refuse the write).
     let me = node.node_id();
     let sole = |b: &Batch| me.is_some_and(|me| b.owners == [me]);
-    if batches.values().any(sole) && !node.meta_in_touch() {
+    if !refreshed && batches.values().any(sole) && !node.meta_in_touch() {
         meta = node.cache.refresh_within(&node.client, REFRESH_LIMIT).await.map_err(|e| {
             let message = format!(
                 "this node is out of touch with the meta nodes ({e}); it may no longer own the shards it would write"
@@ -274,8 +276,8 @@ async fn deliver(
             );
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "stale_routing", message)
         };
-        if node.cache.is_unreachable() {
-            return Err(unreachable("the meta nodes are unreachable".to_owned()));
+        if !node.meta_in_touch() {
+            return Err(unreachable("this node is out of touch with the meta nodes".to_owned()));
         }
         meta = node.cache.refresh_within(&node.client, REFRESH_LIMIT).await.map_err(|e| unreachable(e.to_string()))?;
         pending = Vec::new();

@@ -93,7 +93,8 @@ pub(crate) async fn restore<S: MetaService>(
     ApiJson(backup): ApiJson<MetadataReply<'static>>,
 ) -> Result<StatusCode, ApiError> {
     let record = backup.metadata.into_record();
-    if let Err(reason) = MetaState::from(record.clone()).check_invariants() {
+    let restore = Command::restore(&record).map_err(ApiError::internal)?;
+    if let Err(reason) = MetaState::from(record).check_invariants() {
         return Err(ApplyError::InvalidBackup { reason }.into());
     }
     // The restored ID counter moves past the backup's IDs; meta nodes not yet recorded in the
@@ -105,7 +106,6 @@ pub(crate) async fn restore<S: MetaService>(
             message: "the cluster is still recording its meta nodes; retry once /ready answers 200".to_owned(),
         });
     }
-    let restore = Command::restore(&record).map_err(ApiError::internal)?;
     let () = super::propose(&*service, restore).await?;
     Ok(StatusCode::NO_CONTENT)
 }
