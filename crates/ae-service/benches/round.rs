@@ -71,6 +71,7 @@ async fn main() {
             version: "bench".into(),
             inventory_version: 1,
             inventory: Some(inventory),
+            handoff: Vec::new(),
         };
         service.serving(&*port).heartbeat(Heartbeat { node_id, request }).await.expect("heartbeat");
     }
@@ -87,6 +88,7 @@ async fn main() {
                     version: "bench".into(),
                     inventory_version: 1,
                     inventory: None,
+                    handoff: Vec::new(),
                 };
                 // A node removed by the benchmark is refused: it stays silent, as a dead one would.
                 let _ = beating.serving(&*beat_port).heartbeat(Heartbeat { node_id, request }).await;

@@ -57,6 +57,7 @@ impl AntiEntropy {
                     dead_in_ms: t.tracker.dead_in(now, n.id, settings).map(millis),
                     version: t.tracker.version(n.id).map(str::to_owned),
                     shards_reported: t.tracker.inventory(n.id).map(|i| i.shards.len()),
+                    handoff: t.tracker.handoff(n.id).to_vec(),
                 })
                 .collect();
             EntropyReport {

@@ -88,6 +88,7 @@ impl World {
             version: "test".into(),
             inventory_version: version,
             inventory: Some(inventory.collect()),
+            handoff: Vec::new(),
         };
         self.serving().heartbeat(Heartbeat { node_id: id, request }).await.map(drop)
     }

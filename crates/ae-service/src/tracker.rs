@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use ae_planner::{Inventory, ShardCopy};
 use meta_model::{NodeId, ShardId, TaskId};
-use meta_wire::{HeartbeatRequest, Liveness, TaskProgress};
+use meta_wire::{HandoffQueueReport, HeartbeatRequest, Liveness, TaskProgress};
 
 use crate::settings::AntiEntropySettings;
 
@@ -23,6 +23,8 @@ struct Heard {
     inventory_version: u64,
     /// The last inventory received, with its version; current only if that is the announced one.
     inventory: Option<(u64, Inventory)>,
+    /// The hinted-handoff queues the node reported last.
+    handoff: Vec<HandoffQueueReport>,
 }
 
 impl Heard {
@@ -135,6 +137,7 @@ impl Tracker {
             version: request.version,
             inventory_version: request.inventory_version,
             inventory,
+            handoff: request.handoff,
         };
         let send_inventory = heard.current_inventory().is_none();
         let lacks = |shard: ShardId| heard.current_inventory().is_some_and(|inv| !inv.holds(shard));
@@ -206,7 +209,12 @@ impl Tracker {
         self.nodes.get(&node_id).map(|h| h.version.as_str())
     }
 
-    /// The node's current inventory, if the leader has it.
+    /// The hinted-handoff queues the node reported last (none if never heard).
+    pub(crate) fn handoff(&self, node_id: NodeId) -> &[HandoffQueueReport] {
+        self.nodes.get(&node_id).map_or(&[], |heard| heard.handoff.as_slice())
+    }
+
+    /// The last inventory `node_id` reported, current or not.
     pub(crate) fn inventory(&self, node_id: NodeId) -> Option<&Inventory> {
         self.nodes.get(&node_id).and_then(Heard::current_inventory)
     }
@@ -342,6 +350,7 @@ mod tests {
             inventory: shards.map(|s| {
                 s.iter().map(|&shard_id| ShardReport { shard_id, size: 1, checksum: 2, hot: false }).collect()
             }),
+            handoff: Vec::new(),
         }
     }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::error::DatadError;
+use crate::handoff::HandoffSettings;
 
 /// Command-line flags; each can also come from a `DATAD_*` environment variable.
 #[derive(Clone, Debug, Parser)]
@@ -49,6 +50,17 @@ pub struct Cli {
     /// moved to another node): until then a retry resumes from it; then it is deleted (e.g. `1h`).
     #[arg(long, env = "DATAD_PARTIAL_TTL", default_value = "1h")]
     pub partial_ttl: String,
+    /// Most bytes a hinted-handoff queue (one per owner this node could not write to) holds;
+    /// writes beyond are dropped and counted (InfluxDB's default: 10 GiB).
+    #[arg(long, env = "DATAD_HANDOFF_MAX_SIZE", default_value_t = 10 * 1024 * 1024 * 1024)]
+    pub handoff_max_size: u64,
+    /// Longest a write waits in a hinted-handoff queue before it is dropped and counted (InfluxDB's
+    /// default: 168h).
+    #[arg(long, env = "DATAD_HANDOFF_MAX_AGE", default_value = "168h")]
+    pub handoff_max_age: String,
+    /// Pause between attempts to deliver the hinted-handoff queues (e.g. `1s`).
+    #[arg(long, env = "DATAD_HANDOFF_RETRY_INTERVAL", default_value = "1s")]
+    pub handoff_retry_interval: String,
     /// Register this node at start if it is not registered yet, as `metactl add-data ADDR`
     /// would (for unattended starts: compose, systemd). Without it an operator registers it.
     #[arg(long, env = "DATAD_REGISTER")]
@@ -88,6 +100,8 @@ pub struct Config {
     pub partial_ttl: Duration,
     /// Register itself at start when not registered yet.
     pub register: bool,
+    /// Hinted-handoff limits and pace.
+    pub handoff: HandoffSettings,
 }
 
 fn invalid(option: &'static str, value: impl Into<String>, reason: impl Into<String>) -> DatadError {
@@ -141,6 +155,11 @@ impl Cli {
             max_copy_rate: (self.max_copy_rate > 0).then_some(self.max_copy_rate),
             partial_ttl: parse_interval("--partial-ttl", &self.partial_ttl)?,
             register: self.register,
+            handoff: HandoffSettings {
+                max_size: self.handoff_max_size,
+                max_age: parse_interval("--handoff-max-age", &self.handoff_max_age)?,
+                retry_interval: parse_interval("--handoff-retry-interval", &self.handoff_retry_interval)?,
+            },
         })
     }
 }
@@ -162,6 +181,8 @@ mod tests {
         assert_eq!(config.heartbeat_interval, Duration::from_secs(1));
         assert_eq!(config.claim_interval, Duration::from_secs(1));
         assert_eq!(config.advertise, None);
+        assert_eq!(config.handoff.max_size, 10 << 30);
+        assert_eq!(config.handoff.max_age, Duration::from_secs(168 * 3600));
     }
 
     #[test]
@@ -171,6 +192,7 @@ mod tests {
             (&["--chunk-size", "0"], "--chunk-size"),
             (&["--heartbeat-interval", "0"], "--heartbeat-interval"),
             (&["--claim-interval", "soon"], "--claim-interval"),
+            (&["--handoff-max-age", "0s"], "--handoff-max-age"),
         ] {
             match parse(flags) {
                 Err(DatadError::Config { option: got, .. }) => assert_eq!(got, option),

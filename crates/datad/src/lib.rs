@@ -3,8 +3,9 @@
 //!
 //! It serves HTTP at once, waits until an operator registers its address (`metactl add-data
 //! HOST:PORT`), then heartbeats with its shard inventory, follows the metadata by long-polling,
-//! stores line-protocol writes in one append-only file per shard, serves shard files to peers and
-//! pulls the copy tasks it is the target of, with resumable, checksum-verified transfers.
+//! stores line-protocol writes in one append-only file per shard (queueing what an owner could not
+//! take for hinted handoff), serves shard files to peers and pulls the copy tasks it is the target
+//! of, with resumable, checksum-verified transfers.
 //!
 //! ```text
 //!            ┌───────────── meta service (/v1) ─────────────┐
@@ -27,9 +28,12 @@
 //! ```
 
 mod config;
+mod consistency;
 mod copy_worker;
 mod error;
 mod fnv;
+mod frame;
+mod handoff;
 mod line_protocol;
 mod metadata_cache;
 mod metrics;
@@ -48,8 +52,10 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
 pub use config::{Cli, Config, MAX_CHUNK_SIZE};
+pub use consistency::Consistency;
 pub use error::{ApiError, DatadError};
 pub use fnv::{fnv1a, Fnv64};
+pub use handoff::HandoffSettings;
 pub use line_protocol::{parse_lines, Line, Precision};
 pub use routes::{peer_router, MAX_WRITE_BYTES};
 pub use shard_store::{file_digest, PartialCopy, ShardStore};
@@ -62,6 +68,7 @@ use crate::node::Node;
 pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), DatadError> {
     // Digesting the shard files happens once, before anything else runs.
     let store = ShardStore::open(&config.data_dir)?;
+    let handoff = handoff::Handoff::open(&config.data_dir, config.handoff)?;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| DatadError::Listen { addr: config.listen.to_string(), source })?;
@@ -69,13 +76,14 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         listener.local_addr().map_err(|source| DatadError::Listen { addr: config.listen.to_string(), source })?;
     let advertise = config.advertise.clone().unwrap_or_else(|| bound.to_string());
     let client = meta_client::Client::new(&config.meta)?.with_token(config.token.clone());
-    let node = Arc::new(Node::new(config, advertise, client, store));
+    let node = Arc::new(Node::new(config, advertise, client, store, handoff));
 
     let mut background = JoinSet::new();
     background.spawn(Arc::clone(&node.cache).follow(Arc::clone(&node.client)));
     background.spawn(registration::run(Arc::clone(&node)));
     background.spawn(copy_worker::claim_loop(Arc::clone(&node)));
     background.spawn(reclaim::run(Arc::clone(&node)));
+    background.spawn(handoff::drain::run(Arc::clone(&node)));
 
     tracing::info!(listen = %bound, addr = %node.advertise, meta = ?node.config.meta, "datad serving");
     let served = axum::serve(listener, routes::app(Arc::clone(&node))).with_graceful_shutdown(shutdown).await;

@@ -1,11 +1,13 @@
 //! What a data node counts, at `GET /metrics` (OpenMetrics text, `prometheus-client`): writes by
 //! outcome, internal appends refused as misrouted, shards marked written, partial copies reclaimed,
-//! and, read at each scrape, what it holds now.
+//! writes queued, delivered and dropped by hinted handoff, and, read at each scrape, what it holds
+//! now (shards, copies, reclaimable bytes, its hinted-handoff queues).
 
+use meta_wire::HandoffQueueReport;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::registry::Registry;
 
 /// `(label, value)` pairs of one series.
@@ -19,10 +21,13 @@ pub(crate) struct DataMetrics {
     points: Counter,
     marked: Counter,
     reclaimed_bytes: Counter,
+    handoff_queued: Counter,
+    handoff_delivered: Counter,
+    handoff_dropped: Family<Labels, Counter>,
 }
 
 /// What the node holds at the moment of a scrape.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Holdings {
     /// Shard files.
     pub(crate) shards: u64,
@@ -32,6 +37,8 @@ pub(crate) struct Holdings {
     pub(crate) reclaimable_bytes: u64,
     /// The metadata index the node's cache reflects (0 before the first read).
     pub(crate) metadata_index: u64,
+    /// The hinted-handoff queues, by target.
+    pub(crate) handoff: Vec<HandoffQueueReport>,
 }
 
 impl DataMetrics {
@@ -56,6 +63,22 @@ impl DataMetrics {
     /// Bytes of abandoned partial copies deleted.
     pub(crate) fn reclaimed(&self, bytes: u64) {
         self.reclaimed_bytes.inc_by(bytes);
+    }
+
+    /// Writes queued for an owner that could not take them (hinted handoff).
+    pub(crate) fn handoff_queued(&self, writes: u64) {
+        self.handoff_queued.inc_by(writes);
+    }
+
+    /// Queued writes delivered to their owners.
+    pub(crate) fn handoff_delivered(&self, writes: u64) {
+        self.handoff_delivered.inc_by(writes);
+    }
+
+    /// Writes an owner will lack until repair: not queued or dropped from a queue, by `reason`
+    /// (`max_size`, `max_age`, `unwritable`, `refused`, `shard_deleted`).
+    pub(crate) fn handoff_dropped(&self, reason: &str, writes: u64) {
+        self.handoff_dropped.get_or_create(&vec![("reason", reason.to_owned())]).inc_by(writes);
     }
 
     /// The OpenMetrics text of the counters and of `now`.
@@ -87,6 +110,44 @@ impl DataMetrics {
             gauge(now.reclaimable_bytes),
         );
         registry.register("datad_metadata_index", "Metadata index of the node's cache", gauge(now.metadata_index));
+        registry.register(
+            "datad_handoff_queued",
+            "Writes queued for an owner that could not take them (hinted handoff)",
+            self.handoff_queued.clone(),
+        );
+        registry.register(
+            "datad_handoff_delivered",
+            "Queued writes delivered to their owners",
+            self.handoff_delivered.clone(),
+        );
+        registry.register(
+            "datad_handoff_dropped",
+            "Writes an owner lacks until repair: not queued, or dropped from its queue, by reason",
+            self.handoff_dropped.clone(),
+        );
+        let queue_gauges = |value: fn(&HandoffQueueReport) -> u64| {
+            let family = Family::<Labels, Gauge>::default();
+            for queue in &now.handoff {
+                let labels = vec![("target", queue.target.to_string())];
+                family.get_or_create(&labels).set(i64::try_from(value(queue)).unwrap_or(i64::MAX));
+            }
+            family
+        };
+        registry.register(
+            "datad_handoff_queue_writes",
+            "Writes in the hinted-handoff queue of each target owner",
+            queue_gauges(|q| q.entries),
+        );
+        registry.register(
+            "datad_handoff_queue_bytes",
+            "Bytes in the hinted-handoff queue of each target owner",
+            queue_gauges(|q| q.bytes),
+        );
+        registry.register(
+            "datad_handoff_oldest_age_seconds",
+            "Age of the oldest write in the hinted-handoff queue of each target owner",
+            queue_gauges(|q| q.oldest_age_ms.unwrap_or(0) / 1000),
+        );
         let mut text = String::new();
         encode(&mut text, &registry)?;
         Ok(text)
@@ -105,7 +166,13 @@ mod tests {
         metrics.append("not_owner");
         metrics.marked(2);
         metrics.reclaimed(100);
-        let now = Holdings { shards: 3, running_copies: 1, reclaimable_bytes: 42, metadata_index: 9 };
+        metrics.handoff_queued(3);
+        metrics.handoff_delivered(2);
+        metrics.handoff_dropped("max_size", 1);
+        let queue =
+            HandoffQueueReport { target: 4, entries: 1, bytes: 30, oldest_age_ms: Some(2500), ..Default::default() };
+        let now =
+            Holdings { shards: 3, running_copies: 1, reclaimable_bytes: 42, metadata_index: 9, handoff: vec![queue] };
         let text = metrics.render(now).expect("renders");
         for line in [
             "datad_writes_total{outcome=\"acknowledged\"} 1",
@@ -116,6 +183,12 @@ mod tests {
             "datad_partial_reclaimed_bytes_total 100",
             "datad_partial_reclaimable_bytes 42",
             "datad_shards 3",
+            "datad_handoff_queued_total 3",
+            "datad_handoff_delivered_total 2",
+            "datad_handoff_dropped_total{reason=\"max_size\"} 1",
+            "datad_handoff_queue_writes{target=\"4\"} 1",
+            "datad_handoff_queue_bytes{target=\"4\"} 30",
+            "datad_handoff_oldest_age_seconds{target=\"4\"} 2",
             "# EOF",
         ] {
             assert!(text.contains(line), "{line:?} missing from:\n{text}");

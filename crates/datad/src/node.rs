@@ -1,5 +1,5 @@
 //! What every part of a running data node shares: configuration, clients, the shard store, the
-//! metadata cache, its registration and the copy tasks it runs.
+//! hinted-handoff queues, the metadata cache, its registration and the copy tasks it runs.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -9,6 +9,7 @@ use meta_client::Client;
 use meta_model::{NodeId, ShardId, TaskId};
 
 use crate::config::Config;
+use crate::handoff::Handoff;
 use crate::metadata_cache::MetadataCache;
 use crate::metrics::DataMetrics;
 use crate::shard_store::{lock, ShardStore};
@@ -35,6 +36,8 @@ pub(crate) struct Node {
     pub(crate) store: Arc<ShardStore>,
     /// The cached metadata.
     pub(crate) cache: Arc<MetadataCache>,
+    /// The hinted-handoff queues.
+    pub(crate) handoff: Arc<Handoff>,
     /// The node's ID while it is registered.
     node_id: Mutex<Option<NodeId>>,
     /// Signalled when the node becomes registered, so it claims work at once.
@@ -49,7 +52,7 @@ pub(crate) struct Node {
 
 impl Node {
     /// A node that is not registered yet.
-    pub(crate) fn new(config: Config, advertise: String, client: Client, store: ShardStore) -> Self {
+    pub(crate) fn new(config: Config, advertise: String, client: Client, store: ShardStore, handoff: Handoff) -> Self {
         let peers = reqwest::Client::builder()
             .timeout(PEER_TIMEOUT)
             .connect_timeout(PEER_CONNECT_TIMEOUT)
@@ -62,6 +65,7 @@ impl Node {
             peers,
             store: Arc::new(store),
             cache: Arc::new(MetadataCache::default()),
+            handoff: Arc::new(handoff),
             node_id: Mutex::new(None),
             registered: tokio::sync::Notify::new(),
             running: Mutex::new(BTreeMap::new()),

@@ -72,7 +72,8 @@ mod tests {
         let config = config.into_config().expect("config");
         let store = ShardStore::open(dir).expect("store");
         let client = meta_client::Client::new(["127.0.0.1:1"]).expect("client");
-        Node::new(config, "127.0.0.1:1".into(), client, store)
+        let handoff = crate::handoff::Handoff::open(dir, config.handoff).expect("handoff");
+        Node::new(config, "127.0.0.1:1".into(), client, store, handoff)
     }
 
     #[test]

@@ -94,6 +94,7 @@ async fn heartbeat_until_refused(node: &Node, node_id: NodeId) -> String {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             inventory_version: version,
             inventory: full.then(|| inventory.clone()),
+            handoff: node.handoff.reports(),
         };
         match node.client.heartbeat(node_id, &request).await {
             Ok(reply) => {

@@ -3,8 +3,10 @@
 //! | route | what |
 //! |---|---|
 //! | `GET /health` | `200 {"status":"ok"}` |
-//! | `GET /status` | node ID, registration, shards held, running copy tasks |
-//! | `POST /write?db=DB&rp=RP` | line protocol, routed to shards and owners |
+//! | `GET /status` | node ID, registration, shards held, running copy tasks, handoff queues |
+//! | `GET /metrics` | OpenMetrics text: writes, appends, handoff, reclaim, holdings |
+//! | `GET|HEAD /ping` | `204` with `X-Influxdb-Version` (InfluxDB 1.x clients probe it) |
+//! | `POST /write?db=DB&rp=RP&consistency=C&precision=P` | line protocol, routed to shards and owners |
 //! | `POST /internal/shards/{id}/append` | lines for this node's copy of a shard (no forwarding) |
 //! | `GET /shards/{id}` | the shard's bytes; `Range: bytes=START-END` gives `206` |
 //! | `GET /shards/{id}/digest?len=N` | `{size, len, checksum}` of the first `N` bytes |
@@ -93,6 +95,7 @@ async fn metrics(State(node): State<Arc<Node>>) -> Result<Response, ApiError> {
         running_copies: node.running_tasks().len() as u64,
         reclaimable_bytes: reclaim::reclaimable_bytes(&node),
         metadata_index: node.cache.current().map_or(0, |m| m.index),
+        handoff: node.handoff.reports(),
     };
     let text = node.metrics.render(now).map_err(|e| {
         tracing::error!(%e, "cannot render the metrics");
@@ -112,6 +115,7 @@ async fn status(State(node): State<Arc<Node>>) -> Json<DataNodeStatus> {
         shards: node.store.summaries(),
         running_tasks: node.running_tasks(),
         reclaimable_bytes: reclaim::reclaimable_bytes(&node),
+        handoff: node.handoff.reports(),
     })
 }
 

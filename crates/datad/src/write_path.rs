@@ -1,4 +1,5 @@
-//! `POST /write?db=DB&rp=RP`: routes each line to a shard and stores it on every owner.
+//! `POST /write?db=DB&rp=RP[&consistency=any|one|quorum|all]`: routes each line to a shard and
+//! stores it on its owners.
 //!
 //! ```text
 //!  line ─▶ timestamp ─▶ shard group of db/rp containing it (cached, else created)
@@ -7,7 +8,9 @@
 //!  first write to a shard: POST /v1/shards/written (committed) before anything is stored
 //!  per shard: append locally (when this node owns it) and
 //!             POST OWNER/internal/shards/{id}/append to every other owner
-//!  204 when every owner stored its lines; 503 naming the owners that did not
+//!  an owner that fails: its lines queued for it (hinted handoff, delivered later)
+//!  204 when, per shard, as many owners stored the lines as the consistency asks (default one);
+//!  503 naming the owners that did not
 //! ```
 //! A retried write may store some lines twice on the owners that had them; line protocol points
 //! are idempotent (same series and time), so readers see one point.
@@ -25,6 +28,7 @@ use meta_client::ClientError;
 use meta_model::{MetaState, NodeId, ShardGroup, ShardId};
 use meta_wire::ErrorReply;
 
+use crate::consistency::Consistency;
 use crate::error::{ApiError, DatadError};
 use crate::fnv::fnv1a;
 use crate::line_protocol::{parse_lines, Precision};
@@ -41,8 +45,8 @@ pub(crate) struct WriteQuery {
     pub(crate) rp: Option<String>,
     /// Timestamp precision: `n`/`ns` (default), `u`, `ms`, `s`, `m` or `h` (InfluxDB 1.x).
     pub(crate) precision: Option<String>,
-    /// InfluxDB 1.x write consistency: `any`, `one`, `quorum` or `all`. Checked, but until hinted
-    /// handoff exists every write needs every owner (`all`), the strictest.
+    /// InfluxDB 1.x write consistency: `any`, `one` (default), `quorum` or `all`; see
+    /// [`Consistency`].
     pub(crate) consistency: Option<String>,
 }
 
@@ -58,19 +62,9 @@ pub(crate) async fn write(node: &Arc<Node>, query: WriteQuery, body: Bytes) -> R
         .db
         .filter(|db| !db.is_empty())
         .ok_or_else(|| ApiError::bad_request("missing_field", "missing query parameter `db` (the database)"))?;
-    let precision = match query.precision.as_deref().filter(|p| !p.is_empty()) {
-        None => Precision::default(),
-        Some(text) => Precision::parse(text).ok_or_else(|| {
-            let message = format!("precision {text:?}: expected one of n, ns, u, ms, s, m, h");
-            ApiError::bad_request("invalid_field", message)
-        })?,
-    };
-    if let Some(consistency) =
-        query.consistency.as_deref().filter(|c| !matches!(*c, "" | "any" | "one" | "quorum" | "all"))
-    {
-        let message = format!("consistency {consistency:?}: expected one of any, one, quorum, all");
-        return Err(ApiError::bad_request("invalid_field", message));
-    }
+    let precision = query_param("precision", query.precision.as_deref(), Precision::parse, "n, ns, u, ms, s, m, h")?;
+    let consistency =
+        query_param("consistency", query.consistency.as_deref(), Consistency::parse, "any, one, quorum, all")?;
     let lines = parse_lines(&body, meta_model::wall_clock(), precision).map_err(ApiError::from)?;
     if lines.is_empty() {
         return Ok(0);
@@ -126,11 +120,12 @@ pub(crate) async fn write(node: &Arc<Node>, query: WriteQuery, body: Bytes) -> R
             refreshed = true;
         }
     }
-    // A shard only this node owns has nobody to check how it was routed: the metadata it goes by
-    // must be recent. Out of touch with the meta leader, read it again (or refuse the write).
+    // What this node stores for itself has nobody to check how it was routed, and may be all a
+    // write at consistency `one` waits for: the metadata it goes by must be recent. Out of touch
+    // with the meta leader, read it again (or refuse the write).
     let me = node.node_id();
-    let sole = |b: &Batch| me.is_some_and(|me| b.owners == [me]);
-    if !refreshed && batches.values().any(sole) && !node.meta_in_touch() {
+    let local = |b: &Batch| me.is_some_and(|me| b.owners.contains(&me));
+    if !refreshed && batches.values().any(local) && !node.meta_in_touch() {
         meta = node.cache.refresh_within(&node.client, REFRESH_LIMIT).await.map_err(|e| {
             let message = format!(
                 "this node is out of touch with the meta nodes ({e}); it may no longer own the shards it would write"
@@ -153,8 +148,24 @@ pub(crate) async fn write(node: &Arc<Node>, query: WriteQuery, body: Bytes) -> R
             .map_err(|e| meta_error(e, "cannot record that the shards hold data"))?;
         node.metrics.marked(unmarked.len() as u64);
     }
-    deliver(node, meta, batches).await?;
+    deliver(node, meta, batches, consistency).await?;
     Ok(lines.len() as u64)
+}
+
+/// An optional query parameter read by `parse` (its default when absent or empty); a 400 naming
+/// the parameter and the `expected` values when `parse` refuses it.
+fn query_param<T: Default>(
+    name: &str,
+    text: Option<&str>,
+    parse: fn(&str) -> Option<T>,
+    expected: &str,
+) -> Result<T, ApiError> {
+    match text.filter(|t| !t.is_empty()) {
+        None => Ok(T::default()),
+        Some(text) => parse(text).ok_or_else(|| {
+            ApiError::bad_request("invalid_field", format!("{name} {text:?}: expected one of {expected}"))
+        }),
+    }
 }
 
 /// The metadata and the policy name a write goes to, reading the metadata again once when the
@@ -217,31 +228,38 @@ pub(crate) const REFRESH_LIMIT: Duration = Duration::from_secs(1);
 const ROUTING_ROUNDS: usize = 3;
 
 /// How one owner's copy of a batch went.
-enum Sent {
+pub(crate) enum Sent {
     Stored,
     /// The receiver's metadata, at least as new as ours, does not route the shard as we did (it
     /// is no owner, or the owners changed): we routed by stale metadata.
     Misrouted,
+    /// The owner refused the lines themselves (a 4xx other than misrouting): sending them again
+    /// cannot succeed.
+    Rejected(String),
+    /// The owner could not be reached or failed; it may take the lines later.
     Failed(String),
 }
 
 /// Sends every batch to every owner at once. Owners that refuse a shard as not theirs make the
-/// node read the metadata again and send that shard's lines to its current owners: the write is
-/// acknowledged only once every current owner of every shard stored its lines. Fails naming the
-/// owners that did not.
+/// node read the metadata again and send that shard's lines to its current owners. Owners that
+/// fail get their lines through hinted handoff. The write is acknowledged when, for every shard,
+/// as many current owners stored its lines as `consistency` asks; otherwise it fails naming the
+/// owners that did not (what was queued is still delivered: a retry is safe).
 async fn deliver(
     node: &Arc<Node>,
     meta: Arc<CachedMetadata>,
     batches: BTreeMap<ShardId, Batch>,
-) -> Result<StatusCode, ApiError> {
+    consistency: Consistency,
+) -> Result<(), ApiError> {
     let mut meta = meta;
+    let mut owners: BTreeMap<ShardId, Vec<NodeId>> = batches.iter().map(|(&s, b)| (s, b.owners.clone())).collect();
     let mut stored: BTreeSet<(ShardId, NodeId)> = BTreeSet::new();
+    let mut failed: BTreeMap<(ShardId, NodeId), (String, bool)> = BTreeMap::new();
     let mut pending: Vec<(ShardId, NodeId)> =
-        batches.iter().flat_map(|(&shard, b)| b.owners.iter().map(move |&owner| (shard, owner))).collect();
+        owners.iter().flat_map(|(&shard, o)| o.iter().map(move |&owner| (shard, owner))).collect();
     let data: BTreeMap<ShardId, Bytes> = batches.into_iter().map(|(shard, b)| (shard, Bytes::from(b.data))).collect();
-    for _ in 0..ROUTING_ROUNDS {
-        let copies = pending.len();
-        let mut failures = Vec::new();
+    let mut round = 0;
+    while !pending.is_empty() {
         let mut refused = BTreeSet::new();
         for ((shard, owner), sent) in send_all(node, &meta, &data, pending).await {
             match sent {
@@ -251,21 +269,22 @@ async fn deliver(
                 Sent::Misrouted => {
                     refused.insert(shard);
                 }
-                Sent::Failed(error) => failures.push(format!("shard {shard} on node {owner}: {error}")),
+                Sent::Rejected(error) => {
+                    failed.insert((shard, owner), (error, false));
+                }
+                Sent::Failed(error) => {
+                    failed.insert((shard, owner), (error, true));
+                }
             }
         }
-        if !failures.is_empty() {
-            failures.sort();
-            tracing::warn!(failed = failures.len(), copies, "write not stored on every owner");
-            let message = format!(
-                "{} of {copies} owner copies failed (retry the write): {}",
-                failures.len(),
-                failures.join("; ")
-            );
-            return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "write_failed", message));
-        }
         if refused.is_empty() {
-            return Ok(StatusCode::NO_CONTENT);
+            break;
+        }
+        round += 1;
+        if round >= ROUTING_ROUNDS {
+            let message =
+                format!("owners kept refusing the write as not theirs after {ROUTING_ROUNDS} reads of the metadata");
+            return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "stale_routing", message));
         }
         tracing::info!(index = meta.index, shards = ?refused, "owners refused: routed by stale metadata; reading it again");
         let index = meta.index;
@@ -285,14 +304,88 @@ async fn deliver(
             let view = meta.state.shard(shard).ok_or_else(|| {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "write_failed", format!("shard {shard} was dropped"))
             })?;
-            pending.extend(view.shard.owners.iter().filter(|&&o| !stored.contains(&(shard, o))).map(|&o| (shard, o)));
-        }
-        if pending.is_empty() {
-            return Ok(StatusCode::NO_CONTENT);
+            let current = view.shard.owners.clone();
+            failed.retain(|&(s, _), _| s != shard);
+            pending.extend(current.iter().filter(|&&o| !stored.contains(&(shard, o))).map(|&o| (shard, o)));
+            owners.insert(shard, current);
         }
     }
-    let message = format!("owners kept refusing the write as not theirs after {ROUTING_ROUNDS} reads of the metadata");
-    Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "stale_routing", message))
+    let queued = hand_off(node, &data, &failed).await;
+    let mut short = Vec::new();
+    for (shard, shard_owners) in &owners {
+        let took =
+            |set: &BTreeSet<(ShardId, NodeId)>| shard_owners.iter().filter(|&&o| set.contains(&(*shard, o))).count();
+        let (stored_by, queued_for) = (took(&stored), took(&queued));
+        if !consistency.met(shard_owners.len(), stored_by, queued_for) {
+            short.push(format!(
+                "shard {shard}: stored by {stored_by} of {} owners, queued for {queued_for}",
+                shard_owners.len()
+            ));
+        }
+    }
+    let mut failures: Vec<String> = failed
+        .iter()
+        .map(|((shard, owner), (error, _))| {
+            let fate = if queued.contains(&(*shard, *owner)) { "queued" } else { "not queued" };
+            format!("shard {shard} on node {owner} ({fate}): {error}")
+        })
+        .collect();
+    failures.sort();
+    if short.is_empty() {
+        if !failures.is_empty() {
+            tracing::info!(%consistency, queued = queued.len(), missed = failures.len(), "write acknowledged without every owner");
+        }
+        return Ok(());
+    }
+    tracing::warn!(%consistency, failed = failures.len(), "write below its consistency");
+    let message = format!(
+        "consistency {consistency} not met ({}); owner copies that failed: {}. What was queued is still delivered: \
+         retrying the write is safe",
+        short.join("; "),
+        failures.join("; ")
+    );
+    Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "write_failed", message))
+}
+
+/// Queues, for hinted handoff, the lines of each failed copy that another owner can take later
+/// (`failed` maps a copy to its error and whether it may succeed later); the copies queued. A
+/// failure of this node's own store is not queued: its disk refused, and it is the queue's disk.
+async fn hand_off(
+    node: &Arc<Node>,
+    data: &BTreeMap<ShardId, Bytes>,
+    failed: &BTreeMap<(ShardId, NodeId), (String, bool)>,
+) -> BTreeSet<(ShardId, NodeId)> {
+    let me = node.node_id();
+    let hints: Vec<(ShardId, NodeId, Bytes)> = failed
+        .iter()
+        .filter(|&(&(_, owner), &(_, retriable))| retriable && Some(owner) != me)
+        .filter_map(|(&(shard, owner), _)| Some((shard, owner, data.get(&shard)?.clone())))
+        .collect();
+    if hints.is_empty() {
+        return BTreeSet::new();
+    }
+    let queuing = Arc::clone(node);
+    tokio::task::spawn_blocking(move || {
+        let mut queued = BTreeSet::new();
+        for (shard, owner, lines) in hints {
+            match queuing.handoff.enqueue(owner, shard, &lines) {
+                Ok(()) => {
+                    queuing.metrics.handoff_queued(1);
+                    queued.insert((shard, owner));
+                }
+                Err(error) => {
+                    queuing.metrics.handoff_dropped(error.reason(), 1);
+                    tracing::error!(shard, owner, %error, "write dropped for an owner: it could not be queued for hinted handoff");
+                }
+            }
+        }
+        queued
+    })
+    .await
+    .unwrap_or_else(|error| {
+        tracing::error!(%error, "queueing for hinted handoff did not finish");
+        BTreeSet::new()
+    })
 }
 
 /// Sends each `(shard, owner)` copy at once; how each went.
@@ -344,9 +437,11 @@ pub(crate) async fn append_locally(node: &Node, shard_id: ShardId, data: Bytes) 
 }
 
 /// How a copy was routed: the metadata index and the owners (as [`OWNERS_HEADER`] carries them).
-struct Route {
-    index: u64,
-    owners: String,
+pub(crate) struct Route {
+    /// The metadata index routed by.
+    pub(crate) index: u64,
+    /// The shard's owners at that index.
+    pub(crate) owners: String,
 }
 
 /// The owners of `shard` in `meta`, as [`OWNERS_HEADER`] carries them.
@@ -356,7 +451,7 @@ pub(crate) fn owners_text(meta: &CachedMetadata, shard: ShardId) -> String {
 }
 
 /// Appends to a peer's copy of a shard through its internal route, saying how it was routed.
-async fn append_remotely(node: &Node, addr: &str, route: &Route, shard_id: ShardId, data: Bytes) -> Sent {
+pub(crate) async fn append_remotely(node: &Node, addr: &str, route: &Route, shard_id: ShardId, data: Bytes) -> Sent {
     let url = format!("{}/internal/shards/{shard_id}/append", peer_url(addr));
     let request = node
         .peers
@@ -377,7 +472,12 @@ async fn append_remotely(node: &Node, addr: &str, route: &Route, shard_id: Shard
     if status == StatusCode::CONFLICT && (code == NOT_OWNER || code == OWNERS_CHANGED) {
         return Sent::Misrouted;
     }
-    Sent::Failed(DatadError::Peer { url, message: format!("HTTP {status}: {body}") }.to_string())
+    let error = DatadError::Peer { url, message: format!("HTTP {status}: {body}") }.to_string();
+    if status.is_client_error() {
+        Sent::Rejected(error)
+    } else {
+        Sent::Failed(error)
+    }
 }
 
 /// The code of an internal append refused because the receiver does not own the shard.

@@ -45,6 +45,31 @@ pub struct HeartbeatRequest {
     /// The full inventory; sent when it changed or when the leader asks for it.
     #[serde(default)]
     pub inventory: Option<Vec<ShardReport>>,
+    /// The node's hinted-handoff queues: what it holds for owners that could not take a write.
+    #[serde(default)]
+    pub handoff: Vec<HandoffQueueReport>,
+}
+
+/// One hinted-handoff queue a data node keeps: the writes it coordinated that one owner (the
+/// queue's target) could not take, held durably until that owner takes them (InfluxDB's hinted
+/// handoff).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandoffQueueReport {
+    /// The owner the queued writes are for.
+    pub target: NodeId,
+    /// Writes queued (one per shard and request).
+    pub entries: u64,
+    /// Bytes queued on disk.
+    pub bytes: u64,
+    /// Age of the oldest queued write, in milliseconds (`None` when empty).
+    pub oldest_age_ms: Option<u64>,
+    /// Writes dropped from this queue since the node started: over `max-size`, older than
+    /// `max-age`, or unwritable. Each is a copy an owner lacks until content repair.
+    pub dropped_entries: u64,
+    /// Bytes of those dropped writes.
+    pub dropped_bytes: u64,
 }
 
 /// Reply to a heartbeat.
@@ -236,6 +261,9 @@ pub struct DataNodeHealth {
     pub version: Option<String>,
     /// Number of shards in its last inventory.
     pub shards_reported: Option<usize>,
+    /// The hinted-handoff queues it reported last (writes it holds for other owners).
+    #[serde(default)]
+    pub handoff: Vec<HandoffQueueReport>,
 }
 
 /// A shard's copy count against its replication factor.

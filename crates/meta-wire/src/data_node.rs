@@ -36,6 +36,9 @@ pub struct DataNodeStatus {
     /// `--partial-ttl` has passed.
     #[serde(default)]
     pub reclaimable_bytes: u64,
+    /// Its hinted-handoff queues, by target.
+    #[serde(default)]
+    pub handoff: Vec<crate::HandoffQueueReport>,
 }
 
 impl DataNodeStatus {

@@ -24,8 +24,9 @@ pub use ae_calls::{
 };
 pub use anti_entropy::{
     ClaimReply, ClaimRequest, ClaimedTask, CompleteRequest, CopyShardRequest, CopyTaskInfo, CopyTaskList,
-    CopyTasksQuery, DataNodeHealth, EntropyReport, FailRequest, HeartbeatReply, HeartbeatRequest, Liveness,
-    MissingCopy, ProgressReply, ProgressRequest, RepairReply, RepairRequest, ShardHealth, ShardReport, TaskProgress,
+    CopyTasksQuery, DataNodeHealth, EntropyReport, FailRequest, HandoffQueueReport, HeartbeatReply, HeartbeatRequest,
+    Liveness, MissingCopy, ProgressReply, ProgressRequest, RepairReply, RepairRequest, ShardHealth, ShardReport,
+    TaskProgress,
 };
 pub use backup::{decode_backup, encode_backup, Backup, BackupError, BackupHeader, BACKUP_FORMAT, BACKUP_VERSION};
 pub use data_node::{DataNodeStatus, ShardSummary};

@@ -49,6 +49,7 @@ fn render_report(report: &EntropyReport, now: Timestamp) -> String {
         ]);
     }
     out.push_str(&nodes.render());
+    out.push_str(&handoff_table(report));
 
     let sections: [(&'static str, &[ShardHealth]); 3] = [
         ("Under-replicated Shards", &report.under_replicated),
@@ -84,6 +85,44 @@ fn render_report(report: &EntropyReport, now: Timestamp) -> String {
     }
     out.push('\n');
     out.push_str(&tasks_table(&report.tasks, now));
+    out
+}
+
+/// The hinted-handoff queues the data nodes reported (empty when none holds anything or dropped
+/// anything): writes that wait on disk for an owner that could not take them.
+fn handoff_table(report: &EntropyReport) -> String {
+    let queues: Vec<_> = report
+        .nodes
+        .iter()
+        .flat_map(|n| n.handoff.iter().map(move |q| (n.id, q)))
+        .filter(|(_, q)| q.entries > 0 || q.dropped_entries > 0)
+        .collect();
+    if queues.is_empty() {
+        return String::new();
+    }
+    let mut table = Table::new(
+        "Hinted Handoff (writes held for owners that missed them)",
+        &["Held By", "For", "Writes", "Bytes", "Oldest", "Dropped"],
+    );
+    let mut dropped = 0;
+    for (holder, queue) in queues {
+        dropped += queue.dropped_entries;
+        table.row(vec![
+            holder.to_string(),
+            queue.target.to_string(),
+            queue.entries.to_string(),
+            bytes(queue.bytes),
+            queue.oldest_age_ms.map(millis_text).unwrap_or_else(|| "-".to_owned()),
+            format!("{} ({})", queue.dropped_entries, bytes(queue.dropped_bytes)),
+        ]);
+    }
+    let mut out = format!("\n{}", table.render());
+    if dropped > 0 {
+        out.push_str(&format!(
+            "DROPPED: {dropped} queued write(s) were dropped (queue over max-size or max-age): the owners they were \
+             for lack them until the shard's copies are repaired.\n"
+        ));
+    }
     out
 }
 
@@ -285,7 +324,7 @@ fn micros_text(micros: u64) -> String {
 mod tests {
     use super::*;
     use meta_model::{TaskKind, TaskReason, TaskSpec};
-    use meta_wire::{DataNodeHealth, Liveness, TaskProgress};
+    use meta_wire::{DataNodeHealth, HandoffQueueReport, Liveness, TaskProgress};
 
     #[test]
     fn the_progress_bar_fills_with_the_bytes_copied() {
@@ -353,6 +392,14 @@ mod tests {
                 dead_in_ms: None,
                 version: Some("0.1.0".into()),
                 shards_reported: Some(3),
+                handoff: vec![HandoffQueueReport {
+                    target: 3,
+                    entries: 4,
+                    bytes: 2048,
+                    oldest_age_ms: Some(61_000),
+                    dropped_entries: 1,
+                    dropped_bytes: 100,
+                }],
             }],
         };
         let text = render_report(&report, 2_000_000_000);
@@ -362,5 +409,8 @@ mod tests {
         assert!(text.contains("dead"), "{text}");
         assert!(text.contains("50% 50 B/100 B"), "{text}");
         assert!(!text.contains("Over-replicated"), "empty sections are left out: {text}");
+        assert!(text.contains("Hinted Handoff"), "{text}");
+        assert!(text.contains("2.00 KiB") && text.contains("1m1s") && text.contains("1 (100 B)"), "{text}");
+        assert!(text.contains("DROPPED: 1 queued write(s)"), "{text}");
     }
 }

@@ -269,20 +269,42 @@ async fn show(client: &Client, json: bool) -> Result<String, CtlError> {
     let status = client.status().await?;
     let data_nodes = client.data_nodes().await?;
     let meta_nodes = client.meta_nodes().await?.meta_nodes;
+    // Liveness and hinted handoff come from the leader's anti-entropy report; without it (the
+    // service disabled, or no leader yet) the table shows what the metadata alone says.
+    let health = client.entropy().await.map(|report| report.nodes).unwrap_or_default();
     if json {
         return to_json(&json!({
             "leader_id": status.leader_id,
             "term": status.term,
             "data_nodes": data_nodes,
+            "data_node_health": health,
             "meta_nodes": meta_nodes,
             "raft": status,
         }));
     }
-    let mut data = Table::new("Data Nodes", &["ID", "TCP Address", "HTTP Address", "State", "Labels"]);
+    let mut data =
+        Table::new("Data Nodes", &["ID", "TCP Address", "HTTP Address", "State", "Liveness", "Handoff Held", "Labels"]);
     for node in &data_nodes {
         let labels: Vec<String> = node.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let state = format!("{:?}", node.state).to_lowercase();
-        data.row(vec![node.id.to_string(), node.tcp_addr.clone(), node.http_addr.clone(), state, labels.join(",")]);
+        let seen = health.iter().find(|h| h.id == node.id);
+        let liveness = seen.map_or_else(|| "-".to_owned(), |h| format!("{:?}", h.liveness).to_lowercase());
+        let handoff = seen.map_or_else(
+            || "-".to_owned(),
+            |h| {
+                let (writes, bytes) = h.handoff.iter().fold((0, 0), |(w, b), q| (w + q.entries, b + q.bytes));
+                format!("{writes} ({})", indicatif::HumanBytes(bytes))
+            },
+        );
+        data.row(vec![
+            node.id.to_string(),
+            node.tcp_addr.clone(),
+            node.http_addr.clone(),
+            state,
+            liveness,
+            handoff,
+            labels.join(","),
+        ]);
     }
     let mut meta = Table::new("Meta Nodes", &["ID", "Address", "Raft"]);
     for node in &meta_nodes {

@@ -6,6 +6,7 @@
 
 mod dead_node;
 mod failover;
+mod handoff;
 mod operator;
 mod replace;
 mod retire;
