@@ -64,7 +64,8 @@ async fn the_influxdb_python_client_pings_and_writes_with_second_precision() {
     let status = cluster.data_status(slot).await.expect("the data node answers");
     let shard = status.shards.first().expect("a shard was written").shard_id;
     let url = format!("http://{addr}/shards/{shard}");
-    let stored = cluster.http.get(&url).send().await.expect("shard file").text().await.expect("text");
+    let file = cluster.http.get(&url).send().await.expect("shard file").bytes().await.expect("bytes");
+    let stored = String::from_utf8(datad::shard_file_lines(&file).expect("a shard file")).expect("UTF-8 lines");
     for (measurement, host, seconds) in &run.points {
         let nanos = seconds * 1_000_000_000;
         assert!(stored.contains(&format!("{measurement},host={host} ")), "{stored}");

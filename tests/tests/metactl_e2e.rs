@@ -52,6 +52,8 @@ async fn operator_workflow_against_a_running_cluster() {
     assert!(show.contains("Data Nodes\n==========\nID  TCP Address"), "{show}");
     assert!(show.contains("data-b:8088") && show.contains("leader"), "{show}");
     let show: Value = json(&metactl(&cluster, &["--json", "show"]).await);
+    let cluster_id = show["cluster_id"].as_str().expect("the first leader gave the cluster an identity");
+    assert!(cluster_id.len() == 32 && cluster_id.bytes().all(|b| b.is_ascii_hexdigit()), "{show}");
     let leader = show["leader_id"].as_u64().expect("leader id");
     assert!((1..=3).contains(&leader), "{show}");
     assert_eq!(show["data_nodes"].as_array().map(Vec::len), Some(3));

@@ -72,6 +72,7 @@ async fn main() {
             inventory_version: 1,
             inventory: Some(inventory),
             handoff: Vec::new(),
+            orphans: Vec::new(),
         };
         service.serving(&*port).heartbeat(Heartbeat { node_id, request }).await.expect("heartbeat");
     }
@@ -89,6 +90,7 @@ async fn main() {
                     inventory_version: 1,
                     inventory: None,
                     handoff: Vec::new(),
+                    orphans: Vec::new(),
                 };
                 // A node removed by the benchmark is refused: it stays silent, as a dead one would.
                 let _ = beating.serving(&*beat_port).heartbeat(Heartbeat { node_id, request }).await;

@@ -58,6 +58,7 @@ impl AntiEntropy {
                     version: t.tracker.version(n.id).map(str::to_owned),
                     shards_reported: t.tracker.inventory(n.id).map(|i| i.shards.len()),
                     handoff: t.tracker.handoff(n.id).to_vec(),
+                    orphans: t.tracker.orphans(n.id).to_vec(),
                 })
                 .collect();
             EntropyReport {

@@ -89,6 +89,7 @@ impl World {
             inventory_version: version,
             inventory: Some(inventory.collect()),
             handoff: Vec::new(),
+            orphans: Vec::new(),
         };
         self.serving().heartbeat(Heartbeat { node_id: id, request }).await.map(drop)
     }

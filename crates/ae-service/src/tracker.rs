@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use ae_planner::{Inventory, ShardCopy};
 use meta_model::{NodeId, ShardId, TaskId};
-use meta_wire::{HandoffQueueReport, HeartbeatRequest, Liveness, TaskProgress};
+use meta_wire::{HandoffQueueReport, HeartbeatRequest, Liveness, OrphanShardFile, TaskProgress};
 
 use crate::settings::AntiEntropySettings;
 
@@ -25,6 +25,8 @@ struct Heard {
     inventory: Option<(u64, Inventory)>,
     /// The hinted-handoff queues the node reported last.
     handoff: Vec<HandoffQueueReport>,
+    /// The orphan shard files the node reported last.
+    orphans: Vec<OrphanShardFile>,
 }
 
 impl Heard {
@@ -138,6 +140,7 @@ impl Tracker {
             inventory_version: request.inventory_version,
             inventory,
             handoff: request.handoff,
+            orphans: request.orphans,
         };
         let send_inventory = heard.current_inventory().is_none();
         let lacks = |shard: ShardId| heard.current_inventory().is_some_and(|inv| !inv.holds(shard));
@@ -212,6 +215,11 @@ impl Tracker {
     /// The hinted-handoff queues the node reported last (none if never heard).
     pub(crate) fn handoff(&self, node_id: NodeId) -> &[HandoffQueueReport] {
         self.nodes.get(&node_id).map_or(&[], |heard| heard.handoff.as_slice())
+    }
+
+    /// The orphan shard files the node reported last (none if never heard).
+    pub(crate) fn orphans(&self, node_id: NodeId) -> &[OrphanShardFile] {
+        self.nodes.get(&node_id).map_or(&[], |heard| heard.orphans.as_slice())
     }
 
     /// The last inventory `node_id` reported, current or not.
@@ -351,6 +359,7 @@ mod tests {
                 s.iter().map(|&shard_id| ShardReport { shard_id, size: 1, checksum: 2, hot: false }).collect()
             }),
             handoff: Vec::new(),
+            orphans: Vec::new(),
         }
     }
 

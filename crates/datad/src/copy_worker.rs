@@ -21,6 +21,7 @@ use meta_wire::{ClaimRequest, ClaimedTask, ProgressRequest};
 
 use crate::error::DatadError;
 use crate::node::Node;
+use crate::shard_file::ShardHeader;
 use crate::transfer::Transfer;
 
 /// Shortest time between two progress reports of one task.
@@ -153,7 +154,17 @@ async fn copy(node: &Node, claimed: &ClaimedTask) -> Result<Copied, DatadError> 
         }
         transfer.next_chunk().await?;
     }
-    let summary = transfer.install(Arc::clone(&node.store)).await?;
+    // The copy must be of this cluster's shard as the metadata names it: a source's file of
+    // another cluster or shard under the same number is refused, never installed.
+    let meta = match node.cache.current().filter(|m| m.state.shard(shard_id).is_some()) {
+        Some(meta) => meta,
+        None => node.cache.refresh(&node.client).await?,
+    };
+    let expected = ShardHeader::of(&meta.state, shard_id).ok_or_else(|| DatadError::Peer {
+        url: claimed.source_addr.clone(),
+        message: format!("shard {shard_id}: the metadata has no such shard, or no cluster identity yet"),
+    })?;
+    let summary = transfer.install(Arc::clone(&node.store), expected).await?;
     tracing::info!(task_id, shard_id, size = summary.size, checksum = summary.checksum, "shard copy installed");
     Ok(Copied::Installed)
 }

@@ -8,6 +8,8 @@ use axum::Json;
 
 use meta_client::ClientError;
 use meta_model::ShardId;
+
+use crate::shard_file::ShardHeader;
 use meta_wire::{ErrorDetail, ErrorReply};
 
 /// Everything that can go wrong in a data node.
@@ -61,6 +63,22 @@ pub enum DatadError {
         expected: u64,
         /// The digest of the copied bytes.
         actual: u64,
+    },
+    /// The shard's file (or a copy of it) has a header naming another shard or cluster: it is
+    /// kept, never appended to or installed.
+    #[error(
+        "shard {shard_id}: the file's header names shard {} of database {:?}, policy {:?}, cluster {}, not shard {} of \
+         {:?}, {:?}, cluster {}",
+        found.shard_id, found.database, found.retention_policy, found.cluster_id,
+        expected.shard_id, expected.database, expected.retention_policy, expected.cluster_id
+    )]
+    ShardFileConflict {
+        /// The shard.
+        shard_id: ShardId,
+        /// What the file says.
+        found: Box<ShardHeader>,
+        /// What the metadata says.
+        expected: Box<ShardHeader>,
     },
     /// This node holds no file for the shard.
     #[error("shard {shard_id} is not held by this node")]
@@ -132,6 +150,10 @@ impl From<DatadError> for ApiError {
                 ApiError::new(StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable", error.to_string())
             }
             DatadError::InvalidLine { .. } => ApiError::bad_request("invalid_line", error.to_string()),
+            DatadError::ShardFileConflict { .. } => {
+                tracing::error!(%error, "append refused");
+                ApiError::new(StatusCode::CONFLICT, "shard_file_conflict", error.to_string())
+            }
             DatadError::Meta(_) | DatadError::Peer { .. } => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", error.to_string())
             }

@@ -38,9 +38,11 @@ mod line_protocol;
 mod metadata_cache;
 mod metrics;
 mod node;
+mod orphans;
 mod reclaim;
 mod registration;
 mod routes;
+mod shard_file;
 mod shard_store;
 mod transfer;
 mod write_path;
@@ -58,10 +60,39 @@ pub use fnv::{fnv1a, Fnv64};
 pub use handoff::HandoffSettings;
 pub use line_protocol::{parse_lines, Line, Precision};
 pub use routes::{peer_router, MAX_WRITE_BYTES};
-pub use shard_store::{file_digest, PartialCopy, ShardStore};
+pub use shard_file::{lines as shard_file_lines, ShardHeader, SHARD_FORMAT};
+pub use shard_store::{file_digest, PartialCopy, ShardStore, UnusableFile};
 pub use transfer::{DigestReply, Transfer};
 
 use crate::node::Node;
+
+/// Rewrites shard files of the layout before headers once the metadata (with the cluster's
+/// identity) says which shard each holds; until then they are kept unused, and files of shards
+/// the metadata does not know stay as they are (reported as orphans).
+async fn migrate_legacy(node: Arc<Node>) {
+    if node.store.unusable().iter().all(|f| f.reason != "legacy_layout") {
+        node.legacy_pending.store(false, std::sync::atomic::Ordering::SeqCst);
+        return;
+    }
+    tracing::warn!("shard files of the layout before headers found: migrating them once the metadata is read");
+    loop {
+        if let Some(meta) = node.cache.current().filter(|m| m.state.cluster().is_some()) {
+            let store = Arc::clone(&node.store);
+            let migrated = tokio::task::spawn_blocking(move || {
+                store.migrate_legacy(|shard| shard_file::ShardHeader::of(&meta.state, shard))
+            })
+            .await;
+            match migrated {
+                Ok(Ok(shards)) => tracing::info!(migrated = shards.len(), "legacy shard files migrated"),
+                Ok(Err(error)) => tracing::error!(%error, "cannot migrate legacy shard files"),
+                Err(error) => tracing::error!(%error, "migrating legacy shard files did not finish"),
+            }
+            node.legacy_pending.store(false, std::sync::atomic::Ordering::SeqCst);
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
 
 /// Runs a data node until `shutdown` completes. Copies in progress are abandoned; their partial
 /// files are resumed after a restart.
@@ -80,6 +111,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
 
     let mut background = JoinSet::new();
     background.spawn(Arc::clone(&node.cache).follow(Arc::clone(&node.client)));
+    background.spawn(migrate_legacy(Arc::clone(&node)));
     background.spawn(registration::run(Arc::clone(&node)));
     background.spawn(copy_worker::claim_loop(Arc::clone(&node)));
     background.spawn(reclaim::run(Arc::clone(&node)));

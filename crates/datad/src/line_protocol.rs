@@ -10,6 +10,8 @@
 //! in nanoseconds, and a line without one gets the server's time, so every copy holds the same
 //! bytes.
 
+use std::borrow::Cow;
+
 use meta_model::Timestamp;
 
 use crate::error::DatadError;
@@ -135,6 +137,46 @@ fn parse_line(number: usize, text: &str, now: Timestamp, precision: Precision) -
     Ok(Line { number, text, point, series_key, timestamp, has_timestamp })
 }
 
+/// The series key as InfluxDB builds it: the measurement, then the tags sorted by key (bytes),
+/// escapes kept. Borrowed when the tags are sorted already.
+pub(crate) fn canonical_series_key(key: &str) -> Cow<'_, str> {
+    let parts = split_unescaped(key, b',');
+    let Some((measurement, tags)) = parts.split_first() else { return Cow::Borrowed(key) };
+    // `str` orders by bytes, as InfluxDB orders tag keys.
+    let tag_key = |tag: &&str| -> String { split_unescaped(tag, b'=').first().copied().unwrap_or_default().to_owned() };
+    if tags.windows(2).all(|pair| tag_key(&pair[0]) <= tag_key(&pair[1])) {
+        return Cow::Borrowed(key);
+    }
+    let mut sorted = tags.to_vec();
+    sorted.sort_by_key(tag_key);
+    let mut out = String::with_capacity(key.len());
+    out.push_str(measurement);
+    for tag in sorted {
+        out.push(',');
+        out.push_str(tag);
+    }
+    Cow::Owned(out)
+}
+
+/// `text` cut at each `separator` not escaped by `\`.
+fn split_unescaped(text: &str, separator: u8) -> Vec<&str> {
+    let bytes = text.as_bytes();
+    let (mut parts, mut start, mut i) = (Vec::new(), 0, 0);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 1,
+            b if b == separator => {
+                parts.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    parts.push(&text[start.min(text.len())..]);
+    parts
+}
+
 /// Byte index of the first space not escaped by `\` (and, with `quotes`, not inside `"..."`).
 fn unescaped_space(text: &str, quotes: bool) -> Option<usize> {
     let bytes = text.as_bytes();
@@ -223,6 +265,16 @@ mod tests {
             Err(DatadError::InvalidLine { line: 1, message }) => assert!(message.contains("out of range"), "{message}"),
             other => panic!("expected an invalid line, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn the_canonical_series_key_sorts_tags_by_key_and_keeps_escapes() {
+        assert_eq!(canonical_series_key("cpu,host=a,region=eu"), "cpu,host=a,region=eu");
+        assert!(matches!(canonical_series_key("cpu,host=a,region=eu"), Cow::Borrowed(_)));
+        assert_eq!(canonical_series_key("cpu,region=eu,host=a"), "cpu,host=a,region=eu");
+        assert_eq!(canonical_series_key("cpu"), "cpu");
+        assert_eq!(canonical_series_key(r"my\,m,z=1,a\,b=x\=y,a=2"), r"my\,m,a=2,a\,b=x\=y,z=1");
+        assert_eq!(canonical_series_key(r"disk,path=/my\ disk,dev=sda"), r"disk,dev=sda,path=/my\ disk");
     }
 
     #[test]

@@ -39,6 +39,8 @@ pub(crate) struct Holdings {
     pub(crate) metadata_index: u64,
     /// The hinted-handoff queues, by target.
     pub(crate) handoff: Vec<HandoffQueueReport>,
+    /// Orphan shard files: how many, and their bytes.
+    pub(crate) orphans: (u64, u64),
 }
 
 impl DataMetrics {
@@ -111,6 +113,12 @@ impl DataMetrics {
         );
         registry.register("datad_metadata_index", "Metadata index of the node's cache", gauge(now.metadata_index));
         registry.register(
+            "datad_orphan_shard_files",
+            "Files in the shard directory that are no shard of this cluster (kept, never used or deleted)",
+            gauge(now.orphans.0),
+        );
+        registry.register("datad_orphan_shard_bytes", "Bytes of those orphan shard files", gauge(now.orphans.1));
+        registry.register(
             "datad_handoff_queued",
             "Writes queued for an owner that could not take them (hinted handoff)",
             self.handoff_queued.clone(),
@@ -171,8 +179,14 @@ mod tests {
         metrics.handoff_dropped("max_size", 1);
         let queue =
             HandoffQueueReport { target: 4, entries: 1, bytes: 30, oldest_age_ms: Some(2500), ..Default::default() };
-        let now =
-            Holdings { shards: 3, running_copies: 1, reclaimable_bytes: 42, metadata_index: 9, handoff: vec![queue] };
+        let now = Holdings {
+            shards: 3,
+            running_copies: 1,
+            reclaimable_bytes: 42,
+            metadata_index: 9,
+            handoff: vec![queue],
+            orphans: (2, 300),
+        };
         let text = metrics.render(now).expect("renders");
         for line in [
             "datad_writes_total{outcome=\"acknowledged\"} 1",
@@ -183,6 +197,8 @@ mod tests {
             "datad_partial_reclaimed_bytes_total 100",
             "datad_partial_reclaimable_bytes 42",
             "datad_shards 3",
+            "datad_orphan_shard_files 2",
+            "datad_orphan_shard_bytes 300",
             "datad_handoff_queued_total 3",
             "datad_handoff_delivered_total 2",
             "datad_handoff_dropped_total{reason=\"max_size\"} 1",

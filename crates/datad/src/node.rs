@@ -2,6 +2,7 @@
 //! hinted-handoff queues, the metadata cache, its registration and the copy tasks it runs.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -38,6 +39,9 @@ pub(crate) struct Node {
     pub(crate) cache: Arc<MetadataCache>,
     /// The hinted-handoff queues.
     pub(crate) handoff: Arc<Handoff>,
+    /// Shard files of the layout before headers wait to be migrated: until then the node sends
+    /// no inventory (it would lack those shards and look like it lost them).
+    pub(crate) legacy_pending: AtomicBool,
     /// The node's ID while it is registered.
     node_id: Mutex<Option<NodeId>>,
     /// Signalled when the node becomes registered, so it claims work at once.
@@ -66,6 +70,7 @@ impl Node {
             store: Arc::new(store),
             cache: Arc::new(MetadataCache::default()),
             handoff: Arc::new(handoff),
+            legacy_pending: AtomicBool::new(true),
             node_id: Mutex::new(None),
             registered: tokio::sync::Notify::new(),
             running: Mutex::new(BTreeMap::new()),

@@ -81,20 +81,27 @@ async fn heartbeat_until_refused(node: &Node, node_id: NodeId) -> String {
     loop {
         let now = meta_model::wall_clock();
         let mut version = node.store.inventory_version();
-        let inventory = node.store.inventory(|shard| node.cache.is_hot(shard, now));
+        let meta = node.cache.current();
+        let usable = |header: &crate::shard_file::ShardHeader| {
+            meta.as_ref().is_none_or(|m| crate::orphans::orphan_reason(&m.state, header).is_none())
+        };
+        let inventory = node.store.inventory(|shard| node.cache.is_hot(shard, now), usable);
         if let Some((sent_version, sent_inventory)) = &sent {
             // A shard went cold without its file changing: that is a new inventory too.
             if *sent_version == version && *sent_inventory != inventory {
                 version = node.store.bump_inventory_version();
             }
         }
-        let full = resend || sent.as_ref().is_none_or(|(v, _)| *v != version);
+        // While legacy files wait for migration the inventory would lack their shards: none is sent.
+        let migrating = node.legacy_pending.load(std::sync::atomic::Ordering::SeqCst);
+        let full = !migrating && (resend || sent.as_ref().is_none_or(|(v, _)| *v != version));
         let request = HeartbeatRequest {
             addr: node.advertise.clone(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
             inventory_version: version,
             inventory: full.then(|| inventory.clone()),
             handoff: node.handoff.reports(),
+            orphans: crate::orphans::orphans(&node.store, meta.as_ref().map(|m| &m.state)),
         };
         match node.client.heartbeat(node_id, &request).await {
             Ok(reply) => {

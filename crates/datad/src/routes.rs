@@ -30,9 +30,12 @@ use meta_wire::DataNodeStatus;
 
 use crate::config::MAX_CHUNK_SIZE;
 use crate::error::{ApiError, DatadError};
+use crate::metadata_cache::CachedMetadata;
 use crate::metrics::Holdings;
 use crate::node::Node;
+use crate::orphans;
 use crate::reclaim;
+use crate::shard_file::ShardHeader;
 use crate::shard_store::ShardStore;
 use crate::transfer::DigestReply;
 use crate::write_path::{self, WriteQuery};
@@ -96,6 +99,10 @@ async fn metrics(State(node): State<Arc<Node>>) -> Result<Response, ApiError> {
         reclaimable_bytes: reclaim::reclaimable_bytes(&node),
         metadata_index: node.cache.current().map_or(0, |m| m.index),
         handoff: node.handoff.reports(),
+        orphans: {
+            let orphans = orphans::orphans(&node.store, node.cache.current().as_ref().map(|m| &m.state));
+            (orphans.len() as u64, orphans.iter().map(|o| o.bytes).sum())
+        },
     };
     let text = node.metrics.render(now).map_err(|e| {
         tracing::error!(%e, "cannot render the metrics");
@@ -116,6 +123,7 @@ async fn status(State(node): State<Arc<Node>>) -> Json<DataNodeStatus> {
         running_tasks: node.running_tasks(),
         reclaimable_bytes: reclaim::reclaimable_bytes(&node),
         handoff: node.handoff.reports(),
+        orphans: orphans::orphans(&node.store, node.cache.current().as_ref().map(|m| &m.state)),
     })
 }
 
@@ -172,15 +180,19 @@ async fn append_checked(
         })?,
     };
     let owners = headers.get(write_path::OWNERS_HEADER).map(|v| v.to_str().unwrap_or_default().to_owned());
-    check_owner(node, shard_id, index, owners.as_deref()).await?;
+    let meta = check_owner(node, shard_id, index, owners.as_deref()).await?;
     if data.is_empty() {
         return Ok(StatusCode::NO_CONTENT);
     }
     if !data.ends_with(b"\n") {
         data = Bytes::from([&data[..], b"\n"].concat());
     }
+    let header = ShardHeader::of(&meta.state, shard_id).ok_or_else(|| {
+        let message = format!("shard {shard_id}: the metadata has no cluster identity yet; retry");
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "cluster_identity_unknown", message)
+    })?;
     let store = Arc::clone(&node.store);
-    blocking(move || store.append(shard_id, &data)).await?;
+    blocking(move || store.append(shard_id, &data, &header)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -188,7 +200,12 @@ async fn append_checked(
 /// sender's) or newer, and that metadata names the same owners the sender sent to (`owners`, when
 /// given), reading the metadata again when its cache is older than the sender's: a sender that
 /// routed by stale metadata learns so (`409 not_owner` / `owners_changed`) and routes again.
-async fn check_owner(node: &Node, shard_id: ShardId, index: u64, owners: Option<&str>) -> Result<(), ApiError> {
+async fn check_owner(
+    node: &Node,
+    shard_id: ShardId,
+    index: u64,
+    owners: Option<&str>,
+) -> Result<Arc<CachedMetadata>, ApiError> {
     let behind = |cached: u64| {
         let message =
             format!("cannot check ownership: this node's metadata is at index {cached}, the sender's at {index}");
@@ -215,7 +232,7 @@ async fn check_owner(node: &Node, shard_id: ShardId, index: u64, owners: Option<
                 format!("shard {shard_id} is owned by [{current}] at metadata index {}, not [{sent}]", meta.index);
             Err(ApiError::new(StatusCode::CONFLICT, write_path::OWNERS_CHANGED, message))
         }
-        _ => Ok(()),
+        _ => Ok(meta),
     }
 }
 

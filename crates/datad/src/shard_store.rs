@@ -1,25 +1,41 @@
-//! Shard files: one append-only file per shard, `DATA_DIR/shards/{id}.lp`, with its size and
-//! FNV-1a digest kept in memory (updated on every append, recomputed from the files at start).
+//! Shard files: one append-only file per shard, `DATA_DIR/shards/{id}.shard`, in the layout of
+//! [`crate::shard_file`] (a header naming the cluster and shard, then one framed record per
+//! append), with its size, header and xxh3-64 digest kept in memory (updated on every append,
+//! recomputed from the files at start, where a torn last append is cut off).
 //!
-//! Appends are fsynced before they are acknowledged. A copy arrives as `{id}.partial`, is checked
-//! against the source's digest, fsynced and renamed over `{id}.lp` (then the directory is
+//! Appends are fsynced before they are acknowledged, and go only into a file whose header names
+//! the shard the caller expects. A copy arrives as `{id}.partial`, is checked against the source's
+//! digest and the expected header, fsynced and renamed over `{id}.shard` (then the directory is
 //! fsynced), so a shard file is always either the old content or the complete copy.
+//!
+//! Files the store cannot take as a shard of its cluster are kept, never appended to, copied from
+//! or deleted: unreadable ones, `{id}.lp` files of the layout before headers until
+//! [`ShardStore::migrate_legacy`] rewrites them, and a file whose header names another cluster's
+//! shard (or another shard) when the metadata's shard of that number is written or copied here:
+//! that one is moved to `shards/orphans/` first.
 //!
 //! The store is synchronous (plain `std::fs`); async callers run it on the blocking pool.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use xxhash_rust::xxh3::Xxh3;
+
 use meta_model::ShardId;
 use meta_wire::{ShardReport, ShardSummary};
 
 use crate::error::DatadError;
-use crate::fnv::Fnv64;
+use crate::frame;
+use crate::shard_file::{self, ShardHeader, MAGIC};
+
+/// Where files of other clusters' shards (or of other shards under a number) are set aside.
+const ORPHANS_DIR: &str = "orphans";
 
 /// A `{id}.partial` file: a copy in progress, or one abandoned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,13 +48,37 @@ pub struct PartialCopy {
     pub modified: SystemTime,
 }
 
+/// A file in the shard directory that is no shard file this store can use.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnusableFile {
+    /// The file's name.
+    pub name: String,
+    /// The shard its name gives.
+    pub shard_id: Option<ShardId>,
+    /// Its size.
+    pub bytes: u64,
+    /// Why: `legacy_layout` (a `.lp` file not migrated), `unreadable: ...`, or, for a file set
+    /// aside into `orphans/`, `other_cluster`, `header_mismatch` (`set_aside` after a restart).
+    pub reason: String,
+}
+
 /// One shard file and what is known about it.
-#[derive(Debug)]
 struct ShardFile {
     /// Open for appending once written to; dropped when the file is replaced.
     append: Option<File>,
     size: u64,
-    digest: Fnv64,
+    digest: Xxh3,
+    header: ShardHeader,
+}
+
+impl std::fmt::Debug for ShardFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShardFile")
+            .field("size", &self.size)
+            .field("digest", &format_args!("{:016x}", self.digest.digest()))
+            .field("header", &self.header)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The shard files of one data node.
@@ -46,6 +86,8 @@ struct ShardFile {
 pub struct ShardStore {
     dir: PathBuf,
     shards: Mutex<BTreeMap<ShardId, Arc<Mutex<ShardFile>>>>,
+    /// Files kept but not used, by name.
+    unusable: Mutex<BTreeMap<String, UnusableFile>>,
     inventory_version: AtomicU64,
 }
 
@@ -56,22 +98,61 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl ShardStore {
-    /// Opens (creating it if needed) `data_dir/shards` and digests every `*.lp` file in it.
+    /// Opens (creating it if needed) `data_dir/shards`, reads every `*.shard` file in it (cutting
+    /// off a torn last append) and notes the files it cannot use.
     pub fn open(data_dir: &Path) -> Result<Self, DatadError> {
         let dir = data_dir.join("shards");
         std::fs::create_dir_all(&dir).map_err(DatadError::io("create", &dir))?;
         let mut shards = BTreeMap::new();
+        let mut unusable = BTreeMap::new();
         for entry in std::fs::read_dir(&dir).map_err(DatadError::io("list", &dir))? {
             let path = entry.map_err(DatadError::io("list", &dir))?.path();
-            let Some(shard_id) = shard_id_of(&path, "lp") else { continue };
-            let (size, digest) = file_digest(&path, None)?;
-            tracing::debug!(shard_id, size, checksum = digest.finish(), "shard file found");
-            shards.insert(shard_id, Arc::new(Mutex::new(ShardFile { append: None, size, digest })));
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            if let Some(shard_id) = shard_id_of(&path, "lp") {
+                tracing::warn!(file = %name, "shard file of the layout before headers: to be migrated");
+                let reason = "legacy_layout".to_owned();
+                unusable.insert(name.clone(), UnusableFile { name, shard_id: Some(shard_id), bytes, reason });
+                continue;
+            }
+            let Some(shard_id) = shard_id_of(&path, "shard") else { continue };
+            match read_shard_file(&path) {
+                Ok(file) if file.header.shard_id == shard_id => {
+                    tracing::debug!(shard_id, size = file.size, "shard file found");
+                    shards.insert(shard_id, Arc::new(Mutex::new(file)));
+                }
+                Ok(file) => {
+                    let reason = format!("unreadable: its header names shard {}", file.header.shard_id);
+                    tracing::error!(file = %name, %reason, "shard file kept unused");
+                    unusable.insert(name.clone(), UnusableFile { name, shard_id: Some(shard_id), bytes, reason });
+                }
+                Err(error) => {
+                    let reason = format!("unreadable: {error}");
+                    tracing::error!(file = %name, %reason, "shard file kept unused");
+                    unusable.insert(name.clone(), UnusableFile { name, shard_id: Some(shard_id), bytes, reason });
+                }
+            }
         }
-        tracing::info!(dir = %dir.display(), shards = shards.len(), "shard store opened");
+        let aside = dir.join(ORPHANS_DIR);
+        if let Ok(entries) = std::fs::read_dir(&aside) {
+            for entry in entries.flatten() {
+                let file = entry.file_name().to_string_lossy().into_owned();
+                let shard_id = file.split('.').next().and_then(|id| id.parse().ok());
+                let bytes = entry.metadata().map(|m| m.len()).unwrap_or(0);
+                let name = format!("{ORPHANS_DIR}/{file}");
+                let reason = "set_aside".to_owned();
+                unusable.insert(name.clone(), UnusableFile { name, shard_id, bytes, reason });
+            }
+        }
+        tracing::info!(dir = %dir.display(), shards = shards.len(), unusable = unusable.len(), "shard store opened");
         // Starting from the clock keeps the version increasing across restarts.
         let start = SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_millis() as u64);
-        Ok(ShardStore { dir, shards: Mutex::new(shards), inventory_version: AtomicU64::new(start) })
+        Ok(ShardStore {
+            dir,
+            shards: Mutex::new(shards),
+            unusable: Mutex::new(unusable),
+            inventory_version: AtomicU64::new(start),
+        })
     }
 
     /// The directory holding the shard files.
@@ -81,12 +162,99 @@ impl ShardStore {
 
     /// Path of a shard's file.
     pub fn shard_path(&self, shard_id: ShardId) -> PathBuf {
-        self.dir.join(format!("{shard_id}.lp"))
+        self.dir.join(format!("{shard_id}.shard"))
     }
 
     /// Path of a shard's copy in progress.
     pub fn partial_path(&self, shard_id: ShardId) -> PathBuf {
         self.dir.join(format!("{shard_id}.partial"))
+    }
+
+    /// The files kept but not used (legacy layout not yet migrated, unreadable), by name.
+    pub fn unusable(&self) -> Vec<UnusableFile> {
+        lock(&self.unusable).values().cloned().collect()
+    }
+
+    /// Rewrites each `{id}.lp` file of the layout before headers into `{id}.shard` under the
+    /// header `header_of(id)` gives (fsynced, renamed, the old file deleted); files whose shard it
+    /// does not know (`None`) stay as they are. Returns the shards migrated.
+    pub fn migrate_legacy(
+        &self,
+        header_of: impl Fn(ShardId) -> Option<ShardHeader>,
+    ) -> Result<Vec<ShardId>, DatadError> {
+        let legacy: Vec<(String, ShardId)> = lock(&self.unusable)
+            .values()
+            .filter(|f| f.reason == "legacy_layout")
+            .filter_map(|f| Some((f.name.clone(), f.shard_id?)))
+            .collect();
+        let mut migrated = Vec::new();
+        for (name, shard_id) in legacy {
+            let Some(header) = header_of(shard_id) else { continue };
+            if self.entry(shard_id).is_some() {
+                tracing::error!(file = %name, shard_id, "both layouts hold this shard; the old file is kept unused");
+                continue;
+            }
+            let (old_path, new_path) = (self.dir.join(&name), self.shard_path(shard_id));
+            let old = std::fs::read(&old_path).map_err(DatadError::io("read", &old_path))?;
+            let tmp = self.dir.join(format!("{shard_id}.migrating"));
+            let mut file = File::create(&tmp).map_err(DatadError::io("create", &tmp))?;
+            file.write_all(&shard_file::migrate_legacy(&header, &old))
+                .and_then(|()| file.sync_all())
+                .map_err(DatadError::io("write", &tmp))?;
+            std::fs::rename(&tmp, &new_path).map_err(DatadError::io("rename to", &new_path))?;
+            sync_dir(&self.dir)?;
+            std::fs::remove_file(&old_path).map_err(DatadError::io("delete", &old_path))?;
+            sync_dir(&self.dir)?;
+            let shard = read_shard_file(&new_path)?;
+            lock(&self.shards).insert(shard_id, Arc::new(Mutex::new(shard)));
+            lock(&self.unusable).remove(&name);
+            tracing::info!(shard_id, bytes = old.len(), "shard file migrated to the layout with headers");
+            migrated.push(shard_id);
+        }
+        if !migrated.is_empty() {
+            self.bump_inventory_version();
+        }
+        Ok(migrated)
+    }
+    /// Moves the file of `shard_id`, whose header (`found`) names another cluster's shard or
+    /// another shard than the metadata's (`expected`), to `shards/orphans/`, where it is kept and
+    /// reported, never used or deleted.
+    /// `entry` is the file as the caller saw it: when another caller set it aside meanwhile,
+    /// nothing is moved.
+    fn set_aside(
+        &self,
+        shard_id: ShardId,
+        entry: &Arc<Mutex<ShardFile>>,
+        found: &ShardHeader,
+        expected: &ShardHeader,
+    ) -> Result<(), DatadError> {
+        let aside = self.dir.join(ORPHANS_DIR);
+        std::fs::create_dir_all(&aside).map_err(DatadError::io("create", &aside))?;
+        let from = self.shard_path(shard_id);
+        let mut name = format!("{shard_id}.shard");
+        let mut n = 1;
+        while aside.join(&name).exists() {
+            name = format!("{shard_id}.shard.{n}");
+            n += 1;
+        }
+        let mut shards = lock(&self.shards);
+        if !shards.get(&shard_id).is_some_and(|current| Arc::ptr_eq(current, entry)) {
+            return Ok(());
+        }
+        std::fs::rename(&from, aside.join(&name)).map_err(DatadError::io("move aside", &from))?;
+        sync_dir(&self.dir)?;
+        sync_dir(&aside)?;
+        let bytes = shards.remove(&shard_id).map_or(0, |entry| lock(&entry).size);
+        let reason = if found.cluster_id == expected.cluster_id { "header_mismatch" } else { "other_cluster" };
+        let name = format!("{ORPHANS_DIR}/{name}");
+        tracing::warn!(
+            shard_id, file = %name, reason, found_cluster = %found.cluster_id, found_database = %found.database,
+            found_policy = %found.retention_policy, "shard file of another shard set aside; it is kept, never used"
+        );
+        let file = UnusableFile { name: name.clone(), shard_id: Some(shard_id), bytes, reason: reason.to_owned() };
+        lock(&self.unusable).insert(name, file);
+        self.bump_inventory_version();
+        Ok(())
     }
 
     /// The copies in progress or abandoned: every `{id}.partial` file, with its size and when it
@@ -138,34 +306,52 @@ impl ShardStore {
         lock(&self.shards).get(&shard_id).cloned()
     }
 
-    /// Appends `data` to a shard (creating its file) and fsyncs it before returning.
-    pub fn append(&self, shard_id: ShardId, data: &[u8]) -> Result<ShardSummary, DatadError> {
+    /// Appends `data` (whole lines) to a shard as one record, creating its file under `header`
+    /// when there is none, and fsyncs it before returning. Refused when the shard's file has
+    /// another header: it belongs to another cluster or to another shard under this number.
+    pub fn append(&self, shard_id: ShardId, data: &[u8], header: &ShardHeader) -> Result<ShardSummary, DatadError> {
         let path = self.shard_path(shard_id);
         let entry = {
             let mut shards = lock(&self.shards);
             match shards.get(&shard_id) {
                 Some(entry) => Arc::clone(entry),
                 None => {
-                    let file = OpenOptions::new()
+                    let start = header.encode();
+                    let mut file = OpenOptions::new()
                         .create(true)
-                        .append(true)
+                        .truncate(true)
+                        .write(true)
                         .open(&path)
                         .map_err(DatadError::io("create", &path))?;
+                    file.write_all(&start).and_then(|()| file.sync_data()).map_err(DatadError::io("write", &path))?;
                     sync_dir(&self.dir)?;
-                    let entry = Arc::new(Mutex::new(ShardFile { append: Some(file), size: 0, digest: Fnv64::new() }));
+                    let mut digest = Xxh3::new();
+                    digest.update(&start);
+                    let shard = ShardFile { append: None, size: start.len() as u64, digest, header: header.clone() };
+                    let entry = Arc::new(Mutex::new(shard));
                     shards.insert(shard_id, Arc::clone(&entry));
                     entry
                 }
             }
         };
         let mut shard = lock(&entry);
+        if !shard.header.same_shard(header) {
+            // Not this cluster's shard under this number: kept aside for the operator, and the
+            // shard starts a file of its own.
+            let found = shard.header.clone();
+            drop(shard);
+            self.set_aside(shard_id, &entry, &found, header)?;
+            return self.append(shard_id, data, header);
+        }
         if shard.append.is_none() {
             let file = OpenOptions::new().append(true).open(&path).map_err(DatadError::io("open", &path))?;
             shard.append = Some(file);
         }
+        let mut record = Vec::with_capacity(frame::HEADER_LEN + data.len());
+        frame::encode(data, &mut record);
         let old_size = shard.size;
         if let Some(file) = shard.append.as_mut() {
-            if let Err(source) = file.write_all(data).and_then(|()| file.sync_data()) {
+            if let Err(source) = file.write_all(&record).and_then(|()| file.sync_data()) {
                 // Undo a partial append so the file keeps matching its size and digest.
                 if let Err(error) = file.set_len(old_size) {
                     tracing::error!(shard_id, %error, "cannot undo a failed append");
@@ -174,36 +360,49 @@ impl ShardStore {
                 return Err(DatadError::Io { action: "append to", path, source });
             }
         }
-        shard.size += data.len() as u64;
-        shard.digest.update(data);
+        shard.size += record.len() as u64;
+        shard.digest.update(&record);
         self.bump_inventory_version();
-        Ok(ShardSummary { shard_id, size: shard.size, checksum: shard.digest.finish() })
+        Ok(ShardSummary { shard_id, size: shard.size, checksum: shard.digest.digest() })
     }
 
     /// A shard's size and digest, if this node holds it.
     pub fn summary(&self, shard_id: ShardId) -> Option<ShardSummary> {
         let entry = self.entry(shard_id)?;
         let shard = lock(&entry);
-        Some(ShardSummary { shard_id, size: shard.size, checksum: shard.digest.finish() })
+        Some(ShardSummary { shard_id, size: shard.size, checksum: shard.digest.digest() })
     }
 
-    /// Every shard held, by ID.
-    pub fn summaries(&self) -> Vec<ShardSummary> {
+    /// Every shard held, by ID, with the header of its file.
+    pub fn files(&self) -> Vec<(ShardSummary, ShardHeader)> {
         let shards = lock(&self.shards);
         shards
             .iter()
             .map(|(&shard_id, entry)| {
                 let shard = lock(entry);
-                ShardSummary { shard_id, size: shard.size, checksum: shard.digest.finish() }
+                (ShardSummary { shard_id, size: shard.size, checksum: shard.digest.digest() }, shard.header.clone())
             })
             .collect()
     }
 
-    /// The inventory as a heartbeat reports it; `hot` tells whether a shard still takes writes.
-    pub fn inventory(&self, hot: impl Fn(ShardId) -> bool) -> Vec<ShardReport> {
-        self.summaries()
+    /// Every shard held, by ID.
+    pub fn summaries(&self) -> Vec<ShardSummary> {
+        self.files().into_iter().map(|(summary, _)| summary).collect()
+    }
+
+    /// The inventory as a heartbeat reports it: the files `usable` accepts (by their header; the
+    /// others are not this cluster's shards and must not be copied from); `hot` tells whether a
+    /// shard still takes writes.
+    pub fn inventory(&self, hot: impl Fn(ShardId) -> bool, usable: impl Fn(&ShardHeader) -> bool) -> Vec<ShardReport> {
+        self.files()
             .into_iter()
-            .map(|s| ShardReport { shard_id: s.shard_id, size: s.size, checksum: s.checksum, hot: hot(s.shard_id) })
+            .filter(|(_, header)| usable(header))
+            .map(|(s, _)| ShardReport {
+                shard_id: s.shard_id,
+                size: s.size,
+                checksum: s.checksum,
+                hot: hot(s.shard_id),
+            })
             .collect()
     }
 
@@ -240,31 +439,60 @@ impl ShardStore {
             return Ok((summary, len, summary.checksum));
         }
         let (_, digest) = file_digest(&self.shard_path(shard_id), Some(len))?;
-        Ok((summary, len, digest.finish()))
+        Ok((summary, len, digest.digest()))
     }
 
     /// Makes a finished copy the shard's file: checks the partial file holds `size` bytes with
-    /// digest `checksum` (deleting it when not), fsyncs it, renames it over `{id}.lp` and fsyncs
-    /// the directory. Bytes appended locally to the old file meanwhile are replaced.
-    pub fn install_partial(&self, shard_id: ShardId, size: u64, checksum: u64) -> Result<ShardSummary, DatadError> {
+    /// digest `checksum` and is a file of the shard `expected` names (deleting it when not),
+    /// fsyncs it, renames it over `{id}.shard` and fsyncs the directory. Bytes appended locally to
+    /// the old file meanwhile are replaced.
+    pub fn install_partial(
+        &self,
+        shard_id: ShardId,
+        size: u64,
+        checksum: u64,
+        expected: &ShardHeader,
+    ) -> Result<ShardSummary, DatadError> {
         let partial = self.partial_path(shard_id);
-        let (actual_size, digest) = file_digest(&partial, None)?;
-        if actual_size != size || digest.finish() != checksum {
+        let discard = || {
             if let Err(error) = std::fs::remove_file(&partial) {
-                tracing::warn!(shard_id, %error, "cannot delete a corrupt partial copy");
+                tracing::warn!(shard_id, %error, "cannot delete a rejected partial copy");
             }
-            return Err(DatadError::ChecksumMismatch { shard_id, expected: checksum, actual: digest.finish() });
+        };
+        let (actual_size, digest) = file_digest(&partial, None)?;
+        if actual_size != size || digest.digest() != checksum {
+            discard();
+            return Err(DatadError::ChecksumMismatch { shard_id, expected: checksum, actual: digest.digest() });
         }
+        if let Some(entry) = self.entry(shard_id) {
+            let found = lock(&entry).header.clone();
+            if !found.same_shard(expected) {
+                self.set_aside(shard_id, &entry, &found, expected)?;
+            }
+        }
+        let copied = match read_shard_file(&partial) {
+            Ok(copied) if copied.header.same_shard(expected) && copied.size == size => copied,
+            Ok(copied) => {
+                discard();
+                let found = Box::new(copied.header);
+                return Err(DatadError::ShardFileConflict { shard_id, found, expected: Box::new(expected.clone()) });
+            }
+            Err(error) => {
+                discard();
+                return Err(error);
+            }
+        };
         File::open(&partial).and_then(|f| f.sync_all()).map_err(DatadError::io("fsync", &partial))?;
         let target = self.shard_path(shard_id);
         let mut shards = lock(&self.shards);
-        let entry = shards
-            .entry(shard_id)
-            .or_insert_with(|| Arc::new(Mutex::new(ShardFile { append: None, size: 0, digest: Fnv64::new() })));
+        let entry = shards.entry(shard_id).or_insert_with(|| {
+            let empty = ShardFile { append: None, size: 0, digest: Xxh3::new(), header: expected.clone() };
+            Arc::new(Mutex::new(empty))
+        });
         let mut shard = lock(entry);
         std::fs::rename(&partial, &target).map_err(DatadError::io("rename to", &target))?;
         sync_dir(&self.dir)?;
-        *shard = ShardFile { append: None, size, digest };
+        *shard = ShardFile { append: None, ..copied };
         self.bump_inventory_version();
         Ok(ShardSummary { shard_id, size, checksum })
     }
@@ -278,11 +506,11 @@ fn shard_id_of(path: &Path, extension: &str) -> Option<ShardId> {
     path.file_stem()?.to_str()?.parse().ok()
 }
 
-/// Size and digest of a file's first `len` bytes (all of it when `None`).
-pub fn file_digest(path: &Path, len: Option<u64>) -> Result<(u64, Fnv64), DatadError> {
+/// Size and xxh3-64 digest of a file's first `len` bytes (all of it when `None`).
+pub fn file_digest(path: &Path, len: Option<u64>) -> Result<(u64, Xxh3), DatadError> {
     let file = File::open(path).map_err(DatadError::io("open", path))?;
     let mut reader = file.take(len.unwrap_or(u64::MAX));
-    let mut digest = Fnv64::new();
+    let mut digest = Xxh3::new();
     let mut buffer = vec![0u8; 64 * 1024];
     let mut size = 0u64;
     loop {
@@ -295,6 +523,54 @@ pub fn file_digest(path: &Path, len: Option<u64>) -> Result<(u64, Fnv64), DatadE
     }
 }
 
+/// Reads a shard file frame by frame (never all of it at once): its header, size and digest. A
+/// torn or corrupt frame at the end (an append that never finished, so was never acknowledged)
+/// is cut off the file.
+fn read_shard_file(path: &Path) -> Result<ShardFile, DatadError> {
+    let file = File::open(path).map_err(DatadError::io("open", path))?;
+    let total = file.metadata().map_err(DatadError::io("stat", path))?.len();
+    let mut reader = BufReader::with_capacity(256 * 1024, file);
+    let invalid = |message: String| DatadError::Io {
+        action: "read",
+        path: path.to_owned(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, message),
+    };
+    let mut magic = [0u8; 8];
+    if reader.read_exact(&mut magic).is_err() || &magic != MAGIC {
+        return Err(invalid(shard_file::LayoutError::NoMagic.to_string()));
+    }
+    let mut digest = Xxh3::new();
+    digest.update(&magic);
+    let mut valid = magic.len() as u64;
+    let mut header: Option<ShardHeader> = None;
+    let mut payload = Vec::new();
+    loop {
+        let mut raw = [0u8; frame::HEADER_LEN];
+        if reader.read_exact(&mut raw).is_err() {
+            break;
+        }
+        let Some(frame_header) = frame::Header::parse(raw) else { break };
+        payload.resize(frame_header.len, 0);
+        if reader.read_exact(&mut payload).is_err() || !frame_header.matches(&payload) {
+            break;
+        }
+        if header.is_none() {
+            let parsed = shard_file::parse_header(&payload).map_err(|e| invalid(e.to_string()))?;
+            header = Some(parsed);
+        }
+        digest.update(&raw);
+        digest.update(&payload);
+        valid += (frame::HEADER_LEN + payload.len()) as u64;
+    }
+    let header = header.ok_or_else(|| invalid(shard_file::LayoutError::BadHeader("missing".to_owned()).to_string()))?;
+    if valid < total {
+        tracing::warn!(path = %path.display(), cut = total - valid, "torn append cut off a shard file");
+        let file = OpenOptions::new().write(true).open(path).map_err(DatadError::io("open", path))?;
+        file.set_len(valid).and_then(|()| file.sync_all()).map_err(DatadError::io("truncate", path))?;
+    }
+    Ok(ShardFile { append: None, size: valid, digest, header })
+}
+
 /// Fsyncs a directory, making renames and new files in it durable.
 fn sync_dir(dir: &Path) -> Result<(), DatadError> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(DatadError::io("fsync", dir))
@@ -303,74 +579,157 @@ fn sync_dir(dir: &Path) -> Result<(), DatadError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fnv::fnv1a;
+    use crate::shard_file::tests::header;
+    use xxhash_rust::xxh3::xxh3_64;
+
+    /// The bytes of a shard file holding `records`, one per append.
+    fn file_of(shard_id: ShardId, records: &[&[u8]]) -> Vec<u8> {
+        let mut bytes = header(shard_id).encode();
+        records.iter().for_each(|r| frame::encode(r, &mut bytes));
+        bytes
+    }
 
     #[test]
     fn append_tracks_size_digest_and_inventory_version() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = ShardStore::open(dir.path()).expect("open");
         let v0 = store.inventory_version();
-        store.append(7, b"cpu v=1 1\n").expect("append");
-        let summary = store.append(7, b"cpu v=2 2\n").expect("append");
-        assert_eq!(summary, ShardSummary { shard_id: 7, size: 20, checksum: fnv1a(b"cpu v=1 1\ncpu v=2 2\n") });
+        store.append(7, b"cpu v=1 1\n", &header(7)).expect("append");
+        let summary = store.append(7, b"cpu v=2 2\n", &header(7)).expect("append");
+        let expected = file_of(7, &[b"cpu v=1 1\n", b"cpu v=2 2\n"]);
+        assert_eq!(summary, ShardSummary { shard_id: 7, size: expected.len() as u64, checksum: xxh3_64(&expected) });
         assert!(store.inventory_version() >= v0 + 2);
-        let on_disk = std::fs::read(dir.path().join("shards/7.lp")).expect("read");
-        assert_eq!(on_disk, b"cpu v=1 1\ncpu v=2 2\n");
-        assert_eq!(store.read_range(7, 10, 100).expect("range"), b"cpu v=2 2\n");
-        assert_eq!(store.digest(7, Some(10)).expect("digest").2, fnv1a(b"cpu v=1 1\n"));
-        assert!(matches!(store.digest(7, Some(21)), Err(DatadError::RangeNotSatisfiable { .. })));
+        let on_disk = std::fs::read(dir.path().join("shards/7.shard")).expect("read");
+        assert_eq!(on_disk, expected);
+        assert_eq!(shard_file::lines(&on_disk).expect("lines"), b"cpu v=1 1\ncpu v=2 2\n");
+        assert_eq!(store.read_range(7, 10, 5).expect("range"), &expected[10..15]);
+        assert_eq!(store.digest(7, Some(10)).expect("digest").2, xxh3_64(&expected[..10]));
+        assert!(matches!(store.digest(7, Some(10_000)), Err(DatadError::RangeNotSatisfiable { .. })));
         assert!(matches!(store.read_range(8, 0, 1), Err(DatadError::ShardNotFound { shard_id: 8 })));
     }
 
     #[test]
-    fn reopen_recomputes_sizes_and_digests_from_the_files() {
+    fn a_file_of_another_shard_or_cluster_is_set_aside_never_appended_to() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let before = {
-            let store = ShardStore::open(dir.path()).expect("open");
-            store.append(1, b"a v=1 1\n").expect("append");
-            store.append(2, b"b v=1 1\nb v=2 2\n").expect("append");
-            store.append(1, b"a v=3 3\n").expect("append");
-            store.summaries()
-        };
-        std::fs::write(dir.path().join("shards/3.partial"), b"ignored").expect("write");
-        std::fs::write(dir.path().join("shards/notes.txt"), b"ignored").expect("write");
+        let store = ShardStore::open(dir.path()).expect("open");
+        let mut foreign = header(3);
+        foreign.cluster_id = "f".repeat(32);
+        store.append(3, b"theirs v=1 1\n", &foreign).expect("append");
+        let theirs = std::fs::read(store.shard_path(3)).expect("read");
+        store.append(3, b"ours v=1 1\n", &header(3)).expect("append");
+        assert_eq!(std::fs::read(store.shard_path(3)).expect("read"), file_of(3, &[b"ours v=1 1\n"]));
+        assert_eq!(std::fs::read(dir.path().join("shards/orphans/3.shard")).expect("kept"), theirs);
+        let mut other_policy = header(3);
+        other_policy.retention_policy = "weekly".to_owned();
+        store.append(3, b"weekly v=1 1\n", &other_policy).expect("append");
+        let kept: Vec<(String, String)> = store.unusable().into_iter().map(|f| (f.name, f.reason)).collect();
+        let expected = [("orphans/3.shard", "other_cluster"), ("orphans/3.shard.1", "header_mismatch")]
+            .map(|(n, r)| (n.to_owned(), r.to_owned()));
+        assert_eq!(kept, expected);
+        drop(store);
         let store = ShardStore::open(dir.path()).expect("reopen");
-        assert_eq!(store.summaries(), before);
-        let inventory = store.inventory(|id| id == 2);
-        let hot: Vec<_> = inventory.iter().map(|r| (r.shard_id, r.size, r.hot)).collect();
-        assert_eq!(hot, vec![(1, 16, false), (2, 16, true)]);
-        let after = store.append(1, b"a v=4 4\n").expect("append after reopen");
-        assert_eq!(after.checksum, fnv1a(b"a v=1 1\na v=3 3\na v=4 4\n"));
+        assert_eq!(store.unusable().len(), 2, "set-aside files are still reported after a restart");
+        assert_eq!(store.summaries().len(), 1);
     }
 
     #[test]
-    fn install_partial_replaces_the_shard_atomically_or_rejects_a_corrupt_copy() {
+    fn reopen_recomputes_sizes_and_digests_cuts_a_torn_append_and_keeps_unusable_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let before = {
+            let store = ShardStore::open(dir.path()).expect("open");
+            store.append(1, b"a v=1 1\n", &header(1)).expect("append");
+            store.append(2, b"b v=1 1\nb v=2 2\n", &header(2)).expect("append");
+            store.append(1, b"a v=3 3\n", &header(1)).expect("append");
+            store.summaries()
+        };
+        // A crash in the middle of an append to shard 1: never acknowledged.
+        let mut torn = OpenOptions::new().append(true).open(dir.path().join("shards/1.shard")).expect("open");
+        torn.write_all(&[30, 0, 0, 0, 1, 2, 3]).expect("torn write");
+        drop(torn);
+        std::fs::write(dir.path().join("shards/3.partial"), b"ignored").expect("write");
+        std::fs::write(dir.path().join("shards/notes.txt"), b"ignored").expect("write");
+        std::fs::write(dir.path().join("shards/4.lp"), b"old v=1 1\n").expect("write");
+        std::fs::write(dir.path().join("shards/5.shard"), b"garbage").expect("write");
+        std::fs::write(dir.path().join("shards/6.shard"), file_of(9, &[])).expect("write");
+        let store = ShardStore::open(dir.path()).expect("reopen");
+        assert_eq!(store.summaries(), before);
+        let reasons: Vec<(String, String)> = store
+            .unusable()
+            .into_iter()
+            .map(|f| (f.name, f.reason.split(':').next().unwrap_or("").to_owned()))
+            .collect();
+        let expected = [("4.lp", "legacy_layout"), ("5.shard", "unreadable"), ("6.shard", "unreadable")]
+            .map(|(n, r)| (n.to_owned(), r.to_owned()));
+        assert_eq!(reasons, expected);
+        let inventory = store.inventory(|id| id == 2, |h| h.shard_id != 2);
+        let hot: Vec<_> = inventory.iter().map(|r| (r.shard_id, r.hot)).collect();
+        assert_eq!(hot, vec![(1, false)], "a file its filter refuses is not reported");
+        let after = store.append(1, b"a v=4 4\n", &header(1)).expect("append after reopen");
+        let expected = file_of(1, &[b"a v=1 1\n", b"a v=3 3\n", b"a v=4 4\n"]);
+        assert_eq!(after.checksum, xxh3_64(&expected));
+        assert_eq!(std::fs::read(store.shard_path(1)).expect("read"), expected);
+    }
+
+    #[test]
+    fn legacy_files_are_migrated_when_their_shard_is_known_and_kept_otherwise() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("shards")).expect("mkdir");
+        std::fs::write(dir.path().join("shards/4.lp"), b"old v=1 1\nold v=2 2\n").expect("write");
+        std::fs::write(dir.path().join("shards/8.lp"), b"gone v=1 1\n").expect("write");
+        let store = ShardStore::open(dir.path()).expect("open");
+        assert!(store.summaries().is_empty(), "not used before migration");
+        let migrated = store.migrate_legacy(|id| (id == 4).then(|| header(4))).expect("migrates");
+        assert_eq!(migrated, vec![4]);
+        let bytes = std::fs::read(store.shard_path(4)).expect("read");
+        assert_eq!(shard_file::lines(&bytes).expect("lines"), b"old v=1 1\nold v=2 2\n");
+        assert!(!dir.path().join("shards/4.lp").exists());
+        assert_eq!(store.summary(4).map(|s| s.checksum), Some(xxh3_64(&bytes)));
+        let kept: Vec<String> = store.unusable().into_iter().map(|f| f.name).collect();
+        assert_eq!(kept, ["8.lp"], "a file of a shard the metadata does not know stays");
+        store.append(4, b"new v=3 3\n", &header(4)).expect("appends after migration");
+    }
+
+    #[test]
+    fn install_partial_replaces_the_shard_atomically_or_rejects_a_corrupt_or_foreign_copy() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = ShardStore::open(dir.path()).expect("open");
-        store.append(5, b"local v=1 1\n").expect("append");
-        let copy = b"copied v=1 1\ncopied v=2 2\n";
-        std::fs::write(store.partial_path(5), copy).expect("write partial");
-        let wrong = store.install_partial(5, copy.len() as u64, fnv1a(copy) ^ 1);
+        store.append(5, b"local v=1 1\n", &header(5)).expect("append");
+        let local = std::fs::read(store.shard_path(5)).expect("read");
+        let copy = file_of(5, &[b"copied v=1 1\n", b"copied v=2 2\n"]);
+        let len = copy.len() as u64;
+        std::fs::write(store.partial_path(5), &copy).expect("write partial");
+        let wrong = store.install_partial(5, len, xxh3_64(&copy) ^ 1, &header(5));
         assert!(matches!(wrong, Err(DatadError::ChecksumMismatch { shard_id: 5, .. })));
         assert!(!store.partial_path(5).exists(), "a corrupt partial is deleted");
-        assert_eq!(std::fs::read(store.shard_path(5)).expect("read"), b"local v=1 1\n");
+        assert_eq!(std::fs::read(store.shard_path(5)).expect("read"), local);
 
-        std::fs::write(store.partial_path(5), copy).expect("write partial");
+        // A copy of another cluster's shard 5 is refused.
+        let mut foreign = header(5);
+        foreign.cluster_id = "f".repeat(32);
+        let mut other = foreign.encode();
+        frame::encode(b"theirs v=1 1\n", &mut other);
+        std::fs::write(store.partial_path(5), &other).expect("write partial");
+        let refused = store.install_partial(5, other.len() as u64, xxh3_64(&other), &header(5));
+        assert!(matches!(refused, Err(DatadError::ShardFileConflict { shard_id: 5, .. })), "{refused:?}");
+        assert_eq!(std::fs::read(store.shard_path(5)).expect("read"), local);
+
+        std::fs::write(store.partial_path(5), &copy).expect("write partial");
         let v = store.inventory_version();
-        let summary = store.install_partial(5, copy.len() as u64, fnv1a(copy)).expect("install");
-        assert_eq!(summary.size, copy.len() as u64);
+        let summary = store.install_partial(5, len, xxh3_64(&copy), &header(5)).expect("install");
+        assert_eq!(summary.size, len);
         assert!(store.inventory_version() > v);
         assert!(!store.partial_path(5).exists());
         assert_eq!(std::fs::read(store.shard_path(5)).expect("read"), copy);
         // Appends go to the new file, not the replaced one.
-        store.append(5, b"new v=3 3\n").expect("append");
-        let expected = [&copy[..], b"new v=3 3\n"].concat();
+        store.append(5, b"new v=3 3\n", &header(5)).expect("append");
+        let expected = file_of(5, &[b"copied v=1 1\n", b"copied v=2 2\n", b"new v=3 3\n"]);
         assert_eq!(std::fs::read(store.shard_path(5)).expect("read"), expected);
-        assert_eq!(store.summary(5).map(|s| s.checksum), Some(fnv1a(&expected)));
+        assert_eq!(store.summary(5).map(|s| s.checksum), Some(xxh3_64(&expected)));
 
         // A copy of a shard this node never held creates it.
-        std::fs::write(store.partial_path(9), b"x v=1 1\n").expect("write partial");
-        store.install_partial(9, 8, fnv1a(b"x v=1 1\n")).expect("install new");
+        let fresh = file_of(9, &[b"x v=1 1\n"]);
+        std::fs::write(store.partial_path(9), &fresh).expect("write partial");
+        store.install_partial(9, fresh.len() as u64, xxh3_64(&fresh), &header(9)).expect("install new");
         assert_eq!(store.summaries().len(), 2);
     }
 }

@@ -24,6 +24,7 @@ use meta_wire::ErrorReply;
 
 use crate::error::DatadError;
 use crate::node::peer_url;
+use crate::shard_file::ShardHeader;
 use crate::shard_store::ShardStore;
 use meta_wire::ShardSummary;
 
@@ -158,13 +159,15 @@ impl Transfer {
 
     /// Checks the finished copy against the source's digest and makes it the shard's file.
     /// A copy that does not match is deleted and reported as [`DatadError::ChecksumMismatch`].
-    pub async fn install(mut self, store: Arc<ShardStore>) -> Result<ShardSummary, DatadError> {
+    /// The copy must be a file of the shard `expected` names (same cluster, shard, database,
+    /// policy and range), or it is deleted and refused ([`DatadError::ShardFileConflict`]).
+    pub async fn install(mut self, store: Arc<ShardStore>, expected: ShardHeader) -> Result<ShardSummary, DatadError> {
         self.partial.flush().await.map_err(DatadError::io("write", &self.partial_path))?;
         drop(self.partial);
         let (shard_id, total, checksum) = (self.shard_id, self.total, self.checksum);
-        tokio::task::spawn_blocking(move || store.install_partial(shard_id, total, checksum)).await.map_err(|e| {
-            DatadError::Io { action: "install", path: self.partial_path, source: std::io::Error::other(e) }
-        })?
+        tokio::task::spawn_blocking(move || store.install_partial(shard_id, total, checksum, &expected)).await.map_err(
+            |e| DatadError::Io { action: "install", path: self.partial_path, source: std::io::Error::other(e) },
+        )?
     }
 }
 

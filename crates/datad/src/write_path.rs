@@ -3,7 +3,8 @@
 //!
 //! ```text
 //!  line ─▶ timestamp ─▶ shard group of db/rp containing it (cached, else created)
-//!       ─▶ series key ─▶ shard = group.shards[fnv1a(key) % len]
+//!       ─▶ series key (tags sorted, in groups made since the cluster has an identity)
+//!       ─▶ shard = group.shards[fnv1a(key) % len]
 //!  a shard without owners: 503 no_owner, nothing stored
 //!  first write to a shard: POST /v1/shards/written (committed) before anything is stored
 //!  per shard: append locally (when this node owns it) and
@@ -15,6 +16,7 @@
 //! A retried write may store some lines twice on the owners that had them; line protocol points
 //! are idempotent (same series and time), so readers see one point.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,15 +27,16 @@ use serde::Deserialize;
 use tokio::task::JoinSet;
 
 use meta_client::ClientError;
-use meta_model::{MetaState, NodeId, ShardGroup, ShardId};
+use meta_model::{MetaState, NodeId, Shard, ShardGroup, ShardId};
 use meta_wire::ErrorReply;
 
 use crate::consistency::Consistency;
 use crate::error::{ApiError, DatadError};
 use crate::fnv::fnv1a;
-use crate::line_protocol::{parse_lines, Precision};
+use crate::line_protocol::{canonical_series_key, parse_lines, Precision};
 use crate::metadata_cache::CachedMetadata;
 use crate::node::{peer_url, Node};
+use crate::shard_file::ShardHeader;
 
 /// Query of `POST /write`, as InfluxDB 1.x clients send it. Other parameters, such as the
 /// credentials `u` and `p` those clients add, are ignored: data nodes have no users yet.
@@ -70,6 +73,21 @@ pub(crate) async fn write(node: &Arc<Node>, query: WriteQuery, body: Bytes) -> R
         return Ok(0);
     }
     let (mut meta, rp) = resolve_policy(node, &db, query.rp.as_deref()).await?;
+    if meta.state.cluster().is_none() {
+        // Made by the first leader a moment after the cluster formed (or was upgraded): it tells
+        // how points are routed and what shard files are stamped with.
+        meta = node
+            .cache
+            .refresh_within(&node.client, REFRESH_LIMIT)
+            .await
+            .ok()
+            .filter(|m| m.state.cluster().is_some())
+            .ok_or_else(|| {
+                let message =
+                    "the metadata has no cluster identity yet (the meta leader makes it when it takes over); retry";
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "cluster_identity_unknown", message)
+            })?;
+    }
     let policy = meta.state.retention_policy(&db, &rp).map(|p| p.live_groups().cloned().collect());
     let mut groups: Vec<ShardGroup> = policy.unwrap_or_default();
     let mut batches: BTreeMap<ShardId, Batch> = BTreeMap::new();
@@ -95,7 +113,7 @@ pub(crate) async fn write(node: &Arc<Node>, query: WriteQuery, body: Bytes) -> R
             let message = format!("shard group {} cannot take line {}", group.id, line.number);
             return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "no_shard", message));
         }
-        let shard = &group.shards[(fnv1a(line.series_key.as_bytes()) % group.shards.len() as u64) as usize];
+        let shard = shard_for(&meta.state, group, line.series_key);
         let batch = batches.entry(shard.id).or_insert_with(|| Batch { owners: shard.owners.clone(), data: Vec::new() });
         line.write_stored(&mut batch.data);
     }
@@ -150,6 +168,16 @@ pub(crate) async fn write(node: &Arc<Node>, query: WriteQuery, body: Bytes) -> R
     }
     deliver(node, meta, batches, consistency).await?;
     Ok(lines.len() as u64)
+}
+
+/// The shard of `group` a point of `series_key` goes to: FNV-1a of the series key modulo the
+/// shards, as InfluxDB picks a group's shard; the key canonical (tags sorted) in groups created
+/// since the cluster has an identity, as written in older ones, whose data was routed so.
+/// `group` must have shards.
+fn shard_for<'g>(state: &MetaState, group: &'g ShardGroup, series_key: &str) -> &'g Shard {
+    let key =
+        if state.routes_canonically(group.id) { canonical_series_key(series_key) } else { Cow::Borrowed(series_key) };
+    &group.shards[(fnv1a(key.as_bytes()) % group.shards.len() as u64) as usize]
 }
 
 /// An optional query parameter read by `parse` (its default when absent or empty); a 400 naming
@@ -391,7 +419,7 @@ async fn hand_off(
 /// Sends each `(shard, owner)` copy at once; how each went.
 async fn send_all(
     node: &Arc<Node>,
-    meta: &CachedMetadata,
+    meta: &Arc<CachedMetadata>,
     data: &BTreeMap<ShardId, Bytes>,
     copies: Vec<(ShardId, NodeId)>,
 ) -> Vec<((ShardId, NodeId), Sent)> {
@@ -401,9 +429,10 @@ async fn send_all(
         let (node, bytes) = (Arc::clone(node), data.get(&shard).cloned().unwrap_or_default());
         let addr = meta.state.data_node(owner).map(|n| n.http_addr.clone());
         let route = Route { index: meta.index, owners: owners_text(meta, shard) };
+        let header_meta = Arc::clone(meta);
         sends.spawn(async move {
             let sent = match (Some(owner) == me, addr) {
-                (true, _) => match append_locally(&node, shard, bytes).await {
+                (true, _) => match append_locally(&node, &header_meta, shard, bytes).await {
                     Ok(()) => Sent::Stored,
                     Err(error) => Sent::Failed(error),
                 },
@@ -423,10 +452,18 @@ async fn send_all(
     outcomes
 }
 
-/// Appends to this node's copy of a shard.
-pub(crate) async fn append_locally(node: &Node, shard_id: ShardId, data: Bytes) -> Result<(), String> {
+/// Appends to this node's copy of a shard, under the header the metadata `meta` gives it.
+pub(crate) async fn append_locally(
+    node: &Node,
+    meta: &CachedMetadata,
+    shard_id: ShardId,
+    data: Bytes,
+) -> Result<(), String> {
+    let Some(header) = ShardHeader::of(&meta.state, shard_id) else {
+        return Err(format!("shard {shard_id}: the metadata has no cluster identity yet"));
+    };
     let store = Arc::clone(&node.store);
-    match tokio::task::spawn_blocking(move || store.append(shard_id, &data)).await {
+    match tokio::task::spawn_blocking(move || store.append(shard_id, &data, &header)).await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(error)) => {
             tracing::error!(shard_id, %error, "local append failed");
@@ -516,6 +553,49 @@ mod tests {
         let missing_rp = policy_name(&state, "telegraf", Some("weekly")).expect_err("unknown rp");
         assert_eq!(missing_rp.code, "retention_policy_not_found");
         assert_eq!(policy_name(&state, "bare", None).expect_err("no default").code, "retention_policy_not_found");
+    }
+
+    #[test]
+    fn points_route_by_the_rule_their_group_was_created_under() {
+        let mut state = MetaState::new();
+        // Three shards a group: a modulus that is no power of two uses every bit of the hash.
+        for i in 1..=3 {
+            let add = Command::AddDataNode {
+                tcp_addr: format!("d{i}:1"),
+                http_addr: format!("d{i}:2"),
+                labels: Default::default(),
+            };
+            state.apply(&add).expect("node");
+        }
+        let spec =
+            RetentionPolicySpec { name: "rp".into(), duration: 0, shard_group_duration: None, replication_factor: 1 };
+        state.apply(&Command::CreateDatabase { name: "db".into(), default_retention_policy: Some(spec) }).expect("db");
+        let group = |state: &mut MetaState, timestamp| {
+            let create = Command::CreateShardGroup { database: "db".into(), retention_policy: "rp".into(), timestamp };
+            match state.apply(&create) {
+                Ok(meta_model::Response::ShardGroup { group, .. }) => group,
+                other => panic!("{other:?}"),
+            }
+        };
+        let legacy = group(&mut state, 0);
+        state.apply(&Command::InitCluster { id: "0123456789abcdef0123456789abcdef".into() }).expect("identity");
+        let canonical = group(&mut state, 8 * 86_400_000_000_000);
+        assert_eq!(legacy.shards.len(), 3);
+        // Keys whose tag order matters: one of these orders lands elsewhere than the sorted key.
+        let keys = (0..50).map(|i| (format!("cpu,z=z{i},a=a{i}"), format!("cpu,a=a{i},z=z{i}")));
+        let mut split_in_legacy = 0;
+        for (unsorted, sorted) in keys {
+            assert_eq!(shard_for(&state, &canonical, &unsorted).id, shard_for(&state, &canonical, &sorted).id);
+            let (as_written, sorted_shard) =
+                (shard_for(&state, &legacy, &unsorted), shard_for(&state, &legacy, &sorted));
+            assert_eq!(
+                as_written.id,
+                legacy.shards[(fnv1a(unsorted.as_bytes()) % 3) as usize].id,
+                "legacy: as written"
+            );
+            split_in_legacy += usize::from(as_written.id != sorted_shard.id);
+        }
+        assert!(split_in_legacy > 0, "the old rule is kept, differences and all");
     }
 
     #[test]

@@ -186,6 +186,8 @@ async fn serve(app: Router) -> String {
 
 async fn fake_meta() -> (Arc<Fake>, String) {
     let fake = Arc::new(Fake::default());
+    // The identity a cluster's first leader gives it; data nodes stamp it into shard files.
+    fake.apply(Command::InitCluster { id: "0123456789abcdef0123456789abcdef".into() });
     let addr = serve(meta_routes(get(metadata)).with_state(Arc::clone(&fake))).await;
     (fake, addr)
 }

@@ -3,14 +3,28 @@
 
 use std::sync::Arc;
 
-use datad::{fnv1a, peer_router, DatadError, DigestReply, ShardStore, Transfer};
+use datad::{peer_router, DatadError, DigestReply, ShardHeader, ShardStore, Transfer, SHARD_FORMAT};
 use meta_model::ShardId;
 use meta_wire::ErrorReply;
 use reqwest::header::{CONTENT_RANGE, RANGE};
 use reqwest::StatusCode;
+use xxhash_rust::xxh3::xxh3_64;
 
 const SHARD: ShardId = 17;
 const CHUNK: u64 = 16 * 1024;
+
+/// The header of [`SHARD`] on every node of these tests.
+fn header() -> ShardHeader {
+    ShardHeader {
+        format: SHARD_FORMAT,
+        cluster_id: "0123456789abcdef0123456789abcdef".to_owned(),
+        shard_id: SHARD,
+        database: "telegraf".to_owned(),
+        retention_policy: "autogen".to_owned(),
+        start: 1_699_999_200_000_000_000,
+        end: 1_700_002_800_000_000_000,
+    }
+}
 
 /// A source node holding shard [`SHARD`] (a few hundred KB of line protocol), serving it.
 struct Source {
@@ -23,16 +37,17 @@ struct Source {
 async fn source() -> Source {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Arc::new(ShardStore::open(dir.path()).expect("open source store"));
-    let mut content = Vec::new();
+    let mut lines = Vec::new();
     for i in 0..8_000u64 {
         let line =
             format!("cpu,host=h{} usage={},msg=\"busy {}\" {}\n", i % 7, i * 3, i, 1_700_000_000_000_000_000 + i);
-        content.extend_from_slice(line.as_bytes());
+        lines.extend_from_slice(line.as_bytes());
     }
     // Several appends, as writes would arrive.
-    for part in content.chunks(50_000) {
-        store.append(SHARD, part).expect("append");
+    for part in lines.chunks(50_000) {
+        store.append(SHARD, part, &header()).expect("append");
     }
+    let content = std::fs::read(store.shard_path(SHARD)).expect("the shard file");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
     let app = peer_router(Arc::clone(&store));
@@ -66,11 +81,11 @@ async fn copy_in_small_chunks_gives_identical_bytes_and_checksum() {
     assert_eq!((transfer.bytes_done(), transfer.bytes_total()), (0, source.content.len() as u64));
     let chunks = finish(&mut transfer).await.expect("download");
     assert_eq!(chunks as u64, (source.content.len() as u64).div_ceil(CHUNK));
-    let summary = transfer.install(Arc::clone(&target)).await.expect("install");
+    let summary = transfer.install(Arc::clone(&target), header()).await.expect("install");
 
     assert_eq!(Some(summary), target.summary(SHARD));
     assert_eq!(source.store.summary(SHARD).map(|s| s.checksum), Some(summary.checksum));
-    assert_eq!(summary.checksum, fnv1a(&source.content));
+    assert_eq!(summary.checksum, xxh3_64(&source.content));
     assert_eq!(std::fs::read(target.shard_path(SHARD)).expect("read copy"), source.content);
     assert!(!target.partial_path(SHARD).exists(), "the partial file became the shard file");
 }
@@ -95,8 +110,8 @@ async fn interrupted_copy_resumes_from_the_partial_length_even_after_a_restart()
     assert_eq!(resumed.bytes_done(), 5 * CHUNK, "resumes after the bytes it has");
     let chunks = finish(&mut resumed).await.expect("download the rest");
     assert_eq!(chunks as u64, (source.content.len() as u64 - 5 * CHUNK).div_ceil(CHUNK));
-    let summary = resumed.install(Arc::clone(&target)).await.expect("install");
-    assert_eq!(summary.checksum, fnv1a(&source.content));
+    let summary = resumed.install(Arc::clone(&target), header()).await.expect("install");
+    assert_eq!(summary.checksum, xxh3_64(&source.content));
     assert_eq!(std::fs::read(target.shard_path(SHARD)).expect("read copy"), source.content);
 }
 
@@ -117,10 +132,10 @@ async fn corrupted_partial_is_caught_by_the_checksum_and_deleted() {
 
     let mut resumed = Transfer::start(&http, &source.addr, SHARD, &target, CHUNK).await.expect("restart");
     finish(&mut resumed).await.expect("download the rest");
-    match resumed.install(Arc::clone(&target)).await {
+    match resumed.install(Arc::clone(&target), header()).await {
         Err(DatadError::ChecksumMismatch { shard_id, expected, actual }) => {
             assert_eq!(shard_id, SHARD);
-            assert_eq!(expected, fnv1a(&source.content));
+            assert_eq!(expected, xxh3_64(&source.content));
             assert_ne!(actual, expected);
         }
         other => panic!("expected a checksum mismatch, got {other:?}"),
@@ -139,7 +154,7 @@ async fn partial_longer_than_the_shard_starts_over() {
     let mut transfer = Transfer::start(&http, &source.addr, SHARD, &target, CHUNK).await.expect("start");
     assert_eq!(transfer.bytes_done(), 0);
     finish(&mut transfer).await.expect("download");
-    transfer.install(Arc::clone(&target)).await.expect("install");
+    transfer.install(Arc::clone(&target), header()).await.expect("install");
     assert_eq!(std::fs::read(target.shard_path(SHARD)).expect("read copy"), source.content);
 }
 
@@ -150,11 +165,11 @@ async fn hot_shard_copy_takes_the_bytes_present_when_it_started() {
     let http = reqwest::Client::new();
     let mut transfer = Transfer::start(&http, &source.addr, SHARD, &target, CHUNK).await.expect("start");
     transfer.next_chunk().await.expect("chunk");
-    source.store.append(SHARD, b"cpu,host=late usage=1 1\n").expect("a write during the copy");
+    source.store.append(SHARD, b"cpu,host=late usage=1 1\n", &header()).expect("a write during the copy");
     finish(&mut transfer).await.expect("download");
-    let summary = transfer.install(Arc::clone(&target)).await.expect("install");
+    let summary = transfer.install(Arc::clone(&target), header()).await.expect("install");
     assert_eq!(summary.size, source.content.len() as u64);
-    assert_eq!(summary.checksum, fnv1a(&source.content));
+    assert_eq!(summary.checksum, xxh3_64(&source.content));
 }
 
 #[tokio::test]
@@ -213,10 +228,10 @@ async fn range_and_digest_edge_cases() {
     assert_eq!(error_code(bad_id).await, "invalid_path");
 
     let digest: DigestReply = http.get(format!("{url}/digest")).send().await.expect("GET").json().await.expect("JSON");
-    assert_eq!(digest, DigestReply { size, len: size, checksum: fnv1a(&source.content) });
+    assert_eq!(digest, DigestReply { size, len: size, checksum: xxh3_64(&source.content) });
     let prefix: DigestReply =
         http.get(format!("{url}/digest?len=100")).send().await.expect("GET").json().await.expect("JSON");
-    assert_eq!(prefix, DigestReply { size, len: 100, checksum: fnv1a(&source.content[..100]) });
+    assert_eq!(prefix, DigestReply { size, len: 100, checksum: xxh3_64(&source.content[..100]) });
     let too_long = http.get(format!("{url}/digest?len={}", size + 1)).send().await.expect("GET");
     assert_eq!(too_long.status(), StatusCode::RANGE_NOT_SATISFIABLE);
     assert_eq!(error_code(too_long).await, "range_not_satisfiable");

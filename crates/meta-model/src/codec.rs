@@ -11,6 +11,7 @@
 //! | 1 | predates any release; not readable |
 //! | 2 | copy tasks in the state |
 //! | 3 | tasks have a kind ([`crate::TaskKind`]); the metadata record migrates from 2 ([`crate::MetadataRecord::decode`]); the restore command carries an encoded record |
+//! | 4 | the metadata record holds the cluster's identity ([`crate::ClusterIdentity`]); it migrates from 3 as none |
 //!
 //! Log entries (`Command`) keep the shape of version 2: a change to the command set only appends
 //! variants, and the restore command of version 2 stays readable as `RestoreMetadataV2`.
@@ -21,7 +22,7 @@ use serde::Serialize;
 use crate::error::CodecError;
 
 /// The format version this build writes.
-pub const FORMAT_VERSION: u16 = 3;
+pub const FORMAT_VERSION: u16 = 4;
 
 /// The oldest format version this build reads.
 pub const OLDEST_READABLE: u16 = 2;

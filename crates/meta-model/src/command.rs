@@ -273,6 +273,13 @@ pub enum Command {
         /// Active nodes that become owners.
         add: Vec<NodeId>,
     },
+    /// Give the cluster its identity, once: the first leader proposes it when the metadata has
+    /// none (a new cluster, or one upgraded from a release without it). Later proposals change
+    /// nothing. Shard groups created from then on route points by their canonical series key.
+    InitCluster {
+        /// A random 128-bit ID as 32 lowercase hex digits.
+        id: String,
+    },
 }
 
 impl Command {
@@ -318,6 +325,7 @@ impl Command {
             Command::Stamped { .. } => "stamped",
             Command::TruncateShardGroupsAfter { .. } => "truncate_shard_groups_after",
             Command::MarkShardsWritten { .. } => "mark_shards_written",
+            Command::InitCluster { .. } => "init_cluster",
             Command::ReassignUnwrittenShard { .. } => "reassign_unwritten_shard",
         }
     }

@@ -52,6 +52,7 @@ mod validate;
 pub use changes::Changes;
 pub use command::Command;
 pub use error::{ApplyError, CodecError};
+pub use model::cluster::ClusterIdentity;
 pub use model::database::Database;
 pub use model::duration::{
     format_duration, parse_duration, DurationParseError, DAY, HOUR, MICROSECOND, MILLISECOND, MINUTE, NANOSECOND,
@@ -65,6 +66,7 @@ pub use model::shard_group::{
 };
 pub use model::task::{CancelReason, RetryPolicy, Task, TaskId, TaskKind, TaskReason, TaskSpec, TaskState};
 pub use record::v2::{CopyTask as CopyTaskV2, MetadataRecord as MetadataRecordV2};
+pub use record::v3::MetadataRecord as MetadataRecordV3;
 pub use record::MetadataRecord;
 pub use response::{
     CreatedCopyTasks, DataNodeRemoval, FromResponse, RejectedCopyTask, Response, ShardGroupCreated, Truncation,

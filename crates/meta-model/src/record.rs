@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec;
 use crate::error::CodecError;
+use crate::model::cluster::ClusterIdentity;
 use crate::model::database::Database;
 use crate::model::node::{DataNode, MetaNode, NodeId};
 use crate::model::shard_group::{ShardGroupId, ShardId};
@@ -38,6 +39,9 @@ pub struct MetadataRecord {
     /// older backups: every shard of those counts as written, the safe side.
     #[serde(default)]
     pub unwritten_shards: BTreeSet<ShardId>,
+    /// The cluster's identity. Absent in records of formats 2 and 3 and in older backups.
+    #[serde(default)]
+    pub cluster: Option<ClusterIdentity>,
 }
 
 impl MetadataRecord {
@@ -49,6 +53,7 @@ impl MetadataRecord {
     pub fn decode(what: &'static str, bytes: &[u8]) -> Result<Self, CodecError> {
         codec::decode_migrating(what, bytes, |version, body| match version {
             2 => codec::decode_body::<v2::MetadataRecord>(what, body).map(MetadataRecord::from),
+            3 => codec::decode_body::<v3::MetadataRecord>(what, body).map(MetadataRecord::from),
             found => Err(CodecError::UnsupportedFormat { what, found, supported: codec::FORMAT_VERSION }),
         })
     }
@@ -128,6 +133,52 @@ pub(crate) mod v2 {
                 next_task_id: old.next_task_id,
                 tasks: old.copy_tasks.into_iter().map(|(id, task)| (id, Task::from(task))).collect(),
                 unwritten_shards: Default::default(),
+                cluster: None,
+            }
+        }
+    }
+}
+
+/// The record as format 3 wrote it, before clusters had an identity: read from snapshots,
+/// backups and restore log entries of that format, never written.
+pub(crate) mod v3 {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use serde::{Deserialize, Serialize};
+
+    use crate::model::database::Database;
+    use crate::model::node::{DataNode, MetaNode, NodeId};
+    use crate::model::shard_group::{ShardGroupId, ShardId};
+    use crate::model::task::{Task, TaskId};
+
+    /// [`super::MetadataRecord`] of format 3: the same fields but the cluster's identity.
+    #[allow(missing_docs)]
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct MetadataRecord {
+        pub next_node_id: NodeId,
+        pub next_shard_group_id: ShardGroupId,
+        pub next_shard_id: ShardId,
+        pub data_nodes: BTreeMap<NodeId, DataNode>,
+        pub meta_nodes: BTreeMap<NodeId, MetaNode>,
+        pub databases: BTreeMap<String, Database>,
+        pub next_task_id: TaskId,
+        pub tasks: BTreeMap<TaskId, Task>,
+        pub unwritten_shards: BTreeSet<ShardId>,
+    }
+
+    impl From<MetadataRecord> for super::MetadataRecord {
+        fn from(old: MetadataRecord) -> super::MetadataRecord {
+            super::MetadataRecord {
+                next_node_id: old.next_node_id,
+                next_shard_group_id: old.next_shard_group_id,
+                next_shard_id: old.next_shard_id,
+                data_nodes: old.data_nodes,
+                meta_nodes: old.meta_nodes,
+                databases: old.databases,
+                next_task_id: old.next_task_id,
+                tasks: old.tasks,
+                unwritten_shards: old.unwritten_shards,
+                cluster: None,
             }
         }
     }

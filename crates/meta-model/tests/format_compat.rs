@@ -1,4 +1,5 @@
-//! Records written by format 2 (before tasks had kinds) read back by this build: a snapshot, the
+//! Records written by format 2 (before tasks had kinds) and format 3 (before clusters had an
+//! identity) read back by this build: a snapshot, the
 //! restore and create-task log entries, and the JSON metadata of a backup body. The fixtures under
 //! `tests/fixtures/` were written by the format-2 build from exactly the commands [`history`]
 //! lists; this build applies the same commands and must read the old bytes as the same state.
@@ -166,4 +167,24 @@ fn a_backup_body_written_before_kinds_reads_with_copy_tasks() {
     assert_eq!(read, expected);
     let again = serde_json::to_value(&read).expect("serializes");
     assert_eq!(again["copy_tasks"]["1"]["kind"], "copy", "{again}");
+}
+
+/// Written by the format-3 build: 3 data nodes, RF 1, two hourly groups (6 shards), shards 1
+/// and 2 marked written.
+#[test]
+fn a_format_3_snapshot_reads_with_its_marks_and_no_identity() {
+    let old = fixture("state-v3.bin");
+    assert_eq!(old[..2], 3u16.to_le_bytes(), "the fixture is of format 3");
+    let read = MetaState::decode("snapshot", &old).expect("a format-3 snapshot reads");
+    assert_eq!(read.data_nodes().len(), 3);
+    assert_eq!(read.shard_count(), 6);
+    assert_eq!(read.unwritten_shards().iter().copied().collect::<Vec<_>>(), [3, 4, 5, 6]);
+    assert_eq!(read.cluster(), None, "format 3 knew no identity");
+    assert!(!read.routes_canonically(1) && !read.routes_canonically(2));
+    let new = codec::encode("snapshot", &read).expect("encodes");
+    assert_eq!(new[..2], codec::FORMAT_VERSION.to_le_bytes());
+    assert_eq!(MetaState::decode("snapshot", &new).expect("reads"), read);
+    let mut restored = MetaState::new();
+    apply(&mut restored, Command::RestoreMetadata { record: old });
+    assert_eq!(restored.unwritten_shards(), read.unwritten_shards());
 }

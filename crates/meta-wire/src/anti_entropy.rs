@@ -48,6 +48,28 @@ pub struct HeartbeatRequest {
     /// The node's hinted-handoff queues: what it holds for owners that could not take a write.
     #[serde(default)]
     pub handoff: Vec<HandoffQueueReport>,
+    /// Files in its shard directory that are no shard of this cluster it can use.
+    #[serde(default)]
+    pub orphans: Vec<OrphanShardFile>,
+}
+
+/// A file in a data node's shard directory that the metadata does not know as one of its shards:
+/// a shard dropped or never created here, a file of another cluster or of another shard under the
+/// same number, a file of an older layout not migrated, or one it cannot read. The node keeps it,
+/// never writes to it, never serves it as a copy source and never deletes it: an operator decides.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrphanShardFile {
+    /// The file's name in the shard directory.
+    pub name: String,
+    /// The shard its name gives.
+    pub shard_id: Option<ShardId>,
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// Why it is not used: `unknown_shard`, `other_cluster`, `header_mismatch`, `legacy_layout`,
+    /// or `unreadable: ...`.
+    pub reason: String,
 }
 
 /// One hinted-handoff queue a data node keeps: the writes it coordinated that one owner (the
@@ -264,6 +286,9 @@ pub struct DataNodeHealth {
     /// The hinted-handoff queues it reported last (writes it holds for other owners).
     #[serde(default)]
     pub handoff: Vec<HandoffQueueReport>,
+    /// The orphan shard files it reported last.
+    #[serde(default)]
+    pub orphans: Vec<OrphanShardFile>,
 }
 
 /// A shard's copy count against its replication factor.

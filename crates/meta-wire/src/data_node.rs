@@ -39,6 +39,9 @@ pub struct DataNodeStatus {
     /// Its hinted-handoff queues, by target.
     #[serde(default)]
     pub handoff: Vec<crate::HandoffQueueReport>,
+    /// Files in its shard directory it does not use (see [`crate::OrphanShardFile`]).
+    #[serde(default)]
+    pub orphans: Vec<crate::OrphanShardFile>,
 }
 
 impl DataNodeStatus {

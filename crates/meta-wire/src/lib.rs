@@ -25,8 +25,8 @@ pub use ae_calls::{
 pub use anti_entropy::{
     ClaimReply, ClaimRequest, ClaimedTask, CompleteRequest, CopyShardRequest, CopyTaskInfo, CopyTaskList,
     CopyTasksQuery, DataNodeHealth, EntropyReport, FailRequest, HandoffQueueReport, HeartbeatReply, HeartbeatRequest,
-    Liveness, MissingCopy, ProgressReply, ProgressRequest, RepairReply, RepairRequest, ShardHealth, ShardReport,
-    TaskProgress,
+    Liveness, MissingCopy, OrphanShardFile, ProgressReply, ProgressRequest, RepairReply, RepairRequest, ShardHealth,
+    ShardReport, TaskProgress,
 };
 pub use backup::{decode_backup, encode_backup, Backup, BackupError, BackupHeader, BACKUP_FORMAT, BACKUP_VERSION};
 pub use data_node::{DataNodeStatus, ShardSummary};
@@ -436,6 +436,10 @@ pub struct NodeStatus {
     pub voters: Vec<MemberStatus>,
     /// Non-voting members (catching up) with their addresses.
     pub learners: Vec<MemberStatus>,
+    /// The cluster's identity as this node's applied metadata has it (`None` until the first
+    /// leader made it).
+    #[serde(default)]
+    pub cluster_id: Option<String>,
 }
 
 /// The error body every failed request carries.

@@ -13,7 +13,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use meta_model::{
-    DataNode, Database, MetaNode, MetaState, MetadataRecord, NodeId, ShardGroupId, ShardId, Task, TaskId,
+    ClusterIdentity, DataNode, Database, MetaNode, MetaState, MetadataRecord, NodeId, ShardGroupId, ShardId, Task,
+    TaskId,
 };
 
 /// The metadata in its JSON form: nodes, databases with their policies, groups, shards and owners,
@@ -34,6 +35,10 @@ pub struct Metadata<'a> {
     /// shard counts as written, the safe side).
     #[serde(default)]
     unwritten_shards: Cow<'a, BTreeSet<ShardId>>,
+    /// The cluster's identity (absent from bodies of earlier releases, and until the first
+    /// leader made it).
+    #[serde(default)]
+    cluster: Option<ClusterIdentity>,
 }
 
 impl<'a> Metadata<'a> {
@@ -49,6 +54,7 @@ impl<'a> Metadata<'a> {
             next_task_id: state.next_task_id(),
             copy_tasks: Cow::Borrowed(state.tasks()),
             unwritten_shards: Cow::Borrowed(state.unwritten_shards()),
+            cluster: state.cluster().cloned(),
         }
     }
 
@@ -85,6 +91,7 @@ impl<'a> Metadata<'a> {
             next_task_id: self.next_task_id,
             tasks: self.copy_tasks.into_owned(),
             unwritten_shards: self.unwritten_shards.into_owned(),
+            cluster: self.cluster,
         }
     }
 

@@ -50,6 +50,7 @@ fn render_report(report: &EntropyReport, now: Timestamp) -> String {
     }
     out.push_str(&nodes.render());
     out.push_str(&handoff_table(report));
+    out.push_str(&orphans_table(report));
 
     let sections: [(&'static str, &[ShardHealth]); 3] = [
         ("Under-replicated Shards", &report.under_replicated),
@@ -124,6 +125,32 @@ fn handoff_table(report: &EntropyReport) -> String {
         ));
     }
     out
+}
+
+/// The files data nodes keep in their shard directories without using them (empty when none).
+fn orphans_table(report: &EntropyReport) -> String {
+    let mut table = Table::new(
+        "Orphan Shard Files (kept; never written, copied from or deleted by the node)",
+        &["Node", "File", "Shard", "Bytes", "Reason"],
+    );
+    let mut any = false;
+    for node in &report.nodes {
+        for orphan in &node.orphans {
+            any = true;
+            table.row(vec![
+                node.id.to_string(),
+                orphan.name.clone(),
+                orphan.shard_id.map_or_else(|| "-".to_owned(), |s| s.to_string()),
+                bytes(orphan.bytes),
+                orphan.reason.clone(),
+            ]);
+        }
+    }
+    if any {
+        format!("\n{}", table.render())
+    } else {
+        String::new()
+    }
 }
 
 fn tasks_table(tasks: &[CopyTaskInfo], now: Timestamp) -> String {
@@ -324,7 +351,7 @@ fn micros_text(micros: u64) -> String {
 mod tests {
     use super::*;
     use meta_model::{TaskKind, TaskReason, TaskSpec};
-    use meta_wire::{DataNodeHealth, HandoffQueueReport, Liveness, TaskProgress};
+    use meta_wire::{DataNodeHealth, HandoffQueueReport, Liveness, OrphanShardFile, TaskProgress};
 
     #[test]
     fn the_progress_bar_fills_with_the_bytes_copied() {
@@ -400,6 +427,12 @@ mod tests {
                     dropped_entries: 1,
                     dropped_bytes: 100,
                 }],
+                orphans: vec![OrphanShardFile {
+                    name: "7.shard".into(),
+                    shard_id: Some(7),
+                    bytes: 10,
+                    reason: "other_cluster".into(),
+                }],
             }],
         };
         let text = render_report(&report, 2_000_000_000);
@@ -412,5 +445,6 @@ mod tests {
         assert!(text.contains("Hinted Handoff"), "{text}");
         assert!(text.contains("2.00 KiB") && text.contains("1m1s") && text.contains("1 (100 B)"), "{text}");
         assert!(text.contains("DROPPED: 1 queued write(s)"), "{text}");
+        assert!(text.contains("Orphan Shard Files") && text.contains("other_cluster"), "{text}");
     }
 }

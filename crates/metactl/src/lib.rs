@@ -274,6 +274,7 @@ async fn show(client: &Client, json: bool) -> Result<String, CtlError> {
     let health = client.entropy().await.map(|report| report.nodes).unwrap_or_default();
     if json {
         return to_json(&json!({
+            "cluster_id": status.cluster_id,
             "leader_id": status.leader_id,
             "term": status.term,
             "data_nodes": data_nodes,
@@ -311,7 +312,8 @@ async fn show(client: &Client, json: bool) -> Result<String, CtlError> {
         let role = if status.leader_id == Some(node.id) { "leader" } else { "follower" };
         meta.row(vec![node.id.to_string(), node.addr.clone(), role.to_owned()]);
     }
-    Ok(format!("{}\n{}", data.render(), meta.render()))
+    let cluster = status.cluster_id.as_deref().unwrap_or("(none yet)");
+    Ok(format!("Cluster {cluster}\n\n{}\n{}", data.render(), meta.render()))
 }
 
 fn owners(shard: &ShardInfo) -> String {

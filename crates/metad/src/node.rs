@@ -378,6 +378,7 @@ impl MetaService for Node {
             applied_index: metrics.last_applied.map(|id| id.index),
             voters: membership.voter_ids().map(member).collect(),
             learners: membership.learner_ids().map(member).collect(),
+            cluster_id: MetaService::read(self, |state, _| state.cluster().map(|c| c.id.clone())),
         }
     }
 }

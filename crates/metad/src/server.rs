@@ -2,7 +2,8 @@
 //!
 //! ```text
 //!  open store ─► Raft::new ─► check identity ─► bind ─► serve HTTP ─┬─► bootstrap (lowest ID, once)
-//!                                                                   ├─► record meta nodes (leader)
+//!                                                                   ├─► record meta nodes and the
+//!                                                                   │   cluster's identity (leader)
 //!                                                                   └─► anti-entropy loop (leader)
 //!  shutdown signal ─► stop accepting, finish requests ─► raft.shutdown()
 //! ```
@@ -162,7 +163,8 @@ async fn check_identity(
 }
 
 /// Bootstraps the cluster once (only the lowest-ID peer initializes, only on an empty store),
-/// then, whenever this node leads, records Raft members missing from the meta-node catalog.
+/// then, whenever this node leads, gives the cluster its identity when it has none and records
+/// Raft members missing from the meta-node catalog.
 async fn bootstrap_and_record_members(node: Arc<Node>, node_id: NodeId, peers: BTreeMap<NodeId, String>) {
     let raft = node.raft().clone();
     let initialized = raft.is_initialized().await.unwrap_or(true);
@@ -179,6 +181,18 @@ async fn bootstrap_and_record_members(node: Arc<Node>, node_id: NodeId, peers: B
     let mut refused = BTreeSet::new();
     loop {
         let leading = metrics.borrow().current_leader == Some(node_id);
+        if leading && MetaService::read(&*node, |state, _| state.cluster().is_none()) {
+            // A new cluster, or one upgraded from a release without identities: made once.
+            let id = uuid::Uuid::new_v4().simple().to_string();
+            match node.propose(Command::InitCluster { id }).await.map(|p| p.result) {
+                Ok(Ok(_)) => {
+                    let id = MetaService::read(&*node, |state, _| state.cluster().map(|c| c.id.clone()));
+                    tracing::info!(cluster_id = ?id, "cluster identity recorded");
+                }
+                Ok(Err(error)) => tracing::error!(%error, "the cluster identity was refused"),
+                Err(error) => tracing::debug!(%error, "recording the cluster identity deferred"),
+            }
+        }
         if leading {
             let members: Vec<(NodeId, String)> = {
                 let m = metrics.borrow();

@@ -217,16 +217,16 @@ impl DataNodes {
         DataNodeStatus::parse(&response.json().await.ok()?)
     }
 
-    /// The lines of the node's copy of `shard` (`GET /shards/{id}`; `None` if it does not answer
-    /// or does not hold the shard).
+    /// The lines of the node's copy of `shard` (`GET /shards/{id}`, read as a shard file; `None`
+    /// if it does not answer, does not hold the shard, or serves no shard file).
     pub async fn shard_lines(&self, slot: usize, shard: u64) -> Option<Vec<String>> {
         let address = self.address(slot)?;
         let response = self.http.get(format!("http://{address}/shards/{shard}")).send().await.ok()?;
         if !response.status().is_success() {
             return None;
         }
-        let bytes = response.bytes().await.ok()?;
-        Some(String::from_utf8_lossy(&bytes).lines().filter(|l| !l.is_empty()).map(str::to_owned).collect())
+        let lines = datad::shard_file_lines(&response.bytes().await.ok()?)?;
+        Some(String::from_utf8_lossy(&lines).lines().filter(|l| !l.is_empty()).map(str::to_owned).collect())
     }
 
     /// `SIGKILL`s the node in `slot` (`docker kill`); it stays down.

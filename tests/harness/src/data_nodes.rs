@@ -65,6 +65,11 @@ impl Cluster {
         }
     }
 
+    /// The data directory of the data node in `slot`.
+    pub fn data_dir(&self, slot: usize) -> &std::path::Path {
+        &self.data[slot].data_dir
+    }
+
     /// The address of the data node in `slot`.
     pub fn data_addr(&self, slot: usize) -> &str {
         &self.data[slot].addr

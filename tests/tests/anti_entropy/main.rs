@@ -10,6 +10,8 @@ mod handoff;
 mod operator;
 mod replace;
 mod retire;
+mod shard_files;
+mod soak;
 mod support;
 mod unrecoverable;
 mod write_safety;

@@ -140,7 +140,7 @@ async fn deliver(node: &Arc<Node>, meta: &CachedMetadata, target: NodeId, entry:
     let mut missed = Vec::new();
     for owner in owners {
         let sent = if Some(owner) == me {
-            match append_locally(node, entry.shard_id, entry.data.clone()).await {
+            match append_locally(node, meta, entry.shard_id, entry.data.clone()).await {
                 Ok(()) => Sent::Stored,
                 Err(_) => return Fate::Wait,
             }

@@ -1,5 +1,6 @@
 //! The metadata model: plain data, no I/O.
 
+pub(crate) mod cluster;
 pub(crate) mod database;
 pub(crate) mod duration;
 pub(crate) mod leader_facts;

@@ -19,6 +19,7 @@ use crate::changes::{Changes, Journal};
 use crate::command::Command;
 use crate::error::ApplyError;
 use crate::index::{Index, OpenTasks};
+use crate::model::cluster::{invalid_cluster_id, ClusterIdentity};
 use crate::model::database::Database;
 use crate::model::leader_facts::LeaderFacts;
 use crate::model::node::{DataNode, MetaNode, NodeId, NodeState};
@@ -43,6 +44,8 @@ pub struct MetaState {
     /// Shards that never acknowledged a write: created (or precreated) and not yet marked by
     /// `MarkShardsWritten`, which a data node commits before it acknowledges a shard's first write.
     unwritten: BTreeSet<ShardId>,
+    /// The cluster's identity, once its first leader made it.
+    cluster: Option<ClusterIdentity>,
     index: Index,
     open_tasks: OpenTasks,
     /// What the command being applied touches, while a caller tracks it.
@@ -83,6 +86,7 @@ impl MetaState {
             next_task_id: 1,
             tasks: BTreeMap::new(),
             unwritten: BTreeSet::new(),
+            cluster: None,
             index: Index::default(),
             open_tasks: OpenTasks::default(),
             journal: Journal::default(),
@@ -170,6 +174,7 @@ impl MetaState {
             Command::ReassignUnwrittenShard { shard_id, drop, add } => {
                 self.reassign_unwritten_shard(*shard_id, drop, add)
             }
+            Command::InitCluster { id } => self.init_cluster(id),
         }
     }
 
@@ -265,6 +270,31 @@ impl MetaState {
         &self.unwritten
     }
 
+    /// The cluster's identity (`None` until its first leader made it).
+    pub fn cluster(&self) -> Option<&ClusterIdentity> {
+        self.cluster.as_ref()
+    }
+
+    /// Whether shard group `group` routes points by their canonical series key (tags sorted);
+    /// `false` for groups created before the cluster had an identity, which route by the series
+    /// key as written.
+    pub fn routes_canonically(&self, group: ShardGroupId) -> bool {
+        self.cluster.as_ref().is_some_and(|c| c.routes_canonically(group))
+    }
+
+    /// `InitCluster`: the identity, made once; later proposals change nothing.
+    fn init_cluster(&mut self, id: &str) -> Result<Response, ApplyError> {
+        if let Some(reason) = invalid_cluster_id(id) {
+            let reason = reason.to_owned();
+            return Err(ApplyError::InvalidName { field: "cluster_id".to_owned(), value: id.to_owned(), reason });
+        }
+        if self.cluster.is_none() {
+            let identity = ClusterIdentity { id: id.to_owned(), canonical_routing_from: self.next_shard_group_id };
+            self.cluster = Some(identity);
+        }
+        Ok(Response::Done)
+    }
+
     /// Number of data nodes that can receive new shards.
     pub fn active_data_node_count(&self) -> u64 {
         self.data_nodes.values().filter(|n| n.is_active()).count() as u64
@@ -329,6 +359,13 @@ impl MetaState {
         self.next_shard_id = self.next_shard_id.max(backup.next_shard_id);
         self.next_task_id = self.next_task_id.max(backup.next_task_id);
         self.unwritten = backup.unwritten.clone();
+        // The restored data nodes' files carry the backed-up cluster's identity; a backup made
+        // before identities routed every one of its groups by the series key as written.
+        self.cluster = match (backup.cluster.clone(), self.cluster.take()) {
+            (Some(restored), _) => Some(restored),
+            (None, Some(own)) => Some(ClusterIdentity { id: own.id, canonical_routing_from: self.next_shard_group_id }),
+            (None, None) => None,
+        };
         self.index = Index::build(&self.databases);
         // Tasks are not restored: they referred to the old cluster's data nodes at work; the
         // planner plans afresh from the restored owners.

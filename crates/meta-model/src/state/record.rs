@@ -13,6 +13,7 @@ use super::MetaState;
 use crate::changes::Journal;
 use crate::error::CodecError;
 use crate::index::{Index, OpenTasks};
+use crate::model::cluster::ClusterIdentity;
 use crate::model::database::Database;
 use crate::model::node::{DataNode, MetaNode, NodeId};
 use crate::model::shard_group::{ShardGroupId, ShardId};
@@ -32,6 +33,7 @@ struct StateRecordRef<'a> {
     #[serde(rename = "copy_tasks")]
     tasks: &'a BTreeMap<TaskId, Task>,
     unwritten_shards: &'a BTreeSet<ShardId>,
+    cluster: &'a Option<ClusterIdentity>,
 }
 
 impl Serialize for MetaState {
@@ -46,6 +48,7 @@ impl Serialize for MetaState {
             next_task_id: self.next_task_id,
             tasks: &self.tasks,
             unwritten_shards: &self.unwritten,
+            cluster: &self.cluster,
         }
         .serialize(serializer)
     }
@@ -66,6 +69,7 @@ impl From<MetadataRecord> for MetaState {
             next_task_id: record.next_task_id,
             tasks: record.tasks,
             unwritten: record.unwritten_shards,
+            cluster: record.cluster,
             index,
             open_tasks,
             journal: Journal::default(),
@@ -97,6 +101,7 @@ impl MetaState {
             next_task_id: self.next_task_id,
             tasks: self.tasks.clone(),
             unwritten_shards: self.unwritten.clone(),
+            cluster: self.cluster.clone(),
         }
     }
 }

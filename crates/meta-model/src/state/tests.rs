@@ -953,3 +953,55 @@ fn forgotten_shards_leave_the_unwritten_set() {
     assert!(state.unwritten_shards().is_empty(), "{:?} of group {}", state.unwritten_shards(), other.id);
     state.check_invariants().expect("invariants");
 }
+
+// --- cluster identity -------------------------------------------------------------------------
+
+const ID_A: &str = "0123456789abcdef0123456789abcdef";
+const ID_B: &str = "fedcba9876543210fedcba9876543210";
+
+#[test]
+fn the_cluster_gets_its_identity_once_and_older_groups_keep_their_routing() {
+    let mut state = cluster(2, 1);
+    let (before, _) = create_group(&mut state, 0);
+    assert_eq!(state.cluster(), None);
+    assert!(!state.routes_canonically(before.id), "without an identity every group routes as written");
+    let bad = |value: &str, reason: &str| ApplyError::InvalidName {
+        field: "cluster_id".to_owned(),
+        value: value.to_owned(),
+        reason: reason.to_owned(),
+    };
+    rejected(&mut state, Command::InitCluster { id: "abc".to_owned() }, bad("abc", "must be 32 hex digits"));
+    let upper = ID_A.to_uppercase();
+    rejected(&mut state, Command::InitCluster { id: upper.clone() }, bad(&upper, "must be lowercase hex digits"));
+
+    ok(&mut state, Command::InitCluster { id: ID_A.to_owned() });
+    let identity = state.cluster().cloned().expect("an identity");
+    assert_eq!(identity, ClusterIdentity { id: ID_A.to_owned(), canonical_routing_from: before.id + 1 });
+    ok(&mut state, Command::InitCluster { id: ID_B.to_owned() });
+    assert_eq!(state.cluster(), Some(&identity), "a later proposal changes nothing");
+    let (after, _) = create_group(&mut state, H);
+    assert!(!state.routes_canonically(before.id) && state.routes_canonically(after.id));
+    let back = MetaState::decode("state", &crate::codec::encode("state", &state).expect("encodes")).expect("decodes");
+    assert_eq!(back.cluster(), Some(&identity), "the identity is part of the snapshot");
+}
+
+#[test]
+fn a_restore_adopts_the_backups_identity_or_keeps_older_groups_routing() {
+    let mut old = cluster(2, 1);
+    ok(&mut old, Command::InitCluster { id: ID_A.to_owned() });
+    create_group(&mut old, 0);
+    let mut fresh = MetaState::new();
+    ok(&mut fresh, Command::InitCluster { id: ID_B.to_owned() });
+    ok(&mut fresh, Command::restore(&old.to_record()).expect("encodes"));
+    assert_eq!(fresh.cluster(), old.cluster(), "the restored data nodes' files name the backed-up cluster");
+
+    // A backup from before identities: its groups keep routing by the key as written.
+    let mut legacy = cluster(2, 1);
+    let (group, _) = create_group(&mut legacy, 0);
+    let mut fresh = MetaState::new();
+    ok(&mut fresh, Command::InitCluster { id: ID_B.to_owned() });
+    ok(&mut fresh, Command::restore(&legacy.to_record()).expect("encodes"));
+    assert_eq!(fresh.cluster().map(|c| c.id.as_str()), Some(ID_B));
+    assert!(!fresh.routes_canonically(group.id));
+    assert!(fresh.routes_canonically(fresh.next_shard_group_id()));
+}

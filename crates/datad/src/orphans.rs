@@ -1,0 +1,48 @@
+//! Which shard files the metadata does not know as this cluster's shards: the orphans a data
+//! node keeps, never writes to, never offers as copy sources and never deletes (an operator
+//! decides). Identifiers are never trusted alone: a shard number names a file of this cluster's
+//! shard only when the file's header says so.
+
+use meta_model::MetaState;
+use meta_wire::OrphanShardFile;
+
+use crate::shard_file::ShardHeader;
+use crate::shard_store::ShardStore;
+
+/// Why a file with `header` is no shard of the cluster `state` describes (`None`: it is one).
+/// Before the metadata has the cluster's identity nothing can be told, and every file counts.
+pub(crate) fn orphan_reason(state: &MetaState, header: &ShardHeader) -> Option<&'static str> {
+    let cluster = state.cluster()?;
+    if header.cluster_id != cluster.id {
+        return Some("other_cluster");
+    }
+    match ShardHeader::of(state, header.shard_id) {
+        None => Some("unknown_shard"),
+        Some(expected) if !expected.same_shard(header) => Some("header_mismatch"),
+        Some(_) => None,
+    }
+}
+
+/// The orphan files of `store` by the metadata `state`: files whose header does not name one of
+/// its shards, and the files the store could not take at all.
+pub(crate) fn orphans(store: &ShardStore, state: Option<&MetaState>) -> Vec<OrphanShardFile> {
+    let mut orphans: Vec<OrphanShardFile> = store
+        .unusable()
+        .into_iter()
+        .map(|f| OrphanShardFile { name: f.name, shard_id: f.shard_id, bytes: f.bytes, reason: f.reason })
+        .collect();
+    if let Some(state) = state {
+        for (summary, header) in store.files() {
+            if let Some(reason) = orphan_reason(state, &header) {
+                orphans.push(OrphanShardFile {
+                    name: format!("{}.shard", summary.shard_id),
+                    shard_id: Some(summary.shard_id),
+                    bytes: summary.size,
+                    reason: reason.to_owned(),
+                });
+            }
+        }
+    }
+    orphans.sort_by(|a, b| a.name.cmp(&b.name));
+    orphans
+}
