@@ -86,14 +86,6 @@ pub enum DatadError {
         /// The shard.
         shard_id: ShardId,
     },
-    /// A line of a write is not valid line protocol.
-    #[error("line {line}: {message}")]
-    InvalidLine {
-        /// 1-based line number in the request body.
-        line: usize,
-        /// What is wrong with it.
-        message: String,
-    },
     /// A byte range lies outside a shard.
     #[error("shard {shard_id}: range {range} is outside its {size} bytes")]
     RangeNotSatisfiable {
@@ -149,7 +141,6 @@ impl From<DatadError> for ApiError {
             DatadError::RangeNotSatisfiable { .. } => {
                 ApiError::new(StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable", error.to_string())
             }
-            DatadError::InvalidLine { .. } => ApiError::bad_request("invalid_line", error.to_string()),
             DatadError::ShardFileConflict { .. } => {
                 tracing::error!(%error, "append refused");
                 ApiError::new(StatusCode::CONFLICT, "shard_file_conflict", error.to_string())

@@ -58,7 +58,7 @@ pub use consistency::Consistency;
 pub use error::{ApiError, DatadError};
 pub use fnv::{fnv1a, Fnv64};
 pub use handoff::HandoffSettings;
-pub use line_protocol::{parse_lines, Line, Precision};
+pub use line_protocol::{parse_lines, InvalidLine, Line, ParsedBody, Precision};
 pub use routes::{peer_router, MAX_WRITE_BYTES};
 pub use shard_file::{lines as shard_file_lines, ShardHeader, SHARD_FORMAT};
 pub use shard_store::{file_digest, PartialCopy, ShardStore, UnusableFile};

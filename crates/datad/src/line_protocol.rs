@@ -1,5 +1,6 @@
-//! Just enough InfluxDB line protocol to route points: each line's series key (measurement and
-//! tags: the line up to its first unescaped space) and its trailing nanosecond timestamp.
+//! InfluxDB line protocol: each line checked by InfluxDB's rules (the `influxdb-line-protocol`
+//! crate, InfluxData's parser), then cut into its series key (measurement and tags: the line up
+//! to its first unescaped space), its fields and its trailing timestamp.
 //!
 //! ```text
 //! cpu,host=a\ b,region=eu usage=0.5,msg="x y" 1700000000000000000
@@ -8,13 +9,12 @@
 //! Blank lines and `#` comments are skipped. Timestamps are in the write's precision (InfluxDB
 //! 1.x `precision=n|ns|u|ms|s|m|h`, nanoseconds by default); a line is stored with its timestamp
 //! in nanoseconds, and a line without one gets the server's time, so every copy holds the same
-//! bytes.
+//! bytes. As in InfluxDB, invalid lines do not stop the valid ones of the same body: they are
+//! dropped and reported (a partial write).
 
 use std::borrow::Cow;
 
 use meta_model::Timestamp;
-
-use crate::error::DatadError;
 
 /// The unit of a write's timestamps (InfluxDB 1.x `precision`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -68,8 +68,8 @@ pub struct Line<'a> {
     pub number: usize,
     /// The line as sent, without surrounding whitespace.
     pub text: &'a str,
-    /// Series key and fields: the line without its timestamp.
-    pub point: &'a str,
+    /// The fields, as written.
+    pub fields: &'a str,
     /// Measurement and tags: what selects the shard within a group.
     pub series_key: &'a str,
     /// The point's time in nanoseconds (the server's time when the line had none).
@@ -79,62 +79,81 @@ pub struct Line<'a> {
 }
 
 impl Line<'_> {
-    /// Appends the line as stored (its timestamp in nanoseconds, newline-terminated) to `out`.
+    /// Appends the line as stored to `out`: its series key as InfluxDB keys the series (tags
+    /// sorted), its fields, its timestamp in nanoseconds, newline-terminated.
     pub fn write_stored(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(self.point.as_bytes());
+        out.extend_from_slice(canonical_series_key(self.series_key).as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(self.fields.as_bytes());
         out.extend_from_slice(format!(" {}\n", self.timestamp).as_bytes());
     }
 }
 
+/// A line InfluxDB's rules refuse.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvalidLine {
+    /// 1-based line number within the request body.
+    pub line: usize,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// A write body, parsed: its valid points and the lines refused.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ParsedBody<'a> {
+    /// The valid points, in order.
+    pub lines: Vec<Line<'a>>,
+    /// The lines refused, in order.
+    pub invalid: Vec<InvalidLine>,
+}
+
 /// Parses a write body whose timestamps are in `precision`; lines without one get `now`
-/// (nanoseconds).
-pub fn parse_lines(body: &[u8], now: Timestamp, precision: Precision) -> Result<Vec<Line<'_>>, DatadError> {
-    let mut lines = Vec::new();
+/// (nanoseconds). Invalid lines are collected, not fatal.
+pub fn parse_lines(body: &[u8], now: Timestamp, precision: Precision) -> ParsedBody<'_> {
+    let mut parsed = ParsedBody::default();
     for (index, raw) in body.split(|&b| b == b'\n').enumerate() {
-        let number = index + 1;
-        let text = std::str::from_utf8(raw)
-            .map_err(|_| DatadError::InvalidLine { line: number, message: "not valid UTF-8".to_owned() })?
-            .trim();
+        let line = index + 1;
+        let Ok(text) = std::str::from_utf8(raw) else {
+            parsed.invalid.push(InvalidLine { line, message: "not valid UTF-8".to_owned() });
+            continue;
+        };
+        let text = text.trim();
         if text.is_empty() || text.starts_with('#') {
             continue;
         }
-        lines.push(parse_line(number, text, now, precision)?);
+        match parse_line(line, text, now, precision) {
+            Ok(point) => parsed.lines.push(point),
+            Err(message) => parsed.invalid.push(InvalidLine { line, message }),
+        }
     }
-    Ok(lines)
+    parsed
 }
 
-/// Parses one non-blank, non-comment line.
-fn parse_line(number: usize, text: &str, now: Timestamp, precision: Precision) -> Result<Line<'_>, DatadError> {
-    let invalid = |message: &str| DatadError::InvalidLine { line: number, message: message.to_owned() };
-    let key_end = unescaped_space(text, false)
-        .ok_or_else(|| invalid("no fields (expected `measurement[,tag=value] field=value [timestamp]`)"))?;
+/// Parses one non-blank, non-comment line; what is wrong with it when it is invalid.
+fn parse_line(number: usize, text: &str, now: Timestamp, precision: Precision) -> Result<Line<'_>, String> {
+    let checked = influxdb_line_protocol::parse_lines(text).next();
+    let checked = match checked {
+        Some(Ok(checked)) => checked,
+        Some(Err(error)) => return Err(format!("unable to parse {text:?}: {error}")),
+        None => return Err(format!("unable to parse {text:?}")),
+    };
+    // Valid by InfluxDB's rules: the series key ends at the first unescaped space, the fields
+    // at the next one outside a string.
+    let key_end = unescaped_space(text, false).ok_or_else(|| format!("unable to parse {text:?}: no fields"))?;
     let series_key = &text[..key_end];
-    if series_key.starts_with(',') {
-        return Err(invalid("missing measurement name"));
-    }
     let rest = text[key_end..].trim_start();
     let fields_end = unescaped_space(rest, true).unwrap_or(rest.len());
     let fields = &rest[..fields_end];
-    if fields.is_empty() || !fields.contains('=') {
-        return Err(invalid("no fields (expected `field=value` after the series key)"));
-    }
-    if quotes_unbalanced(fields) {
-        return Err(invalid("unterminated string field"));
-    }
-    let point = &text[..text.len() - rest.len() + fields_end];
-    let timestamp_text = rest[fields_end..].trim();
-    let (timestamp, has_timestamp) = if timestamp_text.is_empty() {
-        (now, false)
-    } else {
-        let timestamp = timestamp_text
-            .parse::<Timestamp>()
-            .map_err(|_| invalid(&format!("invalid timestamp {timestamp_text:?} (expected an integer)")))?;
-        let nanos = timestamp
-            .checked_mul(precision.nanos())
-            .ok_or_else(|| invalid(&format!("timestamp {timestamp} is out of range in precision {precision:?}")))?;
-        (nanos, true)
+    let (timestamp, has_timestamp) = match checked.timestamp {
+        None => (now, false),
+        Some(timestamp) => {
+            let nanos = timestamp
+                .checked_mul(precision.nanos())
+                .ok_or_else(|| format!("timestamp {timestamp} is out of range in precision {precision:?}"))?;
+            (nanos, true)
+        }
     };
-    Ok(Line { number, text, point, series_key, timestamp, has_timestamp })
+    Ok(Line { number, text, fields, series_key, timestamp, has_timestamp })
 }
 
 /// The series key as InfluxDB builds it: the measurement, then the tags sorted by key (bytes),
@@ -193,21 +212,6 @@ fn unescaped_space(text: &str, quotes: bool) -> Option<usize> {
     None
 }
 
-/// Whether a fields section ends inside a string.
-fn quotes_unbalanced(fields: &str) -> bool {
-    let bytes = fields.as_bytes();
-    let (mut i, mut in_quotes) = (0, false);
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\\' => i += 1,
-            b'"' => in_quotes = !in_quotes,
-            _ => {}
-        }
-        i += 1;
-    }
-    in_quotes
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,16 +219,16 @@ mod tests {
     const NOW: Timestamp = 42;
 
     fn one(text: &str) -> Line<'_> {
-        let mut lines = parse_lines(text.as_bytes(), NOW, Precision::Nanoseconds).expect("valid");
-        assert_eq!(lines.len(), 1);
-        lines.remove(0)
+        let mut parsed = parse_lines(text.as_bytes(), NOW, Precision::Nanoseconds);
+        assert_eq!(parsed.invalid, vec![], "{text}");
+        assert_eq!(parsed.lines.len(), 1);
+        parsed.lines.remove(0)
     }
 
     fn error_line(body: &[u8]) -> (usize, String) {
-        match parse_lines(body, NOW, Precision::Nanoseconds) {
-            Err(DatadError::InvalidLine { line, message }) => (line, message),
-            other => panic!("expected an invalid line, got {other:?}"),
-        }
+        let parsed = parse_lines(body, NOW, Precision::Nanoseconds);
+        let first = parsed.invalid.first().unwrap_or_else(|| panic!("expected an invalid line in {body:?}"));
+        (first.line, first.message.clone())
     }
 
     #[test]
@@ -247,12 +251,15 @@ mod tests {
         let mut with_time = Vec::new();
         one("cpu usage=1 7").write_stored(&mut with_time);
         assert_eq!(with_time, b"cpu usage=1 7\n");
+        let mut sorted = Vec::new();
+        one("cpu,z=1,a=2   usage=1,b=t   7").write_stored(&mut sorted);
+        assert_eq!(sorted, b"cpu,a=2,z=1 usage=1,b=t 7\n", "tags sorted, as InfluxDB keys the series");
     }
 
     #[test]
     fn timestamps_in_a_precision_are_stored_in_nanoseconds() {
         let body = b"cpu,host=a usage=1   1700000000\ncpu usage=2\n";
-        let lines = parse_lines(body, NOW, Precision::Seconds).expect("valid");
+        let lines = parse_lines(body, NOW, Precision::Seconds).lines;
         assert_eq!(lines[0].timestamp, 1_700_000_000_000_000_000);
         let mut stored = Vec::new();
         lines.iter().for_each(|l| l.write_stored(&mut stored));
@@ -261,10 +268,8 @@ mod tests {
         let expected = [1, 1, 1_000, 1_000_000, 1_000_000_000, 60_000_000_000, 3_600_000_000_000].map(Some);
         assert_eq!(units, expected);
         assert_eq!(Precision::parse("d"), None);
-        match parse_lines(b"cpu v=1 9223372036854775807\n", NOW, Precision::Hours) {
-            Err(DatadError::InvalidLine { line: 1, message }) => assert!(message.contains("out of range"), "{message}"),
-            other => panic!("expected an invalid line, got {other:?}"),
-        }
+        let hours = parse_lines(b"cpu v=1 9223372036854775807\n", NOW, Precision::Hours);
+        assert!(hours.invalid[0].message.contains("out of range"), "{:?}", hours.invalid);
     }
 
     #[test]
@@ -297,10 +302,24 @@ mod tests {
     #[test]
     fn comments_blank_lines_and_crlf_are_skipped() {
         let body = b"# header\n\n   \ncpu v=1 1\r\n  # indented comment\nmem v=2 2\n";
-        let lines = parse_lines(body, NOW, Precision::Nanoseconds).expect("valid");
+        let lines = parse_lines(body, NOW, Precision::Nanoseconds).lines;
         let summary: Vec<_> = lines.iter().map(|l| (l.number, l.series_key, l.timestamp)).collect();
         assert_eq!(summary, vec![(4, "cpu", 1), (6, "mem", 2)]);
         assert_eq!(lines[0].text, "cpu v=1 1");
+    }
+
+    #[test]
+    fn lines_influxdb_refuses_are_refused_and_the_valid_ones_kept() {
+        // Each was acknowledged and stored before the parser followed InfluxDB's rules.
+        for bad in ["cpu v=", "cpu,host= v=1", "cpu, v=1", "cpu v=tru", "cpu v=NaN", "cpu v=inf", "cpu v=1 1.5"] {
+            let parsed = parse_lines(bad.as_bytes(), NOW, Precision::Nanoseconds);
+            assert!(parsed.lines.is_empty() && parsed.invalid.len() == 1, "{bad:?} was accepted: {parsed:?}");
+        }
+        let body = b"cpu,host=a v=1 1\ncpu,host=b v= 2\ncpu,host=c v=3i,s=\"x y\",b=t 3\n";
+        let parsed = parse_lines(body, NOW, Precision::Nanoseconds);
+        let valid: Vec<_> = parsed.lines.iter().map(|l| (l.number, l.series_key)).collect();
+        assert_eq!(valid, vec![(1, "cpu,host=a"), (3, "cpu,host=c")]);
+        assert_eq!(parsed.invalid.iter().map(|i| i.line).collect::<Vec<_>>(), vec![2]);
     }
 
     #[test]
@@ -308,7 +327,7 @@ mod tests {
         assert_eq!(error_line(b"cpu v=1 1\ncpu\n").0, 2);
         let (line, message) = error_line(b"cpu v=1 1\n\ncpu v=1 soon\n");
         assert_eq!(line, 3);
-        assert!(message.contains("invalid timestamp"), "{message}");
+        assert!(message.contains("cpu v=1 soon"), "names the line: {message}");
         assert_eq!(error_line(b"cpu,host=a 1700000000000000000\n").0, 1);
         assert_eq!(error_line(b",host=a v=1\n").0, 1);
         assert_eq!(error_line(b"cpu msg=\"open 1\n").0, 1);

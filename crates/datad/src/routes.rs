@@ -138,10 +138,16 @@ async fn write(
     }
     .await;
     match result {
-        Ok(points) => {
-            node.metrics.write("acknowledged", points);
-            Ok(StatusCode::NO_CONTENT)
-        }
+        Ok(written) => match written.partial() {
+            None => {
+                node.metrics.write("acknowledged", written.points);
+                Ok(StatusCode::NO_CONTENT)
+            }
+            Some(partial) => {
+                node.metrics.write(&partial.code, written.points);
+                Err(partial)
+            }
+        },
         Err(error) => {
             node.metrics.write(&error.code, 0);
             Err(error)

@@ -33,7 +33,7 @@ use meta_wire::ErrorReply;
 use crate::consistency::Consistency;
 use crate::error::{ApiError, DatadError};
 use crate::fnv::fnv1a;
-use crate::line_protocol::{canonical_series_key, parse_lines, Precision};
+use crate::line_protocol::{canonical_series_key, parse_lines, InvalidLine, ParsedBody, Precision};
 use crate::metadata_cache::CachedMetadata;
 use crate::node::{peer_url, Node};
 use crate::shard_file::ShardHeader;
@@ -59,8 +59,32 @@ struct Batch {
     data: Vec<u8>,
 }
 
-/// Handles a write; `Ok` (the points acknowledged) means every current owner stored every line.
-pub(crate) async fn write(node: &Arc<Node>, query: WriteQuery, body: Bytes) -> Result<u64, ApiError> {
+/// What a write stored.
+#[derive(Debug, Default)]
+pub(crate) struct Written {
+    /// Points acknowledged.
+    pub(crate) points: u64,
+    /// Lines refused by InfluxDB's rules and dropped while the valid ones were stored (a partial
+    /// write, answered `400 partial_write` as InfluxDB does).
+    pub(crate) dropped: Vec<InvalidLine>,
+}
+
+impl Written {
+    /// The answer to a partial write: `400 partial_write` naming the dropped lines, as InfluxDB
+    /// 1.x answers one (`... dropped=N`).
+    pub(crate) fn partial(&self) -> Option<ApiError> {
+        if self.dropped.is_empty() {
+            return None;
+        }
+        let lines: Vec<String> = self.dropped.iter().map(|i| format!("line {}: {}", i.line, i.message)).collect();
+        let message = format!("partial write: {} dropped={}", lines.join("; "), self.dropped.len());
+        Some(ApiError::bad_request("partial_write", message))
+    }
+}
+
+/// Handles a write; `Ok` means every valid point was stored as the consistency asks (and names
+/// the invalid lines dropped).
+pub(crate) async fn write(node: &Arc<Node>, query: WriteQuery, body: Bytes) -> Result<Written, ApiError> {
     let db = query
         .db
         .filter(|db| !db.is_empty())
@@ -68,9 +92,18 @@ pub(crate) async fn write(node: &Arc<Node>, query: WriteQuery, body: Bytes) -> R
     let precision = query_param("precision", query.precision.as_deref(), Precision::parse, "n, ns, u, ms, s, m, h")?;
     let consistency =
         query_param("consistency", query.consistency.as_deref(), Consistency::parse, "any, one, quorum, all")?;
-    let lines = parse_lines(&body, meta_model::wall_clock(), precision).map_err(ApiError::from)?;
+    let ParsedBody { lines, invalid } = parse_lines(&body, meta_model::wall_clock(), precision);
     if lines.is_empty() {
-        return Ok(0);
+        if let Some(first) = invalid.first() {
+            let message = format!(
+                "line {}: {} ({} line(s) refused; nothing was written)",
+                first.line,
+                first.message,
+                invalid.len()
+            );
+            return Err(ApiError::bad_request("invalid_line", message));
+        }
+        return Ok(Written::default());
     }
     let (mut meta, rp) = resolve_policy(node, &db, query.rp.as_deref()).await?;
     if meta.state.cluster().is_none() {
@@ -167,7 +200,7 @@ pub(crate) async fn write(node: &Arc<Node>, query: WriteQuery, body: Bytes) -> R
         node.metrics.marked(unmarked.len() as u64);
     }
     deliver(node, meta, batches, consistency).await?;
-    Ok(lines.len() as u64)
+    Ok(Written { points: lines.len() as u64, dropped: invalid })
 }
 
 /// The shard of `group` a point of `series_key` goes to: FNV-1a of the series key modulo the

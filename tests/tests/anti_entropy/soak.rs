@@ -30,8 +30,8 @@ async fn every_acknowledged_point_reaches_every_owner_through_kills() {
     let acked: Arc<Mutex<Vec<String>>> = Arc::default();
     let deadline = Instant::now() + Duration::from_secs(secs);
 
-    // Two writers, each point unique (its own series and time, over six hourly groups), each
-    // through a data node chosen at random; only the points of 204 answers count.
+    // Two writers, each point unique (its own series and time, over six hourly groups; tags in
+    // the order stored), each through a data node chosen at random; only 204 answers count.
     let mut writers = Vec::new();
     for writer in 0..2u64 {
         let (addrs, acked, http) = (addrs.clone(), Arc::clone(&acked), cluster.http.clone());
@@ -41,7 +41,7 @@ async fn every_acknowledged_point_reaches_every_owner_through_kills() {
             while Instant::now() < deadline {
                 i += 1;
                 let hour = (i % 6) as i64;
-                let line = format!("soak,writer=w{writer},n=p{i} v={i}i {}", FIRST_HOUR + hour * HOUR + i as i64);
+                let line = format!("soak,n=p{i},writer=w{writer} v={i}i {}", FIRST_HOUR + hour * HOUR + i as i64);
                 let url = format!("http://{}/write?db=db", addrs[rng.random_range(0..addrs.len())]);
                 let sent = http.post(&url).body(line.clone()).timeout(Duration::from_secs(10)).send().await;
                 if sent.is_ok_and(|r| r.status().as_u16() == 204) {
