@@ -19,9 +19,10 @@ pub enum Consistency {
 }
 
 impl Consistency {
-    /// The level a query parameter names (`any`, `one`, `quorum`, `all`).
+    /// The level a query parameter names (`any`, `one`, `quorum`, `all`, in any case, as
+    /// InfluxDB 1.x reads it).
     pub fn parse(text: &str) -> Option<Consistency> {
-        Some(match text {
+        Some(match text.to_ascii_lowercase().as_str() {
             "any" => Consistency::Any,
             "one" => Consistency::One,
             "quorum" => Consistency::Quorum,
@@ -62,7 +63,8 @@ mod tests {
         for name in ["any", "one", "quorum", "all"] {
             assert_eq!(Consistency::parse(name).map(|c| c.to_string()).as_deref(), Some(name));
         }
-        assert_eq!(Consistency::parse("ALL"), None);
+        assert_eq!(Consistency::parse("ALL"), Some(Consistency::All));
+        assert_eq!(Consistency::parse("most"), None);
         assert_eq!(Consistency::default(), Consistency::One);
     }
 

@@ -77,6 +77,25 @@ async fn migrate_legacy(node: Arc<Node>) {
     tracing::warn!("shard files of the layout before headers found: migrating them once the metadata is read");
     loop {
         if let Some(meta) = node.cache.current().filter(|m| m.state.cluster().is_some()) {
+            // The old files hold data: the meta service must know before they count as copies,
+            // or a shard never marked would be given new owners without its data.
+            let legacy: Vec<u64> = node
+                .store
+                .unusable()
+                .iter()
+                .filter(|f| f.reason == "legacy_layout")
+                .filter_map(|f| f.shard_id)
+                .filter(|&shard| meta.state.shard(shard).is_some())
+                .collect();
+            let unmarked = node.cache.unmarked(&meta, legacy);
+            if !unmarked.is_empty() {
+                if let Err(error) = node.cache.mark_written(&node.client, &unmarked).await {
+                    tracing::warn!(%error, "cannot mark the legacy shards written yet; retrying");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    continue;
+                }
+                node.metrics.marked(unmarked.len() as u64);
+            }
             let store = Arc::clone(&node.store);
             let migrated = tokio::task::spawn_blocking(move || {
                 store.migrate_legacy(|shard| shard_file::ShardHeader::of(&meta.state, shard))

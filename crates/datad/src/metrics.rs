@@ -3,6 +3,8 @@
 //! writes queued, delivered and dropped by hinted handoff, and, read at each scrape, what it holds
 //! now (shards, copies, reclaimable bytes, its hinted-handoff queues).
 
+use std::sync::atomic::AtomicU64;
+
 use meta_wire::HandoffQueueReport;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -151,10 +153,15 @@ impl DataMetrics {
             "Bytes in the hinted-handoff queue of each target owner",
             queue_gauges(|q| q.bytes),
         );
+        let ages = Family::<Labels, Gauge<f64, AtomicU64>>::default();
+        for queue in &now.handoff {
+            let age = queue.oldest_age_ms.unwrap_or(0) as f64 / 1000.0;
+            ages.get_or_create(&vec![("target", queue.target.to_string())]).set(age);
+        }
         registry.register(
             "datad_handoff_oldest_age_seconds",
             "Age of the oldest write in the hinted-handoff queue of each target owner",
-            queue_gauges(|q| q.oldest_age_ms.unwrap_or(0) / 1000),
+            ages,
         );
         let mut text = String::new();
         encode(&mut text, &registry)?;
@@ -204,7 +211,7 @@ mod tests {
             "datad_handoff_dropped_total{reason=\"max_size\"} 1",
             "datad_handoff_queue_writes{target=\"4\"} 1",
             "datad_handoff_queue_bytes{target=\"4\"} 30",
-            "datad_handoff_oldest_age_seconds{target=\"4\"} 2",
+            "datad_handoff_oldest_age_seconds{target=\"4\"} 2.5",
             "# EOF",
         ] {
             assert!(text.contains(line), "{line:?} missing from:\n{text}");

@@ -23,6 +23,12 @@ pub(crate) fn orphan_reason(state: &MetaState, header: &ShardHeader) -> Option<&
     }
 }
 
+/// Whether a file with `header` counts as this cluster's shard by the metadata `state` (every
+/// file does before any metadata was read).
+pub(crate) fn is_cluster_shard(state: Option<&MetaState>, header: &ShardHeader) -> bool {
+    state.is_none_or(|state| orphan_reason(state, header).is_none())
+}
+
 /// The orphan files of `store` by the metadata `state`: files whose header does not name one of
 /// its shards, and the files the store could not take at all.
 pub(crate) fn orphans(store: &ShardStore, state: Option<&MetaState>) -> Vec<OrphanShardFile> {

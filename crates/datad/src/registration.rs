@@ -83,7 +83,7 @@ async fn heartbeat_until_refused(node: &Node, node_id: NodeId) -> String {
         let mut version = node.store.inventory_version();
         let meta = node.cache.current();
         let usable = |header: &crate::shard_file::ShardHeader| {
-            meta.as_ref().is_none_or(|m| crate::orphans::orphan_reason(&m.state, header).is_none())
+            crate::orphans::is_cluster_shard(meta.as_ref().map(|m| &m.state), header)
         };
         let inventory = node.store.inventory(|shard| node.cache.is_hot(shard, now), usable);
         if let Some((sent_version, sent_inventory)) = &sent {

@@ -119,7 +119,17 @@ async fn status(State(node): State<Arc<Node>>) -> Json<DataNodeStatus> {
         addr: node.advertise.clone(),
         metadata_index: node.cache.current().map(|m| m.index),
         inventory_version: node.store.inventory_version(),
-        shards: node.store.summaries(),
+        // Files that are no shard of this cluster are listed under `orphans`, not here.
+        shards: {
+            let meta = node.cache.current();
+            let state = meta.as_ref().map(|m| &m.state);
+            node.store
+                .files()
+                .into_iter()
+                .filter(|(_, h)| orphans::is_cluster_shard(state, h))
+                .map(|(s, _)| s)
+                .collect()
+        },
         running_tasks: node.running_tasks(),
         reclaimable_bytes: reclaim::reclaimable_bytes(&node),
         handoff: node.handoff.reports(),

@@ -371,7 +371,8 @@ async fn deliver(
             owners.insert(shard, current);
         }
     }
-    let queued = hand_off(node, &data, &failed).await;
+    let fates = hand_off(node, &data, &failed).await;
+    let queued: BTreeSet<(ShardId, NodeId)> = fates.iter().filter(|(_, f)| f.is_ok()).map(|(&k, _)| k).collect();
     let mut short = Vec::new();
     for (shard, shard_owners) in &owners {
         let took =
@@ -386,8 +387,12 @@ async fn deliver(
     }
     let mut failures: Vec<String> = failed
         .iter()
-        .map(|((shard, owner), (error, _))| {
-            let fate = if queued.contains(&(*shard, *owner)) { "queued" } else { "not queued" };
+        .map(|(copy @ (shard, owner), (error, _))| {
+            let fate = match fates.get(copy) {
+                Some(Ok(())) => "queued".to_owned(),
+                Some(Err(why)) => format!("not queued: {why}"),
+                None => "not queued".to_owned(),
+            };
             format!("shard {shard} on node {owner} ({fate}): {error}")
         })
         .collect();
@@ -400,8 +405,8 @@ async fn deliver(
     }
     tracing::warn!(%consistency, failed = failures.len(), "write below its consistency");
     let message = format!(
-        "consistency {consistency} not met ({}); owner copies that failed: {}. What was queued is still delivered: \
-         retrying the write is safe",
+        "consistency {consistency} not met ({}); owner copies that failed: {}. Copies marked queued are delivered \
+         when their owner takes writes again; retrying the write is safe (a point written twice is one point)",
         short.join("; "),
         failures.join("; ")
     );
@@ -409,44 +414,56 @@ async fn deliver(
 }
 
 /// Queues, for hinted handoff, the lines of each failed copy that another owner can take later
-/// (`failed` maps a copy to its error and whether it may succeed later); the copies queued. A
-/// failure of this node's own store is not queued: its disk refused, and it is the queue's disk.
+/// (`failed` maps a copy to its error and whether it may succeed later); for each failed copy,
+/// whether it was queued, or why not. A failure of this node's own store is not queued: its disk
+/// refused, and it is the queue's disk.
 async fn hand_off(
     node: &Arc<Node>,
     data: &BTreeMap<ShardId, Bytes>,
     failed: &BTreeMap<(ShardId, NodeId), (String, bool)>,
-) -> BTreeSet<(ShardId, NodeId)> {
+) -> BTreeMap<(ShardId, NodeId), Result<(), String>> {
+    let mut fates: BTreeMap<(ShardId, NodeId), Result<(), String>> = BTreeMap::new();
     let me = node.node_id();
-    let hints: Vec<(ShardId, NodeId, Bytes)> = failed
-        .iter()
-        .filter(|&(&(_, owner), &(_, retriable))| retriable && Some(owner) != me)
-        .filter_map(|(&(shard, owner), _)| Some((shard, owner, data.get(&shard)?.clone())))
-        .collect();
+    let mut hints: Vec<(ShardId, NodeId, Bytes)> = Vec::new();
+    for (&(shard, owner), &(_, retriable)) in failed {
+        let why_not = if Some(owner) == me {
+            "this node's own store failed"
+        } else if !retriable {
+            "the owner refused the lines"
+        } else if let Some(lines) = data.get(&shard) {
+            hints.push((shard, owner, lines.clone()));
+            continue;
+        } else {
+            "no lines"
+        };
+        fates.insert((shard, owner), Err(why_not.to_owned()));
+    }
     if hints.is_empty() {
-        return BTreeSet::new();
+        return fates;
     }
     let queuing = Arc::clone(node);
-    tokio::task::spawn_blocking(move || {
-        let mut queued = BTreeSet::new();
+    let queued = tokio::task::spawn_blocking(move || {
+        let mut fates = Vec::new();
         for (shard, owner, lines) in hints {
-            match queuing.handoff.enqueue(owner, shard, &lines) {
-                Ok(()) => {
-                    queuing.metrics.handoff_queued(1);
-                    queued.insert((shard, owner));
-                }
-                Err(error) => {
-                    queuing.metrics.handoff_dropped(error.reason(), 1);
-                    tracing::error!(shard, owner, %error, "write dropped for an owner: it could not be queued for hinted handoff");
-                }
+            let fate = queuing.handoff.enqueue(owner, shard, &lines).map_err(|error| {
+                queuing.metrics.handoff_dropped(error.reason(), 1);
+                tracing::error!(shard, owner, %error, "write dropped for an owner: it could not be queued for hinted handoff");
+                error.to_string()
+            });
+            if fate.is_ok() {
+                queuing.metrics.handoff_queued(1);
             }
+            fates.push(((shard, owner), fate));
         }
-        queued
+        fates
     })
     .await
     .unwrap_or_else(|error| {
         tracing::error!(%error, "queueing for hinted handoff did not finish");
-        BTreeSet::new()
-    })
+        Vec::new()
+    });
+    fates.extend(queued);
+    fates
 }
 
 /// Sends each `(shard, owner)` copy at once; how each went.

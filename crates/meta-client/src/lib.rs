@@ -458,17 +458,14 @@ pub async fn data_node_status(addr: &str) -> Result<DataNodeStatus, ClientError>
     response.json().await.map_err(|e| ClientError::Decode { url: url.clone(), message: e.to_string() })
 }
 
-/// Percent-encodes a path segment (names may hold spaces and other reserved characters).
+/// Everything but RFC 3986's unreserved characters is percent-encoded in a path segment or query
+/// value (names may hold spaces, `%`, `?`, `#`, `&`, `+` and any other character but `/`).
+const SEGMENT: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+/// Percent-encodes a path segment or query value.
 fn encode(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    for byte in segment.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(segment, SEGMENT).to_string()
 }
 
 #[cfg(test)]
@@ -487,5 +484,6 @@ mod tests {
     fn path_segments_are_percent_encoded() {
         assert_eq!(encode("my db/x"), "my%20db%2Fx");
         assert_eq!(encode("plain-name_1.0"), "plain-name_1.0");
+        assert_eq!(encode("50% a?b#c&d+e=ü"), "50%25%20a%3Fb%23c%26d%2Be%3D%C3%BC");
     }
 }

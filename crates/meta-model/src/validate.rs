@@ -8,7 +8,11 @@ use crate::model::retention_policy::MIN_DURATION;
 const MAX_NAME_LEN: usize = 255;
 const MAX_LABEL_KEY_LEN: usize = 63;
 
-/// Checks a database or retention policy name: 1-255 bytes, no control characters, no `/`, `\`.
+/// Checks a database or retention policy name: 1-255 bytes, no control characters, no `/`, `\`,
+/// no white space at either end, and not `.` or `..`. Every accepted name can be addressed as
+/// one percent-encoded URL path segment (`/v1/databases/{name}`): `/` would split it, and a
+/// segment `.` or `..`, even percent-encoded, is a dot segment URLs resolve away (RFC 3986
+/// §5.2.4, WHATWG URL), so such a name could be created but never dropped.
 pub fn validate_name(field: &str, value: &str) -> Result<(), ApplyError> {
     let reason = if value.is_empty() {
         Some("must not be empty")
@@ -18,6 +22,8 @@ pub fn validate_name(field: &str, value: &str) -> Result<(), ApplyError> {
         Some("must not contain control characters, '/' or '\\'")
     } else if value.trim() != value {
         Some("must not start or end with white space")
+    } else if value == "." || value == ".." {
+        Some("must not be `.` or `..` (a URL path cannot address them)")
     } else {
         None
     };
@@ -122,10 +128,10 @@ mod tests {
 
     #[test]
     fn names() {
-        for ok in ["telegraf", "my db", "a.b-c_d", "ü"] {
+        for ok in ["telegraf", "my db", "a.b-c_d", "ü", "...", ".x", "%2e%2e", "a?b#c"] {
             assert_eq!(validate_name("database", ok), Ok(()), "{ok:?}");
         }
-        for bad in ["", " lead", "trail ", "a/b", "a\\b", "tab\there", &"x".repeat(256)] {
+        for bad in ["", " lead", "trail ", "a/b", "a\\b", "tab\there", ".", "..", &"x".repeat(256)] {
             assert!(validate_name("database", bad).is_err(), "{bad:?}");
         }
     }

@@ -87,11 +87,15 @@ pub struct HandoffQueueReport {
     pub bytes: u64,
     /// Age of the oldest queued write, in milliseconds (`None` when empty).
     pub oldest_age_ms: Option<u64>,
-    /// Writes dropped from this queue since the node started: over `max-size`, older than
-    /// `max-age`, or unwritable. Each is a copy an owner lacks until content repair.
+    /// Writes dropped for the target (kept across restarts): over `max-size`, older than
+    /// `max-age`, or unwritable. Each is a copy the target lacks until its shard is repaired.
     pub dropped_entries: u64,
-    /// Bytes of those dropped writes.
+    /// Bytes of those dropped writes (as queued: framed).
     pub dropped_bytes: u64,
+    /// The shards those dropped writes were for (at most 1,000): the target's copies of them lack
+    /// points until they are repaired.
+    #[serde(default)]
+    pub dropped_shards: Vec<ShardId>,
 }
 
 /// Reply to a heartbeat.

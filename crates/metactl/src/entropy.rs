@@ -83,6 +83,13 @@ fn render_report(report: &EntropyReport, now: Timestamp) -> String {
              from a backup or drop them.\n",
             shards.join(", ")
         ));
+        let queued: u64 = report.nodes.iter().flat_map(|n| &n.handoff).map(|q| q.entries).sum();
+        if queued > 0 {
+            out.push_str(&format!(
+                "Before dropping anything: hinted-handoff queues still hold {queued} write(s) (see Hinted Handoff); \
+                 a shard whose writes wait there is delivered to its owners once they are back.\n"
+            ));
+        }
     }
     out.push('\n');
     out.push_str(&tasks_table(&report.tasks, now));
@@ -106,8 +113,13 @@ fn handoff_table(report: &EntropyReport) -> String {
         &["Held By", "For", "Writes", "Bytes", "Oldest", "Dropped"],
     );
     let mut dropped = 0;
+    let mut lacking: Vec<String> = Vec::new();
     for (holder, queue) in queues {
         dropped += queue.dropped_entries;
+        if !queue.dropped_shards.is_empty() {
+            let shards: Vec<String> = queue.dropped_shards.iter().map(ShardId::to_string).collect();
+            lacking.push(format!("node {} lacks writes to shard(s) {}", queue.target, shards.join(", ")));
+        }
         table.row(vec![
             holder.to_string(),
             queue.target.to_string(),
@@ -120,8 +132,10 @@ fn handoff_table(report: &EntropyReport) -> String {
     let mut out = format!("\n{}", table.render());
     if dropped > 0 {
         out.push_str(&format!(
-            "DROPPED: {dropped} queued write(s) were dropped (queue over max-size or max-age): the owners they were \
-             for lack them until the shard's copies are repaired.\n"
+            "DROPPED: {dropped} write(s) could not be kept for their owners (queue over max-size or max-age, or \
+             refused): {}. Their copies differ from the other owners' until repaired; until content repair \
+             exists, `metactl remove-shard NODE SHARD` makes the planner copy the shard afresh from another owner.\n",
+            lacking.join("; ")
         ));
     }
     out
@@ -426,6 +440,7 @@ mod tests {
                     oldest_age_ms: Some(61_000),
                     dropped_entries: 1,
                     dropped_bytes: 100,
+                    dropped_shards: vec![9],
                 }],
                 orphans: vec![OrphanShardFile {
                     name: "7.shard".into(),
@@ -444,7 +459,7 @@ mod tests {
         assert!(!text.contains("Over-replicated"), "empty sections are left out: {text}");
         assert!(text.contains("Hinted Handoff"), "{text}");
         assert!(text.contains("2.00 KiB") && text.contains("1m1s") && text.contains("1 (100 B)"), "{text}");
-        assert!(text.contains("DROPPED: 1 queued write(s)"), "{text}");
+        assert!(text.contains("DROPPED: 1 write(s)") && text.contains("node 3 lacks writes to shard(s) 9"), "{text}");
         assert!(text.contains("Orphan Shard Files") && text.contains("other_cluster"), "{text}");
     }
 }

@@ -294,7 +294,13 @@ async fn show(client: &Client, json: bool) -> Result<String, CtlError> {
             || "-".to_owned(),
             |h| {
                 let (writes, bytes) = h.handoff.iter().fold((0, 0), |(w, b), q| (w + q.entries, b + q.bytes));
-                format!("{writes} ({})", indicatif::HumanBytes(bytes))
+                let dropped: u64 = h.handoff.iter().map(|q| q.dropped_entries).sum();
+                let held = format!("{writes} ({})", indicatif::HumanBytes(bytes));
+                if dropped > 0 {
+                    format!("{held}, {dropped} dropped")
+                } else {
+                    held
+                }
             },
         );
         data.row(vec![

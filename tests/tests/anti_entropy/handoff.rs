@@ -132,3 +132,41 @@ async fn a_down_owner_gets_its_writes_by_hinted_handoff_at_the_consistency_asked
         .collect();
     assert!(by_target.values().all(|&d| d == 0), "nothing dropped: {by_target:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_a_full_queue_cannot_keep_are_dropped_loudly_and_the_count_survives_a_restart() {
+    let datad_args = ["--handoff-retry-interval", "200ms", "--handoff-max-size", "300"];
+    let mut cluster = cluster_with_config(AE_CONFIG, 3, &datad_args).await;
+    create_database(&cluster, 2).await;
+    assert_eq!(write(&cluster, 0, 0, None).await.0, 204);
+    let placed = owners(&cluster).await;
+    let (&shard, shard_owners) = placed.iter().next().expect("the hour's shard");
+    let (x, y) = (shard_owners[0], shard_owners[1]);
+    let (x_slot, y_slot) = (slot_of(&cluster, x).await, slot_of(&cluster, y).await);
+    let coordinator = (0..3).find(|s| *s != x_slot && *s != y_slot).expect("a node owning nothing");
+    cluster.kill_data_node(y_slot);
+    for i in 1..=10 {
+        let (status, body) = write(&cluster, coordinator, i, None).await;
+        assert_eq!(status, 204, "point {i}: owner {x} stored it: {body}");
+    }
+    let queue = queue_for(&cluster, coordinator, y).await.expect("a queue for the down owner");
+    assert!(queue.bytes <= 300 && queue.entries >= 1, "{queue:?}");
+    assert_eq!(queue.entries + queue.dropped_entries, 10, "every write kept or counted: {queue:?}");
+    assert_eq!(queue.dropped_shards, vec![shard], "{queue:?}");
+    let url = format!("http://{}/metrics", cluster.data_addr(coordinator));
+    let text = cluster.http.get(&url).send().await.expect("metrics").text().await.expect("metrics text");
+    let dropped = metric(&text, "datad_handoff_dropped_total{reason=\"max_size\"}").expect("drop counter");
+    assert_eq!(dropped, queue.dropped_entries as f64, "{text}");
+    let shown = wait_for(Duration::from_secs(20), "the drop in entropy show", || async {
+        let shown = metactl(&cluster, &["entropy", "show"]).await;
+        shown.contains("DROPPED").then_some(shown)
+    })
+    .await;
+    assert!(shown.contains(&format!("node {y} lacks writes to shard(s) {shard}")), "{shown}");
+
+    eprintln!("--- the coordinator restarts: the drop count is kept");
+    cluster.kill_data_node(coordinator);
+    cluster.restart_data_node(coordinator);
+    let again = wait_for(Duration::from_secs(20), "the coordinator back", || queue_for(&cluster, coordinator, y)).await;
+    assert_eq!((again.dropped_entries, again.dropped_shards.clone()), (queue.dropped_entries, vec![shard]));
+}

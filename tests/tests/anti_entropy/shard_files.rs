@@ -78,12 +78,18 @@ async fn a_file_of_another_clusters_shard_is_set_aside_and_reported_never_used()
 async fn a_data_directory_of_the_layout_before_headers_is_migrated_at_start() {
     let mut cluster = cluster_with_config(AE_CONFIG, 1, &[]).await;
     create_database(&cluster, 1).await;
-    let (status, body) = write(&cluster, 0, &format!("cpu v=1 {}", FIRST_HOUR + 1)).await;
-    assert_eq!(status, 204, "{body}");
+    // The group exists but was never written through this release: its shard is unmarked.
+    let client = cluster.client();
+    client.create_shard_group("db", None, FIRST_HOUR).await.expect("the hour's group");
+    let state_of = |cluster: &Cluster| {
+        let client = cluster.client();
+        async move { client.metadata(None, Duration::ZERO).await.expect("metadata").metadata.into_state() }
+    };
+    assert!(!state_of(&cluster).await.is_written(1), "shard 1 starts unmarked");
     eprintln!("--- the node restarts on a directory an earlier release wrote: bare lines in 1.lp");
     cluster.kill_data_node(0);
     let shards = cluster.data_dir(0).join("shards");
-    std::fs::remove_file(shards.join("1.shard")).expect("remove the new-layout file");
+    std::fs::create_dir_all(&shards).expect("the shard directory");
     let old = format!("cpu v=1 {}\ncpu v=2 {}\n", FIRST_HOUR + 1, FIRST_HOUR + 2);
     std::fs::write(shards.join("1.lp"), &old).expect("an old-layout file");
     cluster.restart_data_node(0);
@@ -93,6 +99,7 @@ async fn a_data_directory_of_the_layout_before_headers_is_migrated_at_start() {
     })
     .await;
     assert!(!shards.join("1.lp").exists(), "the old file is replaced by the migrated one");
+    assert!(state_of(&cluster).await.is_written(1), "the migrated data is known to the meta service");
     assert_eq!(stored_lines(&cluster, 0, 1).await, old, "every point kept, in order");
     let (status, body) = write(&cluster, 0, &format!("cpu v=3 {}", FIRST_HOUR + 3)).await;
     assert_eq!(status, 204, "{body}");

@@ -94,7 +94,7 @@ impl Handoff {
         let mut queue = lock(&queue);
         let result = queue.push(shard_id, now_ms(), data, self.settings.max_size);
         if let Err(PushError::Full { .. }) = &result {
-            queue.count_refused(data.len() as u64);
+            queue.count_refused(shard_id, data.len());
         }
         result
     }
@@ -146,6 +146,7 @@ mod tests {
         let refused = handoff.enqueue(2, 10, &[b'x'; 64]);
         assert!(matches!(refused, Err(PushError::Full { target: 2, .. })), "{refused:?}");
         let report = &handoff.reports()[0];
-        assert_eq!((report.entries, report.dropped_entries, report.dropped_bytes), (1, 1, 64));
+        assert_eq!((report.entries, report.dropped_entries, report.dropped_shards.clone()), (1, 1, vec![10]));
+        assert_eq!(report.dropped_bytes, 64 + 24, "counted as it would have been queued: framed");
     }
 }

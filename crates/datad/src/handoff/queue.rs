@@ -11,7 +11,7 @@
 //! A torn frame at the end of the last segment (a crash mid-append; that write was never
 //! answered) is cut off when the queue opens.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -28,6 +28,10 @@ pub(crate) const SEGMENT_BYTES: u64 = 16 * 1024 * 1024;
 /// Bytes of an entry's own header inside its frame: when it was queued and its shard.
 const ENTRY_HEADER: usize = 16;
 const HEAD_FILE: &str = "head";
+/// What was dropped for the target, kept across restarts: `ENTRIES BYTES SHARD...`.
+const DROPPED_FILE: &str = "dropped";
+/// Most shards a queue names as having lost writes.
+const MAX_DROPPED_SHARDS: usize = 1000;
 
 /// A queued write.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -99,6 +103,7 @@ pub(crate) struct HandoffQueue {
     oldest_ms: Option<u64>,
     dropped_entries: u64,
     dropped_bytes: u64,
+    dropped_shards: BTreeSet<ShardId>,
 }
 
 impl HandoffQueue {
@@ -126,7 +131,9 @@ impl HandoffQueue {
             oldest_ms: None,
             dropped_entries: 0,
             dropped_bytes: 0,
+            dropped_shards: BTreeSet::new(),
         };
+        queue.read_dropped();
         let last = seqs.last().copied();
         for seq in seqs {
             let path = queue.segment_path(seq);
@@ -156,6 +163,7 @@ impl HandoffQueue {
                         "corrupt hinted-handoff segment: its unreadable rest is dropped"
                     );
                     queue.dropped_bytes += bytes.len() as u64 - valid;
+                    queue.write_dropped();
                 }
             }
             queue.entries += frames.len() as u64;
@@ -292,8 +300,7 @@ impl HandoffQueue {
         self.entries = self.entries.saturating_sub(1);
         self.bytes = self.bytes.saturating_sub(len);
         if dropped {
-            self.dropped_entries += 1;
-            self.dropped_bytes += len;
+            self.count_dropped(entry.shard_id, len);
         }
         while let Some(first) = self.segments.front().copied() {
             if self.head < first.len {
@@ -320,10 +327,41 @@ impl HandoffQueue {
         Ok(())
     }
 
-    /// Counts a write that could not be queued at all (the queue full) as dropped.
-    pub(crate) fn count_refused(&mut self, bytes: u64) {
+    /// Counts a write for `shard_id` of `data_len` bytes of lines that could not be queued at all
+    /// (the queue full) as dropped.
+    pub(crate) fn count_refused(&mut self, shard_id: ShardId, data_len: usize) {
+        self.count_dropped(shard_id, frame::framed_len(ENTRY_HEADER + data_len));
+    }
+
+    /// Counts a dropped write of `bytes` (framed) for `shard_id`, durably.
+    fn count_dropped(&mut self, shard_id: ShardId, bytes: u64) {
         self.dropped_entries += 1;
         self.dropped_bytes += bytes;
+        if self.dropped_shards.len() < MAX_DROPPED_SHARDS {
+            self.dropped_shards.insert(shard_id);
+        }
+        self.write_dropped();
+    }
+
+    /// Reads the drop counts kept by an earlier run.
+    fn read_dropped(&mut self) {
+        let text = std::fs::read_to_string(self.dir.join(DROPPED_FILE)).unwrap_or_default();
+        let mut words = text.split_whitespace().map(str::parse::<u64>);
+        if let (Some(Ok(entries)), Some(Ok(bytes))) = (words.next(), words.next()) {
+            self.dropped_entries = entries;
+            self.dropped_bytes = bytes;
+            self.dropped_shards = words.filter_map(Result::ok).collect();
+        }
+    }
+
+    /// Keeps the drop counts (write and rename; losing the last update only under-counts).
+    fn write_dropped(&self) {
+        let shards: Vec<String> = self.dropped_shards.iter().map(u64::to_string).collect();
+        let text = format!("{} {} {}\n", self.dropped_entries, self.dropped_bytes, shards.join(" "));
+        let (path, tmp) = (self.dir.join(DROPPED_FILE), self.dir.join("dropped.tmp"));
+        if let Err(error) = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &path)) {
+            tracing::error!(target_node = self.target, %error, "cannot keep the hinted-handoff drop counts");
+        }
     }
 
     /// What the queue holds, at `now_ms`.
@@ -335,6 +373,7 @@ impl HandoffQueue {
             oldest_age_ms: self.oldest_ms.map(|at| now_ms.saturating_sub(at)),
             dropped_entries: self.dropped_entries,
             dropped_bytes: self.dropped_bytes,
+            dropped_shards: self.dropped_shards.iter().copied().collect(),
         }
     }
 }
@@ -456,8 +495,18 @@ mod tests {
         queue.push(1, 1, b"a v=1 1\n", BIG).expect("push");
         let entry = queue.peek().expect("peek").expect("entry");
         queue.pop(&entry, true).expect("drop");
-        queue.count_refused(50);
+        queue.count_refused(7, 50);
         let report = queue.report(10);
-        assert_eq!((report.entries, report.dropped_entries, report.dropped_bytes), (0, 2, entry.disk_len() + 50));
+        let refused = frame::framed_len(ENTRY_HEADER + 50);
+        assert_eq!((report.entries, report.dropped_entries, report.dropped_bytes), (0, 2, entry.disk_len() + refused));
+        assert_eq!(report.dropped_shards, vec![1, 7]);
+        drop(queue);
+        let queue = HandoffQueue::open(dir.path(), 2).expect("reopen");
+        let again = queue.report(10);
+        assert_eq!(
+            (again.dropped_entries, again.dropped_bytes, again.dropped_shards),
+            (2, report.dropped_bytes, vec![1, 7]),
+            "kept across restarts"
+        );
     }
 }
