@@ -280,6 +280,14 @@ pub enum Command {
         /// A random 128-bit ID as 32 lowercase hex digits.
         id: String,
     },
+    /// `truncate-shards`: stop writes to the shard groups whose range holds the leader's clock
+    /// plus `delay` (later points of their range go to a new group); groups that start later are
+    /// left alone. Needs the leader's facts. (Replaces `TruncateShardGroupsAfter`, which also cut
+    /// later groups, leaving their range to a second group.)
+    TruncateHotShardGroups {
+        /// Nanoseconds after the leader's `now`.
+        delay: u64,
+    },
 }
 
 impl Command {
@@ -326,6 +334,7 @@ impl Command {
             Command::TruncateShardGroupsAfter { .. } => "truncate_shard_groups_after",
             Command::MarkShardsWritten { .. } => "mark_shards_written",
             Command::InitCluster { .. } => "init_cluster",
+            Command::TruncateHotShardGroups { .. } => "truncate_hot_shard_groups",
             Command::ReassignUnwrittenShard { .. } => "reassign_unwritten_shard",
         }
     }
@@ -336,6 +345,7 @@ impl Command {
         matches!(
             self,
             Command::TruncateShardGroupsAfter { .. }
+                | Command::TruncateHotShardGroups { .. }
                 | Command::CreateShardGroup { .. }
                 | Command::PrecreateShardGroups { .. }
         )

@@ -98,7 +98,8 @@ pub struct ShardGroupCreated {
     pub created: bool,
 }
 
-/// Shard groups `TruncateShardGroupsAfter` truncated, and the time it truncated them at.
+/// Shard groups `TruncateHotShardGroups` (or `TruncateShardGroupsAfter`) truncated, and the
+/// time it truncated them at.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Truncation {
     /// Where the groups now end (the leader's clock plus the delay).

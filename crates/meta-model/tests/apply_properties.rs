@@ -125,6 +125,11 @@ fn command() -> impl Strategy<Value = Command> {
             // Unstamped, it is refused: only the leader's proposer makes it applicable.
             if stamped { truncate.stamp(|| LeaderFacts { now, live_data_nodes: None }) } else { truncate }
         }),
+        1 => (timestamp(), 0..2 * HOUR).prop_map(|(now, delay)| {
+            Command::TruncateHotShardGroups { delay }.stamp(|| LeaderFacts { now, live_data_nodes: None })
+        }),
+        1 => prop_oneof![Just("0123456789abcdef0123456789abcdef"), Just("fedcba9876543210fedcba9876543210"), Just("x")]
+            .prop_map(|id| Command::InitCluster { id: id.to_owned() }),
         1 => timestamp().prop_map(|now| Command::DeleteExpiredShardGroups { now }),
         1 => timestamp().prop_map(|before| Command::PruneDeletedShardGroups { before }),
         6 => (shard.clone(), node.clone()).prop_map(|(shard_id, node_id)| Command::AddShardOwner { shard_id, node_id }),
@@ -202,7 +207,7 @@ fn action() -> impl Strategy<Value = Action> {
         3 => pick().prop_map(Action::FailTask),
         2 => (pick(), cancel_reason()).prop_map(|(task, reason)| Action::CancelTask(task, reason)),
         5 => Just(Action::ExpireLeases),
-        3 => pick().prop_map(Action::RetryRepair),
+        5 => pick().prop_map(Action::RetryRepair),
         3 => pick().prop_map(Action::MarkWritten),
         3 => (pick(), pick(), pick()).prop_map(|(shard, owner, target)| Action::Reassign { shard, owner, target }),
     ]
@@ -588,6 +593,7 @@ fn generated_sequences_exercise_every_command() {
         "retry_shard_repair",
         "mark_shards_written",
         "reassign_unwritten_shard",
+        "init_cluster",
     ];
     let rare: Vec<_> = all.iter().filter(|name| accepted.get(*name).copied().unwrap_or(0) < 10).collect();
     assert!(rare.is_empty(), "accepted fewer than 10 times: {rare:?}; accepted: {accepted:?}");

@@ -231,6 +231,6 @@ pub(crate) async fn truncate_shards<S: MetaService>(
         None => MINUTE,
     };
     // `now` is the leader's clock, stamped by its proposer: never this node's.
-    let Truncation { at, shard_groups } = propose(&*service, Command::TruncateShardGroupsAfter { delay }).await?;
+    let Truncation { at, shard_groups } = propose(&*service, Command::TruncateHotShardGroups { delay }).await?;
     Ok(Json(TruncateReply { truncated_at: at, shard_groups }))
 }

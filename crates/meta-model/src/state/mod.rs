@@ -29,6 +29,7 @@ use crate::model::task::{Task, TaskId, TaskKind};
 use crate::record::MetadataRecord;
 use crate::response::Response;
 use crate::transient::Transient;
+use shards::TruncationRule;
 
 /// The cluster metadata: nodes, databases, retention policies, shard groups and shard owners.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -136,7 +137,9 @@ impl MetaState {
                 self.create_shard_group(database, retention_policy, *timestamp)
             }
             Command::PrecreateShardGroups { from, to } => self.precreate_shard_groups(*from, *to),
-            Command::TruncateShardGroups { at } => self.truncated_groups(*at).map(Response::ShardGroupIds),
+            Command::TruncateShardGroups { at } => {
+                self.truncated_groups(*at, TruncationRule::StillAccepting).map(Response::ShardGroupIds)
+            }
             Command::DeleteExpiredShardGroups { now } => self.delete_expired_shard_groups(*now),
             Command::PruneDeletedShardGroups { before } => self.prune_deleted_shard_groups(*before),
             Command::AddShardOwner { shard_id, node_id } => self.add_shard_owner(*shard_id, *node_id),
@@ -163,10 +166,14 @@ impl MetaState {
             Command::CancelCopyTask { now, task_id, reason } => self.cancel_copy_task(*now, *task_id, *reason),
             Command::Batch(commands) => self.apply_batch(commands),
             Command::Stamped { facts, command } => self.apply_stamped(facts, command),
-            Command::TruncateShardGroupsAfter { delay } => {
+            Command::TruncateShardGroupsAfter { delay } | Command::TruncateHotShardGroups { delay } => {
                 let now = self.leader_facts(command)?.now;
                 let at = now.saturating_add(i64::try_from(*delay).unwrap_or(i64::MAX));
-                let shard_groups = self.truncated_groups(at)?;
+                let rule = match command {
+                    Command::TruncateHotShardGroups { .. } => TruncationRule::Holding,
+                    _ => TruncationRule::StillAccepting,
+                };
+                let shard_groups = self.truncated_groups(at, rule)?;
                 Ok(Response::Truncated { at, shard_groups })
             }
             Command::RetryShardRepair { now, shard_id } => self.retry_shard_repair(*now, *shard_id),

@@ -7,6 +7,19 @@ use crate::model::shard_group::{Shard, ShardGroup, ShardGroupId, ShardId, Timest
 use crate::placement::{place_shards, Candidate};
 use crate::response::Response;
 
+/// Which live groups a truncation at `at` cuts. Log entries keep the rule they were written with,
+/// so every replica, whatever its release, applies them alike.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum TruncationRule {
+    /// Every group still accepting points at or after `at`, groups that start later included
+    /// (`TruncateShardGroups`, `TruncateShardGroupsAfter`: the rule before release 0.1's
+    /// lifecycle fix; a later group cut at its start left its range to a second group).
+    StillAccepting,
+    /// Only the groups whose range holds `at` (`TruncateHotShardGroups`): a group that starts at
+    /// or after `at` already takes only later points, and is left alone.
+    Holding,
+}
+
 impl MetaState {
     pub(super) fn create_shard_group(
         &mut self,
@@ -54,7 +67,12 @@ impl MetaState {
     }
 
     /// Truncates every live group that ends after `at`; returns their IDs.
-    pub(super) fn truncated_groups(&mut self, at: Timestamp) -> Result<Vec<ShardGroupId>, ApplyError> {
+    /// Truncates at `at` the live groups `rule` picks; the groups truncated.
+    pub(super) fn truncated_groups(
+        &mut self,
+        at: Timestamp,
+        rule: TruncationRule,
+    ) -> Result<Vec<ShardGroupId>, ApplyError> {
         check_timestamp(at)?;
         let mut truncated = Vec::new();
         let groups = self
@@ -64,7 +82,11 @@ impl MetaState {
             .flat_map(|p| p.shard_groups.values_mut());
         for group in groups {
             let end = group.effective_end();
-            if !group.is_deleted() && group.start < end && at < end {
+            let picked = match rule {
+                TruncationRule::StillAccepting => group.start < end && at < end,
+                TruncationRule::Holding => group.start < at && at < end,
+            };
+            if !group.is_deleted() && picked {
                 group.truncated_at = Some(at);
                 truncated.push(group.id);
             }

@@ -573,7 +573,8 @@ fn truncation_sends_later_points_to_a_new_group() {
     let (next, created) = create_group(&mut state, at);
     assert!(created);
     assert_eq!((next.start, next.end), (at, H));
-    // Truncating again at the same time touches only groups still accepting points past it.
+    // The rule of this older command, kept for its log entries: truncating again at the same
+    // time cuts the new group too, at its start.
     match ok(&mut state, Command::TruncateShardGroups { at }) {
         Response::ShardGroupIds(ids) => assert_eq!(ids, vec![next.id]),
         other => panic!("unexpected {other:?}"),
@@ -583,6 +584,43 @@ fn truncation_sends_later_points_to_a_new_group() {
         Command::TruncateShardGroups { at: i64::MAX },
         ApplyError::InvalidTimestamp { timestamp: i64::MAX },
     );
+}
+
+#[test]
+fn truncation_leaves_groups_that_start_later_alone_so_no_range_gets_two_groups() {
+    // RF 1, 72h groups, a point ten days ahead; truncate-shards now; the same point again.
+    let mut state = MetaState::new();
+    ok(&mut state, add_node(1));
+    let policy = RetentionPolicySpec {
+        name: "rp".to_owned(),
+        duration: 0,
+        shard_group_duration: Some(72 * HOUR),
+        replication_factor: 1,
+    };
+    ok(&mut state, Command::CreateDatabase { name: "db".to_owned(), default_retention_policy: Some(policy) });
+    let ahead = 10 * 24 * H;
+    let (future, _) = create_group(&mut state, ahead);
+    let (current, _) = create_group(&mut state, H);
+    let facts = || LeaderFacts { now: H, live_data_nodes: None };
+    let truncate = Command::TruncateHotShardGroups { delay: H as u64 }.stamp(facts);
+    match ok(&mut state, truncate.clone()) {
+        Response::Truncated { at, shard_groups } => {
+            assert_eq!((at, shard_groups), (2 * H, vec![current.id]), "only the group holding the time")
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let (again, created) = create_group(&mut state, ahead);
+    assert_eq!((again.id, created), (future.id, false), "the same point goes to the same group");
+    let (after, created) = create_group(&mut state, 3 * H);
+    assert!(created && after.start == 2 * H, "later points of the cut range get a group of their own: {after:?}");
+    match ok(&mut state, truncate) {
+        Response::Truncated { shard_groups, .. } => {
+            assert_eq!(shard_groups, Vec::<ShardGroupId>::new(), "a group starting there is left")
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let groups = &state.retention_policy("db", "rp").expect("policy").shard_groups;
+    assert_eq!(groups.len(), 3, "{groups:?}");
 }
 
 #[test]
