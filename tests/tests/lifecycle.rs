@@ -1,6 +1,7 @@
 //! Shard-group lifecycle as operators drive it, with real processes: `truncate-shards` with data
 //! written ahead of time cuts only the groups that hold its time, so a point written again lands
-//! in the group that already holds it, never in a second group over the same range.
+//! in the group that already holds it, never in a second group over the same range; one write
+//! creates a bounded number of groups.
 
 use std::time::Duration;
 
@@ -38,4 +39,32 @@ async fn truncate_shards_leaves_future_groups_alone_and_a_point_keeps_its_one_gr
     assert_eq!(groups[0].truncated_at, None, "the future group was not cut: {groups:?}");
     let shards = cluster.client().shards().await.expect("shards");
     assert_eq!(shards.len(), 1, "{shards:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_write_creates_a_bounded_number_of_shard_groups() {
+    let mut cluster = Cluster::start(&sibling_binary("metad"), 3).await;
+    let slot = cluster.start_data_node(&["--max-new-shard-groups", "8"]);
+    let addr = cluster.data_addr(slot).to_owned();
+    ok(&metactl(&cluster, &["add-data", &addr]).await);
+    wait_for(Duration::from_secs(20), "the data node registered", || async {
+        cluster.data_status(slot).await.filter(|s| s.registered).map(drop)
+    })
+    .await;
+    ok(&metactl(&cluster, &["create-database", "db", "--replication", "1", "--shard-duration", "1h"]).await);
+    const HOUR: i64 = 3_600_000_000_000;
+    let start = 1_704_067_200_000_000_000;
+    let body =
+        |hours: i64| (0..hours).map(|h| format!("cpu v={h} {}", start + h * HOUR)).collect::<Vec<_>>().join("\n");
+    let write = |body: String| cluster.http.post(format!("http://{addr}/write?db=db")).body(body).send();
+
+    let refused = write(body(500)).await.expect("answer");
+    assert_eq!(refused.status().as_u16(), 400);
+    let message = refused.text().await.expect("body");
+    assert!(message.contains("too_many_shard_groups") && message.contains("line 9:"), "{message}");
+    let groups = cluster.client().shard_groups("db", None, start, start + 500 * HOUR).await.expect("groups");
+    assert!(groups.shard_groups.is_empty(), "nothing was created: {groups:?}");
+
+    assert_eq!(write(body(8)).await.expect("answer").status().as_u16(), 204, "eight new groups are within the bound");
+    assert_eq!(write(body(16)).await.expect("answer").status().as_u16(), 204, "eight existing and eight new");
 }

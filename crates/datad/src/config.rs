@@ -50,6 +50,10 @@ pub struct Cli {
     /// moved to another node): until then a retry resumes from it; then it is deleted (e.g. `1h`).
     #[arg(long, env = "DATAD_PARTIAL_TTL", default_value = "1h")]
     pub partial_ttl: String,
+    /// Most shard groups one write may create (one Raft write each): a write whose points span
+    /// more new groups is refused whole, naming the line.
+    #[arg(long, env = "DATAD_MAX_NEW_SHARD_GROUPS", default_value_t = 64)]
+    pub max_new_shard_groups: usize,
     /// Most bytes a hinted-handoff queue (one per owner this node could not write to) holds;
     /// writes beyond are dropped and counted (InfluxDB's default: 10 GiB).
     #[arg(long, env = "DATAD_HANDOFF_MAX_SIZE", default_value_t = 10 * 1024 * 1024 * 1024)]
@@ -102,6 +106,8 @@ pub struct Config {
     pub register: bool,
     /// Hinted-handoff limits and pace.
     pub handoff: HandoffSettings,
+    /// Most shard groups one write may create.
+    pub max_new_shard_groups: usize,
 }
 
 fn invalid(option: &'static str, value: impl Into<String>, reason: impl Into<String>) -> DatadError {
@@ -136,6 +142,9 @@ impl Cli {
             meta_model::validate_addr("--advertise", advertise)
                 .map_err(|e| invalid("--advertise", advertise, e.to_string()))?;
         }
+        if self.max_new_shard_groups == 0 {
+            return Err(invalid("--max-new-shard-groups", "0", "must be at least 1"));
+        }
         if self.max_fetch == 0 {
             return Err(invalid("--max-fetch", "0", "must be at least 1"));
         }
@@ -155,6 +164,7 @@ impl Cli {
             max_copy_rate: (self.max_copy_rate > 0).then_some(self.max_copy_rate),
             partial_ttl: parse_interval("--partial-ttl", &self.partial_ttl)?,
             register: self.register,
+            max_new_shard_groups: self.max_new_shard_groups,
             handoff: HandoffSettings {
                 max_size: self.handoff_max_size,
                 max_age: parse_interval("--handoff-max-age", &self.handoff_max_age)?,

@@ -33,7 +33,7 @@ use meta_wire::ErrorReply;
 use crate::consistency::Consistency;
 use crate::error::{ApiError, DatadError};
 use crate::fnv::fnv1a;
-use crate::line_protocol::{canonical_series_key, parse_lines, InvalidLine, ParsedBody, Precision};
+use crate::line_protocol::{canonical_series_key, parse_lines, InvalidLine, Line, ParsedBody, Precision};
 use crate::metadata_cache::CachedMetadata;
 use crate::node::{peer_url, Node};
 use crate::shard_file::ShardHeader;
@@ -121,8 +121,18 @@ pub(crate) async fn write(node: &Arc<Node>, query: WriteQuery, body: Bytes) -> R
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "cluster_identity_unknown", message)
             })?;
     }
-    let policy = meta.state.retention_policy(&db, &rp).map(|p| p.live_groups().cloned().collect());
-    let mut groups: Vec<ShardGroup> = policy.unwrap_or_default();
+    let policy = meta.state.retention_policy(&db, &rp);
+    let mut groups: Vec<ShardGroup> = policy.map(|p| p.live_groups().cloned().collect()).unwrap_or_default();
+    let span = policy.map_or(0, |p| p.shard_group_duration);
+    if let Some(line) = beyond_group_bound(&lines, &groups, span, node.config.max_new_shard_groups) {
+        let message = format!(
+            "line {line}: this write would create more than {} shard groups (one per {} of time its points \
+             span outside existing groups; datad --max-new-shard-groups); nothing was written: split it",
+            node.config.max_new_shard_groups,
+            meta_model::format_duration(span)
+        );
+        return Err(ApiError::bad_request("too_many_shard_groups", message));
+    }
     let mut batches: BTreeMap<ShardId, Batch> = BTreeMap::new();
     let mut groups_fetched = false;
     for line in &lines {
@@ -201,6 +211,24 @@ pub(crate) async fn write(node: &Arc<Node>, query: WriteQuery, body: Bytes) -> R
     }
     deliver(node, meta, batches, consistency).await?;
     Ok(Written { points: lines.len() as u64, dropped: invalid })
+}
+
+/// The number of the first line whose point would need the `bound + 1`-th new shard group: lines
+/// outside every existing group, counted by the group-duration slot (`span` nanoseconds) they
+/// fall in. `None` when the write stays within the bound.
+fn beyond_group_bound(lines: &[Line<'_>], groups: &[ShardGroup], span: u64, bound: usize) -> Option<usize> {
+    let span = i64::try_from(span).ok().filter(|&s| s > 0)?;
+    let mut slots = BTreeSet::new();
+    for line in lines {
+        if groups.iter().any(|g| g.contains(line.timestamp)) {
+            continue;
+        }
+        slots.insert(line.timestamp.div_euclid(span));
+        if slots.len() > bound {
+            return Some(line.number);
+        }
+    }
+    None
 }
 
 /// The shard of `group` a point of `series_key` goes to: FNV-1a of the series key modulo the
@@ -646,6 +674,18 @@ mod tests {
             split_in_legacy += usize::from(as_written.id != sorted_shard.id);
         }
         assert!(split_in_legacy > 0, "the old rule is kept, differences and all");
+    }
+
+    #[test]
+    fn a_write_may_create_a_bounded_number_of_groups() {
+        let parsed = parse_lines(b"a v=1 0\na v=1 10\na v=1 3600\na v=1 7200\na v=1 7300\n", 0, Precision::Seconds);
+        let lines = parsed.lines;
+        let hour = 3_600_000_000_000u64;
+        assert_eq!(beyond_group_bound(&lines, &[], hour, 3), None, "three hours, three groups");
+        assert_eq!(beyond_group_bound(&lines, &[], hour, 2), Some(4), "line 4 needs a third group");
+        let existing =
+            ShardGroup { id: 1, start: 0, end: hour as i64, truncated_at: None, deleted_at: None, shards: vec![] };
+        assert_eq!(beyond_group_bound(&lines, &[existing], hour, 2), None, "hour 0 exists");
     }
 
     #[test]
