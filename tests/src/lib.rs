@@ -8,7 +8,9 @@
 //! | `tests/cluster.rs` | bootstrap, forwarding, linearizable reads, failover, restarts, membership |
 //! | `tests/anti_entropy/` | anti-entropy with `datad` nodes: dead, replaced, retired and lost nodes, and failures mid-repair |
 //! | `tests/metactl_e2e.rs` | `metactl` against a running cluster: tables, `--json`, errors, backup |
-//! | `tests/influxdb_client.rs` | the InfluxDB 1.x Python client pings a data node and writes with `precision=s` |
+//! | `tests/influxdb_client.rs` | the InfluxDB 1.x Python client pings a data node and writes with `precision=s`; line-protocol rules and partial writes |
+//! | `tests/lifecycle.rs` | shard-group lifecycle: `truncate-shards` with data written ahead, bounded group creation |
+//! | `tests/names.rs` | every accepted database and policy name round-trips over HTTP |
 //! | `tests/docker_faults.rs` | seeded partitions, kills and pauses in Docker, linearizability checked |
 //! | `tests/docker_anti_entropy.rs` | data nodes killed and cut off in Docker, every point kept |
 //!
@@ -17,8 +19,9 @@
 //! that instruction, never silently.
 
 use std::process::Output;
+use std::time::Duration;
 
-use cluster_harness::{sibling_binary, Cluster};
+use cluster_harness::{sibling_binary, wait_for, Cluster};
 
 /// Runs `metactl --url <every meta node> ARGS` and returns what it did.
 pub async fn metactl(cluster: &Cluster, args: &[&str]) -> Output {
@@ -32,4 +35,18 @@ pub async fn metactl(cluster: &Cluster, args: &[&str]) -> Output {
         Ok(output) => output,
         Err(error) => panic!("cannot run metactl {args:?}: {error}"),
     }
+}
+
+/// Starts 3 meta nodes and one data node with extra `datad_args`, registers it with `metactl
+/// add-data` and waits until it says it is registered; returns the cluster and the data node's slot.
+pub async fn cluster_with_one_data_node(datad_args: &[&str]) -> (Cluster, usize) {
+    let mut cluster = Cluster::start(&sibling_binary("metad"), 3).await;
+    let slot = cluster.start_data_node(datad_args);
+    let added = metactl(&cluster, &["add-data", cluster.data_addr(slot)]).await;
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    wait_for(Duration::from_secs(20), "the data node registered", || async {
+        cluster.data_status(slot).await.filter(|s| s.registered).map(drop)
+    })
+    .await;
+    (cluster, slot)
 }

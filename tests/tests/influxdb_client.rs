@@ -7,10 +7,9 @@
 //! lines of the same body stored (a partial write).
 
 use std::path::PathBuf;
-use std::time::Duration;
 
-use cluster_harness::{sibling_binary, wait_for, Cluster};
-use scenarios::metactl;
+use cluster_harness::Cluster;
+use scenarios::{cluster_with_one_data_node, metactl};
 use serde::Deserialize;
 
 /// What `tests/clients/influxdb_v1.py` prints.
@@ -31,15 +30,8 @@ fn python() -> Option<PathBuf> {
 
 /// 3 meta nodes, one registered data node (its slot and address), database `telegraf`.
 async fn one_data_node() -> (Cluster, usize, String) {
-    let mut cluster = Cluster::start(&sibling_binary("metad"), 3).await;
-    let slot = cluster.start_data_node(&[]);
+    let (cluster, slot) = cluster_with_one_data_node(&[]).await;
     let addr = cluster.data_addr(slot).to_owned();
-    let added = metactl(&cluster, &["add-data", &addr]).await;
-    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
-    wait_for(Duration::from_secs(20), "the data node registered", || async {
-        cluster.data_status(slot).await.filter(|s| s.registered).map(drop)
-    })
-    .await;
     let created = metactl(&cluster, &["create-database", "telegraf", "--shard-duration", "1h"]).await;
     assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
     (cluster, slot, addr)

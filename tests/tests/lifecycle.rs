@@ -3,10 +3,7 @@
 //! in the group that already holds it, never in a second group over the same range; one write
 //! creates a bounded number of groups.
 
-use std::time::Duration;
-
-use cluster_harness::{sibling_binary, wait_for, Cluster};
-use scenarios::metactl;
+use scenarios::{cluster_with_one_data_node, metactl};
 
 const DAY: i64 = 86_400_000_000_000;
 
@@ -18,14 +15,8 @@ fn ok(output: &std::process::Output) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn truncate_shards_leaves_future_groups_alone_and_a_point_keeps_its_one_group() {
-    let mut cluster = Cluster::start(&sibling_binary("metad"), 3).await;
-    let slot = cluster.start_data_node(&[]);
+    let (cluster, slot) = cluster_with_one_data_node(&[]).await;
     let addr = cluster.data_addr(slot).to_owned();
-    ok(&metactl(&cluster, &["add-data", &addr]).await);
-    wait_for(Duration::from_secs(20), "the data node registered", || async {
-        cluster.data_status(slot).await.filter(|s| s.registered).map(drop)
-    })
-    .await;
     ok(&metactl(&cluster, &["create-database", "db", "--replication", "1", "--shard-duration", "72h"]).await);
     let ahead = meta_model::wall_clock() + 10 * DAY;
     let point = format!("cpu,host=a v=1 {ahead}");
@@ -43,14 +34,8 @@ async fn truncate_shards_leaves_future_groups_alone_and_a_point_keeps_its_one_gr
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_write_creates_a_bounded_number_of_shard_groups() {
-    let mut cluster = Cluster::start(&sibling_binary("metad"), 3).await;
-    let slot = cluster.start_data_node(&["--max-new-shard-groups", "8"]);
+    let (cluster, slot) = cluster_with_one_data_node(&["--max-new-shard-groups", "8"]).await;
     let addr = cluster.data_addr(slot).to_owned();
-    ok(&metactl(&cluster, &["add-data", &addr]).await);
-    wait_for(Duration::from_secs(20), "the data node registered", || async {
-        cluster.data_status(slot).await.filter(|s| s.registered).map(drop)
-    })
-    .await;
     ok(&metactl(&cluster, &["create-database", "db", "--replication", "1", "--shard-duration", "1h"]).await);
     const HOUR: i64 = 3_600_000_000_000;
     let start = 1_704_067_200_000_000_000;

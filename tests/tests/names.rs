@@ -7,12 +7,12 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use cluster_harness::{sibling_binary, wait_for, Cluster};
+use cluster_harness::{sibling_binary, Cluster};
 use meta_client::ClientError;
 use meta_wire::RetentionPolicyRequest;
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
-use scenarios::metactl;
+use scenarios::cluster_with_one_data_node;
 
 const FIXED: &[&str] = &[
     "my db",
@@ -63,14 +63,7 @@ fn policy(name: &str) -> RetentionPolicyRequest {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_accepted_name_round_trips_over_http() {
-    let mut cluster = Cluster::start(&sibling_binary("metad"), 3).await;
-    let slot = cluster.start_data_node(&[]);
-    let added = metactl(&cluster, &["add-data", cluster.data_addr(slot)]).await;
-    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
-    wait_for(Duration::from_secs(20), "the data node registered", || async {
-        cluster.data_status(slot).await.filter(|s| s.registered).map(drop)
-    })
-    .await;
+    let (cluster, slot) = cluster_with_one_data_node(&[]).await;
     let client = cluster.client();
 
     for unaddressable in [".", "..", "a/b"] {
