@@ -80,6 +80,9 @@ pub enum DatadError {
         /// What the metadata says.
         expected: Box<ShardHeader>,
     },
+    /// A task on the blocking pool panicked or was cancelled.
+    #[error("a file task did not finish: {0}")]
+    Unfinished(String),
     /// This node holds no file for the shard.
     #[error("shard {shard_id} is not held by this node")]
     ShardNotFound {

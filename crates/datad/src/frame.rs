@@ -5,6 +5,8 @@
 //! CRC-32C (Castagnoli, as in iSCSI, ext4 and LevelDB's log) by the `crc32c` crate, which uses
 //! the CPU's instruction where there is one.
 
+use std::io::Read;
+
 /// Bytes of a frame's header.
 pub(crate) const HEADER_LEN: usize = 8;
 
@@ -48,6 +50,26 @@ impl Header {
     }
 }
 
+/// Reads the next frame of `reader` into `payload` (replacing what it held); its header's bytes
+/// when the frame is whole and intact, `None` at the end or at a torn or corrupt frame (the caller
+/// knows from its position which it is). Errors only when reading fails for another reason.
+pub(crate) fn read_next(reader: &mut impl Read, payload: &mut Vec<u8>) -> std::io::Result<Option<[u8; HEADER_LEN]>> {
+    let mut raw = [0u8; HEADER_LEN];
+    let torn = |error: std::io::Error| match error.kind() {
+        std::io::ErrorKind::UnexpectedEof => Ok(None),
+        _ => Err(error),
+    };
+    if let Err(error) = reader.read_exact(&mut raw) {
+        return torn(error);
+    }
+    let Some(header) = Header::parse(raw) else { return Ok(None) };
+    payload.resize(header.len, 0);
+    if let Err(error) = reader.read_exact(payload) {
+        return torn(error);
+    }
+    Ok(header.matches(payload).then_some(raw))
+}
+
 /// The frames of `bytes`, in order, and how many leading bytes they cover: everything when the
 /// bytes end cleanly after a frame, less when the rest is torn or corrupt.
 pub(crate) fn decode_all(bytes: &[u8]) -> (Vec<&[u8]>, usize) {
@@ -87,6 +109,18 @@ mod tests {
         assert_eq!(frames, vec![&b"123456789"[..], b"", b"x"]);
         assert_eq!(valid, bytes.len());
         assert_eq!(framed_len(9), 17);
+    }
+
+    #[test]
+    fn frames_are_read_one_by_one_from_a_reader_until_the_first_bad_one() {
+        let mut bytes = framed(&[b"one", b"two"]);
+        bytes.extend_from_slice(&[5, 0, 0, 0, 1]);
+        let (mut reader, mut payload) = (&bytes[..], Vec::new());
+        for expected in [&b"one"[..], b"two"] {
+            assert!(read_next(&mut reader, &mut payload).expect("reads").is_some());
+            assert_eq!(payload, expected);
+        }
+        assert_eq!(read_next(&mut reader, &mut payload).expect("reads"), None, "a torn frame ends the frames");
     }
 
     #[test]

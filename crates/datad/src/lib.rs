@@ -27,6 +27,7 @@
 //! # }
 //! ```
 
+mod blocking;
 mod config;
 mod consistency;
 mod copy_worker;
@@ -68,49 +69,47 @@ use crate::node::Node;
 
 /// Rewrites shard files of the layout before headers once the metadata (with the cluster's
 /// identity) says which shard each holds; until then they are kept unused, and files of shards
-/// the metadata does not know stay as they are (reported as orphans).
+/// the metadata does not know stay as they are (reported as orphans). Retried with a growing
+/// pause while the meta nodes cannot tell.
 async fn migrate_legacy(node: Arc<Node>) {
-    if node.store.unusable().iter().all(|f| f.reason != "legacy_layout") {
-        node.legacy_pending.store(false, std::sync::atomic::Ordering::SeqCst);
-        return;
-    }
-    tracing::warn!("shard files of the layout before headers found: migrating them once the metadata is read");
-    loop {
-        if let Some(meta) = node.cache.current().filter(|m| m.state.cluster().is_some()) {
-            // The old files hold data: the meta service must know before they count as copies,
-            // or a shard never marked would be given new owners without its data.
-            let legacy: Vec<u64> = node
-                .store
-                .unusable()
-                .iter()
-                .filter(|f| f.reason == "legacy_layout")
-                .filter_map(|f| f.shard_id)
-                .filter(|&shard| meta.state.shard(shard).is_some())
-                .collect();
-            let unmarked = node.cache.unmarked(&meta, legacy);
-            if !unmarked.is_empty() {
-                if let Err(error) = node.cache.mark_written(&node.client, &unmarked).await {
-                    tracing::warn!(%error, "cannot mark the legacy shards written yet; retrying");
-                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                    continue;
-                }
-                node.metrics.marked(unmarked.len() as u64);
-            }
-            let store = Arc::clone(&node.store);
-            let migrated = tokio::task::spawn_blocking(move || {
-                store.migrate_legacy(|shard| shard_file::ShardHeader::of(&meta.state, shard))
-            })
-            .await;
-            match migrated {
-                Ok(Ok(shards)) => tracing::info!(migrated = shards.len(), "legacy shard files migrated"),
-                Ok(Err(error)) => tracing::error!(%error, "cannot migrate legacy shard files"),
-                Err(error) => tracing::error!(%error, "migrating legacy shard files did not finish"),
-            }
-            node.legacy_pending.store(false, std::sync::atomic::Ordering::SeqCst);
-            return;
+    if node.store.unusable().iter().any(UnusableFile::is_legacy) {
+        tracing::warn!("shard files of the layout before headers found: migrating them once the metadata is read");
+        let mut pause = MIGRATION_RETRY_FIRST;
+        while let Err(why) = migrate_legacy_once(&node).await {
+            tracing::warn!(%why, ?pause, "cannot migrate the legacy shard files yet; retrying");
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(MIGRATION_RETRY_MAX);
         }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
+    node.legacy_pending.store(false, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// First and longest pause between attempts to migrate legacy shard files.
+const MIGRATION_RETRY_FIRST: std::time::Duration = std::time::Duration::from_millis(200);
+const MIGRATION_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// One attempt: reads the metadata, marks the legacy shards written (the old files hold data:
+/// the meta service must know before they count as copies, or a shard never marked would be given
+/// new owners without its data), then rewrites the files.
+async fn migrate_legacy_once(node: &Node) -> Result<(), String> {
+    let meta = node.cache.refresh(&node.client).await.map_err(|e| e.to_string())?;
+    if meta.state.cluster().is_none() {
+        return Err("the metadata has no cluster identity yet".to_owned());
+    }
+    let legacy = node.store.unusable().into_iter().filter(UnusableFile::is_legacy).filter_map(|f| f.shard_id);
+    let unmarked = node.cache.unmarked(&meta, legacy.filter(|&shard| meta.state.shard(shard).is_some()));
+    if !unmarked.is_empty() {
+        node.cache.mark_written(&node.client, &unmarked).await.map_err(|e| e.to_string())?;
+        node.metrics.marked(unmarked.len() as u64);
+    }
+    let store = Arc::clone(&node.store);
+    let migrated = blocking::blocking(move || store.migrate_legacy(|shard| ShardHeader::of(&meta.state, shard))).await;
+    match migrated {
+        Ok(shards) => tracing::info!(migrated = shards.len(), "legacy shard files migrated"),
+        // Files that could not be rewritten stay as they were, reported as orphans.
+        Err(error) => tracing::error!(%error, "cannot migrate legacy shard files"),
+    }
+    Ok(())
 }
 
 /// Runs a data node until `shutdown` completes. Copies in progress are abandoned; their partial

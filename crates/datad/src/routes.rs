@@ -28,6 +28,7 @@ use tower_http::trace::TraceLayer;
 use meta_model::ShardId;
 use meta_wire::DataNodeStatus;
 
+use crate::blocking::blocking;
 use crate::config::MAX_CHUNK_SIZE;
 use crate::error::{ApiError, DatadError};
 use crate::metadata_cache::CachedMetadata;
@@ -249,19 +250,6 @@ async fn check_owner(
             Err(ApiError::new(StatusCode::CONFLICT, write_path::OWNERS_CHANGED, message))
         }
         _ => Ok(meta),
-    }
-}
-
-/// Runs store I/O on the blocking pool.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, DatadError> + Send + 'static,
-) -> Result<T, ApiError> {
-    match tokio::task::spawn_blocking(work).await {
-        Ok(result) => result.map_err(ApiError::from),
-        Err(error) => {
-            tracing::error!(%error, "store task did not finish");
-            Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the node's log"))
-        }
     }
 }
 

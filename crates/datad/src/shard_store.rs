@@ -48,6 +48,9 @@ pub struct PartialCopy {
     pub modified: SystemTime,
 }
 
+/// The reason of a `.lp` file of the layout before headers, not migrated yet.
+const LEGACY_LAYOUT: &str = "legacy_layout";
+
 /// A file in the shard directory that is no shard file this store can use.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UnusableFile {
@@ -97,6 +100,13 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+impl UnusableFile {
+    /// Whether it is a file of the layout before headers, waiting for migration.
+    pub fn is_legacy(&self) -> bool {
+        self.reason == LEGACY_LAYOUT
+    }
+}
+
 impl ShardStore {
     /// Opens (creating it if needed) `data_dir/shards`, reads every `*.shard` file in it (cutting
     /// off a torn last append) and notes the files it cannot use.
@@ -111,7 +121,7 @@ impl ShardStore {
             let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
             if let Some(shard_id) = shard_id_of(&path, "lp") {
                 tracing::warn!(file = %name, "shard file of the layout before headers: to be migrated");
-                let reason = "legacy_layout".to_owned();
+                let reason = LEGACY_LAYOUT.to_owned();
                 unusable.insert(name.clone(), UnusableFile { name, shard_id: Some(shard_id), bytes, reason });
                 continue;
             }
@@ -184,7 +194,7 @@ impl ShardStore {
     ) -> Result<Vec<ShardId>, DatadError> {
         let legacy: Vec<(String, ShardId)> = lock(&self.unusable)
             .values()
-            .filter(|f| f.reason == "legacy_layout")
+            .filter(|f| f.is_legacy())
             .filter_map(|f| Some((f.name.clone(), f.shard_id?)))
             .collect();
         let mut migrated = Vec::new();
@@ -544,16 +554,7 @@ fn read_shard_file(path: &Path) -> Result<ShardFile, DatadError> {
     let mut valid = magic.len() as u64;
     let mut header: Option<ShardHeader> = None;
     let mut payload = Vec::new();
-    loop {
-        let mut raw = [0u8; frame::HEADER_LEN];
-        if reader.read_exact(&mut raw).is_err() {
-            break;
-        }
-        let Some(frame_header) = frame::Header::parse(raw) else { break };
-        payload.resize(frame_header.len, 0);
-        if reader.read_exact(&mut payload).is_err() || !frame_header.matches(&payload) {
-            break;
-        }
+    while let Some(raw) = frame::read_next(&mut reader, &mut payload).map_err(DatadError::io("read", path))? {
         if header.is_none() {
             let parsed = shard_file::parse_header(&payload).map_err(|e| invalid(e.to_string()))?;
             header = Some(parsed);

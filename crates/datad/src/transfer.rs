@@ -22,6 +22,7 @@ use tokio::io::AsyncWriteExt;
 use meta_model::ShardId;
 use meta_wire::ErrorReply;
 
+use crate::blocking::blocking;
 use crate::error::DatadError;
 use crate::node::peer_url;
 use crate::shard_file::ShardHeader;
@@ -165,9 +166,7 @@ impl Transfer {
         self.partial.flush().await.map_err(DatadError::io("write", &self.partial_path))?;
         drop(self.partial);
         let (shard_id, total, checksum) = (self.shard_id, self.total, self.checksum);
-        tokio::task::spawn_blocking(move || store.install_partial(shard_id, total, checksum, &expected)).await.map_err(
-            |e| DatadError::Io { action: "install", path: self.partial_path, source: std::io::Error::other(e) },
-        )?
+        blocking(move || store.install_partial(shard_id, total, checksum, &expected)).await
     }
 }
 

@@ -30,6 +30,7 @@ use meta_client::ClientError;
 use meta_model::{MetaState, NodeId, Shard, ShardGroup, ShardId};
 use meta_wire::ErrorReply;
 
+use crate::blocking::blocking;
 use crate::consistency::Consistency;
 use crate::error::{ApiError, DatadError};
 use crate::fnv::fnv1a;
@@ -541,14 +542,10 @@ pub(crate) async fn append_locally(
         return Err(format!("shard {shard_id}: the metadata has no cluster identity yet"));
     };
     let store = Arc::clone(&node.store);
-    match tokio::task::spawn_blocking(move || store.append(shard_id, &data, &header)).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(error)) => {
-            tracing::error!(shard_id, %error, "local append failed");
-            Err("local append failed".to_owned())
-        }
-        Err(error) => Err(format!("local append did not finish: {error}")),
-    }
+    blocking(move || store.append(shard_id, &data, &header)).await.map(drop).map_err(|error| {
+        tracing::error!(shard_id, %error, "local append failed");
+        "local append failed".to_owned()
+    })
 }
 
 /// How a copy was routed: the metadata index and the owners (as [`OWNERS_HEADER`] carries them).

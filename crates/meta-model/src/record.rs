@@ -52,7 +52,7 @@ impl MetadataRecord {
     /// [`CodecError`] when the bytes are no record of a readable format.
     pub fn decode(what: &'static str, bytes: &[u8]) -> Result<Self, CodecError> {
         codec::decode_migrating(what, bytes, |version, body| match version {
-            2 => codec::decode_body::<v2::MetadataRecord>(what, body).map(MetadataRecord::from),
+            2 => codec::decode_body::<v2::MetadataRecord>(what, body).map(|old| v3::MetadataRecord::from(old).into()),
             3 => codec::decode_body::<v3::MetadataRecord>(what, body).map(MetadataRecord::from),
             found => Err(CodecError::UnsupportedFormat { what, found, supported: codec::FORMAT_VERSION }),
         })
@@ -121,9 +121,10 @@ pub(crate) mod v2 {
         }
     }
 
-    impl From<MetadataRecord> for super::MetadataRecord {
-        fn from(old: MetadataRecord) -> super::MetadataRecord {
-            super::MetadataRecord {
+    /// Format 2 to 3: every task a copy; no shard known unwritten (all may hold data).
+    impl From<MetadataRecord> for super::v3::MetadataRecord {
+        fn from(old: MetadataRecord) -> super::v3::MetadataRecord {
+            super::v3::MetadataRecord {
                 next_node_id: old.next_node_id,
                 next_shard_group_id: old.next_shard_group_id,
                 next_shard_id: old.next_shard_id,
@@ -133,7 +134,6 @@ pub(crate) mod v2 {
                 next_task_id: old.next_task_id,
                 tasks: old.copy_tasks.into_iter().map(|(id, task)| (id, Task::from(task))).collect(),
                 unwritten_shards: Default::default(),
-                cluster: None,
             }
         }
     }
@@ -166,6 +166,7 @@ pub(crate) mod v3 {
         pub unwritten_shards: BTreeSet<ShardId>,
     }
 
+    /// Format 3 to the current one: no cluster identity yet.
     impl From<MetadataRecord> for super::MetadataRecord {
         fn from(old: MetadataRecord) -> super::MetadataRecord {
             super::MetadataRecord {

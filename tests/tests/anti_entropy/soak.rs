@@ -47,12 +47,14 @@ async fn every_acknowledged_point_reaches_every_owner_through_kills() {
                 if sent.is_ok_and(|r| r.status().as_u16() == 204) {
                     acked.lock().expect("acked").push(line);
                 }
+                // The writers' pace (about 50 writes a second each), not a wait for a condition.
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }));
     }
 
     // Faults: one data node down at a time, killed and restarted; now and then the meta leader.
+    // The pauses are the schedule itself (how long a node stays down, how long between faults).
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut faults = Vec::new();
     while Instant::now() < deadline {

@@ -8,7 +8,7 @@ use axum::body::Bytes;
 use meta_model::{NodeId, ShardId};
 use tokio::task::JoinSet;
 
-use crate::error::DatadError;
+use crate::blocking::blocking;
 use crate::handoff::now_ms;
 use crate::handoff::queue::{Entry, HandoffQueue};
 use crate::metadata_cache::CachedMetadata;
@@ -33,6 +33,7 @@ enum Fate {
 pub(crate) async fn run(node: Arc<Node>) {
     let period = node.handoff.settings().retry_interval;
     loop {
+        // The retry pace: a queue whose owner is down is tried once a period, not in a tight loop.
         tokio::time::sleep(period).await;
         let mut drains = JoinSet::new();
         for target in node.handoff.pending() {
@@ -178,19 +179,6 @@ fn requeue(node: &Node, owners: &[NodeId], shard_id: ShardId, data: &Bytes) {
                 node.metrics.handoff_dropped(error.reason(), 1);
                 tracing::error!(owner, shard_id, %error, "handed-over write dropped for an owner");
             }
-        }
-    }
-}
-
-/// Runs queue I/O on the blocking pool.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, DatadError> + Send + 'static,
-) -> Result<T, DatadError> {
-    match tokio::task::spawn_blocking(work).await {
-        Ok(result) => result,
-        Err(error) => {
-            let source = std::io::Error::other(format!("queue task did not finish: {error}"));
-            Err(DatadError::Io { action: "work on", path: "handoff".into(), source })
         }
     }
 }

@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeSet, VecDeque};
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use axum::body::Bytes;
@@ -270,17 +270,12 @@ impl HandoffQueue {
         let path = self.segment_path(segment.seq);
         let mut file = File::open(&path).map_err(DatadError::io("open", &path))?;
         file.seek(SeekFrom::Start(self.head)).map_err(DatadError::io("seek in", &path))?;
-        let mut raw = [0u8; frame::HEADER_LEN];
-        file.read_exact(&mut raw).map_err(DatadError::io("read", &path))?;
-        let corrupt = || {
+        let mut payload = Vec::new();
+        let whole = frame::read_next(&mut file, &mut payload).map_err(DatadError::io("read", &path))?;
+        if whole.is_none() || payload.len() < ENTRY_HEADER {
+            // Checked when the queue opened: the file changed under it.
             let source = std::io::Error::new(std::io::ErrorKind::InvalidData, "corrupt hinted-handoff frame");
-            DatadError::Io { action: "read", path: path.clone(), source }
-        };
-        let header = frame::Header::parse(raw).filter(|h| h.len >= ENTRY_HEADER).ok_or_else(corrupt)?;
-        let mut payload = vec![0u8; header.len];
-        file.read_exact(&mut payload).map_err(DatadError::io("read", &path))?;
-        if !header.matches(&payload) {
-            return Err(corrupt());
+            return Err(DatadError::Io { action: "read", path, source });
         }
         let word = |at: usize| {
             let mut bytes = [0u8; 8];

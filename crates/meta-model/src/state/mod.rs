@@ -150,7 +150,9 @@ impl MetaState {
                     .map_err(|e| ApplyError::InvalidBackup { reason: e.to_string() })?;
                 self.restore(backup)
             }
-            Command::RestoreMetadataV2 { backup } => self.restore(MetadataRecord::from((**backup).clone())),
+            Command::RestoreMetadataV2 { backup } => {
+                self.restore(crate::MetadataRecordV3::from((**backup).clone()).into())
+            }
             Command::CreateCopyTasks { now, tasks } => self.create_copy_tasks(*now, tasks),
             Command::ClaimCopyTasks { now, node_id, max, lease } => {
                 self.claim_tasks(*now, *node_id, &[TaskKind::Copy], *max, *lease)
