@@ -40,7 +40,12 @@ pub async fn metactl(cluster: &Cluster, args: &[&str]) -> Output {
 /// Starts 3 meta nodes and one data node with extra `datad_args`, registers it with `metactl
 /// add-data` and waits until it says it is registered; returns the cluster and the data node's slot.
 pub async fn cluster_with_one_data_node(datad_args: &[&str]) -> (Cluster, usize) {
-    let mut cluster = Cluster::start(&sibling_binary("metad"), 3).await;
+    configured_cluster_with_one_data_node("", datad_args).await
+}
+
+/// [`cluster_with_one_data_node`] with `meta_toml` as every meta node's configuration file.
+pub async fn configured_cluster_with_one_data_node(meta_toml: &str, datad_args: &[&str]) -> (Cluster, usize) {
+    let mut cluster = Cluster::start_with_config(&sibling_binary("metad"), 3, meta_toml).await;
     let slot = cluster.start_data_node(datad_args);
     let added = metactl(&cluster, &["add-data", cluster.data_addr(slot)]).await;
     assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));

@@ -53,19 +53,21 @@ async fn random_fault_schedules_keep_the_history_linearizable() {
         say!("{report}");
         if !report.passed() {
             say!("{}", report.logs);
-            failed.push(format!("{:#x}", schedule.seed));
+            failed.push(format!("{:#x}: {}", schedule.seed, report.failures.join("; ")));
         }
     }
+    // The failures are repeated here, after the nodes' logs, so that the end of the output
+    // (often all a CI log keeps) says what went wrong, not only which seed.
     say!(
         "--- {} schedules in {:.0}s, {} failed{}",
         seeds.len(),
         started.elapsed().as_secs_f64(),
         failed.len(),
-        if failed.is_empty() { String::new() } else { format!(": seeds {}", failed.join(", ")) }
+        failed.iter().map(|f| format!("\n    seed {f}")).collect::<String>()
     );
     assert!(
         failed.is_empty(),
-        "fault schedules failed (seeds {}); replay one with FAULT_SEED=<seed> cargo test -p scenarios --test docker_faults -- --nocapture",
-        failed.join(", ")
+        "fault schedules failed:\n{}\nreplay one with FAULT_SEED=<seed> cargo test -p scenarios --test docker_faults -- --nocapture",
+        failed.join("\n")
     );
 }

@@ -1,11 +1,18 @@
 //! Shard-group lifecycle as operators drive it, with real processes: `truncate-shards` with data
 //! written ahead of time cuts only the groups that hold its time, so a point written again lands
 //! in the group that already holds it, never in a second group over the same range; one write
-//! creates a bounded number of groups.
+//! creates a bounded number of groups; retention refuses old points, deletes expired groups (and
+//! the data node their files), then forgets them; the leader precreates the next group; points
+//! too far ahead or at the edges of time are refused, naming the line.
 
-use scenarios::{cluster_with_one_data_node, metactl};
+use std::time::Duration;
+
+use cluster_harness::{wait_for, Cluster};
+use meta_wire::{GroupStatus, ShardInfo};
+use scenarios::{cluster_with_one_data_node, configured_cluster_with_one_data_node, metactl};
 
 const DAY: i64 = 86_400_000_000_000;
+const HOUR: i64 = 3_600_000_000_000;
 
 fn ok(output: &std::process::Output) -> String {
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -37,7 +44,6 @@ async fn one_write_creates_a_bounded_number_of_shard_groups() {
     let (cluster, slot) = cluster_with_one_data_node(&["--max-new-shard-groups", "8"]).await;
     let addr = cluster.data_addr(slot).to_owned();
     ok(&metactl(&cluster, &["create-database", "db", "--replication", "1", "--shard-duration", "1h"]).await);
-    const HOUR: i64 = 3_600_000_000_000;
     let start = 1_704_067_200_000_000_000;
     let body =
         |hours: i64| (0..hours).map(|h| format!("cpu v={h} {}", start + h * HOUR)).collect::<Vec<_>>().join("\n");
@@ -52,4 +58,147 @@ async fn one_write_creates_a_bounded_number_of_shard_groups() {
 
     assert_eq!(write(body(8)).await.expect("answer").status().as_u16(), 204, "eight new groups are within the bound");
     assert_eq!(write(body(16)).await.expect("answer").status().as_u16(), 204, "eight existing and eight new");
+}
+
+/// `POST /write?db=DB[&rp=RP]` to the data node in `slot`; the status and the body.
+async fn write(cluster: &Cluster, slot: usize, query: &str, body: String) -> (u16, String) {
+    let url = format!("http://{}/write?{query}", cluster.data_addr(slot));
+    let answer = cluster.http.post(url).body(body).send().await.expect("write answered");
+    let status = answer.status().as_u16();
+    (status, answer.text().await.unwrap_or_default())
+}
+
+async fn shards(cluster: &Cluster) -> Vec<ShardInfo> {
+    let listed = ok(&metactl(cluster, &["show-shards", "--json"]).await);
+    let value: serde_json::Value = serde_json::from_str(&listed).expect("show-shards --json is JSON");
+    serde_json::from_value(value["shards"].clone()).expect("shards")
+}
+
+/// The leader's `/metrics` value of `name` (0 when absent).
+async fn leader_metric(cluster: &Cluster, name: &str) -> u64 {
+    let leader = cluster.leader(Duration::from_secs(10)).await;
+    let text = cluster.http.get(cluster.url(leader, "/metrics")).send().await.expect("metrics");
+    let text = text.text().await.expect("metrics text");
+    text.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok()).unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_refuses_old_points_deletes_expired_groups_and_their_files_then_forgets_them() {
+    let toml = "[retention]\ncheck-interval = \"1s\"\nprune-after = \"3s\"\n";
+    let (cluster, slot) = configured_cluster_with_one_data_node(toml, &["--shard-delete-grace", "1s"]).await;
+    ok(&metactl(
+        &cluster,
+        &["create-database", "x", "--duration", "1h", "--shard-duration", "1h", "--replication", "1"],
+    )
+    .await);
+    let now = meta_model::wall_clock();
+
+    // Points 3 h and 5 h old are dropped one by one (InfluxDB's partial write); the current one
+    // is stored; no group is made for the old ones.
+    let body = format!("cpu v=1 {now}\ncpu v=2 {}\ncpu v=3 {}", now - 3 * HOUR, now - 5 * HOUR);
+    let (status, text) = write(&cluster, slot, "db=x", body).await;
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("partial_write") && text.contains("dropped=2"), "{text}");
+    assert!(text.contains("line 2:") && text.contains("line 3:") && !text.contains("line 1:"), "{text}");
+    let groups = cluster.client().shard_groups("x", None, now - 6 * HOUR, now + HOUR).await.expect("groups");
+    assert_eq!(groups.shard_groups.len(), 1, "only the current point made a group: {groups:?}");
+    let (status, text) = write(&cluster, slot, "db=x", format!("cpu v=4 {}", now - 3 * HOUR)).await;
+    assert!(status == 400 && text.contains("dropped=1"), "{status} {text}");
+
+    // A policy kept forever shows no expiry; shortening it expires its old group at once.
+    ok(&metactl(
+        &cluster,
+        &["create-retention-policy", "x", "forever", "--duration", "0", "--shard-duration", "1h", "--replication", "1"],
+    )
+    .await);
+    let (status, text) = write(&cluster, slot, "db=x&rp=forever", format!("mem v=1 {}", now - 5 * HOUR)).await;
+    assert_eq!(status, 204, "{text}");
+    let old = shards(&cluster).await.into_iter().find(|s| s.retention_policy == "forever").expect("the old shard");
+    assert_eq!((old.expires, old.status), (None, GroupStatus::Live), "{old:?}");
+    let table = ok(&metactl(&cluster, &["show-shards"]).await);
+    assert!(table.contains("Status"), "{table}");
+    wait_for(Duration::from_secs(10), "the data node holds the old shard", || async {
+        cluster.data_status(slot).await.filter(|s| s.holds(old.id)).map(drop)
+    })
+    .await;
+    ok(&metactl(&cluster, &["alter-retention-policy", "x", "forever", "--duration", "1h"]).await);
+
+    // Retention deletes the group (shown as deleted, its expiry the end plus one hour), the data
+    // node deletes its file after the grace, and the group is forgotten after prune-after.
+    let deleted = wait_for(Duration::from_secs(15), "retention deleting the expired group", || async {
+        shards(&cluster).await.into_iter().find(|s| s.id == old.id && s.status == GroupStatus::Deleted)
+    })
+    .await;
+    assert_eq!(deleted.expires, Some(deleted.end + HOUR), "{deleted:?}");
+    assert!(deleted.deleted_at.is_some(), "{deleted:?}");
+    let table = ok(&metactl(&cluster, &["show-shards"]).await);
+    assert!(table.contains("deleted 20"), "the table says when: {table}");
+    let file = cluster.data_dir(slot).join("shards").join(format!("{}.shard", old.id));
+    wait_for(Duration::from_secs(15), "the data node deleting the file", || async {
+        let status = cluster.data_status(slot).await?;
+        (!status.holds(old.id) && status.deleted_shards >= 1 && !file.exists()).then_some(())
+    })
+    .await;
+    wait_for(Duration::from_secs(15), "the deleted group forgotten", || async {
+        shards(&cluster).await.iter().all(|s| s.id != old.id).then_some(())
+    })
+    .await;
+    assert!(leader_metric(&cluster, "metad_retention_groups_deleted_total").await >= 1);
+    // The current group of the one-hour policy is untouched, and so is its data.
+    let current = shards(&cluster).await;
+    assert!(current.iter().any(|s| s.retention_policy != "forever" && s.status == GroupStatus::Live), "{current:?}");
+    let status = cluster.data_status(slot).await.expect("status");
+    assert_eq!(status.shards.len(), 1, "{status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_leader_precreates_groups_and_refuses_points_too_far_ahead_or_at_the_edges_of_time() {
+    let toml = "[retention]\nenabled = false\n[shard-precreation]\ncheck-interval = \"1s\"\nadvance-period = \"2h\"\n\
+                [shard-groups]\nmax-future = \"7d\"\n";
+    let (cluster, slot) = configured_cluster_with_one_data_node(toml, &[]).await;
+    ok(&metactl(
+        &cluster,
+        &["create-database", "db", "--duration", "1h", "--shard-duration", "1h", "--replication", "1"],
+    )
+    .await);
+    let now = meta_model::wall_clock();
+    let (status, text) = write(&cluster, slot, "db=db", format!("cpu v=1 {now}")).await;
+    assert_eq!(status, 204, "{text}");
+
+    // Precreation: the next hour's group appears without a write.
+    let next = now.div_euclid(HOUR) * HOUR + HOUR;
+    wait_for(Duration::from_secs(15), "the next group precreated", || async {
+        let groups = cluster.client().shard_groups("db", None, next, next + 1).await.ok()?;
+        groups.shard_groups.iter().any(|g| g.start == next).then_some(())
+    })
+    .await;
+    assert!(leader_metric(&cluster, "metad_precreation_groups_created_total").await >= 1);
+
+    // Ten days ahead is past the seven-day window: refused through the data node, naming the
+    // line, and through the API; nothing is created.
+    let ahead = now + 10 * DAY;
+    let (status, text) = write(&cluster, slot, "db=db", format!("cpu v=1 {now}\ncpu v=2 {ahead}")).await;
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("partial_write") && text.contains("line 2:") && text.contains("dropped=1"), "{text}");
+    let refused = cluster.client().create_shard_group("db", None, ahead).await.expect_err("refused");
+    assert!(refused.to_string().contains("timestamp_too_far_ahead"), "{refused}");
+    let groups = cluster.client().shard_groups("db", None, ahead - DAY, ahead + DAY).await.expect("groups");
+    assert!(groups.shard_groups.is_empty(), "{groups:?}");
+    // Six days ahead is within it.
+    let (status, text) = write(&cluster, slot, "db=db", format!("cpu v=3 {}", now + 6 * DAY)).await;
+    assert_eq!(status, 204, "{text}");
+
+    // The edges of time: refused, never clamped into a group.
+    ok(&metactl(&cluster, &["create-retention-policy", "db", "forever", "--duration", "0", "--replication", "1"])
+        .await);
+    for extreme in ["9223372036854775806", "-9223372036854775806"] {
+        let body = format!("cpu v=1 {now}\ncpu v=2 {extreme}");
+        let (status, text) = write(&cluster, slot, "db=db&rp=forever", body).await;
+        assert_eq!(status, 400, "{extreme}: {text}");
+        assert!(text.contains("line 2:") && text.contains("dropped=1"), "{extreme}: {text}");
+    }
+    let extremes = cluster.client().shard_groups("db", Some("forever"), i64::MIN, i64::MAX).await.expect("groups");
+    assert_eq!(extremes.shard_groups.len(), 1, "only the current point's group: {extremes:?}");
+    let refused = cluster.client().create_shard_group("db", Some("forever"), -9_223_372_036_854_775_806).await;
+    assert!(refused.expect_err("refused").to_string().contains("invalid_timestamp"));
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::time::Instant;
 
 use ae_planner::{Membership, NodeView, PlanInput, ShardView, TaskState as PlanTaskState, TaskView};
-use meta_model::{CancelReason, MetaState, NodeState, ShardId, TaskReason, TaskSpec};
+use meta_model::{CancelReason, MetaState, NodeState, ShardId, TaskReason, TaskSpec, Timestamp};
 use meta_wire::Liveness;
 
 use crate::settings::AntiEntropySettings;
@@ -13,19 +13,23 @@ use crate::tracker::Tracker;
 
 /// The planner's input for a round over `scope` (`None`: every shard). A full round lists every
 /// live shard; a scoped one only the shards in scope and those of tasks, so it costs what the scope
-/// holds. Either way: every non-removed data node with its liveness and the shards it owns, the
+/// holds. Shards of groups that are deleted, or expired at `wall` (the leader's clock) and about
+/// to be, are left out: nothing is copied for data retention is about to delete (their open
+/// tasks are cancelled). Either way: every non-removed data node with its liveness and the shards it owns, the
 /// inventories the leader holds (shared, not copied), copies not reported yet, and the open and
 /// blocking tasks.
 pub(crate) fn plan_input(
     state: &MetaState,
     tracker: &Tracker,
     now: Instant,
+    wall: Timestamp,
     settings: &AntiEntropySettings,
     scope: Option<&BTreeSet<ShardId>>,
 ) -> PlanInput {
     let tasks = task_views(state);
     let shard_view = |shard: ShardId| {
-        let view = state.shard(shard).filter(|v| !v.group.is_deleted())?;
+        let view =
+            state.shard(shard).filter(|v| !v.group.is_deleted() && !v.retention_policy.is_expired(v.group, wall))?;
         Some(ShardView {
             id: shard,
             replication: view.retention_policy.replication_factor,
@@ -41,7 +45,7 @@ pub(crate) fn plan_input(
         None => {
             let mut shards = Vec::with_capacity(state.shard_count());
             for policy in state.databases().values().flat_map(|d| d.retention_policies.values()) {
-                for group in policy.shard_groups.values().filter(|g| !g.is_deleted()) {
+                for group in policy.shard_groups.values().filter(|g| !g.is_deleted() && !policy.is_expired(g, wall)) {
                     shards.extend(group.shards.iter().map(|shard| ShardView {
                         id: shard.id,
                         replication: policy.replication_factor,

@@ -2,8 +2,8 @@
 //! (`entropy show`): the last plans' findings, open tasks, and each data node's health.
 
 use ae_planner::ShardHealth as PlannedHealth;
-use meta_model::Task;
-use meta_wire::{CopyTaskInfo, DataNodeHealth, EntropyReport, MissingCopy, ShardHealth};
+use meta_model::{MetaState, Task, Timestamp};
+use meta_wire::{CopyTaskInfo, DataNodeHealth, EntropyReport, LifecycleSummary, MissingCopy, ShardHealth};
 
 use crate::port::MetaPort;
 use crate::service::{millis, now, AntiEntropy};
@@ -36,6 +36,7 @@ impl AntiEntropy {
         let tasks = self.task_infos(port, term, |task| task.state.is_open() || task.blocks_replanning());
         let now = now();
         let settings = &self.settings;
+        let wall = port.wall_clock();
         port.read(|state| {
             let t = self.term(term);
             let report = t.findings.report();
@@ -77,7 +78,31 @@ impl AntiEntropy {
                 over_replicated: health(&report.over_replicated),
                 tasks,
                 nodes,
+                lifecycle: lifecycle_summary(state, wall),
             }
         })
     }
+}
+
+/// The groups truncated, expired at `wall` or deleted, and the shards the planner leaves out.
+fn lifecycle_summary(state: &MetaState, wall: Timestamp) -> LifecycleSummary {
+    let mut summary = LifecycleSummary::default();
+    for policy in state.databases().values().flat_map(|d| d.retention_policies.values()) {
+        for group in policy.shard_groups.values() {
+            let retired = if group.is_deleted() {
+                summary.deleted_groups += 1;
+                true
+            } else if policy.is_expired(group, wall) {
+                summary.expired_groups += 1;
+                true
+            } else {
+                summary.truncated_groups += u64::from(group.is_truncated());
+                false
+            };
+            if retired {
+                summary.shards_not_planned += group.shards.len() as u64;
+            }
+        }
+    }
+    summary
 }

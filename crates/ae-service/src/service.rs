@@ -326,6 +326,7 @@ impl AntiEntropy {
         // The round's cost: building its input (under the read lock) and planning.
         let started = Instant::now();
         let settings = &self.settings;
+        let wall = port.wall_clock();
         // The changes are absorbed under the read lock the input is built under: the state the
         // planner sees has been absorbed in full (a completed copy is known as held, etc.).
         let prepared = port.read(|state| {
@@ -347,7 +348,7 @@ impl AntiEntropy {
                 }
                 Dirty::Shards(shards) => Some(shards),
             };
-            Some((plan_input(state, &t.tracker, now, settings, scope.as_ref()), scope))
+            Some((plan_input(state, &t.tracker, now, wall, settings, scope.as_ref()), scope))
         });
         let Some((input, scope)) = prepared else { return Ok(()) };
         let scope: Option<Vec<ShardId>> = scope.map(|s| s.into_iter().collect());

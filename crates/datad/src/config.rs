@@ -50,6 +50,10 @@ pub struct Cli {
     /// moved to another node): until then a retry resumes from it; then it is deleted (e.g. `1h`).
     #[arg(long, env = "DATAD_PARTIAL_TTL", default_value = "1h")]
     pub partial_ttl: String,
+    /// How long a shard file the cluster no longer keeps here (group deleted by retention,
+    /// shard dropped, ownership moved) waits before it is deleted (e.g. `1h`, `0s`).
+    #[arg(long, env = "DATAD_SHARD_DELETE_GRACE", default_value = "1h")]
+    pub shard_delete_grace: String,
     /// Most shard groups one write may create (one Raft write each): a write whose points span
     /// more new groups is refused whole, naming the line.
     #[arg(long, env = "DATAD_MAX_NEW_SHARD_GROUPS", default_value_t = 64)]
@@ -102,6 +106,8 @@ pub struct Config {
     pub max_copy_rate: Option<u64>,
     /// How long an abandoned partial copy is kept.
     pub partial_ttl: Duration,
+    /// How long a retired shard's file waits before deletion.
+    pub shard_delete_grace: Duration,
     /// Register itself at start when not registered yet.
     pub register: bool,
     /// Hinted-handoff limits and pace.
@@ -115,12 +121,17 @@ fn invalid(option: &'static str, value: impl Into<String>, reason: impl Into<Str
 }
 
 /// Parses a positive duration such as `1s` or `250ms`.
+/// A duration that may be zero.
+fn parse_grace(option: &'static str, text: &str) -> Result<Duration, DatadError> {
+    meta_model::parse_duration(text).map(Duration::from_nanos).map_err(|e| invalid(option, text, e.to_string()))
+}
+
 fn parse_interval(option: &'static str, text: &str) -> Result<Duration, DatadError> {
-    let nanos = meta_model::parse_duration(text).map_err(|e| invalid(option, text, e.to_string()))?;
-    if nanos == 0 {
+    let interval = parse_grace(option, text)?;
+    if interval.is_zero() {
         return Err(invalid(option, text, "must be positive"));
     }
-    Ok(Duration::from_nanos(nanos))
+    Ok(interval)
 }
 
 impl Cli {
@@ -163,6 +174,7 @@ impl Cli {
             claim_interval: parse_interval("--claim-interval", &self.claim_interval)?,
             max_copy_rate: (self.max_copy_rate > 0).then_some(self.max_copy_rate),
             partial_ttl: parse_interval("--partial-ttl", &self.partial_ttl)?,
+            shard_delete_grace: parse_grace("--shard-delete-grace", &self.shard_delete_grace)?,
             register: self.register,
             max_new_shard_groups: self.max_new_shard_groups,
             handoff: HandoffSettings {

@@ -42,9 +42,12 @@ mod node;
 mod orphans;
 mod reclaim;
 mod registration;
+mod retire;
 mod routes;
 mod shard_file;
 mod shard_store;
+#[cfg(test)]
+mod test_support;
 mod transfer;
 mod write_path;
 
@@ -133,6 +136,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     background.spawn(registration::run(Arc::clone(&node)));
     background.spawn(copy_worker::claim_loop(Arc::clone(&node)));
     background.spawn(reclaim::run(Arc::clone(&node)));
+    background.spawn(retire::run(Arc::clone(&node)));
     background.spawn(handoff::drain::run(Arc::clone(&node)));
 
     tracing::info!(listen = %bound, addr = %node.advertise, meta = ?node.config.meta, "datad serving");

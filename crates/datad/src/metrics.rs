@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicU64;
 
 use meta_wire::HandoffQueueReport;
 use prometheus_client::encoding::text::encode;
-use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::registry::Registry;
@@ -43,6 +43,10 @@ pub(crate) struct Holdings {
     pub(crate) handoff: Vec<HandoffQueueReport>,
     /// Orphan shard files: how many, and their bytes.
     pub(crate) orphans: (u64, u64),
+    /// Shard files waiting for deletion: how many, and their bytes.
+    pub(crate) retiring: (u64, u64),
+    /// Shard files deleted since start: how many, and their bytes.
+    pub(crate) deleted: (u64, u64),
 }
 
 impl DataMetrics {
@@ -121,6 +125,15 @@ impl DataMetrics {
         );
         registry.register("datad_orphan_shard_bytes", "Bytes of those orphan shard files", gauge(now.orphans.1));
         registry.register(
+            "datad_retiring_shard_files",
+            "Shard files the cluster no longer keeps here, waiting for --shard-delete-grace",
+            gauge(now.retiring.0),
+        );
+        registry.register("datad_retiring_shard_bytes", "Bytes of those retiring shard files", gauge(now.retiring.1));
+        let counter = |value: u64| ConstCounter::new(value);
+        registry.register("datad_shard_files_deleted", "Retired shard files deleted", counter(now.deleted.0));
+        registry.register("datad_shard_bytes_deleted", "Bytes of retired shard files deleted", counter(now.deleted.1));
+        registry.register(
             "datad_handoff_queued",
             "Writes queued for an owner that could not take them (hinted handoff)",
             self.handoff_queued.clone(),
@@ -193,6 +206,8 @@ mod tests {
             metadata_index: 9,
             handoff: vec![queue],
             orphans: (2, 300),
+            retiring: (1, 70),
+            deleted: (4, 4096),
         };
         let text = metrics.render(now).expect("renders");
         for line in [
@@ -206,6 +221,10 @@ mod tests {
             "datad_shards 3",
             "datad_orphan_shard_files 2",
             "datad_orphan_shard_bytes 300",
+            "datad_retiring_shard_files 1",
+            "datad_retiring_shard_bytes 70",
+            "datad_shard_files_deleted_total 4",
+            "datad_shard_bytes_deleted_total 4096",
             "datad_handoff_queued_total 3",
             "datad_handoff_delivered_total 2",
             "datad_handoff_dropped_total{reason=\"max_size\"} 1",

@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::handoff::Handoff;
 use crate::metadata_cache::MetadataCache;
 use crate::metrics::DataMetrics;
+use crate::retire::Retirement;
 use crate::shard_store::{lock, ShardStore};
 
 /// Timeout of one request to a peer data node.
@@ -50,6 +51,8 @@ pub(crate) struct Node {
     running: Mutex<BTreeMap<TaskId, ShardId>>,
     /// What the node counts (`/metrics`).
     pub(crate) metrics: DataMetrics,
+    /// Shard files waiting for deletion, and those deleted.
+    pub(crate) retirement: Retirement,
     /// When the last heartbeat reached the meta leader, and the interval it asked for.
     last_heartbeat: Mutex<Option<(Instant, Duration)>>,
 }
@@ -75,6 +78,7 @@ impl Node {
             registered: tokio::sync::Notify::new(),
             running: Mutex::new(BTreeMap::new()),
             metrics: DataMetrics::default(),
+            retirement: Retirement::default(),
             last_heartbeat: Mutex::new(None),
         }
     }

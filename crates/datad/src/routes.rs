@@ -104,6 +104,11 @@ async fn metrics(State(node): State<Arc<Node>>) -> Result<Response, ApiError> {
             let orphans = orphans::orphans(&node.store, node.cache.current().as_ref().map(|m| &m.state));
             (orphans.len() as u64, orphans.iter().map(|o| o.bytes).sum())
         },
+        retiring: {
+            let waiting = node.retirement.waiting(node.config.shard_delete_grace);
+            (waiting.len() as u64, waiting.iter().map(|r| r.bytes).sum())
+        },
+        deleted: node.retirement.deleted(),
     };
     let text = node.metrics.render(now).map_err(|e| {
         tracing::error!(%e, "cannot render the metrics");
@@ -135,6 +140,9 @@ async fn status(State(node): State<Arc<Node>>) -> Json<DataNodeStatus> {
         reclaimable_bytes: reclaim::reclaimable_bytes(&node),
         handoff: node.handoff.reports(),
         orphans: orphans::orphans(&node.store, node.cache.current().as_ref().map(|m| &m.state)),
+        retiring: node.retirement.waiting(node.config.shard_delete_grace),
+        deleted_shards: node.retirement.deleted().0,
+        deleted_bytes: node.retirement.deleted().1,
     })
 }
 

@@ -72,6 +72,8 @@ struct ShardFile {
     size: u64,
     digest: Xxh3,
     header: ShardHeader,
+    /// Set once the file was deleted: an append that took this entry before must start anew.
+    removed: bool,
 }
 
 impl std::fmt::Debug for ShardFile {
@@ -337,7 +339,13 @@ impl ShardStore {
                     sync_dir(&self.dir)?;
                     let mut digest = Xxh3::new();
                     digest.update(&start);
-                    let shard = ShardFile { append: None, size: start.len() as u64, digest, header: header.clone() };
+                    let shard = ShardFile {
+                        append: None,
+                        size: start.len() as u64,
+                        digest,
+                        header: header.clone(),
+                        removed: false,
+                    };
                     let entry = Arc::new(Mutex::new(shard));
                     shards.insert(shard_id, Arc::clone(&entry));
                     entry
@@ -345,6 +353,11 @@ impl ShardStore {
             }
         };
         let mut shard = lock(&entry);
+        if shard.removed {
+            // Deleted between the lookup and the lock: the shard starts a new file.
+            drop(shard);
+            return self.append(shard_id, data, header);
+        }
         if !shard.header.same_shard(header) {
             // Not this cluster's shard under this number: kept aside for the operator, and the
             // shard starts a file of its own.
@@ -374,6 +387,26 @@ impl ShardStore {
         shard.digest.update(&record);
         self.bump_inventory_version();
         Ok(ShardSummary { shard_id, size: shard.size, checksum: shard.digest.digest() })
+    }
+
+    /// Deletes a shard's file (the metadata no longer gives it to this node); its size, or
+    /// `None` when the node held none. An append racing with the deletion starts a new file.
+    pub fn remove_shard(&self, shard_id: ShardId) -> Result<Option<u64>, DatadError> {
+        let mut shards = lock(&self.shards);
+        let Some(entry) = shards.get(&shard_id).cloned() else { return Ok(None) };
+        let mut shard = lock(&entry);
+        let path = self.shard_path(shard_id);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(DatadError::Io { action: "delete", path, source }),
+        }
+        sync_dir(&self.dir)?;
+        shard.removed = true;
+        shard.append = None;
+        shards.remove(&shard_id);
+        self.bump_inventory_version();
+        Ok(Some(shard.size))
     }
 
     /// A shard's size and digest, if this node holds it.
@@ -496,7 +529,8 @@ impl ShardStore {
         let target = self.shard_path(shard_id);
         let mut shards = lock(&self.shards);
         let entry = shards.entry(shard_id).or_insert_with(|| {
-            let empty = ShardFile { append: None, size: 0, digest: Xxh3::new(), header: expected.clone() };
+            let empty =
+                ShardFile { append: None, size: 0, digest: Xxh3::new(), header: expected.clone(), removed: false };
             Arc::new(Mutex::new(empty))
         });
         let mut shard = lock(entry);
@@ -569,7 +603,7 @@ fn read_shard_file(path: &Path) -> Result<ShardFile, DatadError> {
         let file = OpenOptions::new().write(true).open(path).map_err(DatadError::io("open", path))?;
         file.set_len(valid).and_then(|()| file.sync_all()).map_err(DatadError::io("truncate", path))?;
     }
-    Ok(ShardFile { append: None, size: valid, digest, header })
+    Ok(ShardFile { append: None, size: valid, digest, header, removed: false })
 }
 
 /// Fsyncs a directory, making renames and new files in it durable.

@@ -27,7 +27,7 @@ use serde::Deserialize;
 use tokio::task::JoinSet;
 
 use meta_client::ClientError;
-use meta_model::{MetaState, NodeId, Shard, ShardGroup, ShardId};
+use meta_model::{MetaState, NodeId, Shard, ShardGroup, ShardId, Timestamp};
 use meta_wire::ErrorReply;
 
 use crate::blocking::blocking;
@@ -123,6 +123,23 @@ pub(crate) async fn write(node: &Arc<Node>, query: WriteQuery, body: Bytes) -> R
             })?;
     }
     let policy = meta.state.retention_policy(&db, &rp);
+    let mut dropped = invalid;
+    // Points older than the policy keeps data, or in a window no shard group can cover, are
+    // dropped one by one (InfluxDB: "points beyond retention policy"); the rest are written.
+    let now = meta_model::wall_clock();
+    let lines: Vec<Line<'_>> = match policy {
+        Some(policy) => lines
+            .into_iter()
+            .filter(|line| match policy.check_point_time(line.timestamp, now, None) {
+                Ok(()) => true,
+                Err(refusal) => {
+                    dropped.push(time_refused(line, &refusal.to_string()));
+                    false
+                }
+            })
+            .collect(),
+        None => lines,
+    };
     let mut groups: Vec<ShardGroup> = policy.map(|p| p.live_groups().cloned().collect()).unwrap_or_default();
     let span = policy.map_or(0, |p| p.shard_group_duration);
     if let Some(line) = beyond_group_bound(&lines, &groups, span, node.config.max_new_shard_groups) {
@@ -136,14 +153,32 @@ pub(crate) async fn write(node: &Arc<Node>, query: WriteQuery, body: Bytes) -> R
     }
     let mut batches: BTreeMap<ShardId, Batch> = BTreeMap::new();
     let mut groups_fetched = false;
+    // Group slots whose creation the meta leader refused for the points' time, and why.
+    let mut refused_slots: BTreeMap<i64, String> = BTreeMap::new();
+    let slot_of = |t: Timestamp| t.div_euclid(i64::try_from(span).unwrap_or(i64::MAX).max(1));
+    let mut stored: u64 = 0;
     for line in &lines {
         let index = match groups.iter().position(|g| g.contains(line.timestamp)) {
             Some(index) => index,
             None => {
-                let reply =
-                    node.client.create_shard_group(&db, Some(&rp), line.timestamp).await.map_err(|e| {
-                        meta_error(e, &format!("cannot create the shard group for line {}", line.number))
-                    })?;
+                if let Some(reason) = refused_slots.get(&slot_of(line.timestamp)) {
+                    dropped.push(time_refused(line, reason));
+                    continue;
+                }
+                let reply = match node.client.create_shard_group(&db, Some(&rp), line.timestamp).await {
+                    Ok(reply) => reply,
+                    Err(ClientError::Api { code, message, .. }) if TIME_REFUSALS.contains(&code.as_str()) => {
+                        dropped.push(time_refused(line, &message));
+                        refused_slots.insert(slot_of(line.timestamp), message);
+                        continue;
+                    }
+                    Err(error) => {
+                        return Err(meta_error(
+                            error,
+                            &format!("cannot create the shard group for line {}", line.number),
+                        ))
+                    }
+                };
                 if reply.created {
                     tracing::info!(db, rp, shard_group = reply.shard_group.id, "shard group created");
                 }
@@ -160,6 +195,11 @@ pub(crate) async fn write(node: &Arc<Node>, query: WriteQuery, body: Bytes) -> R
         let shard = shard_for(&meta.state, group, line.series_key);
         let batch = batches.entry(shard.id).or_insert_with(|| Batch { owners: shard.owners.clone(), data: Vec::new() });
         line.write_stored(&mut batch.data);
+        stored += 1;
+    }
+    dropped.sort_by_key(|invalid| invalid.line);
+    if batches.is_empty() {
+        return Ok(Written { points: 0, dropped });
     }
     // A shard without any owner stores nothing: refused, never acknowledged.
     let ownerless: Vec<String> =
@@ -211,7 +251,16 @@ pub(crate) async fn write(node: &Arc<Node>, query: WriteQuery, body: Bytes) -> R
         node.metrics.marked(unmarked.len() as u64);
     }
     deliver(node, meta, batches, consistency).await?;
-    Ok(Written { points: lines.len() as u64, dropped: invalid })
+    Ok(Written { points: stored, dropped })
+}
+
+/// Codes of the meta service's refusals of a point's time: the point is dropped, the rest of the
+/// write goes on.
+const TIME_REFUSALS: [&str; 3] = ["timestamp_expired", "timestamp_too_far_ahead", "invalid_timestamp"];
+
+/// A line dropped for its time, as a partial write names it.
+fn time_refused(line: &Line<'_>, reason: &str) -> InvalidLine {
+    InvalidLine { line: line.number, message: format!("timestamp {} dropped: {reason}", line.timestamp) }
 }
 
 /// The number of the first line whose point would need the `bound + 1`-th new shard group: lines
@@ -632,19 +681,8 @@ mod tests {
 
     #[test]
     fn points_route_by_the_rule_their_group_was_created_under() {
-        let mut state = MetaState::new();
         // Three shards a group: a modulus that is no power of two uses every bit of the hash.
-        for i in 1..=3 {
-            let add = Command::AddDataNode {
-                tcp_addr: format!("d{i}:1"),
-                http_addr: format!("d{i}:2"),
-                labels: Default::default(),
-            };
-            state.apply(&add).expect("node");
-        }
-        let spec =
-            RetentionPolicySpec { name: "rp".into(), duration: 0, shard_group_duration: None, replication_factor: 1 };
-        state.apply(&Command::CreateDatabase { name: "db".into(), default_retention_policy: Some(spec) }).expect("db");
+        let mut state = crate::test_support::nodes_and_database(3);
         let group = |state: &mut MetaState, timestamp| {
             let create = Command::CreateShardGroup { database: "db".into(), retention_policy: "rp".into(), timestamp };
             match state.apply(&create) {

@@ -130,10 +130,32 @@ pub enum ApplyError {
         reason: String,
     },
     /// A timestamp is outside the range shard groups can cover.
-    #[error("timestamp {timestamp} is outside the supported range")]
+    #[error(
+        "timestamp {timestamp} is outside the range a shard group can cover (its group's window would be clamped)"
+    )]
     InvalidTimestamp {
         /// The rejected value.
         timestamp: Timestamp,
+    },
+    /// A point older than its retention policy keeps data (the leader refuses to create its
+    /// shard group: the group would be expired at once).
+    #[error("timestamp {timestamp} is older than the retention policy keeps data (earliest accepted now: {earliest})")]
+    TimestampExpired {
+        /// The rejected value.
+        timestamp: Timestamp,
+        /// The oldest time accepted when it was refused.
+        earliest: Timestamp,
+    },
+    /// A point further ahead of the leader's clock than `shard-groups.max-future` allows.
+    #[error(
+        "timestamp {timestamp} is further ahead than the meta leader accepts (latest accepted now: {latest}; \
+         metad shard-groups.max-future)"
+    )]
+    TimestampTooFarAhead {
+        /// The rejected value.
+        timestamp: Timestamp,
+        /// The latest time accepted when it was refused.
+        latest: Timestamp,
     },
     /// A time range whose start is not before its end.
     #[error("invalid time range: {from} is not before {to}")]
@@ -276,6 +298,8 @@ impl ApplyError {
             ApplyError::ReplicationFactorExceedsNodes { .. } => "replication_factor_exceeds_nodes",
             ApplyError::InvalidDuration { .. } => "invalid_duration",
             ApplyError::InvalidTimestamp { .. } => "invalid_timestamp",
+            ApplyError::TimestampExpired { .. } => "timestamp_expired",
+            ApplyError::TimestampTooFarAhead { .. } => "timestamp_too_far_ahead",
             ApplyError::InvalidTimeRange { .. } => "invalid_time_range",
             ApplyError::NoActiveDataNodes => "no_active_data_nodes",
             ApplyError::ShardNotFound { .. } => "shard_not_found",

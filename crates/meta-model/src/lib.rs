@@ -60,6 +60,7 @@ pub use model::duration::{
 };
 pub use model::leader_facts::LeaderFacts;
 pub use model::node::{DataNode, MetaNode, NodeId, NodeState, ZONE_LABEL};
+pub use model::point_time::{group_window_fits, TimestampRefusal};
 pub use model::retention_policy::{RetentionPolicy, RetentionPolicySpec, RetentionPolicyUpdate, MIN_DURATION};
 pub use model::shard_group::{
     wall_clock, Shard, ShardGroup, ShardGroupId, ShardId, Timestamp, MAX_TIMESTAMP, MIN_TIMESTAMP,

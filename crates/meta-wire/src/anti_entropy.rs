@@ -343,6 +343,25 @@ pub struct EntropyReport {
     pub tasks: Vec<CopyTaskInfo>,
     /// Data nodes' health.
     pub nodes: Vec<DataNodeHealth>,
+    /// Shard groups outside anti-entropy's care, by where they stand in their lifecycle.
+    #[serde(default)]
+    pub lifecycle: LifecycleSummary,
+}
+
+/// How many shard groups (and their shards) are truncated, expired or deleted: expired and deleted
+/// ones are never repaired (retention is about to remove, or removed, their data); truncated ones
+/// are repaired as any other.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LifecycleSummary {
+    /// Groups cut short by `truncate-shards` (still live).
+    pub truncated_groups: u64,
+    /// Groups past their retention that the next retention check deletes.
+    pub expired_groups: u64,
+    /// Groups retention deleted, kept until pruned so data nodes see it.
+    pub deleted_groups: u64,
+    /// Shards of the expired and deleted groups: never planned.
+    pub shards_not_planned: u64,
 }
 
 /// Reply to `entropy repair`: the shard's open copy tasks once it was planned again.

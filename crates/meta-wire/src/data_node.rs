@@ -42,6 +42,43 @@ pub struct DataNodeStatus {
     /// Files in its shard directory it does not use (see [`crate::OrphanShardFile`]).
     #[serde(default)]
     pub orphans: Vec<crate::OrphanShardFile>,
+    /// Shard files the cluster no longer keeps here, waiting out `--shard-delete-grace`.
+    #[serde(default)]
+    pub retiring: Vec<RetiringShard>,
+    /// Shard files deleted since the node started.
+    #[serde(default)]
+    pub deleted_shards: u64,
+    /// Their bytes.
+    #[serde(default)]
+    pub deleted_bytes: u64,
+}
+
+/// Why a data node no longer keeps a shard's file.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetireReason {
+    /// Retention deleted the shard's group.
+    GroupDeleted,
+    /// The shard left the metadata: its database or policy dropped, its group pruned, the shard
+    /// removed.
+    Dropped,
+    /// Other nodes own the shard now (a drain, or a dead owner's replacement).
+    NotOwner,
+}
+
+/// A shard file waiting for deletion.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetiringShard {
+    /// The shard.
+    pub shard_id: ShardId,
+    /// Why it goes.
+    pub reason: RetireReason,
+    /// Its file's size.
+    pub bytes: u64,
+    /// Milliseconds until it is deleted (0: at the next look, unless a copy holds it).
+    pub delete_in_ms: u64,
 }
 
 impl DataNodeStatus {

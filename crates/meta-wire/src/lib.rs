@@ -25,11 +25,11 @@ pub use ae_calls::{
 pub use anti_entropy::{
     ClaimReply, ClaimRequest, ClaimedTask, CompleteRequest, CopyShardRequest, CopyTaskInfo, CopyTaskList,
     CopyTasksQuery, DataNodeHealth, EntropyReport, FailRequest, HandoffQueueReport, HeartbeatReply, HeartbeatRequest,
-    Liveness, MissingCopy, OrphanShardFile, ProgressReply, ProgressRequest, RepairReply, RepairRequest, ShardHealth,
-    ShardReport, TaskProgress,
+    LifecycleSummary, Liveness, MissingCopy, OrphanShardFile, ProgressReply, ProgressRequest, RepairReply,
+    RepairRequest, ShardHealth, ShardReport, TaskProgress,
 };
 pub use backup::{decode_backup, encode_backup, Backup, BackupError, BackupHeader, BACKUP_FORMAT, BACKUP_VERSION};
-pub use data_node::{DataNodeStatus, ShardSummary};
+pub use data_node::{DataNodeStatus, RetireReason, RetiringShard, ShardSummary};
 use meta_model::{DataNode, MetaNode, NodeId, NodeState, ShardGroup, ShardGroupId, ShardId, Timestamp};
 pub use metadata::Metadata;
 
@@ -237,12 +237,32 @@ pub struct ShardInfo {
     pub truncated_at: Option<Timestamp>,
     /// When the group was deleted.
     pub deleted_at: Option<Timestamp>,
+    /// Where the shard's group stands: live, truncated, expired (awaiting the next retention
+    /// check) or deleted (awaiting pruning), on the answering node's clock.
+    #[serde(default)]
+    pub status: GroupStatus,
     /// Whether the shard may hold data: a write to it was acknowledged (or it predates the marks).
     /// A shard never written gets new owners without a copy.
     #[serde(default = "written_by_default")]
     pub written: bool,
     /// Owners.
     pub owners: Vec<ShardOwner>,
+}
+
+/// Where a shard group stands in its lifecycle (`show-shards`' Status column).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupStatus {
+    /// Takes points over its whole range.
+    #[default]
+    Live,
+    /// Cut short by `truncate-shards`: later points of its range go to a new group.
+    Truncated,
+    /// Older than its policy keeps data: the next retention check deletes it.
+    Expired,
+    /// Deleted by retention: data nodes remove its files; pruned from the metadata later.
+    Deleted,
 }
 
 /// Replies without `written` come from releases that did not know: the shard may hold data.

@@ -91,6 +91,18 @@ fn render_report(report: &EntropyReport, now: Timestamp) -> String {
             ));
         }
     }
+    let lifecycle = &report.lifecycle;
+    if lifecycle.truncated_groups + lifecycle.expired_groups + lifecycle.deleted_groups > 0 {
+        out.push_str(&format!(
+            "\nShard groups: {} truncated (repaired as any other), {} expired (deleted at the next retention \
+             check), {} deleted (data nodes remove their files; forgotten after the prune delay); {} shard(s) \
+             of expired or deleted groups are never repaired.\n",
+            lifecycle.truncated_groups,
+            lifecycle.expired_groups,
+            lifecycle.deleted_groups,
+            lifecycle.shards_not_planned
+        ));
+    }
     out.push('\n');
     out.push_str(&tasks_table(&report.tasks, now));
     out
@@ -365,7 +377,7 @@ fn micros_text(micros: u64) -> String {
 mod tests {
     use super::*;
     use meta_model::{TaskKind, TaskReason, TaskSpec};
-    use meta_wire::{DataNodeHealth, HandoffQueueReport, Liveness, OrphanShardFile, TaskProgress};
+    use meta_wire::{DataNodeHealth, HandoffQueueReport, LifecycleSummary, Liveness, OrphanShardFile, TaskProgress};
 
     #[test]
     fn the_progress_bar_fills_with_the_bytes_copied() {
@@ -449,8 +461,15 @@ mod tests {
                     reason: "other_cluster".into(),
                 }],
             }],
+            lifecycle: LifecycleSummary {
+                truncated_groups: 1,
+                expired_groups: 2,
+                deleted_groups: 3,
+                shards_not_planned: 10,
+            },
         };
         let text = render_report(&report, 2_000_000_000);
+        assert!(text.contains("1 truncated") && text.contains("2 expired") && text.contains("3 deleted"), "{text}");
         assert!(text.starts_with("Leader 1: last plan 2.0s ago, took 420µs\n"), "{text}");
         assert!(text.contains("UNRECOVERABLE: no live copy of shard(s) 5"), "{text}");
         assert!(text.contains("Under-replicated Shards"), "{text}");

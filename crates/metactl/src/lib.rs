@@ -19,7 +19,7 @@ mod time;
 
 use meta_client::{Client, ClientError};
 use meta_model::{format_duration, DataNode, NodeId, NodeState, ShardId};
-use meta_wire::{AlterRetentionPolicyRequest, RetentionPolicyRequest, ShardInfo};
+use meta_wire::{AlterRetentionPolicyRequest, GroupStatus, RetentionPolicyRequest, ShardInfo};
 use serde::Serialize;
 use serde_json::json;
 
@@ -327,13 +327,35 @@ fn owners(shard: &ShardInfo) -> String {
     format!("[{}]", owners.join(" "))
 }
 
+/// The Status column: live, or since when the group is truncated, expired or deleted.
+fn group_status(shard: &ShardInfo) -> String {
+    match shard.status {
+        GroupStatus::Live => "live".to_owned(),
+        GroupStatus::Truncated => {
+            format!("truncated {}", shard.truncated_at.map(format_rfc3339).unwrap_or_default())
+        }
+        GroupStatus::Expired => "expired".to_owned(),
+        GroupStatus::Deleted => format!("deleted {}", shard.deleted_at.map(format_rfc3339).unwrap_or_default()),
+    }
+}
+
 async fn show_shards(client: &Client, json: bool) -> Result<String, CtlError> {
     let shards = client.shards().await?;
     if json {
         return to_json(&json!({ "shards": shards }));
     }
-    let header =
-        ["ID", "Database", "Retention Policy", "Desired Replicas", "Shard Group", "Start", "End", "Expires", "Owners"];
+    let header = [
+        "ID",
+        "Database",
+        "Retention Policy",
+        "Desired Replicas",
+        "Shard Group",
+        "Start",
+        "End",
+        "Expires",
+        "Status",
+        "Owners",
+    ];
     let mut table = Table::new("Shards", &header);
     for shard in &shards {
         table.row(vec![
@@ -345,6 +367,7 @@ async fn show_shards(client: &Client, json: bool) -> Result<String, CtlError> {
             format_rfc3339(shard.start),
             format_rfc3339(shard.end),
             shard.expires.map(format_rfc3339).unwrap_or_default(),
+            group_status(shard),
             owners(shard),
         ]);
     }

@@ -12,6 +12,8 @@ use meta_model::NodeId;
 
 use ae_service::{AntiEntropySection, AntiEntropySettings, SettingsError};
 
+use crate::lifecycle::settings::{LifecycleSettings, PrecreationSection, RetentionSection, ShardGroupSection};
+
 /// The address `metad --dev` listens on.
 pub const DEV_LISTEN: &str = "127.0.0.1:8091";
 /// The data directory of `metad --dev`.
@@ -80,6 +82,12 @@ pub struct FileConfig {
     pub raft: RaftTuning,
     /// Anti-entropy: liveness, planning and copy tasks.
     pub anti_entropy: AntiEntropySection,
+    /// Retention enforcement.
+    pub retention: RetentionSection,
+    /// Shard-group precreation.
+    pub shard_precreation: PrecreationSection,
+    /// Limits on new shard groups.
+    pub shard_groups: ShardGroupSection,
 }
 
 /// Raft timing and snapshot settings.
@@ -141,6 +149,8 @@ pub struct Config {
     pub raft: RaftTuning,
     /// Anti-entropy settings.
     pub anti_entropy: AntiEntropySettings,
+    /// Retention, precreation and shard-group limits.
+    pub lifecycle: LifecycleSettings,
 }
 
 /// A configuration problem, naming the option.
@@ -317,9 +327,11 @@ impl Cli {
             });
         }
         let anti_entropy = file.anti_entropy.validate()?;
+        let lifecycle =
+            crate::lifecycle::settings::validate(&file.retention, &file.shard_precreation, &file.shard_groups)?;
         check_data_dir(&data_dir)?;
         let cluster_secret = self.cluster_secret.or(file.cluster_secret);
-        Ok(Config { node_id, listen, advertise, data_dir, peers, cluster_secret, auth, raft, anti_entropy })
+        Ok(Config { node_id, listen, advertise, data_dir, peers, cluster_secret, auth, raft, anti_entropy, lifecycle })
     }
 }
 
@@ -393,6 +405,9 @@ mod tests {
         let file = FileConfig::load(&path).expect("example config parses");
         assert_eq!(file.raft, RaftTuning::default(), "the example documents the defaults");
         assert_eq!(file.anti_entropy, AntiEntropySection::default(), "the example documents the defaults");
+        assert_eq!(file.retention, RetentionSection::default(), "the example documents the defaults");
+        assert_eq!(file.shard_precreation, PrecreationSection::default(), "the example documents the defaults");
+        assert_eq!(file.shard_groups, ShardGroupSection::default(), "the example documents the defaults");
         let dir = tempfile::tempdir().expect("tempdir");
         let cli = Cli { config: Some(path), data_dir: Some(dir.path().to_owned()), ..Cli::default() };
         let config = cli.into_config().expect("example config validates");

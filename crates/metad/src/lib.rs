@@ -12,6 +12,7 @@
 
 mod config;
 mod internal;
+mod lifecycle;
 mod membership;
 mod network;
 mod node;
@@ -20,5 +21,8 @@ mod rpc;
 mod server;
 
 pub use config::{parse_peers, Cli, Config, ConfigError, FileConfig, RaftTuning, DEV_DATA_DIR, DEV_LISTEN};
+pub use lifecycle::settings::{
+    LifecycleSettings, PrecreationSection, PrecreationSettings, RetentionSection, RetentionSettings, ShardGroupSection,
+};
 pub use node::Node;
 pub use server::{run, MetadError};

@@ -12,6 +12,7 @@ use openraft::error::{CheckIsLeaderError, RaftError};
 use openraft::Raft;
 use prometheus_client::registry::Registry;
 
+use crate::lifecycle::Lifecycle;
 use crate::network::{post, TransportError};
 use crate::proposer::Proposer;
 use crate::rpc::{ForwardError, ANTI_ENTROPY_PATH, MEMBERSHIP_PATH, PROPOSE_PATH, READ_INDEX_PATH};
@@ -43,6 +44,15 @@ pub struct Node {
     client: reqwest::Client,
     secret: Option<String>,
     anti_entropy: Arc<AntiEntropy>,
+    lifecycle: Arc<Lifecycle>,
+}
+
+/// The services that act while a meta node leads.
+pub(crate) struct LeaderServices {
+    /// Liveness, planning and copy tasks.
+    pub(crate) anti_entropy: Arc<AntiEntropy>,
+    /// Retention, precreation and the limits on new shard groups.
+    pub(crate) lifecycle: Arc<Lifecycle>,
 }
 
 impl Node {
@@ -54,10 +64,11 @@ impl Node {
         log: LogStore,
         client: reqwest::Client,
         secret: Option<String>,
-        anti_entropy: Arc<AntiEntropy>,
+        services: LeaderServices,
     ) -> Self {
         let proposer = Proposer::start(raft.clone());
-        Node { id, raft, proposer, state, log, client, secret, anti_entropy }
+        let LeaderServices { anti_entropy, lifecycle } = services;
+        Node { id, raft, proposer, state, log, client, secret, anti_entropy, lifecycle }
     }
 
     /// The Raft handle.
@@ -83,10 +94,32 @@ impl Node {
         LeaderFacts { now: self.wall_clock(), live_data_nodes: self.anti_entropy.live_data_nodes(self) }
     }
 
-    /// Commits a command a follower forwarded: only if this node leads (stamped and batched with
-    /// this node's own writes); the result once applied here.
+    /// Commits a command as this node, which should lead (a follower answers `NotLeader`):
+    /// stamped with the leader's facts, checked against the limits measured on its clock, and
+    /// batched with the other writes; the result once applied here.
     pub(crate) async fn propose_here(&self, command: Command) -> Result<Proposed, ForwardError> {
-        self.proposer.propose(command.stamp(|| self.leader_facts())).await
+        let command = command.stamp(|| self.leader_facts());
+        if let Some(refused) = self.refused_before_proposal(&command) {
+            return Ok(refused);
+        }
+        self.proposer.propose(command).await
+    }
+
+    /// A new shard group's time checked on the leader's clock before it is proposed: older than
+    /// its policy keeps data, further ahead than `shard-groups.max-future`, or in a window a group
+    /// cannot cover. The refusal is answered like an apply error, without a log entry; apply's
+    /// rule stays as it was (a point inside an existing group is never refused here).
+    fn refused_before_proposal(&self, command: &Command) -> Option<Proposed> {
+        let Command::Stamped { facts, command } = command else { return None };
+        let Command::CreateShardGroup { database, retention_policy, timestamp } = &**command else { return None };
+        MetaService::read(self, |state, applied| {
+            let policy = state.retention_policy(database, retention_policy)?;
+            if policy.live_groups().any(|group| group.contains(*timestamp)) {
+                return None;
+            }
+            let refusal = policy.check_point_time(*timestamp, facts.now, self.lifecycle.max_future()).err()?;
+            Some(Proposed { log_index: applied, result: Err(refusal.into_apply_error(*timestamp)) })
+        })
     }
 
     /// Answers an anti-entropy call a follower forwarded, only if this node leads: the encoded
@@ -222,8 +255,7 @@ impl MetaPort for Node {
         if MetaPort::leader_term(self).is_none() {
             return Err(PortError::NotLeader);
         }
-        let command = command.stamp(|| self.leader_facts());
-        let proposed = match tokio::time::timeout(FORWARD_TIMEOUT, self.proposer.propose(command)).await {
+        let proposed = match tokio::time::timeout(FORWARD_TIMEOUT, self.propose_here(command)).await {
             Err(_) => return Err(PortError::Timeout(FORWARD_TIMEOUT)),
             Ok(Err(ForwardError::NotLeader { .. })) => return Err(PortError::NotLeader),
             Ok(Err(error)) => return Err(PortError::Failed(error.to_string())),
@@ -251,8 +283,7 @@ impl MetaService for Node {
                         // A leader cut off from its peers cannot commit; answer `timeout` (outcome
                         // unknown: the entry may still commit once the partition heals) rather
                         // than hold the request until it does.
-                        let command = command.stamp(|| self.leader_facts());
-                        match tokio::time::timeout(FORWARD_TIMEOUT, self.proposer.propose(command)).await {
+                        match tokio::time::timeout(FORWARD_TIMEOUT, self.propose_here(command)).await {
                             Ok(written) => self.forward_outcome(Ok(written)),
                             Err(_) => Err(Retry::No(ServiceError::Timeout(FORWARD_TIMEOUT))),
                         }
@@ -359,6 +390,7 @@ impl MetaService for Node {
     fn node_metrics(&self, registry: &mut Registry) {
         self.proposer.register_metrics(registry);
         self.anti_entropy.register_metrics(self, registry);
+        self.lifecycle.register_metrics(registry);
     }
 
     fn status(&self) -> NodeStatus {

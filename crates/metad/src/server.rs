@@ -4,7 +4,9 @@
 //!  open store ─► Raft::new ─► check identity ─► bind ─► serve HTTP ─┬─► bootstrap (lowest ID, once)
 //!                                                                   ├─► record meta nodes and the
 //!                                                                   │   cluster's identity (leader)
-//!                                                                   └─► anti-entropy loop (leader)
+//!                                                                   ├─► anti-entropy loop (leader)
+//!                                                                   └─► retention and precreation
+//!                                                                       (leader)
 //!  shutdown signal ─► stop accepting, finish requests ─► raft.shutdown()
 //! ```
 
@@ -22,8 +24,9 @@ use meta_model::{ApplyError, Command, NodeId};
 use meta_store::storage::{LogStore, StateMachineStore, TypeConfig};
 
 use crate::config::Config;
+use crate::lifecycle::Lifecycle;
 use crate::network::HttpNetwork;
-use crate::node::Node;
+use crate::node::{LeaderServices, Node};
 
 /// Why a meta node could not start or stopped abnormally.
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +99,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         .map_err(|e| MetadError::Raft(e.to_string()))?;
 
     let anti_entropy = Arc::new(AntiEntropy::new(config.node_id, config.anti_entropy.clone()));
+    let lifecycle = Arc::new(Lifecycle::new(config.lifecycle.clone()));
     // The anti-entropy service hears what every applied command touched (while the state is still
     // write-locked), and is woken when this node's leadership moves: it never polls.
     let hears = Arc::clone(&anti_entropy);
@@ -108,7 +112,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         log_store,
         client,
         config.cluster_secret.clone(),
-        Arc::clone(&anti_entropy),
+        LeaderServices { anti_entropy: Arc::clone(&anti_entropy), lifecycle: Arc::clone(&lifecycle) },
     ));
     let app = meta_api::router(Arc::clone(&node), config.auth.clone()).merge(crate::internal::internal_router(
         raft.clone(),
@@ -123,9 +127,11 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     let background =
         tokio::spawn(bootstrap_and_record_members(Arc::clone(&node), config.node_id, config.peers.clone()));
     let anti_entropy_loop = tokio::spawn(anti_entropy.run(Arc::clone(&node)));
+    let lifecycle_loop = tokio::spawn(lifecycle.run(Arc::clone(&node)));
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     background.abort();
     anti_entropy_loop.abort();
+    lifecycle_loop.abort();
     leadership.abort();
     tracing::info!(node_id = config.node_id, "shutting down raft");
     raft.shutdown().await.map_err(|e| MetadError::Raft(e.to_string()))?;

@@ -15,7 +15,7 @@ use crate::error::{duration_field, ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::routes::{propose, read_barrier};
 use crate::service::MetaService;
 use meta_wire::{
-    AddOwnerRequest, CreateShardGroupRequest, ErrorReply, MarkWrittenRequest, ReadQuery, ShardGroupList,
+    AddOwnerRequest, CreateShardGroupRequest, ErrorReply, GroupStatus, MarkWrittenRequest, ReadQuery, ShardGroupList,
     ShardGroupReply, ShardGroupsQuery, ShardInfo, ShardList, ShardOwner, TruncateReply, TruncateShardsRequest,
     MAX_MARKED_SHARDS,
 };
@@ -104,10 +104,16 @@ fn resolve_policy<'a>(
 
 fn shard_info(state: &MetaState, view: ShardView<'_>) -> ShardInfo {
     let policy = view.retention_policy;
-    let expires = (policy.duration != 0).then(|| {
-        let keep = Timestamp::try_from(policy.duration).unwrap_or(Timestamp::MAX);
-        view.group.end.saturating_add(keep)
-    });
+    let expires = policy.expiry(view.group);
+    let status = if view.group.is_deleted() {
+        GroupStatus::Deleted
+    } else if policy.is_expired(view.group, meta_model::wall_clock()) {
+        GroupStatus::Expired
+    } else if view.group.is_truncated() {
+        GroupStatus::Truncated
+    } else {
+        GroupStatus::Live
+    };
     let owners = view
         .shard
         .owners
@@ -132,6 +138,7 @@ fn shard_info(state: &MetaState, view: ShardView<'_>) -> ShardInfo {
         expires,
         truncated_at: view.group.truncated_at,
         deleted_at: view.group.deleted_at,
+        status,
         written: state.is_written(view.shard.id),
         owners,
     }

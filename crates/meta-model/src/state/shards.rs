@@ -98,14 +98,12 @@ impl MetaState {
     pub(super) fn delete_expired_shard_groups(&mut self, now: Timestamp) -> Result<Response, ApplyError> {
         let mut deleted = Vec::new();
         for policy in self.databases.values_mut().flat_map(|d| d.retention_policies.values_mut()) {
-            if policy.duration == 0 {
-                continue;
-            }
-            let keep_for = i64::try_from(policy.duration).unwrap_or(i64::MAX);
-            for group in policy.shard_groups.values_mut() {
-                if !group.is_deleted() && group.end.saturating_add(keep_for) <= now {
+            let due: Vec<ShardGroupId> =
+                policy.live_groups().filter(|g| policy.is_expired(g, now)).map(|g| g.id).collect();
+            for id in due {
+                if let Some(group) = policy.shard_groups.get_mut(&id) {
                     group.deleted_at = Some(now);
-                    deleted.push(group.id);
+                    deleted.push(id);
                     self.journal.shards(group.shards.iter().map(|s| s.id));
                 }
             }
