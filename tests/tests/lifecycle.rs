@@ -202,3 +202,69 @@ async fn the_leader_precreates_groups_and_refuses_points_too_far_ahead_or_at_the
     let refused = cluster.client().create_shard_group("db", Some("forever"), -9_223_372_036_854_775_806).await;
     assert!(refused.expect_err("refused").to_string().contains("invalid_timestamp"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_nodes_delete_the_files_of_dropped_and_moved_shards_after_the_grace() {
+    let grace = ["--shard-delete-grace", "2s"];
+    let (mut cluster, a) = cluster_with_one_data_node(&grace).await;
+    let b = cluster.start_data_node(&grace);
+    ok(&metactl(&cluster, &["add-data", cluster.data_addr(b)]).await);
+    wait_for(Duration::from_secs(20), "the second data node registered", || async {
+        cluster.data_status(b).await.filter(|s| s.registered).map(drop)
+    })
+    .await;
+    for db in ["keep", "gone"] {
+        ok(&metactl(&cluster, &["create-database", db, "--replication", "1"]).await);
+        let (status, text) =
+            write(&cluster, a, &format!("db={db}"), format!("cpu v=1 {}", meta_model::wall_clock())).await;
+        assert_eq!(status, 204, "{text}");
+    }
+    // Each database's point went to one shard on one node: find who holds which.
+    let written = |db: &'static str| {
+        let cluster = &cluster;
+        async move {
+            wait_for(Duration::from_secs(10), "the written shard held", || async {
+                for shard in shards(cluster).await.into_iter().filter(|s| s.database == db) {
+                    for slot in [a, b] {
+                        if cluster.data_status(slot).await.is_some_and(|s| s.holds(shard.id)) {
+                            return Some((shard.clone(), slot));
+                        }
+                    }
+                }
+                None
+            })
+            .await
+        }
+    };
+    let (gone, gone_slot) = written("gone").await;
+    let (kept, source) = written("keep").await;
+
+    // A dropped database's shard files go once the grace has passed.
+    ok(&metactl(&cluster, &["drop-database", "gone"]).await);
+    wait_for(Duration::from_secs(15), "the dropped shard's file deleted", || async {
+        let status = cluster.data_status(gone_slot).await?;
+        (!status.holds(gone.id) && status.deleted_shards >= 1).then_some(())
+    })
+    .await;
+    assert!(!cluster.data_dir(gone_slot).join("shards").join(format!("{}.shard", gone.id)).exists());
+
+    // A shard copied elsewhere and taken off its first owner: that owner lists it as retiring,
+    // then deletes its file; the new owner keeps its copy.
+    let target = if source == a { b } else { a };
+    let (from, to) = (cluster.data_addr(source).to_owned(), cluster.data_addr(target).to_owned());
+    ok(&metactl(&cluster, &["copy-shard", &from, &to, &kept.id.to_string(), "--wait"]).await);
+    ok(&metactl(&cluster, &["remove-shard", &from, &kept.id.to_string()]).await);
+    let retiring = wait_for(Duration::from_secs(10), "the moved shard listed as retiring", || async {
+        let status = cluster.data_status(source).await?;
+        status.retiring.into_iter().find(|r| r.shard_id == kept.id)
+    })
+    .await;
+    assert_eq!(retiring.reason, meta_wire::RetireReason::NotOwner, "{retiring:?}");
+    wait_for(Duration::from_secs(15), "the moved shard's old file deleted", || async {
+        let status = cluster.data_status(source).await?;
+        (!status.holds(kept.id)).then_some(())
+    })
+    .await;
+    let status = cluster.data_status(target).await.expect("status");
+    assert!(status.holds(kept.id) && status.retiring.is_empty() && status.deleted_shards == 0, "{status:?}");
+}

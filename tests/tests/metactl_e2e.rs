@@ -38,8 +38,11 @@ async fn operator_workflow_against_a_running_cluster() {
     );
     assert_eq!(out, "Created retention policy telegraf.hot\n");
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_nanos() as i64;
-    // One group in the past, one current (so truncate-shards has something to cut).
-    for ts in [1_700_000_000_000_000_000_i64, now] {
+    // One group ten days back (within the 30-day retention), one current (so truncate-shards has
+    // something to cut).
+    const DAY: i64 = 86_400_000_000_000;
+    let past = now - 10 * DAY;
+    for ts in [past, now] {
         let reply = cluster
             .post(1, "/v1/shard-groups", &serde_json::json!({"database": "telegraf", "timestamp": ts}))
             .await
@@ -60,10 +63,12 @@ async fn operator_workflow_against_a_running_cluster() {
 
     let shards = stdout(&metactl(&cluster, &["show-shards"]).await);
     assert!(shards.contains("ID  Database  Retention Policy  Desired Replicas  Shard Group  Start"), "{shards}");
-    assert!(shards.contains("2023-11-14T00:00:00Z"), "{shards}");
+    assert!(shards.contains("  Expires  ") && shards.contains("  Status  ") && shards.contains(" live "), "{shards}");
     let shards: ShardList = json(&metactl(&cluster, &["--json", "show-shards"]).await);
     assert_eq!(shards.shards.len(), 2, "{shards:?}");
     let first = &shards.shards[0];
+    assert_eq!(first.start, past.div_euclid(DAY) * DAY, "one-day groups, the first ten days back: {first:?}");
+    assert_eq!(first.expires, Some(first.end + 30 * DAY), "{first:?}");
     let owner_ids: Vec<u64> = first.owners.iter().map(|o| o.id).collect();
     assert_eq!(owner_ids.len(), 2, "RF 2 on 3 nodes: {first:?}");
 

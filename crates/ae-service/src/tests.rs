@@ -440,3 +440,21 @@ async fn a_shard_marked_written_is_held_by_its_owners_until_they_report() {
     assert!(report.unrecoverable.is_empty() && report.under_replicated.is_empty(), "{report:?}");
     assert!(world.open_tasks().is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn shards_of_expired_groups_are_never_repaired_and_are_counted_apart() {
+    let world = World::new(4, 2);
+    world.run_for(Duration::from_secs(4), every).await;
+    // The group covers the first hour of 1970: with a one-hour retention it expired long ago.
+    let update = meta_model::RetentionPolicyUpdate { duration: Some(HOUR), ..Default::default() };
+    let shorten = Command::AlterRetentionPolicy { database: "db".into(), name: "rp".into(), update };
+    world.port.propose(shorten).await.expect("proposed").expect("altered");
+    world.run_for(Duration::from_secs(25), |id| id != 1).await;
+    let report = world.serving().report(GetReport).await.expect("report");
+    assert_eq!(report.nodes.iter().find(|n| n.id == 1).map(|n| n.liveness), Some(Liveness::Dead));
+    assert!(world.open_tasks().is_empty(), "nothing is copied for data retention deletes: {:?}", world.open_tasks());
+    assert!(report.under_replicated.is_empty() && report.unrecoverable.is_empty(), "{report:?}");
+    let shards = world.read(|s| s.shard_count() as u64);
+    let expected = meta_wire::LifecycleSummary { expired_groups: 1, shards_not_planned: shards, ..Default::default() };
+    assert_eq!(report.lifecycle, expected);
+}

@@ -9,14 +9,22 @@ use meta_wire::OrphanShardFile;
 use crate::shard_file::ShardHeader;
 use crate::shard_store::ShardStore;
 
-/// Why a file with `header` is no shard of the cluster `state` describes (`None`: it is one).
-/// Before the metadata has the cluster's identity nothing can be told, and every file counts.
+/// Why a file is no live shard of this cluster that is not retired (see [`orphan_reason`]): a
+/// shard of this cluster that the metadata dropped (its ID is below the shard counter, and IDs
+/// are never reused): not an orphan, its file is deleted after the grace (`retire.rs`).
+pub(crate) const DROPPED: &str = "dropped";
+
+/// Why a file with `header` is no shard of the cluster `state` describes (`None`: it is one):
+/// `other_cluster`, `unknown_shard` (a number the metadata has not made), `header_mismatch`, or
+/// [`DROPPED`]. Before the metadata has the cluster's identity nothing can be told, and every
+/// file counts.
 pub(crate) fn orphan_reason(state: &MetaState, header: &ShardHeader) -> Option<&'static str> {
     let cluster = state.cluster()?;
     if header.cluster_id != cluster.id {
         return Some("other_cluster");
     }
     match ShardHeader::of(state, header.shard_id) {
+        None if header.shard_id < state.next_shard_id() => Some(DROPPED),
         None => Some("unknown_shard"),
         Some(expected) if !expected.same_shard(header) => Some("header_mismatch"),
         Some(_) => None,
@@ -30,7 +38,8 @@ pub(crate) fn is_cluster_shard(state: Option<&MetaState>, header: &ShardHeader) 
 }
 
 /// The orphan files of `store` by the metadata `state`: files whose header does not name one of
-/// its shards, and the files the store could not take at all.
+/// its shards (dropped shards aside: they are retiring), and the files the store could not take
+/// at all.
 pub(crate) fn orphans(store: &ShardStore, state: Option<&MetaState>) -> Vec<OrphanShardFile> {
     let mut orphans: Vec<OrphanShardFile> = store
         .unusable()
@@ -39,7 +48,7 @@ pub(crate) fn orphans(store: &ShardStore, state: Option<&MetaState>) -> Vec<Orph
         .collect();
     if let Some(state) = state {
         for (summary, header) in store.files() {
-            if let Some(reason) = orphan_reason(state, &header) {
+            if let Some(reason) = orphan_reason(state, &header).filter(|&reason| reason != DROPPED) {
                 orphans.push(OrphanShardFile {
                     name: format!("{}.shard", summary.shard_id),
                     shard_id: Some(summary.shard_id),

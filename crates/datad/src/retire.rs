@@ -18,7 +18,8 @@ use meta_model::{MetaState, NodeId, ShardId};
 use meta_wire::{RetireReason, RetiringShard};
 
 use crate::node::Node;
-use crate::orphans::is_cluster_shard;
+use crate::orphans::{orphan_reason, DROPPED};
+use crate::shard_file::ShardHeader;
 use crate::shard_store::lock;
 
 /// Shortest and longest pause between two looks.
@@ -61,20 +62,30 @@ impl Retirement {
     }
 }
 
-/// Why `me` should no longer keep shard `shard_id` by the metadata `state`; `None` while it should
-/// (or while a copy of it from or to `me` is pending or running).
-pub(crate) fn retire_reason(state: &MetaState, me: NodeId, shard_id: ShardId) -> Option<RetireReason> {
+/// Why `me` should no longer keep the shard file with `header` by the metadata `state`; `None`
+/// while it should, while a copy of the shard from or to `me` is pending or running, and for
+/// orphans (another cluster's file, a number not made yet, a header that does not match), which
+/// are never deleted.
+pub(crate) fn retire_reason(state: &MetaState, me: NodeId, header: &ShardHeader) -> Option<RetireReason> {
+    let shard_id = header.shard_id;
     let copying =
         state.open_tasks().any(|t| t.spec.shard_id == shard_id && (t.spec.source == me || t.spec.target == me));
-    if copying {
+    if copying || state.cluster().is_none() {
         return None;
     }
-    match state.shard(shard_id) {
-        // A shard ID beyond the counter is one this metadata has not seen made yet.
-        None => (shard_id < state.next_shard_id()).then_some(RetireReason::Dropped),
-        Some(view) if view.group.is_deleted() => Some(RetireReason::GroupDeleted),
-        Some(view) if !view.shard.owners.contains(&me) => Some(RetireReason::NotOwner),
+    match orphan_reason(state, header) {
+        Some(DROPPED) => Some(RetireReason::Dropped),
         Some(_) => None,
+        None => {
+            let view = state.shard(shard_id)?;
+            if view.group.is_deleted() {
+                Some(RetireReason::GroupDeleted)
+            } else if !view.shard.owners.contains(&me) {
+                Some(RetireReason::NotOwner)
+            } else {
+                None
+            }
+        }
     }
 }
 
@@ -99,11 +110,7 @@ pub(crate) fn look(node: &Node, now: Instant) {
         let mut retiring = lock(&node.retirement.retiring);
         let mut next = BTreeMap::new();
         for (summary, header) in &files {
-            // Files that are no shard of this cluster are orphans: kept, never deleted.
-            if !is_cluster_shard(Some(&meta.state), header) {
-                continue;
-            }
-            if let Some(reason) = retire_reason(&meta.state, me, summary.shard_id) {
+            if let Some(reason) = retire_reason(&meta.state, me, header) {
                 let since = retiring.get(&summary.shard_id).map_or(now, |r: &Retiring| r.since);
                 next.insert(summary.shard_id, Retiring { since, reason, bytes: summary.size });
             }
@@ -135,9 +142,11 @@ mod tests {
     use super::*;
     use meta_model::{Command, TaskReason, TaskSpec};
 
-    /// Two data nodes, one database, one group of two shards (one on each node, RF 1).
+    /// A cluster with its identity, two data nodes, one database, one group of two shards (one on
+    /// each node, RF 1).
     fn state() -> MetaState {
         let mut state = crate::test_support::nodes_and_database(2);
+        state.apply(&Command::InitCluster { id: "c1".repeat(16) }).expect("identity");
         let create = Command::CreateShardGroup { database: "db".into(), retention_policy: "rp".into(), timestamp: 0 };
         state.apply(&create).expect("group");
         state
@@ -147,17 +156,28 @@ mod tests {
         state.shards_owned_by(node).next().expect("a shard")
     }
 
+    /// The header of shard `id`'s file as `state` would stamp it.
+    fn header(state: &MetaState, id: ShardId) -> ShardHeader {
+        ShardHeader::of(state, id).expect("a shard of the metadata")
+    }
+
     #[test]
     fn owned_shards_stay_and_others_retire_by_reason() {
         let mut state = state();
         let (mine, theirs) = (owned_by(&state, 1), owned_by(&state, 2));
-        assert_eq!(retire_reason(&state, 1, mine), None);
-        assert_eq!(retire_reason(&state, 1, theirs), Some(RetireReason::NotOwner));
-        assert_eq!(retire_reason(&state, 1, 999), None, "a shard not made yet as far as this metadata knows");
+        let (mine_header, theirs_header) = (header(&state, mine), header(&state, theirs));
+        assert_eq!(retire_reason(&state, 1, &mine_header), None);
+        assert_eq!(retire_reason(&state, 1, &theirs_header), Some(RetireReason::NotOwner));
+        let not_made_yet = ShardHeader { shard_id: 999, ..mine_header.clone() };
+        assert_eq!(retire_reason(&state, 1, &not_made_yet), None, "a number the metadata has not made: an orphan");
+        let foreign = ShardHeader { cluster_id: "another".into(), ..mine_header.clone() };
+        assert_eq!(retire_reason(&state, 1, &foreign), None, "another cluster's file: an orphan");
+        let mismatched = ShardHeader { database: "other".into(), ..mine_header.clone() };
+        assert_eq!(retire_reason(&state, 1, &mismatched), None, "a header that does not match: an orphan");
         state.apply(&Command::DropShard { shard_id: theirs }).expect("dropped");
-        assert_eq!(retire_reason(&state, 1, theirs), Some(RetireReason::Dropped));
+        assert_eq!(retire_reason(&state, 1, &theirs_header), Some(RetireReason::Dropped));
         state.apply(&Command::DeleteExpiredShardGroups { now: i64::MAX }).expect("nothing expires forever");
-        assert_eq!(retire_reason(&state, 1, mine), None);
+        assert_eq!(retire_reason(&state, 1, &mine_header), None);
     }
 
     #[test]
@@ -173,6 +193,6 @@ mod tests {
             reason: TaskReason::Operator,
         };
         state.apply(&Command::CreateCopyTasks { now: 1, tasks: vec![spec] }).expect("task");
-        assert_eq!(retire_reason(&state, 1, theirs), None, "the copy to node 1 is pending");
+        assert_eq!(retire_reason(&state, 1, &header(&state, theirs)), None, "the copy to node 1 is pending");
     }
 }

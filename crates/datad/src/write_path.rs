@@ -140,9 +140,11 @@ pub(crate) async fn write(node: &Arc<Node>, query: WriteQuery, body: Bytes) -> R
             .collect(),
         None => lines,
     };
-    let mut groups: Vec<ShardGroup> = policy.map(|p| p.live_groups().cloned().collect()).unwrap_or_default();
     let span = policy.map_or(0, |p| p.shard_group_duration);
-    if let Some(line) = beyond_group_bound(&lines, &groups, span, node.config.max_new_shard_groups) {
+    // Existing groups are found through the cached metadata's time index; the groups this write
+    // creates are kept aside (the cache lacks them until it is read again).
+    let existing = |t: Timestamp| meta.state.live_group_containing(&db, &rp, t);
+    if let Some(line) = beyond_group_bound(&lines, |t| existing(t).is_some(), span, node.config.max_new_shard_groups) {
         let message = format!(
             "line {line}: this write would create more than {} shard groups (one per {} of time its points \
              span outside existing groups; datad --max-new-shard-groups); nothing was written: split it",
@@ -152,42 +154,39 @@ pub(crate) async fn write(node: &Arc<Node>, query: WriteQuery, body: Bytes) -> R
         return Err(ApiError::bad_request("too_many_shard_groups", message));
     }
     let mut batches: BTreeMap<ShardId, Batch> = BTreeMap::new();
-    let mut groups_fetched = false;
+    let mut created: Vec<ShardGroup> = Vec::new();
     // Group slots whose creation the meta leader refused for the points' time, and why.
     let mut refused_slots: BTreeMap<i64, String> = BTreeMap::new();
     let slot_of = |t: Timestamp| t.div_euclid(i64::try_from(span).unwrap_or(i64::MAX).max(1));
     let mut stored: u64 = 0;
     for line in &lines {
-        let index = match groups.iter().position(|g| g.contains(line.timestamp)) {
-            Some(index) => index,
-            None => {
-                if let Some(reason) = refused_slots.get(&slot_of(line.timestamp)) {
-                    dropped.push(time_refused(line, reason));
+        let made_now = created.iter().position(|g| g.contains(line.timestamp));
+        let group = if let Some(index) = made_now {
+            &created[index]
+        } else if let Some(group) = existing(line.timestamp) {
+            group
+        } else {
+            if let Some(reason) = refused_slots.get(&slot_of(line.timestamp)) {
+                dropped.push(time_refused(line, reason));
+                continue;
+            }
+            let reply = match node.client.create_shard_group(&db, Some(&rp), line.timestamp).await {
+                Ok(reply) => reply,
+                Err(ClientError::Api { code, message, .. }) if TIME_REFUSALS.contains(&code.as_str()) => {
+                    dropped.push(time_refused(line, &message));
+                    refused_slots.insert(slot_of(line.timestamp), message);
                     continue;
                 }
-                let reply = match node.client.create_shard_group(&db, Some(&rp), line.timestamp).await {
-                    Ok(reply) => reply,
-                    Err(ClientError::Api { code, message, .. }) if TIME_REFUSALS.contains(&code.as_str()) => {
-                        dropped.push(time_refused(line, &message));
-                        refused_slots.insert(slot_of(line.timestamp), message);
-                        continue;
-                    }
-                    Err(error) => {
-                        return Err(meta_error(
-                            error,
-                            &format!("cannot create the shard group for line {}", line.number),
-                        ))
-                    }
-                };
-                if reply.created {
-                    tracing::info!(db, rp, shard_group = reply.shard_group.id, "shard group created");
+                Err(error) => {
+                    return Err(meta_error(error, &format!("cannot create the shard group for line {}", line.number)))
                 }
-                groups.push(reply.shard_group);
-                groups_fetched = true;
-                groups.len() - 1
+            };
+            if reply.created {
+                tracing::info!(db, rp, shard_group = reply.shard_group.id, "shard group created");
             }
+            created.push(reply.shard_group);
+            &created[created.len() - 1]
         };
-        let group = &groups[index];
         if group.shards.is_empty() || !group.contains(line.timestamp) {
             let message = format!("shard group {} cannot take line {}", group.id, line.number);
             return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "no_shard", message));
@@ -216,7 +215,7 @@ pub(crate) async fn write(node: &Arc<Node>, query: WriteQuery, body: Bytes) -> R
     let known =
         |meta: &CachedMetadata| batches.values().flat_map(|b| &b.owners).all(|&o| meta.state.data_node(o).is_some());
     let mut refreshed = false;
-    if groups_fetched || !known(&meta) {
+    if !created.is_empty() || !known(&meta) {
         if let Ok(fresh) = node.cache.refresh_within(&node.client, REFRESH_LIMIT).await {
             meta = fresh;
             refreshed = true;
@@ -266,11 +265,16 @@ fn time_refused(line: &Line<'_>, reason: &str) -> InvalidLine {
 /// The number of the first line whose point would need the `bound + 1`-th new shard group: lines
 /// outside every existing group, counted by the group-duration slot (`span` nanoseconds) they
 /// fall in. `None` when the write stays within the bound.
-fn beyond_group_bound(lines: &[Line<'_>], groups: &[ShardGroup], span: u64, bound: usize) -> Option<usize> {
+fn beyond_group_bound(
+    lines: &[Line<'_>],
+    in_group: impl Fn(Timestamp) -> bool,
+    span: u64,
+    bound: usize,
+) -> Option<usize> {
     let span = i64::try_from(span).ok().filter(|&s| s > 0)?;
     let mut slots = BTreeSet::new();
     for line in lines {
-        if groups.iter().any(|g| g.contains(line.timestamp)) {
+        if in_group(line.timestamp) {
             continue;
         }
         slots.insert(line.timestamp.div_euclid(span));
@@ -716,11 +720,10 @@ mod tests {
         let parsed = parse_lines(b"a v=1 0\na v=1 10\na v=1 3600\na v=1 7200\na v=1 7300\n", 0, Precision::Seconds);
         let lines = parsed.lines;
         let hour = 3_600_000_000_000u64;
-        assert_eq!(beyond_group_bound(&lines, &[], hour, 3), None, "three hours, three groups");
-        assert_eq!(beyond_group_bound(&lines, &[], hour, 2), Some(4), "line 4 needs a third group");
-        let existing =
-            ShardGroup { id: 1, start: 0, end: hour as i64, truncated_at: None, deleted_at: None, shards: vec![] };
-        assert_eq!(beyond_group_bound(&lines, &[existing], hour, 2), None, "hour 0 exists");
+        assert_eq!(beyond_group_bound(&lines, |_| false, hour, 3), None, "three hours, three groups");
+        assert_eq!(beyond_group_bound(&lines, |_| false, hour, 2), Some(4), "line 4 needs a third group");
+        let hour_zero = |t: i64| (0..hour as i64).contains(&t);
+        assert_eq!(beyond_group_bound(&lines, hour_zero, hour, 2), None, "hour 0 exists");
     }
 
     #[test]

@@ -67,6 +67,29 @@ fn create_shard_group(c: &mut Criterion) {
         let mut state = base.clone();
         b.iter(|| std::hint::black_box(state.apply(&command)).ok());
     });
+    // One policy with 20,000 hourly groups (two years and more): what a lookup by time and the
+    // sizing of a new group cost when a policy has many groups.
+    let (deep, hours) = (common::cluster(30, 1, 0), 20_000_i64);
+    let mut deep = deep;
+    for h in 0..hours {
+        let timestamp = common::EPOCH + h * HOUR as i64;
+        let create =
+            Command::CreateShardGroup { database: "db000".into(), retention_policy: "forever".into(), timestamp };
+        common::apply(&mut deep, &create);
+    }
+    group.bench_function("existing_group_20k_groups_one_policy", |b| {
+        let timestamp = common::EPOCH + hours / 2 * HOUR as i64;
+        let command =
+            Command::CreateShardGroup { database: "db000".into(), retention_policy: "forever".into(), timestamp };
+        let mut state = deep.clone();
+        b.iter(|| std::hint::black_box(state.apply(&command)).ok());
+    });
+    group.bench_function("new_group_20k_groups_one_policy", |b| {
+        let timestamp = common::EPOCH + hours * HOUR as i64;
+        let command =
+            Command::CreateShardGroup { database: "db000".into(), retention_policy: "forever".into(), timestamp };
+        b.iter_batched(|| deep.clone(), |mut state| state.apply(&command).map(|_| state), BatchSize::LargeInput);
+    });
     group.finish();
 }
 

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::database::Database;
 use crate::model::node::NodeId;
-use crate::model::shard_group::{ShardGroup, ShardGroupId, ShardId};
+use crate::model::shard_group::{ShardGroup, ShardGroupId, ShardId, Timestamp};
 use crate::model::task::{Task, TaskId};
 
 /// Where shards and groups live, and which shards each node owns.
@@ -16,6 +16,9 @@ pub(crate) struct Index {
     pub(crate) group_path: BTreeMap<ShardGroupId, (String, String)>,
     /// The shards each data node owns (in live and deleted groups alike).
     pub(crate) node_shards: BTreeMap<NodeId, BTreeSet<ShardId>>,
+    /// Each policy's groups by start time (database, then policy): truncated and deleted groups
+    /// included, so a lookup by time walks no more than the groups around that time.
+    pub(crate) group_times: BTreeMap<String, BTreeMap<String, BTreeSet<(Timestamp, ShardGroupId)>>>,
 }
 
 impl Index {
@@ -35,6 +38,8 @@ impl Index {
     /// Records a new group with its shards and owners.
     pub(crate) fn insert_group(&mut self, db: &str, rp: &str, group: &ShardGroup) {
         self.group_path.insert(group.id, (db.to_owned(), rp.to_owned()));
+        let times = self.group_times.entry(db.to_owned()).or_default().entry(rp.to_owned()).or_default();
+        times.insert((group.start, group.id));
         for shard in &group.shards {
             self.shard_group.insert(shard.id, group.id);
             for &owner in &shard.owners {
@@ -45,7 +50,19 @@ impl Index {
 
     /// Forgets a group, its shards and their ownership.
     pub(crate) fn remove_group(&mut self, group: &ShardGroup) {
-        self.group_path.remove(&group.id);
+        if let Some((db, rp)) = self.group_path.remove(&group.id) {
+            if let Some(policies) = self.group_times.get_mut(&db) {
+                if let Some(times) = policies.get_mut(&rp) {
+                    times.remove(&(group.start, group.id));
+                    if times.is_empty() {
+                        policies.remove(&rp);
+                    }
+                }
+                if policies.is_empty() {
+                    self.group_times.remove(&db);
+                }
+            }
+        }
         for shard in &group.shards {
             self.remove_shard(shard.id, &shard.owners);
         }
@@ -72,6 +89,32 @@ impl Index {
                 self.node_shards.remove(&node);
             }
         }
+    }
+
+    /// The groups of a policy by start time (empty when it has none).
+    pub(crate) fn group_times(
+        &self,
+        db: &str,
+        rp: &str,
+    ) -> impl DoubleEndedIterator<Item = (Timestamp, ShardGroupId)> + '_ {
+        self.group_times.get(db).and_then(|p| p.get(rp)).into_iter().flatten().copied()
+    }
+
+    /// The groups of a policy starting at or before `t`, latest first, and those starting after
+    /// it, earliest first.
+    pub(crate) fn groups_around(
+        &self,
+        db: &str,
+        rp: &str,
+        t: Timestamp,
+    ) -> (impl Iterator<Item = ShardGroupId> + '_, impl Iterator<Item = ShardGroupId> + '_) {
+        let times = self.group_times.get(db).and_then(|p| p.get(rp));
+        let before = times.into_iter().flat_map(move |s| s.range(..=(t, ShardGroupId::MAX)).rev().map(|&(_, id)| id));
+        let after = times
+            .into_iter()
+            .flat_map(move |s| s.range((t.saturating_add(1), 0)..).map(|&(_, id)| id))
+            .filter(move |_| t < Timestamp::MAX);
+        (before, after)
     }
 
     /// How many shards `node` owns.

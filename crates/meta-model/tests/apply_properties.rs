@@ -467,6 +467,19 @@ proptest! {
             if let Err(broken) = state.check_invariants() {
                 prop_assert!(false, "after {:?}: {}", command, broken);
             }
+            // The time index finds what a walk over every group finds.
+            for (db, database) in state.databases() {
+                for (rp, policy) in &database.retention_policies {
+                    for group in policy.shard_groups.values() {
+                        let end = group.effective_end();
+                        for t in [group.start.saturating_sub(1), group.start, end.saturating_sub(1), end, group.end] {
+                            let walked = policy.live_groups().find(|g| g.contains(t)).map(|g| g.id);
+                            let indexed = state.live_group_containing(db, rp, t).map(|g| g.id);
+                            prop_assert_eq!(indexed, walked, "group at {} of {}/{} after {:?}", t, db, rp, command);
+                        }
+                    }
+                }
+            }
             prop_assert!(state.next_node_id() >= before.next_node_id());
             prop_assert!(state.next_shard_group_id() >= before.next_shard_group_id());
             prop_assert!(state.next_shard_id() >= before.next_shard_id());

@@ -114,7 +114,7 @@ impl Node {
         let Command::CreateShardGroup { database, retention_policy, timestamp } = &**command else { return None };
         MetaService::read(self, |state, applied| {
             let policy = state.retention_policy(database, retention_policy)?;
-            if policy.live_groups().any(|group| group.contains(*timestamp)) {
+            if state.live_group_containing(database, retention_policy, *timestamp).is_some() {
                 return None;
             }
             let refusal = policy.check_point_time(*timestamp, facts.now, self.lifecycle.max_future()).err()?;

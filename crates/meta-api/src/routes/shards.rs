@@ -30,7 +30,7 @@ pub(crate) async fn create_shard_group<S: MetaService>(
     read_barrier(&*service, false).await?;
     let existing = service.read(|state, _| {
         let (_, policy) = resolve_policy(state, &request.database, request.retention_policy.as_deref())?;
-        let group = policy.live_groups().find(|g| g.contains(request.timestamp)).cloned();
+        let group = state.live_group_containing(&request.database, &policy.name, request.timestamp).cloned();
         Ok::<_, ApiError>((policy.name.clone(), group))
     })?;
     let retention_policy = match existing {

@@ -28,8 +28,8 @@ impl MetaState {
         timestamp: Timestamp,
     ) -> Result<Response, ApplyError> {
         check_timestamp(timestamp)?;
-        let policy = self.policy_ref(database, retention_policy)?;
-        let existing = policy.live_groups().find(|g| g.contains(timestamp)).cloned();
+        self.policy_ref(database, retention_policy)?;
+        let existing = self.live_group_containing(database, retention_policy, timestamp).cloned();
         let (group, created) = match existing {
             Some(group) => (group, false),
             None => (self.insert_group(database, retention_policy, timestamp)?, true),
@@ -52,8 +52,14 @@ impl MetaState {
         let mut due = Vec::new();
         for (db, database) in &self.databases {
             for (rp, policy) in &database.retention_policies {
-                let newest_end =
-                    policy.live_groups().filter(|g| g.start < g.effective_end()).map(ShardGroup::effective_end).max();
+                // Live groups with a range never overlap: the latest to start ends last.
+                let newest_end = self
+                    .index
+                    .group_times(db, rp)
+                    .rev()
+                    .filter_map(|(_, id)| policy.shard_groups.get(&id))
+                    .find(|g| accepts_points(g))
+                    .map(ShardGroup::effective_end);
                 if let Some(end) = newest_end.filter(|&end| from < end && end < to && end <= MAX_TIMESTAMP) {
                     due.push((db.clone(), rp.clone(), end));
                 }
@@ -206,7 +212,11 @@ impl MetaState {
         timestamp: Timestamp,
     ) -> Result<ShardGroup, ApplyError> {
         let policy = self.policy_ref(database, retention_policy)?;
-        let (start, end) = new_group_range(policy.live_groups(), timestamp, policy.shard_group_duration);
+        let (before, after) = self.index.groups_around(database, retention_policy, timestamp);
+        let live = |id| policy.shard_groups.get(&id).filter(|g| accepts_points(g));
+        let previous_end = before.filter_map(live).next().map(ShardGroup::effective_end);
+        let next_start = after.filter_map(live).next().map(|g| g.start);
+        let (start, end) = new_group_range(previous_end, next_start, timestamp, policy.shard_group_duration);
         let replicas = usize::try_from(policy.replication_factor).unwrap_or(usize::MAX).max(1);
         let candidates: Vec<Candidate<'_>> = self
             .data_nodes
@@ -350,6 +360,23 @@ impl MetaState {
     }
 }
 
+impl MetaState {
+    /// The live shard group of a policy whose accepting range holds `t`, found through the
+    /// policy's time index: the latest live group starting at or before `t` either holds it or
+    /// ends before it (live ranges never overlap).
+    pub fn live_group_containing(&self, database: &str, retention_policy: &str, t: Timestamp) -> Option<&ShardGroup> {
+        let policy = self.retention_policy(database, retention_policy)?;
+        let (before, _) = self.index.groups_around(database, retention_policy, t);
+        let latest = before.filter_map(|id| policy.shard_groups.get(&id)).find(|g| accepts_points(g))?;
+        latest.contains(t).then_some(latest)
+    }
+}
+
+/// Whether a group takes points at all: not deleted, and not truncated to nothing.
+fn accepts_points(group: &ShardGroup) -> bool {
+    !group.is_deleted() && group.start < group.effective_end()
+}
+
 fn check_timestamp(timestamp: Timestamp) -> Result<(), ApplyError> {
     if (MIN_TIMESTAMP..=MAX_TIMESTAMP).contains(&timestamp) {
         Ok(())
@@ -359,29 +386,20 @@ fn check_timestamp(timestamp: Timestamp) -> Result<(), ApplyError> {
 }
 
 /// The range of a new group for `t`: the `duration`-aligned window containing `t`, shrunk so it
-/// overlaps none of `groups` (none of which contains `t`). The result always contains `t`.
-fn new_group_range<'a>(
-    groups: impl Iterator<Item = &'a ShardGroup>,
+/// starts no earlier than `previous_end` (the end of the live group before `t`) and ends no later
+/// than `next_start` (the start of the live group after it). The result always contains `t`.
+fn new_group_range(
+    previous_end: Option<Timestamp>,
+    next_start: Option<Timestamp>,
     t: Timestamp,
     duration: u64,
 ) -> (Timestamp, Timestamp) {
     let d = i128::from(duration.max(1));
     let aligned = i128::from(t).div_euclid(d) * d;
     // After clamping both values fit in i64: MIN_TIMESTAMP <= start <= t < end <= i64::MAX.
-    let mut start = aligned.clamp(i128::from(MIN_TIMESTAMP), i128::from(t)) as i64;
-    let mut end = (aligned + d).clamp(i128::from(t) + 1, i128::from(i64::MAX)) as i64;
-    for group in groups {
-        let group_end = group.effective_end();
-        if group.start == group_end {
-            continue;
-        }
-        if group_end <= t {
-            start = start.max(group_end);
-        } else if group.start > t {
-            end = end.min(group.start);
-        }
-    }
-    (start, end)
+    let start = aligned.clamp(i128::from(MIN_TIMESTAMP), i128::from(t)) as i64;
+    let end = (aligned + d).clamp(i128::from(t) + 1, i128::from(i64::MAX)) as i64;
+    (previous_end.map_or(start, |e| start.max(e)), next_start.map_or(end, |s| end.min(s)))
 }
 
 #[cfg(test)]
@@ -389,44 +407,27 @@ mod tests {
     use super::*;
     use crate::model::duration::HOUR;
 
-    fn group(start: Timestamp, end: Timestamp, truncated_at: Option<Timestamp>) -> ShardGroup {
-        ShardGroup { id: 1, start, end, truncated_at, deleted_at: None, shards: Vec::new() }
-    }
-
     #[test]
     fn range_is_the_aligned_window() {
         let h = HOUR as i64;
-        assert_eq!(new_group_range([].iter(), 90 * 60 * 1_000_000_000, HOUR), (h, 2 * h));
-        assert_eq!(new_group_range([].iter(), -1, HOUR), (-h, 0));
-        assert_eq!(new_group_range([].iter(), 0, HOUR), (0, h));
+        assert_eq!(new_group_range(None, None, 90 * 60 * 1_000_000_000, HOUR), (h, 2 * h));
+        assert_eq!(new_group_range(None, None, -1, HOUR), (-h, 0));
+        assert_eq!(new_group_range(None, None, 0, HOUR), (0, h));
     }
 
     #[test]
-    fn range_starts_after_a_truncated_group() {
+    fn range_starts_after_the_previous_group_and_ends_before_the_next() {
         let h = HOUR as i64;
-        let truncated = group(0, h, Some(h / 2));
-        assert_eq!(new_group_range([truncated].iter(), h / 2, HOUR), (h / 2, h));
-    }
-
-    #[test]
-    fn range_ends_before_a_later_group() {
-        let h = HOUR as i64;
-        let later = group(h / 2, 3 * h / 2, None);
-        assert_eq!(new_group_range([later].iter(), 10, HOUR), (0, h / 2));
-    }
-
-    #[test]
-    fn range_ignores_groups_truncated_to_nothing() {
-        let h = HOUR as i64;
-        let empty = group(h / 2, h, Some(0));
-        assert_eq!(new_group_range([empty].iter(), h / 2, HOUR), (0, h));
+        assert_eq!(new_group_range(Some(h / 2), None, h / 2, HOUR), (h / 2, h));
+        assert_eq!(new_group_range(None, Some(h / 2), 10, HOUR), (0, h / 2));
+        assert_eq!(new_group_range(Some(-h), Some(2 * h), 10, HOUR), (0, h), "neighbours outside the window");
     }
 
     #[test]
     fn range_at_the_edges_of_time() {
-        let (start, end) = new_group_range([].iter(), MAX_TIMESTAMP, HOUR);
+        let (start, end) = new_group_range(None, None, MAX_TIMESTAMP, HOUR);
         assert!(start <= MAX_TIMESTAMP && MAX_TIMESTAMP < end);
-        let (start, end) = new_group_range([].iter(), MIN_TIMESTAMP, HOUR);
+        let (start, end) = new_group_range(None, None, MIN_TIMESTAMP, HOUR);
         assert!(start == MIN_TIMESTAMP && MIN_TIMESTAMP < end);
     }
 }
