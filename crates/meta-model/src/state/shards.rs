@@ -103,7 +103,9 @@ impl MetaState {
 
     pub(super) fn delete_expired_shard_groups(&mut self, now: Timestamp) -> Result<Response, ApplyError> {
         let mut deleted = Vec::new();
-        for policy in self.databases.values_mut().flat_map(|d| d.retention_policies.values_mut()) {
+        // Policies that keep data forever have nothing to expire.
+        let policies = self.databases.values_mut().flat_map(|d| d.retention_policies.values_mut());
+        for policy in policies.filter(|p| p.duration != 0) {
             let due: Vec<ShardGroupId> =
                 policy.live_groups().filter(|g| policy.is_expired(g, now)).map(|g| g.id).collect();
             for id in due {
