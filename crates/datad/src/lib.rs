@@ -30,6 +30,8 @@
 mod blocking;
 mod config;
 mod consistency;
+mod content_exchange;
+mod content_tree;
 mod copy_worker;
 mod error;
 mod fnv;

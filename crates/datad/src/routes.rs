@@ -10,13 +10,15 @@
 //! | `POST /internal/shards/{id}/append` | lines for this node's copy of a shard (no forwarding) |
 //! | `GET /shards/{id}` | the shard's bytes; `Range: bytes=START-END` gives `206` |
 //! | `GET /shards/{id}/digest?len=N` | `{size, len, checksum}` of the first `N` bytes |
+//! | `POST /shards/{id}/content` `{nodes: [[level, index], ...]}` | content digest (points, Merkle root) and the digests of those tree nodes |
+//! | `GET /shards/{id}/compare?peer=HOST:PORT` | where this copy and the peer's differ (time slices × series buckets) |
 //!
 //! Errors are `{"error": {"code": "...", "message": "..."}}`.
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -26,10 +28,11 @@ use serde::Deserialize;
 use tower_http::trace::TraceLayer;
 
 use meta_model::ShardId;
-use meta_wire::DataNodeStatus;
+use meta_wire::{CompareReply, ContentReply, DataNodeStatus};
 
 use crate::blocking::blocking;
 use crate::config::MAX_CHUNK_SIZE;
+use crate::content_exchange::{self, ContentRequest};
 use crate::error::{ApiError, DatadError};
 use crate::metadata_cache::CachedMetadata;
 use crate::metrics::Holdings;
@@ -44,9 +47,14 @@ use crate::write_path::{self, WriteQuery};
 /// Largest write or append body.
 pub const MAX_WRITE_BYTES: usize = 64 * 1024 * 1024;
 
-/// The routes peers use to copy shards: `GET /shards/{id}` and `GET /shards/{id}/digest`.
+/// The routes peers use to copy and compare shards: `GET /shards/{id}`, `GET
+/// /shards/{id}/digest` and `POST /shards/{id}/content`.
 pub fn peer_router(store: Arc<ShardStore>) -> Router {
-    Router::new().route("/shards/{id}", get(get_shard)).route("/shards/{id}/digest", get(get_digest)).with_state(store)
+    Router::new()
+        .route("/shards/{id}", get(get_shard))
+        .route("/shards/{id}/digest", get(get_digest))
+        .route("/shards/{id}/content", post(post_content))
+        .with_state(store)
 }
 
 /// Every route of a data node.
@@ -59,6 +67,7 @@ pub(crate) fn app(node: Arc<Node>) -> Router {
         .route("/metrics", get(metrics))
         .route("/write", post(write))
         .route("/internal/shards/{id}/append", post(append))
+        .route("/shards/{id}/compare", get(compare))
         .with_state(node)
         .merge(peer_router(store))
         .fallback(|| async { ApiError::not_found("not_found", "no such route") })
@@ -140,6 +149,7 @@ async fn status(State(node): State<Arc<Node>>) -> Json<DataNodeStatus> {
         reclaimable_bytes: reclaim::reclaimable_bytes(&node),
         handoff: node.handoff.reports(),
         orphans: orphans::orphans(&node.store, node.cache.current().as_ref().map(|m| &m.state)),
+        content: node.store.contents(),
         retiring: node.retirement.waiting(node.config.shard_delete_grace),
         deleted_shards: node.retirement.deleted().0,
         deleted_bytes: node.retirement.deleted().1,
@@ -333,6 +343,37 @@ async fn get_digest(
     let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
     let (summary, len, checksum) = blocking(move || store.digest(shard_id, query.len)).await?;
     Ok(Json(DigestReply { size: summary.size, len, checksum }))
+}
+
+async fn post_content(
+    State(store): State<Arc<ShardStore>>,
+    path: Result<Path<ShardId>, PathRejection>,
+    request: Result<Json<ContentRequest>, JsonRejection>,
+) -> Result<Json<ContentReply>, ApiError> {
+    let shard_id = shard_id(path)?;
+    let Json(request) = request.map_err(|e| ApiError::bad_request("invalid_body", e.body_text()))?;
+    let nodes = request.node_ids()?;
+    let (content, digests) = store.content(shard_id, &nodes).ok_or_else(|| {
+        ApiError::not_found("shard_not_found", format!("this node holds no copy of shard {shard_id}"))
+    })?;
+    Ok(Json(ContentReply { content, digests }))
+}
+
+/// Query of `GET /shards/{id}/compare`.
+#[derive(Debug, Deserialize)]
+struct CompareQuery {
+    /// The peer data node, `HOST:PORT`.
+    peer: String,
+}
+
+async fn compare(
+    State(node): State<Arc<Node>>,
+    path: Result<Path<ShardId>, PathRejection>,
+    query: Result<Query<CompareQuery>, QueryRejection>,
+) -> Result<Json<CompareReply>, ApiError> {
+    let shard_id = shard_id(path)?;
+    let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    content_exchange::compare(&node, shard_id, &query.peer).await.map(Json)
 }
 
 #[cfg(test)]

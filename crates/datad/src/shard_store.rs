@@ -28,8 +28,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use xxhash_rust::xxh3::Xxh3;
 
 use meta_model::ShardId;
-use meta_wire::{ShardReport, ShardSummary};
+use meta_wire::{ShardContent, ShardReport, ShardSummary};
 
+use crate::content_tree::{still_differing, ContentTree, LeafRange, NodeId};
 use crate::error::DatadError;
 use crate::frame;
 use crate::shard_file::{self, ShardHeader, MAGIC};
@@ -72,6 +73,8 @@ struct ShardFile {
     size: u64,
     digest: Xxh3,
     header: ShardHeader,
+    /// The digest of its points, independent of their order and duplicates.
+    content: ContentTree,
     /// Set once the file was deleted: an append that took this entry before must start anew.
     removed: bool,
 }
@@ -344,6 +347,7 @@ impl ShardStore {
                         size: start.len() as u64,
                         digest,
                         header: header.clone(),
+                        content: ContentTree::new(header.start, header.end),
                         removed: false,
                     };
                     let entry = Arc::new(Mutex::new(shard));
@@ -385,6 +389,9 @@ impl ShardStore {
         }
         shard.size += record.len() as u64;
         shard.digest.update(&record);
+        if let Err(error) = shard.content.insert_record(data) {
+            tracing::warn!(shard_id, %error, "a stored record is left out of the content digest");
+        }
         self.bump_inventory_version();
         Ok(ShardSummary { shard_id, size: shard.size, checksum: shard.digest.digest() })
     }
@@ -414,6 +421,41 @@ impl ShardStore {
         let entry = self.entry(shard_id)?;
         let shard = lock(&entry);
         Some(ShardSummary { shard_id, size: shard.size, checksum: shard.digest.digest() })
+    }
+
+    /// A shard's content digest and the digests of `nodes` of its tree (`None`: not held).
+    pub(crate) fn content(&self, shard_id: ShardId, nodes: &[NodeId]) -> Option<(ShardContent, Vec<u64>)> {
+        let entry = self.entry(shard_id)?;
+        let shard = lock(&entry);
+        let content = ShardContent { shard_id, points: shard.content.points(), root: shard.content.root() };
+        Some((content, nodes.iter().map(|&node| shard.content.digest(node)).collect()))
+    }
+
+    /// Of `nodes` of a shard's tree, those whose digest differs from `theirs` (see
+    /// [`still_differing`]); `None`: not held.
+    pub(crate) fn still_differing(&self, shard_id: ShardId, nodes: &[NodeId], theirs: &[u64]) -> Option<Vec<NodeId>> {
+        let entry = self.entry(shard_id)?;
+        let shard = lock(&entry);
+        Some(still_differing(&shard.content, nodes, theirs))
+    }
+
+    /// What leaf `index` of a shard's tree holds; `None`: not held.
+    pub(crate) fn leaf_range(&self, shard_id: ShardId, index: usize) -> Option<LeafRange> {
+        let entry = self.entry(shard_id)?;
+        let shard = lock(&entry);
+        Some(shard.content.leaf_range(index))
+    }
+
+    /// The content digest of every shard held: its distinct points and its root.
+    pub fn contents(&self) -> Vec<ShardContent> {
+        let shards = lock(&self.shards);
+        shards
+            .iter()
+            .map(|(&shard_id, entry)| {
+                let shard = lock(entry);
+                ShardContent { shard_id, points: shard.content.points(), root: shard.content.root() }
+            })
+            .collect()
     }
 
     /// Every shard held, by ID, with the header of its file.
@@ -529,8 +571,14 @@ impl ShardStore {
         let target = self.shard_path(shard_id);
         let mut shards = lock(&self.shards);
         let entry = shards.entry(shard_id).or_insert_with(|| {
-            let empty =
-                ShardFile { append: None, size: 0, digest: Xxh3::new(), header: expected.clone(), removed: false };
+            let empty = ShardFile {
+                append: None,
+                size: 0,
+                digest: Xxh3::new(),
+                header: expected.clone(),
+                content: ContentTree::new(expected.start, expected.end),
+                removed: false,
+            };
             Arc::new(Mutex::new(empty))
         });
         let mut shard = lock(entry);
@@ -587,23 +635,34 @@ fn read_shard_file(path: &Path) -> Result<ShardFile, DatadError> {
     digest.update(&magic);
     let mut valid = magic.len() as u64;
     let mut header: Option<ShardHeader> = None;
+    let mut content: Option<ContentTree> = None;
     let mut payload = Vec::new();
     while let Some(raw) = frame::read_next(&mut reader, &mut payload).map_err(DatadError::io("read", path))? {
-        if header.is_none() {
-            let parsed = shard_file::parse_header(&payload).map_err(|e| invalid(e.to_string()))?;
-            header = Some(parsed);
+        match content.as_mut() {
+            None => {
+                let parsed = shard_file::parse_header(&payload).map_err(|e| invalid(e.to_string()))?;
+                content = Some(ContentTree::new(parsed.start, parsed.end));
+                header = Some(parsed);
+            }
+            Some(content) => {
+                if let Err(error) = content.insert_record(&payload) {
+                    tracing::warn!(path = %path.display(), %error, "a stored record is left out of the content digest");
+                }
+            }
         }
         digest.update(&raw);
         digest.update(&payload);
         valid += (frame::HEADER_LEN + payload.len()) as u64;
     }
-    let header = header.ok_or_else(|| invalid(shard_file::LayoutError::BadHeader("missing".to_owned()).to_string()))?;
+    let (Some(header), Some(content)) = (header, content) else {
+        return Err(invalid(shard_file::LayoutError::BadHeader("missing".to_owned()).to_string()));
+    };
     if valid < total {
         tracing::warn!(path = %path.display(), cut = total - valid, "torn append cut off a shard file");
         let file = OpenOptions::new().write(true).open(path).map_err(DatadError::io("open", path))?;
         file.set_len(valid).and_then(|()| file.sync_all()).map_err(DatadError::io("truncate", path))?;
     }
-    Ok(ShardFile { append: None, size: valid, digest, header, removed: false })
+    Ok(ShardFile { append: None, size: valid, digest, header, content, removed: false })
 }
 
 /// Fsyncs a directory, making renames and new files in it durable.

@@ -11,8 +11,59 @@ pub struct ShardSummary {
     pub shard_id: ShardId,
     /// Bytes in its file.
     pub size: u64,
-    /// Digest of the whole file (FNV-1a 64 today).
+    /// Digest of the whole file (xxh3-64): equal files, equal bytes.
     pub checksum: u64,
+}
+
+/// The content digest of a shard on a data node: independent of the order its points arrived in,
+/// of duplicates and of the file layout (equal point sets, equal roots).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardContent {
+    /// The shard.
+    pub shard_id: ShardId,
+    /// Distinct points held.
+    pub points: u64,
+    /// Root of the shard's Merkle tree over time slices and series (0 when empty).
+    pub root: u64,
+}
+
+/// `GET /shards/{id}/content?nodes=LEVEL:INDEX,...` of a data node: its content digest of a shard
+/// and the digests of the tree nodes asked for (in the order asked).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContentReply {
+    /// The shard's content digest.
+    #[serde(flatten)]
+    pub content: ShardContent,
+    /// The digests of the nodes asked for.
+    pub digests: Vec<u64>,
+}
+
+/// Points of one time slice and series bucket of a shard, where two copies differ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DifferingRange {
+    /// Inclusive start of the time slice (nanoseconds).
+    pub start: i64,
+    /// Exclusive end of the time slice.
+    pub end: i64,
+    /// The series bucket (0..16, by a hash of the series key).
+    pub series_bucket: u32,
+}
+
+/// `GET /shards/{id}/compare?peer=HOST:PORT` of a data node: where its copy and the peer's differ.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompareReply {
+    /// This node's content digest of the shard.
+    pub ours: ShardContent,
+    /// The peer's.
+    pub theirs: ShardContent,
+    /// The peer compared with.
+    pub peer: String,
+    /// Whether both copies hold the same points.
+    pub consistent: bool,
+    /// Where they differ.
+    pub differing: Vec<DifferingRange>,
+    /// Digests the exchange asked the peer for (logarithmic in the tree's size per differing range).
+    pub digests_exchanged: u64,
 }
 
 /// `GET /status` of a data node.
@@ -45,6 +96,9 @@ pub struct DataNodeStatus {
     /// Shard files the cluster no longer keeps here, waiting out `--shard-delete-grace`.
     #[serde(default)]
     pub retiring: Vec<RetiringShard>,
+    /// The content digest of every shard held.
+    #[serde(default)]
+    pub content: Vec<ShardContent>,
     /// Shard files deleted since the node started.
     #[serde(default)]
     pub deleted_shards: u64,

@@ -29,7 +29,9 @@ pub use anti_entropy::{
     RepairRequest, ShardHealth, ShardReport, TaskProgress,
 };
 pub use backup::{decode_backup, encode_backup, Backup, BackupError, BackupHeader, BACKUP_FORMAT, BACKUP_VERSION};
-pub use data_node::{DataNodeStatus, RetireReason, RetiringShard, ShardSummary};
+pub use data_node::{
+    CompareReply, ContentReply, DataNodeStatus, DifferingRange, RetireReason, RetiringShard, ShardContent, ShardSummary,
+};
 use meta_model::{DataNode, MetaNode, NodeId, NodeState, ShardGroup, ShardGroupId, ShardId, Timestamp};
 pub use metadata::Metadata;
 

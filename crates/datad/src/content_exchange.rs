@@ -1,0 +1,93 @@
+//! Comparing this node's copy of a shard with a peer's by their content trees
+//! ([`crate::content_tree`]): the roots first, then, level by level, only the children of nodes
+//! that differ, one request per level, until the differing leaves (time slices × series buckets)
+//! are known. Copies that agree cost one digest.
+//!
+//! ```text
+//!  compare(shard, peer) ──► POST peer/shards/{id}/content {nodes: [root]}
+//!                       ◄── digests ── differ? ──► children of the differing nodes, next level …
+//!                       ──► leaves that differ: their time ranges and series buckets
+//! ```
+
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use meta_model::ShardId;
+use meta_wire::{CompareReply, ContentReply, DifferingRange};
+
+use crate::content_tree::{children_of, NodeId, DEPTH, LEAVES};
+use crate::error::ApiError;
+use crate::node::{peer_url, Node};
+
+/// Body of `POST /shards/{id}/content`: the tree nodes whose digests are wanted, as
+/// `[level, index]` pairs (level 0 is the root, 10 the leaves).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(crate) struct ContentRequest {
+    /// The nodes.
+    #[serde(default)]
+    pub(crate) nodes: Vec<(u32, usize)>,
+}
+
+impl ContentRequest {
+    /// The nodes, checked to exist in the tree.
+    pub(crate) fn node_ids(&self) -> Result<Vec<NodeId>, ApiError> {
+        self.nodes
+            .iter()
+            .map(|&(level, index)| {
+                if level > DEPTH || index >= 1 << level {
+                    let message =
+                        format!("nodes: no node {index} at level {level} (levels 0..={DEPTH}, 2^level nodes each)");
+                    return Err(ApiError::bad_request("invalid_node", message));
+                }
+                Ok(NodeId { level, index })
+            })
+            .collect()
+    }
+}
+
+/// Where this node's copy of `shard_id` and `peer`'s differ.
+pub(crate) async fn compare(node: &Node, shard_id: ShardId, peer: &str) -> Result<CompareReply, ApiError> {
+    let not_held = || ApiError::not_found("shard_not_found", format!("this node holds no copy of shard {shard_id}"));
+    let (ours, _) = node.store.content(shard_id, &[]).ok_or_else(not_held)?;
+    let first = ask(node, peer, shard_id, &[NodeId::ROOT]).await?;
+    let theirs = first.content;
+    let mut asked = 1;
+    let mut differing = if ours.root == theirs.root { Vec::new() } else { vec![NodeId::ROOT] };
+    while differing.first().is_some_and(|n| n.level < DEPTH) {
+        let nodes = children_of(&differing);
+        asked += nodes.len() as u64;
+        let reply = ask(node, peer, shard_id, &nodes).await?;
+        differing = node.store.still_differing(shard_id, &nodes, &reply.digests).ok_or_else(not_held)?;
+    }
+    let differing: Vec<DifferingRange> = differing
+        .iter()
+        .filter(|n| n.index < LEAVES)
+        .filter_map(|n| node.store.leaf_range(shard_id, n.index))
+        .map(|r| DifferingRange { start: r.start, end: r.end, series_bucket: r.series_bucket as u32 })
+        .collect();
+    Ok(CompareReply {
+        ours,
+        theirs,
+        peer: peer.to_owned(),
+        consistent: differing.is_empty() && ours.root == theirs.root,
+        differing,
+        digests_exchanged: asked,
+    })
+}
+
+/// The peer's digests of `nodes` of its tree of `shard_id`.
+async fn ask(node: &Node, peer: &str, shard_id: ShardId, nodes: &[NodeId]) -> Result<ContentReply, ApiError> {
+    let url = format!("{}/shards/{shard_id}/content", peer_url(peer));
+    let body = ContentRequest { nodes: nodes.iter().map(|n| (n.level, n.index)).collect() };
+    let failed = |what: String| ApiError::new(StatusCode::BAD_GATEWAY, "peer_failed", format!("{url}: {what}"));
+    let response = node.peers.post(&url).json(&body).send().await.map_err(|e| failed(e.to_string()))?;
+    if !response.status().is_success() {
+        let status = response.status();
+        return Err(failed(format!("{status}: {}", response.text().await.unwrap_or_default())));
+    }
+    let reply: ContentReply = response.json().await.map_err(|e| failed(e.to_string()))?;
+    if reply.digests.len() != nodes.len() {
+        return Err(failed(format!("{} digests for {} nodes", reply.digests.len(), nodes.len())));
+    }
+    Ok(reply)
+}

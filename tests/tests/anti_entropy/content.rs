@@ -1,0 +1,71 @@
+//! Content digests with real processes: two owners of a shard compare their copies by Merkle
+//! tree; equal copies agree on the root alone, and a record taken out of one copy's file (while
+//! its node is stopped) is found in the one time slice and series bucket it was in.
+
+use std::time::Duration;
+
+use cluster_harness::wait_for;
+use meta_wire::{CompareReply, ShardContent};
+
+use crate::support::{cluster_with_data_nodes, create_database, write_hours, FIRST_HOUR};
+
+/// The content digest the data node in `slot` reports for `shard`.
+async fn content(cluster: &cluster_harness::Cluster, slot: usize, shard: u64) -> Option<ShardContent> {
+    cluster.data_status(slot).await?.content.into_iter().find(|c| c.shard_id == shard)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owners_compare_copies_by_merkle_tree_and_find_the_range_one_lacks() {
+    let mut cluster = cluster_with_data_nodes(2, "", &[]).await;
+    create_database(&cluster, 2).await;
+    write_hours(&cluster, 0, 1, 200).await;
+    let shard = cluster.client().shards().await.expect("shards")[0].id;
+    let both = || async {
+        let (a, b) = (content(&cluster, 0, shard).await?, content(&cluster, 1, shard).await?);
+        (a.points == 200 && a == b).then_some(a)
+    };
+    let agreed = wait_for(Duration::from_secs(10), "both owners hold the 200 points", both).await;
+    let size_before =
+        cluster.data_status(1).await.and_then(|s| s.shards.iter().find(|s| s.shard_id == shard).map(|s| s.size));
+
+    let url = format!("http://{}/shards/{shard}/compare?peer={}", cluster.data_addr(0), cluster.data_addr(1));
+    let http = cluster.http.clone();
+    let compare = || async {
+        let answer = http.get(&url).send().await.expect("compare answered");
+        answer.json::<CompareReply>().await.expect("a comparison")
+    };
+    let same = compare().await;
+    assert!(same.consistent && same.differing.is_empty(), "{same:?}");
+    assert_eq!((same.digests_exchanged, same.ours, same.theirs), (1, agreed, agreed), "equal copies cost one digest");
+
+    // One more point, in its own write: one more record at the end of each copy's file.
+    let late = FIRST_HOUR + 1_800_000_000_000;
+    let url = format!("http://{}/write?db=db", cluster.data_addr(0));
+    let answer = cluster.http.post(&url).body(format!("mem,host=x free=1i {late}")).send().await.expect("write");
+    assert_eq!(answer.status().as_u16(), 204);
+    wait_for(Duration::from_secs(10), "both owners hold the new point", || async {
+        let b = content(&cluster, 1, shard).await?;
+        (b.points == 201).then_some(())
+    })
+    .await;
+    // Take that record out of the second owner's file while it is stopped.
+    cluster.kill_data_node(1);
+    let file = cluster.data_dir(1).join("shards").join(format!("{shard}.shard"));
+    let size_before = size_before.expect("the second owner reported the shard's size");
+    let handle = std::fs::OpenOptions::new().write(true).open(&file).expect("open the shard file");
+    handle.set_len(size_before).expect("cut the last record");
+    drop(handle);
+    cluster.restart_data_node(1);
+    wait_for(Duration::from_secs(20), "the second owner back without the point", || async {
+        (content(&cluster, 1, shard).await?.points == 200).then_some(())
+    })
+    .await;
+
+    let differ = compare().await;
+    assert!(!differ.consistent, "{differ:?}");
+    assert_eq!((differ.ours.points, differ.theirs.points), (201, 200), "{differ:?}");
+    assert_eq!(differ.differing.len(), 1, "one leaf holds the point: {differ:?}");
+    let range = differ.differing[0];
+    assert!(range.start <= late && late < range.end, "{range:?} holds {late}");
+    assert!(differ.digests_exchanged <= 21, "logarithmic: {} digests", differ.digests_exchanged);
+}
