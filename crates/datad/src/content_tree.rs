@@ -32,29 +32,29 @@ use xxhash_rust::xxh3::xxh3_64;
 use crate::line_protocol::canonical_series_key;
 
 /// Time slices of a shard's range.
-pub(crate) const TIME_SLICES: usize = 64;
+pub const TIME_SLICES: usize = 64;
 /// Series buckets of one time slice.
-pub(crate) const SERIES_BUCKETS: usize = 16;
+pub const SERIES_BUCKETS: usize = 16;
 /// Leaves of the tree (`TIME_SLICES × SERIES_BUCKETS`, a power of two).
-pub(crate) const LEAVES: usize = TIME_SLICES * SERIES_BUCKETS;
+pub const LEAVES: usize = TIME_SLICES * SERIES_BUCKETS;
 /// Levels below the root (`log2(LEAVES)`).
-pub(crate) const DEPTH: u32 = LEAVES.trailing_zeros();
+pub const DEPTH: u32 = LEAVES.trailing_zeros();
 
 /// A node of the tree: its level (0 = root, [`DEPTH`] = leaves) and its index within the level.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(crate) struct NodeId {
+pub struct NodeId {
     /// 0 for the root, [`DEPTH`] for the leaves.
-    pub(crate) level: u32,
+    pub level: u32,
     /// 0 ≤ index < 2^level.
-    pub(crate) index: usize,
+    pub index: usize,
 }
 
 impl NodeId {
     /// The root.
-    pub(crate) const ROOT: NodeId = NodeId { level: 0, index: 0 };
+    pub const ROOT: NodeId = NodeId { level: 0, index: 0 };
 
     /// Its two children (`None` for a leaf).
-    pub(crate) fn children(self) -> Option<[NodeId; 2]> {
+    pub fn children(self) -> Option<[NodeId; 2]> {
         (self.level < DEPTH).then(|| {
             let level = self.level + 1;
             [NodeId { level, index: 2 * self.index }, NodeId { level, index: 2 * self.index + 1 }]
@@ -69,18 +69,18 @@ impl NodeId {
 
 /// Which points a leaf holds: a time slice of the shard's range and a series bucket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct LeafRange {
+pub struct LeafRange {
     /// Inclusive start of the time slice.
-    pub(crate) start: Timestamp,
+    pub start: Timestamp,
     /// Exclusive end of the time slice.
-    pub(crate) end: Timestamp,
+    pub end: Timestamp,
     /// The series bucket (`series_bucket(series key)`).
-    pub(crate) series_bucket: usize,
+    pub series_bucket: usize,
 }
 
 /// The content digest of one shard's points.
 #[derive(Clone, Debug)]
-pub(crate) struct ContentTree {
+pub struct ContentTree {
     start: Timestamp,
     end: Timestamp,
     /// The distinct point hashes of each leaf (allocated when the leaf gets its first point).
@@ -93,11 +93,11 @@ pub(crate) struct ContentTree {
 /// A stored line that could not be read as `series fields timestamp`.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("not a stored line (series key, fields, timestamp): {0:?}")]
-pub(crate) struct NotAStoredLine(pub(crate) String);
+pub struct NotAStoredLine(pub String);
 
 impl ContentTree {
     /// An empty tree for a shard covering `[start, end)` (its group's range).
-    pub(crate) fn new(start: Timestamp, end: Timestamp) -> Self {
+    pub fn new(start: Timestamp, end: Timestamp) -> Self {
         ContentTree {
             start,
             end: end.max(start.saturating_add(1)),
@@ -113,7 +113,7 @@ impl ContentTree {
     /// # Errors
     /// [`NotAStoredLine`] for the first line that is not `series fields timestamp` (the lines
     /// before it are added).
-    pub(crate) fn insert_record(&mut self, record: &[u8]) -> Result<u64, NotAStoredLine> {
+    pub fn insert_record(&mut self, record: &[u8]) -> Result<u64, NotAStoredLine> {
         let mut new = 0;
         for line in record.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
             new += u64::from(self.insert_line(line)?);
@@ -125,7 +125,7 @@ impl ContentTree {
     ///
     /// # Errors
     /// [`NotAStoredLine`] if it is not `series fields timestamp`.
-    pub(crate) fn insert_line(&mut self, line: &[u8]) -> Result<bool, NotAStoredLine> {
+    pub fn insert_line(&mut self, line: &[u8]) -> Result<bool, NotAStoredLine> {
         let point = StoredPoint::parse(line)?;
         let series = canonical_series_key(point.series);
         let leaf = self.leaf_of(point.timestamp, &series);
@@ -145,22 +145,22 @@ impl ContentTree {
     }
 
     /// The digest of the whole content (0 when empty).
-    pub(crate) fn root(&self) -> u64 {
+    pub fn root(&self) -> u64 {
         self.nodes[1]
     }
 
     /// The digest of one node.
-    pub(crate) fn digest(&self, node: NodeId) -> u64 {
+    pub fn digest(&self, node: NodeId) -> u64 {
         self.nodes.get(node.slot()).copied().unwrap_or(0)
     }
 
     /// Distinct points held.
-    pub(crate) fn points(&self) -> u64 {
+    pub fn points(&self) -> u64 {
         self.points
     }
 
     /// What leaf `index` (0 ≤ index < [`LEAVES`]) holds.
-    pub(crate) fn leaf_range(&self, index: usize) -> LeafRange {
+    pub fn leaf_range(&self, index: usize) -> LeafRange {
         let slice = index / SERIES_BUCKETS;
         let span = i128::from(self.end) - i128::from(self.start);
         let at = |s: usize| {
@@ -181,7 +181,7 @@ impl ContentTree {
 }
 
 /// The series bucket of a (canonical) series key.
-pub(crate) fn series_bucket(series: &str) -> usize {
+pub fn series_bucket(series: &str) -> usize {
     (xxh3_64(series.as_bytes()) % SERIES_BUCKETS as u64) as usize
 }
 
@@ -197,7 +197,7 @@ fn combine(left: u64, right: u64) -> u64 {
 
 /// The children of `parents`, in order: the nodes whose digests the next round of an exchange
 /// asks the peer for.
-pub(crate) fn children_of(parents: &[NodeId]) -> Vec<NodeId> {
+pub fn children_of(parents: &[NodeId]) -> Vec<NodeId> {
     parents.iter().filter_map(|p| p.children()).flatten().collect()
 }
 
@@ -207,7 +207,7 @@ pub(crate) fn children_of(parents: &[NodeId]) -> Vec<NodeId> {
 /// Starting from the root when the roots differ and going down a level per round, the nodes left
 /// at [`DEPTH`] are the differing leaves: with `d` of them, at most `1 + 2 · d · DEPTH` digests
 /// change hands (a Merkle-tree exchange, as Cassandra's repair does it).
-pub(crate) fn still_differing(ours: &ContentTree, nodes: &[NodeId], theirs: &[u64]) -> Vec<NodeId> {
+pub fn still_differing(ours: &ContentTree, nodes: &[NodeId], theirs: &[u64]) -> Vec<NodeId> {
     nodes.iter().zip(theirs).filter(|(node, &digest)| ours.digest(**node) != digest).map(|(node, _)| *node).collect()
 }
 

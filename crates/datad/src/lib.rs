@@ -31,7 +31,7 @@ mod blocking;
 mod config;
 mod consistency;
 mod content_exchange;
-mod content_tree;
+pub mod content_tree;
 mod copy_worker;
 mod error;
 mod fnv;
