@@ -48,3 +48,4 @@ bench: prereqs
 	$(CARGO) bench -p meta-store
 	$(CARGO) bench -p ae-planner
 	$(CARGO) bench -p ae-service
+	$(CARGO) bench -p datad
