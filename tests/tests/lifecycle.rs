@@ -268,3 +268,86 @@ async fn data_nodes_delete_the_files_of_dropped_and_moved_shards_after_the_grace
     let status = cluster.data_status(target).await.expect("status");
     assert!(status.holds(kept.id) && status.retiring.is_empty() && status.deleted_shards == 0, "{status:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_copy_of_written_data_is_never_deleted() {
+    let grace = ["--shard-delete-grace", "1s"];
+    let (mut cluster, a) = cluster_with_one_data_node(&grace).await;
+    ok(&metactl(&cluster, &["create-database", "db", "--replication", "1"]).await);
+    let (status, text) = write(&cluster, a, "db=db", format!("cpu v=1 {}", meta_model::wall_clock())).await;
+    assert_eq!(status, 204, "{text}");
+    let shard = shards(&cluster).await.into_iter().find(|s| s.written).expect("the written shard");
+    let addr = cluster.data_addr(a).to_owned();
+    let file = cluster.data_dir(a).join("shards").join(format!("{}.shard", shard.id));
+
+    // remove-shard of the only owner of a shard with data is refused unless forced.
+    let refused = metactl(&cluster, &["remove-shard", &addr, &shard.id.to_string()]).await;
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && stderr.contains("last_owner"), "{stderr}");
+    ok(&metactl(&cluster, &["remove-shard", &addr, &shard.id.to_string(), "--force"]).await);
+    // Forced, the shard has no owner: its file is the only copy, and stays.
+    let kept_for = Duration::from_secs(4);
+    let until = std::time::Instant::now() + kept_for;
+    while std::time::Instant::now() < until {
+        let status = cluster.data_status(a).await.expect("status");
+        assert!(status.retiring.is_empty() && file.exists(), "{status:?}");
+        // Polling pace while the grace passes several times over.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // A second node gets a copy of another shard; the copy there is then cut short, and the
+    // first owner is removed: the first node keeps its file, saying why, since the new owner
+    // lacks points of it.
+    let b = cluster.start_data_node(&grace);
+    ok(&metactl(&cluster, &["add-data", cluster.data_addr(b)]).await);
+    wait_for(Duration::from_secs(20), "the second data node registered", || async {
+        cluster.data_status(b).await.filter(|s| s.registered).map(drop)
+    })
+    .await;
+    ok(&metactl(&cluster, &["create-database", "two", "--replication", "1"]).await);
+    let now = meta_model::wall_clock();
+    let (status, text) = write(&cluster, a, "db=two", format!("cpu,host=a v=1 {now}")).await;
+    assert_eq!(status, 204, "{text}");
+    let (moved, holder) = wait_for(Duration::from_secs(10), "the written shard of db two held", || async {
+        for shard in shards(&cluster).await.into_iter().filter(|s| s.database == "two") {
+            for slot in [a, b] {
+                if cluster.data_status(slot).await.is_some_and(|s| s.holds(shard.id)) {
+                    return Some((shard, slot));
+                }
+            }
+        }
+        None
+    })
+    .await;
+    let other = if holder == a { b } else { a };
+    let (from, to) = (cluster.data_addr(holder).to_owned(), cluster.data_addr(other).to_owned());
+    ok(&metactl(&cluster, &["copy-shard", &from, &to, &moved.id.to_string(), "--wait"]).await);
+    let size =
+        cluster.data_status(other).await.and_then(|s| s.shards.iter().find(|s| s.shard_id == moved.id).map(|s| s.size));
+    let (status, text) = write(&cluster, holder, "db=two", format!("cpu,host=a v=2 {}", now + 1)).await;
+    assert_eq!(status, 204, "{text}");
+    wait_for(Duration::from_secs(10), "both copies hold the second point", || async {
+        let content = cluster.data_status(other).await?.content.into_iter().find(|c| c.shard_id == moved.id)?;
+        (content.points == 2).then_some(())
+    })
+    .await;
+    cluster.kill_data_node(other);
+    let cut = cluster.data_dir(other).join("shards").join(format!("{}.shard", moved.id));
+    let handle = std::fs::OpenOptions::new().write(true).open(&cut).expect("open the copy");
+    handle.set_len(size.expect("the copy's size")).expect("cut the second point off the copy");
+    drop(handle);
+    cluster.restart_data_node(other);
+    wait_for(Duration::from_secs(20), "the second node back with one point", || async {
+        let content = cluster.data_status(other).await?.content.into_iter().find(|c| c.shard_id == moved.id)?;
+        (content.points == 1).then_some(())
+    })
+    .await;
+    ok(&metactl(&cluster, &["remove-shard", &from, &moved.id.to_string()]).await);
+    let kept = wait_for(Duration::from_secs(15), "the first node keeping its file, saying why", || async {
+        let status = cluster.data_status(holder).await?;
+        status.retiring.into_iter().find(|r| r.shard_id == moved.id && r.kept_because.is_some())
+    })
+    .await;
+    assert!(kept.kept_because.as_deref().is_some_and(|why| why.contains("lacks points")), "{kept:?}");
+    assert!(cluster.data_status(holder).await.expect("status").holds(moved.id));
+}

@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use meta_model::ShardId;
-use meta_wire::{CompareReply, ContentReply, DifferingRange};
+use meta_wire::{CompareReply, ContentReply, DifferingRange, ShardContent};
 
 use crate::content_tree::{children_of, NodeId, DEPTH, LEAVES};
 use crate::error::ApiError;
@@ -26,6 +26,9 @@ pub(crate) struct ContentRequest {
     /// The nodes.
     #[serde(default)]
     pub(crate) nodes: Vec<(u32, usize)>,
+    /// Leaves whose point hashes are wanted.
+    #[serde(default)]
+    pub(crate) leaves: Vec<usize>,
 }
 
 impl ContentRequest {
@@ -45,24 +48,45 @@ impl ContentRequest {
     }
 }
 
-/// Where this node's copy of `shard_id` and `peer`'s differ.
-pub(crate) async fn compare(node: &Node, shard_id: ShardId, peer: &str) -> Result<CompareReply, ApiError> {
-    let not_held = || ApiError::not_found("shard_not_found", format!("this node holds no copy of shard {shard_id}"));
-    let (ours, _) = node.store.content(shard_id, &[]).ok_or_else(not_held)?;
-    let first = ask(node, peer, shard_id, &[NodeId::ROOT]).await?;
-    let theirs = first.content;
+/// The leaves where this node's tree of `shard_id` and `peer`'s differ, with both content
+/// digests and the digests asked for.
+struct Exchange {
+    ours: ShardContent,
+    theirs: ShardContent,
+    leaves: Vec<usize>,
+    asked: u64,
+}
+
+fn not_held(shard_id: ShardId) -> ApiError {
+    ApiError::not_found("shard_not_found", format!("this node holds no copy of shard {shard_id}"))
+}
+
+async fn exchange(node: &Node, shard_id: ShardId, peer: &str) -> Result<Exchange, ApiError> {
+    let (ours, _, _) = node.store.content(shard_id, &[], &[]).ok_or_else(|| not_held(shard_id))?;
+    let theirs = ask(node, peer, shard_id, &ContentRequest::default()).await?.content;
     let mut asked = 1;
     let mut differing = if ours.root == theirs.root { Vec::new() } else { vec![NodeId::ROOT] };
     while differing.first().is_some_and(|n| n.level < DEPTH) {
         let nodes = children_of(&differing);
         asked += nodes.len() as u64;
-        let reply = ask(node, peer, shard_id, &nodes).await?;
-        differing = node.store.still_differing(shard_id, &nodes, &reply.digests).ok_or_else(not_held)?;
+        let request = ContentRequest { nodes: nodes.iter().map(|n| (n.level, n.index)).collect(), leaves: Vec::new() };
+        let reply = ask(node, peer, shard_id, &request).await?;
+        if reply.digests.len() != nodes.len() {
+            let message = format!("{peer}: {} digests for {} nodes", reply.digests.len(), nodes.len());
+            return Err(ApiError::new(StatusCode::BAD_GATEWAY, "peer_failed", message));
+        }
+        differing = node.store.still_differing(shard_id, &nodes, &reply.digests).ok_or_else(|| not_held(shard_id))?;
     }
-    let differing: Vec<DifferingRange> = differing
+    let leaves = differing.iter().map(|n| n.index).filter(|&i| i < LEAVES).collect();
+    Ok(Exchange { ours, theirs, leaves, asked })
+}
+
+/// Where this node's copy of `shard_id` and `peer`'s differ.
+pub(crate) async fn compare(node: &Node, shard_id: ShardId, peer: &str) -> Result<CompareReply, ApiError> {
+    let Exchange { ours, theirs, leaves, asked } = exchange(node, shard_id, peer).await?;
+    let differing: Vec<DifferingRange> = leaves
         .iter()
-        .filter(|n| n.index < LEAVES)
-        .filter_map(|n| node.store.leaf_range(shard_id, n.index))
+        .filter_map(|&leaf| node.store.leaf_range(shard_id, leaf))
         .map(|r| DifferingRange { start: r.start, end: r.end, series_bucket: r.series_bucket as u32 })
         .collect();
     Ok(CompareReply {
@@ -75,19 +99,30 @@ pub(crate) async fn compare(node: &Node, shard_id: ShardId, peer: &str) -> Resul
     })
 }
 
-/// The peer's digests of `nodes` of its tree of `shard_id`.
-async fn ask(node: &Node, peer: &str, shard_id: ShardId, nodes: &[NodeId]) -> Result<ContentReply, ApiError> {
+/// Whether `peer`'s copy of `shard_id` holds every point of this node's: the trees are compared,
+/// then the point hashes of the differing leaves.
+pub(crate) async fn covered_by(node: &Node, shard_id: ShardId, peer: &str) -> Result<bool, ApiError> {
+    let Exchange { leaves, .. } = exchange(node, shard_id, peer).await?;
+    if leaves.is_empty() {
+        return Ok(true);
+    }
+    let reply = ask(node, peer, shard_id, &ContentRequest { nodes: Vec::new(), leaves: leaves.clone() }).await?;
+    let (_, _, ours) = node.store.content(shard_id, &[], &leaves).ok_or_else(|| not_held(shard_id))?;
+    if reply.leaf_points.len() != leaves.len() {
+        return Ok(false);
+    }
+    // Both lists are sorted: ours ⊆ theirs, leaf by leaf.
+    Ok(ours.iter().zip(&reply.leaf_points).all(|(ours, theirs)| ours.iter().all(|h| theirs.binary_search(h).is_ok())))
+}
+
+/// What `peer` answers for its tree of `shard_id`.
+async fn ask(node: &Node, peer: &str, shard_id: ShardId, request: &ContentRequest) -> Result<ContentReply, ApiError> {
     let url = format!("{}/shards/{shard_id}/content", peer_url(peer));
-    let body = ContentRequest { nodes: nodes.iter().map(|n| (n.level, n.index)).collect() };
     let failed = |what: String| ApiError::new(StatusCode::BAD_GATEWAY, "peer_failed", format!("{url}: {what}"));
-    let response = node.peers.post(&url).json(&body).send().await.map_err(|e| failed(e.to_string()))?;
+    let response = node.peers.post(&url).json(request).send().await.map_err(|e| failed(e.to_string()))?;
     if !response.status().is_success() {
         let status = response.status();
         return Err(failed(format!("{status}: {}", response.text().await.unwrap_or_default())));
     }
-    let reply: ContentReply = response.json().await.map_err(|e| failed(e.to_string()))?;
-    if reply.digests.len() != nodes.len() {
-        return Err(failed(format!("{} digests for {} nodes", reply.digests.len(), nodes.len())));
-    }
-    Ok(reply)
+    response.json().await.map_err(|e| failed(e.to_string()))
 }

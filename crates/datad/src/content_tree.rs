@@ -154,6 +154,15 @@ impl ContentTree {
         self.nodes.get(node.slot()).copied().unwrap_or(0)
     }
 
+    /// The hashes of the distinct points of leaf `index`, sorted (empty for an empty leaf or an
+    /// index past the leaves).
+    pub fn leaf_points(&self, index: usize) -> Vec<u64> {
+        let mut hashes: Vec<u64> =
+            self.leaves.get(index).and_then(Option::as_ref).into_iter().flatten().copied().collect();
+        hashes.sort_unstable();
+        hashes
+    }
+
     /// Distinct points held.
     pub fn points(&self) -> u64 {
         self.points

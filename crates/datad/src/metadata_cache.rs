@@ -2,6 +2,7 @@
 //! `GET /v1/metadata?index=N&wait=30s` (the call returns as soon as the index moves past `N`).
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -29,6 +30,10 @@ pub(crate) struct MetadataCache {
     current: RwLock<Option<Arc<CachedMetadata>>>,
     /// Shards this node marked written, until the metadata it caches says so itself.
     marked: Mutex<BTreeSet<ShardId>>,
+    /// Moves on each time the metadata stops continuing what was cached: another cluster's, or a
+    /// lower index (the meta cluster was rebuilt or restored from a backup). Whatever was judged
+    /// from the earlier metadata is judged again.
+    lineage: AtomicU64,
 }
 
 impl MetadataCache {
@@ -37,13 +42,35 @@ impl MetadataCache {
         self.current.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
-    /// Keeps `reply` unless the cache already holds a newer index; returns the current metadata.
+    /// Installs `reply` unless it is the cached metadata again; returns the current metadata.
+    ///
+    /// Metadata read linearizably never goes back: a lower index, or another cluster's identity,
+    /// means the meta cluster was rebuilt or restored. It replaces the cache all the same (the
+    /// old one describes a cluster that is gone), and the lineage moves on.
     pub(crate) fn install(&self, reply: MetadataReply<'static>) -> Arc<CachedMetadata> {
         let mut current = self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let state = reply.metadata.into_state();
         match current.as_ref() {
-            Some(cached) if cached.index > reply.index => Arc::clone(cached),
-            _ => {
-                let fresh = Arc::new(CachedMetadata { index: reply.index, state: reply.metadata.into_state() });
+            Some(cached) if cached.index == reply.index && cached.state.cluster() == state.cluster() => {
+                Arc::clone(cached)
+            }
+            previous => {
+                // A cluster that gets its identity (none before) continues; one that changes it or
+                // loses it does not.
+                let other_cluster =
+                    |c: &CachedMetadata| c.state.cluster().is_some() && c.state.cluster() != state.cluster();
+                if let Some(cached) = previous.filter(|c| c.index > reply.index || other_cluster(c)) {
+                    self.lineage.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(
+                        cached_index = cached.index,
+                        index = reply.index,
+                        cached_cluster = ?cached.state.cluster().map(|c| &c.id),
+                        cluster = ?state.cluster().map(|c| &c.id),
+                        "the meta cluster's metadata no longer continues what this node cached (rebuilt or \
+                         restored): taken as it is now"
+                    );
+                }
+                let fresh = Arc::new(CachedMetadata { index: reply.index, state });
                 // What the metadata now says itself need not be remembered any more.
                 let mut marked = self.marked.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 marked.retain(|&id| fresh.state.shard(id).is_none() || !fresh.state.is_written(id));
@@ -51,6 +78,12 @@ impl MetadataCache {
                 fresh
             }
         }
+    }
+
+    /// How many times the metadata stopped continuing what was cached (see
+    /// [`MetadataCache::install`]).
+    pub(crate) fn lineage(&self) -> u64 {
+        self.lineage.load(Ordering::Relaxed)
     }
 
     /// Of `shards` (about to be written), those not known to be marked written: unmarked in
@@ -114,5 +147,34 @@ impl MetadataCache {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use meta_model::{Command, MetaState};
+    use meta_wire::{Metadata, MetadataReply};
+
+    use super::*;
+
+    /// A reply at `index` of a cluster whose identity is `id` (32 hex digits made of it).
+    fn reply(index: u64, id: &str) -> MetadataReply<'static> {
+        let mut state = MetaState::new();
+        state.apply(&Command::InitCluster { id: id.repeat(32 / id.len()) }).expect("identity");
+        MetadataReply { index, metadata: Metadata::of(&state).into_owned() }
+    }
+
+    #[test]
+    fn metadata_that_does_not_continue_the_cache_replaces_it_and_moves_the_lineage() {
+        let cache = MetadataCache::default();
+        cache.install(reply(10, "a"));
+        cache.install(reply(12, "a"));
+        assert_eq!((cache.lineage(), cache.current().map(|c| c.index)), (0, Some(12)), "it continues");
+        cache.install(reply(3, "a"));
+        assert_eq!((cache.lineage(), cache.current().map(|c| c.index)), (1, Some(3)), "a lower index: restored");
+        cache.install(reply(20, "b"));
+        assert_eq!((cache.lineage(), cache.current().map(|c| c.index)), (2, Some(20)), "another cluster: rebuilt");
+        cache.install(reply(20, "b"));
+        assert_eq!(cache.lineage(), 2, "the same metadata again changes nothing");
     }
 }

@@ -3,15 +3,17 @@
 //! decides). Identifiers are never trusted alone: a shard number names a file of this cluster's
 //! shard only when the file's header says so.
 
-use meta_model::MetaState;
+use std::collections::BTreeSet;
+
+use meta_model::{MetaState, ShardId};
 use meta_wire::OrphanShardFile;
 
 use crate::shard_file::ShardHeader;
 use crate::shard_store::ShardStore;
 
-/// Why a file is no live shard of this cluster that is not retired (see [`orphan_reason`]): a
-/// shard of this cluster that the metadata dropped (its ID is below the shard counter, and IDs
-/// are never reused): not an orphan, its file is deleted after the grace (`retire.rs`).
+/// Why a file is no shard of the metadata (see [`orphan_reason`]): a shard of this cluster that
+/// the metadata dropped (its ID is below the shard counter, and IDs are never reused). Its file is
+/// deleted after the grace when this node saw the drop (`retire.rs`); kept as an orphan otherwise.
 pub(crate) const DROPPED: &str = "dropped";
 
 /// Why a file with `header` is no shard of the cluster `state` describes (`None`: it is one):
@@ -38,9 +40,13 @@ pub(crate) fn is_cluster_shard(state: Option<&MetaState>, header: &ShardHeader) 
 }
 
 /// The orphan files of `store` by the metadata `state`: files whose header does not name one of
-/// its shards (dropped shards aside: they are retiring), and the files the store could not take
-/// at all.
-pub(crate) fn orphans(store: &ShardStore, state: Option<&MetaState>) -> Vec<OrphanShardFile> {
+/// its shards (dropped shards listed in `retiring` aside: they wait for deletion), and the files
+/// the store could not take at all.
+pub(crate) fn orphans(
+    store: &ShardStore,
+    state: Option<&MetaState>,
+    retiring: &BTreeSet<ShardId>,
+) -> Vec<OrphanShardFile> {
     let mut orphans: Vec<OrphanShardFile> = store
         .unusable()
         .into_iter()
@@ -48,7 +54,8 @@ pub(crate) fn orphans(store: &ShardStore, state: Option<&MetaState>) -> Vec<Orph
         .collect();
     if let Some(state) = state {
         for (summary, header) in store.files() {
-            if let Some(reason) = orphan_reason(state, &header).filter(|&reason| reason != DROPPED) {
+            let waits = retiring.contains(&summary.shard_id);
+            if let Some(reason) = orphan_reason(state, &header).filter(|&reason| reason != DROPPED || !waits) {
                 orphans.push(OrphanShardFile {
                     name: format!("{}.shard", summary.shard_id),
                     shard_id: Some(summary.shard_id),

@@ -101,7 +101,7 @@ async fn heartbeat_until_refused(node: &Node, node_id: NodeId) -> String {
             inventory_version: version,
             inventory: full.then(|| inventory.clone()),
             handoff: node.handoff.reports(),
-            orphans: crate::orphans::orphans(&node.store, meta.as_ref().map(|m| &m.state)),
+            orphans: crate::orphans::orphans(&node.store, meta.as_ref().map(|m| &m.state), &node.retirement.retiring()),
         };
         match node.client.heartbeat(node_id, &request).await {
             Ok(reply) => {

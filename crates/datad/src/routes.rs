@@ -10,7 +10,7 @@
 //! | `POST /internal/shards/{id}/append` | lines for this node's copy of a shard (no forwarding) |
 //! | `GET /shards/{id}` | the shard's bytes; `Range: bytes=START-END` gives `206` |
 //! | `GET /shards/{id}/digest?len=N` | `{size, len, checksum}` of the first `N` bytes |
-//! | `POST /shards/{id}/content` `{nodes: [[level, index], ...]}` | content digest (points, Merkle root) and the digests of those tree nodes |
+//! | `POST /shards/{id}/content` `{nodes: [[level, index], ...], leaves: [...]}` | content digest (points, Merkle root), the digests of those tree nodes, the point hashes of those leaves |
 //! | `GET /shards/{id}/compare?peer=HOST:PORT` | where this copy and the peer's differ (time slices × series buckets) |
 //!
 //! Errors are `{"error": {"code": "...", "message": "..."}}`.
@@ -110,7 +110,11 @@ async fn metrics(State(node): State<Arc<Node>>) -> Result<Response, ApiError> {
         metadata_index: node.cache.current().map_or(0, |m| m.index),
         handoff: node.handoff.reports(),
         orphans: {
-            let orphans = orphans::orphans(&node.store, node.cache.current().as_ref().map(|m| &m.state));
+            let orphans = orphans::orphans(
+                &node.store,
+                node.cache.current().as_ref().map(|m| &m.state),
+                &node.retirement.retiring(),
+            );
             (orphans.len() as u64, orphans.iter().map(|o| o.bytes).sum())
         },
         retiring: {
@@ -148,7 +152,11 @@ async fn status(State(node): State<Arc<Node>>) -> Json<DataNodeStatus> {
         running_tasks: node.running_tasks(),
         reclaimable_bytes: reclaim::reclaimable_bytes(&node),
         handoff: node.handoff.reports(),
-        orphans: orphans::orphans(&node.store, node.cache.current().as_ref().map(|m| &m.state)),
+        orphans: orphans::orphans(
+            &node.store,
+            node.cache.current().as_ref().map(|m| &m.state),
+            &node.retirement.retiring(),
+        ),
         content: node.store.contents(),
         retiring: node.retirement.waiting(node.config.shard_delete_grace),
         deleted_shards: node.retirement.deleted().0,
@@ -353,10 +361,10 @@ async fn post_content(
     let shard_id = shard_id(path)?;
     let Json(request) = request.map_err(|e| ApiError::bad_request("invalid_body", e.body_text()))?;
     let nodes = request.node_ids()?;
-    let (content, digests) = store.content(shard_id, &nodes).ok_or_else(|| {
+    let (content, digests, leaf_points) = store.content(shard_id, &nodes, &request.leaves).ok_or_else(|| {
         ApiError::not_found("shard_not_found", format!("this node holds no copy of shard {shard_id}"))
     })?;
-    Ok(Json(ContentReply { content, digests }))
+    Ok(Json(ContentReply { content, digests, leaf_points }))
 }
 
 /// Query of `GET /shards/{id}/compare`.

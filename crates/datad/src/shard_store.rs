@@ -423,12 +423,19 @@ impl ShardStore {
         Some(ShardSummary { shard_id, size: shard.size, checksum: shard.digest.digest() })
     }
 
-    /// A shard's content digest and the digests of `nodes` of its tree (`None`: not held).
-    pub(crate) fn content(&self, shard_id: ShardId, nodes: &[NodeId]) -> Option<(ShardContent, Vec<u64>)> {
+    /// A shard's content digest, the digests of `nodes` of its tree and the point hashes of
+    /// `leaves` (`None`: not held).
+    pub(crate) fn content(
+        &self,
+        shard_id: ShardId,
+        nodes: &[NodeId],
+        leaves: &[usize],
+    ) -> Option<(ShardContent, Vec<u64>, Vec<Vec<u64>>)> {
         let entry = self.entry(shard_id)?;
         let shard = lock(&entry);
         let content = ShardContent { shard_id, points: shard.content.points(), root: shard.content.root() };
-        Some((content, nodes.iter().map(|&node| shard.content.digest(node)).collect()))
+        let digests = nodes.iter().map(|&node| shard.content.digest(node)).collect();
+        Some((content, digests, leaves.iter().map(|&leaf| shard.content.leaf_points(leaf)).collect()))
     }
 
     /// Of `nodes` of a shard's tree, those whose digest differs from `theirs` (see

@@ -432,9 +432,11 @@ impl Client {
         self.write(Method::POST, &format!("/v1/shards/{shard}/owners"), Some(&AddOwnerRequest { node_id })).await
     }
 
-    /// Stops a data node owning a shard (`remove-shard`).
-    pub async fn remove_shard_owner(&self, shard: ShardId, node_id: NodeId) -> Result<(), ClientError> {
-        self.write::<(), _>(Method::DELETE, &format!("/v1/shards/{shard}/owners/{node_id}"), None).await
+    /// Stops a data node owning a shard (`remove-shard`); refused (`last_owner`) for the only
+    /// owner of a shard that holds data unless `force`.
+    pub async fn remove_shard_owner(&self, shard: ShardId, node_id: NodeId, force: bool) -> Result<(), ClientError> {
+        let path = format!("/v1/shards/{shard}/owners/{node_id}{}", if force { "?force=true" } else { "" });
+        self.write::<(), _>(Method::DELETE, &path, None).await
     }
 
     /// Truncates the current shard groups at now + `delay` (e.g. `1m`).

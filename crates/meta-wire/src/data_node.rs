@@ -36,6 +36,9 @@ pub struct ContentReply {
     pub content: ShardContent,
     /// The digests of the nodes asked for.
     pub digests: Vec<u64>,
+    /// The sorted point hashes of each leaf asked for.
+    #[serde(default)]
+    pub leaf_points: Vec<Vec<u64>>,
 }
 
 /// Points of one time slice and series bucket of a shard, where two copies differ.
@@ -133,6 +136,9 @@ pub struct RetiringShard {
     pub bytes: u64,
     /// Milliseconds until it is deleted (0: at the next look, unless a copy holds it).
     pub delete_in_ms: u64,
+    /// Why it is kept although its time is up (e.g. no owner holds every point of this copy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept_because: Option<String>,
 }
 
 impl DataNodeStatus {

@@ -290,6 +290,17 @@ pub struct ReadQuery {
     pub stale: bool,
 }
 
+/// Query of `DELETE /v1/shards/{id}/owners/{node}` (`remove-shard`).
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveOwnerQuery {
+    /// Remove the last owner of a shard that holds data all the same (its copy then has no owner:
+    /// the data node keeps the file, but nothing serves or repairs it).
+    #[serde(default)]
+    pub force: bool,
+}
+
 /// Query of `DELETE /v1/data-nodes/{id}`.
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[derive(Clone, Debug, Default, Deserialize)]

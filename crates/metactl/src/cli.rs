@@ -139,12 +139,17 @@ pub enum CtlCommand {
         #[arg(long)]
         delay: Option<String>,
     },
-    /// Remove a shard from a data node (the node stops owning it).
+    /// Remove a shard from a data node (the node stops owning it; its file is deleted once
+    /// another owner holds every point of it). Refused for the only owner of a shard with data.
     RemoveShard {
         /// The node's ID or address.
         node: String,
         /// The shard ID.
         shard: u64,
+        /// Remove the only owner of a shard with data all the same (the data is left without an
+        /// owner; the node keeps its file).
+        #[arg(long)]
+        force: bool,
     },
     /// Anti-entropy: under-replicated, missing and unrecoverable shards, and repairs in flight.
     Entropy {

@@ -183,9 +183,9 @@ pub async fn run(cli: Cli) -> Result<String, CtlError> {
                 format_rfc3339(reply.truncated_at)
             ))
         }
-        CtlCommand::RemoveShard { node, shard } => {
+        CtlCommand::RemoveShard { node, shard, force } => {
             let target = resolve_node(&client, &node).await?;
-            client.remove_shard_owner(shard, target.id).await?;
+            client.remove_shard_owner(shard, target.id, force).await?;
             done(json, format!("Removed shard {shard} from data node {} at {}\n", target.id, target.tcp_addr))
         }
         CtlCommand::Entropy { action } => match action {

@@ -15,9 +15,9 @@ use crate::error::{duration_field, ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::routes::{propose, read_barrier};
 use crate::service::MetaService;
 use meta_wire::{
-    AddOwnerRequest, CreateShardGroupRequest, ErrorReply, GroupStatus, MarkWrittenRequest, ReadQuery, ShardGroupList,
-    ShardGroupReply, ShardGroupsQuery, ShardInfo, ShardList, ShardOwner, TruncateReply, TruncateShardsRequest,
-    MAX_MARKED_SHARDS,
+    AddOwnerRequest, CreateShardGroupRequest, ErrorReply, GroupStatus, MarkWrittenRequest, ReadQuery, RemoveOwnerQuery,
+    ShardGroupList, ShardGroupReply, ShardGroupsQuery, ShardInfo, ShardList, ShardOwner, TruncateReply,
+    TruncateShardsRequest, MAX_MARKED_SHARDS,
 };
 
 /// `POST /v1/shard-groups`: the group covering a timestamp, created on demand (idempotent).
@@ -218,11 +218,31 @@ pub(crate) async fn mark_written<S: MetaService>(
 }
 
 /// `DELETE /v1/shards/{id}/owners/{node}` (`remove-shard`).
-#[utoipa::path(delete, path = "/v1/shards/{id}/owners/{node}", tag = "shards", params(("id" = u64, Path, description = "Shard ID"), ("node" = u64, Path, description = "Owner node ID")), responses((status = 204, description = "Removed"), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
+/// Refused (`409 last_owner`) when `node` is the only owner of a shard that holds data, unless
+/// `force=true`: its data would have no owner left.
+#[utoipa::path(delete, path = "/v1/shards/{id}/owners/{node}", tag = "shards", params(("id" = u64, Path, description = "Shard ID"), ("node" = u64, Path, description = "Owner node ID"), RemoveOwnerQuery), responses((status = 204, description = "Removed"), (status = "4XX", description = "Refused; the body names the problem (409 last_owner: the only owner of a shard with data)", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
 pub(crate) async fn remove_owner<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiPath((shard_id, node_id)): ApiPath<(ShardId, NodeId)>,
+    ApiQuery(query): ApiQuery<RemoveOwnerQuery>,
 ) -> Result<StatusCode, ApiError> {
+    if !query.force {
+        read_barrier(&*service, false).await?;
+        let last = service.read(|state, _| {
+            state.shard(shard_id).is_some_and(|v| v.shard.owners == [node_id] && state.is_written(shard_id))
+        });
+        if last {
+            return Err(ApiError {
+                status: StatusCode::CONFLICT,
+                code: "last_owner",
+                message: format!(
+                    "data node {node_id} is the only owner of shard {shard_id}, which holds data: without it the data \
+                     has no owner (the node keeps the file, but nothing serves or repairs it). Copy it elsewhere \
+                     first (metactl copy-shard), or force"
+                ),
+            });
+        }
+    }
     let () = propose(&*service, Command::RemoveShardOwner { shard_id, node_id }).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -37,7 +37,8 @@ impl std::fmt::Display for TimestampRefusal {
             TimestampRefusal::OutOfRange => {
                 write!(
                     f,
-                    "outside the time range a shard group can cover ({MIN_TIMESTAMP}..={MAX_TIMESTAMP} nanoseconds)"
+                    "in a shard-group window that reaches past the representable time range \
+                     ({MIN_TIMESTAMP}..={MAX_TIMESTAMP} ns, about 1677-09-21 to 2262-04-11): no group can hold it"
                 )
             }
         }

@@ -115,7 +115,12 @@ impl Lifecycle {
     async fn precreation_round(&self, node: &Node, settings: PrecreationSettings) {
         let c = &self.counts;
         let from = meta_model::wall_clock();
-        let to = from.saturating_add(nanos(settings.advance_period));
+        // Never ahead of what writes may reach (`shard-groups.max-future`).
+        let window = self
+            .settings
+            .max_future
+            .map_or(settings.advance_period, |max| settings.advance_period.min(Duration::from_nanos(max)));
+        let to = from.saturating_add(nanos(window));
         let precreate = Command::PrecreateShardGroups { from, to };
         round(node, precreate, &c.groups_precreated, &c.precreation_failures, "precreation: groups created").await;
     }
