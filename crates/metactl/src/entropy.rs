@@ -313,7 +313,11 @@ async fn wait_for(client: &Client, task: &Task) -> Result<Task, CtlError> {
             }
             state => {
                 bar.abandon();
-                let reason = info.task.last_error.unwrap_or_default();
+                // A cancelled task says why in words (its reason), a failed one by its last error.
+                let reason = match info.task.cancel_reason {
+                    Some(reason) => lower(&reason).replace('_', " "),
+                    None => info.task.last_error.unwrap_or_default(),
+                };
                 return Err(CtlError(format!("copy task {} ended {}: {reason}", task.id, lower(&state))));
             }
         }
