@@ -139,4 +139,8 @@ pub struct Report {
     pub insufficient_nodes: Vec<ShardHealth>,
     /// Shards with more live copies on active owners than desired.
     pub over_replicated: Vec<ShardHealth>,
+    /// Shards whose online owners hold cold copies with different content: they differ in what
+    /// points they hold (found by their content roots; repaired by a later release).
+    #[serde(default)]
+    pub inconsistent: Vec<ShardId>,
 }

@@ -66,6 +66,7 @@ pub fn plan(input: &PlanInput, limits: &Limits, scope: Scope<'_>) -> Plan {
     let report = &mut round.plan.report;
     report.under_replicated.sort_by_key(|h| h.shard);
     report.missing_on_owner.sort_unstable();
+    report.inconsistent.sort_unstable();
     report.unrecoverable.sort_unstable();
     report.insufficient_nodes.sort_by_key(|h| h.shard);
     report.over_replicated.sort_by_key(|h| h.shard);
@@ -136,6 +137,17 @@ impl Round<'_, '_> {
             let online_lacking =
                 case.owners.iter().filter(|o| o.reports_lacking && o.ix.is_some_and(|i| nodes.is_online(i)));
             report.missing_on_owner.extend(online_lacking.map(|o| (case.shard.id, o.id)));
+            // The content roots of the cold copies online owners reported: two differ, the copies do.
+            let mut roots = case
+                .owners
+                .iter()
+                .filter_map(|o| o.ix.filter(|&i| nodes.is_online(i)))
+                .filter_map(|i| nodes.inventory(i)?.shards.get(&case.shard.id)?.content);
+            if let Some(first) = roots.next() {
+                if roots.any(|root| root != first) {
+                    report.inconsistent.push(case.shard.id);
+                }
+            }
         }
     }
 

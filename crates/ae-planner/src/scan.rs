@@ -15,7 +15,8 @@ pub(crate) struct Scan {
 
 impl Scan {
     /// Runs the pass. A shard is settled, and needs nothing, when it has no task, exactly
-    /// `replication` owners, and every owner is present, active, not dead and holds it.
+    /// `replication` owners, every owner is present, active, not dead and holds it, and the cold
+    /// copies its owners reported have one content root.
     ///
     /// Each node keeps a cursor into its sorted inventory, and a full round visits the shards in
     /// ID order, so each node's lookups move forward through its inventory once. Input that is not
@@ -65,6 +66,7 @@ impl Pass<'_, '_> {
             return;
         }
         let cursors = &mut self.cursors;
+        let mut root = None;
         let settled = !has_tasks
             && shard.owners.len() == shard.replication as usize
             && shard.owners.iter().all(|&owner| {
@@ -72,8 +74,18 @@ impl Pass<'_, '_> {
                     !nodes.is_dead(i)
                         && nodes.is_active(i)
                         && nodes.inventory(i).is_none_or(|inv| {
-                            inv.shards.contains_from(&mut cursors[i as usize], shard.id)
-                                || nodes.is_unreported(i, shard.id)
+                            match inv.shards.get_from(&mut cursors[i as usize], shard.id) {
+                                // A cold copy whose content differs from another owner's is unsettled.
+                                Some(copy) => match (copy.content, root) {
+                                    (Some(content), Some(first)) => content == first,
+                                    (Some(content), None) => {
+                                        root = Some(content);
+                                        true
+                                    }
+                                    (None, _) => true,
+                                },
+                                None => nodes.is_unreported(i, shard.id),
+                            }
                         })
                 })
             });

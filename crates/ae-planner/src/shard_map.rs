@@ -9,9 +9,8 @@ use crate::ids::ShardId;
 
 /// One copy of a shard as a node reports it.
 ///
-/// The planner only looks at whether a copy exists: `size`, `checksum` and `hot` are carried for
-/// the digest comparison of cold shards (inconsistent copies), which is not planned here. A hot copy
-/// (still written to) counts exactly like a cold one.
+/// Copies count whether hot or cold; the content roots of cold copies tell whether owners hold
+/// the same points (a shard whose online owners' cold roots differ is reported inconsistent).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShardCopy {
     /// Bytes on disk.
@@ -20,6 +19,10 @@ pub struct ShardCopy {
     pub checksum: u64,
     /// Whether the shard still receives writes.
     pub hot: bool,
+    /// Root of the copy's content tree, sent once the copy is cold (no write for the data
+    /// node's `--cold-after`): equal roots, equal point sets.
+    #[serde(default)]
+    pub content: Option<u64>,
 }
 
 /// A map from shard ID to [`ShardCopy`], stored as sorted columns; the read API of a `HashMap`.
@@ -91,11 +94,11 @@ impl ShardMap {
         self.ids.iter().zip(self.copies.iter())
     }
 
-    /// Whether `shard` is in the map, searching forward from `*cursor` (gallop, then bisect) and
-    /// leaving the cursor just past it. Lookups in ascending order thus walk the IDs once; a lookup
-    /// behind the cursor searches from the start, so any order still gets the right answer.
+    /// The copy of `shard`, searching forward from `*cursor` (gallop, then bisect) and leaving the
+    /// cursor just past it. Lookups in ascending order thus walk the IDs once; a lookup behind the
+    /// cursor searches from the start, so any order still gets the right answer.
     #[inline]
-    pub(crate) fn contains_from(&self, cursor: &mut usize, shard: ShardId) -> bool {
+    pub(crate) fn get_from(&self, cursor: &mut usize, shard: ShardId) -> Option<&ShardCopy> {
         let ids = &self.ids;
         let start = (*cursor).min(ids.len());
         let start = if start > 0 && ids[start - 1] >= shard { 0 } else { start };
@@ -109,7 +112,7 @@ impl ShardMap {
         let position = low + ids[low..high].partition_point(|&id| id < shard);
         let found = position < ids.len() && ids[position] == shard;
         *cursor = position + usize::from(found);
-        found
+        found.then(|| &self.copies[position])
     }
 }
 
@@ -159,7 +162,7 @@ mod tests {
     use super::*;
 
     fn copy(checksum: u64) -> ShardCopy {
-        ShardCopy { size: 1, checksum, hot: false }
+        ShardCopy { size: 1, checksum, hot: false, content: None }
     }
 
     #[test]
@@ -195,7 +198,7 @@ mod tests {
         let map: ShardMap = (0..200u64).map(|i| (i * i % 1009, copy(i))).collect();
         let mut cursor = 0;
         for shard in (0..1100u64).chain((0..1100).rev()).chain((0..3000).map(|i| i * 7919 % 1100)) {
-            assert_eq!(map.contains_from(&mut cursor, shard), map.contains_key(&shard), "shard {shard}");
+            assert_eq!(map.get_from(&mut cursor, shard), map.get(&shard), "shard {shard}");
         }
     }
 
@@ -203,7 +206,7 @@ mod tests {
     fn serializes_as_a_map() {
         let map: ShardMap = [(7, copy(1))].into_iter().collect();
         let json = serde_json::to_string(&map).expect("serializes");
-        assert_eq!(json, r#"{"7":{"size":1,"checksum":1,"hot":false}}"#);
+        assert_eq!(json, r#"{"7":{"size":1,"checksum":1,"hot":false,"content":null}}"#);
         assert_eq!(serde_json::from_str::<ShardMap>(&json).expect("deserializes"), map);
     }
 }

@@ -97,6 +97,11 @@ impl Findings {
             ),
             ("metad_ae_unrecoverable_shards", "Shards with no live copy anywhere", report.unrecoverable.len()),
             (
+                "metad_ae_inconsistent_shards",
+                "Shards whose owners' cold copies hold different points",
+                report.inconsistent.len(),
+            ),
+            (
                 "metad_ae_missing_on_owner",
                 "Owners whose inventory lacks a shard they own",
                 report.missing_on_owner.len(),
@@ -149,6 +154,7 @@ fn merge(into: &mut Report, scoped: &BTreeSet<ShardId>, from: Report) {
     patch(&mut into.unrecoverable, scoped, from.unrecoverable, |s| *s);
     patch(&mut into.insufficient_nodes, scoped, from.insufficient_nodes, |h| h.shard);
     patch(&mut into.over_replicated, scoped, from.over_replicated, |h| h.shard);
+    patch(&mut into.inconsistent, scoped, from.inconsistent, |s| *s);
 }
 
 #[cfg(test)]

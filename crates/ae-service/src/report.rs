@@ -79,6 +79,7 @@ impl AntiEntropy {
                 tasks,
                 nodes,
                 lifecycle: lifecycle_summary(state, wall),
+                inconsistent: report.inconsistent.clone(),
             }
         })
     }

@@ -82,7 +82,8 @@ impl World {
     /// Node `id` heartbeats with its full inventory.
     async fn beat(&self, id: NodeId) -> Result<(), CallError> {
         let (version, shards) = self.disks.get(&id).cloned().unwrap_or_default();
-        let inventory = shards.iter().map(|&shard_id| ShardReport { shard_id, size: 1, checksum: 0, hot: false });
+        let inventory =
+            shards.iter().map(|&shard_id| ShardReport { shard_id, size: 1, checksum: 0, hot: false, content: None });
         let request = HeartbeatRequest {
             addr: format!("data-{id}:8086"),
             version: "test".into(),

@@ -116,7 +116,9 @@ impl Tracker {
             Some(reports) => {
                 let inventory: Inventory = reports
                     .iter()
-                    .map(|r| (r.shard_id, ShardCopy { size: r.size, checksum: r.checksum, hot: r.hot }))
+                    .map(|r| {
+                        (r.shard_id, ShardCopy { size: r.size, checksum: r.checksum, hot: r.hot, content: r.content })
+                    })
                     .collect();
                 // Compared with the last inventory received, even an outdated one.
                 let last = previous.as_ref().and_then(|p| p.inventory.as_ref()).map(|(_, inv)| inv);
@@ -356,7 +358,9 @@ mod tests {
             version: "test".into(),
             inventory_version: version,
             inventory: shards.map(|s| {
-                s.iter().map(|&shard_id| ShardReport { shard_id, size: 1, checksum: 2, hot: false }).collect()
+                s.iter()
+                    .map(|&shard_id| ShardReport { shard_id, size: 1, checksum: 2, hot: false, content: None })
+                    .collect()
             }),
             handoff: Vec::new(),
             orphans: Vec::new(),

@@ -50,6 +50,10 @@ pub struct Cli {
     /// moved to another node): until then a retry resumes from it; then it is deleted (e.g. `1h`).
     #[arg(long, env = "DATAD_PARTIAL_TTL", default_value = "1h")]
     pub partial_ttl: String,
+    /// A shard not written for this long (and whose group has ended) is cold: heartbeats carry
+    /// its content root, which the meta leader compares between owners (e.g. `10m`).
+    #[arg(long, env = "DATAD_COLD_AFTER", default_value = "10m")]
+    pub cold_after: String,
     /// How long a shard file the cluster no longer keeps here (group deleted by retention,
     /// shard dropped, ownership moved) waits before it is deleted (e.g. `1h`, `0s`).
     #[arg(long, env = "DATAD_SHARD_DELETE_GRACE", default_value = "1h")]
@@ -108,6 +112,8 @@ pub struct Config {
     pub partial_ttl: Duration,
     /// How long a retired shard's file waits before deletion.
     pub shard_delete_grace: Duration,
+    /// Time without writes after which a shard is cold.
+    pub cold_after: Duration,
     /// Register itself at start when not registered yet.
     pub register: bool,
     /// Hinted-handoff limits and pace.
@@ -175,6 +181,7 @@ impl Cli {
             max_copy_rate: (self.max_copy_rate > 0).then_some(self.max_copy_rate),
             partial_ttl: parse_interval("--partial-ttl", &self.partial_ttl)?,
             shard_delete_grace: parse_grace("--shard-delete-grace", &self.shard_delete_grace)?,
+            cold_after: parse_grace("--cold-after", &self.cold_after)?,
             register: self.register,
             max_new_shard_groups: self.max_new_shard_groups,
             handoff: HandoffSettings {

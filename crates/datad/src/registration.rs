@@ -85,7 +85,12 @@ async fn heartbeat_until_refused(node: &Node, node_id: NodeId) -> String {
         let usable = |header: &crate::shard_file::ShardHeader| {
             crate::orphans::is_cluster_shard(meta.as_ref().map(|m| &m.state), header)
         };
-        let inventory = node.store.inventory(|shard| node.cache.is_hot(shard, now), usable);
+        let inventory = node.store.inventory(
+            |shard| node.cache.is_hot(shard, now),
+            usable,
+            node.config.cold_after,
+            std::time::SystemTime::now(),
+        );
         if let Some((sent_version, sent_inventory)) = &sent {
             // A shard went cold without its file changing: that is a new inventory too.
             if *sent_version == version && *sent_inventory != inventory {

@@ -23,7 +23,7 @@ use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use xxhash_rust::xxh3::Xxh3;
 
@@ -75,6 +75,8 @@ struct ShardFile {
     header: ShardHeader,
     /// The digest of its points, independent of their order and duplicates.
     content: ContentTree,
+    /// When it was last written (appended to or installed; the file's time when opened).
+    last_write: SystemTime,
     /// Set once the file was deleted: an append that took this entry before must start anew.
     removed: bool,
 }
@@ -348,6 +350,7 @@ impl ShardStore {
                         digest,
                         header: header.clone(),
                         content: ContentTree::new(header.start, header.end),
+                        last_write: SystemTime::now(),
                         removed: false,
                     };
                     let entry = Arc::new(Mutex::new(shard));
@@ -389,6 +392,7 @@ impl ShardStore {
         }
         shard.size += record.len() as u64;
         shard.digest.update(&record);
+        shard.last_write = SystemTime::now();
         if let Err(error) = shard.content.insert_record(data) {
             tracing::warn!(shard_id, %error, "a stored record is left out of the content digest");
         }
@@ -483,17 +487,33 @@ impl ShardStore {
     }
 
     /// The inventory as a heartbeat reports it: the files `usable` accepts (by their header; the
-    /// others are not this cluster's shards and must not be copied from); `hot` tells whether a
-    /// shard still takes writes.
-    pub fn inventory(&self, hot: impl Fn(ShardId) -> bool, usable: impl Fn(&ShardHeader) -> bool) -> Vec<ShardReport> {
-        self.files()
-            .into_iter()
-            .filter(|(_, header)| usable(header))
-            .map(|(s, _)| ShardReport {
-                shard_id: s.shard_id,
-                size: s.size,
-                checksum: s.checksum,
-                hot: hot(s.shard_id),
+    /// others are not this cluster's shards and must not be copied from). A shard is hot while
+    /// `group_open` says its group still takes writes or it was written within `cold_after`
+    /// before `now`; a cold one carries its content root, which owners compare.
+    pub fn inventory(
+        &self,
+        group_open: impl Fn(ShardId) -> bool,
+        usable: impl Fn(&ShardHeader) -> bool,
+        cold_after: Duration,
+        now: SystemTime,
+    ) -> Vec<ShardReport> {
+        let shards = lock(&self.shards);
+        shards
+            .iter()
+            .filter_map(|(&shard_id, entry)| {
+                let shard = lock(entry);
+                if !usable(&shard.header) {
+                    return None;
+                }
+                let written_lately = now.duration_since(shard.last_write).unwrap_or_default() < cold_after;
+                let hot = group_open(shard_id) || written_lately;
+                Some(ShardReport {
+                    shard_id,
+                    size: shard.size,
+                    checksum: shard.digest.digest(),
+                    hot,
+                    content: (!hot).then(|| shard.content.root()),
+                })
             })
             .collect()
     }
@@ -584,6 +604,7 @@ impl ShardStore {
                 digest: Xxh3::new(),
                 header: expected.clone(),
                 content: ContentTree::new(expected.start, expected.end),
+                last_write: SystemTime::now(),
                 removed: false,
             };
             Arc::new(Mutex::new(empty))
@@ -591,7 +612,7 @@ impl ShardStore {
         let mut shard = lock(entry);
         std::fs::rename(&partial, &target).map_err(DatadError::io("rename to", &target))?;
         sync_dir(&self.dir)?;
-        *shard = ShardFile { append: None, ..copied };
+        *shard = ShardFile { append: None, last_write: SystemTime::now(), ..copied };
         self.bump_inventory_version();
         Ok(ShardSummary { shard_id, size, checksum })
     }
@@ -669,7 +690,8 @@ fn read_shard_file(path: &Path) -> Result<ShardFile, DatadError> {
         let file = OpenOptions::new().write(true).open(path).map_err(DatadError::io("open", path))?;
         file.set_len(valid).and_then(|()| file.sync_all()).map_err(DatadError::io("truncate", path))?;
     }
-    Ok(ShardFile { append: None, size: valid, digest, header, content, removed: false })
+    let last_write = std::fs::metadata(path).and_then(|m| m.modified()).unwrap_or_else(|_| SystemTime::now());
+    Ok(ShardFile { append: None, size: valid, digest, header, content, last_write, removed: false })
 }
 
 /// Fsyncs a directory, making renames and new files in it durable.
@@ -762,9 +784,12 @@ mod tests {
         let expected = [("4.lp", "legacy_layout"), ("5.shard", "unreadable"), ("6.shard", "unreadable")]
             .map(|(n, r)| (n.to_owned(), r.to_owned()));
         assert_eq!(reasons, expected);
-        let inventory = store.inventory(|id| id == 2, |h| h.shard_id != 2);
-        let hot: Vec<_> = inventory.iter().map(|r| (r.shard_id, r.hot)).collect();
-        assert_eq!(hot, vec![(1, false)], "a file its filter refuses is not reported");
+        let now = SystemTime::now();
+        let inventory = store.inventory(|id| id == 2, |h| h.shard_id != 2, Duration::ZERO, now);
+        let hot: Vec<_> = inventory.iter().map(|r| (r.shard_id, r.hot, r.content.is_some())).collect();
+        assert_eq!(hot, vec![(1, false, true)], "a file its filter refuses is not reported; a cold one has its root");
+        let lately = store.inventory(|_| false, |_| true, Duration::from_secs(3600), now);
+        assert!(lately.iter().all(|r| r.hot && r.content.is_none()), "written within cold-after: hot, no root");
         let after = store.append(1, b"a v=4 4\n", &header(1)).expect("append after reopen");
         let expected = file_of(1, &[b"a v=1 1\n", b"a v=3 3\n", b"a v=4 4\n"]);
         assert_eq!(after.checksum, xxh3_64(&expected));

@@ -26,8 +26,12 @@ pub struct ShardReport {
     pub size: u64,
     /// Digest of the shard's content.
     pub checksum: u64,
-    /// Whether the shard still receives writes (its group has not ended).
+    /// Whether the shard still receives writes (its group has not ended, or it was written within
+    /// the data node's `--cold-after`).
     pub hot: bool,
+    /// Root of the shard's content tree, once it is cold: owners of a cold shard compare it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<u64>,
 }
 
 /// `POST /v1/data-nodes/{id}/heartbeat`.
@@ -343,6 +347,10 @@ pub struct EntropyReport {
     pub tasks: Vec<CopyTaskInfo>,
     /// Data nodes' health.
     pub nodes: Vec<DataNodeHealth>,
+    /// Shards whose online owners hold cold copies with different points (their content roots
+    /// differ).
+    #[serde(default)]
+    pub inconsistent: Vec<ShardId>,
     /// Shard groups outside anti-entropy's care, by where they stand in their lifecycle.
     #[serde(default)]
     pub lifecycle: LifecycleSummary,

@@ -68,6 +68,14 @@ fn render_report(report: &EntropyReport, now: Timestamp) -> String {
         out.push('\n');
         out.push_str(&table.render());
     }
+    if !report.inconsistent.is_empty() {
+        let shards: Vec<String> = report.inconsistent.iter().map(ShardId::to_string).collect();
+        out.push_str(&format!(
+            "\nINCONSISTENT: the owners of shard(s) {} hold cold copies with different points (their content \
+             digests differ); compare two owners with GET /shards/ID/compare?peer=HOST:PORT on a data node.\n",
+            shards.join(", ")
+        ));
+    }
     if !report.missing_on_owner.is_empty() {
         let mut table = Table::new("Missing on Owner", &["Shard", "Owner"]);
         for missing in &report.missing_on_owner {
@@ -465,6 +473,7 @@ mod tests {
                     reason: "other_cluster".into(),
                 }],
             }],
+            inconsistent: vec![9],
             lifecycle: LifecycleSummary {
                 truncated_groups: 1,
                 expired_groups: 2,
@@ -474,6 +483,7 @@ mod tests {
         };
         let text = render_report(&report, 2_000_000_000);
         assert!(text.contains("1 truncated") && text.contains("2 expired") && text.contains("3 deleted"), "{text}");
+        assert!(text.contains("INCONSISTENT: the owners of shard(s) 9"), "{text}");
         assert!(text.starts_with("Leader 1: last plan 2.0s ago, took 420µs\n"), "{text}");
         assert!(text.contains("UNRECOVERABLE: no live copy of shard(s) 5"), "{text}");
         assert!(text.contains("Under-replicated Shards"), "{text}");

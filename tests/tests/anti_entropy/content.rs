@@ -1,13 +1,14 @@
 //! Content digests with real processes: two owners of a shard compare their copies by Merkle
 //! tree; equal copies agree on the root alone, and a record taken out of one copy's file (while
-//! its node is stopped) is found in the one time slice and series bucket it was in.
+//! its node is stopped) is found in the one time slice and series bucket it was in. Once cold,
+//! the copies' roots reach the meta leader, which reports the shard inconsistent.
 
 use std::time::Duration;
 
 use cluster_harness::wait_for;
 use meta_wire::{CompareReply, ShardContent};
 
-use crate::support::{cluster_with_data_nodes, create_database, write_hours, FIRST_HOUR};
+use crate::support::{cluster_with_data_nodes, create_database, entropy, write_hours, FIRST_HOUR};
 
 /// The content digest the data node in `slot` reports for `shard`.
 async fn content(cluster: &cluster_harness::Cluster, slot: usize, shard: u64) -> Option<ShardContent> {
@@ -16,7 +17,7 @@ async fn content(cluster: &cluster_harness::Cluster, slot: usize, shard: u64) ->
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn owners_compare_copies_by_merkle_tree_and_find_the_range_one_lacks() {
-    let mut cluster = cluster_with_data_nodes(2, "", &[]).await;
+    let mut cluster = cluster_with_data_nodes(2, "", &["--cold-after", "1s"]).await;
     create_database(&cluster, 2).await;
     write_hours(&cluster, 0, 1, 200).await;
     let shard = cluster.client().shards().await.expect("shards")[0].id;
@@ -34,6 +35,16 @@ async fn owners_compare_copies_by_merkle_tree_and_find_the_range_one_lacks() {
         let answer = http.get(&url).send().await.expect("compare answered");
         answer.json::<CompareReply>().await.expect("a comparison")
     };
+    wait_for(Duration::from_secs(30), "the cold copies agreeing at the meta leader", || async {
+        let report = entropy(&cluster).await;
+        report
+            .nodes
+            .iter()
+            .all(|n| n.shards_reported == Some(1))
+            .then_some(())
+            .filter(|()| report.inconsistent.is_empty())
+    })
+    .await;
     let same = compare().await;
     assert!(same.consistent && same.differing.is_empty(), "{same:?}");
     assert_eq!((same.digests_exchanged, same.ours, same.theirs), (1, agreed, agreed), "equal copies cost one digest");
@@ -68,4 +79,14 @@ async fn owners_compare_copies_by_merkle_tree_and_find_the_range_one_lacks() {
     let range = differ.differing[0];
     assert!(range.start <= late && late < range.end, "{range:?} holds {late}");
     assert!(differ.digests_exchanged <= 21, "logarithmic: {} digests", differ.digests_exchanged);
+
+    // Cold again, the copies' roots reach the meta leader: the shard is reported inconsistent.
+    let report = wait_for(Duration::from_secs(40), "the shard reported inconsistent", || async {
+        let report = entropy(&cluster).await;
+        report.inconsistent.contains(&shard).then_some(report)
+    })
+    .await;
+    assert!(report.under_replicated.is_empty() && report.unrecoverable.is_empty(), "{report:?}");
+    let table = crate::support::metactl(&cluster, &["entropy", "show"]).await;
+    assert!(table.contains(&format!("INCONSISTENT: the owners of shard(s) {shard}")), "{table}");
 }

@@ -139,6 +139,7 @@ fn without(report: &Report, shards: &[ShardId]) -> Report {
         unrecoverable: report.unrecoverable.iter().filter(|s| keep(s)).copied().collect(),
         insufficient_nodes: report.insufficient_nodes.iter().filter(|h| keep(&h.shard)).copied().collect(),
         over_replicated: report.over_replicated.iter().filter(|h| keep(&h.shard)).copied().collect(),
+        inconsistent: report.inconsistent.iter().filter(|s| keep(s)).copied().collect(),
     }
 }
 

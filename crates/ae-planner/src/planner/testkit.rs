@@ -70,7 +70,7 @@ impl Cluster {
 
     /// Gives node `id` a trusted report of exactly `shards` (cold copies).
     pub(super) fn report(mut self, id: NodeId, shards: impl IntoIterator<Item = ShardId>) -> Self {
-        let copies = shards.into_iter().map(|s| (s, ShardCopy { size: 100, checksum: s, hot: false }));
+        let copies = shards.into_iter().map(|s| (s, ShardCopy { size: 100, checksum: s, hot: false, content: None }));
         self.input.inventories.insert(id, copies.collect());
         self
     }
@@ -255,7 +255,7 @@ pub(super) fn random_cluster(seed: u64) -> PlanInput {
         // A shard never written is held by nobody (its files are made by its first write).
         for shard in shards.iter().filter(|s| !empty_disk && s.written) {
             if rng.chance(if shard.owners.contains(&node.id) { 85 } else { 8 }) {
-                let copy = ShardCopy { size: 10, checksum: shard.id, hot: rng.chance(30) };
+                let copy = ShardCopy { size: 10, checksum: shard.id, hot: rng.chance(30), content: None };
                 inventory.shards.insert(shard.id, copy);
             }
         }

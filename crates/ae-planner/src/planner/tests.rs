@@ -229,6 +229,22 @@ fn hot_copies_count_like_cold_ones() {
 }
 
 #[test]
+fn owners_whose_cold_roots_differ_make_a_shard_inconsistent_and_hot_copies_are_never_compared() {
+    // Shard 1: cold on both owners, roots differ. Shard 2: cold, roots equal. Shard 3: one copy
+    // hot (no root), so nothing to compare yet.
+    let mut cluster = Cluster::with_nodes([1, 2]).shards(1..=3, 2, &[1, 2]).owners_report_all();
+    let roots = [(1, 1, Some(10)), (1, 2, Some(11)), (2, 1, Some(7)), (2, 2, Some(7)), (3, 1, Some(5)), (3, 2, None)];
+    for (shard, node, root) in roots {
+        let inventory = cluster.input.inventories.get_mut(&node).expect("inventory");
+        let copy = ShardCopy { size: 1, checksum: 1, hot: root.is_none(), content: root };
+        inventory.shards = inventory.shards.iter().map(|(&s, &c)| (s, if s == shard { copy } else { c })).collect();
+    }
+    let plan = cluster.plan();
+    assert_eq!(plan.report.inconsistent, vec![1]);
+    assert!(plan.create.is_empty(), "differing copies get no copy task: {:?}", plan.create);
+}
+
+#[test]
 fn max_sync_caps_one_source() {
     let cluster = Cluster::with_nodes(1..=4).shards(1..=30, 2, &[1]).owners_report_all().limits(10, 5);
     let plan = cluster.plan();
