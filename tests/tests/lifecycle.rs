@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use cluster_harness::{wait_for, Cluster};
+use cluster_harness::{try_wait_for, wait_for, Cluster};
 use meta_wire::{GroupStatus, ShardInfo};
 use scenarios::{cluster_with_one_data_node, configured_cluster_with_one_data_node, metactl};
 
@@ -285,15 +285,14 @@ async fn the_last_copy_of_written_data_is_never_deleted() {
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(!refused.status.success() && stderr.contains("last_owner"), "{stderr}");
     ok(&metactl(&cluster, &["remove-shard", &addr, &shard.id.to_string(), "--force"]).await);
-    // Forced, the shard has no owner: its file is the only copy, and stays.
-    let kept_for = Duration::from_secs(4);
-    let until = std::time::Instant::now() + kept_for;
-    while std::time::Instant::now() < until {
-        let status = cluster.data_status(a).await.expect("status");
-        assert!(status.retiring.is_empty() && file.exists(), "{status:?}");
-        // Polling pace while the grace passes several times over.
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    // Forced, the shard has no owner: its file is the only copy, and stays while the one-second
+    // grace passes four times over.
+    let retired = try_wait_for(Duration::from_secs(4), || async {
+        let status = cluster.data_status(a).await?;
+        (!status.retiring.is_empty() || !file.exists()).then_some(status)
+    })
+    .await;
+    assert!(retired.is_none(), "the only copy was judged retiring or deleted: {retired:?}");
 
     // A second node gets a copy of another shard; the copy there is then cut short, and the
     // first owner is removed: the first node keeps its file, saying why, since the new owner

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use meta_model::ShardId;
 use meta_wire::{CompareReply, ContentReply, DifferingRange, ShardContent};
 
-use crate::content_tree::{children_of, NodeId, DEPTH, LEAVES};
+use crate::content_tree::{children_of, NodeId, DEPTH};
 use crate::error::ApiError;
 use crate::node::{peer_url, Node};
 
@@ -77,7 +77,8 @@ async fn exchange(node: &Node, shard_id: ShardId, peer: &str) -> Result<Exchange
         }
         differing = node.store.still_differing(shard_id, &nodes, &reply.digests).ok_or_else(|| not_held(shard_id))?;
     }
-    let leaves = differing.iter().map(|n| n.index).filter(|&i| i < LEAVES).collect();
+    // The nodes left are at the leaves' level.
+    let leaves = differing.iter().map(|n| n.index).collect();
     Ok(Exchange { ours, theirs, leaves, asked })
 }
 

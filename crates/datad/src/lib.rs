@@ -82,6 +82,7 @@ async fn migrate_legacy(node: Arc<Node>) {
         let mut pause = MIGRATION_RETRY_FIRST;
         while let Err(why) = migrate_legacy_once(&node).await {
             tracing::warn!(%why, ?pause, "cannot migrate the legacy shard files yet; retrying");
+            // A deliberate backoff (doubling up to a bound) while the meta nodes do not answer.
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(MIGRATION_RETRY_MAX);
         }

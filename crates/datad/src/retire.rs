@@ -90,13 +90,14 @@ impl Retirement {
     pub(crate) fn deleted(&self) -> (u64, u64) {
         (self.deleted_shards.load(Ordering::Relaxed), self.deleted_bytes.load(Ordering::Relaxed))
     }
+}
 
-    /// Forgets every judgment: the next look starts every wait anew.
-    fn restart(&self) {
-        let mut judged = lock(&self.judged);
-        judged.retiring.clear();
-        judged.seen.clear();
-        judged.basis = None;
+impl Judged {
+    /// Forgets every judgment and rests the next ones on `basis`: every wait starts anew.
+    fn restart(&mut self, basis: Option<(NodeId, u64)>) {
+        self.retiring.clear();
+        self.seen.clear();
+        self.basis = basis;
     }
 }
 
@@ -150,21 +151,18 @@ pub(crate) async fn run(node: Arc<Node>) {
 
 /// One look: judges every file by the cached metadata; returns the shards retiring for the grace.
 pub(crate) fn look(node: &Node, now: Instant) -> Vec<(ShardId, RetireReason)> {
-    let (Some(meta), Some(me)) = (node.cache.current(), node.node_id()) else {
-        node.retirement.restart();
-        return Vec::new();
+    let (meta, me) = match (node.cache.current(), node.node_id()) {
+        (Some(meta), Some(me)) if node.meta_in_touch() => (meta, me),
+        _ => {
+            lock(&node.retirement.judged).restart(None);
+            return Vec::new();
+        }
     };
-    if !node.meta_in_touch() {
-        node.retirement.restart();
-        return Vec::new();
-    }
     let basis = (me, node.cache.lineage());
     let files = node.store.files();
     let mut judged = lock(&node.retirement.judged);
     if judged.basis != Some(basis) {
-        judged.retiring.clear();
-        judged.seen.clear();
-        judged.basis = Some(basis);
+        judged.restart(Some(basis));
     }
     let mut next = BTreeMap::new();
     for (summary, header) in &files {
