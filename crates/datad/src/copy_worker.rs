@@ -20,6 +20,7 @@ use meta_model::{TaskId, TaskKind, TaskState};
 use meta_wire::{ClaimRequest, ClaimedTask, ProgressRequest};
 
 use crate::error::DatadError;
+use crate::metadata_cache::CachedMetadata;
 use crate::node::Node;
 use crate::shard_file::ShardHeader;
 use crate::transfer::Transfer;
@@ -116,7 +117,18 @@ async fn copy(node: &Node, claimed: &ClaimedTask) -> Result<Copied, DatadError> 
     let (task_id, attempt, shard_id) = (claimed.task.id, claimed.task.attempt, claimed.task.spec.shard_id);
     // Throttled, a request asks for at most a second's worth of bytes, so the rate holds smoothly.
     let chunk = node.config.max_copy_rate.map_or(node.config.chunk_size, |rate| node.config.chunk_size.min(rate));
-    let mut transfer = Transfer::start(&node.peers, &claimed.source_addr, shard_id, &node.store, chunk).await?;
+    // The index at which this node's metadata holds the task: the source starts the copy only
+    // once its own metadata is as new, so it sends the shard's writes here from then on.
+    let has_task = |meta: &CachedMetadata| meta.state.copy_task(task_id).is_some_and(|t| t.state.is_open());
+    let known = match node.cache.current().filter(|m| has_task(m)) {
+        Some(meta) => meta,
+        None => node.cache.refresh(&node.client).await?,
+    };
+    if !has_task(&known) {
+        return Ok(Copied::Stopped(format!("task {task_id} is no longer open at metadata index {}", known.index)));
+    }
+    let mut transfer =
+        Transfer::start(&node.peers, &claimed.source_addr, shard_id, &node.store, chunk, Some(known.index)).await?;
     let (total, checksum) = (transfer.bytes_total(), transfer.expected_checksum());
     if node.store.summary(shard_id).is_some_and(|s| s.size == total && s.checksum == checksum) {
         // E.g. the node stopped between installing the copy and completing the task.

@@ -46,6 +46,7 @@ mod reclaim;
 mod registration;
 mod retire;
 mod routes;
+mod routing;
 mod shard_file;
 mod shard_store;
 #[cfg(test)]
@@ -65,7 +66,7 @@ pub use error::{ApiError, DatadError};
 pub use fnv::{fnv1a, Fnv64};
 pub use handoff::HandoffSettings;
 pub use line_protocol::{parse_lines, InvalidLine, Line, ParsedBody, Precision};
-pub use routes::{peer_router, MAX_WRITE_BYTES};
+pub use routes::{peer_router, MetadataIndex, MAX_WRITE_BYTES};
 pub use shard_file::{lines as shard_file_lines, ShardHeader, SHARD_FORMAT};
 pub use shard_store::{file_digest, PartialCopy, ShardStore, UnusableFile};
 pub use transfer::{DigestReply, Transfer};

@@ -9,7 +9,7 @@
 //! | `POST /write?db=DB&rp=RP&consistency=C&precision=P` | line protocol, routed to shards and owners |
 //! | `POST /internal/shards/{id}/append` | lines for this node's copy of a shard (no forwarding) |
 //! | `GET /shards/{id}` | the shard's bytes; `Range: bytes=START-END` gives `206` |
-//! | `GET /shards/{id}/digest?len=N` | `{size, len, checksum}` of the first `N` bytes |
+//! | `GET /shards/{id}/digest?len=N&min_index=I` | `{size, len, checksum}` of the first `N` bytes; with `min_index`, only once this node's metadata reached index `I` (`503 metadata_behind` before): a copy's starting point |
 //! | `POST /shards/{id}/content` `{nodes: [[level, index], ...], leaves: [...]}` | content digest (points, Merkle root), the digests of those tree nodes, the point hashes of those leaves |
 //! | `GET /shards/{id}/compare?peer=HOST:PORT` | where this copy and the peer's differ (time slices × series buckets) |
 //!
@@ -39,27 +39,43 @@ use crate::metrics::Holdings;
 use crate::node::Node;
 use crate::orphans;
 use crate::reclaim;
+use crate::routing::{self, SentRoute};
 use crate::shard_file::ShardHeader;
 use crate::shard_store::ShardStore;
 use crate::transfer::DigestReply;
-use crate::write_path::{self, WriteQuery};
+use crate::write_path::{self, WriteQuery, REFRESH_LIMIT};
 
 /// Largest write or append body.
 pub const MAX_WRITE_BYTES: usize = 64 * 1024 * 1024;
 
+/// The metadata index a node has applied (`None` before it read any), as the peer routes learn it.
+pub type MetadataIndex = Arc<dyn Fn() -> Option<u64> + Send + Sync>;
+
+/// What the peer routes serve from: the shard files and the node's metadata index.
+#[derive(Clone)]
+struct Peer {
+    store: Arc<ShardStore>,
+    metadata_index: MetadataIndex,
+}
+
 /// The routes peers use to copy and compare shards: `GET /shards/{id}`, `GET
-/// /shards/{id}/digest` and `POST /shards/{id}/content`.
-pub fn peer_router(store: Arc<ShardStore>) -> Router {
+/// /shards/{id}/digest` and `POST /shards/{id}/content`. A copy starts (`digest` with
+/// `min_index`) only once `metadata_index` reached the index at which its target saw the copy
+/// task, so this node routes the shard's writes to the target from then on (see
+/// [`crate::routing`]).
+pub fn peer_router(store: Arc<ShardStore>, metadata_index: MetadataIndex) -> Router {
     Router::new()
         .route("/shards/{id}", get(get_shard))
         .route("/shards/{id}/digest", get(get_digest))
         .route("/shards/{id}/content", post(post_content))
-        .with_state(store)
+        .with_state(Peer { store, metadata_index })
 }
 
 /// Every route of a data node.
 pub(crate) fn app(node: Arc<Node>) -> Router {
     let store = Arc::clone(&node.store);
+    let following = Arc::clone(&node);
+    let metadata_index: MetadataIndex = Arc::new(move || following.cache.current().map(|m| m.index));
     Router::new()
         .route("/health", get(|| async { Json(serde_json::json!({ "status": "ok" })) }))
         .route("/ping", get(ping).head(ping))
@@ -69,7 +85,7 @@ pub(crate) fn app(node: Arc<Node>) -> Router {
         .route("/internal/shards/{id}/append", post(append))
         .route("/shards/{id}/compare", get(compare))
         .with_state(node)
-        .merge(peer_router(store))
+        .merge(peer_router(store, metadata_index))
         .fallback(|| async { ApiError::not_found("not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")
@@ -204,26 +220,30 @@ async fn append(
 }
 
 /// `POST /internal/shards/{id}/append`: stores lines another data node routed here, once
-/// [`check_owner`] agrees with its routing.
+/// [`routing::judge`] agrees with its routing, by metadata at least as new as the sender's; the
+/// check is made again, by the node's newest metadata, while no copy can start (see
+/// [`crate::routing`]).
 async fn append_checked(
-    node: &Node,
+    node: &Arc<Node>,
     path: Result<Path<ShardId>, PathRejection>,
     headers: HeaderMap,
     payload: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode, ApiError> {
     let shard_id = shard_id(path)?;
     let mut data = body(payload)?;
-    let index = match headers.get(write_path::METADATA_INDEX_HEADER) {
+    let index = match headers.get(routing::METADATA_INDEX_HEADER) {
         None => 0,
         Some(value) => value.to_str().ok().and_then(|v| v.parse::<u64>().ok()).ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_header",
-                format!("{} must be a log index", write_path::METADATA_INDEX_HEADER),
-            )
+            ApiError::bad_request("invalid_header", format!("{} must be a log index", routing::METADATA_INDEX_HEADER))
         })?,
     };
-    let owners = headers.get(write_path::OWNERS_HEADER).map(|v| v.to_str().unwrap_or_default().to_owned());
-    let meta = check_owner(node, shard_id, index, owners.as_deref()).await?;
+    let text = |name: &str| headers.get(name).map(|v| v.to_str().unwrap_or_default().to_owned());
+    let sent = SentRoute {
+        owners: text(routing::OWNERS_HEADER),
+        pending: text(routing::PENDING_OWNERS_HEADER).unwrap_or_default(),
+    };
+    let meta = metadata_since(node, index).await?;
+    routing::judge(&meta, shard_id, node.node_id(), &sent)?;
     if data.is_empty() {
         return Ok(StatusCode::NO_CONTENT);
     }
@@ -234,48 +254,34 @@ async fn append_checked(
         let message = format!("shard {shard_id}: the metadata has no cluster identity yet; retry");
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "cluster_identity_unknown", message)
     })?;
-    let store = Arc::clone(&node.store);
-    blocking(move || store.append(shard_id, &data, &header)).await?;
+    let node = Arc::clone(node);
+    blocking(move || {
+        let _held = node.store.hold_copy_start();
+        if let Some(Err(misrouted)) =
+            node.cache.current().map(|now| routing::judge(&now, shard_id, node.node_id(), &sent))
+        {
+            return Ok(Err(misrouted));
+        }
+        node.store.append(shard_id, &data, &header).map(|_| Ok(()))
+    })
+    .await??;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Refuses an internal append unless this node owns `shard_id` by metadata at `index` (the
-/// sender's) or newer, and that metadata names the same owners the sender sent to (`owners`, when
-/// given), reading the metadata again when its cache is older than the sender's: a sender that
-/// routed by stale metadata learns so (`409 not_owner` / `owners_changed`) and routes again.
-async fn check_owner(
-    node: &Node,
-    shard_id: ShardId,
-    index: u64,
-    owners: Option<&str>,
-) -> Result<Arc<CachedMetadata>, ApiError> {
+/// The node's metadata at `index` (a sender's) or newer, read again when the cache is older: a
+/// node cannot judge a sender's routing by older metadata than the sender's (`503
+/// metadata_behind`).
+async fn metadata_since(node: &Node, index: u64) -> Result<Arc<CachedMetadata>, ApiError> {
     let behind = |cached: u64| {
-        let message =
-            format!("cannot check ownership: this node's metadata is at index {cached}, the sender's at {index}");
+        let message = format!("this node's metadata is at index {cached}, the sender's at {index}");
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "metadata_behind", message)
     };
-    let meta = match node.cache.current() {
-        Some(meta) if meta.index >= index => meta,
-        cached => match node.cache.refresh_within(&node.client, write_path::REFRESH_LIMIT).await {
-            Ok(fresh) if fresh.index >= index => fresh,
-            _ => return Err(behind(cached.map_or(0, |m| m.index))),
+    match node.cache.current() {
+        Some(meta) if meta.index >= index => Ok(meta),
+        cached => match node.cache.refresh_within(&node.client, REFRESH_LIMIT).await {
+            Ok(fresh) if fresh.index >= index => Ok(fresh),
+            _ => Err(behind(cached.map_or(0, |m| m.index))),
         },
-    };
-    let me = node.node_id();
-    let owns = meta.state.shard(shard_id).is_some_and(|view| me.is_some_and(|id| view.shard.owners.contains(&id)));
-    if !owns {
-        let whom = me.map_or_else(|| "this unregistered node".to_owned(), |id| format!("node {id}"));
-        let message = format!("{whom} does not own shard {shard_id} at metadata index {}", meta.index);
-        return Err(ApiError::new(StatusCode::CONFLICT, write_path::NOT_OWNER, message));
-    }
-    let current = write_path::owners_text(&meta, shard_id);
-    match owners {
-        Some(sent) if sent != current => {
-            let message =
-                format!("shard {shard_id} is owned by [{current}] at metadata index {}, not [{sent}]", meta.index);
-            Err(ApiError::new(StatusCode::CONFLICT, write_path::OWNERS_CHANGED, message))
-        }
-        _ => Ok(meta),
     }
 }
 
@@ -302,7 +308,7 @@ fn parse_range(value: &str, size: u64) -> Option<(u64, u64)> {
 }
 
 async fn get_shard(
-    State(store): State<Arc<ShardStore>>,
+    State(Peer { store, .. }): State<Peer>,
     path: Result<Path<ShardId>, PathRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -340,21 +346,35 @@ async fn get_shard(
 struct DigestQuery {
     /// Leading bytes to digest (default: all).
     len: Option<u64>,
+    /// The metadata index this node must have reached first (a copy's target sends the index at
+    /// which it saw its task).
+    min_index: Option<u64>,
 }
 
 async fn get_digest(
-    State(store): State<Arc<ShardStore>>,
+    State(Peer { store, metadata_index }): State<Peer>,
     path: Result<Path<ShardId>, PathRejection>,
     query: Result<Query<DigestQuery>, QueryRejection>,
 ) -> Result<Json<DigestReply>, ApiError> {
     let shard_id = shard_id(path)?;
     let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    if let Some(wanted) = query.min_index {
+        let applied = metadata_index();
+        if applied.is_none_or(|index| index < wanted) {
+            let message = format!(
+                "this node's metadata is at index {}, the copy needs {wanted}: it would not yet route the shard's \
+                 writes to the copy's target; retry",
+                applied.map_or_else(|| "none".to_owned(), |i| i.to_string())
+            );
+            return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "metadata_behind", message));
+        }
+    }
     let (summary, len, checksum) = blocking(move || store.digest(shard_id, query.len)).await?;
     Ok(Json(DigestReply { size: summary.size, len, checksum }))
 }
 
 async fn post_content(
-    State(store): State<Arc<ShardStore>>,
+    State(Peer { store, .. }): State<Peer>,
     path: Result<Path<ShardId>, PathRejection>,
     request: Result<Json<ContentRequest>, JsonRejection>,
 ) -> Result<Json<ContentReply>, ApiError> {

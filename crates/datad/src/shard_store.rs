@@ -22,7 +22,7 @@ use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use xxhash_rust::xxh3::Xxh3;
@@ -99,6 +99,11 @@ pub struct ShardStore {
     /// Files kept but not used, by name.
     unusable: Mutex<BTreeMap<String, UnusableFile>>,
     inventory_version: AtomicU64,
+    /// Held shared by an append from its routing check until it is stored
+    /// ([`ShardStore::hold_copy_start`]), and exclusively while a copy's starting point (size
+    /// and checksum, [`ShardStore::digest`]) is read: every append lands before a copy's start or
+    /// was checked against metadata at least as new as the one the copy started under.
+    copy_start: RwLock<()>,
 }
 
 /// Locks `mutex`, recovering the data if a panicking thread held it (the values stay coherent:
@@ -169,6 +174,7 @@ impl ShardStore {
             shards: Mutex::new(shards),
             unusable: Mutex::new(unusable),
             inventory_version: AtomicU64::new(start),
+            copy_start: RwLock::new(()),
         })
     }
 
@@ -317,6 +323,13 @@ impl ShardStore {
     /// Moves the inventory version on (e.g. when a shard stopped being hot); returns the new one.
     pub fn bump_inventory_version(&self) -> u64 {
         self.inventory_version.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// Keeps copies from starting (their size and checksum being read, [`ShardStore::digest`])
+    /// while the guard lives: a routed append holds it from the check of its routing against
+    /// the node's metadata until it is stored, so no copy starts between the two.
+    pub(crate) fn hold_copy_start(&self) -> RwLockReadGuard<'_, ()> {
+        self.copy_start.read().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn entry(&self, shard_id: ShardId) -> Option<Arc<Mutex<ShardFile>>> {
@@ -540,8 +553,15 @@ impl ShardStore {
     }
 
     /// The digest of a shard's first `len` bytes (all of it by default): `(summary, len, digest)`.
+    /// The size is read while no routed append is between its check and its store (see
+    /// [`ShardStore::hold_copy_start`]): a copy starting from it misses no append routed by older
+    /// metadata.
     pub fn digest(&self, shard_id: ShardId, len: Option<u64>) -> Result<(ShardSummary, u64, u64), DatadError> {
-        let summary = self.summary(shard_id).ok_or(DatadError::ShardNotFound { shard_id })?;
+        let summary = {
+            let _start = self.copy_start.write().unwrap_or_else(PoisonError::into_inner);
+            self.summary(shard_id)
+        };
+        let summary = summary.ok_or(DatadError::ShardNotFound { shard_id })?;
         let len = len.unwrap_or(summary.size);
         if len > summary.size {
             let range = format!("0-{len}");
@@ -556,8 +576,10 @@ impl ShardStore {
 
     /// Makes a finished copy the shard's file: checks the partial file holds `size` bytes with
     /// digest `checksum` and is a file of the shard `expected` names (deleting it when not),
-    /// fsyncs it, renames it over `{id}.shard` and fsyncs the directory. Bytes appended locally to
-    /// the old file meanwhile are replaced.
+    /// adds the records of the node's own file of the shard (the writes it took as a pending
+    /// owner while the copy ran, or what an owner refilled held), fsyncs it, renames it over
+    /// `{id}.shard` and fsyncs the directory. Points are idempotent, so records present in both
+    /// count once in the content digest. Returns the installed file's size and checksum.
     pub fn install_partial(
         &self,
         shard_id: ShardId,
@@ -594,8 +616,27 @@ impl ShardStore {
                 return Err(error);
             }
         };
-        File::open(&partial).and_then(|f| f.sync_all()).map_err(DatadError::io("fsync", &partial))?;
+        let mut copied = copied;
+        let mut out = OpenOptions::new().append(true).open(&partial).map_err(DatadError::io("open", &partial))?;
         let target = self.shard_path(shard_id);
+        // The node's own records, in two passes: the bulk with no lock held, then, holding the
+        // shard until its file is replaced, the records appended meanwhile.
+        let mut merged: Option<(Arc<Mutex<ShardFile>>, u64)> = None;
+        if let Some(entry) = self.entry(shard_id) {
+            let (end, same) = {
+                let own = lock(&entry);
+                (own.size, !own.removed && own.header.same_shard(expected))
+            };
+            if same {
+                let bulk = records_start(&target)
+                    .and_then(|start| append_records(&target, start, end, &mut out, &partial, &mut copied));
+                if let Err(error) = bulk {
+                    discard();
+                    return Err(error);
+                }
+                merged = Some((entry, end));
+            }
+        }
         let mut shards = lock(&self.shards);
         let entry = shards.entry(shard_id).or_insert_with(|| {
             let empty = ShardFile {
@@ -610,6 +651,20 @@ impl ShardStore {
             Arc::new(Mutex::new(empty))
         });
         let mut shard = lock(entry);
+        if !shard.removed && shard.header.same_shard(expected) && shard.size > 0 {
+            let tail = match &merged {
+                Some((first, end)) if Arc::ptr_eq(first, entry) => Ok(*end),
+                _ => records_start(&target),
+            }
+            .and_then(|from| append_records(&target, from, shard.size, &mut out, &partial, &mut copied));
+            if let Err(error) = tail {
+                discard();
+                return Err(error);
+            }
+        }
+        out.sync_all().map_err(DatadError::io("fsync", &partial))?;
+        drop(out);
+        let (size, checksum) = (copied.size, copied.digest.digest());
         std::fs::rename(&partial, &target).map_err(DatadError::io("rename to", &target))?;
         sync_dir(&self.dir)?;
         *shard = ShardFile { append: None, last_write: SystemTime::now(), ..copied };
@@ -692,6 +747,58 @@ fn read_shard_file(path: &Path) -> Result<ShardFile, DatadError> {
     }
     let last_write = std::fs::metadata(path).and_then(|m| m.modified()).unwrap_or_else(|_| SystemTime::now());
     Ok(ShardFile { append: None, size: valid, digest, header, content, last_write, removed: false })
+}
+
+/// Where the records of a shard file start: after its magic and its header frame.
+fn records_start(path: &Path) -> Result<u64, DatadError> {
+    let mut reader = BufReader::new(File::open(path).map_err(DatadError::io("open", path))?);
+    let mut magic = [0u8; 8];
+    reader.read_exact(&mut magic).map_err(DatadError::io("read", path))?;
+    let mut payload = Vec::new();
+    match frame::read_next(&mut reader, &mut payload).map_err(DatadError::io("read", path))? {
+        Some(_) if &magic == MAGIC => Ok(magic.len() as u64 + frame::framed_len(payload.len())),
+        _ => Err(DatadError::Io {
+            action: "read",
+            path: path.to_owned(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, "no shard header"),
+        }),
+    }
+}
+
+/// Appends the records of `from` in bytes `[start, end)` (whole frames) to `out` (the file at
+/// `out_path`), adding them to `file`'s size, digest and content.
+fn append_records(
+    from: &Path,
+    start: u64,
+    end: u64,
+    out: &mut File,
+    out_path: &Path,
+    file: &mut ShardFile,
+) -> Result<(), DatadError> {
+    if end <= start {
+        return Ok(());
+    }
+    let mut source = File::open(from).map_err(DatadError::io("open", from))?;
+    source.seek(SeekFrom::Start(start)).map_err(DatadError::io("seek in", from))?;
+    let mut reader = BufReader::with_capacity(256 * 1024, source.take(end - start));
+    let mut payload = Vec::new();
+    let mut read = 0;
+    while let Some(raw) = frame::read_next(&mut reader, &mut payload).map_err(DatadError::io("read", from))? {
+        out.write_all(&raw).and_then(|()| out.write_all(&payload)).map_err(DatadError::io("append to", out_path))?;
+        file.digest.update(&raw);
+        file.digest.update(&payload);
+        file.size += frame::framed_len(payload.len());
+        read += frame::framed_len(payload.len());
+        if let Err(error) = file.content.insert_record(&payload) {
+            tracing::warn!(path = %from.display(), %error, "a stored record is left out of the content digest");
+        }
+    }
+    if read != end - start {
+        let message = format!("records end at byte {} of {end}", start + read);
+        let source = std::io::Error::new(std::io::ErrorKind::InvalidData, message);
+        return Err(DatadError::Io { action: "read", path: from.to_owned(), source });
+    }
+    Ok(())
 }
 
 /// Fsyncs a directory, making renames and new files in it durable.
@@ -816,7 +923,7 @@ mod tests {
     }
 
     #[test]
-    fn install_partial_replaces_the_shard_atomically_or_rejects_a_corrupt_or_foreign_copy() {
+    fn install_partial_replaces_the_shard_atomically_keeping_local_records_or_rejects_a_bad_copy() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = ShardStore::open(dir.path()).expect("open");
         store.append(5, b"local v=1 1\n", &header(5)).expect("append");
@@ -842,13 +949,18 @@ mod tests {
         std::fs::write(store.partial_path(5), &copy).expect("write partial");
         let v = store.inventory_version();
         let summary = store.install_partial(5, len, xxh3_64(&copy), &header(5)).expect("install");
-        assert_eq!(summary.size, len);
+        // What the node stored itself while the copy ran (a pending owner's writes) is kept.
+        let merged = file_of(5, &[b"copied v=1 1\n", b"copied v=2 2\n", b"local v=1 1\n"]);
+        assert_eq!(summary.size, merged.len() as u64);
+        assert_eq!(summary.checksum, xxh3_64(&merged));
         assert!(store.inventory_version() > v);
         assert!(!store.partial_path(5).exists());
-        assert_eq!(std::fs::read(store.shard_path(5)).expect("read"), copy);
+        assert_eq!(std::fs::read(store.shard_path(5)).expect("read"), merged);
+        let points = store.contents().into_iter().find(|c| c.shard_id == 5).map(|c| c.points);
+        assert_eq!(points, Some(3), "the content digest holds the copied and the local points");
         // Appends go to the new file, not the replaced one.
         store.append(5, b"new v=3 3\n", &header(5)).expect("append");
-        let expected = file_of(5, &[b"copied v=1 1\n", b"copied v=2 2\n", b"new v=3 3\n"]);
+        let expected = file_of(5, &[b"copied v=1 1\n", b"copied v=2 2\n", b"local v=1 1\n", b"new v=3 3\n"]);
         assert_eq!(std::fs::read(store.shard_path(5)).expect("read"), expected);
         assert_eq!(store.summary(5).map(|s| s.checksum), Some(xxh3_64(&expected)));
 

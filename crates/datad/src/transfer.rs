@@ -1,7 +1,8 @@
 //! Pulling one shard from a peer: resumable, chunked, verified.
 //!
 //! ```text
-//!  GET SOURCE/shards/{id}/digest        ─▶ total = size, expected checksum
+//!  GET SOURCE/shards/{id}/digest?min_index=I ─▶ total = size, expected checksum
+//!       (the source answers once its metadata reached index I, where the target saw its task)
 //!  have = len({id}.partial)              (0 when the partial is longer than total)
 //!  GET SOURCE/shards/{id}  Range: bytes=have-(have+chunk-1)  ─▶ 206, append to {id}.partial
 //!  ... until have == total
@@ -9,10 +10,13 @@
 //!                                     : ─▶ delete the partial, error
 //! ```
 //! A copy of a hot shard (one still written) takes its first `total` bytes: the size when the
-//! copy started. Points the source stores afterwards are not part of the copy.
+//! copy started. Points written afterwards reach the target directly, which is a pending owner of
+//! the shard from the moment its task exists (see [`crate::routing`]); installing the copy keeps
+//! them.
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use reqwest::header::{CONTENT_RANGE, RANGE};
 use reqwest::StatusCode;
@@ -28,6 +32,10 @@ use crate::node::peer_url;
 use crate::shard_file::ShardHeader;
 use crate::shard_store::ShardStore;
 use meta_wire::ShardSummary;
+
+/// How long a copy's target waits for the source's metadata to reach the index at which the
+/// target saw its task.
+pub(crate) const SOURCE_CATCH_UP: Duration = Duration::from_secs(10);
 
 /// `GET /shards/{id}/digest` reply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,17 +64,31 @@ pub struct Transfer {
 
 impl Transfer {
     /// Asks the source (`host:port`) for the shard's size and digest and opens the partial file,
-    /// resuming after the bytes it already holds (or starting over when it holds too many).
+    /// resuming after the bytes it already holds (or starting over when it holds too many). With
+    /// `min_index`, the source answers only once its metadata reached that index; it is asked
+    /// again for up to [`SOURCE_CATCH_UP`] meanwhile.
     pub async fn start(
         http: &reqwest::Client,
         source_addr: &str,
         shard_id: ShardId,
         store: &ShardStore,
         chunk_size: u64,
+        min_index: Option<u64>,
     ) -> Result<Self, DatadError> {
         let url = format!("{}/shards/{shard_id}", peer_url(source_addr));
-        let digest_url = format!("{url}/digest");
-        let response = http.get(&digest_url).send().await.map_err(|e| peer(&digest_url, e))?;
+        let digest_url = match min_index {
+            Some(index) => format!("{url}/digest?min_index={index}"),
+            None => format!("{url}/digest"),
+        };
+        let asked = Instant::now();
+        let response = loop {
+            let response = http.get(&digest_url).send().await.map_err(|e| peer(&digest_url, e))?;
+            if response.status() != StatusCode::SERVICE_UNAVAILABLE || asked.elapsed() >= SOURCE_CATCH_UP {
+                break response;
+            }
+            // The source follows the metadata by long poll: it catches up within moments.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
         let response = expect_status(&digest_url, response, StatusCode::OK).await?;
         let digest: DigestReply = response.json().await.map_err(|e| peer(&digest_url, e))?;
         let partial_path = store.partial_path(shard_id);

@@ -8,10 +8,11 @@
 //!  a shard without owners: 503 no_owner, nothing stored
 //!  first write to a shard: POST /v1/shards/written (committed) before anything is stored
 //!  per shard: append locally (when this node owns it) and
-//!             POST OWNER/internal/shards/{id}/append to every other owner
+//!             POST OWNER/internal/shards/{id}/append to every other owner, and to every
+//!             pending owner (the target of a copy in progress: see `routing`)
 //!  an owner that fails: its lines queued for it (hinted handoff, delivered later)
-//!  204 when, per shard, as many owners stored the lines as the consistency asks (default one);
-//!  503 naming the owners that did not
+//!  204 when, per shard, as many owners stored the lines as the consistency asks (default one)
+//!  and every pending owner stored or queued them; 503 naming the owners that did not
 //! ```
 //! A retried write may store some lines twice on the owners that had them; line protocol points
 //! are idempotent (same series and time), so readers see one point.
@@ -37,6 +38,7 @@ use crate::fnv::fnv1a;
 use crate::line_protocol::{canonical_series_key, parse_lines, InvalidLine, Line, ParsedBody, Precision};
 use crate::metadata_cache::CachedMetadata;
 use crate::node::{peer_url, Node};
+use crate::routing::{self, Recipients, Route, METADATA_INDEX_HEADER, NOT_OWNER, OWNERS_CHANGED};
 use crate::shard_file::ShardHeader;
 
 /// Query of `POST /write`, as InfluxDB 1.x clients send it. Other parameters, such as the
@@ -56,7 +58,7 @@ pub(crate) struct WriteQuery {
 
 /// Lines bound for one shard.
 struct Batch {
-    owners: Vec<NodeId>,
+    recipients: Recipients,
     data: Vec<u8>,
 }
 
@@ -192,7 +194,11 @@ pub(crate) async fn write(node: &Arc<Node>, query: WriteQuery, body: Bytes) -> R
             return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "no_shard", message));
         }
         let shard = shard_for(&meta.state, group, line.series_key);
-        let batch = batches.entry(shard.id).or_insert_with(|| Batch { owners: shard.owners.clone(), data: Vec::new() });
+        let batch = batches.entry(shard.id).or_insert_with(|| {
+            // The group may be one this write just created, which the cached metadata lacks.
+            let recipients = Recipients { owners: shard.owners.clone(), pending: meta.state.pending_owners(shard.id) };
+            Batch { recipients, data: Vec::new() }
+        });
         line.write_stored(&mut batch.data);
         stored += 1;
     }
@@ -202,7 +208,7 @@ pub(crate) async fn write(node: &Arc<Node>, query: WriteQuery, body: Bytes) -> R
     }
     // A shard without any owner stores nothing: refused, never acknowledged.
     let ownerless: Vec<String> =
-        batches.iter().filter(|(_, b)| b.owners.is_empty()).map(|(id, _)| id.to_string()).collect();
+        batches.iter().filter(|(_, b)| b.recipients.owners.is_empty()).map(|(id, _)| id.to_string()).collect();
     if !ownerless.is_empty() {
         let message = format!(
             "shard(s) {} have no owner (their data nodes were removed); nothing was written",
@@ -212,8 +218,9 @@ pub(crate) async fn write(node: &Arc<Node>, query: WriteQuery, body: Bytes) -> R
     }
     // A group created just now is missing from an older cache, and so may be its owners: read the
     // metadata again, so the index the owners check covers the group.
-    let known =
-        |meta: &CachedMetadata| batches.values().flat_map(|b| &b.owners).all(|&o| meta.state.data_node(o).is_some());
+    let known = |meta: &CachedMetadata| {
+        batches.values().flat_map(|b| b.recipients.all()).all(|o| meta.state.data_node(o).is_some())
+    };
     let mut refreshed = false;
     if !created.is_empty() || !known(&meta) {
         if let Ok(fresh) = node.cache.refresh_within(&node.client, REFRESH_LIMIT).await {
@@ -225,7 +232,7 @@ pub(crate) async fn write(node: &Arc<Node>, query: WriteQuery, body: Bytes) -> R
     // write at consistency `one` waits for: the metadata it goes by must be recent. Out of touch
     // with the meta leader, read it again (or refuse the write).
     let me = node.node_id();
-    let local = |b: &Batch| me.is_some_and(|me| b.owners.contains(&me));
+    let local = |b: &Batch| me.is_some_and(|me| b.recipients.includes(me));
     if !refreshed && batches.values().any(local) && !node.meta_in_touch() {
         meta = node.cache.refresh_within(&node.client, REFRESH_LIMIT).await.map_err(|e| {
             let message = format!(
@@ -234,8 +241,8 @@ pub(crate) async fn write(node: &Arc<Node>, query: WriteQuery, body: Bytes) -> R
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "metadata_stale", message)
         })?;
         for (shard, batch) in &mut batches {
-            if let Some(view) = meta.state.shard(*shard) {
-                batch.owners.clone_from(&view.shard.owners);
+            if meta.state.shard(*shard).is_some() {
+                batch.recipients = Recipients::of(&meta.state, *shard);
             }
         }
     }
@@ -354,16 +361,6 @@ fn meta_error(error: ClientError, context: &str) -> ApiError {
     }
 }
 
-/// Header of an internal append: the metadata index the sender routed by. The receiving owner
-/// refuses (`409 not_owner`) unless its metadata, at that index or newer, makes it an owner.
-pub(crate) const METADATA_INDEX_HEADER: &str = "x-metadata-index";
-/// Header of an internal append: the shard's owners the sender sends it to (IDs, comma-separated).
-/// The receiver refuses (`409 owners_changed`) when its metadata names other owners: a write must
-/// reach every current owner, not only the ones a stale view knew.
-pub(crate) const OWNERS_HEADER: &str = "x-shard-owners";
-/// The code of an internal append refused because the sender routed by stale metadata.
-pub(crate) const OWNERS_CHANGED: &str = "owners_changed";
-
 /// Longest a write waits to read the metadata again when owners refused it as misrouted.
 pub(crate) const REFRESH_LIMIT: Duration = Duration::from_secs(1);
 
@@ -395,11 +392,12 @@ async fn deliver(
     consistency: Consistency,
 ) -> Result<(), ApiError> {
     let mut meta = meta;
-    let mut owners: BTreeMap<ShardId, Vec<NodeId>> = batches.iter().map(|(&s, b)| (s, b.owners.clone())).collect();
+    let mut recipients: BTreeMap<ShardId, Recipients> =
+        batches.iter().map(|(&s, b)| (s, b.recipients.clone())).collect();
     let mut stored: BTreeSet<(ShardId, NodeId)> = BTreeSet::new();
     let mut failed: BTreeMap<(ShardId, NodeId), (String, bool)> = BTreeMap::new();
     let mut pending: Vec<(ShardId, NodeId)> =
-        owners.iter().flat_map(|(&shard, o)| o.iter().map(move |&owner| (shard, owner))).collect();
+        recipients.iter().flat_map(|(&shard, r)| r.all().map(move |node| (shard, node))).collect();
     let data: BTreeMap<ShardId, Bytes> = batches.into_iter().map(|(shard, b)| (shard, Bytes::from(b.data))).collect();
     let mut round = 0;
     while !pending.is_empty() {
@@ -444,27 +442,36 @@ async fn deliver(
         meta = node.cache.refresh_within(&node.client, REFRESH_LIMIT).await.map_err(|e| unreachable(e.to_string()))?;
         pending = Vec::new();
         for shard in refused {
-            let view = meta.state.shard(shard).ok_or_else(|| {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "write_failed", format!("shard {shard} was dropped"))
-            })?;
-            let current = view.shard.owners.clone();
+            if meta.state.shard(shard).is_none() {
+                let message = format!("shard {shard} was dropped");
+                return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "write_failed", message));
+            }
+            let current = Recipients::of(&meta.state, shard);
             failed.retain(|&(s, _), _| s != shard);
-            pending.extend(current.iter().filter(|&&o| !stored.contains(&(shard, o))).map(|&o| (shard, o)));
-            owners.insert(shard, current);
+            pending.extend(current.all().filter(|&o| !stored.contains(&(shard, o))).map(|o| (shard, o)));
+            recipients.insert(shard, current);
         }
     }
     let fates = hand_off(node, &data, &failed).await;
     let queued: BTreeSet<(ShardId, NodeId)> = fates.iter().filter(|(_, f)| f.is_ok()).map(|(&k, _)| k).collect();
     let mut short = Vec::new();
-    for (shard, shard_owners) in &owners {
+    for (shard, to) in &recipients {
         let took =
-            |set: &BTreeSet<(ShardId, NodeId)>| shard_owners.iter().filter(|&&o| set.contains(&(*shard, o))).count();
+            |set: &BTreeSet<(ShardId, NodeId)>| to.owners.iter().filter(|&&o| set.contains(&(*shard, o))).count();
         let (stored_by, queued_for) = (took(&stored), took(&queued));
-        if !consistency.met(shard_owners.len(), stored_by, queued_for) {
+        if !consistency.met(to.owners.len(), stored_by, queued_for) {
             short.push(format!(
                 "shard {shard}: stored by {stored_by} of {} owners, queued for {queued_for}",
-                shard_owners.len()
+                to.owners.len()
             ));
+        }
+        // A copy in progress must end holding the write, whatever the consistency level.
+        for &node in &to.pending {
+            if !stored.contains(&(*shard, node)) && !queued.contains(&(*shard, node)) {
+                short.push(format!(
+                    "shard {shard}: node {node}, which is copying it, neither stored nor queued the lines"
+                ));
+            }
         }
     }
     let mut failures: Vec<String> = failed
@@ -560,14 +567,11 @@ async fn send_all(
     for (shard, owner) in copies {
         let (node, bytes) = (Arc::clone(node), data.get(&shard).cloned().unwrap_or_default());
         let addr = meta.state.data_node(owner).map(|n| n.http_addr.clone());
-        let route = Route { index: meta.index, owners: owners_text(meta, shard) };
+        let route = Route::of(meta, shard);
         let header_meta = Arc::clone(meta);
         sends.spawn(async move {
             let sent = match (Some(owner) == me, addr) {
-                (true, _) => match append_locally(&node, &header_meta, shard, bytes).await {
-                    Ok(()) => Sent::Stored,
-                    Err(error) => Sent::Failed(error),
-                },
+                (true, _) => append_locally(&node, &header_meta, &route, shard, bytes).await,
                 (false, Some(addr)) => append_remotely(&node, &addr, &route, shard, bytes).await,
                 (false, None) => Sent::Failed(format!("node {owner} is not in the metadata")),
             };
@@ -584,45 +588,49 @@ async fn send_all(
     outcomes
 }
 
-/// Appends to this node's copy of a shard, under the header the metadata `meta` gives it.
+/// Appends to this node's copy of a shard, under the header the metadata `meta` gives it, if the
+/// node's current metadata still routes the shard as `route` did ([`Sent::Misrouted`] if not):
+/// checked and stored while no copy of the shard starts (see [`crate::routing`]).
 pub(crate) async fn append_locally(
-    node: &Node,
+    node: &Arc<Node>,
     meta: &CachedMetadata,
+    route: &Route,
     shard_id: ShardId,
     data: Bytes,
-) -> Result<(), String> {
+) -> Sent {
     let Some(header) = ShardHeader::of(&meta.state, shard_id) else {
-        return Err(format!("shard {shard_id}: the metadata has no cluster identity yet"));
+        return Sent::Failed(format!("shard {shard_id}: the metadata has no cluster identity yet"));
     };
-    let store = Arc::clone(&node.store);
-    blocking(move || store.append(shard_id, &data, &header)).await.map(drop).map_err(|error| {
-        tracing::error!(shard_id, %error, "local append failed");
-        "local append failed".to_owned()
+    let (node, recipients) = (Arc::clone(node), route.recipients.clone());
+    let stored = blocking(move || {
+        let _held = node.store.hold_copy_start();
+        let current = node.cache.current().map(|m| Recipients::of(&m.state, shard_id)).unwrap_or_default();
+        if current != recipients {
+            return Ok(false);
+        }
+        node.store.append(shard_id, &data, &header).map(|_| true)
     })
-}
-
-/// How a copy was routed: the metadata index and the owners (as [`OWNERS_HEADER`] carries them).
-pub(crate) struct Route {
-    /// The metadata index routed by.
-    pub(crate) index: u64,
-    /// The shard's owners at that index.
-    pub(crate) owners: String,
-}
-
-/// The owners of `shard` in `meta`, as [`OWNERS_HEADER`] carries them.
-pub(crate) fn owners_text(meta: &CachedMetadata, shard: ShardId) -> String {
-    let owners = meta.state.shard(shard).map(|v| v.shard.owners.clone()).unwrap_or_default();
-    owners.iter().map(NodeId::to_string).collect::<Vec<_>>().join(",")
+    .await;
+    match stored {
+        Ok(true) => Sent::Stored,
+        Ok(false) => Sent::Misrouted,
+        Err(error) => {
+            tracing::error!(shard_id, %error, "local append failed");
+            Sent::Failed("local append failed".to_owned())
+        }
+    }
 }
 
 /// Appends to a peer's copy of a shard through its internal route, saying how it was routed.
 pub(crate) async fn append_remotely(node: &Node, addr: &str, route: &Route, shard_id: ShardId, data: Bytes) -> Sent {
     let url = format!("{}/internal/shards/{shard_id}/append", peer_url(addr));
+    let (owners, pending) = route.recipients.header_values();
     let request = node
         .peers
         .post(&url)
         .header(METADATA_INDEX_HEADER, route.index)
-        .header(OWNERS_HEADER, &route.owners)
+        .header(routing::OWNERS_HEADER, owners)
+        .header(routing::PENDING_OWNERS_HEADER, pending)
         .body(data);
     let response = match request.send().await {
         Ok(response) => response,
@@ -644,9 +652,6 @@ pub(crate) async fn append_remotely(node: &Node, addr: &str, route: &Route, shar
         Sent::Failed(error)
     }
 }
-
-/// The code of an internal append refused because the receiver does not own the shard.
-pub(crate) const NOT_OWNER: &str = "not_owner";
 
 #[cfg(test)]
 mod tests {

@@ -274,7 +274,7 @@ async fn writes_reach_every_owner_and_a_copy_task_is_pulled_verified_and_complet
     // --- phase: writes go to both owners (RF 2), with the same bytes.
     let body = "# cpu\ncpu,host=a usage=1 1700000000000000000\ncpu,host=b usage=2 1700000000000000001\n\nmem free=3i\n";
     let written = http.post(format!("http://{a}/write?db=telegraf")).body(body).send().await.expect("write");
-    assert_eq!(written.status(), StatusCode::NO_CONTENT);
+    assert_eq!(written.status(), StatusCode::NO_CONTENT, "{:?}", written.text().await);
     let shards_a = status(&http, &a).await.expect("status").shards;
     let shards_b = status(&http, &b).await.expect("status").shards;
     assert!(!shards_a.is_empty());
@@ -317,24 +317,29 @@ async fn writes_reach_every_owner_and_a_copy_task_is_pulled_verified_and_complet
         priority: 1,
         reason: TaskReason::Operator,
     };
+    // The task is in the metadata (the copy starts only once both nodes' metadata hold it).
+    let id = match fake.apply(Command::CreateCopyTasks { now: 0, tasks: vec![spec.clone()] }) {
+        Response::CopyTasksCreated { created, .. } if created.len() == 1 => created[0].id,
+        other => panic!("unexpected {other:?}"),
+    };
     let task = Task {
         state: TaskState::Claimed,
         attempt: 2,
         lease_deadline: Some(0),
-        ..Task::pending(7, TaskKind::Copy, spec, 0)
+        ..Task::pending(id, TaskKind::Copy, spec, 0)
     };
     fake.tasks.lock().expect("fake").push(ClaimedTask { task: task.clone(), source_addr: a.clone() });
-    eventually("the task is completed", || async { fake.completed.lock().expect("fake").contains(&(7, 2)) }).await;
+    eventually("the task is completed", || async { fake.completed.lock().expect("fake").contains(&(id, 2)) }).await;
     let shards_c = status(&http, &c).await.expect("status").shards;
     assert_eq!(shards_c, vec![shard], "the copy matches the source byte for byte");
     let last = fake.progress.lock().expect("fake").last().cloned().expect("progress reported");
-    assert_eq!(last, (7, ProgressRequest { attempt: 2, bytes_done: shard.size, bytes_total: shard.size }));
+    assert_eq!(last, (id, ProgressRequest { attempt: 2, bytes_done: shard.size, bytes_total: shard.size }));
 
     // --- phase: a task for a shard C already holds completes without copying again.
     let progress_before = fake.progress.lock().expect("fake").len();
-    let again = Task { id: 8, attempt: 1, ..task };
+    let again = Task { attempt: 3, ..task };
     fake.tasks.lock().expect("fake").push(ClaimedTask { task: again, source_addr: a.clone() });
-    eventually("the second task is completed", || async { fake.completed.lock().expect("fake").contains(&(8, 1)) })
+    eventually("the second task is completed", || async { fake.completed.lock().expect("fake").contains(&(id, 3)) })
         .await;
     assert_eq!(fake.progress.lock().expect("fake").len(), progress_before, "nothing was downloaded");
     assert_eq!(status(&http, &c).await.expect("status").shards, vec![shard]);

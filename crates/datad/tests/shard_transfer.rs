@@ -50,7 +50,8 @@ async fn source() -> Source {
     let content = std::fs::read(store.shard_path(SHARD)).expect("the shard file");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
-    let app = peer_router(Arc::clone(&store));
+    // The source's metadata is at index 5 for these tests.
+    let app = peer_router(Arc::clone(&store), Arc::new(|| Some(5)));
     tokio::spawn(async move { axum::serve(listener, app).await });
     Source { _dir: dir, store, addr, content }
 }
@@ -77,7 +78,7 @@ async fn copy_in_small_chunks_gives_identical_bytes_and_checksum() {
     assert!(source.content.len() > 300_000, "a shard of a few hundred KB");
     let (_dir, target) = target();
     let http = reqwest::Client::new();
-    let mut transfer = Transfer::start(&http, &source.addr, SHARD, &target, CHUNK).await.expect("start");
+    let mut transfer = Transfer::start(&http, &source.addr, SHARD, &target, CHUNK, None).await.expect("start");
     assert_eq!((transfer.bytes_done(), transfer.bytes_total()), (0, source.content.len() as u64));
     let chunks = finish(&mut transfer).await.expect("download");
     assert_eq!(chunks as u64, (source.content.len() as u64).div_ceil(CHUNK));
@@ -95,7 +96,7 @@ async fn interrupted_copy_resumes_from_the_partial_length_even_after_a_restart()
     let source = source().await;
     let (dir, target) = target();
     let http = reqwest::Client::new();
-    let mut first = Transfer::start(&http, &source.addr, SHARD, &target, CHUNK).await.expect("start");
+    let mut first = Transfer::start(&http, &source.addr, SHARD, &target, CHUNK, None).await.expect("start");
     for _ in 0..5 {
         first.next_chunk().await.expect("chunk");
     }
@@ -106,7 +107,7 @@ async fn interrupted_copy_resumes_from_the_partial_length_even_after_a_restart()
     drop(target);
     let target = Arc::new(ShardStore::open(dir.path()).expect("reopen"));
     assert_eq!(target.summary(SHARD), None, "a partial copy is not a shard");
-    let mut resumed = Transfer::start(&http, &source.addr, SHARD, &target, CHUNK).await.expect("restart");
+    let mut resumed = Transfer::start(&http, &source.addr, SHARD, &target, CHUNK, None).await.expect("restart");
     assert_eq!(resumed.bytes_done(), 5 * CHUNK, "resumes after the bytes it has");
     let chunks = finish(&mut resumed).await.expect("download the rest");
     assert_eq!(chunks as u64, (source.content.len() as u64 - 5 * CHUNK).div_ceil(CHUNK));
@@ -120,7 +121,7 @@ async fn corrupted_partial_is_caught_by_the_checksum_and_deleted() {
     let source = source().await;
     let (_dir, target) = target();
     let http = reqwest::Client::new();
-    let mut first = Transfer::start(&http, &source.addr, SHARD, &target, CHUNK).await.expect("start");
+    let mut first = Transfer::start(&http, &source.addr, SHARD, &target, CHUNK, None).await.expect("start");
     for _ in 0..3 {
         first.next_chunk().await.expect("chunk");
     }
@@ -130,7 +131,7 @@ async fn corrupted_partial_is_caught_by_the_checksum_and_deleted() {
     bytes[100] ^= 0x20;
     std::fs::write(&partial, &bytes).expect("corrupt partial");
 
-    let mut resumed = Transfer::start(&http, &source.addr, SHARD, &target, CHUNK).await.expect("restart");
+    let mut resumed = Transfer::start(&http, &source.addr, SHARD, &target, CHUNK, None).await.expect("restart");
     finish(&mut resumed).await.expect("download the rest");
     match resumed.install(Arc::clone(&target), header()).await {
         Err(DatadError::ChecksumMismatch { shard_id, expected, actual }) => {
@@ -151,7 +152,7 @@ async fn partial_longer_than_the_shard_starts_over() {
     let too_long = vec![b'x'; source.content.len() + 10];
     std::fs::write(target.partial_path(SHARD), too_long).expect("write partial");
     let http = reqwest::Client::new();
-    let mut transfer = Transfer::start(&http, &source.addr, SHARD, &target, CHUNK).await.expect("start");
+    let mut transfer = Transfer::start(&http, &source.addr, SHARD, &target, CHUNK, None).await.expect("start");
     assert_eq!(transfer.bytes_done(), 0);
     finish(&mut transfer).await.expect("download");
     transfer.install(Arc::clone(&target), header()).await.expect("install");
@@ -163,7 +164,7 @@ async fn hot_shard_copy_takes_the_bytes_present_when_it_started() {
     let source = source().await;
     let (_dir, target) = target();
     let http = reqwest::Client::new();
-    let mut transfer = Transfer::start(&http, &source.addr, SHARD, &target, CHUNK).await.expect("start");
+    let mut transfer = Transfer::start(&http, &source.addr, SHARD, &target, CHUNK, None).await.expect("start");
     transfer.next_chunk().await.expect("chunk");
     source.store.append(SHARD, b"cpu,host=late usage=1 1\n", &header()).expect("a write during the copy");
     finish(&mut transfer).await.expect("download");
@@ -177,13 +178,13 @@ async fn unreachable_or_missing_sources_are_errors() {
     let source = source().await;
     let (_dir, target) = target();
     let http = reqwest::Client::new();
-    let missing = Transfer::start(&http, &source.addr, 999, &target, CHUNK).await.expect_err("no such shard");
+    let missing = Transfer::start(&http, &source.addr, 999, &target, CHUNK, None).await.expect_err("no such shard");
     assert!(matches!(&missing, DatadError::Peer { message, .. } if message.contains("shard_not_found")), "{missing}");
 
     let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let dead_addr = closed.local_addr().expect("addr").to_string();
     drop(closed);
-    let dead = Transfer::start(&http, &dead_addr, SHARD, &target, CHUNK).await.expect_err("nobody listens");
+    let dead = Transfer::start(&http, &dead_addr, SHARD, &target, CHUNK, None).await.expect_err("nobody listens");
     assert!(matches!(dead, DatadError::Peer { .. }), "{dead}");
 }
 
@@ -232,6 +233,13 @@ async fn range_and_digest_edge_cases() {
     let prefix: DigestReply =
         http.get(format!("{url}/digest?len=100")).send().await.expect("GET").json().await.expect("JSON");
     assert_eq!(prefix, DigestReply { size, len: 100, checksum: xxh3_64(&source.content[..100]) });
+    // A copy starts only from a source whose metadata is as new as the target's task.
+    let caught_up: DigestReply =
+        http.get(format!("{url}/digest?min_index=5")).send().await.expect("GET").json().await.expect("JSON");
+    assert_eq!(caught_up, digest);
+    let behind = http.get(format!("{url}/digest?min_index=6")).send().await.expect("GET");
+    assert_eq!(behind.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(error_code(behind).await, "metadata_behind");
     let too_long = http.get(format!("{url}/digest?len={}", size + 1)).send().await.expect("GET");
     assert_eq!(too_long.status(), StatusCode::RANGE_NOT_SATISFIABLE);
     assert_eq!(error_code(too_long).await, "range_not_satisfiable");

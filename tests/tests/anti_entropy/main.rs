@@ -8,6 +8,7 @@ mod content;
 mod dead_node;
 mod failover;
 mod handoff;
+mod hot_copy;
 mod operator;
 mod replace;
 mod retire;

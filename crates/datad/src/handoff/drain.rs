@@ -13,8 +13,9 @@ use crate::handoff::now_ms;
 use crate::handoff::queue::{Entry, HandoffQueue};
 use crate::metadata_cache::CachedMetadata;
 use crate::node::Node;
+use crate::routing::Route;
 use crate::shard_store::lock;
-use crate::write_path::{self, append_locally, append_remotely, Route, Sent};
+use crate::write_path::{self, append_locally, append_remotely, Sent};
 
 /// What became of a queue's head.
 #[derive(Debug, PartialEq, Eq)]
@@ -110,42 +111,49 @@ async fn drain(node: Arc<Node>, queue: Arc<Mutex<HandoffQueue>>) {
     }
 }
 
-/// Delivers one queued write meant for `target`: to it while it owns the shard, else to the
-/// shard's current owners (queueing it for those that fail).
+/// Delivers one queued write meant for `target`: to it while it owns the shard or is about to (a
+/// pending owner), else to the shard's current owners; and to every pending owner, since a copy in
+/// progress must end holding it. Those other nodes get it queued when they fail.
 async fn deliver(node: &Arc<Node>, meta: &CachedMetadata, target: NodeId, entry: &Entry) -> Fate {
-    let Some(view) = meta.state.shard(entry.shard_id) else { return Fate::Dropped("shard_deleted") };
-    let owners = view.shard.owners.clone();
-    let route = Route { index: meta.index, owners: write_path::owners_text(meta, entry.shard_id) };
-    if owners.contains(&target) {
+    if meta.state.shard(entry.shard_id).is_none() {
+        return Fate::Dropped("shard_deleted");
+    }
+    let route = Route::of(meta, entry.shard_id);
+    let others: Vec<NodeId> = if route.recipients.includes(target) {
         let Some(addr) = meta.state.data_node(target).map(|n| n.http_addr.clone()) else { return Fate::Wait };
-        return match append_remotely(node, &addr, &route, entry.shard_id, entry.data.clone()).await {
-            Sent::Stored => Fate::Delivered,
-            Sent::Misrouted => Fate::Stale,
+        match append_remotely(node, &addr, &route, entry.shard_id, entry.data.clone()).await {
+            Sent::Stored => {}
+            Sent::Misrouted => return Fate::Stale,
             Sent::Rejected(error) => {
                 tracing::error!(target_node = target, shard_id = entry.shard_id, %error, "owner refused a queued write");
-                Fate::Dropped("refused")
+                return Fate::Dropped("refused");
             }
             Sent::Failed(error) => {
                 tracing::debug!(target_node = target, %error, "owner does not take its queued writes yet");
-                Fate::Wait
+                return Fate::Wait;
             }
-        };
-    }
-    if owners.is_empty() {
+        }
+        route.recipients.pending.iter().copied().filter(|&p| p != target).collect()
+    } else if route.recipients.owners.is_empty() {
         // Kept until an owner is assigned, or until it expires.
         return Fate::Wait;
+    } else {
+        // The target no longer owns the shard (replaced or removed): its current owners get it.
+        route.recipients.all().collect()
+    };
+    if others.is_empty() {
+        return Fate::Delivered;
     }
-    // The target no longer owns the shard (replaced or removed): its current owners get the
-    // lines; this node's own copy must be stored now, the others may be queued.
+    // This node's own copy must be stored now; the others may be queued.
     let me = node.node_id();
     let mut missed = Vec::new();
-    for owner in owners {
-        let sent = if Some(owner) == me {
-            match append_locally(node, meta, entry.shard_id, entry.data.clone()).await {
-                Ok(()) => Sent::Stored,
-                Err(_) => return Fate::Wait,
+    for other in others {
+        let sent = if Some(other) == me {
+            match append_locally(node, meta, &route, entry.shard_id, entry.data.clone()).await {
+                Sent::Failed(_) => return Fate::Wait,
+                sent => sent,
             }
-        } else if let Some(addr) = meta.state.data_node(owner).map(|n| n.http_addr.clone()) {
+        } else if let Some(addr) = meta.state.data_node(other).map(|n| n.http_addr.clone()) {
             append_remotely(node, &addr, &route, entry.shard_id, entry.data.clone()).await
         } else {
             return Fate::Stale;
@@ -154,9 +162,9 @@ async fn deliver(node: &Arc<Node>, meta: &CachedMetadata, target: NodeId, entry:
             Sent::Stored => {}
             Sent::Misrouted => return Fate::Stale,
             Sent::Rejected(error) => {
-                tracing::error!(owner, shard_id = entry.shard_id, %error, "owner refused a handed-over write");
+                tracing::error!(node = other, shard_id = entry.shard_id, %error, "a node refused a handed-over write");
             }
-            Sent::Failed(_) => missed.push(owner),
+            Sent::Failed(_) => missed.push(other),
         }
     }
     let (queuing, shard_id, data) = (Arc::clone(node), entry.shard_id, entry.data.clone());
@@ -166,7 +174,7 @@ async fn deliver(node: &Arc<Node>, meta: &CachedMetadata, target: NodeId, entry:
             tracing::error!(shard_id, %error, "queueing a handed-over write did not finish");
         }
     }
-    tracing::info!(from = target, shard_id, "queued write handed to the shard's current owners");
+    tracing::info!(from = target, shard_id, "queued write handed to the shard's current owners and pending owners");
     Fate::Delivered
 }
 

@@ -324,6 +324,20 @@ impl MetaState {
         self.tasks.values().filter(|t| t.state.is_open())
     }
 
+    /// The shard's pending owners: the targets of its open copy tasks that do not own it yet,
+    /// ascending. Writes reach them as well as the owners from the moment a copy is planned, so
+    /// a copy of a hot shard ends holding every point acknowledged while it ran (the source
+    /// serves a copy only once its metadata names the target; see datad's write path).
+    pub fn pending_owners(&self, shard_id: ShardId) -> Vec<NodeId> {
+        let owners = self.shard(shard_id).map(|v| v.shard.owners.as_slice()).unwrap_or_default();
+        self.open_tasks
+            .by_copy
+            .range((shard_id, NodeId::MIN)..=(shard_id, NodeId::MAX))
+            .map(|(&(_, target), _)| target)
+            .filter(|target| !owners.contains(target))
+            .collect()
+    }
+
     /// The ID the next copy task will get.
     pub fn next_task_id(&self) -> TaskId {
         self.next_task_id

@@ -57,10 +57,13 @@ fn refused(state: &mut MetaState, spec: TaskSpec) -> ApplyError {
 fn a_task_runs_from_creation_to_ownership() {
     let (mut state, shard, owners) = setup();
     let target = non_owner(&owners);
+    assert!(state.pending_owners(shard).is_empty());
     let task = create(&mut state, copy(shard, owners[0], target, Some(owners[1])));
     assert_eq!((task.id, task.state, task.attempt), (1, TaskState::Pending, 0));
+    assert_eq!(state.pending_owners(shard), vec![target], "writes reach the target from the start");
 
     let claimed = claim(&mut state, target, 10, NOW + 1);
+    assert_eq!(state.pending_owners(shard), vec![target], "and while it copies");
     assert_eq!(claimed.len(), 1);
     assert_eq!((claimed[0].state, claimed[0].attempt), (TaskState::Claimed, 1));
     assert_eq!(claimed[0].lease_deadline, Some(NOW + 1 + LEASE));
@@ -70,6 +73,21 @@ fn a_task_runs_from_creation_to_ownership() {
     want.sort_unstable();
     assert_eq!(owners_of(&state, shard), want, "the target replaced the replaced owner");
     assert_eq!(state.copy_task(task.id).map(|t| t.state), Some(TaskState::Done));
+    assert!(state.pending_owners(shard).is_empty(), "an owner now, pending no more");
+}
+
+#[test]
+fn refilling_an_owner_adds_no_pending_owner_and_other_shards_have_none() {
+    let (mut state, shard, owners) = setup();
+    let refill = TaskSpec { reason: TaskReason::MissingOnOwner, ..copy(shard, owners[0], owners[1], None) };
+    create(&mut state, refill);
+    assert!(state.pending_owners(shard).is_empty(), "the target owns the shard already");
+    let target = non_owner(&owners);
+    let task = create(&mut state, copy(shard, owners[0], target, None));
+    assert_eq!(state.pending_owners(shard), vec![target]);
+    assert!(state.pending_owners(shard + 1).is_empty() && state.pending_owners(shard - 1).is_empty());
+    ok(&mut state, Command::CancelCopyTask { now: NOW + 1, task_id: task.id, reason: CancelReason::Operator });
+    assert!(state.pending_owners(shard).is_empty(), "a cancelled copy takes no more writes");
 }
 
 #[test]
