@@ -40,7 +40,8 @@ fn cluster() -> PlanInput {
                 }
             }
             for &owner in &owners {
-                let copy = ShardCopy { size: 1 << 20, checksum: mix(id), hot: id > SHARDS - 1000, content: None };
+                let copy =
+                    ShardCopy { size: 1 << 20, checksum: mix(id), hot: id > SHARDS - 1000, content: None, points: 0 };
                 inventories.get_mut(&owner).map(|inv| inv.shards.insert(id, copy));
             }
             ShardView { id, replication, owners, written: true }

@@ -100,11 +100,26 @@ pub enum TaskState {
     Blocked,
 }
 
-/// A copy task that exists already (finished and cancelled tasks are left out by the caller).
+/// What a task does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskKind {
+    /// The target pulls a copy of the shard and becomes an owner.
+    #[default]
+    Copy,
+    /// Two owners reconcile their copies (each gets the points the other lacks); owners do not
+    /// change.
+    Repair,
+}
+
+/// A task that exists already (finished and cancelled tasks are left out by the caller).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskView {
     /// The task's ID.
     pub id: TaskId,
+    /// What it does.
+    #[serde(default)]
+    pub kind: TaskKind,
     /// The shard being copied.
     pub shard: ShardId,
     /// The node copied from.

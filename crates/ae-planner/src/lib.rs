@@ -75,9 +75,17 @@
 //!   (`NotNeeded`). The same round plans what a cancelled task was for, if still needed. Blocked
 //!   tasks are never cancelled, and their `(shard, target)` pair is never planned again.
 //! * **Hot** copies count exactly like cold ones: a hot shard is repaired like any other, without
-//!   waiting for its writes to stop. Nothing catches a copy up with writes that land while it
-//!   runs: the reference data node (`datad`) copies the bytes present when the copy starts. `size`,
-//!   `checksum` and `hot` are not used yet.
+//!   waiting for its writes to stop (the data nodes send a copy's target the writes made while it
+//!   runs). `size` and `checksum` are not used yet.
+//! * **Inconsistent**: online owners reported cold copies ([`ShardCopy::content`]) whose content
+//!   roots differ. Reported; once the shard has its `replication` live copies on active owners and
+//!   no copy task in flight (under-replication comes first), a **repair** task
+//!   ([`Reason::Inconsistent`], [`TaskKind::Repair`]) is planned, one per shard at a time: its
+//!   target is the lowest-ID online owner with a root, its source the lowest-ID other online owner
+//!   whose root differs; both need a free slot (`max_fetch`, `max_sync`), and its priority is
+//!   `replication + 1`, after every copy. A repair whose source or target is no longer an online,
+//!   active owner is cancelled (`SourceGone`, `TargetGone`, `NotNeeded`); a blocked one is never
+//!   planned again for its target.
 //!
 //! # Cost
 //!
@@ -134,7 +142,7 @@ mod task_index;
 
 pub use input::{
     Inventory, Limits, Liveness, Membership, NodeId, NodeView, PlanInput, Scope, ShardCopy, ShardId, ShardView, TaskId,
-    TaskState, TaskView,
+    TaskKind, TaskState, TaskView,
 };
 pub use plan::{Cancel, CancelReason, DropOwner, DropReason, NewTask, Plan, Reason, Reassign, Report, ShardHealth};
 pub use planner::plan;

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::input::{NodeId, ShardId, TaskId};
+use crate::input::{NodeId, ShardId, TaskId, TaskKind};
 
 /// The outcome of one planning round. Every list is in a deterministic order.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +37,16 @@ pub struct NewTask {
     pub reason: Reason,
 }
 
+impl NewTask {
+    /// What the task does: a repair for [`Reason::Inconsistent`], else a copy.
+    pub fn kind(&self) -> TaskKind {
+        match self.reason {
+            Reason::Inconsistent => TaskKind::Repair,
+            _ => TaskKind::Copy,
+        }
+    }
+}
+
 /// Why a copy task is needed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -49,6 +59,9 @@ pub enum Reason {
     DeadOwner,
     /// An owner is draining; the target takes its place.
     DrainingOwner,
+    /// The owners' cold copies differ: a repair task, the target an owner that reconciles its copy
+    /// with the source's (another owner whose content root differs).
+    Inconsistent,
 }
 
 /// An owner that is leaving (draining or dead) of a shard that keeps `replication` copies on
@@ -140,7 +153,8 @@ pub struct Report {
     /// Shards with more live copies on active owners than desired.
     pub over_replicated: Vec<ShardHealth>,
     /// Shards whose online owners hold cold copies with different content: they differ in what
-    /// points they hold (found by their content roots; repaired by a later release).
+    /// points they hold (found by their content roots; repaired by [`Reason::Inconsistent`]
+    /// tasks once the shard has all its copies).
     #[serde(default)]
     pub inconsistent: Vec<ShardId>,
 }

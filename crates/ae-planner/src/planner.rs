@@ -58,6 +58,7 @@ pub fn plan(input: &PlanInput, limits: &Limits, scope: Scope<'_>) -> Plan {
         round.report(case);
         if case.has_data() {
             round.plan_shard(case);
+            round.plan_repair(case);
         }
         round.plan.drop_owners.extend(case.surplus.iter().cloned());
     }
@@ -138,15 +139,9 @@ impl Round<'_, '_> {
                 case.owners.iter().filter(|o| o.reports_lacking && o.ix.is_some_and(|i| nodes.is_online(i)));
             report.missing_on_owner.extend(online_lacking.map(|o| (case.shard.id, o.id)));
             // The content roots of the cold copies online owners reported: two differ, the copies do.
-            let mut roots = case
-                .owners
-                .iter()
-                .filter_map(|o| o.ix.filter(|&i| nodes.is_online(i)))
-                .filter_map(|i| nodes.inventory(i)?.shards.get(&case.shard.id)?.content);
-            if let Some(first) = roots.next() {
-                if roots.any(|root| root != first) {
-                    report.inconsistent.push(case.shard.id);
-                }
+            let roots = case.cold_roots(nodes);
+            if roots.iter().any(|&(_, _, root)| root != roots[0].2) {
+                report.inconsistent.push(case.shard.id);
             }
         }
     }
@@ -235,6 +230,35 @@ impl Round<'_, '_> {
             taken.push(target);
             used_zones.extend(nodes.zone(target));
         }
+    }
+
+    /// Plans a repair of `case` when its owners' cold copies differ and it has all its copies with
+    /// none in flight: the lowest-ID online owner with a root reconciles with the lowest-ID other
+    /// online owner whose root differs from it, if both have a slot free.
+    fn plan_repair(&mut self, case: &ShardCase<'_>) {
+        let nodes = self.nodes;
+        let complete = case.stable_live >= case.shard.replication && !case.copying;
+        if !complete || case.repairing {
+            return;
+        }
+        // Owners this round drops (leaving, and not needed) take no part.
+        let mut roots = case.cold_roots(nodes);
+        roots.retain(|&(id, _, _)| !case.surplus.iter().any(|d| d.owner == id));
+        let Some(&(target_id, target, root)) = roots.first() else { return };
+        let Some(&(source_id, source, _)) = roots.iter().find(|&&(_, _, other)| other != root) else { return };
+        let fit = nodes.is_active(target) && !case.busy_targets.contains(&target_id);
+        if !fit || !self.load.has_fetch_slot(target) || !self.load.has_sync_slot(source) {
+            return;
+        }
+        self.load.assign(source, target);
+        self.plan.create.push(NewTask {
+            shard: case.shard.id,
+            source: source_id,
+            target: target_id,
+            replaces: None,
+            priority: case.shard.replication + 1,
+            reason: Reason::Inconsistent,
+        });
     }
 
     /// Creates a task to `target` from the least busy source with a slot free; false if none has.

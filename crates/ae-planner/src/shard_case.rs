@@ -1,7 +1,7 @@
 //! The close look at one shard that is not trivially healthy: who holds it, which of its tasks
 //! still make sense, and how many new owners it needs.
 
-use crate::input::{NodeId, ShardView, TaskState, TaskView};
+use crate::input::{NodeId, ShardView, TaskKind, TaskState, TaskView};
 use crate::node_table::{Ix, NodeTable};
 use crate::plan::{Cancel, CancelReason, DropOwner, DropReason, Reason, ShardHealth};
 
@@ -47,6 +47,10 @@ pub(crate) struct ShardCase<'a> {
     pub(crate) in_flight: Vec<(Option<Ix>, Option<Ix>)>,
     /// Leaving owners the shard can do without (see [`ShardCase::surplus_owners`]).
     pub(crate) surplus: Vec<DropOwner>,
+    /// A copy task stays in flight (a repair waits for it).
+    pub(crate) copying: bool,
+    /// A repair task stays in flight (one at a time).
+    pub(crate) repairing: bool,
 }
 
 impl<'a> ShardCase<'a> {
@@ -87,6 +91,8 @@ impl<'a> ShardCase<'a> {
             incoming: 0,
             in_flight: Vec::new(),
             surplus: Vec::new(),
+            copying: false,
+            repairing: false,
         };
         case.surplus = case.surplus_owners(nodes);
         let mut incoming_targets: Vec<NodeId> = Vec::new();
@@ -99,6 +105,14 @@ impl<'a> ShardCase<'a> {
                 cancel.push(Cancel { task: task.id, reason });
                 continue;
             }
+            if task.kind == TaskKind::Repair {
+                // Between owners: it adds no owner and takes no one's place, but it takes slots.
+                case.in_flight.push((nodes.index(task.source), nodes.index(task.target)));
+                case.busy_targets.push(task.target);
+                case.repairing = true;
+                continue;
+            }
+            case.copying = true;
             if task.replaces.is_some_and(|r| case.surplus.iter().any(|d| d.owner == r)) {
                 // The owner it replaces is dropped instead: the shard has its copies.
                 cancel.push(Cancel { task: task.id, reason: CancelReason::NotNeeded });
@@ -125,6 +139,9 @@ impl<'a> ShardCase<'a> {
         if !self.shard.written {
             return Some(CancelReason::NotNeeded); // Nothing to copy: owners change by metadata.
         }
+        if task.kind == TaskKind::Repair {
+            return self.repair_cancel_reason(task, nodes);
+        }
         let id = self.shard.id;
         let target = nodes.index(task.target);
         if target.is_none_or(|t| nodes.is_dead(t) || !nodes.is_active(t)) {
@@ -141,6 +158,38 @@ impl<'a> ShardCase<'a> {
         let replaces_owner = task.replaces.is_some_and(|r| self.owner(r).is_some());
         let full = self.stable_live >= self.shard.replication;
         (target_has_it || (target_owner.is_none() && !replaces_owner && full)).then_some(CancelReason::NotNeeded)
+    }
+
+    /// Why a repair should be cancelled: its target or source is no longer an owner that is
+    /// active (the target) or alive (both).
+    fn repair_cancel_reason(&self, task: &TaskView, nodes: &NodeTable<'_>) -> Option<CancelReason> {
+        let fit = |id: NodeId, active: bool| {
+            self.owner(id).and_then(|o| o.ix).is_some_and(|i| !nodes.is_dead(i) && (!active || nodes.is_active(i)))
+        };
+        if !fit(task.target, true) {
+            return Some(if self.owner(task.target).is_some() {
+                CancelReason::TargetGone
+            } else {
+                CancelReason::NotNeeded
+            });
+        }
+        if !fit(task.source, false) {
+            return Some(if self.owner(task.source).is_some() {
+                CancelReason::SourceGone
+            } else {
+                CancelReason::NotNeeded
+            });
+        }
+        None
+    }
+
+    /// The content roots of the cold copies online owners reported, by owner ID.
+    pub(crate) fn cold_roots(&self, nodes: &NodeTable<'_>) -> Vec<(NodeId, Ix, u64)> {
+        self.owners
+            .iter()
+            .filter_map(|o| o.ix.filter(|&i| nodes.is_online(i)).map(|i| (o.id, i)))
+            .filter_map(|(id, i)| Some((id, i, nodes.inventory(i)?.shards.get(&self.shard.id)?.content?)))
+            .collect()
     }
 
     /// The owner with ID `id`, if it is one.
@@ -290,7 +339,15 @@ mod tests {
         let inventories = BTreeMap::from([(1, Inventory::from_iter([(7, ShardCopy::default())]))]);
         let table = NodeTable::new(&nodes, &inventories, NONE_UNREPORTED);
         let shard = ShardView { id: 7, replication: 3, owners: vec![1], written: true };
-        let task = |id, target, state| TaskView { id, shard: 7, source: 1, target, replaces: None, state };
+        let task = |id, target, state| TaskView {
+            id,
+            kind: TaskKind::Copy,
+            shard: 7,
+            source: 1,
+            target,
+            replaces: None,
+            state,
+        };
         let tasks = [task(1, 2, TaskState::Claimed), task(2, 4, TaskState::Pending), task(3, 3, TaskState::Blocked)];
         let refs: Vec<&TaskView> = tasks.iter().collect();
         let mut cancel = Vec::new();

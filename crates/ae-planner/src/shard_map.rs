@@ -23,6 +23,9 @@ pub struct ShardCopy {
     /// node's `--cold-after`): equal roots, equal point sets.
     #[serde(default)]
     pub content: Option<u64>,
+    /// Distinct points of a cold copy (0 when not reported): how far apart differing copies are.
+    #[serde(default)]
+    pub points: u64,
 }
 
 /// A map from shard ID to [`ShardCopy`], stored as sorted columns; the read API of a `HashMap`.
@@ -162,7 +165,7 @@ mod tests {
     use super::*;
 
     fn copy(checksum: u64) -> ShardCopy {
-        ShardCopy { size: 1, checksum, hot: false, content: None }
+        ShardCopy { size: 1, checksum, hot: false, content: None, points: 0 }
     }
 
     #[test]
@@ -206,7 +209,7 @@ mod tests {
     fn serializes_as_a_map() {
         let map: ShardMap = [(7, copy(1))].into_iter().collect();
         let json = serde_json::to_string(&map).expect("serializes");
-        assert_eq!(json, r#"{"7":{"size":1,"checksum":1,"hot":false,"content":null}}"#);
+        assert_eq!(json, r#"{"7":{"size":1,"checksum":1,"hot":false,"content":null,"points":0}}"#);
         assert_eq!(serde_json::from_str::<ShardMap>(&json).expect("deserializes"), map);
     }
 }

@@ -56,11 +56,19 @@ impl<'a> TaskIndex<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input::TaskState;
+    use crate::input::{TaskKind, TaskState};
 
     #[test]
     fn groups_by_shard_then_task_id() {
-        let task = |id, shard| TaskView { id, shard, source: 1, target: 2, replaces: None, state: TaskState::Pending };
+        let task = |id, shard| TaskView {
+            id,
+            kind: TaskKind::Copy,
+            shard,
+            source: 1,
+            target: 2,
+            replaces: None,
+            state: TaskState::Pending,
+        };
         let tasks = [task(5, 20), task(3, 10), task(1, 20), task(9, 10)];
         let index = TaskIndex::new(&tasks);
         assert_eq!(index.group_count(), 2);

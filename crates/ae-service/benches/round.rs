@@ -63,7 +63,14 @@ async fn main() {
     for node_id in 1..=NODES {
         let inventory: Vec<ShardReport> = port.read(|s| {
             s.shards_owned_by(node_id)
-                .map(|shard_id| ShardReport { shard_id, size: 1 << 20, checksum: 0, hot: false, content: None })
+                .map(|shard_id| ShardReport {
+                    shard_id,
+                    size: 1 << 20,
+                    checksum: 0,
+                    hot: false,
+                    content: None,
+                    points: None,
+                })
                 .collect()
         });
         let request = HeartbeatRequest {

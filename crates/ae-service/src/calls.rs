@@ -5,13 +5,13 @@
 use std::time::Duration;
 
 use meta_model::{
-    ApplyError, CancelReason, Command, CreatedCopyTasks, NodeId, NodeState, RetryPolicy, Task, TaskReason, TaskSpec,
-    TaskState, Timestamp,
+    ApplyError, CancelReason, Command, CreatedCopyTasks, MetaState, NodeId, NodeState, RetryPolicy, Task, TaskReason,
+    TaskSpec, TaskState, Timestamp,
 };
 use meta_wire::{
     AeError, AeHandler, ClaimReply, ClaimRequest, ClaimedTask, CompleteTask, CopyShardRequest, CopyTaskInfo,
     CopyTaskList, CopyTasksQuery, EntropyReport, FailTask, GetReport, GetTask, Heartbeat, HeartbeatReply, KillTask,
-    ProgressReply, RepairReply, RepairRequest, ReportProgress,
+    Liveness, ProgressReply, RepairReply, RepairRequest, ReportProgress,
 };
 
 use crate::port::{commit, CallError, MetaPort, PortError};
@@ -82,7 +82,8 @@ impl<P: MetaPort> AeHandler for Serving<'_, P> {
             offered.as_mut().enable();
             let wall = port.wall_clock();
             let (claimable, mut held, next_retry) = port.read(|state| {
-                let mine = state.open_tasks().filter(|t| t.spec.target == claim.node_id);
+                let mine =
+                    state.open_tasks().filter(|t| t.spec.target == claim.node_id && claim.kinds.contains(&t.kind));
                 let mut claimable = false;
                 let mut held = Vec::new();
                 let mut next_retry: Option<Timestamp> = None;
@@ -100,7 +101,8 @@ impl<P: MetaPort> AeHandler for Serving<'_, P> {
             });
             if claimable && held.len() < claim.max as usize {
                 let lease = nanos(service.settings.lease);
-                let command = Command::ClaimCopyTasks { now: wall, node_id: claim.node_id, max: claim.max, lease };
+                let (node_id, max, kinds) = (claim.node_id, claim.max, claim.kinds.clone());
+                let command = Command::ClaimTasks { now: wall, node_id, kinds, max, lease };
                 break commit::<P, Vec<Task>>(port, command).await?;
             }
             if !held.is_empty() || claimable || tokio::time::Instant::now() >= deadline {
@@ -233,8 +235,37 @@ impl<P: MetaPort> AeHandler for Serving<'_, P> {
         // The applied change wakes the loop too: whichever round plans the shard, the reply lists
         // its open tasks once this round (which includes it) is done.
         service.plan_round(port, term, Some(shard_id)).await?;
-        let open = port.read(|state| state.open_tasks().filter(|t| t.spec.shard_id == shard_id).cloned().collect());
-        Ok(RepairReply { tasks: open })
+        let open = |state: &MetaState| -> Vec<Task> {
+            state.open_tasks().filter(|t| t.spec.shard_id == shard_id).cloned().collect()
+        };
+        if !port.read(open).is_empty() {
+            return Ok(RepairReply { tasks: port.read(open) });
+        }
+        // Nothing to copy: the online owners reconcile their copies now, each with the lowest.
+        let settings = &service.settings;
+        let online = |node: NodeId| service.term(term).tracker.liveness(now(), node, settings) == Liveness::Online;
+        let specs: Vec<TaskSpec> = port.read(|state| {
+            let owners: Vec<NodeId> = state.shard(shard_id).map(|v| v.shard.owners.clone()).unwrap_or_default();
+            let live: Vec<NodeId> = owners.into_iter().filter(|&o| online(o)).collect();
+            let Some((&source, others)) = live.split_first() else { return Vec::new() };
+            let spec = |target| TaskSpec {
+                shard_id,
+                source,
+                target,
+                replaces: None,
+                priority: 0,
+                reason: TaskReason::Operator,
+            };
+            others.iter().map(|&target| spec(target)).collect()
+        });
+        if !specs.is_empty() {
+            let created: CreatedCopyTasks =
+                commit(port, Command::CreateRepairTasks { now: port.wall_clock(), tasks: specs }).await?;
+            for refusal in created.refused {
+                tracing::warn!(shard_id, error = %refusal.error, "operator's repair task refused");
+            }
+        }
+        Ok(RepairReply { tasks: port.read(open) })
     }
 
     async fn tasks(&self, query: CopyTasksQuery) -> Result<CopyTaskList, CallError> {

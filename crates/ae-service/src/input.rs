@@ -96,8 +96,13 @@ fn task_views(state: &MetaState) -> Vec<TaskView> {
                 _ if task.blocks_replanning() => PlanTaskState::Blocked,
                 _ => return None,
             };
+            let kind = match task.kind {
+                meta_model::TaskKind::Copy => ae_planner::TaskKind::Copy,
+                meta_model::TaskKind::Repair => ae_planner::TaskKind::Repair,
+            };
             Some(TaskView {
                 id: task.id,
+                kind,
                 shard: task.spec.shard_id,
                 source: task.spec.source,
                 target: task.spec.target,
@@ -125,6 +130,7 @@ pub(crate) fn task_spec(task: &ae_planner::NewTask) -> TaskSpec {
         ae_planner::Reason::MissingOnOwner => TaskReason::MissingOnOwner,
         ae_planner::Reason::DeadOwner => TaskReason::DeadOwner,
         ae_planner::Reason::DrainingOwner => TaskReason::DrainingOwner,
+        ae_planner::Reason::Inconsistent => TaskReason::Inconsistent,
     };
     TaskSpec {
         shard_id: task.shard,

@@ -1,9 +1,12 @@
 //! What operators read of the service: copy tasks with their progress, and the entropy report
 //! (`entropy show`): the last plans' findings, open tasks, and each data node's health.
 
-use ae_planner::ShardHealth as PlannedHealth;
-use meta_model::{MetaState, Task, Timestamp};
-use meta_wire::{CopyTaskInfo, DataNodeHealth, EntropyReport, LifecycleSummary, MissingCopy, ShardHealth};
+use ae_planner::{Inventory, ShardCopy, ShardHealth as PlannedHealth};
+use meta_model::{MetaState, NodeId, Task, Timestamp};
+use meta_wire::{
+    ContentDifference, ContentReport, CopyContent, CopyTaskInfo, DataNodeHealth, EntropyReport, LifecycleSummary,
+    MissingCopy, ShardHealth,
+};
 
 use crate::port::MetaPort;
 use crate::service::{millis, now, AntiEntropy};
@@ -80,9 +83,47 @@ impl AntiEntropy {
                 nodes,
                 lifecycle: lifecycle_summary(state, wall),
                 inconsistent: report.inconsistent.clone(),
+                content: content_report(state, wall, |node| t.tracker.inventory(node)),
             }
         })
     }
+}
+
+/// The content status of every live, written shard (see [`ContentReport`]) from the owners'
+/// trusted inventories (`inventory`).
+fn content_report<'i>(
+    state: &MetaState,
+    wall: Timestamp,
+    inventory: impl Fn(NodeId) -> Option<&'i Inventory>,
+) -> ContentReport {
+    let mut report = ContentReport::default();
+    for policy in state.databases().values().flat_map(|d| d.retention_policies.values()) {
+        let live = policy.shard_groups.values().filter(|g| !g.is_deleted() && !policy.is_expired(g, wall));
+        for shard in live.flat_map(|g| g.shards.iter()).filter(|s| state.is_written(s.id)) {
+            let copies: Option<Vec<(NodeId, &ShardCopy)>> =
+                shard.owners.iter().map(|&o| Some((o, inventory(o)?.shards.get(&shard.id)?))).collect();
+            let Some(copies) = copies.filter(|c| !c.is_empty()) else {
+                report.unknown += 1;
+                continue;
+            };
+            let cold: Option<Vec<CopyContent>> = copies
+                .iter()
+                .map(|&(node_id, copy)| Some(CopyContent { node_id, points: copy.points, root: copy.content? }))
+                .collect();
+            match cold {
+                None => report.hot += 1,
+                Some(cold) if cold.iter().all(|c| c.root == cold[0].root) => report.consistent += 1,
+                Some(copies) => {
+                    report.inconsistent += 1;
+                    let most = copies.iter().map(|c| c.points).max().unwrap_or(0);
+                    let least = copies.iter().map(|c| c.points).min().unwrap_or(0);
+                    report.differing.push(ContentDifference { shard_id: shard.id, copies, points_apart: most - least });
+                }
+            }
+        }
+    }
+    report.differing.sort_by_key(|d| d.shard_id);
+    report
 }
 
 /// The groups truncated, expired at `wall` or deleted, and the shards the planner leaves out.

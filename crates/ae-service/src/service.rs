@@ -25,7 +25,7 @@ use prometheus_client::registry::Registry;
 use tokio::sync::Notify;
 
 use ae_planner::{Limits, Scope};
-use meta_model::{Changes, Command, CreatedCopyTasks, MetaState, NodeId, ShardId, Task, TaskSpec, TaskState};
+use meta_model::{Changes, Command, CreatedCopyTasks, MetaState, NodeId, ShardId, Task, TaskKind, TaskState};
 use meta_wire::Liveness;
 
 use crate::findings::Findings;
@@ -430,14 +430,21 @@ impl AntiEntropy {
             }
         }
         let mut created = Vec::new();
-        for chunk in plan.create.chunks(CREATE_BATCH) {
-            let tasks: Vec<TaskSpec> = chunk.iter().map(task_spec).collect();
-            let batch: CreatedCopyTasks =
-                commit(port, Command::CreateCopyTasks { now: port.wall_clock(), tasks }).await?;
-            for refusal in batch.refused {
-                tracing::warn!(error = %refusal.error, "planned copy task refused; the next round replans it");
+        let (repairs, copies): (Vec<&ae_planner::NewTask>, Vec<&ae_planner::NewTask>) =
+            plan.create.iter().partition(|t| t.kind() == ae_planner::TaskKind::Repair);
+        for (kind, planned) in [(TaskKind::Copy, copies), (TaskKind::Repair, repairs)] {
+            for chunk in planned.chunks(CREATE_BATCH) {
+                let (now, tasks) = (port.wall_clock(), chunk.iter().map(|t| task_spec(t)).collect());
+                let command = match kind {
+                    TaskKind::Copy => Command::CreateCopyTasks { now, tasks },
+                    TaskKind::Repair => Command::CreateRepairTasks { now, tasks },
+                };
+                let batch: CreatedCopyTasks = commit(port, command).await?;
+                for refusal in batch.refused {
+                    tracing::warn!(error = %refusal.error, ?kind, "planned task refused; the next round replans it");
+                }
+                created.extend(batch.created);
             }
-            created.extend(batch.created);
         }
         for drop in &plan.drop_owners {
             let command = Command::RemoveShardOwner { shard_id: drop.shard, node_id: drop.owner };

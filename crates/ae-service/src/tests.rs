@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use meta_model::{
-    Command, MetaState, NodeId, NodeState, RetentionPolicySpec, ShardId, Task, TaskReason, TaskState, HOUR,
+    Command, MetaState, NodeId, NodeState, RetentionPolicySpec, ShardId, Task, TaskKind, TaskReason, TaskState, HOUR,
 };
 use meta_wire::{
     AeError, AeHandler, ClaimRequest, CompleteTask, CopyShardRequest, FailRequest, FailTask, GetReport, Heartbeat,
@@ -82,8 +82,14 @@ impl World {
     /// Node `id` heartbeats with its full inventory.
     async fn beat(&self, id: NodeId) -> Result<(), CallError> {
         let (version, shards) = self.disks.get(&id).cloned().unwrap_or_default();
-        let inventory =
-            shards.iter().map(|&shard_id| ShardReport { shard_id, size: 1, checksum: 0, hot: false, content: None });
+        let inventory = shards.iter().map(|&shard_id| ShardReport {
+            shard_id,
+            size: 1,
+            checksum: 0,
+            hot: false,
+            content: None,
+            points: None,
+        });
         let request = HeartbeatRequest {
             addr: format!("data-{id}:8086"),
             version: "test".into(),
@@ -127,7 +133,10 @@ impl World {
         let shard = self.read(|s| s.shards_owned_by(1).next()).expect("node 1 owns a shard");
         let task = self.serving().copy_shard(CopyShardRequest { shard_id: shard, source: 1, target }).await;
         let task = task.expect("copy-shard");
-        self.serving().claim(ClaimRequest { node_id: target, max: 1, wait_ms: 0 }).await.expect("claim");
+        self.serving()
+            .claim(ClaimRequest { node_id: target, max: 1, wait_ms: 0, kinds: vec![TaskKind::Copy] })
+            .await
+            .expect("claim");
         task
     }
 
@@ -212,7 +221,7 @@ async fn a_waiting_claim_wakes_when_a_task_is_created() {
     let claimer = Arc::clone(&world);
     let started = tokio::time::Instant::now();
     let claim = tokio::spawn(async move {
-        let request = ClaimRequest { node_id: 2, max: 4, wait_ms: 5000 };
+        let request = ClaimRequest { node_id: 2, max: 4, wait_ms: 5000, kinds: vec![TaskKind::Copy] };
         let reply = claimer.serving().claim(request).await.expect("claim");
         (reply, started.elapsed())
     });
@@ -237,7 +246,7 @@ async fn a_completed_copy_counts_as_held_before_its_target_reports_it() {
     let tasks = world.open_tasks();
     assert!(!tasks.is_empty());
     for task in &tasks {
-        let claim = ClaimRequest { node_id: task.spec.target, max: 10, wait_ms: 0 };
+        let claim = ClaimRequest { node_id: task.spec.target, max: 10, wait_ms: 0, kinds: vec![TaskKind::Copy] };
         let claimed = world.serving().claim(claim).await.expect("claim");
         let attempt = claimed.tasks.iter().find(|c| c.task.id == task.id).expect("claimed").task.attempt;
         world.install(task.spec.target, task.spec.shard_id);
@@ -263,7 +272,11 @@ async fn a_draining_node_whose_shards_are_copied_elsewhere_is_dropped_and_remove
     for &shard in &shards {
         let task = world.serving().copy_shard(CopyShardRequest { shard_id: shard, source: 1, target: 2 }).await;
         let task = task.expect("copy-shard");
-        let claim = world.serving().claim(ClaimRequest { node_id: 2, max: 10, wait_ms: 0 }).await.expect("claim");
+        let claim = world
+            .serving()
+            .claim(ClaimRequest { node_id: 2, max: 10, wait_ms: 0, kinds: vec![TaskKind::Copy] })
+            .await
+            .expect("claim");
         assert!(claim.tasks.iter().any(|c| c.task.id == task.id));
         world.install(2, shard);
         world.serving().complete(CompleteTask { task_id: task.id, attempt: 1 }).await.expect("complete");
@@ -360,7 +373,7 @@ async fn a_waiting_claim_wakes_when_a_failed_task_may_be_retried() {
     let failed = world.serving().fail(fail).await.expect("fail");
     assert_eq!(failed.state, TaskState::Pending, "retried after a backoff (1 s)");
     let started = tokio::time::Instant::now();
-    let request = ClaimRequest { node_id: 2, max: 1, wait_ms: 5000 };
+    let request = ClaimRequest { node_id: 2, max: 1, wait_ms: 5000, kinds: vec![TaskKind::Copy] };
     let reply = world.serving().claim(request).await.expect("claim");
     assert_eq!(reply.tasks.first().map(|c| (c.task.id, c.task.attempt)), Some((task.id, 2)));
     let waited = started.elapsed();

@@ -117,7 +117,16 @@ impl Tracker {
                 let inventory: Inventory = reports
                     .iter()
                     .map(|r| {
-                        (r.shard_id, ShardCopy { size: r.size, checksum: r.checksum, hot: r.hot, content: r.content })
+                        (
+                            r.shard_id,
+                            ShardCopy {
+                                size: r.size,
+                                checksum: r.checksum,
+                                hot: r.hot,
+                                content: r.content,
+                                points: r.points.unwrap_or(0),
+                            },
+                        )
                     })
                     .collect();
                 // Compared with the last inventory received, even an outdated one.
@@ -359,7 +368,14 @@ mod tests {
             inventory_version: version,
             inventory: shards.map(|s| {
                 s.iter()
-                    .map(|&shard_id| ShardReport { shard_id, size: 1, checksum: 2, hot: false, content: None })
+                    .map(|&shard_id| ShardReport {
+                        shard_id,
+                        size: 1,
+                        checksum: 2,
+                        hot: false,
+                        content: None,
+                        points: None,
+                    })
                     .collect()
             }),
             handoff: Vec::new(),

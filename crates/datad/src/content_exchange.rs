@@ -48,20 +48,36 @@ impl ContentRequest {
     }
 }
 
+/// Body of `POST /shards/{id}/points`: which points' stored lines are wanted.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(crate) struct PointsRequest {
+    /// The leaves the points are in.
+    #[serde(default)]
+    pub(crate) leaves: Vec<usize>,
+    /// The points' hashes.
+    #[serde(default)]
+    pub(crate) hashes: Vec<u64>,
+}
+
 /// The leaves where this node's tree of `shard_id` and `peer`'s differ, with both content
 /// digests and the digests asked for.
-struct Exchange {
-    ours: ShardContent,
-    theirs: ShardContent,
-    leaves: Vec<usize>,
-    asked: u64,
+pub(crate) struct Exchange {
+    /// This node's content digest.
+    pub(crate) ours: ShardContent,
+    /// The peer's.
+    pub(crate) theirs: ShardContent,
+    /// The differing leaves, ascending.
+    pub(crate) leaves: Vec<usize>,
+    /// Digests asked for.
+    pub(crate) asked: u64,
 }
 
 fn not_held(shard_id: ShardId) -> ApiError {
     ApiError::not_found("shard_not_found", format!("this node holds no copy of shard {shard_id}"))
 }
 
-async fn exchange(node: &Node, shard_id: ShardId, peer: &str) -> Result<Exchange, ApiError> {
+/// Walks both trees of `shard_id` down to the leaves that differ (see the module docs).
+pub(crate) async fn exchange(node: &Node, shard_id: ShardId, peer: &str) -> Result<Exchange, ApiError> {
     let (ours, _, _) = node.store.content(shard_id, &[], &[]).ok_or_else(|| not_held(shard_id))?;
     let theirs = ask(node, peer, shard_id, &ContentRequest::default()).await?.content;
     let mut asked = 1;
@@ -107,13 +123,26 @@ pub(crate) async fn covered_by(node: &Node, shard_id: ShardId, peer: &str) -> Re
     if leaves.is_empty() {
         return Ok(true);
     }
-    let reply = ask(node, peer, shard_id, &ContentRequest { nodes: Vec::new(), leaves: leaves.clone() }).await?;
-    let (_, _, ours) = node.store.content(shard_id, &[], &leaves).ok_or_else(|| not_held(shard_id))?;
-    if reply.leaf_points.len() != leaves.len() {
-        return Ok(false);
-    }
+    let (ours, theirs) = leaf_points(node, shard_id, peer, &leaves).await?;
     // Both lists are sorted: ours ⊆ theirs, leaf by leaf.
-    Ok(ours.iter().zip(&reply.leaf_points).all(|(ours, theirs)| ours.iter().all(|h| theirs.binary_search(h).is_ok())))
+    Ok(ours.iter().zip(&theirs).all(|(ours, theirs)| ours.iter().all(|h| theirs.binary_search(h).is_ok())))
+}
+
+/// The point hashes of `leaves` in this node's copy of `shard_id` and in `peer`'s, each list
+/// sorted, leaf by leaf.
+pub(crate) async fn leaf_points(
+    node: &Node,
+    shard_id: ShardId,
+    peer: &str,
+    leaves: &[usize],
+) -> Result<(Vec<Vec<u64>>, Vec<Vec<u64>>), ApiError> {
+    let reply = ask(node, peer, shard_id, &ContentRequest { nodes: Vec::new(), leaves: leaves.to_vec() }).await?;
+    let (_, _, ours) = node.store.content(shard_id, &[], leaves).ok_or_else(|| not_held(shard_id))?;
+    if reply.leaf_points.len() != leaves.len() {
+        let message = format!("{peer}: {} leaves for {} asked", reply.leaf_points.len(), leaves.len());
+        return Err(ApiError::new(StatusCode::BAD_GATEWAY, "peer_failed", message));
+    }
+    Ok((ours, reply.leaf_points))
 }
 
 /// What `peer` answers for its tree of `shard_id`.

@@ -126,10 +126,7 @@ impl ContentTree {
     /// # Errors
     /// [`NotAStoredLine`] if it is not `series fields timestamp`.
     pub fn insert_line(&mut self, line: &[u8]) -> Result<bool, NotAStoredLine> {
-        let point = StoredPoint::parse(line)?;
-        let series = canonical_series_key(point.series);
-        let leaf = self.leaf_of(point.timestamp, &series);
-        let hash = point.hash(&series);
+        let (leaf, hash) = self.locate(line)?;
         let set = self.leaves[leaf].get_or_insert_with(HashSet::new);
         if !set.insert(hash) {
             return Ok(false);
@@ -142,6 +139,17 @@ impl ContentTree {
             self.nodes[slot] = combine(self.nodes[2 * slot], self.nodes[2 * slot + 1]);
         }
         Ok(true)
+    }
+
+    /// The leaf a stored line's point falls in and the point's hash, as [`ContentTree::insert_line`]
+    /// counts it.
+    ///
+    /// # Errors
+    /// [`NotAStoredLine`] if it is not `series fields timestamp`.
+    pub fn locate(&self, line: &[u8]) -> Result<(usize, u64), NotAStoredLine> {
+        let point = StoredPoint::parse(line)?;
+        let series = canonical_series_key(point.series);
+        Ok((self.leaf_of(point.timestamp, &series), point.hash(&series)))
     }
 
     /// The digest of the whole content (0 when empty).

@@ -1,13 +1,15 @@
-//! The pull side of copy tasks: claim tasks, run one worker per task, report progress, then
-//! complete or fail the task with the claim's attempt number (the fencing token).
+//! The pull side of tasks: claim tasks (copies and repairs), run one worker per task, report
+//! progress, then complete or fail the task with the claim's attempt number (the fencing token).
 //!
 //! ```text
-//!  every claim-interval (registered): claim {node_id, max: max-fetch} ─▶ every task we hold
-//!     (an idle node's claim waits at the leader until a task for it is created: a long poll)
-//!     new task ─▶ worker: Transfer::start ─▶ chunks ─(≤ every 500 ms)─▶ progress
+//!  every claim-interval (registered): claim {node_id, max: max-fetch, kinds: [copy, repair]}
+//!     ─▶ every task we hold (an idle node's claim waits at the leader until a task for it is
+//!        created: a long poll)
+//!     copy ─▶ worker: Transfer::start ─▶ chunks ─(≤ every 500 ms)─▶ progress
 //!                   progress 409/404 ─▶ stop, keep the partial (cancelled or re-assigned)
 //!                   all bytes ─▶ verify + install ─▶ complete(attempt)
-//!                   any error ─▶ fail(attempt, message); the meta service retries with backoff
+//!     repair ─▶ worker: repair::reconcile with the source owner ─▶ complete(attempt)
+//!     any error ─▶ fail(attempt, message); the meta service retries with backoff
 //! ```
 
 use std::sync::Arc;
@@ -47,8 +49,9 @@ pub(crate) async fn claim_loop(node: Arc<Node>) {
         while workers.try_join_next().is_some() {}
         let Some(node_id) = node.node_id() else { continue };
         let idle = node.running_tasks().is_empty();
-        let request =
-            ClaimRequest { node_id, max: node.config.max_fetch, wait_ms: if idle { CLAIM_WAIT_MS } else { 0 } };
+        let wait_ms = if idle { CLAIM_WAIT_MS } else { 0 };
+        let kinds = vec![TaskKind::Copy, TaskKind::Repair];
+        let request = ClaimRequest { node_id, max: node.config.max_fetch, wait_ms, kinds };
         let reply = match node.client.claim_tasks(&request).await {
             Ok(reply) => reply,
             Err(error) => {
@@ -81,11 +84,11 @@ impl Drop for RunningGuard {
     }
 }
 
-/// How a copy ended without an error.
-enum Copied {
-    /// The shard file is in place.
-    Installed,
-    /// The meta service withdrew the task; the partial file is kept.
+/// How a task ended without an error.
+enum Finished {
+    /// Done: the copy is installed, or the owners hold the same points.
+    Done,
+    /// The meta service withdrew the task (a copy's partial file is kept).
     Stopped(String),
 }
 
@@ -96,14 +99,15 @@ async fn run_task(node: Arc<Node>, claimed: ClaimedTask) {
     tracing::info!(task_id, shard_id, attempt, kind = ?claimed.task.kind, source = %claimed.source_addr, "task started");
     let outcome = match claimed.task.kind {
         TaskKind::Copy => copy(&node, &claimed).await,
+        TaskKind::Repair => repair(&node, &claimed).await,
     };
     match outcome {
-        Ok(Copied::Installed) => complete(&node, task_id, attempt).await,
-        Ok(Copied::Stopped(reason)) => {
-            tracing::info!(task_id, shard_id, attempt, %reason, "copy stopped; partial file kept");
+        Ok(Finished::Done) => complete(&node, task_id, attempt).await,
+        Ok(Finished::Stopped(reason)) => {
+            tracing::info!(task_id, shard_id, attempt, %reason, "task stopped");
         }
         Err(error) => {
-            tracing::warn!(task_id, shard_id, attempt, %error, "copy failed");
+            tracing::warn!(task_id, shard_id, attempt, kind = ?claimed.task.kind, %error, "task failed");
             match node.client.fail_task(task_id, attempt, &error.to_string()).await {
                 Ok(task) => tracing::info!(task_id, state = ?task.state, "copy failure reported"),
                 Err(error) => tracing::warn!(task_id, %error, "cannot report the copy failure"),
@@ -112,8 +116,25 @@ async fn run_task(node: Arc<Node>, claimed: ClaimedTask) {
     }
 }
 
+/// Reconciles this node's copy of the shard with the source's (both owners), reporting progress.
+async fn repair(node: &Arc<Node>, claimed: &ClaimedTask) -> Result<Finished, DatadError> {
+    let (task_id, attempt, shard_id) = (claimed.task.id, claimed.task.attempt, claimed.task.spec.shard_id);
+    let renew = |bytes_done: u64| async move {
+        let request = ProgressRequest { attempt, bytes_done, bytes_total: bytes_done };
+        if let Err(error) = node.client.report_progress(task_id, &request).await {
+            tracing::warn!(task_id, %error, "cannot report repair progress");
+        }
+    };
+    let repaired = crate::repair::reconcile(node, shard_id, &claimed.source_addr, renew).await?;
+    node.metrics.repaired(&repaired);
+    tracing::info!(task_id, shard_id, source = %claimed.source_addr, leaves = repaired.leaves,
+        fetched = repaired.fetched, pushed = repaired.pushed, bytes = repaired.bytes, digests = repaired.digests,
+        "shard copies reconciled");
+    Ok(Finished::Done)
+}
+
 /// Downloads and installs the shard, reporting progress.
-async fn copy(node: &Node, claimed: &ClaimedTask) -> Result<Copied, DatadError> {
+async fn copy(node: &Node, claimed: &ClaimedTask) -> Result<Finished, DatadError> {
     let (task_id, attempt, shard_id) = (claimed.task.id, claimed.task.attempt, claimed.task.spec.shard_id);
     // Throttled, a request asks for at most a second's worth of bytes, so the rate holds smoothly.
     let chunk = node.config.max_copy_rate.map_or(node.config.chunk_size, |rate| node.config.chunk_size.min(rate));
@@ -125,7 +146,7 @@ async fn copy(node: &Node, claimed: &ClaimedTask) -> Result<Copied, DatadError> 
         None => node.cache.refresh(&node.client).await?,
     };
     if !has_task(&known) {
-        return Ok(Copied::Stopped(format!("task {task_id} is no longer open at metadata index {}", known.index)));
+        return Ok(Finished::Stopped(format!("task {task_id} is no longer open at metadata index {}", known.index)));
     }
     let mut transfer =
         Transfer::start(&node.peers, &claimed.source_addr, shard_id, &node.store, chunk, Some(known.index)).await?;
@@ -134,7 +155,7 @@ async fn copy(node: &Node, claimed: &ClaimedTask) -> Result<Copied, DatadError> 
         // E.g. the node stopped between installing the copy and completing the task.
         tracing::info!(task_id, shard_id, "shard already held with the source's content; not copying again");
         transfer.discard().await?;
-        return Ok(Copied::Installed);
+        return Ok(Finished::Done);
     }
     let mut last_report: Option<Instant> = None;
     let (started, start_bytes) = (Instant::now(), transfer.bytes_done());
@@ -146,7 +167,7 @@ async fn copy(node: &Node, claimed: &ClaimedTask) -> Result<Copied, DatadError> 
             match node.client.report_progress(task_id, &request).await {
                 Ok(_) => {}
                 Err(ClientError::Api { status: 404 | 409, code, message }) => {
-                    return Ok(Copied::Stopped(format!("{message} ({code})")));
+                    return Ok(Finished::Stopped(format!("{message} ({code})")));
                 }
                 Err(error) => tracing::warn!(task_id, %error, "cannot report copy progress"),
             }
@@ -178,7 +199,7 @@ async fn copy(node: &Node, claimed: &ClaimedTask) -> Result<Copied, DatadError> 
     })?;
     let summary = transfer.install(Arc::clone(&node.store), expected).await?;
     tracing::info!(task_id, shard_id, size = summary.size, checksum = summary.checksum, "shard copy installed");
-    Ok(Copied::Installed)
+    Ok(Finished::Done)
 }
 
 /// Completes the task; when the outcome is unclear, reads the task to find out.

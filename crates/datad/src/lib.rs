@@ -44,6 +44,7 @@ mod node;
 mod orphans;
 mod reclaim;
 mod registration;
+mod repair;
 mod retire;
 mod routes;
 mod routing;

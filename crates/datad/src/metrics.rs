@@ -26,6 +26,10 @@ pub(crate) struct DataMetrics {
     handoff_queued: Counter,
     handoff_delivered: Counter,
     handoff_dropped: Family<Labels, Counter>,
+    repairs: Counter,
+    repair_leaves: Counter,
+    repair_points: Family<Labels, Counter>,
+    repair_bytes: Counter,
 }
 
 /// What the node holds at the moment of a scrape.
@@ -89,6 +93,16 @@ impl DataMetrics {
         self.handoff_dropped.get_or_create(&vec![("reason", reason.to_owned())]).inc_by(writes);
     }
 
+    /// A repair task this node ran to the end: the ranges that differed, the points it received
+    /// and sent, the bytes moved.
+    pub(crate) fn repaired(&self, repaired: &crate::repair::Repaired) {
+        self.repairs.inc();
+        self.repair_leaves.inc_by(repaired.leaves);
+        self.repair_points.get_or_create(&vec![("direction", "fetched".to_owned())]).inc_by(repaired.fetched);
+        self.repair_points.get_or_create(&vec![("direction", "pushed".to_owned())]).inc_by(repaired.pushed);
+        self.repair_bytes.inc_by(repaired.bytes);
+    }
+
     /// The OpenMetrics text of the counters and of `now`.
     pub(crate) fn render(&self, now: Holdings) -> Result<String, std::fmt::Error> {
         let mut registry = Registry::default();
@@ -104,6 +118,22 @@ impl DataMetrics {
             self.appends.clone(),
         );
         registry.register("datad_shards_marked_written", "Shards this node marked written", self.marked.clone());
+        registry.register("datad_repairs", "Repair tasks run to the end by this node", self.repairs.clone());
+        registry.register(
+            "datad_repair_ranges",
+            "Ranges (time slice x series bucket) found differing by repairs",
+            self.repair_leaves.clone(),
+        );
+        registry.register(
+            "datad_repair_points",
+            "Points moved by repairs: fetched (this node lacked them) or pushed (the other owner did)",
+            self.repair_points.clone(),
+        );
+        registry.register(
+            "datad_repair_bytes",
+            "Bytes of lines moved by repairs, both ways",
+            self.repair_bytes.clone(),
+        );
         registry.register(
             "datad_partial_reclaimed_bytes",
             "Bytes of abandoned partial copies deleted",

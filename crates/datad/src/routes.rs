@@ -12,6 +12,7 @@
 //! | `GET /shards/{id}/digest?len=N&min_index=I` | `{size, len, checksum}` of the first `N` bytes; with `min_index`, only once this node's metadata reached index `I` (`503 metadata_behind` before): a copy's starting point |
 //! | `POST /shards/{id}/content` `{nodes: [[level, index], ...], leaves: [...]}` | content digest (points, Merkle root), the digests of those tree nodes, the point hashes of those leaves |
 //! | `GET /shards/{id}/compare?peer=HOST:PORT` | where this copy and the peer's differ (time slices × series buckets) |
+//! | `POST /shards/{id}/points` `{leaves: [...], hashes: [...]}` | the stored lines of the points with those hashes in those leaves (a repair's exchange) |
 //!
 //! Errors are `{"error": {"code": "...", "message": "..."}}`.
 
@@ -32,7 +33,7 @@ use meta_wire::{CompareReply, ContentReply, DataNodeStatus};
 
 use crate::blocking::blocking;
 use crate::config::MAX_CHUNK_SIZE;
-use crate::content_exchange::{self, ContentRequest};
+use crate::content_exchange::{self, ContentRequest, PointsRequest};
 use crate::error::{ApiError, DatadError};
 use crate::metadata_cache::CachedMetadata;
 use crate::metrics::Holdings;
@@ -61,13 +62,14 @@ struct Peer {
 /// The routes peers use to copy and compare shards: `GET /shards/{id}`, `GET
 /// /shards/{id}/digest` and `POST /shards/{id}/content`. A copy starts (`digest` with
 /// `min_index`) only once `metadata_index` reached the index at which its target saw the copy
-/// task, so this node routes the shard's writes to the target from then on (see
-/// [`crate::routing`]).
+/// task, so this node routes the shard's writes to the target from then on (the pending-owner
+/// rule of the data node's `routing` module).
 pub fn peer_router(store: Arc<ShardStore>, metadata_index: MetadataIndex) -> Router {
     Router::new()
         .route("/shards/{id}", get(get_shard))
         .route("/shards/{id}/digest", get(get_digest))
         .route("/shards/{id}/content", post(post_content))
+        .route("/shards/{id}/points", post(post_points))
         .with_state(Peer { store, metadata_index })
 }
 
@@ -385,6 +387,18 @@ async fn post_content(
         ApiError::not_found("shard_not_found", format!("this node holds no copy of shard {shard_id}"))
     })?;
     Ok(Json(ContentReply { content, digests, leaf_points }))
+}
+
+async fn post_points(
+    State(Peer { store, .. }): State<Peer>,
+    path: Result<Path<ShardId>, PathRejection>,
+    request: Result<Json<PointsRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let shard_id = shard_id(path)?;
+    let Json(request) = request.map_err(|e| ApiError::bad_request("invalid_body", e.body_text()))?;
+    let (leaves, hashes) = (request.leaves.into_iter().collect(), request.hashes.into_iter().collect());
+    let lines = blocking(move || store.matching_lines(shard_id, &leaves, &hashes)).await?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], lines).into_response())
 }
 
 /// Query of `GET /shards/{id}/compare`.

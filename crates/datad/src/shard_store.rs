@@ -16,7 +16,7 @@
 //!
 //! The store is synchronous (plain `std::fs`); async callers run it on the blocking pool.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{File, OpenOptions};
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 
@@ -463,6 +463,38 @@ impl ShardStore {
         Some(still_differing(&shard.content, nodes, theirs))
     }
 
+    /// The stored lines (each ending in `\n`) of a shard's points whose hash is in `hashes` and
+    /// whose leaf is in `leaves`, each point once: what a repair sends the other owner. Reads the
+    /// file as it is now, record by record.
+    pub(crate) fn matching_lines(
+        &self,
+        shard_id: ShardId,
+        leaves: &BTreeSet<usize>,
+        hashes: &BTreeSet<u64>,
+    ) -> Result<Vec<u8>, DatadError> {
+        let entry = self.entry(shard_id).ok_or(DatadError::ShardNotFound { shard_id })?;
+        let (locator, end) = {
+            let shard = lock(&entry);
+            (ContentTree::new(shard.header.start, shard.header.end), shard.size)
+        };
+        let path = self.shard_path(shard_id);
+        let start = records_start(&path)?;
+        let mut file = File::open(&path).map_err(DatadError::io("open", &path))?;
+        file.seek(SeekFrom::Start(start)).map_err(DatadError::io("seek in", &path))?;
+        let mut reader = BufReader::with_capacity(256 * 1024, file.take(end.saturating_sub(start)));
+        let (mut payload, mut sent, mut out) = (Vec::new(), BTreeSet::new(), Vec::new());
+        while frame::read_next(&mut reader, &mut payload).map_err(DatadError::io("read", &path))?.is_some() {
+            for line in payload.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                let Ok((leaf, hash)) = locator.locate(line) else { continue };
+                if leaves.contains(&leaf) && hashes.contains(&hash) && sent.insert(hash) {
+                    out.extend_from_slice(line);
+                    out.push(b'\n');
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// What leaf `index` of a shard's tree holds; `None`: not held.
     pub(crate) fn leaf_range(&self, shard_id: ShardId, index: usize) -> Option<LeafRange> {
         let entry = self.entry(shard_id)?;
@@ -526,6 +558,7 @@ impl ShardStore {
                     checksum: shard.digest.digest(),
                     hot,
                     content: (!hot).then(|| shard.content.root()),
+                    points: (!hot).then(|| shard.content.points()),
                 })
             })
             .collect()
@@ -553,9 +586,9 @@ impl ShardStore {
     }
 
     /// The digest of a shard's first `len` bytes (all of it by default): `(summary, len, digest)`.
-    /// The size is read while no routed append is between its check and its store (see
-    /// [`ShardStore::hold_copy_start`]): a copy starting from it misses no append routed by older
-    /// metadata.
+    /// The size is read while no routed append is between its check and its store (appends hold
+    /// `hold_copy_start` from their routing check to their store): a copy starting from it misses
+    /// no append routed by older metadata.
     pub fn digest(&self, shard_id: ShardId, len: Option<u64>) -> Result<(ShardSummary, u64, u64), DatadError> {
         let summary = {
             let _start = self.copy_start.write().unwrap_or_else(PoisonError::into_inner);

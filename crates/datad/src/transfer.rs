@@ -66,7 +66,7 @@ impl Transfer {
     /// Asks the source (`host:port`) for the shard's size and digest and opens the partial file,
     /// resuming after the bytes it already holds (or starting over when it holds too many). With
     /// `min_index`, the source answers only once its metadata reached that index; it is asked
-    /// again for up to [`SOURCE_CATCH_UP`] meanwhile.
+    /// again for up to 10 s meanwhile.
     pub async fn start(
         http: &reqwest::Client,
         source_addr: &str,

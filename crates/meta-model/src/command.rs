@@ -9,7 +9,7 @@ use crate::model::leader_facts::LeaderFacts;
 use crate::model::node::NodeId;
 use crate::model::retention_policy::{RetentionPolicySpec, RetentionPolicyUpdate};
 use crate::model::shard_group::{ShardId, Timestamp};
-use crate::model::task::{CancelReason, RetryPolicy, TaskId, TaskSpec};
+use crate::model::task::{CancelReason, RetryPolicy, TaskId, TaskKind, TaskSpec};
 use crate::record::{self, MetadataRecord};
 
 /// A change to the cluster metadata. Any time it depends on was stamped by the proposer and
@@ -288,6 +288,31 @@ pub enum Command {
         /// Nanoseconds after the leader's `now`.
         delay: u64,
     },
+    /// Create repair tasks ([`crate::TaskKind::Repair`]; planner or `entropy repair`): two owners
+    /// of a shard reconcile their copies. Each spec is checked on its own; refused ones are listed
+    /// in the response and the rest are created.
+    CreateRepairTasks {
+        /// The proposer's clock.
+        now: Timestamp,
+        /// Which owners reconcile which shard.
+        tasks: Vec<TaskSpec>,
+    },
+    /// A data node claims pending tasks of `kinds` it is the target of, most urgent first, until
+    /// it holds `max` claimed (each claim bumps the task's attempt and starts a lease). The reply
+    /// lists the tasks of those kinds it holds claimed. ([`Command::ClaimCopyTasks`] claims copies
+    /// only, for data nodes that run no other kind.)
+    ClaimTasks {
+        /// The proposer's clock.
+        now: Timestamp,
+        /// The claiming node.
+        node_id: NodeId,
+        /// The kinds the node runs.
+        kinds: Vec<TaskKind>,
+        /// Most tasks the node holds claimed at once.
+        max: u32,
+        /// Lease length in nanoseconds.
+        lease: i64,
+    },
 }
 
 impl Command {
@@ -334,6 +359,8 @@ impl Command {
             Command::TruncateShardGroupsAfter { .. } => "truncate_shard_groups_after",
             Command::MarkShardsWritten { .. } => "mark_shards_written",
             Command::InitCluster { .. } => "init_cluster",
+            Command::CreateRepairTasks { .. } => "create_repair_tasks",
+            Command::ClaimTasks { .. } => "claim_tasks",
             Command::TruncateHotShardGroups { .. } => "truncate_hot_shard_groups",
             Command::ReassignUnwrittenShard { .. } => "reassign_unwritten_shard",
         }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use meta_model::codec;
 use meta_model::{
     CancelReason, Command, CommandResult, LeaderFacts, MetaState, RetentionPolicySpec, RetentionPolicyUpdate,
-    RetryPolicy, TaskReason, TaskSpec, TaskState, Timestamp, DAY, HOUR, MINUTE, SECOND,
+    RetryPolicy, TaskKind, TaskReason, TaskSpec, TaskState, Timestamp, DAY, HOUR, MINUTE, SECOND,
 };
 use proptest::prelude::*;
 
@@ -170,6 +170,7 @@ fn task_reason() -> impl Strategy<Value = TaskReason> {
         1 => Just(TaskReason::DeadOwner),
         1 => Just(TaskReason::DrainingOwner),
         1 => Just(TaskReason::Operator),
+        2 => Just(TaskReason::Inconsistent),
     ]
 }
 
@@ -297,16 +298,28 @@ fn concretize(actions: Vec<Action>) -> Vec<Command> {
             Action::CreateTask { shard, target, replace, reason } => {
                 let shard_id = chosen(&shards, &shard).unwrap_or(0);
                 let owners = state.shard(shard_id).map(|v| v.shard.owners.clone()).unwrap_or_default();
-                let target = chosen(&data_nodes, &target).unwrap_or(0);
+                // A repair is between owners; the target of a copy is any node.
+                let repair = reason == TaskReason::Inconsistent;
+                let target = if repair { chosen(&owners, &target) } else { chosen(&data_nodes, &target) }.unwrap_or(0);
                 let source = owners.iter().copied().find(|&o| o != target).unwrap_or(0);
                 let replaces = replace.then(|| owners.iter().copied().find(|&o| o != target && o != source)).flatten();
                 let spec = TaskSpec { shard_id, source, target, replaces, priority: owners.len() as u32, reason };
-                Command::CreateCopyTasks { now, tasks: vec![spec] }
+                if repair {
+                    Command::CreateRepairTasks { now, tasks: vec![spec] }
+                } else {
+                    Command::CreateCopyTasks { now, tasks: vec![spec] }
+                }
             }
             Action::ClaimTasks(node, max) => {
                 let targets: Vec<u64> = state.open_tasks().map(|t| t.spec.target).collect();
                 let node_id = chosen(&targets, &node).or_else(|| chosen(&data_nodes, &node)).unwrap_or(0);
-                Command::ClaimCopyTasks { now, node_id, max, lease: LEASE }
+                // Half the claims come from nodes that run repairs too.
+                if max % 2 == 0 {
+                    Command::ClaimCopyTasks { now, node_id, max, lease: LEASE }
+                } else {
+                    let kinds = vec![TaskKind::Copy, TaskKind::Repair];
+                    Command::ClaimTasks { now, node_id, kinds, max, lease: LEASE }
+                }
             }
             Action::RenewLease(task) => {
                 let (task_id, attempt) = chosen(&claimed, &task).unwrap_or((0, 0));
@@ -535,7 +548,9 @@ proptest! {
                 prop_assert!(!offered || changes.tasks_offered, "{:?} offered task {} untracked", command, task.id);
                 let finished = !task.state.is_open() && was.is_some_and(|t| t.state.is_open());
                 prop_assert!(!finished || changes.tasks_finished, "{:?} finished task {} untracked", command, task.id);
-                if task.state == TaskState::Done && was.is_some_and(|t| t.state != TaskState::Done) {
+                // A completed copy is a new copy on its target; a completed repair adds none.
+                let copied = task.kind == TaskKind::Copy && task.state == TaskState::Done;
+                if copied && was.is_some_and(|t| t.state != TaskState::Done) {
                     prop_assert!(changes.copies_completed.contains(&(task.spec.shard_id, task.spec.target)));
                 }
             }
@@ -607,6 +622,8 @@ fn generated_sequences_exercise_every_command() {
         "mark_shards_written",
         "reassign_unwritten_shard",
         "init_cluster",
+        "create_repair_tasks",
+        "claim_tasks",
     ];
     let rare: Vec<_> = all.iter().filter(|name| accepted.get(*name).copied().unwrap_or(0) < 10).collect();
     assert!(rare.is_empty(), "accepted fewer than 10 times: {rare:?}; accepted: {accepted:?}");

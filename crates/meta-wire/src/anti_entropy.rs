@@ -13,7 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use meta_model::{NodeId, NodeState, ShardId, Task, TaskState, Timestamp};
+use meta_model::{NodeId, NodeState, ShardId, Task, TaskKind, TaskState, Timestamp};
 
 /// One shard a data node holds, as it reports it.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -32,6 +32,9 @@ pub struct ShardReport {
     /// Root of the shard's content tree, once it is cold: owners of a cold shard compare it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<u64>,
+    /// Distinct points of the shard, sent with `content`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub points: Option<u64>,
 }
 
 /// `POST /v1/data-nodes/{id}/heartbeat`.
@@ -129,6 +132,15 @@ pub struct ClaimRequest {
     /// one to be created before answering (long poll, at most 5000).
     #[serde(default)]
     pub wait_ms: u64,
+    /// The kinds of task the node runs (default: copies only, as data nodes that know no other
+    /// kind claim).
+    #[serde(default = "copies_only")]
+    pub kinds: Vec<TaskKind>,
+}
+
+/// What a claim that names no kinds asks for.
+fn copies_only() -> Vec<TaskKind> {
+    vec![TaskKind::Copy]
 }
 
 /// A claimed task with what the target needs to run it.
@@ -354,6 +366,51 @@ pub struct EntropyReport {
     /// Shard groups outside anti-entropy's care, by where they stand in their lifecycle.
     #[serde(default)]
     pub lifecycle: LifecycleSummary,
+    /// What the owners' copies hold, as their latest inventories say.
+    #[serde(default)]
+    pub content: ContentReport,
+}
+
+/// The content status of the live, written shards, from their owners' latest inventories: a copy
+/// is compared once it is cold (its data node's `--cold-after` without a write, its group ended).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContentReport {
+    /// Shards whose owners all reported cold copies with the same content root.
+    pub consistent: u64,
+    /// Shards whose owners' cold copies have different roots: they hold different points.
+    pub inconsistent: u64,
+    /// Shards with a copy still written (hot): never compared.
+    pub hot: u64,
+    /// Shards an owner gave no report of yet (no trusted inventory, or it lacks the copy).
+    pub unknown: u64,
+    /// The inconsistent shards, by ID, with each owner's copy.
+    pub differing: Vec<ContentDifference>,
+}
+
+/// An inconsistent shard: what each owner reported of its cold copy.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContentDifference {
+    /// The shard.
+    pub shard_id: ShardId,
+    /// Each owner's copy, by node ID.
+    pub copies: Vec<CopyContent>,
+    /// The most points one copy holds beyond another's count: the least the copies differ by
+    /// (the exact difference is found by the repair's exchange).
+    pub points_apart: u64,
+}
+
+/// An owner's cold copy of a shard, as its inventory reported it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CopyContent {
+    /// The owner.
+    pub node_id: NodeId,
+    /// Distinct points.
+    pub points: u64,
+    /// Root of its content tree.
+    pub root: u64,
 }
 
 /// How many shard groups (and their shards) are truncated, expired or deleted: expired and deleted

@@ -23,10 +23,10 @@ pub use ae_calls::{
     ReplyEncoder, ReportProgress,
 };
 pub use anti_entropy::{
-    ClaimReply, ClaimRequest, ClaimedTask, CompleteRequest, CopyShardRequest, CopyTaskInfo, CopyTaskList,
-    CopyTasksQuery, DataNodeHealth, EntropyReport, FailRequest, HandoffQueueReport, HeartbeatReply, HeartbeatRequest,
-    LifecycleSummary, Liveness, MissingCopy, OrphanShardFile, ProgressReply, ProgressRequest, RepairReply,
-    RepairRequest, ShardHealth, ShardReport, TaskProgress,
+    ClaimReply, ClaimRequest, ClaimedTask, CompleteRequest, ContentDifference, ContentReport, CopyContent,
+    CopyShardRequest, CopyTaskInfo, CopyTaskList, CopyTasksQuery, DataNodeHealth, EntropyReport, FailRequest,
+    HandoffQueueReport, HeartbeatReply, HeartbeatRequest, LifecycleSummary, Liveness, MissingCopy, OrphanShardFile,
+    ProgressReply, ProgressRequest, RepairReply, RepairRequest, ShardHealth, ShardReport, TaskProgress,
 };
 pub use backup::{decode_backup, encode_backup, Backup, BackupError, BackupHeader, BACKUP_FORMAT, BACKUP_VERSION};
 pub use data_node::{

@@ -68,11 +68,13 @@ fn render_report(report: &EntropyReport, now: Timestamp) -> String {
         out.push('\n');
         out.push_str(&table.render());
     }
+    out.push_str(&content_section(report));
     if !report.inconsistent.is_empty() {
         let shards: Vec<String> = report.inconsistent.iter().map(ShardId::to_string).collect();
         out.push_str(&format!(
             "\nINCONSISTENT: the owners of shard(s) {} hold cold copies with different points (their content \
-             digests differ); compare two owners with GET /shards/ID/compare?peer=HOST:PORT on a data node.\n",
+             digests differ); a repair task reconciles them once the shard has all its copies (see Tasks), \
+             `entropy repair SHARD` asks for one now.\n",
             shards.join(", ")
         ));
     }
@@ -113,6 +115,37 @@ fn render_report(report: &EntropyReport, now: Timestamp) -> String {
     }
     out.push('\n');
     out.push_str(&tasks_table(&report.tasks, now));
+    out
+}
+
+/// The owners' copies by content status, and the copies of each inconsistent shard.
+fn content_section(report: &EntropyReport) -> String {
+    let content = &report.content;
+    let mut out = format!(
+        "\nContent: {} consistent, {} inconsistent, {} hot (still written, not compared), {} unknown (not reported)\n",
+        content.consistent, content.inconsistent, content.hot, content.unknown
+    );
+    if !content.differing.is_empty() {
+        let mut table = Table::new("Inconsistent Shards", &["Shard", "Owner", "Points", "Content Root", "Apart"]);
+        for shard in &content.differing {
+            for (i, copy) in shard.copies.iter().enumerate() {
+                let (id, apart) = if i == 0 {
+                    (shard.shard_id.to_string(), format!("≥ {} points", shard.points_apart))
+                } else {
+                    (String::new(), String::new())
+                };
+                table.row(vec![
+                    id,
+                    copy.node_id.to_string(),
+                    copy.points.to_string(),
+                    format!("{:016x}", copy.root),
+                    apart,
+                ]);
+            }
+        }
+        out.push('\n');
+        out.push_str(&table.render());
+    }
     out
 }
 
@@ -389,7 +422,10 @@ fn micros_text(micros: u64) -> String {
 mod tests {
     use super::*;
     use meta_model::{TaskKind, TaskReason, TaskSpec};
-    use meta_wire::{DataNodeHealth, HandoffQueueReport, LifecycleSummary, Liveness, OrphanShardFile, TaskProgress};
+    use meta_wire::{
+        ContentDifference, ContentReport, CopyContent, DataNodeHealth, HandoffQueueReport, LifecycleSummary, Liveness,
+        OrphanShardFile, TaskProgress,
+    };
 
     #[test]
     fn the_progress_bar_fills_with_the_bytes_copied() {
@@ -480,8 +516,24 @@ mod tests {
                 deleted_groups: 3,
                 shards_not_planned: 10,
             },
+            content: ContentReport {
+                consistent: 40,
+                inconsistent: 1,
+                hot: 3,
+                unknown: 2,
+                differing: vec![ContentDifference {
+                    shard_id: 9,
+                    copies: vec![
+                        CopyContent { node_id: 1, points: 201, root: 0xab },
+                        CopyContent { node_id: 2, points: 200, root: 0xcd },
+                    ],
+                    points_apart: 1,
+                }],
+            },
         };
         let text = render_report(&report, 2_000_000_000);
+        assert!(text.contains("Content: 40 consistent, 1 inconsistent, 3 hot"), "{text}");
+        assert!(text.contains("00000000000000ab") && text.contains("≥ 1 points"), "{text}");
         assert!(text.contains("1 truncated") && text.contains("2 expired") && text.contains("3 deleted"), "{text}");
         assert!(text.contains("INCONSISTENT: the owners of shard(s) 9"), "{text}");
         assert!(text.starts_with("Leader 1: last plan 2.0s ago, took 420µs\n"), "{text}");

@@ -6,9 +6,13 @@
 use std::time::Duration;
 
 use cluster_harness::wait_for;
+use meta_model::{TaskKind, TaskReason, TaskState};
 use meta_wire::{CompareReply, ShardContent};
 
-use crate::support::{cluster_with_data_nodes, create_database, entropy, write_hours, FIRST_HOUR};
+use crate::support::{
+    all_tasks, cluster_with_data_nodes, create_database, data_metrics, entropy, metric, node_id, write_hours,
+    FIRST_HOUR,
+};
 
 /// The content digest the data node in `slot` reports for `shard`.
 async fn content(cluster: &cluster_harness::Cluster, slot: usize, shard: u64) -> Option<ShardContent> {
@@ -80,13 +84,43 @@ async fn owners_compare_copies_by_merkle_tree_and_find_the_range_one_lacks() {
     assert!(range.start <= late && late < range.end, "{range:?} holds {late}");
     assert!(differ.digests_exchanged <= 21, "logarithmic: {} digests", differ.digests_exchanged);
 
-    // Cold again, the copies' roots reach the meta leader: the shard is reported inconsistent.
-    let report = wait_for(Duration::from_secs(40), "the shard reported inconsistent", || async {
-        let report = entropy(&cluster).await;
-        report.inconsistent.contains(&shard).then_some(report)
+    // Cold again, the copies' roots reach the meta leader: the shard is found inconsistent, and a
+    // repair task (planned in the same round) reconciles the owners.
+    let repair = wait_for(Duration::from_secs(60), "a repair of the shard done", || async {
+        let tasks = all_tasks(&cluster).await;
+        tasks
+            .into_iter()
+            .map(|t| t.task)
+            .find(|t| t.spec.shard_id == shard && t.kind == TaskKind::Repair)
+            .filter(|t| t.state == TaskState::Done)
     })
     .await;
-    assert!(report.under_replicated.is_empty() && report.unrecoverable.is_empty(), "{report:?}");
-    let table = crate::support::metactl(&cluster, &["entropy", "show"]).await;
-    assert!(table.contains(&format!("INCONSISTENT: the owners of shard(s) {shard}")), "{table}");
+    assert_eq!(repair.spec.reason, TaskReason::Inconsistent, "{repair:?}");
+    let (first, second) = (node_id(&cluster, 0).await, node_id(&cluster, 1).await);
+    assert_eq!((repair.spec.target, repair.spec.source), (first.min(second), first.max(second)), "{repair:?}");
+    let repaired = wait_for(Duration::from_secs(20), "both owners holding the 201 points", || async {
+        let (a, b) = (content(&cluster, 0, shard).await?, content(&cluster, 1, shard).await?);
+        (a.points == 201 && a == b).then_some(a)
+    })
+    .await;
+    assert_eq!(repaired, differ.ours, "the second owner got the missing point back; nothing else changed");
+    // The point moved once, from the first owner to the second, whichever ran the repair.
+    let cluster = &cluster;
+    let moved = |slot: usize, direction: &'static str| async move {
+        let text = data_metrics(cluster, slot).await.unwrap_or_default();
+        metric(&text, &format!("datad_repair_points_total{{direction=\"{direction}\"}}")).unwrap_or(0.0)
+    };
+    let (target_slot, source_slot) = if repair.spec.target == first { (0, 1) } else { (1, 0) };
+    let (fetched, pushed) = (moved(target_slot, "fetched").await, moved(target_slot, "pushed").await);
+    assert_eq!((fetched, pushed), if target_slot == 1 { (1.0, 0.0) } else { (0.0, 1.0) }, "one point moved");
+    assert_eq!(moved(source_slot, "fetched").await + moved(source_slot, "pushed").await, 0.0, "the source ran nothing");
+
+    // Cold once more, the leader sees equal roots: consistent.
+    wait_for(Duration::from_secs(40), "the shard consistent at the meta leader", || async {
+        let report = entropy(cluster).await;
+        let reported = report.nodes.iter().all(|n| n.shards_reported == Some(1));
+        (reported && report.inconsistent.is_empty() && report.under_replicated.is_empty()).then_some(())
+    })
+    .await;
+    assert!(compare().await.consistent);
 }

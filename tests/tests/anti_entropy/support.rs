@@ -229,7 +229,13 @@ pub(crate) async fn metrics(cluster: &Cluster, id: u64) -> Option<String> {
     response.text().await.ok()
 }
 
-/// The value of the unlabelled sample `name` in Prometheus text.
+/// The `/metrics` text of the data node in `slot` (`None` if it does not answer).
+pub(crate) async fn data_metrics(cluster: &Cluster, slot: usize) -> Option<String> {
+    let response = cluster.http.get(format!("http://{}/metrics", cluster.data_addr(slot))).send().await.ok()?;
+    response.text().await.ok()
+}
+
+/// The value of the sample `name` (with its labels, if any, as written) in Prometheus text.
 pub(crate) fn metric(text: &str, name: &str) -> Option<f64> {
     text.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
 }

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 
-use super::testkit::{apply, complete_all, random_cluster, random_limits};
-use crate::input::{Limits, Liveness, Membership, NodeId, PlanInput, Scope, ShardId, TaskState};
+use super::testkit::{apply, complete_all, random_cluster, random_limits, Rng};
+use crate::input::{Limits, Liveness, Membership, NodeId, PlanInput, Scope, ShardCopy, ShardId, TaskState};
 use crate::plan::{CancelReason, Plan, Reason, Report};
 
 /// What the tests need to know about the cluster, straight from the input.
@@ -93,9 +93,20 @@ fn check_rules(input: &PlanInput, limits: &Limits, plan: &Plan) -> Result<(), Te
     check_unwritten(&facts, plan)?;
     for task in &plan.create {
         prop_assert!(facts.is(task.target, Membership::Active, Liveness::Online), "target not active+online: {task:?}");
+        prop_assert!(!facts.blocked(task.shard, task.target), "blocked pair: {task:?}");
+        if task.reason == Reason::Inconsistent {
+            // A repair: two owners holding the shard, of a shard reported inconsistent.
+            prop_assert!(plan.report.inconsistent.contains(&task.shard), "repair of a consistent shard: {task:?}");
+            for node in [task.source, task.target] {
+                prop_assert!(facts.is_owner(task.shard, node) && facts.holds(task.shard, node), "{task:?}");
+            }
+            let online = facts.node(task.source).is_some_and(|n| n.liveness == Liveness::Online);
+            prop_assert!(online, "source offline: {task:?}");
+            prop_assert!(task.source != task.target && task.replaces.is_none(), "{task:?}");
+            continue;
+        }
         prop_assert!(!facts.holds(task.shard, task.target), "target holds the shard: {task:?}");
         prop_assert_eq!(facts.is_owner(task.shard, task.target), task.reason == Reason::MissingOnOwner, "{:?}", task);
-        prop_assert!(!facts.blocked(task.shard, task.target), "blocked pair: {task:?}");
         prop_assert!(
             facts.node(task.source).is_some_and(|n| n.liveness == Liveness::Online),
             "source offline: {task:?}"
@@ -301,6 +312,71 @@ proptest! {
     }
 }
 
+/// A cluster where every shard has all its copies on online, active owners, each reporting a
+/// cold copy whose root is a random set of three points (a bit mask), and random limits: the case
+/// repairs are planned for.
+fn diverged_cluster(seed: u64) -> (PlanInput, Limits) {
+    let mut rng = Rng::new(seed);
+    let node_count = 2 + rng.below(5);
+    let mut input = PlanInput::default();
+    for id in 1..=node_count {
+        input.nodes.push(crate::NodeView {
+            id,
+            membership: Membership::Active,
+            liveness: Liveness::Online,
+            zone: None,
+            owned: 0,
+        });
+        input.inventories.insert(id, crate::Inventory::default());
+    }
+    for shard in 1..=(1 + rng.below(40)) {
+        let replication = 1 + rng.below(node_count.min(3)) as u32;
+        let mut owners: Vec<NodeId> = Vec::new();
+        while owners.len() < replication as usize {
+            let node = 1 + rng.below(node_count);
+            if !owners.contains(&node) {
+                owners.push(node);
+            }
+        }
+        for &owner in &owners {
+            let copy = ShardCopy { size: 1, checksum: 1, hot: false, content: Some(1 + rng.below(7)), points: 1 };
+            input.inventories.get_mut(&owner).map(|inventory| inventory.shards.insert(shard, copy));
+        }
+        input.shards.push(crate::ShardView { id: shard, replication, owners, written: true });
+    }
+    input.count_owned();
+    let limits = Limits { max_fetch: 1 + rng.below(3) as u32, max_sync: 1 + rng.below(3) as u32 };
+    (input, limits)
+}
+
+/// Repairs follow their rules, are planned for inconsistent shards as slots allow, and rounds of
+/// completed repairs leave every shard consistent.
+#[test]
+fn repairs_follow_their_rules_and_rounds_of_them_converge() {
+    let mut repaired = 0;
+    for seed in 0..256 {
+        let (mut input, limits) = diverged_cluster(seed);
+        for round in 0.. {
+            let plan = crate::plan(&input, &limits, Scope::All);
+            if let Err(error) = check_rules(&input, &limits, &plan) {
+                panic!("seed {seed}, round {round}: {error}");
+            }
+            assert!(plan.create.iter().all(|t| t.reason == Reason::Inconsistent), "seed {seed}: {plan:?}");
+            let inconsistent = plan.report.inconsistent.len();
+            assert!(inconsistent == 0 || !plan.create.is_empty(), "seed {seed}: inconsistent shards, no repair");
+            if inconsistent == 0 {
+                assert!(plan.create.is_empty() && plan.cancel.is_empty(), "seed {seed}: {plan:?}");
+                break;
+            }
+            repaired += plan.create.len();
+            assert!(round < 200, "seed {seed}: no convergence");
+            apply(&mut input, &plan);
+            complete_all(&mut input);
+        }
+    }
+    assert!(repaired > 500, "only {repaired} repairs planned");
+}
+
 /// The generator makes the cases the properties are about, often enough that they are not vacuous.
 #[test]
 fn generator_covers_the_interesting_cases() {
@@ -316,6 +392,8 @@ fn generator_covers_the_interesting_cases() {
         count("insufficient_nodes", !report.insufficient_nodes.is_empty());
         count("over_replicated", !report.over_replicated.is_empty());
         count("reassign", !plan.reassign.is_empty());
+        // Repairs need a shard with all its copies, rare here: `tests::repairs_*` make them often.
+        count("inconsistent", !report.inconsistent.is_empty());
         for reason in [Reason::UnderReplicated, Reason::MissingOnOwner, Reason::DeadOwner, Reason::DrainingOwner] {
             count(reason_name(reason), plan.create.iter().any(|t| t.reason == reason));
         }
@@ -335,6 +413,7 @@ fn reason_name(reason: Reason) -> &'static str {
         Reason::MissingOnOwner => "task missing_on_owner",
         Reason::DeadOwner => "task dead_owner",
         Reason::DrainingOwner => "task draining_owner",
+        Reason::Inconsistent => "task inconsistent",
     }
 }
 

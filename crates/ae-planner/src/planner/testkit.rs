@@ -3,7 +3,7 @@
 
 use crate::input::{
     Inventory, Limits, Liveness, Membership, NodeId, NodeView, PlanInput, Scope, ShardCopy, ShardId, ShardView, TaskId,
-    TaskState, TaskView,
+    TaskKind, TaskState, TaskView,
 };
 use crate::plan::{NewTask, Plan, Reason};
 
@@ -70,7 +70,8 @@ impl Cluster {
 
     /// Gives node `id` a trusted report of exactly `shards` (cold copies).
     pub(super) fn report(mut self, id: NodeId, shards: impl IntoIterator<Item = ShardId>) -> Self {
-        let copies = shards.into_iter().map(|s| (s, ShardCopy { size: 100, checksum: s, hot: false, content: None }));
+        let copies =
+            shards.into_iter().map(|s| (s, ShardCopy { size: 100, checksum: s, hot: false, content: None, points: 0 }));
         self.input.inventories.insert(id, copies.collect());
         self
     }
@@ -94,7 +95,7 @@ impl Cluster {
         replaces: Option<NodeId>,
         state: TaskState,
     ) -> Self {
-        self.input.tasks.push(TaskView { id, shard, source, target, replaces, state });
+        self.input.tasks.push(TaskView { id, kind: TaskKind::Copy, shard, source, target, replaces, state });
         self
     }
 
@@ -141,6 +142,7 @@ pub(super) fn apply(input: &mut PlanInput, plan: &Plan) {
     for (id, task) in (first..).zip(&plan.create) {
         input.tasks.push(TaskView {
             id,
+            kind: task.kind(),
             shard: task.shard,
             source: task.source,
             target: task.target,
@@ -150,13 +152,28 @@ pub(super) fn apply(input: &mut PlanInput, plan: &Plan) {
     }
 }
 
-/// Completes every pending and claimed task: the target becomes an owner holding the shard, the
-/// replaced owner stops being one. Blocked tasks stay.
+/// Completes every pending and claimed task: a copy's target becomes an owner holding the shard and
+/// the replaced owner stops being one; a repair leaves its source and target holding the union of
+/// their points (content roots here are sets of points as bit masks). Blocked tasks stay.
 pub(super) fn complete_all(input: &mut PlanInput) {
     let (done, kept): (Vec<TaskView>, Vec<TaskView>) =
         input.tasks.drain(..).partition(|t| t.state != TaskState::Blocked);
     input.tasks = kept;
     for task in done {
+        if task.kind == TaskKind::Repair {
+            let root = |node: NodeId| input.inventories.get(&node)?.shards.get(&task.shard)?.content;
+            let union = root(task.source).unwrap_or(0) | root(task.target).unwrap_or(0);
+            for node in [task.source, task.target] {
+                if let Some(inventory) = input.inventories.get_mut(&node) {
+                    let copy = ShardCopy {
+                        content: Some(union),
+                        ..inventory.shards.get(&task.shard).copied().unwrap_or_default()
+                    };
+                    inventory.shards.insert(task.shard, copy);
+                }
+            }
+            continue;
+        }
         let Some(shard) = input.shards.iter_mut().find(|s| s.id == task.shard) else { continue };
         if !shard.owners.contains(&task.target) {
             shard.owners.push(task.target);
@@ -255,7 +272,11 @@ pub(super) fn random_cluster(seed: u64) -> PlanInput {
         // A shard never written is held by nobody (its files are made by its first write).
         for shard in shards.iter().filter(|s| !empty_disk && s.written) {
             if rng.chance(if shard.owners.contains(&node.id) { 85 } else { 8 }) {
-                let copy = ShardCopy { size: 10, checksum: shard.id, hot: rng.chance(30), content: None };
+                let hot = rng.chance(30);
+                // Cold copies carry one of two roots (bit masks of points): owners agree about half
+                // the time.
+                let content = (!hot && rng.chance(50)).then(|| 1 + rng.below(2));
+                let copy = ShardCopy { size: 10, checksum: shard.id, hot, content, points: 1 };
                 inventory.shards.insert(shard.id, copy);
             }
         }
@@ -280,7 +301,7 @@ pub(super) fn random_cluster(seed: u64) -> PlanInput {
                 5..8 => TaskState::Claimed,
                 _ => TaskState::Blocked,
             };
-            TaskView { id, shard, source, target, replaces, state }
+            TaskView { id, kind: TaskKind::Copy, shard, source, target, replaces, state }
         })
         .collect();
     let mut input = PlanInput { shards, nodes, inventories, tasks, unreported: Default::default() };

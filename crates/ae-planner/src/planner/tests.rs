@@ -1,12 +1,12 @@
 //! Table-driven cases: a cluster in, the expected tasks, cancellations and reports out.
 
 use super::testkit::{apply, complete_all, new_task, Cluster};
-use crate::input::{Liveness, Membership, Scope, ShardCopy, TaskState};
+use crate::input::{Liveness, Membership, Scope, ShardCopy, TaskKind, TaskState};
 use crate::plan::{Cancel, CancelReason, DropOwner, DropReason, Plan, Reason, Reassign, ShardHealth};
 
 use Liveness::{Dead, Online, Suspect};
 use Membership::{Active, Draining};
-use Reason::{DeadOwner, DrainingOwner, MissingOnOwner, UnderReplicated};
+use Reason::{DeadOwner, DrainingOwner, Inconsistent, MissingOnOwner, UnderReplicated};
 use TaskState::{Blocked, Claimed, Pending};
 
 fn health(shard: u64, live_copies: u32, desired: u32) -> ShardHealth {
@@ -236,12 +236,39 @@ fn owners_whose_cold_roots_differ_make_a_shard_inconsistent_and_hot_copies_are_n
     let roots = [(1, 1, Some(10)), (1, 2, Some(11)), (2, 1, Some(7)), (2, 2, Some(7)), (3, 1, Some(5)), (3, 2, None)];
     for (shard, node, root) in roots {
         let inventory = cluster.input.inventories.get_mut(&node).expect("inventory");
-        let copy = ShardCopy { size: 1, checksum: 1, hot: root.is_none(), content: root };
+        let copy = ShardCopy { size: 1, checksum: 1, hot: root.is_none(), content: root, points: 1 };
         inventory.shards = inventory.shards.iter().map(|(&s, &c)| (s, if s == shard { copy } else { c })).collect();
     }
     let plan = cluster.plan();
     assert_eq!(plan.report.inconsistent, vec![1]);
-    assert!(plan.create.is_empty(), "differing copies get no copy task: {:?}", plan.create);
+    // One repair, after every copy: the lower owner reconciles with the other.
+    assert_eq!(plan.create, vec![new_task(1, (2, 1), None, 3, Inconsistent)]);
+    assert_eq!(plan.create[0].kind(), TaskKind::Repair);
+
+    // While it runs, no second one; once its source no longer owns the shard, it is withdrawn.
+    let mut repairing = cluster.clone();
+    apply(&mut repairing.input, &plan);
+    assert!(repairing.plan().create.is_empty() && repairing.plan().cancel.is_empty());
+    let task = repairing.input.tasks[0].id;
+    repairing.input.shards[0].owners = vec![1, 3];
+    let cancel = repairing.plan().cancel;
+    assert_eq!(cancel, vec![Cancel { task, reason: CancelReason::NotNeeded }]);
+}
+
+#[test]
+fn a_shard_short_of_copies_is_copied_before_it_is_repaired() {
+    let mut cluster = Cluster::with_nodes([1, 2, 3]).shard(1, 3, &[1, 2]).owners_report_all();
+    for (node, root) in [(1, 10), (2, 11)] {
+        let inventory = cluster.input.inventories.get_mut(&node).expect("inventory");
+        inventory.shards =
+            [(1, ShardCopy { size: 1, checksum: 1, hot: false, content: Some(root), points: 1 })].into_iter().collect();
+    }
+    let plan = cluster.plan();
+    assert_eq!(plan.report.inconsistent, vec![1], "reported at once");
+    assert_eq!(plan.create, vec![new_task(1, (1, 3), None, 2, UnderReplicated)], "the copy first");
+    let mut copying = cluster.clone();
+    apply(&mut copying.input, &plan);
+    assert!(copying.plan().create.is_empty(), "no repair while a copy is in flight");
 }
 
 #[test]

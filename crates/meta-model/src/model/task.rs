@@ -1,7 +1,7 @@
 //! Tasks the meta service hands out to data nodes, replicated so none is lost or run twice. Every
-//! kind ([`TaskKind`]; today only copies: "copy shard S from node A to node B") shares one
-//! lifecycle, its lease and its fencing token; the kind says what the claimant does and what
-//! completing it changes in the metadata.
+//! kind ([`TaskKind`]: copies, "copy shard S from node A to node B", and repairs, "owners A and B
+//! of shard S reconcile their copies") shares one lifecycle, its lease and its fencing token; the
+//! kind says what the claimant does and what completing it changes in the metadata.
 //!
 //! ```text
 //!             claim (attempt += 1, lease)            complete (attempt matches)
@@ -36,6 +36,11 @@ pub enum TaskKind {
     /// and backups of that time, are copies.)
     #[default]
     Copy,
+    /// Reconcile the target's copy of the shard with the source's (both owners): each receives
+    /// the points the other holds and it lacks, found by comparing their content trees, so both
+    /// end with the union. Completing it changes no ownership. Planned for shards whose owners'
+    /// cold copies differ (after any copy the shard needs), or asked for by `entropy repair`.
+    Repair,
 }
 
 /// Where a task is in its lifecycle.
@@ -75,8 +80,10 @@ pub enum TaskReason {
     DeadOwner,
     /// An owner is draining; the target takes its place.
     DrainingOwner,
-    /// An operator asked for it (`copy-shard`).
+    /// An operator asked for it (`copy-shard`, `entropy repair`).
     Operator,
+    /// The owners' cold copies differ (their content roots do): a repair reconciles them.
+    Inconsistent,
 }
 
 /// Why a task was cancelled.

@@ -153,7 +153,11 @@ impl MetaState {
             Command::RestoreMetadataV2 { backup } => {
                 self.restore(crate::MetadataRecordV3::from((**backup).clone()).into())
             }
-            Command::CreateCopyTasks { now, tasks } => self.create_copy_tasks(*now, tasks),
+            Command::CreateCopyTasks { now, tasks } => self.create_tasks(*now, TaskKind::Copy, tasks),
+            Command::CreateRepairTasks { now, tasks } => self.create_tasks(*now, TaskKind::Repair, tasks),
+            Command::ClaimTasks { now, node_id, kinds, max, lease } => {
+                self.claim_tasks(*now, *node_id, kinds, *max, *lease)
+            }
             Command::ClaimCopyTasks { now, node_id, max, lease } => {
                 self.claim_tasks(*now, *node_id, &[TaskKind::Copy], *max, *lease)
             }
@@ -333,6 +337,7 @@ impl MetaState {
         self.open_tasks
             .by_copy
             .range((shard_id, NodeId::MIN)..=(shard_id, NodeId::MAX))
+            .filter(|(_, id)| self.tasks.get(id).is_some_and(|t| t.kind == TaskKind::Copy))
             .map(|(&(_, target), _)| target)
             .filter(|target| !owners.contains(target))
             .collect()

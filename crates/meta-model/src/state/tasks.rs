@@ -22,17 +22,26 @@ pub const FINISHED_TASKS_KEPT: usize = 1000;
 const MAX_ERROR_LEN: usize = 1024;
 
 impl MetaState {
-    pub(super) fn create_copy_tasks(&mut self, now: Timestamp, specs: &[TaskSpec]) -> Result<Response, ApplyError> {
+    pub(super) fn create_tasks(
+        &mut self,
+        now: Timestamp,
+        kind: TaskKind,
+        specs: &[TaskSpec],
+    ) -> Result<Response, ApplyError> {
         let mut created = Vec::new();
         let mut rejected = Vec::new();
         for (index, spec) in specs.iter().enumerate() {
-            if let Err(error) = self.check_copy_spec(spec) {
+            let checked = match kind {
+                TaskKind::Copy => self.check_copy_spec(spec),
+                TaskKind::Repair => self.check_repair_spec(spec),
+            };
+            if let Err(error) = checked {
                 rejected.push(RejectedCopyTask { index, error });
                 continue;
             }
             let id = self.next_task_id;
             self.next_task_id += 1;
-            let task = Task::pending(id, TaskKind::Copy, spec.clone(), now);
+            let task = Task::pending(id, kind, spec.clone(), now);
             self.open_tasks.insert(&task);
             self.tasks.insert(id, task.clone());
             created.push(task);
@@ -54,16 +63,9 @@ impl MetaState {
         if spec.source == spec.target {
             return invalid(format!("source and target are both node {}", spec.source));
         }
-        let source = self.data_nodes.get(&spec.source).ok_or(ApplyError::DataNodeNotFound { node_id: spec.source })?;
         // The source need not own the shard: a node that lost ownership may still hold the only
         // copy left. The target verifies what it copies against the source's checksum.
-        if !source.is_member() {
-            return Err(ApplyError::DataNodeNotActive { node_id: source.id, state: source.state });
-        }
-        let target = self.data_nodes.get(&spec.target).ok_or(ApplyError::DataNodeNotFound { node_id: spec.target })?;
-        if !target.is_active() {
-            return Err(ApplyError::DataNodeNotActive { node_id: target.id, state: target.state });
-        }
+        self.check_task_nodes(spec)?;
         let target_owns = owners.contains(&spec.target);
         match spec.reason {
             TaskReason::MissingOnOwner if !target_owns => {
@@ -80,6 +82,45 @@ impl MetaState {
         }
         if let Some(open) = self.open_task_for(shard_id, spec.target) {
             return Err(ApplyError::CopyTaskExists { shard_id, target: spec.target, task_id: open.id });
+        }
+        Ok(())
+    }
+
+    /// Whether `spec` may become a repair task now: a live shard whose source and target are
+    /// distinct owners (the source a member, the target active), nothing replaced, and no open
+    /// task for the target on the shard.
+    fn check_repair_spec(&self, spec: &TaskSpec) -> Result<(), ApplyError> {
+        let shard_id = spec.shard_id;
+        let view = self.shard(shard_id).ok_or(ApplyError::ShardNotFound { shard_id })?;
+        if view.group.is_deleted() {
+            return Err(ApplyError::ShardGroupDeleted { shard_group_id: view.group.id });
+        }
+        let invalid = |reason: String| Err(ApplyError::InvalidCopyTask { reason });
+        let owners = &view.shard.owners;
+        if spec.source == spec.target || spec.replaces.is_some() {
+            return invalid("a repair reconciles two distinct owners and replaces none".to_owned());
+        }
+        for node in [spec.source, spec.target] {
+            if !owners.contains(&node) {
+                return invalid(format!("node {node} does not own shard {shard_id}; only owners are repaired"));
+            }
+        }
+        self.check_task_nodes(spec)?;
+        if let Some(open) = self.open_task_for(shard_id, spec.target) {
+            return Err(ApplyError::CopyTaskExists { shard_id, target: spec.target, task_id: open.id });
+        }
+        Ok(())
+    }
+
+    /// Whether a task's source is a member (active or draining) and its target active.
+    fn check_task_nodes(&self, spec: &TaskSpec) -> Result<(), ApplyError> {
+        let source = self.data_nodes.get(&spec.source).ok_or(ApplyError::DataNodeNotFound { node_id: spec.source })?;
+        if !source.is_member() {
+            return Err(ApplyError::DataNodeNotActive { node_id: source.id, state: source.state });
+        }
+        let target = self.data_nodes.get(&spec.target).ok_or(ApplyError::DataNodeNotFound { node_id: spec.target })?;
+        if !target.is_active() {
+            return Err(ApplyError::DataNodeNotActive { node_id: target.id, state: target.state });
         }
         Ok(())
     }
@@ -146,6 +187,8 @@ impl MetaState {
         let (kind, spec) = (task.kind, task.spec.clone());
         match kind {
             TaskKind::Copy => self.complete_copy(&spec)?,
+            // The owners hold the same points now; the metadata does not change.
+            TaskKind::Repair => {}
         }
         let task = self.finish_task(task_id, now, TaskState::Done, None, None);
         self.sweep_tasks_of_shard(spec.shard_id, now);
@@ -301,13 +344,16 @@ impl MetaState {
             return Some(CancelReason::NodeRemoved);
         }
         let owners = &view.shard.owners;
-        let replaced_gone = spec.replaces.is_some_and(|r| !owners.contains(&r));
         let target_owns = owners.contains(&spec.target);
-        let refilling = spec.reason == TaskReason::MissingOnOwner;
-        if replaced_gone || target_owns != refilling {
-            return Some(CancelReason::NotNeeded);
-        }
-        None
+        let needed = match task.kind {
+            TaskKind::Copy => {
+                let replaced_gone = spec.replaces.is_some_and(|r| !owners.contains(&r));
+                let refilling = spec.reason == TaskReason::MissingOnOwner;
+                !replaced_gone && target_owns == refilling
+            }
+            TaskKind::Repair => target_owns && owners.contains(&spec.source),
+        };
+        (!needed).then_some(CancelReason::NotNeeded)
     }
 
     /// Moves a task to a terminal state; returns it as it is now.

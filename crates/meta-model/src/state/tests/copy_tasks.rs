@@ -354,3 +354,51 @@ fn claims_need_an_active_node() {
     let unknown = Command::ClaimCopyTasks { now: NOW, node_id: 77, max: 1, lease: LEASE };
     rejected(&mut state, unknown, ApplyError::DataNodeNotFound { node_id: 77 });
 }
+
+#[test]
+fn a_repair_reconciles_two_owners_and_changes_no_ownership() {
+    let (mut state, shard, owners) = setup();
+    let outsider = non_owner(&owners);
+    let repair = |source, target| TaskSpec { reason: TaskReason::Inconsistent, ..copy(shard, source, target, None) };
+    let create_repair =
+        |state: &mut MetaState, spec| match ok(state, Command::CreateRepairTasks { now: NOW, tasks: vec![spec] }) {
+            Response::CopyTasksCreated { created, rejected } => (created, rejected),
+            other => panic!("unexpected {other:?}"),
+        };
+    // Only two distinct owners are repaired, and nothing is replaced.
+    for bad in [
+        repair(owners[0], outsider),
+        repair(outsider, owners[0]),
+        repair(owners[0], owners[0]),
+        TaskSpec { replaces: Some(owners[1]), ..repair(owners[0], owners[1]) },
+    ] {
+        let (created, rejected) = create_repair(&mut state, bad);
+        assert!(created.is_empty() && rejected.len() == 1, "{rejected:?}");
+    }
+    let (created, _) = create_repair(&mut state, repair(owners[0], owners[1]));
+    let task = created.into_iter().next().expect("created");
+    assert_eq!(task.kind, TaskKind::Repair);
+    assert!(state.pending_owners(shard).is_empty(), "a repair adds no pending owner");
+
+    // A node that runs copies only never receives a repair.
+    assert!(claim(&mut state, owners[1], 10, NOW + 1).is_empty());
+    let claim_kinds = Command::ClaimTasks {
+        now: NOW + 1,
+        node_id: owners[1],
+        kinds: vec![TaskKind::Copy, TaskKind::Repair],
+        max: 10,
+        lease: LEASE,
+    };
+    let Response::Tasks(claimed) = ok(&mut state, claim_kinds) else { panic!("claimed") };
+    assert_eq!(claimed.iter().map(|t| (t.id, t.attempt)).collect::<Vec<_>>(), vec![(task.id, 1)]);
+    ok(&mut state, Command::CompleteCopyTask { now: NOW + 2, task_id: task.id, attempt: 1 });
+    assert_eq!(owners_of(&state, shard), owners, "ownership is unchanged");
+    assert_eq!(state.copy_task(task.id).map(|t| t.state), Some(TaskState::Done));
+
+    // An open repair is withdrawn once its source no longer owns the shard.
+    let (created, _) = create_repair(&mut state, repair(owners[1], owners[0]));
+    let open = created.into_iter().next().expect("created");
+    ok(&mut state, Command::RemoveShardOwner { shard_id: shard, node_id: owners[1] });
+    let withdrawn = state.copy_task(open.id).expect("kept");
+    assert_eq!((withdrawn.state, withdrawn.cancel_reason), (TaskState::Cancelled, Some(CancelReason::NotNeeded)));
+}
