@@ -1,6 +1,7 @@
 //! Planner cost on a large cluster: 1,000,000 shards (RF 2 or 3) on 1,000 nodes, every node
 //! reporting its inventory. Full plans of a healthy cluster and of one with a dead node, and the
-//! incremental plan over the dead node's shards only.
+//! incremental plan over the dead node's shards only; then with content digests: every cold copy
+//! carrying its content root, all equal, and with 1,000 shards whose copies differ (repairs).
 //!
 //! Run with `cargo bench -p ae-planner --bench plan`.
 
@@ -24,8 +25,9 @@ fn mix(x: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// A healthy cluster: owners drawn pseudo-randomly, every owner holding its shards.
-fn cluster() -> PlanInput {
+/// A healthy cluster: owners drawn pseudo-randomly, every owner holding its shards; with
+/// `digests`, every cold copy reports its content root (the same on every owner).
+fn cluster(digests: bool) -> PlanInput {
     let mut inventories: BTreeMap<NodeId, Inventory> = (1..=NODES).map(|id| (id, Inventory::default())).collect();
     let shards: Vec<ShardView> = (1..=SHARDS)
         .map(|id| {
@@ -40,8 +42,9 @@ fn cluster() -> PlanInput {
                 }
             }
             for &owner in &owners {
-                let copy =
-                    ShardCopy { size: 1 << 20, checksum: mix(id), hot: id > SHARDS - 1000, content: None, points: 0 };
+                let hot = id > SHARDS - 1000;
+                let content = (digests && !hot).then(|| mix(id));
+                let copy = ShardCopy { size: 1 << 20, checksum: mix(id), hot, content, points: 1000 };
                 inventories.get_mut(&owner).map(|inv| inv.shards.insert(id, copy));
             }
             ShardView { id, replication, owners, written: true }
@@ -62,7 +65,7 @@ fn cluster() -> PlanInput {
 }
 
 fn bench(c: &mut Criterion) {
-    let mut input = cluster();
+    let mut input = cluster(false);
     let limits = Limits::default();
     let mut group = c.benchmark_group("plan");
     group.sample_size(10);
@@ -104,6 +107,23 @@ fn bench(c: &mut Criterion) {
     group.bench_function("incremental_dead_node_shards_scoped_input", |b| {
         b.iter(|| plan(black_box(&scoped_input), &limits, Scope::Shards(black_box(&dead_shards))))
     });
+    drop((input, scoped_input));
+
+    let mut cold = cluster(true);
+    let quiet = plan(&cold, &limits, Scope::All);
+    assert!(quiet.create.is_empty() && quiet.report.inconsistent.is_empty());
+    group.bench_function("full_1m_shards_cold_digests", |b| b.iter(|| plan(black_box(&cold), &limits, Scope::All)));
+    // 1,000 shards whose first owner's copy differs from the others'.
+    for shard in cold.shards.iter().filter(|s| s.id % 997 == 0).take(1000) {
+        let inventory = cold.inventories.get_mut(&shard.owners[0]).expect("an owner's inventory");
+        let copy = *inventory.shards.get(&shard.id).expect("held");
+        inventory.shards.insert(shard.id, ShardCopy { content: copy.content.map(|r| r ^ 1), points: 999, ..copy });
+    }
+    let repairs = plan(&cold, &limits, Scope::All);
+    assert_eq!(repairs.report.inconsistent.len(), 1000);
+    eprintln!("1000 inconsistent shards: {} repairs planned (limits {limits:?})", repairs.create.len());
+    group
+        .bench_function("full_1m_shards_1000_inconsistent", |b| b.iter(|| plan(black_box(&cold), &limits, Scope::All)));
     group.finish();
 }
 

@@ -121,6 +121,9 @@ impl Term {
         for (shard, target) in changes.copies_completed {
             self.tracker.copied(now, target, shard, settings);
         }
+        for (shard, source, target) in changes.repairs_completed {
+            self.tracker.content_changed(shard, &[source, target]);
+        }
         for shard in changes.shards_written {
             self.tracker.written(now, shard, settings);
         }

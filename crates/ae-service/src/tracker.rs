@@ -27,10 +27,16 @@ struct Heard {
     handoff: Vec<HandoffQueueReport>,
     /// The orphan shard files the node reported last.
     orphans: Vec<OrphanShardFile>,
+    /// The inventory held is stale although its version is current (a repair changed a copy
+    /// without the node's files changing version yet): the node is asked for a new one.
+    stale: bool,
 }
 
 impl Heard {
     fn current_inventory(&self) -> Option<&Inventory> {
+        if self.stale {
+            return None;
+        }
         self.inventory.as_ref().filter(|(version, _)| *version == self.inventory_version).map(|(_, inv)| inv)
     }
 }
@@ -112,6 +118,7 @@ impl Tracker {
         let came_online = self.liveness(now, node_id, settings) != Liveness::Online;
         let previous = self.nodes.remove(&node_id).filter(|p| p.addr == request.addr);
         let heard_before = previous.as_ref().map(|p| p.at);
+        let stale = request.inventory.is_none() && previous.as_ref().is_some_and(|p| p.stale);
         let (inventory, shards_changed) = match request.inventory {
             Some(reports) => {
                 let inventory: Inventory = reports
@@ -152,6 +159,7 @@ impl Tracker {
             inventory,
             handoff: request.handoff,
             orphans: request.orphans,
+            stale,
         };
         let send_inventory = heard.current_inventory().is_none();
         let lacks = |shard: ShardId| heard.current_inventory().is_some_and(|inv| !inv.holds(shard));
@@ -318,6 +326,17 @@ impl Tracker {
         self.completed.push_back((target, shard, now));
     }
 
+    /// A repair changed `shard`'s copies on `nodes`: the inventories held for them (their content
+    /// roots) are stale, so they are not trusted (no second repair is planned on the old roots)
+    /// and the nodes are asked for new ones with their next heartbeat.
+    pub(crate) fn content_changed(&mut self, shard: ShardId, nodes: &[NodeId]) {
+        for node in nodes {
+            if let Some(heard) = self.nodes.get_mut(node) {
+                heard.stale |= heard.current_inventory().is_some_and(|inv| inv.holds(shard));
+            }
+        }
+    }
+
     /// Forgets the progress of tasks `open` no longer lists as open.
     pub(crate) fn forget_progress(&mut self, open: impl Fn(TaskId) -> bool) {
         self.progress.retain(|&task, _| open(task));
@@ -401,6 +420,22 @@ mod tests {
         assert_eq!(tracker.dead_in(at(71), 7, &settings), Some(Duration::from_secs(50)));
         assert_eq!(tracker.liveness(at(121), 7, &settings), Liveness::Dead);
         assert_eq!(tracker.dead_in(at(121), 7, &settings), None);
+    }
+
+    #[test]
+    fn a_repair_makes_the_held_inventories_of_its_owners_stale_until_they_report_again() {
+        let settings = settings();
+        let t0 = Instant::now();
+        let mut tracker = Tracker::new(t0);
+        tracker.heartbeat(t0, 1, beat(5, Some(&[10, 11])), &settings);
+        tracker.heartbeat(t0, 2, beat(8, Some(&[12])), &settings);
+        tracker.content_changed(10, &[1, 2]);
+        assert!(tracker.inventory(1).is_none(), "its roots of shard 10 are stale");
+        assert!(tracker.inventory(2).is_some(), "node 2 does not hold shard 10: nothing changed there");
+        let asked = tracker.heartbeat(t0, 1, beat(5, None), &settings);
+        assert!(asked.send_inventory && tracker.inventory(1).is_none(), "asked again, until it reports");
+        let fresh = tracker.heartbeat(t0, 1, beat(5, Some(&[10, 11])), &settings);
+        assert!(!fresh.send_inventory && tracker.inventory(1).is_some_and(|i| i.holds(10)));
     }
 
     #[test]

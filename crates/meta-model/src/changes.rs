@@ -24,6 +24,9 @@ pub struct Changes {
     pub data_nodes: BTreeSet<NodeId>,
     /// `(shard, target)` of every copy completed: the target holds the shard as of this change.
     pub copies_completed: Vec<(ShardId, NodeId)>,
+    /// `(shard, source, target)` of every repair completed: both copies changed, so the content
+    /// roots they reported before are stale.
+    pub repairs_completed: Vec<(ShardId, NodeId, NodeId)>,
     /// A copy task became claimable: created, or offered again (lease expired, retry scheduled).
     pub tasks_offered: bool,
     /// A copy task finished (done, failed, cancelled): the slots it held are free.
@@ -50,6 +53,7 @@ impl Changes {
         self.shards.extend(other.shards);
         self.data_nodes.extend(other.data_nodes);
         self.copies_completed.extend(other.copies_completed);
+        self.repairs_completed.extend(other.repairs_completed);
         self.tasks_offered |= other.tasks_offered;
         self.tasks_finished |= other.tasks_finished;
         self.shards_written.extend(other.shards_written);
@@ -102,12 +106,14 @@ mod tests {
             shards: [2, 3].into(),
             data_nodes: [7].into(),
             copies_completed: vec![(3, 7)],
+            repairs_completed: vec![(3, 7, 8)],
             tasks_finished: true,
             ..Changes::default()
         };
         a.merge(b);
         assert_eq!(a.shards, [1, 2, 3].into());
         assert_eq!(a.data_nodes, [7].into());
+        assert_eq!((&a.copies_completed, &a.repairs_completed), (&vec![(3, 7)], &vec![(3, 7, 8)]));
         assert!(a.tasks_offered && a.tasks_finished && !a.everything);
         assert!(!a.is_empty() && Changes::default().is_empty());
     }

@@ -30,10 +30,12 @@ pub struct ShardReport {
     /// the data node's `--cold-after`).
     pub hot: bool,
     /// Root of the shard's content tree, once it is cold: owners of a cold shard compare it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// (Always serialized, `null` when hot: followers forward heartbeats to the leader in
+    /// bincode, which cannot skip a field.)
+    #[serde(default)]
     pub content: Option<u64>,
     /// Distinct points of the shard, sent with `content`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub points: Option<u64>,
 }
 

@@ -123,4 +123,6 @@ async fn owners_compare_copies_by_merkle_tree_and_find_the_range_one_lacks() {
     })
     .await;
     assert!(compare().await.consistent);
+    let repairs = metric(&data_metrics(cluster, target_slot).await.unwrap_or_default(), "datad_repairs_total");
+    assert_eq!(repairs, Some(1.0), "one repair: the leader forgets the roots a repair made stale");
 }

@@ -188,7 +188,9 @@ impl MetaState {
         match kind {
             TaskKind::Copy => self.complete_copy(&spec)?,
             // The owners hold the same points now; the metadata does not change.
-            TaskKind::Repair => {}
+            TaskKind::Repair => {
+                self.journal.record(|c| c.repairs_completed.push((spec.shard_id, spec.source, spec.target)))
+            }
         }
         let task = self.finish_task(task_id, now, TaskState::Done, None, None);
         self.sweep_tasks_of_shard(spec.shard_id, now);
