@@ -1,18 +1,32 @@
 //! Content digests with real processes: two owners of a shard compare their copies by Merkle
 //! tree; equal copies agree on the root alone, and a record taken out of one copy's file (while
 //! its node is stopped) is found in the one time slice and series bucket it was in. Once cold,
-//! the copies' roots reach the meta leader, which reports the shard inconsistent.
+//! the copies' roots reach the meta leader, which reports the shard inconsistent and has a repair
+//! task reconcile them. The same for writes an owner lacks because its hinted-handoff queue was
+//! full and dropped them.
 
 use std::time::Duration;
 
 use cluster_harness::wait_for;
-use meta_model::{TaskKind, TaskReason, TaskState};
+use meta_model::{Task, TaskKind, TaskReason, TaskState};
 use meta_wire::{CompareReply, ShardContent};
 
 use crate::support::{
-    all_tasks, cluster_with_data_nodes, create_database, data_metrics, entropy, metric, node_id, write_hours,
+    all_tasks, cluster_with_data_nodes, create_database, data_metrics, entropy, metric, node_id, slot_of, write_hours,
     FIRST_HOUR,
 };
+
+/// The repair the leader planned for `shard` because its copies differed, once it is done.
+async fn repaired_once(cluster: &cluster_harness::Cluster, shard: u64) -> Task {
+    let repair = wait_for(Duration::from_secs(60), "a repair of the shard done", || async {
+        let tasks = all_tasks(cluster).await;
+        let repair = tasks.into_iter().map(|t| t.task).find(|t| t.spec.shard_id == shard && t.kind == TaskKind::Repair);
+        repair.filter(|t| t.state == TaskState::Done)
+    })
+    .await;
+    assert_eq!(repair.spec.reason, TaskReason::Inconsistent, "{repair:?}");
+    repair
+}
 
 /// The content digest the data node in `slot` reports for `shard`.
 async fn content(cluster: &cluster_harness::Cluster, slot: usize, shard: u64) -> Option<ShardContent> {
@@ -86,16 +100,7 @@ async fn owners_compare_copies_by_merkle_tree_and_find_the_range_one_lacks() {
 
     // Cold again, the copies' roots reach the meta leader: the shard is found inconsistent, and a
     // repair task (planned in the same round) reconciles the owners.
-    let repair = wait_for(Duration::from_secs(60), "a repair of the shard done", || async {
-        let tasks = all_tasks(&cluster).await;
-        tasks
-            .into_iter()
-            .map(|t| t.task)
-            .find(|t| t.spec.shard_id == shard && t.kind == TaskKind::Repair)
-            .filter(|t| t.state == TaskState::Done)
-    })
-    .await;
-    assert_eq!(repair.spec.reason, TaskReason::Inconsistent, "{repair:?}");
+    let repair = repaired_once(&cluster, shard).await;
     let (first, second) = (node_id(&cluster, 0).await, node_id(&cluster, 1).await);
     assert_eq!((repair.spec.target, repair.spec.source), (first.min(second), first.max(second)), "{repair:?}");
     let repaired = wait_for(Duration::from_secs(20), "both owners holding the 201 points", || async {
@@ -125,4 +130,38 @@ async fn owners_compare_copies_by_merkle_tree_and_find_the_range_one_lacks() {
     assert!(compare().await.consistent);
     let repairs = metric(&data_metrics(cluster, target_slot).await.unwrap_or_default(), "datad_repairs_total");
     assert_eq!(repairs, Some(1.0), "one repair: the leader forgets the roots a repair made stale");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_a_full_handoff_queue_dropped_are_restored_by_a_repair_once_the_shard_is_cold() {
+    let datad_args = ["--handoff-retry-interval", "200ms", "--handoff-max-size", "300", "--cold-after", "1s"];
+    let mut cluster = cluster_with_data_nodes(3, "", &datad_args).await;
+    create_database(&cluster, 2).await;
+    write_hours(&cluster, 0, 1, 100).await;
+    let owned = crate::support::owners(&cluster).await;
+    let (&shard, shard_owners) = owned.iter().next().expect("the hour's shard");
+    let (x, y) = (shard_owners[0], shard_owners[1]);
+    let (x_slot, y_slot) = (slot_of(&cluster, x).await, slot_of(&cluster, y).await);
+    let coordinator = (0..3).find(|s| *s != x_slot && *s != y_slot).expect("a node owning nothing");
+
+    eprintln!("--- owner {y} down; 10 writes through a third node: its queue for {y} keeps a few, drops the rest");
+    cluster.kill_data_node(y_slot);
+    let url = format!("http://{}/write?db=db", cluster.data_addr(coordinator));
+    for i in 1..=10i64 {
+        let line = format!("mem,host=q{i} free={i}i {}", FIRST_HOUR + 2_000_000_000_000 + i);
+        let answer = cluster.http.post(&url).body(line).send().await.expect("write reaches datad");
+        assert_eq!(answer.status().as_u16(), 204, "owner {x} stored point {i}");
+    }
+    let status = cluster.data_status(coordinator).await.expect("coordinator status");
+    let queue = status.handoff.into_iter().find(|q| q.target == y).expect("a queue for the down owner");
+    assert!(queue.dropped_entries > 0 && queue.dropped_shards == vec![shard], "{queue:?}");
+
+    eprintln!("--- owner {y} back: the queue is delivered, {} dropped writes stay missing", queue.dropped_entries);
+    cluster.restart_data_node(y_slot);
+    repaired_once(&cluster, shard).await;
+    wait_for(Duration::from_secs(20), "both owners holding all 110 points", || async {
+        let (a, b) = (content(&cluster, x_slot, shard).await?, content(&cluster, y_slot, shard).await?);
+        (a.points == 110 && a == b).then_some(())
+    })
+    .await;
 }
