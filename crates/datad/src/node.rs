@@ -18,8 +18,11 @@ use crate::shard_store::{lock, ShardStore};
 
 /// Timeout of one request to a peer data node.
 const PEER_TIMEOUT: Duration = Duration::from_secs(30);
-/// Timeout of connecting to a peer data node.
-const PEER_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Timeout of connecting to a peer data node. A write waits this long for an owner whose host
+/// is gone (no answer at all, not even a refusal) before it queues the owner's copy for hinted
+/// handoff and answers: a connection between data nodes takes milliseconds, so one second is
+/// generous and keeps such writes within clients' usual timeouts.
+const PEER_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// The shortest silence of the meta leader after which the node counts as out of touch.
 const IN_TOUCH_AT_LEAST: Duration = Duration::from_secs(3);
 

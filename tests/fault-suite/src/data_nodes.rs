@@ -47,8 +47,11 @@ pub enum DataNodeState {
 pub struct ShardCopy {
     /// Bytes in the file.
     pub size: u64,
-    /// FNV-1a 64 of the whole file.
+    /// Digest of the whole file's bytes.
     pub checksum: u64,
+    /// Root of its content tree (`content` in the status; 0 when not given): the same for the
+    /// same set of points, whatever their order in the file.
+    pub root: u64,
 }
 
 /// A data node's `GET /status`.
@@ -67,12 +70,19 @@ pub struct DataNodeStatus {
 impl DataNodeStatus {
     /// Parses a `GET /status` body (`None` if it is not one).
     pub fn parse(body: &Value) -> Option<DataNodeStatus> {
+        let roots: BTreeMap<u64, u64> = body["content"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| Some((c["shard_id"].as_u64()?, c["root"].as_u64()?)))
+            .collect();
         let shards = body["shards"]
             .as_array()?
             .iter()
             .filter_map(|s| {
-                let copy = ShardCopy { size: s["size"].as_u64()?, checksum: s["checksum"].as_u64()? };
-                Some((s["shard_id"].as_u64()?, copy))
+                let shard = s["shard_id"].as_u64()?;
+                let root = roots.get(&shard).copied().unwrap_or(0);
+                Some((shard, ShardCopy { size: s["size"].as_u64()?, checksum: s["checksum"].as_u64()?, root }))
             })
             .collect();
         Some(DataNodeStatus {
@@ -316,12 +326,14 @@ mod tests {
             "node_id": 4, "registered": true, "addr": "data1:8088", "metadata_index": 17,
             "inventory_version": 5, "running_tasks": [9],
             "shards": [{"shard_id": 3, "size": 10, "checksum": 77}, {"shard_id": 5, "size": 0, "checksum": 1}],
+            "content": [{"shard_id": 3, "points": 2, "root": 99}],
         });
         let status = DataNodeStatus::parse(&body).expect("a status");
         assert_eq!(status.node_id, Some(4));
         assert_eq!(status.metadata_index, Some(17));
         assert_eq!(status.running_tasks, 1);
-        assert_eq!(status.shards[&3], ShardCopy { size: 10, checksum: 77 });
+        assert_eq!(status.shards[&3], ShardCopy { size: 10, checksum: 77, root: 99 });
+        assert_eq!(status.shards[&5].root, 0, "no content reported");
         assert_eq!(status.shards.len(), 2);
         let unregistered = serde_json::json!({"node_id": 4, "registered": false, "shards": []});
         assert_eq!(DataNodeStatus::parse(&unregistered).expect("a status").node_id, None);

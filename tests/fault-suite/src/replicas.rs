@@ -4,8 +4,8 @@
 //! ```text
 //!   metad /v1/shards ──▶ owners ─┐
 //!                                ├─▶ problems(rf, excluded, compare): every shard has rf distinct
-//!   datad /status ─────▶ held  ──┘   owners, none excluded, each holding it (with identical size
-//!                                    and checksum when compared)
+//!   datad /status ─────▶ held  ──┘   owners, none excluded, each holding it (with the same points,
+//!                                    by content root, when compared)
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -41,8 +41,9 @@ impl ReplicaView {
 
     /// Everything that keeps the shards from being healthy: a shard without exactly `rf`
     /// distinct owners, owned by a node in `excluded`, or not held by one of its owners (or an
-    /// owner that did not answer); with `identical`, owners whose copies differ in size or
-    /// checksum.
+    /// owner that did not answer); with `identical`, owners whose copies hold different points
+    /// (their content roots differ; the bytes may differ in order, e.g. after a copy of a shard
+    /// written meanwhile).
     pub fn problems(&self, rf: usize, excluded: &BTreeSet<u64>, identical: bool) -> Vec<String> {
         let mut problems = Vec::new();
         if self.owners.is_empty() {
@@ -64,7 +65,7 @@ impl ReplicaView {
                     Some(Some(copy)) => copies.push((*node, *copy)),
                 }
             }
-            if identical && copies.windows(2).any(|w| w[0].1 != w[1].1) {
+            if identical && copies.windows(2).any(|w| w[0].1.root != w[1].1.root) {
                 problems.push(format!("the owners of shard {shard} hold different copies: {copies:?}"));
             }
         }
@@ -105,8 +106,8 @@ pub async fn read_copies(data: &DataNodes, owners: &Owners) -> Result<Copies, Er
 mod tests {
     use super::*;
 
-    const A: ShardCopy = ShardCopy { size: 10, checksum: 1 };
-    const B: ShardCopy = ShardCopy { size: 12, checksum: 2 };
+    const A: ShardCopy = ShardCopy { size: 10, checksum: 1, root: 5 };
+    const B: ShardCopy = ShardCopy { size: 12, checksum: 2, root: 6 };
 
     fn view(owners: &[(u64, &[u64])], held: &[(u64, &[(u64, ShardCopy)])]) -> ReplicaView {
         ReplicaView {
