@@ -1,8 +1,10 @@
 //! What operators read of the service: copy tasks with their progress, and the entropy report
 //! (`entropy show`): the last plans' findings, open tasks, and each data node's health.
 
+use std::collections::BTreeSet;
+
 use ae_planner::{Inventory, ShardCopy, ShardHealth as PlannedHealth};
-use meta_model::{MetaState, NodeId, Task, Timestamp};
+use meta_model::{MetaState, NodeId, ShardId, Task, Timestamp};
 use meta_wire::{
     ContentDifference, ContentReport, CopyContent, CopyTaskInfo, DataNodeHealth, EntropyReport, LifecycleSummary,
     MissingCopy, ShardHealth,
@@ -64,7 +66,9 @@ impl AntiEntropy {
                     handoff: t.tracker.handoff(n.id).to_vec(),
                     orphans: t.tracker.orphans(n.id).to_vec(),
                 })
-                .collect();
+                .collect::<Vec<_>>();
+            let dropped: BTreeSet<ShardId> =
+                nodes.iter().flat_map(|n| &n.handoff).flat_map(|q| q.dropped_shards.iter().copied()).collect();
             EntropyReport {
                 leader_id: self.node_id,
                 trusted: t.tracker.trusted(now, settings),
@@ -83,17 +87,19 @@ impl AntiEntropy {
                 nodes,
                 lifecycle: lifecycle_summary(state, wall),
                 inconsistent: report.inconsistent.clone(),
-                content: content_report(state, wall, |node| t.tracker.inventory(node)),
+                content: content_report(state, wall, &dropped, |node| t.tracker.inventory(node)),
             }
         })
     }
 }
 
 /// The content status of every live, written shard (see [`ContentReport`]) from the owners'
-/// trusted inventories (`inventory`).
+/// trusted inventories (`inventory`); `dropped` holds the shards hinted-handoff queues dropped
+/// writes for.
 fn content_report<'i>(
     state: &MetaState,
     wall: Timestamp,
+    dropped: &BTreeSet<ShardId>,
     inventory: impl Fn(NodeId) -> Option<&'i Inventory>,
 ) -> ContentReport {
     let mut report = ContentReport::default();
@@ -104,15 +110,22 @@ fn content_report<'i>(
                 shard.owners.iter().map(|&o| Some((o, inventory(o)?.shards.get(&shard.id)?))).collect();
             let Some(copies) = copies.filter(|c| !c.is_empty()) else {
                 report.unknown += 1;
+                if dropped.contains(&shard.id) {
+                    report.awaiting_check.push(shard.id);
+                }
                 continue;
             };
             let cold: Option<Vec<CopyContent>> = copies
                 .iter()
                 .map(|&(node_id, copy)| Some(CopyContent { node_id, points: copy.points, root: copy.content? }))
                 .collect();
+            let consistent = cold.as_ref().is_some_and(|cold| cold.iter().all(|c| c.root == cold[0].root));
+            if !consistent && dropped.contains(&shard.id) {
+                report.awaiting_check.push(shard.id);
+            }
             match cold {
                 None => report.hot += 1,
-                Some(cold) if cold.iter().all(|c| c.root == cold[0].root) => report.consistent += 1,
+                Some(_) if consistent => report.consistent += 1,
                 Some(copies) => {
                     report.inconsistent += 1;
                     let most = copies.iter().map(|c| c.points).max().unwrap_or(0);
@@ -123,6 +136,7 @@ fn content_report<'i>(
         }
     }
     report.differing.sort_by_key(|d| d.shard_id);
+    report.awaiting_check.sort_unstable();
     report
 }
 

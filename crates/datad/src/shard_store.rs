@@ -30,7 +30,7 @@ use xxhash_rust::xxh3::Xxh3;
 use meta_model::ShardId;
 use meta_wire::{ShardContent, ShardReport, ShardSummary};
 
-use crate::content_tree::{still_differing, ContentTree, LeafRange, NodeId};
+use crate::content_tree::{still_differing, ContentTree, LeafRange, NodeId, SERIES_BUCKETS};
 use crate::error::DatadError;
 use crate::frame;
 use crate::shard_file::{self, ShardHeader, MAGIC};
@@ -466,7 +466,10 @@ impl ShardStore {
     /// The stored lines (each ending in `\n`) of a shard's points whose hash is in `hashes` and
     /// whose leaf is in `leaves`, each point once: what a repair sends the other owner. Reads the
     /// file as it is now, record by record.
-    pub(crate) fn matching_lines(
+    ///
+    /// # Errors
+    /// [`DatadError::ShardNotFound`] when the shard is not held; I/O errors reading its file.
+    pub fn matching_lines(
         &self,
         shard_id: ShardId,
         leaves: &BTreeSet<usize>,
@@ -482,9 +485,15 @@ impl ShardStore {
         let mut file = File::open(&path).map_err(DatadError::io("open", &path))?;
         file.seek(SeekFrom::Start(start)).map_err(DatadError::io("seek in", &path))?;
         let mut reader = BufReader::with_capacity(256 * 1024, file.take(end.saturating_sub(start)));
+        // Lines of other time slices are skipped by their timestamp alone: a repair of a few
+        // leaves parses a few slices' lines, not the whole file.
+        let slices: BTreeSet<usize> = leaves.iter().map(|leaf| leaf / SERIES_BUCKETS).collect();
         let (mut payload, mut sent, mut out) = (Vec::new(), BTreeSet::new(), Vec::new());
         while frame::read_next(&mut reader, &mut payload).map_err(DatadError::io("read", &path))?.is_some() {
             for line in payload.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                if locator.time_slice_of(line).is_some_and(|slice| !slices.contains(&slice)) {
+                    continue;
+                }
                 let Ok((leaf, hash)) = locator.locate(line) else { continue };
                 if leaves.contains(&leaf) && hashes.contains(&hash) && sent.insert(hash) {
                     out.extend_from_slice(line);

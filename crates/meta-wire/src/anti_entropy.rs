@@ -388,6 +388,11 @@ pub struct ContentReport {
     pub unknown: u64,
     /// The inconsistent shards, by ID, with each owner's copy.
     pub differing: Vec<ContentDifference>,
+    /// Shards a hinted-handoff queue dropped writes for (so an owner lacks points) that are not
+    /// yet found consistent: checked, and repaired when they differ, once every copy is cold. A
+    /// dropped shard leaves this list when its owners' cold copies agree.
+    #[serde(default)]
+    pub awaiting_check: Vec<ShardId>,
 }
 
 /// An inconsistent shard: what each owner reported of its cold copy.

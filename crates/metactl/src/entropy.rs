@@ -186,12 +186,22 @@ fn handoff_table(report: &EntropyReport) -> String {
     if dropped > 0 {
         out.push_str(&format!(
             "DROPPED: {dropped} write(s) could not be kept for their owners (queue over max-size or max-age, or \
-             refused): {}. Their copies differ from the other owners' until repaired; until content repair \
-             exists, `metactl remove-shard NODE SHARD` makes the planner copy the shard afresh from another owner.\n",
-            lacking.join("; ")
+             refused): {}. Such a shard is compared once its copies are cold and repaired to the union of the \
+             owners' points; {}.\n",
+            lacking.join("; "),
+            awaiting_text(&report.content.awaiting_check)
         ));
     }
     out
+}
+
+/// What the DROPPED line says of the shards still to be checked (`awaiting`).
+fn awaiting_text(awaiting: &[ShardId]) -> String {
+    if awaiting.is_empty() {
+        return "every such shard has been found consistent since".to_owned();
+    }
+    let shards: Vec<String> = awaiting.iter().map(ShardId::to_string).collect();
+    format!("awaiting that check: shard(s) {} (`metactl entropy repair SHARD` reconciles one now)", shards.join(", "))
 }
 
 /// The files data nodes keep in their shard directories without using them (empty when none).
@@ -470,7 +480,7 @@ mod tests {
             lease_deadline: Some(0),
             ..Task::pending(4, TaskKind::Copy, spec, 0)
         };
-        let report = EntropyReport {
+        let mut report = EntropyReport {
             leader_id: 1,
             trusted: true,
             planned_at: Some(0),
@@ -529,6 +539,7 @@ mod tests {
                     ],
                     points_apart: 1,
                 }],
+                awaiting_check: vec![9],
             },
         };
         let text = render_report(&report, 2_000_000_000);
@@ -545,6 +556,10 @@ mod tests {
         assert!(text.contains("Hinted Handoff"), "{text}");
         assert!(text.contains("2.00 KiB") && text.contains("1m1s") && text.contains("1 (100 B)"), "{text}");
         assert!(text.contains("DROPPED: 1 write(s)") && text.contains("node 3 lacks writes to shard(s) 9"), "{text}");
+        assert!(text.contains("awaiting that check: shard(s) 9"), "{text}");
+        report.content.awaiting_check.clear();
+        let text = render_report(&report, 2_000_000_000);
+        assert!(text.contains("every such shard has been found consistent since"), "{text}");
         assert!(text.contains("Orphan Shard Files") && text.contains("other_cluster"), "{text}");
     }
 }

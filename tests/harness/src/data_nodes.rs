@@ -65,6 +65,13 @@ impl Cluster {
         }
     }
 
+    /// Sends a signal (e.g. `-STOP`, `-CONT`) to the data node in `slot`.
+    pub fn signal_data_node(&self, slot: usize, signal: &str) {
+        let child = self.data[slot].child.as_ref().expect("a running data node");
+        let status = Command::new("kill").args([signal, &child.id().to_string()]).status().expect("run kill");
+        assert!(status.success(), "kill {signal} of data node {slot} failed");
+    }
+
     /// The data directory of the data node in `slot`.
     pub fn data_dir(&self, slot: usize) -> &std::path::Path {
         &self.data[slot].data_dir

@@ -2,8 +2,9 @@
 //! tree; equal copies agree on the root alone, and a record taken out of one copy's file (while
 //! its node is stopped) is found in the one time slice and series bucket it was in. Once cold,
 //! the copies' roots reach the meta leader, which reports the shard inconsistent and has a repair
-//! task reconcile them. The same for writes an owner lacks because its hinted-handoff queue was
-//! full and dropped them.
+//! task reconcile them. The same for a write both owners crashed in the middle of (one stored it,
+//! the other had it unread when it died), and for writes an owner lacks because its
+//! hinted-handoff queue was full and dropped them.
 
 use std::time::Duration;
 
@@ -162,6 +163,54 @@ async fn writes_a_full_handoff_queue_dropped_are_restored_by_a_repair_once_the_s
     wait_for(Duration::from_secs(20), "both owners holding all 110 points", || async {
         let (a, b) = (content(&cluster, x_slot, shard).await?, content(&cluster, y_slot, shard).await?);
         (a.points == 110 && a == b).then_some(())
+    })
+    .await;
+}
+
+/// Both owners killed in the middle of a write at consistency `one`: the coordinating owner had
+/// stored the point and was waiting on the other, which had the request unread (frozen) when it
+/// died. The write was never acknowledged, nothing was queued for the other owner, and the
+/// copies differ until the repair gives both the point.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_both_owners_crashed_in_the_middle_of_is_repaired_to_the_union_once_cold() {
+    let mut cluster = cluster_with_data_nodes(2, "", &["--cold-after", "1s"]).await;
+    create_database(&cluster, 2).await;
+    write_hours(&cluster, 0, 1, 100).await;
+    let shard = cluster.client().shards().await.expect("shards")[0].id;
+    wait_for(Duration::from_secs(10), "both owners hold the 100 points", || async {
+        let (a, b) = (content(&cluster, 0, shard).await?, content(&cluster, 1, shard).await?);
+        (a.points == 100 && a == b).then_some(())
+    })
+    .await;
+
+    eprintln!("--- the second owner frozen; a write through the first stored there, the other copy pending");
+    cluster.signal_data_node(1, "-STOP");
+    let url = format!("http://{}/write?db=db&consistency=one", cluster.data_addr(0));
+    let line = format!("mem,host=crash free=1i {}", FIRST_HOUR + 1_800_000_000_000);
+    let pending = tokio::spawn(cluster.http.post(&url).body(line).send());
+    wait_for(Duration::from_secs(10), "the first owner stored the point", || async {
+        (content(&cluster, 0, shard).await?.points == 101).then_some(())
+    })
+    .await;
+    cluster.kill_data_node(0);
+    cluster.kill_data_node(1);
+    let answer = pending.await.expect("the writer");
+    assert!(answer.is_err(), "the coordinator died before answering: {answer:?}");
+
+    cluster.restart_data_node(0);
+    cluster.restart_data_node(1);
+    let status = wait_for(Duration::from_secs(20), "both owners back", || async {
+        let (a, b) = (content(&cluster, 0, shard).await?, content(&cluster, 1, shard).await?);
+        Some((a.points, b.points, cluster.data_status(0).await?.handoff))
+    })
+    .await;
+    assert_eq!((status.0, status.1), (101, 100), "the first owner has the point, the second not");
+    assert!(status.2.iter().all(|q| q.entries == 0 && q.dropped_entries == 0), "nothing was queued: {:?}", status.2);
+
+    repaired_once(&cluster, shard).await;
+    wait_for(Duration::from_secs(20), "both owners holding the 101 points", || async {
+        let (a, b) = (content(&cluster, 0, shard).await?, content(&cluster, 1, shard).await?);
+        (a.points == 101 && a == b).then_some(())
     })
     .await;
 }
