@@ -246,19 +246,48 @@ pub(crate) async fn write(node: &Arc<Node>, query: WriteQuery, body: Bytes) -> R
             }
         }
     }
-    // The meta service must know a shard may hold data before its first write is acknowledged:
-    // otherwise a sole owner dying right after that write would make real data look never written.
     let unmarked = node.cache.unmarked(&meta, batches.keys().copied());
-    if !unmarked.is_empty() {
-        node.cache
-            .mark_written(&node.client, &unmarked)
-            .await
-            .map_err(|e| meta_error(e, "cannot record that the shards hold data"))?;
-        node.metrics.marked(unmarked.len() as u64);
-    }
-    deliver(node, meta, batches, consistency).await?;
+    let took = deliver(node, meta, batches, consistency).await?;
+    mark_written(node, &unmarked, &took).await?;
     Ok(Written { points: stored, dropped })
 }
+
+/// Commits the written marks of `shards`, whose first write `took` holds, before that write is
+/// acknowledged. The meta service must know a shard may hold data before any write to it is
+/// acknowledged: otherwise a sole owner dying right after that write would make real data look
+/// never written. Marking only once a copy is stored (or queued) keeps a first write that failed
+/// on every owner from marking a shard nothing holds (which would be reported lost).
+///
+/// Between the store and the mark a never-written shard may have been given other owners by a
+/// metadata change alone (its owners dead, removed or draining): the mark is then checked against
+/// the metadata read after it, and the write fails unless a node that took it still owns (or is
+/// copying) the shard.
+async fn mark_written(node: &Arc<Node>, shards: &[ShardId], took: &Took) -> Result<(), ApiError> {
+    if shards.is_empty() {
+        return Ok(());
+    }
+    node.cache.mark_written(&node.client, shards).await.map_err(|e| {
+        meta_error(e, "stored, but cannot record that the shards hold data; not acknowledged (retrying is safe)")
+    })?;
+    node.metrics.marked(shards.len() as u64);
+    let meta = node.cache.refresh_within(&node.client, REFRESH_LIMIT).await.map_err(|e| {
+        meta_error(e, "stored and marked, but cannot confirm the shards' owners; not acknowledged (retrying is safe)")
+    })?;
+    for &shard in shards {
+        let now = Recipients::of(&meta.state, shard);
+        if !took.iter().any(|&(s, node)| s == shard && now.includes(node)) {
+            let message = format!(
+                "shard {shard} was given other owners while this write was stored; not acknowledged (retrying is safe)"
+            );
+            return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "stale_routing", message));
+        }
+    }
+    Ok(())
+}
+
+/// `(shard, node)` of every copy a delivered write reached: stored by an owner or pending owner,
+/// or queued for one by hinted handoff.
+type Took = BTreeSet<(ShardId, NodeId)>;
 
 /// Codes of the meta service's refusals of a point's time: the point is dropped, the rest of the
 /// write goes on.
@@ -384,13 +413,14 @@ pub(crate) enum Sent {
 /// node read the metadata again and send that shard's lines to its current owners. Owners that
 /// fail get their lines through hinted handoff. The write is acknowledged when, for every shard,
 /// as many current owners stored its lines as `consistency` asks; otherwise it fails naming the
-/// owners that did not (what was queued is still delivered: a retry is safe).
+/// owners that did not (what was queued is still delivered: a retry is safe). On success, the
+/// copies the write reached.
 async fn deliver(
     node: &Arc<Node>,
     meta: Arc<CachedMetadata>,
     batches: BTreeMap<ShardId, Batch>,
     consistency: Consistency,
-) -> Result<(), ApiError> {
+) -> Result<Took, ApiError> {
     let mut meta = meta;
     let mut recipients: BTreeMap<ShardId, Recipients> =
         batches.iter().map(|(&s, b)| (s, b.recipients.clone())).collect();
@@ -490,7 +520,7 @@ async fn deliver(
         if !failures.is_empty() {
             tracing::info!(%consistency, queued = queued.len(), missed = failures.len(), "write acknowledged without every owner");
         }
-        return Ok(());
+        return Ok(stored.union(&queued).copied().collect());
     }
     tracing::warn!(%consistency, failed = failures.len(), "write below its consistency");
     let message = format!(

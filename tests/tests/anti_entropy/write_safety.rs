@@ -2,7 +2,7 @@
 //! shard never written that loses an owner gets a live one by a metadata change, is never reported
 //! lost and takes every write; an RF 1 shard whose only copy is gone is reported lost loudly, also
 //! when an empty machine took its owner's identity; new shard groups are not placed on a down
-//! data node.
+//! data node; a first write no owner took marks nothing, so nothing is reported lost.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -157,4 +157,46 @@ async fn an_rf1_owner_replaced_by_an_empty_machine_loses_its_shards_loudly() {
     assert!(report.tasks.is_empty(), "nothing to copy from: {report:?}");
     let shown = metactl(&cluster, &["entropy", "show"]).await;
     assert!(shown.contains(&format!("UNRECOVERABLE: no live copy of shard(s) {}", ids.join(", "))), "{shown}");
+}
+
+/// A first write that no owner of a shard took (that owner down, its hinted-handoff copy
+/// dropped by a full queue) is refused and marks nothing: once the owner is back nothing is
+/// reported lost, and the retried write marks and is acknowledged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_write_no_owner_took_marks_nothing_and_nothing_is_reported_lost() {
+    let mut cluster = cluster_with_config(AE_CONFIG, 2, &["--handoff-max-size", "1"]).await;
+    create_database(&cluster, 1).await;
+    let b = node_id(&cluster, 1).await;
+    let lines: Vec<String> =
+        (0..20).map(|i| format!("mem,host=h{i} used={i}i {}", FIRST_HOUR + 5 * HOUR + i)).collect();
+    let url = format!("http://{}/write?db=db", cluster.data_addr(0));
+
+    eprintln!("--- B ({b}) killed; at once (still online to the leader) a write into a new hour through A");
+    cluster.kill_data_node(1);
+    let answer = cluster.http.post(&url).body(lines.join("\n")).send().await.expect("write reaches datad");
+    let status = answer.status().as_u16();
+    assert_eq!(status, 503, "B's shard took nothing: {}", answer.text().await.unwrap_or_default());
+    let placed = owners(&cluster).await;
+    let b_shards: Vec<u64> = placed.iter().filter(|(_, o)| o.contains(&b)).map(|(&s, _)| s).collect();
+    assert_eq!(b_shards.len(), 1, "the new group has a shard on B: {placed:?}");
+    let written = cluster.client().metadata(None, Duration::ZERO).await.expect("metadata").metadata.into_state();
+    assert!(!written.is_written(b_shards[0]), "no copy of B's shard was stored or queued: not marked");
+
+    eprintln!("--- B back: its shard holds nothing, and nothing is reported lost");
+    cluster.restart_data_node(1);
+    wait_for(Duration::from_secs(30), "B reporting again, nothing lost", || async {
+        let report = entropy(&cluster).await;
+        let reported = report.nodes.iter().all(|n| n.shards_reported.is_some() && n.liveness == Liveness::Online);
+        (reported && report.unrecoverable.is_empty() && report.under_replicated.is_empty()).then_some(())
+    })
+    .await;
+    // The first send to the restarted B may go over A's pooled connection to the old process
+    // and fail (then dropped by the one-byte queue): the client retries, as it may.
+    wait_for(Duration::from_secs(10), "a retried write acknowledged", || async {
+        let answer = cluster.http.post(&url).body(lines.join("\n")).send().await.ok()?;
+        (answer.status().as_u16() == 204).then_some(())
+    })
+    .await;
+    let state = cluster.client().metadata(None, Duration::ZERO).await.expect("metadata").metadata.into_state();
+    assert!(placed.keys().all(|&s| state.is_written(s)), "both shards marked once stored");
 }
