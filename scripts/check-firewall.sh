@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The dependency firewall: the pure model (meta-model) and the planner (ae-planner) must not
 # depend on RocksDB, tokio, openraft or axum, not even transitively;
-# the planner depends on no crate of ours either. The anti-entropy service (ae-service) may use
+# the planner depends on no crate of ours but failure-domains (the spreading rule it shares with
+# placement), which depends on nothing at all. The anti-entropy service (ae-service) may use
 # tokio, but reaches its node only through its port: no RocksDB, openraft, axum or HTTP. The public
 # API (meta-api) and the clients (meta-wire, meta-client, metactl, datad) use no Raft and no
 # storage: they depend on the model only.
@@ -20,12 +21,16 @@ check() { # package forbidden-pattern [cargo tree options]
 }
 check meta-model "$io|tokio"
 check ae-planner "$io|tokio"
+if [ "$(cargo tree -p failure-domains -e normal --prefix none | wc -l)" -ne 1 ]; then
+  echo "dependency firewall broken: failure-domains depends on another crate" >&2
+  exit 1
+fi
 check ae-service "$io"
 raft='rocksdb|librocksdb-sys|openraft|meta-store'
 for package in meta-api meta-wire meta-client metactl datad; do
   check "$package" "$raft"
 done
-if cargo tree -p ae-planner -e normal --prefix none | grep -E '^(meta-|metad|datad|ae-service)' | grep -v '^ae-planner'; then
+if cargo tree -p ae-planner -e normal --prefix none | grep -E '^(meta-|metad|datad|ae-service|daemon)' | grep -v '^ae-planner'; then
   echo "dependency firewall broken: ae-planner depends on a crate of ours" >&2
   exit 1
 fi

@@ -55,7 +55,7 @@ fn cluster(digests: bool) -> PlanInput {
             id,
             membership: Membership::Active,
             liveness: Liveness::Online,
-            zone: Some(format!("zone-{}", id % 3)),
+            domain: vec![format!("zone-{}", id % 3)],
             owned: 0,
         })
         .collect();

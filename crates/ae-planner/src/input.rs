@@ -40,8 +40,12 @@ pub struct NodeView {
     pub membership: Membership,
     /// Liveness from heartbeats.
     pub liveness: Liveness,
-    /// Failure zone (rack, availability zone), if the node is labelled with one.
-    pub zone: Option<String>,
+    /// The node's labels along the cluster's failure-domain hierarchy, highest level first (its
+    /// `zone`, then its `rack`, …), up to the first level it has no label for. Owners of a shard
+    /// spread over as many domains as the nodes offer, level by level (the `failure_domains`
+    /// crate's rule, the same as placement's).
+    #[serde(default)]
+    pub domain: Vec<String>,
     /// Shards the node owns in the whole cluster, as the metadata counts them (kept there
     /// incrementally): the base of "least loaded", so a scoped round need not see every shard.
     pub owned: u64,

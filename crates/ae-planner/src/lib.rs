@@ -51,16 +51,18 @@
 //!   never planned.
 //! * **Never written** (`written: false`: no write to S was ever acknowledged): S holds nothing,
 //!   so it is neither reported nor copied. Its dead, removed and draining owners leave and active,
-//!   online nodes make up its replication factor by a metadata change ([`Plan::reassign`]: zones
-//!   first, then the fewest owned shards), unless no node can take it at all. Its in-flight tasks
+//!   online nodes make up its replication factor by a metadata change ([`Plan::reassign`]: the
+//!   best spread over failure domains first, then the fewest owned shards), unless no node can
+//!   take it at all. Its in-flight tasks
 //!   are cancelled (`NotNeeded`).
 //! * **Sources** are online holders, owners first, then the fewest source tasks (in flight and
 //!   planned, below `max_sync`), then lowest ID. Non-owners that report a copy are looked up only
 //!   when no online owner holds one.
 //! * **Targets** are active, online nodes with a fetch slot (below `max_fetch`) that neither own
-//!   nor hold S, and are not the target of an in-flight or blocked task for S: preferring a zone
-//!   not used by S's staying owners and in-flight targets (nodes without a zone always qualify),
-//!   then the least load (shards owned + tasks targeting it), then lowest ID. When fewer nodes are
+//!   nor hold S, and are not the target of an in-flight or blocked task for S: preferring the
+//!   least overlap in the failure-domain hierarchy ([`NodeView::domain`]) with S's active owners
+//!   and in-flight targets (a zone they do not use, else a rack, …; an unlabelled node shares
+//!   nothing), then the least load (shards owned + tasks targeting it), then lowest ID. When fewer nodes are
 //!   eligible, slots aside, than S needs new owners, S is reported in `insufficient_nodes`.
 //!   Reports never depend on free slots: throttling only delays tasks.
 //! * **Suspect** nodes are neither sources nor targets; their copies count; tasks they are involved
@@ -108,7 +110,7 @@
 //!     plan, Inventory, Limits, Liveness, Membership, NodeView, PlanInput, Reason, Scope, ShardCopy, ShardView,
 //! };
 //!
-//! let node = |id, liveness| NodeView { id, membership: Membership::Active, liveness, zone: None, owned: 1 };
+//! let node = |id, liveness| NodeView { id, membership: Membership::Active, liveness, domain: vec![], owned: 1 };
 //! let input = PlanInput {
 //!     // RF 2 on nodes 1 and 2; node 2 died, node 3 is new.
 //!     shards: vec![ShardView { id: 10, replication: 2, owners: vec![1, 2], written: true }],
@@ -144,6 +146,8 @@ pub use input::{
     Inventory, Limits, Liveness, Membership, NodeId, NodeView, PlanInput, Scope, ShardCopy, ShardId, ShardView, TaskId,
     TaskKind, TaskState, TaskView,
 };
-pub use plan::{Cancel, CancelReason, DropOwner, DropReason, NewTask, Plan, Reason, Reassign, Report, ShardHealth};
+pub use plan::{
+    Cancel, CancelReason, DropOwner, DropReason, MisReplicated, NewTask, Plan, Reason, Reassign, Report, ShardHealth,
+};
 pub use planner::plan;
 pub use shard_map::ShardMap;

@@ -96,7 +96,7 @@ mod tests {
     use crate::input::{Liveness, Membership, NodeView};
 
     fn node(id: u64, membership: Membership, liveness: Liveness, owned: u64) -> NodeView {
-        NodeView { id, membership, liveness, zone: None, owned }
+        NodeView { id, membership, liveness, domain: Vec::new(), owned }
     }
 
     #[test]

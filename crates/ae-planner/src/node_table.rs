@@ -3,6 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use failure_domains::{DomainNumbers, Place, Spread};
+
 use crate::id_hash::IdMap;
 use crate::input::{Inventory, Liveness, Membership, NodeId, NodeView, ShardId};
 
@@ -27,17 +29,19 @@ struct Node<'a> {
     dead: bool,
     online: bool,
     active: bool,
-    zone: Option<u32>,
     owned: u64,
     inventory: Option<&'a Inventory>,
 }
 
-/// The data nodes of one planning round, with their inventories and zones.
+/// The data nodes of one planning round, with their inventories and failure domains.
 #[derive(Debug)]
 pub(crate) struct NodeTable<'a> {
     nodes: Vec<Node<'a>>,
-    zone_count: usize,
-    has_zoneless: bool,
+    /// Each node's place in the failure-domain hierarchy (as deep as the deepest node's labels).
+    places: Vec<Place>,
+    /// The domains of the nodes that may receive copies; `None` when no node has a label of the
+    /// hierarchy (placement is by load alone).
+    spread: Option<Spread>,
     lookup: Lookup,
     unreported: &'a BTreeSet<(NodeId, ShardId)>,
 }
@@ -63,7 +67,6 @@ impl<'a> NodeTable<'a> {
         } else {
             Lookup::Map(sorted.iter().enumerate().map(|(i, n)| (n.id, i as Ix)).collect())
         };
-        let mut zone_numbers: BTreeMap<&str, u32> = BTreeMap::new();
         let nodes: Vec<Node<'a>> = sorted
             .iter()
             .map(|n| Node {
@@ -71,16 +74,17 @@ impl<'a> NodeTable<'a> {
                 dead: n.liveness == Liveness::Dead,
                 online: n.liveness == Liveness::Online,
                 active: n.membership == Membership::Active,
-                zone: n.zone.as_deref().map(|z| {
-                    let next = zone_numbers.len() as u32;
-                    *zone_numbers.entry(z).or_insert(next)
-                }),
                 owned: n.owned,
                 inventory: inventories.get(&n.id),
             })
             .collect();
-        let has_zoneless = nodes.iter().any(|n| n.zone.is_none());
-        NodeTable { nodes, zone_count: zone_numbers.len(), has_zoneless, lookup, unreported }
+        let depth = sorted.iter().map(|n| n.domain.len()).max().unwrap_or(0);
+        let mut numbers = DomainNumbers::new(depth);
+        let places: Vec<Place> =
+            sorted.iter().map(|n| numbers.place(n.domain.iter().map(|l| Some(l.as_str())))).collect();
+        let receivers = nodes.iter().zip(&places).filter(|(n, _)| n.active && n.online).map(|(_, p)| p);
+        let spread = (depth > 0).then(|| Spread::new(depth, receivers));
+        NodeTable { nodes, places, spread, lookup, unreported }
     }
 
     /// Number of nodes.
@@ -167,20 +171,16 @@ impl<'a> NodeTable<'a> {
         self.report(i, shard) == Some(false)
     }
 
-    /// Node `i`'s zone number (dense, numbered as first seen in ID order), if it has a zone.
+    /// Node `i`'s place in the failure-domain hierarchy.
     #[inline]
-    pub(crate) fn zone(&self, i: Ix) -> Option<u32> {
-        self.nodes[i as usize].zone
+    pub(crate) fn place(&self, i: Ix) -> &Place {
+        &self.places[i as usize]
     }
 
-    /// Number of distinct zones.
-    pub(crate) fn zone_count(&self) -> usize {
-        self.zone_count
-    }
-
-    /// Whether some node has no zone.
-    pub(crate) fn has_zoneless(&self) -> bool {
-        self.has_zoneless
+    /// The failure domains of the nodes that may receive copies (active and online); `None` when
+    /// no node has a label of the hierarchy.
+    pub(crate) fn spread(&self) -> Option<&Spread> {
+        self.spread.as_ref()
     }
 }
 
@@ -194,7 +194,7 @@ mod tests {
             id,
             membership: Membership::Active,
             liveness: Liveness::Online,
-            zone: zone.map(String::from),
+            domain: zone.map(String::from).into_iter().collect(),
             owned: 0,
         }
     }
@@ -229,12 +229,15 @@ mod tests {
     }
 
     #[test]
-    fn numbers_zones_by_name() {
+    fn places_nodes_by_their_domain_labels() {
         let nodes = [node(1, Some("b")), node(2, Some("a")), node(3, None), node(4, Some("b"))];
         let (inventories, unreported) = (BTreeMap::new(), BTreeSet::new());
         let table = NodeTable::new(&nodes, &inventories, &unreported);
-        assert_eq!((table.zone(0), table.zone(1), table.zone(2), table.zone(3)), (Some(0), Some(1), None, Some(0)));
-        assert_eq!(table.zone_count(), 2);
-        assert!(table.has_zoneless());
+        assert_eq!(table.place(0).shared_levels(table.place(3)), 1, "both in zone b");
+        assert_eq!(table.place(0).shared_levels(table.place(1)), 0);
+        assert_eq!(table.place(2).shared_levels(table.place(2)), 0, "no zone: shares nothing");
+        assert_eq!(table.spread().map(|s| s.domains(0)), Some(3), "zones a, b and the unlabelled node");
+        let unlabelled = [node(1, None)];
+        assert!(NodeTable::new(&unlabelled, &inventories, &unreported).spread().is_none());
     }
 }

@@ -157,4 +157,20 @@ pub struct Report {
     /// tasks once the shard has all its copies).
     #[serde(default)]
     pub inconsistent: Vec<ShardId>,
+    /// Settled shards whose owners share a failure domain they could have avoided: at some level
+    /// of the hierarchy they use fewer domains than they number and than the nodes that may
+    /// receive copies offer (HDFS `fsck`'s mis-replicated blocks). Reported; moving one is the
+    /// balancer's work.
+    #[serde(default)]
+    pub mis_replicated: Vec<MisReplicated>,
+}
+
+/// A shard whose owners share a failure domain they could have avoided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MisReplicated {
+    /// The shard.
+    pub shard: ShardId,
+    /// The highest level of the hierarchy (0: the first, e.g. `zone`) at which its owners use
+    /// fewer domains than they could.
+    pub level: u32,
 }

@@ -1,6 +1,8 @@
 //! The planning round: scan every shard cheaply, look closely at the few that are not healthy,
 //! cancel unfit tasks, then hand out copy slots to the most endangered shards first.
 
+use failure_domains::Picked;
+
 use crate::id_hash::IdMap;
 use crate::input::{Limits, NodeId, PlanInput, Scope, ShardId, TaskState};
 use crate::load::Load;
@@ -50,6 +52,7 @@ pub fn plan(input: &PlanInput, limits: &Limits, scope: Scope<'_>) -> Plan {
     cases.sort_by_key(|c| (c.live, c.shard.id));
 
     let mut round = Round { nodes: &nodes, load, plan: Plan { cancel, ..Plan::default() } };
+    round.plan.report.mis_replicated = scan.mis_replicated;
     for case in &cases {
         if !case.shard.written {
             round.reassign_unwritten(case);
@@ -71,6 +74,7 @@ pub fn plan(input: &PlanInput, limits: &Limits, scope: Scope<'_>) -> Plan {
     report.unrecoverable.sort_unstable();
     report.insufficient_nodes.sort_by_key(|h| h.shard);
     report.over_replicated.sort_by_key(|h| h.shard);
+    report.mis_replicated.sort_by_key(|m| m.shard);
     round.plan
 }
 
@@ -118,7 +122,19 @@ struct Round<'n, 'a> {
     plan: Plan,
 }
 
-impl Round<'_, '_> {
+impl<'n> Round<'n, '_> {
+    /// The failure domains a shard uses through the nodes `placed` (owners it keeps, targets of
+    /// its copies in flight), against those of the nodes that may receive copies; `None` when no
+    /// node is labelled for the hierarchy (targets go by load alone).
+    fn domains(&self, placed: impl Iterator<Item = Ix>) -> Option<Picked<'n>> {
+        let nodes = self.nodes;
+        let mut picked = Picked::new(nodes.spread()?);
+        for i in placed {
+            picked.add(nodes.place(i), nodes.can_receive(i));
+        }
+        Some(picked)
+    }
+
     /// Adds `case` (in scope) to the report.
     fn report(&mut self, case: &ShardCase<'_>) {
         let report: &mut Report = &mut self.plan.report;
@@ -153,12 +169,8 @@ impl Round<'_, '_> {
     fn reassign_unwritten(&mut self, case: &ShardCase<'_>) {
         let nodes = self.nodes;
         let Some((drop, missing)) = case.unwritten_needs(nodes) else { return };
-        let mut used_zones: Vec<u32> = case
-            .owners
-            .iter()
-            .filter(|o| !drop.contains(&o.id))
-            .filter_map(|o| o.ix.and_then(|i| nodes.zone(i)))
-            .collect();
+        let kept = case.owners.iter().filter(|o| !drop.contains(&o.id)).filter_map(|o| o.ix);
+        let mut domains = self.domains(kept);
         let mut candidates: Vec<Ix> = self
             .load
             .receivers()
@@ -169,11 +181,15 @@ impl Round<'_, '_> {
         candidates.sort_by_key(|&i| (nodes.owned(i), nodes.id(i)));
         let mut add = Vec::with_capacity(missing);
         while add.len() < missing {
-            let fresh = |i: &Ix| nodes.zone(*i).is_none_or(|z| !used_zones.contains(&z));
-            let pick = candidates.iter().position(fresh).or((!candidates.is_empty()).then_some(0));
+            let pick = match &domains {
+                Some(picked) => picked.choose(0..candidates.len(), |&k| nodes.place(candidates[k])),
+                None => (!candidates.is_empty()).then_some(0),
+            };
             let Some(at) = pick else { break };
             let chosen = candidates.remove(at);
-            used_zones.extend(nodes.zone(chosen));
+            if let Some(picked) = &mut domains {
+                picked.add(nodes.place(chosen), true);
+            }
             add.push(nodes.id(chosen));
         }
         if add.is_empty() && drop.len() == case.owners.len() {
@@ -213,22 +229,23 @@ impl Round<'_, '_> {
             }
         }
         let mut taken: Vec<Ix> = Vec::new();
-        let mut used_zones = case.used_zones.clone();
+        let mut domains = self.domains(case.placed.iter().copied());
         for (reason, replaces) in new_owners {
-            let eligible = |i: Ix| !taken.contains(&i) && could_take(i);
-            let fresh = |i: Ix| nodes.zone(i).is_none_or(|z| !used_zones.contains(&z));
-            let fresh_possible = nodes.has_zoneless() || used_zones.len() < nodes.zone_count();
-            let target = fresh_possible
-                .then(|| self.load.open_targets().find(|&i| eligible(i) && fresh(i)))
-                .flatten()
-                .or_else(|| self.load.open_targets().find(|&i| eligible(i)));
+            let eligible = |i: &Ix| !taken.contains(i) && could_take(*i);
+            let open = self.load.open_targets().filter(eligible);
+            let target = match &domains {
+                Some(picked) => picked.choose(open, |&i| nodes.place(i)),
+                None => open.into_iter().next(),
+            };
             // No eligible node left, or all of them busy, or every source busy: next round.
             let Some(target) = target else { return };
             if !self.create(case, &sources, target, reason, replaces) {
                 return;
             }
             taken.push(target);
-            used_zones.extend(nodes.zone(target));
+            if let Some(picked) = &mut domains {
+                picked.add(nodes.place(target), true);
+            }
         }
     }
 

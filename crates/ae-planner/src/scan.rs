@@ -1,8 +1,11 @@
 //! The cheap pass over the input's shards: pick out the shards that are not trivially healthy,
 //! checking owners against their inventories on the way.
 
-use crate::input::{PlanInput, ShardId, ShardView};
+use failure_domains::{Place, Spread};
+
+use crate::input::{NodeId, PlanInput, ShardId, ShardView};
 use crate::node_table::NodeTable;
+use crate::plan::MisReplicated;
 use crate::scope_set::ScopeSet;
 use crate::task_index::TaskIndex;
 
@@ -11,6 +14,8 @@ use crate::task_index::TaskIndex;
 pub(crate) struct Scan {
     /// Indexes (into `PlanInput::shards`) of the shards to look at closely.
     pub(crate) unsettled: Vec<u32>,
+    /// Settled shards whose owners share a failure domain they could have avoided.
+    pub(crate) mis_replicated: Vec<MisReplicated>,
 }
 
 impl Scan {
@@ -29,7 +34,14 @@ impl Scan {
         scope: Option<&ScopeSet>,
     ) -> Self {
         let shards = &input.shards;
-        let mut pass = Pass { nodes, tasks, scope, cursors: vec![0; nodes.len()], unsettled: Vec::new() };
+        let mut pass = Pass {
+            nodes,
+            tasks,
+            scope,
+            cursors: vec![0; nodes.len()],
+            unsettled: Vec::new(),
+            mis_replicated: Vec::new(),
+        };
         if scope.is_some() || shards.is_sorted_by_key(|s| s.id) {
             for (index, shard) in shards.iter().enumerate() {
                 pass.visit(index, shard);
@@ -42,7 +54,7 @@ impl Scan {
                 pass.visit(index as usize, &shards[index as usize]);
             }
         }
-        Scan { unsettled: pass.unsettled }
+        Scan { unsettled: pass.unsettled, mis_replicated: pass.mis_replicated }
     }
 }
 
@@ -54,6 +66,7 @@ struct Pass<'p, 'a> {
     /// Per node: where in its inventory the next lookup starts.
     cursors: Vec<usize>,
     unsettled: Vec<u32>,
+    mis_replicated: Vec<MisReplicated>,
 }
 
 impl Pass<'_, '_> {
@@ -91,6 +104,25 @@ impl Pass<'_, '_> {
             });
         if !settled {
             self.unsettled.push(index as u32);
+        }
+        if let Some(spread) = nodes.spread() {
+            self.check_spread(spread, shard);
+        }
+    }
+
+    /// Reports `shard` mis-replicated when it is written, has its replication factor in owners
+    /// that are all active and not dead, and they share a domain they could have avoided. Tasks
+    /// and inventories play no part: the verdict is on where the owners are.
+    fn check_spread(&mut self, spread: &Spread, shard: &ShardView) {
+        let nodes = self.nodes;
+        if !shard.written || shard.owners.len() != shard.replication as usize {
+            return;
+        }
+        let fit = |&owner: &NodeId| nodes.index(owner).filter(|&i| !nodes.is_dead(i) && nodes.is_active(i));
+        let places: Option<Vec<&Place>> = shard.owners.iter().map(|o| fit(o).map(|i| nodes.place(i))).collect();
+        if let Some(level) = places.and_then(|places| spread.shares_avoidably(&places)) {
+            self.mis_replicated
+                .push(MisReplicated { shard: shard.id, level: u32::try_from(level).unwrap_or(u32::MAX) });
         }
     }
 }

@@ -41,8 +41,8 @@ pub(crate) struct ShardCase<'a> {
     covered: Vec<NodeId>,
     /// Copies in-flight tasks add to the staying owners once they complete.
     incoming: u32,
-    /// Zones of staying owners and in-flight targets.
-    pub(crate) used_zones: Vec<u32>,
+    /// Active owners (not dead) and in-flight targets: the failure domains the shard uses.
+    pub(crate) placed: Vec<Ix>,
     /// `(source, target)` of the in-flight tasks that stay, for slot accounting.
     pub(crate) in_flight: Vec<(Option<Ix>, Option<Ix>)>,
     /// Leaving owners the shard can do without (see [`ShardCase::surplus_owners`]).
@@ -83,7 +83,7 @@ impl<'a> ShardCase<'a> {
             live: owners.iter().filter(|o| o.holds).count() as u32,
             stable_live: owners.iter().filter(|o| o.holds && active(o)).count() as u32,
             staying: owners.iter().filter(|o| staying_owner(o)).count() as u32,
-            used_zones: owners.iter().filter(|o| active(o)).filter_map(|o| o.ix.and_then(|i| nodes.zone(i))).collect(),
+            placed: owners.iter().filter(|o| active(o)).filter_map(|o| o.ix).collect(),
             owners,
             extra_holders: Vec::new(),
             busy_targets: Vec::new(),
@@ -122,7 +122,7 @@ impl<'a> ShardCase<'a> {
             case.in_flight.push((nodes.index(task.source), target));
             case.busy_targets.push(task.target);
             case.covered.extend(task.replaces);
-            case.used_zones.extend(target.and_then(|t| nodes.zone(t)));
+            case.placed.extend(target);
             let replaces_staying = task.replaces.and_then(|r| case.owner(r)).is_some_and(staying_owner);
             if case.owner(task.target).is_none() && !replaces_staying {
                 incoming_targets.push(task.target);
@@ -299,7 +299,7 @@ mod tests {
     use crate::input::{Inventory, Liveness, Membership, NodeView, ShardCopy};
 
     fn node(id: NodeId, membership: Membership, liveness: Liveness) -> NodeView {
-        NodeView { id, membership, liveness, zone: None, owned: 0 }
+        NodeView { id, membership, liveness, domain: Vec::new(), owned: 0 }
     }
 
     const NONE_UNREPORTED: &BTreeSet<(NodeId, u64)> = &BTreeSet::new();

@@ -102,6 +102,11 @@ impl Findings {
                 report.inconsistent.len(),
             ),
             (
+                "metad_ae_mis_replicated_shards",
+                "Shards whose owners share a failure domain they could have avoided",
+                report.mis_replicated.len(),
+            ),
+            (
                 "metad_ae_missing_on_owner",
                 "Owners whose inventory lacks a shard they own",
                 report.missing_on_owner.len(),
@@ -155,6 +160,7 @@ fn merge(into: &mut Report, scoped: &BTreeSet<ShardId>, from: Report) {
     patch(&mut into.insufficient_nodes, scoped, from.insufficient_nodes, |h| h.shard);
     patch(&mut into.over_replicated, scoped, from.over_replicated, |h| h.shard);
     patch(&mut into.inconsistent, scoped, from.inconsistent, |s| *s);
+    patch(&mut into.mis_replicated, scoped, from.mis_replicated, |m| m.shard);
 }
 
 #[cfg(test)]

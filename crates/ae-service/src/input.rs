@@ -70,7 +70,7 @@ pub(crate) fn plan_input(
                 id: node.id,
                 membership,
                 liveness: planner_liveness(tracker.liveness(now, node.id, settings)),
-                zone: node.zone().map(str::to_owned),
+                domain: node.domain(&state.placement().failure_domains),
                 owned: state.owned_shard_count(node.id) as u64,
             })
         })

@@ -7,7 +7,7 @@ use ae_planner::{Inventory, ShardCopy, ShardHealth as PlannedHealth};
 use meta_model::{MetaState, NodeId, ShardId, Task, Timestamp};
 use meta_wire::{
     ContentDifference, ContentReport, CopyContent, CopyTaskInfo, DataNodeHealth, EntropyReport, LifecycleSummary,
-    MissingCopy, ShardHealth,
+    MisReplicatedShard, MissingCopy, ShardHealth,
 };
 
 use crate::port::MetaPort;
@@ -88,6 +88,16 @@ impl AntiEntropy {
                 lifecycle: lifecycle_summary(state, wall),
                 inconsistent: report.inconsistent.clone(),
                 content: content_report(state, wall, &dropped, |node| t.tracker.inventory(node)),
+                failure_domains: state.placement().failure_domains.clone(),
+                mis_replicated: report
+                    .mis_replicated
+                    .iter()
+                    .map(|m| MisReplicatedShard {
+                        shard_id: m.shard,
+                        level: state.placement().failure_domains.get(m.level as usize).cloned().unwrap_or_default(),
+                        owners: state.shard(m.shard).map(|v| v.shard.owners.clone()).unwrap_or_default(),
+                    })
+                    .collect(),
             }
         })
     }

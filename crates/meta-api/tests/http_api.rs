@@ -225,6 +225,19 @@ async fn every_bad_request_gets_a_json_error_naming_the_problem() {
         ("GET", "/v1/data-nodes/abc", None, 400, "invalid_path", "abc"),
         ("GET", "/v1/data-nodes/99", None, 404, "data_node_not_found", "99"),
         ("PUT", "/v1/data-nodes/99", Some(r#"{"tcp_addr": "z:1"}"#), 404, "data_node_not_found", "99"),
+        ("PATCH", "/v1/data-nodes/99/labels", Some(r#"{"set": {"zone": "a"}}"#), 404, "data_node_not_found", "99"),
+        ("PATCH", "/v1/data-nodes/1/labels", Some(r#"{"set": {"Zone": "a"}}"#), 400, "invalid_name", "label key"),
+        ("PATCH", "/v1/data-nodes/1/labels", Some(r#"{"delete": ["Zone"]}"#), 400, "invalid_name", "delete"),
+        ("PATCH", "/v1/data-nodes/1/labels", Some(r#"{"add": {}}"#), 422, "invalid_body", "add"),
+        (
+            "PUT",
+            "/v1/placement/failure-domains",
+            Some(r#"{"levels": ["zone", "zone"]}"#),
+            400,
+            "invalid_name",
+            "failure_domains",
+        ),
+        ("PUT", "/v1/placement/failure-domains", Some(r#"{}"#), 422, "invalid_body", "levels"),
         ("DELETE", "/v1/data-nodes/99", None, 404, "data_node_not_found", "99"),
         ("DELETE", "/v1/data-nodes/1?force=maybe", None, 400, "invalid_query", "force"),
         ("GET", "/v1/data-nodes?stale=true&x=2", None, 400, "invalid_query", "x"),
@@ -469,7 +482,7 @@ async fn the_openapi_document_lists_only_routed_operations() {
             assert!(!unrouted, "{method} {path} is documented but not routed: {status} {reply}");
         }
     }
-    assert_eq!(operations, 40, "documented operations");
+    assert_eq!(operations, 43, "documented operations");
     let schemas = doc["components"]["schemas"].as_object().expect("schemas");
     for name in [
         "DataNode",
@@ -480,6 +493,10 @@ async fn the_openapi_document_lists_only_routed_operations() {
         "EntropyReport",
         "Task",
         "TaskKind",
+        "PlacementPolicy",
+        "NodeLabelsRequest",
+        "FailureDomainsRequest",
+        "MisReplicatedShard",
     ] {
         assert!(schemas.contains_key(name), "schema {name} missing");
     }

@@ -27,12 +27,12 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use meta_model::{DataNode, MetaNode, NodeId, ShardId, Timestamp};
+use meta_model::{DataNode, MetaNode, NodeId, PlacementPolicy, ShardId, Timestamp};
 use meta_wire::{
     AddDataNodeRequest, AddMetaNodeRequest, AddOwnerRequest, AlterRetentionPolicyRequest, CreateDatabaseRequest,
-    CreateShardGroupRequest, DataNodeList, DataNodeStatus, DatabaseList, ErrorReply, MetaNodeList, MetadataReply,
-    NodeStatus, RemovedDataNode, RetentionPolicyRequest, ShardGroupList, ShardGroupReply, ShardInfo, ShardList,
-    TruncateReply, TruncateShardsRequest, UpdateDataNodeRequest,
+    CreateShardGroupRequest, DataNodeList, DataNodeStatus, DatabaseList, ErrorReply, FailureDomainsRequest,
+    MetaNodeList, MetadataReply, NodeLabelsRequest, NodeStatus, RemovedDataNode, RetentionPolicyRequest,
+    ShardGroupList, ShardGroupReply, ShardInfo, ShardList, TruncateReply, TruncateShardsRequest, UpdateDataNodeRequest,
 };
 
 /// How many attempts a request gets across endpoints and leader changes.
@@ -303,6 +303,27 @@ impl Client {
     pub async fn update_data_node(&self, id: NodeId, tcp_addr: &str) -> Result<DataNode, ClientError> {
         let body = UpdateDataNodeRequest { tcp_addr: tcp_addr.to_owned(), http_addr: None, labels: None };
         self.write(Method::PUT, &format!("/v1/data-nodes/{id}"), Some(&body)).await
+    }
+
+    /// Sets and deletes labels of a data node in one step (`node-labels`), keeping the others.
+    pub async fn set_node_labels(
+        &self,
+        id: NodeId,
+        set: BTreeMap<String, String>,
+        delete: Vec<String>,
+    ) -> Result<DataNode, ClientError> {
+        let body = NodeLabelsRequest { set, delete };
+        self.write(Method::PATCH, &format!("/v1/data-nodes/{id}/labels"), Some(&body)).await
+    }
+
+    /// How shards are placed: the failure-domain hierarchy.
+    pub async fn placement(&self) -> Result<PlacementPolicy, ClientError> {
+        self.get("/v1/placement").await
+    }
+
+    /// Sets the failure-domain hierarchy (`failure-domains set`): label keys, highest level first.
+    pub async fn set_failure_domains(&self, levels: Vec<String>) -> Result<PlacementPolicy, ClientError> {
+        self.write(Method::PUT, "/v1/placement/failure-domains", Some(&FailureDomainsRequest { levels })).await
     }
 
     /// Retires a data node (`remove-data`): drains it, or with `force` drops it at once.

@@ -313,6 +313,23 @@ pub enum Command {
         /// Lease length in nanoseconds.
         lease: i64,
     },
+    /// `failure-domains set`: the failure-domain hierarchy placement spreads owners over
+    /// ([`crate::PlacementPolicy::failure_domains`]). New groups are placed by it; anti-entropy
+    /// judges every shard's spread by it from then on.
+    SetFailureDomains {
+        /// Label keys, highest level first (at most 8; empty: by load alone).
+        levels: Vec<String>,
+    },
+    /// `node-labels`: set and delete labels of a data node in one step, as `influxd-ctl
+    /// node-labels` does. Unlike `UpdateDataNode`'s labels, keys not named are kept.
+    SetNodeLabels {
+        /// The node.
+        node_id: NodeId,
+        /// Labels to set (added or replaced).
+        set: BTreeMap<String, String>,
+        /// Label keys to delete.
+        delete: Vec<String>,
+    },
 }
 
 impl Command {
@@ -363,6 +380,8 @@ impl Command {
             Command::ClaimTasks { .. } => "claim_tasks",
             Command::TruncateHotShardGroups { .. } => "truncate_hot_shard_groups",
             Command::ReassignUnwrittenShard { .. } => "reassign_unwritten_shard",
+            Command::SetFailureDomains { .. } => "set_failure_domains",
+            Command::SetNodeLabels { .. } => "set_node_labels",
         }
     }
 

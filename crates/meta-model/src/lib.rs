@@ -60,6 +60,7 @@ pub use model::duration::{
 };
 pub use model::leader_facts::LeaderFacts;
 pub use model::node::{DataNode, MetaNode, NodeId, NodeState, ZONE_LABEL};
+pub use model::placement_policy::{validate_failure_domains, PlacementPolicy, MAX_FAILURE_DOMAIN_LEVELS};
 pub use model::point_time::{group_window_fits, TimestampRefusal};
 pub use model::retention_policy::{RetentionPolicy, RetentionPolicySpec, RetentionPolicyUpdate, MIN_DURATION};
 pub use model::shard_group::{
@@ -73,7 +74,9 @@ pub use response::{
     CreatedCopyTasks, DataNodeRemoval, FromResponse, RejectedCopyTask, Response, ShardGroupCreated, Truncation,
 };
 pub use state::{MetaState, ShardView, FINISHED_TASKS_KEPT};
-pub use validate::{validate_addr, validate_durations, validate_labels, validate_name, validate_replication_factor};
+pub use validate::{
+    validate_addr, validate_durations, validate_label_key, validate_labels, validate_name, validate_replication_factor,
+};
 
 /// The outcome of applying one command: what every replica returns for it.
 pub type CommandResult = Result<Response, ApplyError>;

@@ -11,6 +11,7 @@ use crate::error::CodecError;
 use crate::model::cluster::ClusterIdentity;
 use crate::model::database::Database;
 use crate::model::node::{DataNode, MetaNode, NodeId};
+use crate::model::placement_policy::PlacementPolicy;
 use crate::model::shard_group::{ShardGroupId, ShardId};
 use crate::model::task::{Task, TaskId};
 
@@ -42,6 +43,10 @@ pub struct MetadataRecord {
     /// The cluster's identity. Absent in records of formats 2 and 3 and in older backups.
     #[serde(default)]
     pub cluster: Option<ClusterIdentity>,
+    /// How shards are placed. Absent in records of formats 2 to 4 and in older backups: the
+    /// default, which spreads owners by the `zone` label as those releases did.
+    #[serde(default)]
+    pub placement: PlacementPolicy,
 }
 
 impl MetadataRecord {
@@ -52,10 +57,18 @@ impl MetadataRecord {
     /// [`CodecError`] when the bytes are no record of a readable format.
     pub fn decode(what: &'static str, bytes: &[u8]) -> Result<Self, CodecError> {
         codec::decode_migrating(what, bytes, |version, body| match version {
-            2 => codec::decode_body::<v2::MetadataRecord>(what, body).map(|old| v3::MetadataRecord::from(old).into()),
-            3 => codec::decode_body::<v3::MetadataRecord>(what, body).map(MetadataRecord::from),
+            2 => codec::decode_body::<v2::MetadataRecord>(what, body).map(MetadataRecord::from),
+            3 => codec::decode_body::<v3::MetadataRecord>(what, body).map(|old| v4::MetadataRecord::from(old).into()),
+            4 => codec::decode_body::<v4::MetadataRecord>(what, body).map(MetadataRecord::from),
             found => Err(CodecError::UnsupportedFormat { what, found, supported: codec::FORMAT_VERSION }),
         })
+    }
+}
+
+/// Format 2 to the current one, through each format between.
+impl From<v2::MetadataRecord> for MetadataRecord {
+    fn from(old: v2::MetadataRecord) -> MetadataRecord {
+        v4::MetadataRecord::from(v3::MetadataRecord::from(old)).into()
     }
 }
 
@@ -166,7 +179,55 @@ pub(crate) mod v3 {
         pub unwritten_shards: BTreeSet<ShardId>,
     }
 
-    /// Format 3 to the current one: no cluster identity yet.
+    /// Format 3 to 4: no cluster identity yet.
+    impl From<MetadataRecord> for super::v4::MetadataRecord {
+        fn from(old: MetadataRecord) -> super::v4::MetadataRecord {
+            super::v4::MetadataRecord {
+                next_node_id: old.next_node_id,
+                next_shard_group_id: old.next_shard_group_id,
+                next_shard_id: old.next_shard_id,
+                data_nodes: old.data_nodes,
+                meta_nodes: old.meta_nodes,
+                databases: old.databases,
+                next_task_id: old.next_task_id,
+                tasks: old.tasks,
+                unwritten_shards: old.unwritten_shards,
+                cluster: None,
+            }
+        }
+    }
+}
+
+/// The record as format 4 wrote it, before the placement policy: read from snapshots, backups
+/// and restore log entries of that format, never written.
+pub(crate) mod v4 {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use serde::{Deserialize, Serialize};
+
+    use crate::model::cluster::ClusterIdentity;
+    use crate::model::database::Database;
+    use crate::model::node::{DataNode, MetaNode, NodeId};
+    use crate::model::shard_group::{ShardGroupId, ShardId};
+    use crate::model::task::{Task, TaskId};
+
+    /// [`super::MetadataRecord`] of format 4: the same fields but the placement policy.
+    #[allow(missing_docs)]
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct MetadataRecord {
+        pub next_node_id: NodeId,
+        pub next_shard_group_id: ShardGroupId,
+        pub next_shard_id: ShardId,
+        pub data_nodes: BTreeMap<NodeId, DataNode>,
+        pub meta_nodes: BTreeMap<NodeId, MetaNode>,
+        pub databases: BTreeMap<String, Database>,
+        pub next_task_id: TaskId,
+        pub tasks: BTreeMap<TaskId, Task>,
+        pub unwritten_shards: BTreeSet<ShardId>,
+        pub cluster: Option<ClusterIdentity>,
+    }
+
+    /// Format 4 to the current one: the default placement policy (owners spread by `zone`).
     impl From<MetadataRecord> for super::MetadataRecord {
         fn from(old: MetadataRecord) -> super::MetadataRecord {
             super::MetadataRecord {
@@ -179,7 +240,8 @@ pub(crate) mod v3 {
                 next_task_id: old.next_task_id,
                 tasks: old.tasks,
                 unwritten_shards: old.unwritten_shards,
-                cluster: None,
+                cluster: old.cluster,
+                placement: Default::default(),
             }
         }
     }

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ApplyError;
 use crate::model::node::{DataNode, MetaNode};
+use crate::model::placement_policy::PlacementPolicy;
 use crate::model::shard_group::{ShardGroup, ShardGroupId, ShardId, Timestamp};
 use crate::model::task::Task;
 
@@ -56,6 +57,8 @@ pub enum Response {
         /// Shards left without any owner (a forced removal of their last owner).
         ownerless_shards: Vec<ShardId>,
     },
+    /// The placement policy as it is now.
+    Placement(PlacementPolicy),
 }
 
 /// The answer to `RemoveDataNode`.
@@ -134,6 +137,7 @@ from_response! {
     DataNode => Response::DataNode(node) => node;
     DataNodeRemoval => Response::DataNodeRemoved { node, ownerless_shards } => DataNodeRemoval { node, ownerless_shards };
     MetaNode => Response::MetaNode(node) => node;
+    PlacementPolicy => Response::Placement(policy) => policy;
     Task => Response::Task(task) => task;
     Vec<Task> => Response::Tasks(tasks) => tasks;
     Vec<ShardGroupId> => Response::ShardGroupIds(ids) => ids;

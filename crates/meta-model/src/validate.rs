@@ -66,16 +66,7 @@ pub fn validate_addr(field: &str, value: &str) -> Result<(), ApplyError> {
 /// without control characters.
 pub fn validate_labels(labels: &BTreeMap<String, String>) -> Result<(), ApplyError> {
     for (key, value) in labels {
-        let key_ok = !key.is_empty()
-            && key.len() <= MAX_LABEL_KEY_LEN
-            && key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-'));
-        if !key_ok {
-            return Err(ApplyError::InvalidName {
-                field: "label key".to_owned(),
-                value: key.clone(),
-                reason: "must be 1-63 characters of a-z, 0-9, '_', '.', '-'".to_owned(),
-            });
-        }
+        validate_label_key("label key", key)?;
         if value.len() > MAX_NAME_LEN || value.chars().any(char::is_control) {
             return Err(ApplyError::InvalidName {
                 field: format!("label {key}"),
@@ -85,6 +76,25 @@ pub fn validate_labels(labels: &BTreeMap<String, String>) -> Result<(), ApplyErr
         }
     }
     Ok(())
+}
+
+/// Checks one label key (`field` names where it came from in the error): 1-63 characters from
+/// `[a-z0-9_.-]`.
+///
+/// # Errors
+/// [`ApplyError::InvalidName`] naming `field` and the key.
+pub fn validate_label_key(field: &str, key: &str) -> Result<(), ApplyError> {
+    let ok = !key.is_empty()
+        && key.len() <= MAX_LABEL_KEY_LEN
+        && key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-'));
+    if ok {
+        return Ok(());
+    }
+    Err(ApplyError::InvalidName {
+        field: field.to_owned(),
+        value: key.to_owned(),
+        reason: "must be 1-63 characters of a-z, 0-9, '_', '.', '-'".to_owned(),
+    })
 }
 
 /// Checks a retention duration, a shard-group duration and how they relate.

@@ -34,6 +34,11 @@ fn labels() -> impl Strategy<Value = BTreeMap<String, String>> {
     prop_oneof![
         Just(BTreeMap::new()),
         prop_oneof![Just("z1"), Just("z2")].prop_map(|z| [("zone".to_owned(), z.to_owned())].into()),
+        (prop_oneof![Just("z1"), Just("z2")], prop_oneof![Just("r1"), Just("r2")]).prop_map(|(z, r)| [
+            ("zone".to_owned(), z.to_owned()),
+            ("rack".to_owned(), r.to_owned())
+        ]
+        .into()),
     ]
 }
 
@@ -133,8 +138,16 @@ fn command() -> impl Strategy<Value = Command> {
         1 => timestamp().prop_map(|now| Command::DeleteExpiredShardGroups { now }),
         1 => timestamp().prop_map(|before| Command::PruneDeletedShardGroups { before }),
         6 => (shard.clone(), node.clone()).prop_map(|(shard_id, node_id)| Command::AddShardOwner { shard_id, node_id }),
-        3 => (shard.clone(), node).prop_map(|(shard_id, node_id)| Command::RemoveShardOwner { shard_id, node_id }),
+        3 => (shard.clone(), node.clone()).prop_map(|(shard_id, node_id)| Command::RemoveShardOwner { shard_id, node_id }),
         1 => shard.prop_map(|shard_id| Command::DropShard { shard_id }),
+        2 => (node, labels(), proptest::collection::vec(prop_oneof![Just("zone"), Just("rack"), Just("Bad")], 0..2))
+            .prop_map(|(node_id, set, delete)| Command::SetNodeLabels {
+                node_id,
+                set,
+                delete: delete.into_iter().map(str::to_owned).collect(),
+            }),
+        1 => proptest::collection::vec(prop_oneof![Just("zone"), Just("rack"), Just("host"), Just("Bad")], 0..4)
+            .prop_map(|levels| Command::SetFailureDomains { levels: levels.into_iter().map(str::to_owned).collect() }),
     ]
 }
 

@@ -1,5 +1,5 @@
-//! Records written by format 2 (before tasks had kinds) and format 3 (before clusters had an
-//! identity) read back by this build: a snapshot, the
+//! Records written by format 2 (before tasks had kinds), format 3 (before clusters had an
+//! identity) and format 4 (before the placement policy) read back by this build: a snapshot, the
 //! restore and create-task log entries, and the JSON metadata of a backup body. The fixtures under
 //! `tests/fixtures/` were written by the format-2 build from exactly the commands [`history`]
 //! lists; this build applies the same commands and must read the old bytes as the same state.
@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 
 use meta_model::{
-    codec, CancelReason, Command, LeaderFacts, MetaState, MetadataRecord, Response, RetentionPolicySpec, Task,
-    TaskKind, TaskReason, TaskSpec, TaskState, HOUR,
+    codec, CancelReason, Command, LeaderFacts, MetaState, MetadataRecord, PlacementPolicy, Response,
+    RetentionPolicySpec, Task, TaskKind, TaskReason, TaskSpec, TaskState, HOUR,
 };
 
 const T0: i64 = 1_704_067_200_000_000_000;
@@ -187,4 +187,23 @@ fn a_format_3_snapshot_reads_with_its_marks_and_no_identity() {
     let mut restored = MetaState::new();
     apply(&mut restored, Command::RestoreMetadata { record: old });
     assert_eq!(restored.unwritten_shards(), read.unwritten_shards());
+}
+
+/// Written by the format-4 build: 4 data nodes labelled `zone` (z1, z0, z1, z0) and `rack`
+/// (r1..r4), the cluster's identity, RF 2, one hourly group (shards 1 and 2).
+#[test]
+fn a_format_4_snapshot_reads_with_the_default_placement_spreading_by_zone() {
+    let old = fixture("state-v4.bin");
+    assert_eq!(old[..2], 4u16.to_le_bytes(), "the fixture is of format 4");
+    let read = MetaState::decode("snapshot", &old).expect("a format-4 snapshot reads");
+    assert_eq!((read.data_nodes().len(), read.shard_count()), (4, 2));
+    assert_eq!(read.cluster().map(|c| c.id.as_str()), Some("0123456789abcdef0123456789abcdef"));
+    assert_eq!(read.placement(), &PlacementPolicy::default());
+    assert_eq!(read.placement().failure_domains, ["zone"], "format 4 spread owners by zone");
+    let new = codec::encode("snapshot", &read).expect("encodes");
+    assert_eq!(new[..2], codec::FORMAT_VERSION.to_le_bytes());
+    assert_eq!(MetaState::decode("snapshot", &new).expect("reads"), read);
+    let mut restored = MetaState::new();
+    apply(&mut restored, Command::RestoreMetadata { record: old });
+    assert_eq!(restored.placement(), read.placement());
 }

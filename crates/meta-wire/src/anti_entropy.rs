@@ -371,6 +371,26 @@ pub struct EntropyReport {
     /// What the owners' copies hold, as their latest inventories say.
     #[serde(default)]
     pub content: ContentReport,
+    /// The failure-domain hierarchy placement spreads owners over, highest level first.
+    #[serde(default)]
+    pub failure_domains: Vec<String>,
+    /// Shards whose owners share a failure domain they could have avoided, by ID (HDFS `fsck`'s
+    /// mis-replicated blocks).
+    #[serde(default)]
+    pub mis_replicated: Vec<MisReplicatedShard>,
+}
+
+/// A shard whose owners share a failure domain although the live nodes offer another.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MisReplicatedShard {
+    /// The shard.
+    pub shard_id: ShardId,
+    /// The label key of the highest level at which its owners share a domain they could avoid
+    /// (e.g. `zone`).
+    pub level: String,
+    /// Its owners, by ID.
+    pub owners: Vec<NodeId>,
 }
 
 /// The content status of the live, written shards, from their owners' latest inventories: a copy

@@ -25,8 +25,9 @@ pub use ae_calls::{
 pub use anti_entropy::{
     ClaimReply, ClaimRequest, ClaimedTask, CompleteRequest, ContentDifference, ContentReport, CopyContent,
     CopyShardRequest, CopyTaskInfo, CopyTaskList, CopyTasksQuery, DataNodeHealth, EntropyReport, FailRequest,
-    HandoffQueueReport, HeartbeatReply, HeartbeatRequest, LifecycleSummary, Liveness, MissingCopy, OrphanShardFile,
-    ProgressReply, ProgressRequest, RepairReply, RepairRequest, ShardHealth, ShardReport, TaskProgress,
+    HandoffQueueReport, HeartbeatReply, HeartbeatRequest, LifecycleSummary, Liveness, MisReplicatedShard, MissingCopy,
+    OrphanShardFile, ProgressReply, ProgressRequest, RepairReply, RepairRequest, ShardHealth, ShardReport,
+    TaskProgress,
 };
 pub use backup::{decode_backup, encode_backup, Backup, BackupError, BackupHeader, BACKUP_FORMAT, BACKUP_VERSION};
 pub use data_node::{
@@ -63,6 +64,29 @@ pub struct UpdateDataNodeRequest {
     /// New labels; absent keeps the current ones.
     #[serde(default)]
     pub labels: Option<BTreeMap<String, String>>,
+}
+
+/// `PATCH /v1/data-nodes/{id}/labels` (`node-labels`): labels set and deleted in one step; the
+/// node's other labels stay.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeLabelsRequest {
+    /// Labels to set (added or replaced).
+    #[serde(default)]
+    pub set: BTreeMap<String, String>,
+    /// Label keys to delete (a key the node lacks is no error).
+    #[serde(default)]
+    pub delete: Vec<String>,
+}
+
+/// `PUT /v1/placement/failure-domains` (`failure-domains set`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailureDomainsRequest {
+    /// Data-node label keys, highest level first (at most 8; empty: placement by load alone).
+    pub levels: Vec<String>,
 }
 
 /// `POST /v1/meta-nodes` (`add-meta`): the new meta node must be running (started with its own

@@ -13,8 +13,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use meta_model::{
-    ClusterIdentity, DataNode, Database, MetaNode, MetaState, MetadataRecord, NodeId, ShardGroupId, ShardId, Task,
-    TaskId,
+    ClusterIdentity, DataNode, Database, MetaNode, MetaState, MetadataRecord, NodeId, PlacementPolicy, ShardGroupId,
+    ShardId, Task, TaskId,
 };
 
 /// The metadata in its JSON form: nodes, databases with their policies, groups, shards and owners,
@@ -39,6 +39,10 @@ pub struct Metadata<'a> {
     /// leader made it).
     #[serde(default)]
     cluster: Option<ClusterIdentity>,
+    /// How shards are placed (absent from bodies of earlier releases: the default, spreading by
+    /// `zone`).
+    #[serde(default)]
+    placement: PlacementPolicy,
 }
 
 impl<'a> Metadata<'a> {
@@ -55,6 +59,7 @@ impl<'a> Metadata<'a> {
             copy_tasks: Cow::Borrowed(state.tasks()),
             unwritten_shards: Cow::Borrowed(state.unwritten_shards()),
             cluster: state.cluster().cloned(),
+            placement: state.placement().clone(),
         }
     }
 
@@ -92,6 +97,7 @@ impl<'a> Metadata<'a> {
             tasks: self.copy_tasks.into_owned(),
             unwritten_shards: self.unwritten_shards.into_owned(),
             cluster: self.cluster,
+            placement: self.placement,
         }
     }
 

@@ -53,6 +53,21 @@ pub enum CtlCommand {
         /// The new address.
         new: String,
     },
+    /// Set or delete labels of a data node, keeping its other labels (as `influxd-ctl
+    /// node-labels`). Labels of the failure-domain hierarchy place its future shards.
+    NodeLabels {
+        /// The node's ID or address.
+        node: String,
+        /// What to change.
+        #[command(subcommand)]
+        action: LabelAction,
+    },
+    /// Show or set the failure-domain hierarchy owners are spread over (e.g. zone,rack,host).
+    FailureDomains {
+        /// What to do.
+        #[command(subcommand)]
+        action: FailureDomainsAction,
+    },
     /// Add a running, empty meta node to the cluster; it catches up, then votes.
     AddMeta {
         /// The new meta node's address, HOST:PORT.
@@ -206,6 +221,35 @@ pub enum EntropyAction {
     KillRepair {
         /// The task ID (see `entropy show`).
         task: u64,
+    },
+}
+
+/// The `node-labels` subcommands.
+#[derive(Clone, Debug, Subcommand)]
+pub enum LabelAction {
+    /// Set labels KEY=VALUE (added, or replacing the value a key had).
+    Set {
+        /// The labels, KEY=VALUE.
+        #[arg(required = true, value_parser = parse_label)]
+        labels: Vec<(String, String)>,
+    },
+    /// Delete labels by key (a key the node lacks is no error).
+    Delete {
+        /// The keys.
+        #[arg(required = true)]
+        keys: Vec<String>,
+    },
+}
+
+/// The `failure-domains` subcommands.
+#[derive(Clone, Debug, Subcommand)]
+pub enum FailureDomainsAction {
+    /// Show the hierarchy and where each data node sits in it.
+    Show,
+    /// Set the hierarchy: label keys, highest level first, comma-separated ("" for none).
+    Set {
+        /// E.g. `zone,rack,host`.
+        levels: String,
     },
 }
 

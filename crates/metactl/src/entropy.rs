@@ -78,6 +78,24 @@ fn render_report(report: &EntropyReport, now: Timestamp) -> String {
             shards.join(", ")
         ));
     }
+    if !report.mis_replicated.is_empty() {
+        let mut table = Table::new(
+            "Mis-replicated Shards (owners share a failure domain the live nodes could avoid)",
+            &["Shard", "Shared Level", "Owners"],
+        );
+        for shard in &report.mis_replicated {
+            let owners: Vec<String> = shard.owners.iter().map(NodeId::to_string).collect();
+            table.row(vec![shard.shard_id.to_string(), shard.level.clone(), owners.join(",")]);
+        }
+        out.push_str(&format!(
+            "\nMIS-REPLICATED: {} shard(s) have owners sharing a {} domain although live nodes elsewhere could \
+             hold a copy (failure domains: {}); a new copy goes where it spreads them best.\n",
+            report.mis_replicated.len(),
+            report.mis_replicated[0].level,
+            report.failure_domains.join(" > ")
+        ));
+        out.push_str(&table.render());
+    }
     if !report.missing_on_owner.is_empty() {
         let mut table = Table::new("Missing on Owner", &["Shard", "Owner"]);
         for missing in &report.missing_on_owner {
@@ -434,7 +452,7 @@ mod tests {
     use meta_model::{TaskKind, TaskReason, TaskSpec};
     use meta_wire::{
         ContentDifference, ContentReport, CopyContent, DataNodeHealth, HandoffQueueReport, LifecycleSummary, Liveness,
-        OrphanShardFile, TaskProgress,
+        MisReplicatedShard, OrphanShardFile, TaskProgress,
     };
 
     #[test]
@@ -541,12 +559,16 @@ mod tests {
                 }],
                 awaiting_check: vec![9],
             },
+            failure_domains: vec!["zone".into(), "rack".into()],
+            mis_replicated: vec![MisReplicatedShard { shard_id: 12, level: "zone".into(), owners: vec![1, 2] }],
         };
         let text = render_report(&report, 2_000_000_000);
         assert!(text.contains("Content: 40 consistent, 1 inconsistent, 3 hot"), "{text}");
         assert!(text.contains("00000000000000ab") && text.contains("≥ 1 points"), "{text}");
         assert!(text.contains("1 truncated") && text.contains("2 expired") && text.contains("3 deleted"), "{text}");
         assert!(text.contains("INCONSISTENT: the owners of shard(s) 9"), "{text}");
+        assert!(text.contains("MIS-REPLICATED: 1 shard(s) have owners sharing a zone domain"), "{text}");
+        assert!(text.contains("(failure domains: zone > rack)") && text.contains("12     zone"), "{text}");
         assert!(text.starts_with("Leader 1: last plan 2.0s ago, took 420µs\n"), "{text}");
         assert!(text.contains("UNRECOVERABLE: no live copy of shard(s) 5"), "{text}");
         assert!(text.contains("Under-replicated Shards"), "{text}");

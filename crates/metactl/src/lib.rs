@@ -14,6 +14,7 @@
 
 mod cli;
 mod entropy;
+mod placement;
 mod table;
 mod time;
 
@@ -23,7 +24,7 @@ use meta_wire::{AlterRetentionPolicyRequest, GroupStatus, RetentionPolicyRequest
 use serde::Serialize;
 use serde_json::json;
 
-pub use cli::{Cli, CtlCommand, DatabasePolicy, EntropyAction};
+pub use cli::{Cli, CtlCommand, DatabasePolicy, EntropyAction, FailureDomainsAction, LabelAction};
 use table::Table;
 use time::format_rfc3339;
 
@@ -102,6 +103,11 @@ pub async fn run(cli: Cli) -> Result<String, CtlError> {
             }
             Ok(format!("Updated data node {} to {}\n{}", node.id, node.tcp_addr, warning.unwrap_or_default()))
         }
+        CtlCommand::NodeLabels { node, action } => {
+            let target = resolve_node(&client, &node).await?;
+            placement::node_labels(&client, target.id, action, json).await
+        }
+        CtlCommand::FailureDomains { action } => placement::failure_domains(&client, action, json).await,
         CtlCommand::AddMeta { addr } => {
             let node = client.add_meta_node(&addr).await?;
             if json {

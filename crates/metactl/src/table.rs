@@ -11,7 +11,7 @@ pub(crate) struct Table {
 }
 
 impl Table {
-    pub(crate) fn new(title: &'static str, header: &[&'static str]) -> Self {
+    pub(crate) fn new(title: &'static str, header: &[&str]) -> Self {
         let mut layout = Layout::new();
         layout.load_preset(NOTHING).set_header(header.to_vec());
         Table { title, layout }

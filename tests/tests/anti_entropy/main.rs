@@ -7,6 +7,7 @@
 mod content;
 mod dead_node;
 mod failover;
+mod failure_domains;
 mod handoff;
 mod hot_copy;
 mod operator;

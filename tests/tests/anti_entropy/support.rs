@@ -100,7 +100,13 @@ pub(crate) async fn create_database(cluster: &Cluster, rf: u32) {
 /// Writes `points` points into each of `hours` consecutive hours through data node `slot`:
 /// one shard group per hour.
 pub(crate) async fn write_hours(cluster: &Cluster, slot: usize, hours: i64, points: i64) {
-    for hour in 0..hours {
+    write_hour_range(cluster, slot, 0..hours, points).await;
+}
+
+/// Writes `points` points into each hour of `hours` (counted from [`FIRST_HOUR`]) through data
+/// node `slot`.
+pub(crate) async fn write_hour_range(cluster: &Cluster, slot: usize, hours: std::ops::Range<i64>, points: i64) {
+    for hour in hours {
         let lines: Vec<String> = (0..points)
             .map(|i| {
                 format!("cpu,host=h{},hour={hour} usage={i}.5 {}", i % 7, FIRST_HOUR + hour * HOUR + i * 1_000_000)

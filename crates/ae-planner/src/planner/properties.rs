@@ -151,6 +151,7 @@ fn without(report: &Report, shards: &[ShardId]) -> Report {
         insufficient_nodes: report.insufficient_nodes.iter().filter(|h| keep(&h.shard)).copied().collect(),
         over_replicated: report.over_replicated.iter().filter(|h| keep(&h.shard)).copied().collect(),
         inconsistent: report.inconsistent.iter().filter(|s| keep(s)).copied().collect(),
+        mis_replicated: report.mis_replicated.iter().filter(|m| keep(&m.shard)).copied().collect(),
     }
 }
 
@@ -324,7 +325,7 @@ fn diverged_cluster(seed: u64) -> (PlanInput, Limits) {
             id,
             membership: Membership::Active,
             liveness: Liveness::Online,
-            zone: None,
+            domain: Vec::new(),
             owned: 0,
         });
         input.inventories.insert(id, crate::Inventory::default());

@@ -24,10 +24,11 @@ impl Cluster {
         cluster
     }
 
-    /// Adds or replaces node `id`.
-    pub(super) fn node(mut self, id: NodeId, membership: Membership, liveness: Liveness, zone: Option<&str>) -> Self {
+    /// Adds or replaces node `id`, in the failure domain `domain` (`zone/rack/…`).
+    pub(super) fn node(mut self, id: NodeId, membership: Membership, liveness: Liveness, domain: Option<&str>) -> Self {
         self.input.nodes.retain(|n| n.id != id);
-        self.input.nodes.push(NodeView { id, membership, liveness, zone: zone.map(String::from), owned: 0 });
+        let domain = domain.into_iter().flat_map(|path| path.split('/')).map(String::from).collect();
+        self.input.nodes.push(NodeView { id, membership, liveness, domain, owned: 0 });
         self
     }
 
@@ -236,7 +237,12 @@ pub(super) fn random_cluster(seed: u64) -> PlanInput {
                 70..85 => Liveness::Suspect,
                 _ => Liveness::Dead,
             },
-            zone: rng.chance(60).then(|| format!("z{}", rng.below(3))),
+            // A zone (60%), and within it a rack (half of those).
+            domain: match (rng.chance(60), rng.chance(50)) {
+                (false, _) => Vec::new(),
+                (true, false) => vec![format!("z{}", rng.below(3))],
+                (true, true) => vec![format!("z{}", rng.below(3)), format!("r{}", rng.below(2))],
+            },
             owned: 0,
         })
         .collect();

@@ -323,6 +323,41 @@ fn copies_spread_across_zones_before_load() {
 }
 
 #[test]
+fn owners_sharing_a_domain_they_could_avoid_are_reported_mis_replicated() {
+    let cluster = Cluster::default()
+        .node(1, Active, Online, Some("a/r1"))
+        .node(2, Active, Online, Some("a/r1"))
+        .node(3, Active, Online, Some("a/r2"))
+        .node(4, Active, Online, Some("b/r3"))
+        .shard(1, 2, &[1, 2]) // One rack of zone a though zone b has a node: level 0.
+        .shard(2, 3, &[1, 2, 4]) // Both zones, but rack r1 twice though r2 is free: level 1.
+        .shard(3, 2, &[1, 4]) // As spread as can be.
+        .shard(4, 1, &[1])
+        .owners_report_all();
+    let mis: Vec<(u64, u32)> = cluster.plan().report.mis_replicated.iter().map(|m| (m.shard, m.level)).collect();
+    assert_eq!(mis, vec![(1, 0), (2, 1)]);
+    // With zone b's only node dead, sharing zone a cannot be avoided.
+    let b_dead = cluster.node(4, Active, Dead, Some("b/r3"));
+    let mis: Vec<(u64, u32)> = b_dead.plan().report.mis_replicated.iter().map(|m| (m.shard, m.level)).collect();
+    assert_eq!(mis, vec![(1, 1)], "zone a cannot be avoided now, rack r1 still could; 2 and 3 lost an owner");
+}
+
+#[test]
+fn copies_spread_across_racks_once_every_zone_is_used() {
+    // Owners in zone a (rack r1) and zone b; the third copy goes to rack r2 of zone a, though
+    // node 2 (rack r1) is less loaded.
+    let cluster = Cluster::default()
+        .node(1, Active, Online, Some("a/r1"))
+        .node(2, Active, Online, Some("a/r1"))
+        .node(3, Active, Online, Some("b/r3"))
+        .node(4, Active, Online, Some("a/r2"))
+        .shard(1, 3, &[1, 3])
+        .shards(10..=15, 1, &[4])
+        .owners_report_all();
+    assert_eq!(cluster.plan().create, vec![new_task(1, (1, 4), None, 2, UnderReplicated)]);
+}
+
+#[test]
 fn most_endangered_shard_gets_the_scarce_slot() {
     // Node 3 can fetch one copy: shard 5 (one live copy) gets it before shard 1 (two).
     let cluster = Cluster::with_nodes(1..=3).shard(1, 3, &[1, 2]).shard(5, 2, &[1]).owners_report_all().limits(1, 5);

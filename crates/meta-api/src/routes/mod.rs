@@ -9,7 +9,7 @@ pub(crate) mod shards;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, patch, post};
+use axum::routing::{delete, get, patch, post, put};
 use axum::Router;
 
 use meta_model::{Command, FromResponse};
@@ -29,6 +29,9 @@ pub(crate) fn v1<S: MetaService>() -> Router<Arc<S>> {
             "/v1/data-nodes/{id}",
             get(nodes::get_data_node::<S>).put(nodes::update_data_node::<S>).delete(nodes::remove_data_node::<S>),
         )
+        .route("/v1/data-nodes/{id}/labels", patch(nodes::set_node_labels::<S>))
+        .route("/v1/placement", get(nodes::get_placement::<S>))
+        .route("/v1/placement/failure-domains", put(nodes::set_failure_domains::<S>))
         .route("/v1/meta-nodes", get(nodes::list_meta_nodes::<S>).post(nodes::add_meta_node::<S>))
         .route("/v1/meta-nodes/{id}", delete(nodes::remove_meta_node::<S>))
         .route("/v1/databases", get(schema::list_databases::<S>).post(schema::create_database::<S>))

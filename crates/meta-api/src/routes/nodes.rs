@@ -6,15 +6,18 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 
-use meta_model::{validate_addr, validate_labels, Command, DataNode, DataNodeRemoval, MetaNode, NodeId};
+use meta_model::{
+    validate_addr, validate_failure_domains, validate_label_key, validate_labels, Command, DataNode, DataNodeRemoval,
+    MetaNode, NodeId, PlacementPolicy,
+};
 
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::routes::{propose, read_barrier};
 use crate::service::MembershipChange;
 use crate::service::MetaService;
 use meta_wire::{
-    AddDataNodeRequest, AddMetaNodeRequest, DataNodeList, ErrorReply, MetaNodeList, ReadQuery, RemoveDataNodeQuery,
-    RemovedDataNode, UpdateDataNodeRequest,
+    AddDataNodeRequest, AddMetaNodeRequest, DataNodeList, ErrorReply, FailureDomainsRequest, MetaNodeList,
+    NodeLabelsRequest, ReadQuery, RemoveDataNodeQuery, RemovedDataNode, UpdateDataNodeRequest,
 };
 
 /// `GET /v1/data-nodes`.
@@ -68,6 +71,44 @@ pub(crate) async fn update_data_node<S: MetaService>(
     }
     let command = Command::UpdateDataNode { node_id, tcp_addr: request.tcp_addr, http_addr, labels: request.labels };
     Ok(Json(propose(&*service, command).await?))
+}
+
+/// `PATCH /v1/data-nodes/{id}/labels` (`node-labels`): sets and deletes labels in one step,
+/// keeping the others. A label of the failure-domain hierarchy changes how the planner judges
+/// every shard's spread.
+#[utoipa::path(patch, path = "/v1/data-nodes/{id}/labels", tag = "nodes", params(("id" = u64, Path, description = "Node ID")), request_body = NodeLabelsRequest, responses((status = 200, body = DataNode), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
+pub(crate) async fn set_node_labels<S: MetaService>(
+    State(service): State<Arc<S>>,
+    ApiPath(node_id): ApiPath<NodeId>,
+    ApiJson(request): ApiJson<NodeLabelsRequest>,
+) -> Result<Json<DataNode>, ApiError> {
+    validate_labels(&request.set)?;
+    for key in &request.delete {
+        validate_label_key("delete", key)?;
+    }
+    let command = Command::SetNodeLabels { node_id, set: request.set, delete: request.delete };
+    Ok(Json(propose(&*service, command).await?))
+}
+
+/// `GET /v1/placement`: how shards are placed (the failure-domain hierarchy).
+#[utoipa::path(get, path = "/v1/placement", tag = "nodes", params(ReadQuery), responses((status = 200, body = PlacementPolicy), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
+pub(crate) async fn get_placement<S: MetaService>(
+    State(service): State<Arc<S>>,
+    ApiQuery(query): ApiQuery<ReadQuery>,
+) -> Result<Json<PlacementPolicy>, ApiError> {
+    read_barrier(&*service, query.stale).await?;
+    Ok(Json(service.read(|state, _| state.placement().clone())))
+}
+
+/// `PUT /v1/placement/failure-domains` (`failure-domains set`): the hierarchy of label keys
+/// placement spreads owners over, highest level first.
+#[utoipa::path(put, path = "/v1/placement/failure-domains", tag = "nodes", request_body = FailureDomainsRequest, responses((status = 200, body = PlacementPolicy), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
+pub(crate) async fn set_failure_domains<S: MetaService>(
+    State(service): State<Arc<S>>,
+    ApiJson(request): ApiJson<FailureDomainsRequest>,
+) -> Result<Json<PlacementPolicy>, ApiError> {
+    validate_failure_domains(&request.levels)?;
+    Ok(Json(propose(&*service, Command::SetFailureDomains { levels: request.levels }).await?))
 }
 
 /// `DELETE /v1/data-nodes/{id}?force=true` (`remove-data`): drains, or with `force` drops at once.

@@ -40,6 +40,12 @@ pub struct DataNode {
 }
 
 impl DataNode {
+    /// The node's labels along a failure-domain hierarchy (`levels`, highest first), up to the
+    /// first level it has no label for.
+    pub fn domain(&self, levels: &[String]) -> Vec<String> {
+        levels.iter().map_while(|level| self.labels.get(level).cloned()).collect()
+    }
+
     /// The node's failure zone, if it carries a `zone` label.
     pub fn zone(&self) -> Option<&str> {
         self.labels.get(ZONE_LABEL).map(String::as_str)

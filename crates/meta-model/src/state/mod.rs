@@ -23,6 +23,7 @@ use crate::model::cluster::{invalid_cluster_id, ClusterIdentity};
 use crate::model::database::Database;
 use crate::model::leader_facts::LeaderFacts;
 use crate::model::node::{DataNode, MetaNode, NodeId, NodeState};
+use crate::model::placement_policy::{validate_failure_domains, PlacementPolicy};
 use crate::model::retention_policy::RetentionPolicy;
 use crate::model::shard_group::{Shard, ShardGroup, ShardGroupId, ShardId};
 use crate::model::task::{Task, TaskId, TaskKind};
@@ -47,6 +48,8 @@ pub struct MetaState {
     unwritten: BTreeSet<ShardId>,
     /// The cluster's identity, once its first leader made it.
     cluster: Option<ClusterIdentity>,
+    /// How shards are placed (the failure-domain hierarchy).
+    placement: PlacementPolicy,
     index: Index,
     open_tasks: OpenTasks,
     /// What the command being applied touches, while a caller tracks it.
@@ -88,6 +91,7 @@ impl MetaState {
             tasks: BTreeMap::new(),
             unwritten: BTreeSet::new(),
             cluster: None,
+            placement: PlacementPolicy::default(),
             index: Index::default(),
             open_tasks: OpenTasks::default(),
             journal: Journal::default(),
@@ -150,9 +154,7 @@ impl MetaState {
                     .map_err(|e| ApplyError::InvalidBackup { reason: e.to_string() })?;
                 self.restore(backup)
             }
-            Command::RestoreMetadataV2 { backup } => {
-                self.restore(crate::MetadataRecordV3::from((**backup).clone()).into())
-            }
+            Command::RestoreMetadataV2 { backup } => self.restore(MetadataRecord::from((**backup).clone())),
             Command::CreateCopyTasks { now, tasks } => self.create_tasks(*now, TaskKind::Copy, tasks),
             Command::CreateRepairTasks { now, tasks } => self.create_tasks(*now, TaskKind::Repair, tasks),
             Command::ClaimTasks { now, node_id, kinds, max, lease } => {
@@ -188,6 +190,8 @@ impl MetaState {
                 self.reassign_unwritten_shard(*shard_id, drop, add)
             }
             Command::InitCluster { id } => self.init_cluster(id),
+            Command::SetFailureDomains { levels } => self.set_failure_domains(levels),
+            Command::SetNodeLabels { node_id, set, delete } => self.set_node_labels(*node_id, set, delete),
         }
     }
 
@@ -308,6 +312,21 @@ impl MetaState {
         Ok(Response::Done)
     }
 
+    /// How shards are placed.
+    pub fn placement(&self) -> &PlacementPolicy {
+        &self.placement
+    }
+
+    fn set_failure_domains(&mut self, levels: &[String]) -> Result<Response, ApplyError> {
+        validate_failure_domains(levels)?;
+        if self.placement.failure_domains != levels {
+            self.placement.failure_domains = levels.to_vec();
+            // Every shard's spread is judged anew.
+            self.journal.record(|c| c.everything = true);
+        }
+        Ok(Response::Placement(self.placement.clone()))
+    }
+
     /// Number of data nodes that can receive new shards.
     pub fn active_data_node_count(&self) -> u64 {
         self.data_nodes.values().filter(|n| n.is_active()).count() as u64
@@ -387,6 +406,7 @@ impl MetaState {
         self.next_shard_id = self.next_shard_id.max(backup.next_shard_id);
         self.next_task_id = self.next_task_id.max(backup.next_task_id);
         self.unwritten = backup.unwritten.clone();
+        self.placement = backup.placement.clone();
         // The restored data nodes' files carry the backed-up cluster's identity; a backup made
         // before identities routed every one of its groups by the series key as written.
         self.cluster = match (backup.cluster.clone(), self.cluster.take()) {

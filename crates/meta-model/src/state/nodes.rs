@@ -6,7 +6,7 @@ use super::{group_mut, MetaState};
 use crate::error::ApplyError;
 use crate::model::node::{DataNode, MetaNode, NodeId, NodeState};
 use crate::response::Response;
-use crate::validate::{validate_addr, validate_labels};
+use crate::validate::{validate_addr, validate_label_key, validate_labels};
 
 /// Operators may choose meta node IDs up to this value; higher IDs are left to the counter.
 const MAX_CHOSEN_NODE_ID: NodeId = u32::MAX as NodeId;
@@ -60,6 +60,44 @@ impl MetaState {
         }
         let node = node.clone();
         self.journal.data_node(node_id);
+        Ok(Response::DataNode(node))
+    }
+
+    /// `node-labels`: sets and deletes labels of a member data node in one step (deleting a
+    /// label it lacks is no error). A label in the failure-domain hierarchy changes how every
+    /// shard's spread is judged, so the change asks anti-entropy to look at everything.
+    pub(super) fn set_node_labels(
+        &mut self,
+        node_id: NodeId,
+        set: &BTreeMap<String, String>,
+        delete: &[String],
+    ) -> Result<Response, ApplyError> {
+        validate_labels(set)?;
+        for key in delete {
+            validate_label_key("label key", key)?;
+            if set.contains_key(key) {
+                return Err(ApplyError::InvalidName {
+                    field: "delete".to_owned(),
+                    value: key.clone(),
+                    reason: "a label cannot be set and deleted at once".to_owned(),
+                });
+            }
+        }
+        self.member_data_node(node_id)?;
+        let node = self.data_nodes.get_mut(&node_id).ok_or(ApplyError::DataNodeNotFound { node_id })?;
+        let before = node.labels.clone();
+        node.labels.extend(set.iter().map(|(k, v)| (k.clone(), v.clone())));
+        for key in delete {
+            node.labels.remove(key);
+        }
+        let node = node.clone();
+        if node.labels != before {
+            self.journal.data_node(node_id);
+            let levels = &self.placement.failure_domains;
+            if levels.iter().any(|level| before.get(level) != node.labels.get(level)) {
+                self.journal.record(|c| c.everything = true);
+            }
+        }
         Ok(Response::DataNode(node))
     }
 

@@ -16,6 +16,7 @@ use crate::index::{Index, OpenTasks};
 use crate::model::cluster::ClusterIdentity;
 use crate::model::database::Database;
 use crate::model::node::{DataNode, MetaNode, NodeId};
+use crate::model::placement_policy::PlacementPolicy;
 use crate::model::shard_group::{ShardGroupId, ShardId};
 use crate::model::task::{Task, TaskId};
 use crate::record::MetadataRecord;
@@ -34,6 +35,7 @@ struct StateRecordRef<'a> {
     tasks: &'a BTreeMap<TaskId, Task>,
     unwritten_shards: &'a BTreeSet<ShardId>,
     cluster: &'a Option<ClusterIdentity>,
+    placement: &'a PlacementPolicy,
 }
 
 impl Serialize for MetaState {
@@ -49,6 +51,7 @@ impl Serialize for MetaState {
             tasks: &self.tasks,
             unwritten_shards: &self.unwritten,
             cluster: &self.cluster,
+            placement: &self.placement,
         }
         .serialize(serializer)
     }
@@ -70,6 +73,7 @@ impl From<MetadataRecord> for MetaState {
             tasks: record.tasks,
             unwritten: record.unwritten_shards,
             cluster: record.cluster,
+            placement: record.placement,
             index,
             open_tasks,
             journal: Journal::default(),
@@ -102,6 +106,7 @@ impl MetaState {
             tasks: self.tasks.clone(),
             unwritten_shards: self.unwritten.clone(),
             cluster: self.cluster.clone(),
+            placement: self.placement.clone(),
         }
     }
 }

@@ -1,5 +1,7 @@
 //! Handlers for shard-group and shard-ownership commands.
 
+use failure_domains::{DomainNumbers, Place};
+
 use super::{group_mut, MetaState};
 use crate::error::ApplyError;
 use crate::model::node::NodeId;
@@ -220,11 +222,17 @@ impl MetaState {
         let next_start = after.filter_map(live).next().map(|g| g.start);
         let (start, end) = new_group_range(previous_end, next_start, timestamp, policy.shard_group_duration);
         let replicas = usize::try_from(policy.replication_factor).unwrap_or(usize::MAX).max(1);
-        let candidates: Vec<Candidate<'_>> = self
+        let levels = &self.placement.failure_domains;
+        let mut numbers = DomainNumbers::new(levels.len());
+        let candidates: Vec<Candidate> = self
             .data_nodes
             .values()
             .filter(|n| n.is_active())
-            .map(|n| Candidate { id: n.id, zone: n.zone(), load: self.index.load(n.id) })
+            .map(|n| Candidate {
+                id: n.id,
+                place: numbers.place(levels.iter().map(|key| n.labels.get(key).map(String::as_str))),
+                load: self.index.load(n.id),
+            })
             .collect();
         if candidates.is_empty() {
             return Err(ApplyError::NoActiveDataNodes);
@@ -235,12 +243,18 @@ impl MetaState {
         let live = self.facts.0.as_ref().and_then(|facts| facts.live_data_nodes.as_ref());
         let (mut up, mut down): (Vec<_>, Vec<_>) =
             candidates.into_iter().partition(|c| live.is_none_or(|live| live.contains(&c.id)));
-        let mut placements = place_shards(&mut up, shard_count, replicas);
+        let mut placements = place_shards(&mut up, levels.len(), shard_count, replicas, &[]);
         // Too few live nodes for every copy: the rest go to active nodes that are down now (their
-        // copies arrive by hinted handoff or repair), never fewer owners than the policy asks.
+        // copies arrive by hinted handoff or repair), never fewer owners than the policy asks,
+        // spread away from the live owners each shard got.
         let missing = replicas.saturating_sub(up.len());
         if missing > 0 && !down.is_empty() {
-            for (owners, more) in placements.iter_mut().zip(place_shards(&mut down, shard_count, missing)) {
+            let kept: Vec<Vec<Place>> = placements
+                .iter()
+                .map(|owners| up.iter().filter(|c| owners.contains(&c.id)).map(|c| c.place.clone()).collect())
+                .collect();
+            let more = place_shards(&mut down, levels.len(), shard_count, missing, &kept);
+            for (owners, more) in placements.iter_mut().zip(more) {
                 owners.extend(more);
                 owners.sort_unstable();
             }

@@ -1,6 +1,6 @@
 //! Table tests of `apply`: every command's happy path and every way it is rejected.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::*;
 use crate::model::duration::{DAY, HOUR, WEEK};
@@ -535,6 +535,91 @@ fn owners_spread_across_zones() {
     }
 }
 
+/// Nodes `(id, [(key, value)])` in order, then a database with RF `rf`.
+fn labelled_cluster(nodes: &[&[(&str, &str)]], rf: u32) -> MetaState {
+    let mut state = MetaState::new();
+    for (i, labels) in nodes.iter().enumerate() {
+        let command = Command::AddDataNode {
+            tcp_addr: format!("data-{i}:8088"),
+            http_addr: format!("data-{i}:8086"),
+            labels: labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+        };
+        ok(&mut state, command);
+    }
+    ok(&mut state, Command::CreateDatabase { name: "db".to_owned(), default_retention_policy: Some(spec("rp", rf)) });
+    state
+}
+
+#[test]
+fn owners_spread_over_every_level_of_the_declared_hierarchy() {
+    // Two zones, zone a with two racks; RF 3. By zone alone, the third owner may share a rack.
+    let nodes: [&[(&str, &str)]; 6] = [
+        &[("zone", "a"), ("rack", "r1")],
+        &[("zone", "a"), ("rack", "r1")],
+        &[("zone", "a"), ("rack", "r2")],
+        &[("zone", "b"), ("rack", "r3")],
+        &[("zone", "b"), ("rack", "r3")],
+        &[("zone", "a"), ("rack", "r1")],
+    ];
+    let mut state = labelled_cluster(&nodes, 3);
+    let levels = vec!["zone".to_owned(), "rack".to_owned()];
+    let policy = ok(&mut state, Command::SetFailureDomains { levels: levels.clone() });
+    assert_eq!(policy, Response::Placement(PlacementPolicy { failure_domains: levels }));
+    let label = |state: &MetaState, node: NodeId, key: &str| state.data_node(node).map(|n| n.labels[key].clone());
+    for i in 0..10 {
+        let (group, _) = create_group(&mut state, i * H);
+        for shard in &group.shards {
+            let zones: BTreeSet<_> = shard.owners.iter().map(|&o| label(&state, o, "zone")).collect();
+            let racks: BTreeSet<_> = shard.owners.iter().map(|&o| label(&state, o, "rack")).collect();
+            assert_eq!((zones.len(), racks.len()), (2, 3), "shard {} owners {:?}", shard.id, shard.owners);
+        }
+    }
+}
+
+#[test]
+fn node_labels_are_set_and_deleted_in_one_step_keeping_the_others() {
+    let mut state = labelled_cluster(&[&[("zone", "a"), ("rack", "r1")]], 1);
+    let set = [("rack".to_owned(), "r9".to_owned()), ("host".to_owned(), "h1".to_owned())].into();
+    let command = Command::SetNodeLabels { node_id: 1, set, delete: vec!["zone".to_owned(), "absent".to_owned()] };
+    let (response, changes) = state.apply_tracked(&command);
+    let Ok(Response::DataNode(node)) = response else { panic!("{response:?}") };
+    let want: BTreeMap<String, String> =
+        [("host", "h1"), ("rack", "r9")].iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+    assert_eq!(node.labels, want);
+    assert!(changes.everything, "the zone, a level of the hierarchy, changed: every shard's spread is judged anew");
+    let (_, changes) = state.apply_tracked(&Command::SetNodeLabels {
+        node_id: 1,
+        set: BTreeMap::new(),
+        delete: vec!["host".to_owned()],
+    });
+    assert!(!changes.everything && changes.data_nodes.contains(&1), "host is not in the hierarchy: {changes:?}");
+
+    let bad_key =
+        Command::SetNodeLabels { node_id: 1, set: [("Zone".to_owned(), "a".to_owned())].into(), delete: vec![] };
+    assert!(matches!(state.apply(&bad_key), Err(ApplyError::InvalidName { field, .. }) if field == "label key"));
+    let both = Command::SetNodeLabels {
+        node_id: 1,
+        set: [("zone".to_owned(), "a".to_owned())].into(),
+        delete: vec!["zone".to_owned()],
+    };
+    assert!(matches!(state.apply(&both), Err(ApplyError::InvalidName { field, .. }) if field == "delete"));
+    let missing = Command::SetNodeLabels { node_id: 7, set: BTreeMap::new(), delete: vec![] };
+    assert_eq!(state.apply(&missing), Err(ApplyError::DataNodeNotFound { node_id: 7 }));
+}
+
+#[test]
+fn a_new_hierarchy_asks_for_a_look_at_everything_and_a_bad_one_changes_nothing() {
+    let mut state = labelled_cluster(&[&[("zone", "a")]], 1);
+    let (_, changes) = state.apply_tracked(&Command::SetFailureDomains { levels: vec!["rack".to_owned()] });
+    assert!(changes.everything);
+    let (_, changes) = state.apply_tracked(&Command::SetFailureDomains { levels: vec!["rack".to_owned()] });
+    assert!(!changes.everything, "the same hierarchy again changes nothing");
+    let before = state.clone();
+    let bad = Command::SetFailureDomains { levels: vec!["rack".to_owned(), "rack".to_owned()] };
+    assert!(matches!(state.apply(&bad), Err(ApplyError::InvalidName { field, .. }) if field == "failure_domains"));
+    assert_eq!(state, before);
+}
+
 #[test]
 fn create_shard_group_rejections() {
     let mut state = cluster(1, 1);
@@ -1042,4 +1127,13 @@ fn a_restore_adopts_the_backups_identity_or_keeps_older_groups_routing() {
     assert_eq!(fresh.cluster().map(|c| c.id.as_str()), Some(ID_B));
     assert!(!fresh.routes_canonically(group.id));
     assert!(fresh.routes_canonically(fresh.next_shard_group_id()));
+}
+
+#[test]
+fn a_restore_brings_the_backups_failure_domains() {
+    let mut old = labelled_cluster(&[&[("zone", "a"), ("rack", "r1")]], 1);
+    ok(&mut old, Command::SetFailureDomains { levels: vec!["zone".to_owned(), "rack".to_owned()] });
+    let mut restored = MetaState::new();
+    ok(&mut restored, Command::restore(&old.to_record()).expect("encodes"));
+    assert_eq!(restored.placement().failure_domains, ["zone", "rack"]);
 }
