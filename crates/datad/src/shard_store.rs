@@ -145,12 +145,16 @@ impl ShardStore {
                 }
                 Ok(file) => {
                     let reason = format!("unreadable: its header names shard {}", file.header.shard_id);
-                    tracing::error!(file = %name, %reason, "shard file kept unused");
+                    let name = move_aside(&dir, &path, shard_id)?;
+                    tracing::error!(file = %name, %reason, "shard file set aside, kept unused");
                     unusable.insert(name.clone(), UnusableFile { name, shard_id: Some(shard_id), bytes, reason });
                 }
                 Err(error) => {
+                    // Moved out of the way, so neither a write nor a copy of the shard can
+                    // replace what it holds: an operator decides.
                     let reason = format!("unreadable: {error}");
-                    tracing::error!(file = %name, %reason, "shard file kept unused");
+                    let name = move_aside(&dir, &path, shard_id)?;
+                    tracing::error!(file = %name, %reason, "shard file set aside, kept unused");
                     unusable.insert(name.clone(), UnusableFile { name, shard_id: Some(shard_id), bytes, reason });
                 }
             }
@@ -162,8 +166,8 @@ impl ShardStore {
                 let shard_id = file.split('.').next().and_then(|id| id.parse().ok());
                 let bytes = entry.metadata().map(|m| m.len()).unwrap_or(0);
                 let name = format!("{ORPHANS_DIR}/{file}");
-                let reason = "set_aside".to_owned();
-                unusable.insert(name.clone(), UnusableFile { name, shard_id, bytes, reason });
+                let reason = if file.contains(".torn-at-") { "torn_append" } else { "set_aside" }.to_owned();
+                unusable.entry(name.clone()).or_insert(UnusableFile { name, shard_id, bytes, reason });
             }
         }
         tracing::info!(dir = %dir.display(), shards = shards.len(), unusable = unusable.len(), "shard store opened");
@@ -251,25 +255,14 @@ impl ShardStore {
         found: &ShardHeader,
         expected: &ShardHeader,
     ) -> Result<(), DatadError> {
-        let aside = self.dir.join(ORPHANS_DIR);
-        std::fs::create_dir_all(&aside).map_err(DatadError::io("create", &aside))?;
         let from = self.shard_path(shard_id);
-        let mut name = format!("{shard_id}.shard");
-        let mut n = 1;
-        while aside.join(&name).exists() {
-            name = format!("{shard_id}.shard.{n}");
-            n += 1;
-        }
         let mut shards = lock(&self.shards);
         if !shards.get(&shard_id).is_some_and(|current| Arc::ptr_eq(current, entry)) {
             return Ok(());
         }
-        std::fs::rename(&from, aside.join(&name)).map_err(DatadError::io("move aside", &from))?;
-        sync_dir(&self.dir)?;
-        sync_dir(&aside)?;
+        let name = move_aside(&self.dir, &from, shard_id)?;
         let bytes = shards.remove(&shard_id).map_or(0, |entry| lock(&entry).size);
         let reason = if found.cluster_id == expected.cluster_id { "header_mismatch" } else { "other_cluster" };
-        let name = format!("{ORPHANS_DIR}/{name}");
         tracing::warn!(
             shard_id, file = %name, reason, found_cluster = %found.cluster_id, found_database = %found.database,
             found_policy = %found.retention_policy, "shard file of another shard set aside; it is kept, never used"
@@ -783,12 +776,66 @@ fn read_shard_file(path: &Path) -> Result<ShardFile, DatadError> {
         return Err(invalid(shard_file::LayoutError::BadHeader("missing".to_owned()).to_string()));
     };
     if valid < total {
-        tracing::warn!(path = %path.display(), cut = total - valid, "torn append cut off a shard file");
+        // An append cut short by a crash ends the file inside its own frame (never acknowledged:
+        // appends are fsynced first). A whole frame whose checksum fails, or bytes past a bad
+        // frame, are damage to acknowledged data: the file is kept whole for an operator.
+        let rest = total - valid;
+        let mut raw = [0u8; frame::HEADER_LEN];
+        let header = read_at(path, valid, &mut raw).ok().and_then(|()| frame::Header::parse(raw));
+        let torn = rest < frame::HEADER_LEN as u64 || header.is_some_and(|h| valid + frame::framed_len(h.len) > total);
+        if !torn {
+            return Err(invalid(format!(
+                "a corrupt record at byte {valid} with {rest} bytes from there to the end: damage, not a torn append"
+            )));
+        }
+        let kept = keep_torn_tail(path, valid)?;
+        tracing::warn!(path = %path.display(), cut = rest, kept = %kept, "torn append cut off a shard file (its bytes kept)");
         let file = OpenOptions::new().write(true).open(path).map_err(DatadError::io("open", path))?;
         file.set_len(valid).and_then(|()| file.sync_all()).map_err(DatadError::io("truncate", path))?;
     }
     let last_write = std::fs::metadata(path).and_then(|m| m.modified()).unwrap_or_else(|_| SystemTime::now());
     Ok(ShardFile { append: None, size: valid, digest, header, content, last_write, removed: false })
+}
+
+/// Moves `path` (the file of `shard_id` in the shard directory `dir`) to `dir/orphans/` under a
+/// name no other file there has; returns its name relative to `dir`.
+fn move_aside(dir: &Path, path: &Path, shard_id: ShardId) -> Result<String, DatadError> {
+    let aside = dir.join(ORPHANS_DIR);
+    std::fs::create_dir_all(&aside).map_err(DatadError::io("create", &aside))?;
+    let mut name = format!("{shard_id}.shard");
+    let mut n = 1;
+    while aside.join(&name).exists() {
+        name = format!("{shard_id}.shard.{n}");
+        n += 1;
+    }
+    std::fs::rename(path, aside.join(&name)).map_err(DatadError::io("move aside", path))?;
+    sync_dir(dir)?;
+    sync_dir(&aside)?;
+    Ok(format!("{ORPHANS_DIR}/{name}"))
+}
+
+/// Copies the bytes of `path` from `offset` on into `orphans/` beside it before a torn append is
+/// cut off, so that cutting never destroys bytes; returns the copy's name.
+fn keep_torn_tail(path: &Path, offset: u64) -> Result<String, DatadError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let aside = dir.join(ORPHANS_DIR);
+    std::fs::create_dir_all(&aside).map_err(DatadError::io("create", &aside))?;
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = format!("{file_name}.torn-at-{offset}");
+    let mut from = File::open(path).map_err(DatadError::io("open", path))?;
+    from.seek(SeekFrom::Start(offset)).map_err(DatadError::io("seek in", path))?;
+    let target = aside.join(&name);
+    let mut to = File::create(&target).map_err(DatadError::io("create", &target))?;
+    std::io::copy(&mut from, &mut to).and_then(|_| to.sync_all()).map_err(DatadError::io("write", &target))?;
+    sync_dir(&aside)?;
+    Ok(format!("{ORPHANS_DIR}/{name}"))
+}
+
+/// Reads `buf.len()` bytes of `path` at `offset`.
+fn read_at(path: &Path, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+    let mut file = File::open(path)?;
+    file.seek(SeekFrom::Start(offset))?;
+    file.read_exact(buf)
 }
 
 /// Where the records of a shard file start: after its magic and its header frame.
@@ -930,9 +977,17 @@ mod tests {
             .into_iter()
             .map(|f| (f.name, f.reason.split(':').next().unwrap_or("").to_owned()))
             .collect();
-        let expected = [("4.lp", "legacy_layout"), ("5.shard", "unreadable"), ("6.shard", "unreadable")]
-            .map(|(n, r)| (n.to_owned(), r.to_owned()));
+        let torn = format!("orphans/1.shard.torn-at-{}", before[0].size);
+        let expected = [
+            ("4.lp", "legacy_layout"),
+            (torn.as_str(), "torn_append"),
+            ("orphans/5.shard", "unreadable"),
+            ("orphans/6.shard", "unreadable"),
+        ]
+        .map(|(n, r)| (n.to_owned(), r.to_owned()));
         assert_eq!(reasons, expected);
+        let kept = std::fs::read(dir.path().join("shards").join(&torn)).expect("the torn bytes are kept");
+        assert_eq!(kept, [30, 0, 0, 0, 1, 2, 3]);
         let now = SystemTime::now();
         let inventory = store.inventory(|id| id == 2, |h| h.shard_id != 2, Duration::ZERO, now);
         let hot: Vec<_> = inventory.iter().map(|r| (r.shard_id, r.hot, r.content.is_some())).collect();
@@ -943,6 +998,49 @@ mod tests {
         let expected = file_of(1, &[b"a v=1 1\n", b"a v=3 3\n", b"a v=4 4\n"]);
         assert_eq!(after.checksum, xxh3_64(&expected));
         assert_eq!(std::fs::read(store.shard_path(1)).expect("read"), expected);
+    }
+
+    /// A record damaged in the middle of a file (a flipped bit) is no torn append: nothing is cut.
+    /// The file is moved aside whole, reported, and never written or replaced; the shard starts
+    /// afresh (anti-entropy copies it back from another owner, or reports it lost).
+    #[test]
+    fn a_damaged_record_before_intact_ones_sets_the_whole_file_aside_and_cuts_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let store = ShardStore::open(dir.path()).expect("open");
+            for line in [
+                &b"a v=1 1
+"[..],
+                b"a v=2 2
+",
+                b"a v=3 3
+",
+            ] {
+                store.append(1, line, &header(1)).expect("append");
+            }
+        }
+        let path = dir.path().join("shards/1.shard");
+        let mut bytes = std::fs::read(&path).expect("read");
+        let whole = bytes.clone();
+        let second = whole.len() - 2 * (frame::HEADER_LEN + 8) + frame::HEADER_LEN + 2;
+        bytes[second] ^= 0x20;
+        std::fs::write(&path, &bytes).expect("flip a bit in the second record");
+        let store = ShardStore::open(dir.path()).expect("reopen");
+        assert!(store.summary(1).is_none(), "the damaged file is not used");
+        let unusable = store.unusable();
+        assert_eq!(unusable.len(), 1, "{unusable:?}");
+        assert_eq!(unusable[0].name, "orphans/1.shard");
+        assert!(unusable[0].reason.contains("damage, not a torn append"), "{}", unusable[0].reason);
+        assert_eq!(std::fs::read(dir.path().join("shards/orphans/1.shard")).expect("kept"), bytes, "nothing cut");
+        store
+            .append(
+                1,
+                b"a v=4 4
+",
+                &header(1),
+            )
+            .expect("a new file for the shard");
+        assert_eq!(std::fs::read(dir.path().join("shards/orphans/1.shard")).expect("kept"), bytes, "untouched");
     }
 
     #[test]
