@@ -25,7 +25,8 @@ fn mix(x: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// A healthy cluster: owners drawn pseudo-randomly, every owner holding its shards; with
+/// A healthy cluster: owners drawn pseudo-randomly from distinct zones (node ID modulo 3), every
+/// owner holding its shards; with
 /// `digests`, every cold copy reports its content root (the same on every owner).
 fn cluster(digests: bool) -> PlanInput {
     let mut inventories: BTreeMap<NodeId, Inventory> = (1..=NODES).map(|id| (id, Inventory::default())).collect();
@@ -37,7 +38,8 @@ fn cluster(digests: bool) -> PlanInput {
             while owners.len() < replication as usize {
                 let owner = 1 + mix(id * 8 + salt) % NODES;
                 salt += 1;
-                if !owners.contains(&owner) {
+                // Spread over the three zones, as placement does (RF ≤ 3).
+                if !owners.iter().any(|o| o % 3 == owner % 3) {
                     owners.push(owner);
                 }
             }

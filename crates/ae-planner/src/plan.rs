@@ -157,7 +157,8 @@ pub struct Report {
     /// tasks once the shard has all its copies).
     #[serde(default)]
     pub inconsistent: Vec<ShardId>,
-    /// Settled shards whose owners share a failure domain they could have avoided: at some level
+    /// Shards whose owners (all active, as many as the replication factor) share a failure domain
+    /// they could have avoided, written or not: at some level
     /// of the hierarchy they use fewer domains than they number and than the nodes that may
     /// receive copies offer (HDFS `fsck`'s mis-replicated blocks). Reported; moving one is the
     /// balancer's work.

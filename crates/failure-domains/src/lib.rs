@@ -18,36 +18,51 @@
 
 use std::collections::HashMap;
 
-/// Where a node sits in the hierarchy: its domain number at each level, `None` from the first
-/// level whose label it lacks. Numbers come from one [`DomainNumbers`].
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Place(Vec<Option<u32>>);
+/// Most levels a hierarchy may have (the metadata refuses deeper ones).
+pub const MAX_DEPTH: usize = 8;
+
+/// The number of no domain: a level the node has no label for, or past the hierarchy.
+const NONE: u32 = u32::MAX;
+
+/// Where a node sits in the hierarchy: its domain number at each level, none from the first
+/// level whose label it lacks. Numbers come from one [`DomainNumbers`]. Inline and `Copy`: the
+/// planner reads the places of every shard's owners, and a heap allocation per node cost it a
+/// cache miss per owner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Place([u32; MAX_DEPTH]);
+
+impl Default for Place {
+    fn default() -> Self {
+        Place([NONE; MAX_DEPTH])
+    }
+}
 
 impl Place {
     /// The levels two nodes share from the top: 0 when their first-level domains differ (or
     /// either is unlabelled there), the hierarchy's depth when they share every level.
     pub fn shared_levels(&self, other: &Place) -> usize {
-        self.0.iter().zip(&other.0).take_while(|(a, b)| a.is_some() && a == b).count()
+        self.0.iter().zip(&other.0).take_while(|(a, b)| **a != NONE && a == b).count()
     }
 
     /// The node's domain number at `level` (`None`: unlabelled there, or past the hierarchy).
     pub fn at(&self, level: usize) -> Option<u32> {
-        self.0.get(level).copied().flatten()
+        self.0.get(level).copied().filter(|&n| n != NONE)
     }
 }
 
 /// Numbers the domains of nodes under one hierarchy, densely per level.
 #[derive(Clone, Debug, Default)]
 pub struct DomainNumbers {
-    /// Per level: (the parent domain's number, or `u32::MAX` at the top; this level's label) to
-    /// the domain's number.
+    /// Per level: (the parent domain's number, or none at the top; this level's label) to the
+    /// domain's number.
     numbers: Vec<HashMap<(u32, String), u32>>,
 }
 
 impl DomainNumbers {
-    /// Numbering for a hierarchy of `depth` levels.
+    /// Numbering for a hierarchy of `depth` levels (at most [`MAX_DEPTH`]; deeper levels are
+    /// ignored).
     pub fn new(depth: usize) -> Self {
-        DomainNumbers { numbers: vec![HashMap::new(); depth] }
+        DomainNumbers { numbers: vec![HashMap::new(); depth.min(MAX_DEPTH)] }
     }
 
     /// The hierarchy's depth.
@@ -58,17 +73,16 @@ impl DomainNumbers {
     /// The place of a node whose labels along the hierarchy, highest level first, are `path`
     /// (`None` where it lacks one; nothing is read past the first `None` or past the depth).
     pub fn place<'l>(&mut self, path: impl IntoIterator<Item = Option<&'l str>>) -> Place {
-        let mut parent = u32::MAX;
-        let mut place = Vec::with_capacity(self.numbers.len());
-        for (value, numbers) in path.into_iter().zip(&mut self.numbers) {
+        let mut parent = NONE;
+        let mut place = Place::default();
+        for ((value, numbers), slot) in path.into_iter().zip(&mut self.numbers).zip(&mut place.0) {
             let Some(value) = value else { break };
-            let next = u32::try_from(numbers.len()).unwrap_or(u32::MAX);
+            let next = u32::try_from(numbers.len()).unwrap_or(NONE - 1).min(NONE - 1);
             let number = *numbers.entry((parent, value.to_owned())).or_insert(next);
-            place.push(Some(number));
+            *slot = number;
             parent = number;
         }
-        place.resize(self.numbers.len(), None);
-        Place(place)
+        place
     }
 }
 
@@ -134,24 +148,21 @@ impl Spread {
     /// should include the owners themselves (every live node that may hold the shard).
     pub fn shares_avoidably(&self, owners: &[&Place]) -> Option<usize> {
         (0..self.levels()).find(|&level| {
-            let used = distinct(owners.iter().map(|p| p.at(level)));
+            let used = distinct(owners, level);
             used < (owners.len() as u64).min(u64::from(self.domains(level)))
         })
     }
 }
 
-/// Distinct domains among places' numbers at one level, each `None` a domain of its own.
-fn distinct(numbers: impl Iterator<Item = Option<u32>>) -> u64 {
-    let mut named: Vec<u32> = Vec::new();
-    let mut unnamed = 0;
-    for number in numbers {
-        match number {
-            Some(n) if !named.contains(&n) => named.push(n),
-            Some(_) => {}
-            None => unnamed += 1,
-        }
+/// Distinct domains among `owners` at one level, each unlabelled one a domain of its own.
+/// Without allocating: a shard has few owners, and the planner asks this of every shard.
+fn distinct(owners: &[&Place], level: usize) -> u64 {
+    let mut count = 0;
+    for (i, owner) in owners.iter().enumerate() {
+        let number = owner.at(level);
+        count += u64::from(number.is_none() || !owners[..i].iter().any(|o| o.at(level) == number));
     }
-    named.len() as u64 + unnamed
+    count
 }
 
 /// The owners one shard has so far (kept, or picked for it), against the candidates it may get
@@ -178,7 +189,7 @@ impl<'s> Picked<'s> {
                 *unnamed += u32::from(place.at(level).is_none());
             }
         }
-        self.places.push(place.clone());
+        self.places.push(*place);
     }
 
     /// The owners so far.

@@ -135,7 +135,7 @@ proptest! {
             picked.add(&p[i], true);
             let owners: Vec<&Place> = (0..p.len()).filter(|&i| taken[i]).map(|i| &p[i]).collect();
             for level in 0..3 {
-                let used = distinct(owners.iter().map(|o| o.at(level)));
+                let used = distinct(&owners, level);
                 prop_assert_eq!(used, (k as u64).min(u64::from(spread.domains(level))), "level {} after {} picks", level, k);
             }
             prop_assert_eq!(spread.shares_avoidably(&owners), None);

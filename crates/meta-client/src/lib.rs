@@ -323,7 +323,8 @@ impl Client {
 
     /// Sets the failure-domain hierarchy (`failure-domains set`): label keys, highest level first.
     pub async fn set_failure_domains(&self, levels: Vec<String>) -> Result<PlacementPolicy, ClientError> {
-        self.write(Method::PUT, "/v1/placement/failure-domains", Some(&FailureDomainsRequest { levels })).await
+        let body = FailureDomainsRequest { failure_domains: levels };
+        self.write(Method::PUT, "/v1/placement/failure-domains", Some(&body)).await
     }
 
     /// Retires a data node (`remove-data`): drains it, or with `force` drops it at once.

@@ -90,6 +90,26 @@ fn create_shard_group(c: &mut Criterion) {
             Command::CreateShardGroup { database: "db000".into(), retention_policy: "forever".into(), timestamp };
         b.iter_batched(|| deep.clone(), |mut state| state.apply(&command).map(|_| state), BatchSize::LargeInput);
     });
+    // A group of 333 shards (RF 3) on 1,000 nodes in 3 zones: spread by zone (the default
+    // hierarchy), then by zone and rack (30 racks).
+    let mut wide = common::cluster(1_000, 1, 0);
+    let new_group = Command::CreateShardGroup {
+        database: "db000".into(),
+        retention_policy: "forever".into(),
+        timestamp: common::EPOCH,
+    };
+    group.bench_function("new_group_1000_nodes_by_zone", |b| {
+        b.iter_batched(|| wide.clone(), |mut state| state.apply(&new_group).map(|_| state), BatchSize::LargeInput);
+    });
+    let ids: Vec<u64> = wide.data_nodes().keys().copied().collect();
+    for (i, &node_id) in ids.iter().enumerate() {
+        let set = [("rack".to_owned(), format!("r{}", i % 30))].into();
+        common::apply(&mut wide, &Command::SetNodeLabels { node_id, set, delete: Vec::new() });
+    }
+    common::apply(&mut wide, &Command::SetFailureDomains { levels: vec!["zone".into(), "rack".into()] });
+    group.bench_function("new_group_1000_nodes_by_zone_and_rack", |b| {
+        b.iter_batched(|| wide.clone(), |mut state| state.apply(&new_group).map(|_| state), BatchSize::LargeInput);
+    });
     group.finish();
 }
 

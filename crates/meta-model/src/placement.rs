@@ -144,7 +144,7 @@ mod tests {
                 let Some(best) = best else { break };
                 best.load += 1;
                 owners.push(best.id);
-                places.push(best.place.clone());
+                places.push(best.place);
             }
             owners.sort_unstable();
             placements.push(owners);

@@ -85,8 +85,9 @@ pub struct NodeLabelsRequest {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FailureDomainsRequest {
-    /// Data-node label keys, highest level first (at most 8; empty: placement by load alone).
-    pub levels: Vec<String>,
+    /// Data-node label keys, highest level first (at most 8; empty: placement by load alone):
+    /// the field of `GET /v1/placement`, so what is read can be sent back.
+    pub failure_domains: Vec<String>,
 }
 
 /// `POST /v1/meta-nodes` (`add-meta`): the new meta node must be running (started with its own

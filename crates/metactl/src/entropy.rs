@@ -291,11 +291,18 @@ pub(crate) async fn repair(client: &Client, shard: ShardId, wait: bool, json: bo
         return to_json(&reply);
     }
     if reply.tasks.is_empty() {
+        if client.entropy().await.is_ok_and(|report| report.unrecoverable.contains(&shard)) {
+            return Err(CtlError(format!(
+                "shard {shard} has no live copy anywhere: nothing can be copied or reconciled (see UNRECOVERABLE \
+                 in `metactl entropy show`)"
+            )));
+        }
         return Ok(format!("Shard {shard} needs no copy now (see `metactl entropy show`)\n"));
     }
-    let ids: Vec<String> = reply.tasks.iter().map(|t| t.id.to_string()).collect();
+    let tasks: Vec<String> =
+        reply.tasks.iter().map(|t| format!("{} ({})", t.id, format!("{:?}", t.kind).to_lowercase())).collect();
     let verb = if wait { "Repaired" } else { "Repairing" };
-    Ok(format!("{verb} shard {shard}: copy task(s) {}\n", ids.join(", ")))
+    Ok(format!("{verb} shard {shard}: task(s) {}\n", tasks.join(", ")))
 }
 
 /// `entropy kill-repair TASK`.

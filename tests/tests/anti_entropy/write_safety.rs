@@ -60,6 +60,9 @@ async fn a_write_to_a_shard_without_any_owner_is_refused_never_acknowledged() {
     })
     .await;
     assert_eq!(report.unrecoverable, vec![shard], "it held data: lost, loudly");
+    let repair = scenarios::metactl(&cluster, &["entropy", "repair", &shard.to_string()]).await;
+    let stderr = String::from_utf8_lossy(&repair.stderr);
+    assert!(!repair.status.success() && stderr.contains("has no live copy anywhere"), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

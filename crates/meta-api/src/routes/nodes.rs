@@ -107,8 +107,8 @@ pub(crate) async fn set_failure_domains<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiJson(request): ApiJson<FailureDomainsRequest>,
 ) -> Result<Json<PlacementPolicy>, ApiError> {
-    validate_failure_domains(&request.levels)?;
-    Ok(Json(propose(&*service, Command::SetFailureDomains { levels: request.levels }).await?))
+    validate_failure_domains(&request.failure_domains)?;
+    Ok(Json(propose(&*service, Command::SetFailureDomains { levels: request.failure_domains }).await?))
 }
 
 /// `DELETE /v1/data-nodes/{id}?force=true` (`remove-data`): drains, or with `force` drops at once.

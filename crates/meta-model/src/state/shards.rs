@@ -251,7 +251,7 @@ impl MetaState {
         if missing > 0 && !down.is_empty() {
             let kept: Vec<Vec<Place>> = placements
                 .iter()
-                .map(|owners| up.iter().filter(|c| owners.contains(&c.id)).map(|c| c.place.clone()).collect())
+                .map(|owners| up.iter().filter(|c| owners.contains(&c.id)).map(|c| c.place).collect())
                 .collect();
             let more = place_shards(&mut down, levels.len(), shard_count, missing, &kept);
             for (owners, more) in placements.iter_mut().zip(more) {
