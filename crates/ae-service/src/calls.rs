@@ -191,7 +191,28 @@ impl<P: MetaPort> AeHandler for Serving<'_, P> {
 
     async fn copy_shard(&self, copy: CopyShardRequest) -> Result<Task, CallError> {
         let Serving { service, port } = *self;
-        service.leading(port)?;
+        let term = service.leading(port)?;
+        // Once liveness and inventories are trusted, a copy that could only wait is refused
+        // now, as one to an owner is, instead of retrying against a 404 or staying pending.
+        // A source that owns the shard is left to the copy's own checks: its inventory may not
+        // list a copy it got a moment ago.
+        let source_owns = port.read(|s| s.shard(copy.shard_id).is_some_and(|v| v.shard.owners.contains(&copy.source)));
+        let refusal = {
+            let (now, settings) = (now(), &service.settings);
+            let tracker = &service.term(term).tracker;
+            if !tracker.trusted(now, settings) {
+                None
+            } else if tracker.liveness(now, copy.target, settings) == Liveness::Dead {
+                Some(AeError::TargetDead { node_id: copy.target })
+            } else if !source_owns && tracker.inventory(copy.source).is_some_and(|inv| !inv.holds(copy.shard_id)) {
+                Some(AeError::SourceLacksShard { node_id: copy.source, shard_id: copy.shard_id })
+            } else {
+                None
+            }
+        };
+        if let Some(refusal) = refusal {
+            return Err(CallError::Refused(refusal));
+        }
         let spec = TaskSpec {
             shard_id: copy.shard_id,
             source: copy.source,

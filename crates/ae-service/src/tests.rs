@@ -472,3 +472,21 @@ async fn shards_of_expired_groups_are_never_repaired_and_are_counted_apart() {
     let expected = meta_wire::LifecycleSummary { expired_groups: 1, shards_not_planned: shards, ..Default::default() };
     assert_eq!(report.lifecycle, expected);
 }
+
+/// `copy-shard` is refused up front when it could only wait: the target is dead, or the source
+/// neither owns nor holds the shard (before, the task stayed pending or retried against a 404).
+#[tokio::test(start_paused = true)]
+async fn a_copy_that_could_only_wait_is_refused_up_front() {
+    let world = World::new(4, 1);
+    world.run_for(Duration::from_secs(40), |id| id != 4).await;
+    let owned_by = |node: NodeId| world.read(|s| s.shards_owned_by(node).next()).expect("a shard");
+    let (of_1, of_2) = (owned_by(1), owned_by(2));
+    let copy = CopyShardRequest { shard_id: of_1, source: 1, target: 4 };
+    let refused = world.serving().copy_shard(copy).await;
+    assert!(matches!(refused, Err(CallError::Refused(AeError::TargetDead { node_id: 4 }))), "{refused:?}");
+    let copy = CopyShardRequest { shard_id: of_2, source: 1, target: 3 };
+    let refused = world.serving().copy_shard(copy).await;
+    assert!(matches!(refused, Err(CallError::Refused(AeError::SourceLacksShard { .. }))), "{refused:?}");
+    let fine = world.serving().copy_shard(CopyShardRequest { shard_id: of_1, source: 1, target: 3 }).await;
+    assert!(fine.is_ok(), "{fine:?}");
+}

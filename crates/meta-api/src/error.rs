@@ -121,6 +121,10 @@ impl From<AeError> for ApiError {
                 ApiError { status: StatusCode::SERVICE_UNAVAILABLE, code: "not_trusted_yet", message }
             }
             AeError::Disabled => ApiError { status: StatusCode::CONFLICT, code: "anti_entropy_disabled", message },
+            AeError::SourceLacksShard { .. } => {
+                ApiError { status: StatusCode::CONFLICT, code: "source_lacks_shard", message }
+            }
+            AeError::TargetDead { .. } => ApiError { status: StatusCode::CONFLICT, code: "target_dead", message },
         }
     }
 }

@@ -62,16 +62,18 @@ pub fn validate_addr(field: &str, value: &str) -> Result<(), ApplyError> {
     }
 }
 
-/// Checks node labels: keys of 1-63 characters from `[a-z0-9_.-]`, values of at most 255 bytes
-/// without control characters.
+/// Checks node labels: keys of 1-63 characters from `[a-z0-9_.-]`, values of 1-255 bytes without
+/// control characters (an empty value would be a domain of its own by mistake).
 pub fn validate_labels(labels: &BTreeMap<String, String>) -> Result<(), ApplyError> {
     for (key, value) in labels {
         validate_label_key("label key", key)?;
-        if value.len() > MAX_NAME_LEN || value.chars().any(char::is_control) {
+        if value.is_empty() || value.len() > MAX_NAME_LEN || value.chars().any(char::is_control) {
+            // A value past the limit is not echoed whole.
+            let shown: String = value.chars().take(64).collect();
             return Err(ApplyError::InvalidName {
                 field: format!("label {key}"),
-                value: value.clone(),
-                reason: "must be at most 255 bytes without control characters".to_owned(),
+                value: if shown.len() < value.len() { format!("{shown}…") } else { shown },
+                reason: "must be 1-255 bytes without control characters".to_owned(),
             });
         }
     }
@@ -160,10 +162,13 @@ mod tests {
     fn labels() {
         let ok: BTreeMap<_, _> = [("zone".to_owned(), "us-east-1a".to_owned())].into();
         assert_eq!(validate_labels(&ok), Ok(()));
-        for (k, v) in [("", "x"), ("Zone", "x"), ("zone", "a\nb")] {
+        for (k, v) in [("", "x"), ("Zone", "x"), ("zone", "a\nb"), ("zone", "")] {
             let labels: BTreeMap<_, _> = [(k.to_owned(), v.to_owned())].into();
             assert!(validate_labels(&labels).is_err(), "{k:?}={v:?}");
         }
+        let long: BTreeMap<_, _> = [("zone".to_owned(), "x".repeat(5000))].into();
+        let Err(ApplyError::InvalidName { value, .. }) = validate_labels(&long) else { panic!("refused") };
+        assert!(value.len() < 100, "a long value is not echoed whole: {} bytes", value.len());
     }
 
     #[test]

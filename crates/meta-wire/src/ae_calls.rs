@@ -49,6 +49,20 @@ pub enum AeError {
     /// The anti-entropy service is switched off in this cluster's configuration.
     #[error("anti-entropy is disabled on this cluster")]
     Disabled,
+    /// `copy-shard` from a node that neither owns the shard nor lists it in its latest inventory.
+    #[error("data node {node_id} does not hold shard {shard_id} (not an owner, and its latest inventory lacks it)")]
+    SourceLacksShard {
+        /// The named source.
+        node_id: NodeId,
+        /// The shard.
+        shard_id: meta_model::ShardId,
+    },
+    /// `copy-shard` to a node declared dead: the task would wait for it.
+    #[error("data node {node_id} is dead (silent for the dead-node timeout): copy to a live node")]
+    TargetDead {
+        /// The named target.
+        node_id: NodeId,
+    },
 }
 
 /// One call of the anti-entropy service and the reply it gets.

@@ -16,7 +16,15 @@ pub(crate) async fn node_labels(
     json: bool,
 ) -> Result<String, CtlError> {
     let updated = match action {
-        LabelAction::Set { labels } => client.set_node_labels(node, labels.into_iter().collect(), Vec::new()).await?,
+        LabelAction::Set { labels } => {
+            let mut set = std::collections::BTreeMap::new();
+            for (key, value) in labels {
+                if set.insert(key.clone(), value).is_some() {
+                    return Err(CtlError(format!("label {key} is given twice")));
+                }
+            }
+            client.set_node_labels(node, set, Vec::new()).await?
+        }
         LabelAction::Delete { keys } => client.set_node_labels(node, Default::default(), keys).await?,
     };
     if json {
