@@ -65,11 +65,6 @@ impl DomainNumbers {
         DomainNumbers { numbers: vec![HashMap::new(); depth.min(MAX_DEPTH)] }
     }
 
-    /// The hierarchy's depth.
-    pub fn depth(&self) -> usize {
-        self.numbers.len()
-    }
-
     /// The place of a node whose labels along the hierarchy, highest level first, are `path`
     /// (`None` where it lacks one; nothing is read past the first `None` or past the depth).
     pub fn place<'l>(&mut self, path: impl IntoIterator<Item = Option<&'l str>>) -> Place {
@@ -190,16 +185,6 @@ impl<'s> Picked<'s> {
             }
         }
         self.places.push(*place);
-    }
-
-    /// The owners so far.
-    pub fn len(&self) -> usize {
-        self.places.len()
-    }
-
-    /// Whether there is no owner yet.
-    pub fn is_empty(&self) -> bool {
-        self.places.is_empty()
     }
 
     /// The levels a node at `place` would share with the owner closest to it in the hierarchy
