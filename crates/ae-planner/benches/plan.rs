@@ -1,7 +1,8 @@
 //! Planner cost on a large cluster: 1,000,000 shards (RF 2 or 3) on 1,000 nodes, every node
 //! reporting its inventory. Full plans of a healthy cluster and of one with a dead node, and the
 //! incremental plan over the dead node's shards only; then with content digests: every cold copy
-//! carrying its content root, all equal, and with 1,000 shards whose copies differ (repairs).
+//! carrying its content root, all equal; with balancing on, loads judged, and with ten empty
+//! nodes joined, moves planned; and with 1,000 shards whose copies differ (repairs).
 //!
 //! Run with `cargo bench -p ae-planner --bench plan`.
 
@@ -9,7 +10,8 @@ use std::collections::BTreeMap;
 use std::hint::black_box;
 
 use ae_planner::{
-    plan, Inventory, Limits, Liveness, Membership, NodeId, NodeView, PlanInput, Scope, ShardCopy, ShardId, ShardView,
+    plan, Balance, BalanceStatus, Inventory, Limits, Liveness, Membership, NodeId, NodeView, PlanInput, Scope,
+    ShardCopy, ShardId, ShardView,
 };
 use criterion::{criterion_group, criterion_main, Criterion};
 
@@ -61,7 +63,14 @@ fn cluster(digests: bool) -> PlanInput {
             owned: 0,
         })
         .collect();
-    let mut input = PlanInput { shards, nodes, inventories, tasks: Vec::new(), unreported: Default::default() };
+    let mut input = PlanInput {
+        shards,
+        nodes,
+        inventories,
+        tasks: Vec::new(),
+        unreported: Default::default(),
+        owned_bytes: Default::default(),
+    };
     input.count_owned();
     input
 }
@@ -115,6 +124,28 @@ fn bench(c: &mut Criterion) {
     let quiet = plan(&cold, &limits, Scope::All);
     assert!(quiet.create.is_empty() && quiet.report.inconsistent.is_empty());
     group.bench_function("full_1m_shards_cold_digests", |b| b.iter(|| plan(black_box(&cold), &limits, Scope::All)));
+
+    // Balancing on: a cluster within the tolerance (loads judged, nothing moves), then the same
+    // with ten empty nodes joined (moves planned, up to max-moves).
+    let balancing = Limits { balance: Some(Balance { tolerance_percent: 10, max_moves: 16 }), ..limits };
+    let still = plan(&cold, &balancing, Scope::All);
+    assert_eq!(still.balance.as_ref().map(|b| b.status), Some(BalanceStatus::Balanced), "{:?}", still.balance);
+    group.bench_function("full_1m_shards_balance_checked", |b| {
+        b.iter(|| plan(black_box(&cold), &balancing, Scope::All))
+    });
+    let mut grown = cold.clone();
+    for id in NODES + 1..=NODES + 10 {
+        let domain = vec![format!("zone-{}", id % 3)];
+        grown.nodes.push(NodeView { id, membership: Membership::Active, liveness: Liveness::Online, domain, owned: 0 });
+        grown.inventories.insert(id, Inventory::default());
+    }
+    let moves = plan(&grown, &balancing, Scope::All);
+    assert_eq!(moves.create.len(), 16, "max-moves moves planned");
+    eprintln!("10 empty nodes joined: {} moves planned", moves.create.len());
+    group.bench_function("full_1m_shards_10_new_nodes_balancing", |b| {
+        b.iter(|| plan(black_box(&grown), &balancing, Scope::All))
+    });
+    drop(grown);
     // 1,000 shards whose first owner's copy differs from the others'.
     for shard in cold.shards.iter().filter(|s| s.id % 997 == 0).take(1000) {
         let inventory = cold.inventories.get_mut(&shard.owners[0]).expect("an owner's inventory");

@@ -114,6 +114,9 @@ pub enum TaskKind {
     /// Two owners reconcile their copies (each gets the points the other lacks); owners do not
     /// change.
     Repair,
+    /// Rebalancing: the target pulls a copy like [`TaskKind::Copy`] and takes the place of the
+    /// owner it replaces, which is also its source.
+    Move,
 }
 
 /// A task that exists already (finished and cancelled tasks are left out by the caller).
@@ -136,19 +139,32 @@ pub struct TaskView {
     pub state: TaskState,
 }
 
-/// Throttles on concurrent copy tasks.
+/// Throttles on concurrent copy tasks, and whether to rebalance.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
     /// Pending and claimed tasks per target node (`max-fetch`).
     pub max_fetch: u32,
     /// Pending and claimed tasks per source node (`max-sync`).
     pub max_sync: u32,
+    /// Rebalancing, if enabled: planned in [`Scope::All`] rounds only, after every repair.
+    #[serde(default)]
+    pub balance: Option<Balance>,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_fetch: 10, max_sync: 5 }
+        Limits { max_fetch: 10, max_sync: 5, balance: None }
     }
+}
+
+/// How to rebalance (the cluster's balance policy).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Balance {
+    /// How far, in percent of the mean over the active nodes, a node's shard count or bytes may
+    /// stray before shards move; a count within one shard of the mean is always balanced.
+    pub tolerance_percent: u32,
+    /// Most move tasks in flight at once in the whole cluster.
+    pub max_moves: u32,
 }
 
 /// Everything one planning round looks at.
@@ -168,19 +184,31 @@ pub struct PlanInput {
     /// `(node, shard)`: copies the caller knows exist although the node's inventory does not list
     /// them yet (a write or a completed copy landed after the node sent it). They count as held.
     pub unreported: BTreeSet<(NodeId, ShardId)>,
+    /// Per node, the bytes of the shards it owns as its inventory reports them: the load
+    /// rebalancing weighs (a copy a node keeps for a while after a move is not its load). A node
+    /// left out counts every copy its inventory lists. Needed in [`Scope::All`] rounds only.
+    #[serde(default)]
+    pub owned_bytes: BTreeMap<NodeId, u64>,
 }
 
 impl PlanInput {
-    /// Sets every node's [`NodeView::owned`] by counting the owners in `shards`: for inputs that
-    /// list every shard of the cluster (tests, benchmarks, tools).
+    /// Sets every node's [`NodeView::owned`] by counting the owners in `shards`, and
+    /// [`PlanInput::owned_bytes`] from the inventories: for inputs that list every shard of the
+    /// cluster (tests, benchmarks, tools).
     pub fn count_owned(&mut self) {
         let mut owned: BTreeMap<NodeId, u64> = BTreeMap::new();
-        for owner in self.shards.iter().flat_map(|s| s.owners.iter()) {
-            *owned.entry(*owner).or_default() += 1;
+        let mut bytes: BTreeMap<NodeId, u64> = BTreeMap::new();
+        for shard in &self.shards {
+            for owner in &shard.owners {
+                *owned.entry(*owner).or_default() += 1;
+                let copy = self.inventories.get(owner).and_then(|inv| inv.shards.get(&shard.id));
+                *bytes.entry(*owner).or_default() += copy.map_or(0, |c| c.size);
+            }
         }
         for node in &mut self.nodes {
             node.owned = owned.get(&node.id).copied().unwrap_or(0);
         }
+        self.owned_bytes = self.nodes.iter().map(|n| (n.id, bytes.get(&n.id).copied().unwrap_or(0))).collect();
     }
 }
 

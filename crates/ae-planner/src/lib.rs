@@ -58,8 +58,9 @@
 //! * **Sources** are online holders, owners first, then the fewest source tasks (in flight and
 //!   planned, below `max_sync`), then lowest ID. Non-owners that report a copy are looked up only
 //!   when no online owner holds one.
-//! * **Targets** are active, online nodes with a fetch slot (below `max_fetch`) that neither own
-//!   nor hold S, and are not the target of an in-flight or blocked task for S: preferring the
+//! * **Targets** are active, online nodes with a fetch slot (below `max_fetch`) that do not own S
+//!   (a non-owner's leftover copy is brought up to date, unless it is the only source), and are
+//!   not the target of an in-flight or blocked task for S: preferring the
 //!   least overlap in the failure-domain hierarchy ([`NodeView::domain`]) with S's active owners
 //!   and in-flight targets (a zone they do not use, else a rack, …; an unlabelled node shares
 //!   nothing), then the least load (shards owned + tasks targeting it), then lowest ID. When fewer nodes are
@@ -88,6 +89,15 @@
 //!   `replication + 1`, after every copy. A repair whose source or target is no longer an online,
 //!   active owner is cancelled (`SourceGone`, `TargetGone`, `NotNeeded`); a blocked one is never
 //!   planned again for its target.
+//!
+//! * **Moves** ([`TaskKind::Move`], [`Reason::Rebalance`], [`Reason::MisReplicated`]): with
+//!   [`Limits::balance`] set, a full round, after everything above, moves shards that need nothing
+//!   else from the most to the least loaded nodes of a zone, and mis-replicated shards into a
+//!   domain their owners lack; a move's target copies the shard and takes the place of its source
+//!   (`replaces`), so a shard never has fewer owners. The rules, and why no move is ever undone,
+//!   are in the `balance` module; [`Plan::balance`] reports each node's load. A move is cancelled
+//!   when its source dies, drains or leaves (`SourceGone`), or balancing is disabled
+//!   (`NotNeeded`).
 //!
 //! # Cost
 //!
@@ -121,6 +131,7 @@
 //!     ]),
 //!     tasks: vec![],
 //!     unreported: Default::default(),
+//!     owned_bytes: Default::default(),
 //! };
 //! let plan = plan(&input, &Limits::default(), Scope::All);
 //! let task = &plan.create[0];
@@ -129,6 +140,7 @@
 //! assert!(plan.cancel.is_empty() && plan.report.unrecoverable.is_empty());
 //! ```
 
+mod balance;
 mod id_hash;
 mod ids;
 mod input;
@@ -143,11 +155,12 @@ mod shard_map;
 mod task_index;
 
 pub use input::{
-    Inventory, Limits, Liveness, Membership, NodeId, NodeView, PlanInput, Scope, ShardCopy, ShardId, ShardView, TaskId,
-    TaskKind, TaskState, TaskView,
+    Balance, Inventory, Limits, Liveness, Membership, NodeId, NodeView, PlanInput, Scope, ShardCopy, ShardId,
+    ShardView, TaskId, TaskKind, TaskState, TaskView,
 };
 pub use plan::{
-    Cancel, CancelReason, DropOwner, DropReason, MisReplicated, NewTask, Plan, Reason, Reassign, Report, ShardHealth,
+    BalanceReport, BalanceStatus, Cancel, CancelReason, DropOwner, DropReason, LoadVerdict, MisReplicated, NewTask,
+    NodeLoad, Plan, Reason, Reassign, Report, ShardHealth,
 };
 pub use planner::plan;
 pub use shard_map::ShardMap;

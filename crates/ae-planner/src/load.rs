@@ -110,7 +110,7 @@ mod tests {
         ];
         let (inventories, unreported) = (BTreeMap::new(), BTreeSet::new());
         let table = NodeTable::new(&nodes, &inventories, &unreported);
-        let limits = Limits { max_fetch: 2, max_sync: 1 };
+        let limits = Limits { max_fetch: 2, max_sync: 1, balance: None };
         // Node 5 (index 4) fetches one in-flight copy from node 1 (index 0).
         let mut load = Load::new(&table, [(Some(0), Some(4))].into_iter(), limits);
         assert_eq!(load.receivers(), &[0, 1, 4]);

@@ -18,6 +18,8 @@ pub struct Plan {
     pub reassign: Vec<Reassign>,
     /// Shard health for the shards in scope.
     pub report: Report,
+    /// Node loads and what rebalancing did, in [`crate::Scope::All`] rounds (else `None`).
+    pub balance: Option<BalanceReport>,
 }
 
 /// A copy task the planner asks for.
@@ -38,10 +40,12 @@ pub struct NewTask {
 }
 
 impl NewTask {
-    /// What the task does: a repair for [`Reason::Inconsistent`], else a copy.
+    /// What the task does: a repair for [`Reason::Inconsistent`], a move for rebalancing
+    /// ([`Reason::Rebalance`], [`Reason::MisReplicated`]), else a copy.
     pub fn kind(&self) -> TaskKind {
         match self.reason {
             Reason::Inconsistent => TaskKind::Repair,
+            Reason::Rebalance | Reason::MisReplicated => TaskKind::Move,
             _ => TaskKind::Copy,
         }
     }
@@ -62,6 +66,11 @@ pub enum Reason {
     /// The owners' cold copies differ: a repair task, the target an owner that reconciles its copy
     /// with the source's (another owner whose content root differs).
     Inconsistent,
+    /// A move: the source holds more shards than its share, the target fewer; the target takes
+    /// the source's place.
+    Rebalance,
+    /// A move: the owners share a failure domain the target does not, the source does.
+    MisReplicated,
 }
 
 /// An owner that is leaving (draining or dead) of a shard that keeps `replication` copies on
@@ -174,4 +183,65 @@ pub struct MisReplicated {
     /// The highest level of the hierarchy (0: the first, e.g. `zone`) at which its owners use
     /// fewer domains than they could.
     pub level: u32,
+}
+
+/// The load of the active, online data nodes and what rebalancing made of it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BalanceReport {
+    /// Where balancing stands.
+    pub status: BalanceStatus,
+    /// Why, in words (a node not ready, the limit reached, what keeps a shard from moving).
+    pub why: String,
+    /// The tolerance applied, in percent of the mean.
+    pub tolerance_percent: u32,
+    /// Move tasks in flight before this round.
+    pub moves_in_flight: u32,
+    /// The most moves in flight at once.
+    pub max_moves: u32,
+    /// Each active, online node's load, counting moves and copies in flight as done, by ID.
+    pub nodes: Vec<NodeLoad>,
+}
+
+/// Where balancing stands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BalanceStatus {
+    /// Every node's load is within the tolerance.
+    #[default]
+    Balanced,
+    /// Moves are in flight or planned this round.
+    Moving,
+    /// Some node is outside the tolerance, but no move is allowed (see `why`).
+    Limited,
+    /// Balancing waits: a node that owns shards is not active and online, a node has not
+    /// reported its inventory, or shards lack copies (repairs first).
+    Waiting,
+}
+
+/// One node's load.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeLoad {
+    /// The node.
+    pub node: NodeId,
+    /// Shards it owns, with those arriving and leaving by tasks in flight counted as done.
+    pub shards: u64,
+    /// Bytes its inventory reports, likewise.
+    pub bytes: u64,
+    /// How its shard count compares with the tolerated range.
+    pub shards_verdict: LoadVerdict,
+    /// How its bytes compare with the tolerated range.
+    pub bytes_verdict: LoadVerdict,
+}
+
+/// A load against the tolerated range around the mean.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoadVerdict {
+    /// Within the tolerance.
+    #[default]
+    Within,
+    /// Above it.
+    Over,
+    /// Below it.
+    Under,
 }

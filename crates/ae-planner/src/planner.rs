@@ -18,6 +18,7 @@ use crate::task_index::TaskIndex;
 pub fn plan(input: &PlanInput, limits: &Limits, scope: Scope<'_>) -> Plan {
     let nodes = NodeTable::new(&input.nodes, &input.inventories, &input.unreported);
     let tasks = TaskIndex::new(&input.tasks);
+    let full = matches!(scope, Scope::All);
     let scope: Option<ScopeSet> = match scope {
         Scope::All => None,
         Scope::Shards(ids) => Some(ScopeSet::new(ids)),
@@ -37,7 +38,7 @@ pub fn plan(input: &PlanInput, limits: &Limits, scope: Scope<'_>) -> Plan {
             }
             _ => &[],
         };
-        cases.push(ShardCase::new(shard, in_scope, &nodes, shard_tasks, &mut cancel));
+        cases.push(ShardCase::new(shard, in_scope, &nodes, shard_tasks, limits.balance.is_some(), &mut cancel));
     }
     for group in (0..tasks.group_count()).filter(|&g| !found[g]) {
         let open = tasks.tasks(group as u32).iter().filter(|t| t.state != TaskState::Blocked);
@@ -75,6 +76,10 @@ pub fn plan(input: &PlanInput, limits: &Limits, scope: Scope<'_>) -> Plan {
     report.insufficient_nodes.sort_by_key(|h| h.shard);
     report.over_replicated.sort_by_key(|h| h.shard);
     report.mis_replicated.sort_by_key(|m| m.shard);
+    if let Some(balance) = limits.balance.filter(|_| full) {
+        crate::balance::plan_moves(input, &nodes, &mut round.load, &cases, &scan.unsettled, balance, &mut round.plan);
+        round.plan.reassign.sort_by_key(|r| r.shard);
+    }
     round.plan
 }
 
@@ -207,11 +212,15 @@ impl<'n> Round<'n, '_> {
         let nodes = self.nodes;
         let shard = case.shard.id;
         let new_owners = case.new_owners(nodes);
-        // Nodes that could take a new copy of this shard, busy or not.
+        let sources = case.sources(nodes);
+        // Nodes that could take a new copy of this shard, busy or not. A non-owner holding a
+        // leftover copy (a move's or a drain's source before it deletes it, a node back from the
+        // dead) may: the copy brings it up to date, at no transfer if it is current. Not when it
+        // is the only source.
         let could_take = |i: Ix| {
             case.owner(nodes.id(i)).is_none()
                 && !case.busy_targets.contains(&nodes.id(i))
-                && !nodes.holds(i, shard, false)
+                && (!nodes.holds(i, shard, false) || sources.iter().any(|&(_, s)| s != i))
         };
         // A fact about the cluster, not about free slots. Counting stops at what is needed, so a
         // large cluster is not scanned for every shard.
@@ -219,7 +228,6 @@ impl<'n> Round<'n, '_> {
         if candidates < new_owners.len() {
             self.plan.report.insufficient_nodes.push(case.health());
         }
-        let sources = case.sources(nodes);
         if sources.is_empty() {
             return; // Only suspect nodes hold it: wait until one is back or declared dead.
         }
@@ -307,6 +315,8 @@ impl<'n> Round<'n, '_> {
 
 #[cfg(test)]
 mod properties;
+#[cfg(test)]
+mod rebalancing;
 #[cfg(test)]
 mod testkit;
 #[cfg(test)]

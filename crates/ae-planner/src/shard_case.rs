@@ -51,15 +51,23 @@ pub(crate) struct ShardCase<'a> {
     pub(crate) copying: bool,
     /// A repair task stays in flight (one at a time).
     pub(crate) repairing: bool,
+    /// Move tasks that stay in flight.
+    pub(crate) moves: u32,
+    /// Nodes that in-flight copies and moves make owners (not owners yet).
+    pub(crate) arriving: Vec<Ix>,
+    /// Owners that in-flight moves take the shard from.
+    pub(crate) leaving: Vec<Ix>,
 }
 
 impl<'a> ShardCase<'a> {
     /// Looks at `shard` and its `tasks` (all states, by ID); pushes the cancellations it finds.
+    /// Moves are cancelled unless `moves_allowed` (balancing enabled).
     pub(crate) fn new(
         shard: &'a ShardView,
         in_scope: bool,
         nodes: &NodeTable<'_>,
         tasks: &[&TaskView],
+        moves_allowed: bool,
         cancel: &mut Vec<Cancel>,
     ) -> Self {
         let mut owners: Vec<Owner> = shard
@@ -93,6 +101,9 @@ impl<'a> ShardCase<'a> {
             surplus: Vec::new(),
             copying: false,
             repairing: false,
+            moves: 0,
+            arriving: Vec::new(),
+            leaving: Vec::new(),
         };
         case.surplus = case.surplus_owners(nodes);
         let mut incoming_targets: Vec<NodeId> = Vec::new();
@@ -101,7 +112,8 @@ impl<'a> ShardCase<'a> {
                 case.busy_targets.push(task.target);
                 continue;
             }
-            if let Some(reason) = case.cancel_reason(task, nodes) {
+            let move_unfit = task.kind == TaskKind::Move && !moves_allowed;
+            if let Some(reason) = case.cancel_reason(task, nodes).or(move_unfit.then_some(CancelReason::NotNeeded)) {
                 cancel.push(Cancel { task: task.id, reason });
                 continue;
             }
@@ -127,6 +139,13 @@ impl<'a> ShardCase<'a> {
             if case.owner(task.target).is_none() && !replaces_staying {
                 incoming_targets.push(task.target);
             }
+            if case.owner(task.target).is_none() {
+                case.arriving.extend(target);
+            }
+            if task.kind == TaskKind::Move {
+                case.moves += 1;
+                case.leaving.extend(task.replaces.and_then(|r| nodes.index(r)));
+            }
         }
         incoming_targets.sort_unstable();
         incoming_targets.dedup();
@@ -141,6 +160,14 @@ impl<'a> ShardCase<'a> {
         }
         if task.kind == TaskKind::Repair {
             return self.repair_cancel_reason(task, nodes);
+        }
+        if task.kind == TaskKind::Move {
+            // A move takes the shard from its source, an active owner: once that owner is dead,
+            // draining or gone, the shard needs a plain replacement instead.
+            let source = task.replaces.and_then(|r| self.owner(r)).and_then(|o| o.ix);
+            if source.is_none_or(|s| nodes.is_dead(s) || !nodes.is_active(s)) {
+                return Some(CancelReason::SourceGone);
+            }
         }
         let id = self.shard.id;
         let target = nodes.index(task.target);
@@ -231,6 +258,18 @@ impl<'a> ShardCase<'a> {
         (!unfit.is_empty() || missing > 0).then_some((unfit, missing))
     }
 
+    /// Whether a never-written shard needs nothing: its replication factor in owners, all
+    /// present, alive and active.
+    pub(crate) fn fit_unwritten(&self, nodes: &NodeTable<'_>) -> bool {
+        self.owners.len() == self.shard.replication as usize && self.unwritten_needs(nodes).is_none()
+    }
+
+    /// The shard's size as the first holder that reports it gives it (0 if none does).
+    pub(crate) fn size(&self, nodes: &NodeTable<'_>) -> u64 {
+        let holders = self.owners.iter().filter_map(|o| o.ix).chain(self.extra_holders.iter().copied());
+        holders.filter_map(|i| nodes.inventory(i)?.shards.get(&self.shard.id)).map(|c| c.size).next().unwrap_or(0)
+    }
+
     /// Online nodes holding a copy, as `(not an owner, index)`: owners first, then other holders.
     pub(crate) fn sources(&self, nodes: &NodeTable<'_>) -> Vec<(bool, Ix)> {
         let owners = self.owners.iter().filter(|o| o.holds).filter_map(|o| o.ix).map(|i| (false, i));
@@ -316,7 +355,7 @@ mod tests {
         let table = NodeTable::new(&nodes, &inventories, NONE_UNREPORTED);
         // Owner 9 was removed; owner 4 is suspect and reports an empty disk.
         let shard = ShardView { id: 7, replication: 4, owners: vec![9, 3, 2, 1, 4], written: true };
-        let case = ShardCase::new(&shard, true, &table, &[], &mut Vec::new());
+        let case = ShardCase::new(&shard, true, &table, &[], true, &mut Vec::new());
         assert_eq!((case.live, case.stable_live, case.staying), (2, 1, 2));
         assert_eq!(
             case.new_owners(&table),
@@ -351,7 +390,7 @@ mod tests {
         let tasks = [task(1, 2, TaskState::Claimed), task(2, 4, TaskState::Pending), task(3, 3, TaskState::Blocked)];
         let refs: Vec<&TaskView> = tasks.iter().collect();
         let mut cancel = Vec::new();
-        let case = ShardCase::new(&shard, true, &table, &refs, &mut cancel);
+        let case = ShardCase::new(&shard, true, &table, &refs, true, &mut cancel);
         assert_eq!(cancel, vec![Cancel { task: 2, reason: CancelReason::TargetGone }]);
         assert_eq!(case.new_owners(&table), vec![(Reason::UnderReplicated, None)]);
         assert_eq!(case.busy_targets, vec![2, 3]);

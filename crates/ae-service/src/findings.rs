@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use ae_planner::{Report, ShardId};
+use ae_planner::{BalanceReport, BalanceStatus, Report, ShardId};
 use meta_model::Timestamp;
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
@@ -14,6 +14,9 @@ use prometheus_client::registry::Registry;
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Findings {
     report: Report,
+    /// Rebalancing as the last full round found it, and when that round ran.
+    balance: Option<(BalanceReport, Timestamp)>,
+    moves_planned: u64,
     planned_at: Option<Timestamp>,
     last_duration: Option<Duration>,
     plans: u64,
@@ -23,15 +26,19 @@ pub(crate) struct Findings {
 }
 
 impl Findings {
-    /// Records a round's report: a full round replaces everything, a scoped one only its shards.
-    /// Returns the shards that became unrecoverable with this round.
+    /// Records a round's report: a full round replaces everything (its balance findings too), a
+    /// scoped one only its shards. Returns the shards that became unrecoverable with this round.
     pub(crate) fn record(
         &mut self,
         scope: Option<&[ShardId]>,
         report: Report,
+        balance: Option<BalanceReport>,
         at: Timestamp,
         took: Duration,
     ) -> Vec<ShardId> {
+        if scope.is_none() {
+            self.balance = balance.map(|b| (b, at));
+        }
         let known: BTreeSet<ShardId> = self.report.unrecoverable.iter().copied().collect();
         let newly = report.unrecoverable.iter().copied().filter(|s| !known.contains(s)).collect();
         match scope {
@@ -52,9 +59,20 @@ impl Findings {
         self.turns += 1;
     }
 
-    /// Counts tasks created from plans.
-    pub(crate) fn created(&mut self, tasks: usize) {
+    /// Counts tasks created from plans, `moves` of them moves.
+    pub(crate) fn created(&mut self, tasks: usize, moves: usize) {
         self.tasks_created += tasks as u64;
+        self.moves_planned += moves as u64;
+    }
+
+    /// Rebalancing as the last full round found it, and when it ran.
+    pub(crate) fn balance(&self) -> Option<(&BalanceReport, Timestamp)> {
+        self.balance.as_ref().map(|(b, at)| (b, *at))
+    }
+
+    /// Whether the last full round was moving shards: a finished task then asks for another.
+    pub(crate) fn balancing(&self) -> bool {
+        self.balance.as_ref().is_some_and(|(b, _)| b.status == BalanceStatus::Moving)
     }
 
     /// Counts the bytes of a completed copy.
@@ -121,6 +139,22 @@ impl Findings {
                 "Shards with more live copies than desired",
                 report.over_replicated.len(),
             ),
+            (
+                "metad_ae_balance_moves_in_flight",
+                "Move tasks in flight when the last full plan ran",
+                self.balance.as_ref().map_or(0, |(b, _)| b.moves_in_flight as usize),
+            ),
+            (
+                "metad_ae_balance_nodes_outside_tolerance",
+                "Active data nodes whose shard count or bytes lie outside the balance tolerance",
+                self.balance.as_ref().map_or(0, |(b, _)| {
+                    let outside = |n: &&ae_planner::NodeLoad| {
+                        n.shards_verdict != ae_planner::LoadVerdict::Within
+                            || n.bytes_verdict != ae_planner::LoadVerdict::Within
+                    };
+                    b.nodes.iter().filter(outside).count()
+                }),
+            ),
         ];
         for (name, help, value) in gauges {
             registry.register(name, help, ConstGauge::new(i64::try_from(value).unwrap_or(i64::MAX)));
@@ -133,6 +167,7 @@ impl Findings {
                 self.turns,
             ),
             ("metad_ae_tasks_created", "Copy tasks created by this leader's plans", self.tasks_created),
+            ("metad_ae_moves_planned", "Move tasks created by this leader's rebalancing", self.moves_planned),
             ("metad_ae_bytes_copied", "Bytes of copies completed under this leader", self.bytes_copied),
         ];
         for (name, help, value) in counters {
@@ -176,9 +211,9 @@ mod tests {
     fn a_scoped_round_patches_only_its_shards() {
         let mut findings = Findings::default();
         let full = Report { under_replicated: vec![health(1), health(5)], unrecoverable: vec![9], ..Report::default() };
-        assert_eq!(findings.record(None, full, 10, Duration::from_millis(3)), vec![9], "9 newly unrecoverable");
+        assert_eq!(findings.record(None, full, None, 10, Duration::from_millis(3)), vec![9], "9 newly unrecoverable");
         let scoped = Report { under_replicated: vec![health(3)], ..Report::default() };
-        assert!(findings.record(Some(&[1, 3, 9]), scoped, 20, Duration::from_millis(1)).is_empty());
+        assert!(findings.record(Some(&[1, 3, 9]), scoped, None, 20, Duration::from_millis(1)).is_empty());
         let shards: Vec<_> = findings.report().under_replicated.iter().map(|h| h.shard).collect();
         assert_eq!(shards, vec![3, 5], "shard 1 healed, 3 newly under-replicated, 5 untouched");
         assert!(findings.report().unrecoverable.is_empty());

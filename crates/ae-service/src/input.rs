@@ -1,11 +1,11 @@
 //! Translation between the replicated metadata (plus the leader's soft state) and the planner's
 //! own types, both ways.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
-use ae_planner::{Membership, NodeView, PlanInput, ShardView, TaskState as PlanTaskState, TaskView};
-use meta_model::{CancelReason, MetaState, NodeState, ShardId, TaskReason, TaskSpec, Timestamp};
+use ae_planner::{Inventory, Membership, NodeView, PlanInput, ShardView, TaskState as PlanTaskState, TaskView};
+use meta_model::{CancelReason, MetaState, NodeId, NodeState, ShardId, TaskKind, TaskReason, TaskSpec, Timestamp};
 use meta_wire::Liveness;
 
 use crate::settings::AntiEntropySettings;
@@ -75,10 +75,32 @@ pub(crate) fn plan_input(
             })
         })
         .collect();
-    let inventories = tracker.inventories().map(|(id, inventory)| (id, inventory.clone())).collect();
+    let inventories: BTreeMap<NodeId, Inventory> =
+        tracker.inventories().map(|(id, inventory)| (id, inventory.clone())).collect();
     let owners_of = |shard| state.shard(shard).map(|v| v.shard.owners.clone()).unwrap_or_default();
     let unreported = tracker.unreported(owners_of, settings);
-    PlanInput { shards, nodes, inventories, tasks, unreported }
+    // What rebalancing weighs, in full rounds only: a walk of each node's owned shards and its
+    // inventory, both sorted.
+    let owned_bytes = match scope {
+        Some(_) => BTreeMap::new(),
+        None => {
+            inventories.iter().map(|(&id, inventory)| (id, owned_bytes(state.shards_owned_by(id), inventory))).collect()
+        }
+    };
+    PlanInput { shards, nodes, inventories, tasks, unreported, owned_bytes }
+}
+
+/// The bytes `inventory` reports of the shards in `owned` (ascending IDs): one merge walk.
+fn owned_bytes(owned: impl Iterator<Item = ShardId>, inventory: &Inventory) -> u64 {
+    let mut copies = inventory.shards.iter().peekable();
+    let mut total = 0;
+    for shard in owned {
+        while copies.next_if(|(&id, _)| id < shard).is_some() {}
+        if let Some((_, copy)) = copies.next_if(|(&id, _)| id == shard) {
+            total += copy.size;
+        }
+    }
+    total
 }
 
 /// The open and the blocking copy tasks, as the planner sees them.
@@ -99,6 +121,7 @@ fn task_views(state: &MetaState) -> Vec<TaskView> {
             let kind = match task.kind {
                 meta_model::TaskKind::Copy => ae_planner::TaskKind::Copy,
                 meta_model::TaskKind::Repair => ae_planner::TaskKind::Repair,
+                meta_model::TaskKind::Move => ae_planner::TaskKind::Move,
             };
             Some(TaskView {
                 id: task.id,
@@ -123,6 +146,15 @@ fn planner_liveness(liveness: Liveness) -> ae_planner::Liveness {
     }
 }
 
+/// The metadata's task kind for a planned task's.
+pub(crate) fn task_kind(kind: ae_planner::TaskKind) -> TaskKind {
+    match kind {
+        ae_planner::TaskKind::Copy => TaskKind::Copy,
+        ae_planner::TaskKind::Repair => TaskKind::Repair,
+        ae_planner::TaskKind::Move => TaskKind::Move,
+    }
+}
+
 /// A planned task as a command's spec.
 pub(crate) fn task_spec(task: &ae_planner::NewTask) -> TaskSpec {
     let reason = match task.reason {
@@ -131,6 +163,8 @@ pub(crate) fn task_spec(task: &ae_planner::NewTask) -> TaskSpec {
         ae_planner::Reason::DeadOwner => TaskReason::DeadOwner,
         ae_planner::Reason::DrainingOwner => TaskReason::DrainingOwner,
         ae_planner::Reason::Inconsistent => TaskReason::Inconsistent,
+        ae_planner::Reason::Rebalance => TaskReason::Rebalance,
+        ae_planner::Reason::MisReplicated => TaskReason::MisReplicated,
     };
     TaskSpec {
         shard_id: task.shard,

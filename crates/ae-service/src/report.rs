@@ -3,11 +3,11 @@
 
 use std::collections::BTreeSet;
 
-use ae_planner::{Inventory, ShardCopy, ShardHealth as PlannedHealth};
-use meta_model::{MetaState, NodeId, ShardId, Task, Timestamp};
+use ae_planner::{BalanceReport, BalanceStatus, Inventory, ShardCopy, ShardHealth as PlannedHealth};
+use meta_model::{BalancePolicy, MetaState, NodeId, ShardId, Task, Timestamp};
 use meta_wire::{
-    ContentDifference, ContentReport, CopyContent, CopyTaskInfo, DataNodeHealth, EntropyReport, LifecycleSummary,
-    MisReplicatedShard, MissingCopy, ShardHealth,
+    BalanceState, BalanceView, ContentDifference, ContentReport, CopyContent, CopyTaskInfo, DataNodeHealth,
+    EntropyReport, LifecycleSummary, LoadVerdict, MisReplicatedShard, MissingCopy, NodeLoad, ShardHealth,
 };
 
 use crate::port::MetaPort;
@@ -98,9 +98,42 @@ impl AntiEntropy {
                         owners: state.shard(m.shard).map(|v| v.shard.owners.clone()).unwrap_or_default(),
                     })
                     .collect(),
+                balance: balance_view(state.placement().balance, t.findings.balance()),
             }
         })
     }
+}
+
+/// The balance policy with the last full plan's findings and when it ran.
+fn balance_view(policy: BalancePolicy, found: Option<(&BalanceReport, Timestamp)>) -> Option<BalanceView> {
+    let verdict = |v: ae_planner::LoadVerdict| match v {
+        ae_planner::LoadVerdict::Within => LoadVerdict::Within,
+        ae_planner::LoadVerdict::Over => LoadVerdict::Over,
+        ae_planner::LoadVerdict::Under => LoadVerdict::Under,
+    };
+    let planned_at = found.map(|(_, at)| at);
+    let found = found.map(|(b, _)| b);
+    let nodes = found.map(|b| b.nodes.as_slice()).unwrap_or_default().iter().map(|n| NodeLoad {
+        node_id: n.node,
+        shards: n.shards,
+        bytes: n.bytes,
+        shards_verdict: verdict(n.shards_verdict),
+        bytes_verdict: verdict(n.bytes_verdict),
+    });
+    let (state, why, moves_in_flight) = match found {
+        _ if !policy.enabled => (BalanceState::Disabled, "balance disable".to_owned(), 0),
+        None => return None,
+        Some(found) => {
+            let state = match found.status {
+                BalanceStatus::Balanced => BalanceState::Balanced,
+                BalanceStatus::Moving => BalanceState::Moving,
+                BalanceStatus::Limited => BalanceState::Limited,
+                BalanceStatus::Waiting => BalanceState::Waiting,
+            };
+            (state, found.why.clone(), found.moves_in_flight)
+        }
+    };
+    Some(BalanceView { policy, state, why, moves_in_flight, planned_at, nodes: nodes.collect() })
 }
 
 /// The content status of every live, written shard (see [`ContentReport`]) from the owners'

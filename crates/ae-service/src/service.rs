@@ -24,12 +24,12 @@ use std::time::{Duration, Instant};
 use prometheus_client::registry::Registry;
 use tokio::sync::Notify;
 
-use ae_planner::{Limits, Scope};
+use ae_planner::{Balance, Limits, Scope};
 use meta_model::{Changes, Command, CreatedCopyTasks, MetaState, NodeId, ShardId, Task, TaskKind, TaskState};
 use meta_wire::Liveness;
 
 use crate::findings::Findings;
-use crate::input::{cancel_reason, plan_input, task_spec};
+use crate::input::{cancel_reason, plan_input, task_kind, task_spec};
 use crate::port::{commit, CallError, MetaPort, PortError};
 use crate::settings::AntiEntropySettings;
 use crate::tracker::Tracker;
@@ -118,6 +118,14 @@ impl Term {
             let needy = self.findings.needy();
             self.dirty.add(needy);
         }
+        if room && state.placement().balance.enabled {
+            self.dirty = Dirty::All; // A node joined or changed: its share is judged now.
+        }
+        // Moves are planned in full rounds: while balancing moves shards, each finished task
+        // (a slot freed, a load changed) asks for the next one at once, not a check-interval later.
+        if changes.tasks_finished && self.findings.balancing() {
+            self.dirty = Dirty::All;
+        }
         for (shard, target) in changes.copies_completed {
             self.tracker.copied(now, target, shard, settings);
         }
@@ -144,7 +152,13 @@ impl Term {
             }
             judged.insert(node.id, liveness);
         }
+        // A node back online (or heard from for the first time) changes the loads balancing
+        // judges: a full round, rather than the next check-interval, decides its share.
+        let online = changed.iter().any(|id| judged.get(id) == Some(&Liveness::Online));
         self.liveness = judged;
+        if online && state.placement().balance.enabled {
+            self.dirty = Dirty::All;
+        }
         for node in changed {
             self.dirty.add(state.shards_owned_by(node));
         }
@@ -351,11 +365,15 @@ impl AntiEntropy {
                 }
                 Dirty::Shards(shards) => Some(shards),
             };
-            Some((plan_input(state, &t.tracker, now, wall, settings, scope.as_ref()), scope))
+            let policy = state.placement().balance;
+            let balance = policy
+                .enabled
+                .then_some(Balance { tolerance_percent: policy.tolerance_percent, max_moves: policy.max_moves });
+            Some((plan_input(state, &t.tracker, now, wall, settings, scope.as_ref()), scope, balance))
         });
-        let Some((input, scope)) = prepared else { return Ok(()) };
+        let Some((input, scope, balance)) = prepared else { return Ok(()) };
         let scope: Option<Vec<ShardId>> = scope.map(|s| s.into_iter().collect());
-        let limits = Limits { max_fetch: settings.max_fetch, max_sync: settings.max_sync };
+        let limits = Limits { max_fetch: settings.max_fetch, max_sync: settings.max_sync, balance };
         let mut plan = ae_planner::plan(&input, &limits, scope.as_deref().map_or(Scope::All, Scope::Shards));
         let took = started.elapsed();
         let shards = input.shards.len();
@@ -363,6 +381,7 @@ impl AntiEntropy {
         let newly_unrecoverable = self.term(term).findings.record(
             scope.as_deref(),
             std::mem::take(&mut plan.report),
+            plan.balance.take(),
             port.wall_clock(),
             took,
         );
@@ -382,7 +401,8 @@ impl AntiEntropy {
                 return Err(error);
             }
         };
-        self.term(term).findings.created(created.len());
+        let moves = created.iter().filter(|t| t.kind == TaskKind::Move).count();
+        self.term(term).findings.created(created.len(), moves);
         let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
         if created.is_empty() && plan.cancel.is_empty() && plan.drop_owners.is_empty() && plan.reassign.is_empty() {
             tracing::debug!(shards, plan_micros = micros, scoped = scope.is_some(), "anti-entropy: nothing to do");
@@ -433,14 +453,15 @@ impl AntiEntropy {
             }
         }
         let mut created = Vec::new();
-        let (repairs, copies): (Vec<&ae_planner::NewTask>, Vec<&ae_planner::NewTask>) =
-            plan.create.iter().partition(|t| t.kind() == ae_planner::TaskKind::Repair);
-        for (kind, planned) in [(TaskKind::Copy, copies), (TaskKind::Repair, repairs)] {
+        for kind in [TaskKind::Copy, TaskKind::Repair, TaskKind::Move] {
+            let planned: Vec<&ae_planner::NewTask> =
+                plan.create.iter().filter(|t| task_kind(t.kind()) == kind).collect();
             for chunk in planned.chunks(CREATE_BATCH) {
                 let (now, tasks) = (port.wall_clock(), chunk.iter().map(|t| task_spec(t)).collect());
                 let command = match kind {
                     TaskKind::Copy => Command::CreateCopyTasks { now, tasks },
                     TaskKind::Repair => Command::CreateRepairTasks { now, tasks },
+                    TaskKind::Move => Command::CreateMoveTasks { now, tasks },
                 };
                 let batch: CreatedCopyTasks = commit(port, command).await?;
                 for refusal in batch.refused {

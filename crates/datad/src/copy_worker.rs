@@ -50,7 +50,7 @@ pub(crate) async fn claim_loop(node: Arc<Node>) {
         let Some(node_id) = node.node_id() else { continue };
         let idle = node.running_tasks().is_empty();
         let wait_ms = if idle { CLAIM_WAIT_MS } else { 0 };
-        let kinds = vec![TaskKind::Copy, TaskKind::Repair];
+        let kinds = vec![TaskKind::Copy, TaskKind::Repair, TaskKind::Move];
         let request = ClaimRequest { node_id, max: node.config.max_fetch, wait_ms, kinds };
         let reply = match node.client.claim_tasks(&request).await {
             Ok(reply) => reply,
@@ -98,7 +98,8 @@ async fn run_task(node: Arc<Node>, claimed: ClaimedTask) {
     let _guard = RunningGuard { node: Arc::clone(&node), task_id };
     tracing::info!(task_id, shard_id, attempt, kind = ?claimed.task.kind, source = %claimed.source_addr, "task started");
     let outcome = match claimed.task.kind {
-        TaskKind::Copy => copy(&node, &claimed).await,
+        // A move is a copy whose completion also drops the source as an owner (in the metadata).
+        TaskKind::Copy | TaskKind::Move => copy(&node, &claimed).await,
         TaskKind::Repair => repair(&node, &claimed).await,
     };
     match outcome {

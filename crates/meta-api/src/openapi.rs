@@ -23,6 +23,7 @@ use crate::routes::{anti_entropy, cluster, nodes, schema, shards};
         nodes::set_node_labels,
         nodes::get_placement,
         nodes::set_failure_domains,
+        nodes::set_balance,
         nodes::list_meta_nodes,
         nodes::add_meta_node,
         nodes::remove_meta_node,

@@ -239,6 +239,17 @@ async fn every_bad_request_gets_a_json_error_naming_the_problem() {
         ),
         ("PUT", "/v1/placement/failure-domains", Some(r#"{}"#), 422, "invalid_body", "failure_domains"),
         ("PUT", "/v1/placement/failure-domains", Some(r#"{"levels": []}"#), 422, "invalid_body", "levels"),
+        (
+            "PUT",
+            "/v1/placement/balance",
+            Some(r#"{"tolerance_percent": 101}"#),
+            400,
+            "invalid_name",
+            "tolerance_percent",
+        ),
+        ("PUT", "/v1/placement/balance", Some(r#"{"max_moves": 0}"#), 400, "invalid_name", "max_moves"),
+        ("PUT", "/v1/placement/balance", Some(r#"{"enabled": "yes"}"#), 422, "invalid_body", "enabled"),
+        ("PUT", "/v1/placement/balance", Some(r#"{"tolerance": 5}"#), 422, "invalid_body", "tolerance"),
         ("DELETE", "/v1/data-nodes/99", None, 404, "data_node_not_found", "99"),
         ("DELETE", "/v1/data-nodes/1?force=maybe", None, 400, "invalid_query", "force"),
         ("GET", "/v1/data-nodes?stale=true&x=2", None, 400, "invalid_query", "x"),
@@ -483,7 +494,7 @@ async fn the_openapi_document_lists_only_routed_operations() {
             assert!(!unrouted, "{method} {path} is documented but not routed: {status} {reply}");
         }
     }
-    assert_eq!(operations, 43, "documented operations");
+    assert_eq!(operations, 44, "documented operations");
     let schemas = doc["components"]["schemas"].as_object().expect("schemas");
     for name in [
         "DataNode",
@@ -498,6 +509,9 @@ async fn the_openapi_document_lists_only_routed_operations() {
         "NodeLabelsRequest",
         "FailureDomainsRequest",
         "MisReplicatedShard",
+        "BalanceRequest",
+        "BalancePolicy",
+        "BalanceView",
     ] {
         assert!(schemas.contains_key(name), "schema {name} missing");
     }

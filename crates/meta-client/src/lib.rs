@@ -29,10 +29,11 @@ use serde::Serialize;
 
 use meta_model::{DataNode, MetaNode, NodeId, PlacementPolicy, ShardId, Timestamp};
 use meta_wire::{
-    AddDataNodeRequest, AddMetaNodeRequest, AddOwnerRequest, AlterRetentionPolicyRequest, CreateDatabaseRequest,
-    CreateShardGroupRequest, DataNodeList, DataNodeStatus, DatabaseList, ErrorReply, FailureDomainsRequest,
-    MetaNodeList, MetadataReply, NodeLabelsRequest, NodeStatus, RemovedDataNode, RetentionPolicyRequest,
-    ShardGroupList, ShardGroupReply, ShardInfo, ShardList, TruncateReply, TruncateShardsRequest, UpdateDataNodeRequest,
+    AddDataNodeRequest, AddMetaNodeRequest, AddOwnerRequest, AlterRetentionPolicyRequest, BalanceRequest,
+    CreateDatabaseRequest, CreateShardGroupRequest, DataNodeList, DataNodeStatus, DatabaseList, ErrorReply,
+    FailureDomainsRequest, MetaNodeList, MetadataReply, NodeLabelsRequest, NodeStatus, RemovedDataNode,
+    RetentionPolicyRequest, ShardGroupList, ShardGroupReply, ShardInfo, ShardList, TruncateReply,
+    TruncateShardsRequest, UpdateDataNodeRequest,
 };
 
 /// How many attempts a request gets across endpoints and leader changes.
@@ -325,6 +326,11 @@ impl Client {
     pub async fn set_failure_domains(&self, levels: Vec<String>) -> Result<PlacementPolicy, ClientError> {
         let body = FailureDomainsRequest { failure_domains: levels };
         self.write(Method::PUT, "/v1/placement/failure-domains", Some(&body)).await
+    }
+
+    /// Changes the balance policy (`balance enable|disable`); fields left `None` keep their value.
+    pub async fn set_balance(&self, request: &BalanceRequest) -> Result<PlacementPolicy, ClientError> {
+        self.write(Method::PUT, "/v1/placement/balance", Some(request)).await
     }
 
     /// Retires a data node (`remove-data`): drains it, or with `force` drops it at once.

@@ -330,6 +330,25 @@ pub enum Command {
         /// Label keys to delete.
         delete: Vec<String>,
     },
+    /// `balance enable|disable`: whether and how anti-entropy rebalances
+    /// ([`crate::BalancePolicy`]); fields left out keep their value.
+    SetBalance {
+        /// Whether moves are planned.
+        enabled: Option<bool>,
+        /// Tolerance in percent of the mean load.
+        tolerance_percent: Option<u32>,
+        /// Most moves in flight at once.
+        max_moves: Option<u32>,
+    },
+    /// Create move tasks ([`crate::TaskKind::Move`], planned by rebalancing): each moves a
+    /// shard from its owner `replaces` (the source) to the target. Checked one by one like
+    /// [`Command::CreateCopyTasks`].
+    CreateMoveTasks {
+        /// The proposer's clock.
+        now: Timestamp,
+        /// What to move.
+        tasks: Vec<TaskSpec>,
+    },
 }
 
 impl Command {
@@ -382,6 +401,8 @@ impl Command {
             Command::ReassignUnwrittenShard { .. } => "reassign_unwritten_shard",
             Command::SetFailureDomains { .. } => "set_failure_domains",
             Command::SetNodeLabels { .. } => "set_node_labels",
+            Command::SetBalance { .. } => "set_balance",
+            Command::CreateMoveTasks { .. } => "create_move_tasks",
         }
     }
 

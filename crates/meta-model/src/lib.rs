@@ -60,7 +60,9 @@ pub use model::duration::{
 };
 pub use model::leader_facts::LeaderFacts;
 pub use model::node::{DataNode, MetaNode, NodeId, NodeState, ZONE_LABEL};
-pub use model::placement_policy::{validate_failure_domains, PlacementPolicy, MAX_FAILURE_DOMAIN_LEVELS};
+pub use model::placement_policy::{
+    validate_failure_domains, BalancePolicy, PlacementPolicy, MAX_FAILURE_DOMAIN_LEVELS, MAX_MOVES_LIMIT,
+};
 pub use model::point_time::{group_window_fits, TimestampRefusal};
 pub use model::retention_policy::{RetentionPolicy, RetentionPolicySpec, RetentionPolicyUpdate, MIN_DURATION};
 pub use model::shard_group::{

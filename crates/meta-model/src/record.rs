@@ -60,6 +60,7 @@ impl MetadataRecord {
             2 => codec::decode_body::<v2::MetadataRecord>(what, body).map(MetadataRecord::from),
             3 => codec::decode_body::<v3::MetadataRecord>(what, body).map(|old| v4::MetadataRecord::from(old).into()),
             4 => codec::decode_body::<v4::MetadataRecord>(what, body).map(MetadataRecord::from),
+            5 => codec::decode_body::<v5::MetadataRecord>(what, body).map(MetadataRecord::from),
             found => Err(CodecError::UnsupportedFormat { what, found, supported: codec::FORMAT_VERSION }),
         })
     }
@@ -193,14 +194,16 @@ pub(crate) mod v3 {
                 tasks: old.tasks,
                 unwritten_shards: old.unwritten_shards,
                 cluster: None,
+                placement: (),
             }
         }
     }
 }
 
-/// The record as format 4 wrote it, before the placement policy: read from snapshots, backups
-/// and restore log entries of that format, never written.
-pub(crate) mod v4 {
+/// The record as formats 4 and 5 wrote it: the current fields, with the placement policy of its
+/// format (`P`). Read from snapshots, backups and restore log entries of those formats, never
+/// written.
+pub(crate) mod with_policy {
     use std::collections::{BTreeMap, BTreeSet};
 
     use serde::{Deserialize, Serialize};
@@ -208,13 +211,14 @@ pub(crate) mod v4 {
     use crate::model::cluster::ClusterIdentity;
     use crate::model::database::Database;
     use crate::model::node::{DataNode, MetaNode, NodeId};
+    use crate::model::placement_policy::PlacementPolicy;
     use crate::model::shard_group::{ShardGroupId, ShardId};
     use crate::model::task::{Task, TaskId};
 
-    /// [`super::MetadataRecord`] of format 4: the same fields but the placement policy.
+    /// [`super::MetadataRecord`] with the placement policy `P` of an older format.
     #[allow(missing_docs)]
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-    pub struct MetadataRecord {
+    pub struct MetadataRecord<P> {
         pub next_node_id: NodeId,
         pub next_shard_group_id: ShardGroupId,
         pub next_shard_id: ShardId,
@@ -225,11 +229,17 @@ pub(crate) mod v4 {
         pub tasks: BTreeMap<TaskId, Task>,
         pub unwritten_shards: BTreeSet<ShardId>,
         pub cluster: Option<ClusterIdentity>,
+        pub placement: P,
     }
 
-    /// Format 4 to the current one: the default placement policy (owners spread by `zone`).
-    impl From<MetadataRecord> for super::MetadataRecord {
-        fn from(old: MetadataRecord) -> super::MetadataRecord {
+    /// An older format's placement policy as the current one.
+    pub trait OlderPolicy {
+        /// The current policy holding what this one held, the rest by default.
+        fn upgrade(self) -> PlacementPolicy;
+    }
+
+    impl<P: OlderPolicy> From<MetadataRecord<P>> for super::MetadataRecord {
+        fn from(old: MetadataRecord<P>) -> super::MetadataRecord {
             super::MetadataRecord {
                 next_node_id: old.next_node_id,
                 next_shard_group_id: old.next_shard_group_id,
@@ -241,8 +251,50 @@ pub(crate) mod v4 {
                 tasks: old.tasks,
                 unwritten_shards: old.unwritten_shards,
                 cluster: old.cluster,
-                placement: Default::default(),
+                placement: old.placement.upgrade(),
             }
+        }
+    }
+}
+
+/// The record as format 4 wrote it, before the placement policy (`()` encodes to nothing).
+pub(crate) mod v4 {
+    use super::with_policy::OlderPolicy;
+    use crate::model::placement_policy::PlacementPolicy;
+
+    /// [`super::MetadataRecord`] of format 4: the same fields but the placement policy.
+    pub(crate) type MetadataRecord = super::with_policy::MetadataRecord<()>;
+
+    /// Format 4 had no policy: the default, which spreads owners by `zone` as that release did.
+    impl OlderPolicy for () {
+        fn upgrade(self) -> PlacementPolicy {
+            PlacementPolicy::default()
+        }
+    }
+}
+
+/// The record as format 5 wrote it, before the balance policy.
+pub(crate) mod v5 {
+    use serde::{Deserialize, Serialize};
+
+    use super::with_policy::OlderPolicy;
+    use crate::model::placement_policy::{BalancePolicy, PlacementPolicy as Current};
+
+    /// [`super::MetadataRecord`] of format 5: the same fields; its placement policy lacks the
+    /// balance policy.
+    pub(crate) type MetadataRecord = super::with_policy::MetadataRecord<PlacementPolicy>;
+
+    /// [`Current`] of format 5: the failure-domain hierarchy alone.
+    #[allow(missing_docs)]
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub(crate) struct PlacementPolicy {
+        pub failure_domains: Vec<String>,
+    }
+
+    /// Format 5's hierarchy with the default balance policy.
+    impl OlderPolicy for PlacementPolicy {
+        fn upgrade(self) -> Current {
+            Current { failure_domains: self.failure_domains, balance: BalancePolicy::default() }
         }
     }
 }

@@ -148,6 +148,12 @@ fn command() -> impl Strategy<Value = Command> {
             }),
         1 => proptest::collection::vec(prop_oneof![Just("zone"), Just("rack"), Just("host"), Just("Bad")], 0..4)
             .prop_map(|levels| Command::SetFailureDomains { levels: levels.into_iter().map(str::to_owned).collect() }),
+        1 => (proptest::option::of(any::<bool>()), proptest::option::of(0u32..120), proptest::option::of(0u32..6))
+            .prop_map(|(enabled, tolerance_percent, max_moves)| Command::SetBalance {
+                enabled,
+                tolerance_percent,
+                max_moves,
+            }),
     ]
 }
 
@@ -184,6 +190,7 @@ fn task_reason() -> impl Strategy<Value = TaskReason> {
         1 => Just(TaskReason::DrainingOwner),
         1 => Just(TaskReason::Operator),
         2 => Just(TaskReason::Inconsistent),
+        2 => Just(TaskReason::Rebalance),
     ]
 }
 
@@ -311,14 +318,21 @@ fn concretize(actions: Vec<Action>) -> Vec<Command> {
             Action::CreateTask { shard, target, replace, reason } => {
                 let shard_id = chosen(&shards, &shard).unwrap_or(0);
                 let owners = state.shard(shard_id).map(|v| v.shard.owners.clone()).unwrap_or_default();
-                // A repair is between owners; the target of a copy is any node.
+                // A repair is between owners; the target of a copy is any node; a move replaces
+                // its source (when asked to replace, else it is refused).
                 let repair = reason == TaskReason::Inconsistent;
+                let moving = reason == TaskReason::Rebalance;
                 let target = if repair { chosen(&owners, &target) } else { chosen(&data_nodes, &target) }.unwrap_or(0);
                 let source = owners.iter().copied().find(|&o| o != target).unwrap_or(0);
-                let replaces = replace.then(|| owners.iter().copied().find(|&o| o != target && o != source)).flatten();
+                let replaces = match moving {
+                    true => replace.then_some(source),
+                    false => replace.then(|| owners.iter().copied().find(|&o| o != target && o != source)).flatten(),
+                };
                 let spec = TaskSpec { shard_id, source, target, replaces, priority: owners.len() as u32, reason };
                 if repair {
                     Command::CreateRepairTasks { now, tasks: vec![spec] }
+                } else if moving {
+                    Command::CreateMoveTasks { now, tasks: vec![spec] }
                 } else {
                     Command::CreateCopyTasks { now, tasks: vec![spec] }
                 }
@@ -330,7 +344,7 @@ fn concretize(actions: Vec<Action>) -> Vec<Command> {
                 if max % 2 == 0 {
                     Command::ClaimCopyTasks { now, node_id, max, lease: LEASE }
                 } else {
-                    let kinds = vec![TaskKind::Copy, TaskKind::Repair];
+                    let kinds = vec![TaskKind::Copy, TaskKind::Repair, TaskKind::Move];
                     Command::ClaimTasks { now, node_id, kinds, max, lease: LEASE }
                 }
             }
@@ -637,6 +651,8 @@ fn generated_sequences_exercise_every_command() {
         "init_cluster",
         "create_repair_tasks",
         "claim_tasks",
+        "set_balance",
+        "create_move_tasks",
     ];
     let rare: Vec<_> = all.iter().filter(|name| accepted.get(*name).copied().unwrap_or(0) < 10).collect();
     assert!(rare.is_empty(), "accepted fewer than 10 times: {rare:?}; accepted: {accepted:?}");

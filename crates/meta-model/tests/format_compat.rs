@@ -1,5 +1,6 @@
 //! Records written by format 2 (before tasks had kinds), format 3 (before clusters had an
-//! identity) and format 4 (before the placement policy) read back by this build: a snapshot, the
+//! identity), format 4 (before the placement policy) and format 5 (before the balance policy)
+//! read back by this build: a snapshot, the
 //! restore and create-task log entries, and the JSON metadata of a backup body. The fixtures under
 //! `tests/fixtures/` were written by the format-2 build from exactly the commands [`history`]
 //! lists; this build applies the same commands and must read the old bytes as the same state.
@@ -7,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use meta_model::{
-    codec, CancelReason, Command, LeaderFacts, MetaState, MetadataRecord, PlacementPolicy, Response,
+    codec, BalancePolicy, CancelReason, Command, LeaderFacts, MetaState, MetadataRecord, PlacementPolicy, Response,
     RetentionPolicySpec, Task, TaskKind, TaskReason, TaskSpec, TaskState, HOUR,
 };
 
@@ -169,23 +170,30 @@ fn a_backup_body_written_before_kinds_reads_with_copy_tasks() {
     assert_eq!(again["copy_tasks"]["1"]["kind"], "copy", "{again}");
 }
 
-/// Written by the format-3 build: 3 data nodes, RF 1, two hourly groups (6 shards), shards 1
-/// and 2 marked written.
-#[test]
-fn a_format_3_snapshot_reads_with_its_marks_and_no_identity() {
-    let old = fixture("state-v3.bin");
-    assert_eq!(old[..2], 3u16.to_le_bytes(), "the fixture is of format 3");
-    let read = MetaState::decode("snapshot", &old).expect("a format-3 snapshot reads");
-    assert_eq!(read.data_nodes().len(), 3);
-    assert_eq!(read.shard_count(), 6);
-    assert_eq!(read.unwritten_shards().iter().copied().collect::<Vec<_>>(), [3, 4, 5, 6]);
-    assert_eq!(read.cluster(), None, "format 3 knew no identity");
-    assert!(!read.routes_canonically(1) && !read.routes_canonically(2));
+/// The snapshot fixture `name`, of format `version`: read, then written in the current format
+/// and read back the same; and a state restored from it by the restore command.
+fn read_old_snapshot(name: &str, version: u16) -> (MetaState, MetaState) {
+    let old = fixture(name);
+    assert_eq!(old[..2], version.to_le_bytes(), "the fixture is of format {version}");
+    let read = MetaState::decode("snapshot", &old).expect("an older snapshot reads");
     let new = codec::encode("snapshot", &read).expect("encodes");
     assert_eq!(new[..2], codec::FORMAT_VERSION.to_le_bytes());
     assert_eq!(MetaState::decode("snapshot", &new).expect("reads"), read);
     let mut restored = MetaState::new();
     apply(&mut restored, Command::RestoreMetadata { record: old });
+    (read, restored)
+}
+
+/// Written by the format-3 build: 3 data nodes, RF 1, two hourly groups (6 shards), shards 1
+/// and 2 marked written.
+#[test]
+fn a_format_3_snapshot_reads_with_its_marks_and_no_identity() {
+    let (read, restored) = read_old_snapshot("state-v3.bin", 3);
+    assert_eq!(read.data_nodes().len(), 3);
+    assert_eq!(read.shard_count(), 6);
+    assert_eq!(read.unwritten_shards().iter().copied().collect::<Vec<_>>(), [3, 4, 5, 6]);
+    assert_eq!(read.cluster(), None, "format 3 knew no identity");
+    assert!(!read.routes_canonically(1) && !read.routes_canonically(2));
     assert_eq!(restored.unwritten_shards(), read.unwritten_shards());
 }
 
@@ -193,17 +201,21 @@ fn a_format_3_snapshot_reads_with_its_marks_and_no_identity() {
 /// (r1..r4), the cluster's identity, RF 2, one hourly group (shards 1 and 2).
 #[test]
 fn a_format_4_snapshot_reads_with_the_default_placement_spreading_by_zone() {
-    let old = fixture("state-v4.bin");
-    assert_eq!(old[..2], 4u16.to_le_bytes(), "the fixture is of format 4");
-    let read = MetaState::decode("snapshot", &old).expect("a format-4 snapshot reads");
+    let (read, restored) = read_old_snapshot("state-v4.bin", 4);
     assert_eq!((read.data_nodes().len(), read.shard_count()), (4, 2));
     assert_eq!(read.cluster().map(|c| c.id.as_str()), Some("0123456789abcdef0123456789abcdef"));
     assert_eq!(read.placement(), &PlacementPolicy::default());
     assert_eq!(read.placement().failure_domains, ["zone"], "format 4 spread owners by zone");
-    let new = codec::encode("snapshot", &read).expect("encodes");
-    assert_eq!(new[..2], codec::FORMAT_VERSION.to_le_bytes());
-    assert_eq!(MetaState::decode("snapshot", &new).expect("reads"), read);
-    let mut restored = MetaState::new();
-    apply(&mut restored, Command::RestoreMetadata { record: old });
+    assert_eq!(restored.placement(), read.placement());
+}
+
+/// Written by the format-5 build: 4 data nodes labelled `zone` (z1, z0, z1, z0) and `rack`
+/// (r1..r4), the hierarchy `zone > rack`, RF 2, one hourly group (shards 1 and 2).
+#[test]
+fn a_format_5_snapshot_reads_with_its_hierarchy_and_the_default_balance_policy() {
+    let (read, restored) = read_old_snapshot("state-v5.bin", 5);
+    assert_eq!((read.data_nodes().len(), read.shard_count()), (4, 2));
+    assert_eq!(read.placement().failure_domains, ["zone", "rack"]);
+    assert_eq!(read.placement().balance, BalancePolicy::default());
     assert_eq!(restored.placement(), read.placement());
 }

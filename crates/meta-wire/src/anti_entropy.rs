@@ -378,6 +378,77 @@ pub struct EntropyReport {
     /// mis-replicated blocks).
     #[serde(default)]
     pub mis_replicated: Vec<MisReplicatedShard>,
+    /// Rebalancing as the last full plan found it (`None` before the first, or from a leader of
+    /// an earlier release).
+    #[serde(default)]
+    pub balance: Option<BalanceView>,
+}
+
+/// Rebalancing: the policy, where it stands and each node's load (`balance show`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BalanceView {
+    /// The cluster's balance policy.
+    pub policy: meta_model::BalancePolicy,
+    /// Where balancing stands.
+    pub state: BalanceState,
+    /// Why, in words: what it waits for, what keeps shards from moving, what is moving.
+    pub why: String,
+    /// Move tasks in flight when the plan ran.
+    pub moves_in_flight: u32,
+    /// When the full plan these findings come from ran (nanoseconds since the epoch; `None`
+    /// when balancing is disabled and no full plan ran yet).
+    pub planned_at: Option<Timestamp>,
+    /// Each active, online data node's load (copies and moves in flight counted as done), by ID.
+    pub nodes: Vec<NodeLoad>,
+}
+
+/// Where balancing stands.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BalanceState {
+    /// Balancing is disabled (`balance disable`).
+    Disabled,
+    /// Every node's load is within the tolerance.
+    Balanced,
+    /// Moves are in flight or were just planned.
+    Moving,
+    /// A node's load is outside the tolerance, but no move is allowed (see `why`).
+    Limited,
+    /// Balancing waits (see `why`): a node owning shards is dead, suspect or draining, a node
+    /// has not reported its inventory, or shards lack copies.
+    Waiting,
+}
+
+/// One data node's load against the tolerated range around its group's mean (its zone's, or
+/// the cluster's without a failure-domain hierarchy).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeLoad {
+    /// The node.
+    pub node_id: NodeId,
+    /// Shards it owns.
+    pub shards: u64,
+    /// Bytes its inventory reports.
+    pub bytes: u64,
+    /// Its shard count: `within`, `over` or `under` the tolerance.
+    pub shards_verdict: LoadVerdict,
+    /// Its bytes: `within`, `over` or `under` the tolerance.
+    pub bytes_verdict: LoadVerdict,
+}
+
+/// A load against the tolerated range.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoadVerdict {
+    /// Within the tolerance.
+    Within,
+    /// Above it.
+    Over,
+    /// Below it.
+    Under,
 }
 
 /// A shard whose owners share a failure domain although the live nodes offer another.

@@ -23,11 +23,11 @@ pub use ae_calls::{
     ReplyEncoder, ReportProgress,
 };
 pub use anti_entropy::{
-    ClaimReply, ClaimRequest, ClaimedTask, CompleteRequest, ContentDifference, ContentReport, CopyContent,
-    CopyShardRequest, CopyTaskInfo, CopyTaskList, CopyTasksQuery, DataNodeHealth, EntropyReport, FailRequest,
-    HandoffQueueReport, HeartbeatReply, HeartbeatRequest, LifecycleSummary, Liveness, MisReplicatedShard, MissingCopy,
-    OrphanShardFile, ProgressReply, ProgressRequest, RepairReply, RepairRequest, ShardHealth, ShardReport,
-    TaskProgress,
+    BalanceState, BalanceView, ClaimReply, ClaimRequest, ClaimedTask, CompleteRequest, ContentDifference,
+    ContentReport, CopyContent, CopyShardRequest, CopyTaskInfo, CopyTaskList, CopyTasksQuery, DataNodeHealth,
+    EntropyReport, FailRequest, HandoffQueueReport, HeartbeatReply, HeartbeatRequest, LifecycleSummary, Liveness,
+    LoadVerdict, MisReplicatedShard, MissingCopy, NodeLoad, OrphanShardFile, ProgressReply, ProgressRequest,
+    RepairReply, RepairRequest, ShardHealth, ShardReport, TaskProgress,
 };
 pub use backup::{decode_backup, encode_backup, Backup, BackupError, BackupHeader, BACKUP_FORMAT, BACKUP_VERSION};
 pub use data_node::{
@@ -88,6 +88,23 @@ pub struct FailureDomainsRequest {
     /// Data-node label keys, highest level first (at most 8; empty: placement by load alone):
     /// the field of `GET /v1/placement`, so what is read can be sent back.
     pub failure_domains: Vec<String>,
+}
+
+/// `PUT /v1/placement/balance` (`balance enable|disable`): the fields given replace the
+/// cluster's balance policy's ([`meta_model::BalancePolicy`]); the others keep their value.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BalanceRequest {
+    /// Whether anti-entropy moves shards to even out the data nodes' load.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// How far (percent of the mean, 0 to 100) a node's load may stray before shards move.
+    #[serde(default)]
+    pub tolerance_percent: Option<u32>,
+    /// Most moves in flight at once in the cluster (1 to 1000).
+    #[serde(default)]
+    pub max_moves: Option<u32>,
 }
 
 /// `POST /v1/meta-nodes` (`add-meta`): the new meta node must be running (started with its own

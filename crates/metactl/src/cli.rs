@@ -68,6 +68,12 @@ pub enum CtlCommand {
         #[command(subcommand)]
         action: FailureDomainsAction,
     },
+    /// Show rebalancing (each data node's load, moves and why), or enable or disable it.
+    Balance {
+        /// What to do.
+        #[command(subcommand)]
+        action: BalanceAction,
+    },
     /// Add a running, empty meta node to the cluster; it catches up, then votes.
     AddMeta {
         /// The new meta node's address, HOST:PORT.
@@ -251,6 +257,24 @@ pub enum FailureDomainsAction {
         /// E.g. `zone,rack,host`.
         levels: String,
     },
+}
+
+/// The `balance` subcommands.
+#[derive(Clone, Debug, Subcommand)]
+pub enum BalanceAction {
+    /// Each active data node's load against the tolerance, the moves in flight, and why.
+    Show,
+    /// Move shards to even out load (settings not given keep their value).
+    Enable {
+        /// How far (percent of the mean, 0 to 100) a node's shard count or bytes may stray.
+        #[arg(long)]
+        tolerance: Option<u32>,
+        /// Most moves in flight at once in the cluster (1 to 1000).
+        #[arg(long)]
+        max_moves: Option<u32>,
+    },
+    /// Stop moving shards; open moves are withdrawn.
+    Disable,
 }
 
 /// The default retention policy of `create-database`.

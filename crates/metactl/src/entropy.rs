@@ -248,7 +248,7 @@ fn orphans_table(report: &EntropyReport) -> String {
     }
 }
 
-fn tasks_table(tasks: &[CopyTaskInfo], now: Timestamp) -> String {
+pub(crate) fn tasks_table(tasks: &[CopyTaskInfo], now: Timestamp) -> String {
     let header = [
         "ID", "Kind", "Shard", "Source", "Target", "Replaces", "Reason", "State", "Attempt", "Progress", "Age", "Error",
     ];
@@ -420,19 +420,19 @@ fn percent(done: u64, total: u64) -> String {
 }
 
 /// A byte count as people read it (`1.50 KiB`).
-fn bytes(n: u64) -> String {
+pub(crate) fn bytes(n: u64) -> String {
     indicatif::HumanBytes(n).to_string()
 }
 
 /// The name the API gives an enum value (`under_replicated`, `claimed`, ...).
-fn lower<T: serde::Serialize + std::fmt::Debug>(value: &T) -> String {
+pub(crate) fn lower<T: serde::Serialize + std::fmt::Debug>(value: &T) -> String {
     match serde_json::to_value(value) {
         Ok(serde_json::Value::String(name)) => name,
         _ => format!("{value:?}").to_lowercase(),
     }
 }
 
-fn age(now: Timestamp, then: Timestamp) -> String {
+pub(crate) fn age(now: Timestamp, then: Timestamp) -> String {
     millis_text(u64::try_from(now.saturating_sub(then) / 1_000_000).unwrap_or(0))
 }
 
@@ -568,6 +568,7 @@ mod tests {
             },
             failure_domains: vec!["zone".into(), "rack".into()],
             mis_replicated: vec![MisReplicatedShard { shard_id: 12, level: "zone".into(), owners: vec![1, 2] }],
+            balance: None,
         };
         let text = render_report(&report, 2_000_000_000);
         assert!(text.contains("Content: 40 consistent, 1 inconsistent, 3 hot"), "{text}");

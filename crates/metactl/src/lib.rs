@@ -12,6 +12,7 @@
 //! # }
 //! ```
 
+mod balance;
 mod cli;
 mod entropy;
 mod placement;
@@ -24,7 +25,7 @@ use meta_wire::{AlterRetentionPolicyRequest, GroupStatus, RetentionPolicyRequest
 use serde::Serialize;
 use serde_json::json;
 
-pub use cli::{Cli, CtlCommand, DatabasePolicy, EntropyAction, FailureDomainsAction, LabelAction};
+pub use cli::{BalanceAction, Cli, CtlCommand, DatabasePolicy, EntropyAction, FailureDomainsAction, LabelAction};
 use table::Table;
 use time::format_rfc3339;
 
@@ -108,6 +109,7 @@ pub async fn run(cli: Cli) -> Result<String, CtlError> {
             placement::node_labels(&client, target.id, action, json).await
         }
         CtlCommand::FailureDomains { action } => placement::failure_domains(&client, action, json).await,
+        CtlCommand::Balance { action } => balance::balance(&client, action, json).await,
         CtlCommand::AddMeta { addr } => {
             let node = client.add_meta_node(&addr).await?;
             if json {

@@ -70,23 +70,40 @@ impl MetaApi {
                 "replication": replication, "default": true,
             },
         });
+        self.write(reqwest::Method::POST, "/v1/databases", &body, &format!("create database {name}")).await
+    }
+
+    /// Turns rebalancing on or off (`PUT /v1/placement/balance`), sent like
+    /// [`MetaApi::create_database`].
+    pub async fn set_balance(&self, enabled: bool) -> Result<(), Error> {
+        let body = json!({ "enabled": enabled });
+        self.write(reqwest::Method::PUT, "/v1/placement/balance", &body, "set balance").await
+    }
+
+    /// Sends a write to one node after the other until one answers; only a failure to connect
+    /// moves on (then nothing was sent), so the write is never repeated.
+    async fn write(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &serde_json::Value,
+        what: &str,
+    ) -> Result<(), Error> {
         let mut unanswered = Vec::new();
         for (id, address) in self.addresses.up() {
-            let sent = self.http.post(format!("http://{address}/v1/databases")).json(&body).send().await;
+            let sent = self.http.request(method.clone(), format!("http://{address}{path}")).json(body).send().await;
             match sent {
                 Ok(response) if response.status().is_success() => return Ok(()),
                 Ok(response) => {
                     let status = response.status();
                     let text = response.text().await.unwrap_or_default();
-                    return Err(Error::Cluster(format!("create database {name} on meta node {id}: {status} {text}")));
+                    return Err(Error::Cluster(format!("{what} on meta node {id}: {status} {text}")));
                 }
                 Err(error) if error.is_connect() => unanswered.push(format!("meta node {id}: {error}")),
-                Err(error) => {
-                    return Err(Error::Cluster(format!("create database {name} on meta node {id}: {error}")));
-                }
+                Err(error) => return Err(Error::Cluster(format!("{what} on meta node {id}: {error}"))),
             }
         }
-        Err(Error::Cluster(format!("create database {name}: no meta node answered: {}", unanswered.join("; "))))
+        Err(Error::Cluster(format!("{what}: no meta node answered: {}", unanswered.join("; "))))
     }
 
     /// Every shard's owners (a linearizable read), `None` if no meta node answers.

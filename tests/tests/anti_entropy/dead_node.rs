@@ -9,7 +9,7 @@ use meta_model::{TaskReason, TaskState};
 use meta_wire::Liveness;
 
 use crate::support::{
-    add_data_node, ae_config_with, all_tasks, cluster_with_config, create_database, liveness, node_id, owners,
+    add_data_node, ae_config_with, all_tasks, cluster_with_config, create_database, liveness, metactl, node_id, owners,
     wait_healed, write_hours,
 };
 
@@ -20,6 +20,10 @@ async fn a_silent_node_is_declared_dead_and_its_shards_are_copied_elsewhere() {
     create_database(&cluster, 2).await;
     write_hours(&cluster, 1, 4, 300).await;
     let before = wait_healed(&cluster, &[0, 1, 2], 2).await;
+    // Repairs alone here: balancing would move shards to the empty spare before the kill, and
+    // onto the node when it returns owning nothing (`balance::*` tests that).
+    let out = metactl(&cluster, &["balance", "disable"]).await;
+    assert!(out.starts_with("Balancing disabled"), "{out}");
     let spare = add_data_node(&mut cluster, &[]).await;
     let dead = node_id(&cluster, 0).await;
     let lost: Vec<u64> = before.iter().filter(|(_, o)| o.contains(&dead)).map(|(s, _)| *s).collect();

@@ -4,6 +4,7 @@
 //! commands, and the failures around them (a data node or the meta leader killed in the middle of
 //! a repair).
 
+mod balance;
 mod content;
 mod dead_node;
 mod failover;

@@ -60,7 +60,9 @@ impl Facts<'_> {
 }
 
 /// Never-written shards are never copied or reported (not even lost), and are reassigned only
-/// away from owners that cannot take writes, to active, online nodes that do not own them.
+/// away from owners that cannot take writes (or, balancing, from one active, online owner of a
+/// shard that has its replication factor to one other node), to active, online nodes that do
+/// not own them.
 fn check_unwritten(facts: &Facts<'_>, plan: &Plan) -> Result<(), TestCaseError> {
     let unwritten = |id: ShardId| facts.input.shards.iter().any(|s| s.id == id && !s.written);
     prop_assert!(!plan.create.iter().any(|t| unwritten(t.shard)), "a copy of a never-written shard: {plan:?}");
@@ -71,7 +73,13 @@ fn check_unwritten(facts: &Facts<'_>, plan: &Plan) -> Result<(), TestCaseError> 
     }
     for reassign in &plan.reassign {
         prop_assert!(unwritten(reassign.shard), "reassigns a written shard: {reassign:?}");
-        for &drop in &reassign.drop {
+        let shard = facts.input.shards.iter().find(|s| s.id == reassign.shard);
+        let balancing = plan.balance.is_some()
+            && reassign.drop.len() == 1
+            && reassign.add.len() == 1
+            && shard.is_some_and(|s| s.owners.len() == s.replication as usize)
+            && facts.is(reassign.drop[0], Membership::Active, Liveness::Online);
+        for &drop in reassign.drop.iter().filter(|_| !balancing) {
             prop_assert!(facts.is_owner(reassign.shard, drop), "drops a non-owner: {reassign:?}");
             let fit =
                 facts.node(drop).is_some_and(|n| n.membership == Membership::Active && n.liveness != Liveness::Dead);
@@ -105,7 +113,12 @@ fn check_rules(input: &PlanInput, limits: &Limits, plan: &Plan) -> Result<(), Te
             prop_assert!(task.source != task.target && task.replaces.is_none(), "{task:?}");
             continue;
         }
-        prop_assert!(!facts.holds(task.shard, task.target), "target holds the shard: {task:?}");
+        // A target holding a copy is a non-owner's leftover, and another node holds one too.
+        if facts.holds(task.shard, task.target) {
+            prop_assert!(!facts.is_owner(task.shard, task.target), "target owns and holds the shard: {task:?}");
+            let others = facts.input.nodes.iter().filter(|n| n.id != task.target && facts.holds(task.shard, n.id));
+            prop_assert!(others.count() > 0, "the target holds the only copy: {task:?}");
+        }
         prop_assert_eq!(facts.is_owner(task.shard, task.target), task.reason == Reason::MissingOnOwner, "{:?}", task);
         prop_assert!(
             facts.node(task.source).is_some_and(|n| n.liveness == Liveness::Online),
@@ -210,7 +223,7 @@ proptest! {
     fn reports_do_not_depend_on_free_slots(seed in any::<u64>()) {
         let input = random_cluster(seed);
         let tight = crate::plan(&input, &random_limits(seed), Scope::All);
-        let roomy = crate::plan(&input, &Limits { max_fetch: 1000, max_sync: 1000 }, Scope::All);
+        let roomy = crate::plan(&input, &Limits { max_fetch: 1000, max_sync: 1000, ..Limits::default() }, Scope::All);
         prop_assert_eq!(&tight.report, &roomy.report);
         prop_assert_eq!(&tight.cancel, &roomy.cancel);
         prop_assert!(tight.create.len() <= roomy.create.len());
@@ -219,7 +232,8 @@ proptest! {
     #[test]
     fn scoped_plans_agree_with_full_ones(seed in any::<u64>(), pick in any::<u64>()) {
         let input = random_cluster(seed);
-        let limits = random_limits(seed);
+        // Scoped rounds never balance; a full round's moves are its own.
+        let limits = Limits { balance: None, ..random_limits(seed) };
         let full = crate::plan(&input, &limits, Scope::All);
         let all: Vec<ShardId> = input.shards.iter().map(|s| s.id).collect();
         prop_assert_eq!(&crate::plan(&input, &limits, Scope::Shards(&all)), &full);
@@ -348,7 +362,7 @@ fn diverged_cluster(seed: u64) -> (PlanInput, Limits) {
         input.shards.push(crate::ShardView { id: shard, replication, owners, written: true });
     }
     input.count_owned();
-    let limits = Limits { max_fetch: 1 + rng.below(3) as u32, max_sync: 1 + rng.below(3) as u32 };
+    let limits = Limits { max_fetch: 1 + rng.below(3) as u32, max_sync: 1 + rng.below(3) as u32, ..Limits::default() };
     (input, limits)
 }
 
@@ -417,6 +431,8 @@ fn reason_name(reason: Reason) -> &'static str {
         Reason::DeadOwner => "task dead_owner",
         Reason::DrainingOwner => "task draining_owner",
         Reason::Inconsistent => "task inconsistent",
+        Reason::Rebalance => "task rebalance",
+        Reason::MisReplicated => "task mis_replicated",
     }
 }
 

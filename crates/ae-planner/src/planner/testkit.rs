@@ -102,7 +102,13 @@ impl Cluster {
 
     /// Sets the limits.
     pub(super) fn limits(mut self, max_fetch: u32, max_sync: u32) -> Self {
-        self.limits = Limits { max_fetch, max_sync };
+        self.limits = Limits { max_fetch, max_sync, ..self.limits };
+        self
+    }
+
+    /// Enables rebalancing.
+    pub(super) fn balance(mut self, tolerance_percent: u32, max_moves: u32) -> Self {
+        self.limits.balance = Some(crate::input::Balance { tolerance_percent, max_moves });
         self
     }
 
@@ -182,8 +188,19 @@ pub(super) fn complete_all(input: &mut PlanInput) {
         if let Some(replaced) = task.replaces.filter(|&r| r != task.target) {
             shard.owners.retain(|&o| o != replaced);
         }
+        // A move's target gets the source's copy, and the source deletes its own once the copy
+        // is done (a data node retires it).
+        let copy = match (task.kind, input.inventories.get_mut(&task.source)) {
+            (TaskKind::Move, Some(source)) => {
+                let copy = source.shards.get(&task.shard).copied();
+                source.shards =
+                    source.shards.iter().filter(|(&id, _)| id != task.shard).map(|(&id, &c)| (id, c)).collect();
+                copy
+            }
+            _ => None,
+        };
         if let Some(inventory) = input.inventories.get_mut(&task.target) {
-            inventory.shards.insert(task.shard, ShardCopy::default());
+            inventory.shards.insert(task.shard, copy.unwrap_or_default());
         }
     }
     input.count_owned();
@@ -310,7 +327,14 @@ pub(super) fn random_cluster(seed: u64) -> PlanInput {
             TaskView { id, kind: TaskKind::Copy, shard, source, target, replaces, state }
         })
         .collect();
-    let mut input = PlanInput { shards, nodes, inventories, tasks, unreported: Default::default() };
+    let mut input = PlanInput {
+        shards,
+        nodes,
+        inventories,
+        tasks,
+        unreported: Default::default(),
+        owned_bytes: Default::default(),
+    };
     input.count_owned();
     input
 }
@@ -318,5 +342,10 @@ pub(super) fn random_cluster(seed: u64) -> PlanInput {
 /// Random limits, small enough to bind.
 pub(super) fn random_limits(seed: u64) -> Limits {
     let mut rng = Rng::new(seed ^ 0x5EED);
-    Limits { max_fetch: 1 + rng.below(4) as u32, max_sync: 1 + rng.below(3) as u32 }
+    let (max_fetch, max_sync) = (1 + rng.below(4) as u32, 1 + rng.below(3) as u32);
+    // Balancing on for half the clusters: every rule holds with moves planned too.
+    let balance = rng
+        .chance(50)
+        .then(|| crate::input::Balance { tolerance_percent: rng.below(20) as u32, max_moves: 1 + rng.below(4) as u32 });
+    Limits { max_fetch, max_sync, balance }
 }

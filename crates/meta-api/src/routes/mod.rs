@@ -32,6 +32,7 @@ pub(crate) fn v1<S: MetaService>() -> Router<Arc<S>> {
         .route("/v1/data-nodes/{id}/labels", patch(nodes::set_node_labels::<S>))
         .route("/v1/placement", get(nodes::get_placement::<S>))
         .route("/v1/placement/failure-domains", put(nodes::set_failure_domains::<S>))
+        .route("/v1/placement/balance", put(nodes::set_balance::<S>))
         .route("/v1/meta-nodes", get(nodes::list_meta_nodes::<S>).post(nodes::add_meta_node::<S>))
         .route("/v1/meta-nodes/{id}", delete(nodes::remove_meta_node::<S>))
         .route("/v1/databases", get(schema::list_databases::<S>).post(schema::create_database::<S>))

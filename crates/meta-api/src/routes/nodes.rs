@@ -7,8 +7,8 @@ use axum::http::StatusCode;
 use axum::Json;
 
 use meta_model::{
-    validate_addr, validate_failure_domains, validate_label_key, validate_labels, Command, DataNode, DataNodeRemoval,
-    MetaNode, NodeId, PlacementPolicy,
+    validate_addr, validate_failure_domains, validate_label_key, validate_labels, BalancePolicy, Command, DataNode,
+    DataNodeRemoval, MetaNode, NodeId, PlacementPolicy,
 };
 
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
@@ -16,8 +16,8 @@ use crate::routes::{propose, read_barrier};
 use crate::service::MembershipChange;
 use crate::service::MetaService;
 use meta_wire::{
-    AddDataNodeRequest, AddMetaNodeRequest, DataNodeList, ErrorReply, FailureDomainsRequest, MetaNodeList,
-    NodeLabelsRequest, ReadQuery, RemoveDataNodeQuery, RemovedDataNode, UpdateDataNodeRequest,
+    AddDataNodeRequest, AddMetaNodeRequest, BalanceRequest, DataNodeList, ErrorReply, FailureDomainsRequest,
+    MetaNodeList, NodeLabelsRequest, ReadQuery, RemoveDataNodeQuery, RemovedDataNode, UpdateDataNodeRequest,
 };
 
 /// `GET /v1/data-nodes`.
@@ -109,6 +109,24 @@ pub(crate) async fn set_failure_domains<S: MetaService>(
 ) -> Result<Json<PlacementPolicy>, ApiError> {
     validate_failure_domains(&request.failure_domains)?;
     Ok(Json(propose(&*service, Command::SetFailureDomains { levels: request.failure_domains }).await?))
+}
+
+/// `PUT /v1/placement/balance` (`balance enable|disable`): whether and how anti-entropy moves
+/// shards to even out the data nodes' load; fields left out keep their value.
+#[utoipa::path(put, path = "/v1/placement/balance", tag = "nodes", request_body = BalanceRequest, responses((status = 200, body = PlacementPolicy), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
+pub(crate) async fn set_balance<S: MetaService>(
+    State(service): State<Arc<S>>,
+    ApiJson(request): ApiJson<BalanceRequest>,
+) -> Result<Json<PlacementPolicy>, ApiError> {
+    let BalanceRequest { enabled, tolerance_percent, max_moves } = request;
+    // The whole policy is checked in apply; the ranges are checked here too for a prompt 400.
+    let probe = BalancePolicy {
+        enabled: true,
+        tolerance_percent: tolerance_percent.unwrap_or(0),
+        max_moves: max_moves.unwrap_or(1),
+    };
+    probe.validate()?;
+    Ok(Json(propose(&*service, Command::SetBalance { enabled, tolerance_percent, max_moves }).await?))
 }
 
 /// `DELETE /v1/data-nodes/{id}?force=true` (`remove-data`): drains, or with `force` drops at once.

@@ -20,11 +20,60 @@ pub struct PlacementPolicy {
     /// any depth). Empty: owners are placed by load alone. Default `["zone"]`, the one label
     /// earlier releases spread by.
     pub failure_domains: Vec<String>,
+    /// Whether and how anti-entropy moves shards between data nodes to even out their load.
+    pub balance: BalancePolicy,
 }
 
 impl Default for PlacementPolicy {
     fn default() -> Self {
-        PlacementPolicy { failure_domains: vec![ZONE_LABEL.to_owned()] }
+        PlacementPolicy { failure_domains: vec![ZONE_LABEL.to_owned()], balance: BalancePolicy::default() }
+    }
+}
+
+/// Rebalancing: moving shards from the most to the least loaded data nodes (a copy to the new
+/// node, then the old owner dropped once the copy holds every acknowledged write), after every
+/// repair. Set with `metactl balance enable|disable` (`PUT /v1/balance`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BalancePolicy {
+    /// Whether moves are planned. Default on.
+    pub enabled: bool,
+    /// How far, in percent of the mean, a node's shard count or bytes may stray from the mean
+    /// of the active data nodes before shards move (HDFS balancer's threshold); a count within
+    /// one shard of the mean is always balanced. 0 to 100, default 10.
+    pub tolerance_percent: u32,
+    /// Most moves in flight in the whole cluster at once, apart from repairs (which also count
+    /// against each node's `max-fetch` and `max-sync` first). 1 to 1000, default 4.
+    pub max_moves: u32,
+}
+
+impl Default for BalancePolicy {
+    fn default() -> Self {
+        BalancePolicy { enabled: true, tolerance_percent: 10, max_moves: 4 }
+    }
+}
+
+/// Largest [`BalancePolicy::max_moves`].
+pub const MAX_MOVES_LIMIT: u32 = 1000;
+
+impl BalancePolicy {
+    /// Checks the tolerance (0 to 100) and the move limit (1 to [`MAX_MOVES_LIMIT`]).
+    ///
+    /// # Errors
+    /// [`ApplyError::InvalidName`] naming `tolerance_percent` or `max_moves`.
+    pub fn validate(&self) -> Result<(), ApplyError> {
+        let invalid = |field: &str, value: u32, reason: &str| ApplyError::InvalidName {
+            field: field.to_owned(),
+            value: value.to_string(),
+            reason: reason.to_owned(),
+        };
+        if self.tolerance_percent > 100 {
+            return Err(invalid("tolerance_percent", self.tolerance_percent, "a percentage from 0 to 100"));
+        }
+        if !(1..=MAX_MOVES_LIMIT).contains(&self.max_moves) {
+            return Err(invalid("max_moves", self.max_moves, "from 1 to 1000 (disable balancing to stop moves)"));
+        }
+        Ok(())
     }
 }
 
@@ -65,5 +114,19 @@ mod tests {
             assert!(matches!(&error, ApplyError::InvalidName { field, .. } if field == "failure_domains"), "{error:?}");
         }
         assert_eq!(PlacementPolicy::default().failure_domains, ["zone"]);
+    }
+
+    #[test]
+    fn balance_policies_keep_tolerance_and_move_limit_in_range() {
+        assert_eq!(BalancePolicy::default().validate(), Ok(()));
+        let with = |tolerance_percent, max_moves| BalancePolicy { enabled: true, tolerance_percent, max_moves };
+        assert_eq!(with(0, 1).validate(), Ok(()));
+        assert_eq!(with(100, MAX_MOVES_LIMIT).validate(), Ok(()));
+        for (bad, field) in
+            [(with(101, 4), "tolerance_percent"), (with(10, 0), "max_moves"), (with(10, 1001), "max_moves")]
+        {
+            let error = bad.validate().expect_err("refused");
+            assert!(matches!(&error, ApplyError::InvalidName { field: f, .. } if f == field), "{error:?}");
+        }
     }
 }

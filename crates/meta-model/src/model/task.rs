@@ -41,6 +41,18 @@ pub enum TaskKind {
     /// end with the union. Completing it changes no ownership. Planned for shards whose owners'
     /// cold copies differ (after any copy the shard needs), or asked for by `entropy repair`.
     Repair,
+    /// Move the shard from its owner `replaces` (also the source) to the target: the target
+    /// copies it like a [`TaskKind::Copy`] and, on completion, becomes an owner in the source's
+    /// place, so the shard never has fewer owners than before. Planned by rebalancing.
+    Move,
+}
+
+impl TaskKind {
+    /// Whether the target pulls a whole copy of the shard and becomes an owner (a copy or a
+    /// move): its target is a pending owner that writes reach while it runs.
+    pub fn copies(self) -> bool {
+        matches!(self, TaskKind::Copy | TaskKind::Move)
+    }
 }
 
 /// Where a task is in its lifecycle.
@@ -84,6 +96,10 @@ pub enum TaskReason {
     Operator,
     /// The owners' cold copies differ (their content roots do): a repair reconciles them.
     Inconsistent,
+    /// Rebalancing: the source holds more shards than its share, the target fewer.
+    Rebalance,
+    /// The owners share a failure domain they could avoid: the move spreads them.
+    MisReplicated,
 }
 
 /// Why a task was cancelled.

@@ -23,7 +23,7 @@ use crate::model::cluster::{invalid_cluster_id, ClusterIdentity};
 use crate::model::database::Database;
 use crate::model::leader_facts::LeaderFacts;
 use crate::model::node::{DataNode, MetaNode, NodeId, NodeState};
-use crate::model::placement_policy::{validate_failure_domains, PlacementPolicy};
+use crate::model::placement_policy::{validate_failure_domains, BalancePolicy, PlacementPolicy};
 use crate::model::retention_policy::RetentionPolicy;
 use crate::model::shard_group::{Shard, ShardGroup, ShardGroupId, ShardId};
 use crate::model::task::{Task, TaskId, TaskKind};
@@ -157,6 +157,7 @@ impl MetaState {
             Command::RestoreMetadataV2 { backup } => self.restore(MetadataRecord::from((**backup).clone())),
             Command::CreateCopyTasks { now, tasks } => self.create_tasks(*now, TaskKind::Copy, tasks),
             Command::CreateRepairTasks { now, tasks } => self.create_tasks(*now, TaskKind::Repair, tasks),
+            Command::CreateMoveTasks { now, tasks } => self.create_tasks(*now, TaskKind::Move, tasks),
             Command::ClaimTasks { now, node_id, kinds, max, lease } => {
                 self.claim_tasks(*now, *node_id, kinds, *max, *lease)
             }
@@ -192,6 +193,9 @@ impl MetaState {
             Command::InitCluster { id } => self.init_cluster(id),
             Command::SetFailureDomains { levels } => self.set_failure_domains(levels),
             Command::SetNodeLabels { node_id, set, delete } => self.set_node_labels(*node_id, set, delete),
+            Command::SetBalance { enabled, tolerance_percent, max_moves } => {
+                self.set_balance(*enabled, *tolerance_percent, *max_moves)
+            }
         }
     }
 
@@ -327,6 +331,29 @@ impl MetaState {
         Ok(Response::Placement(self.placement.clone()))
     }
 
+    /// `SetBalance`: the fields given replace the balance policy's; the whole policy is checked
+    /// before anything changes.
+    fn set_balance(
+        &mut self,
+        enabled: Option<bool>,
+        tolerance_percent: Option<u32>,
+        max_moves: Option<u32>,
+    ) -> Result<Response, ApplyError> {
+        let old = self.placement.balance;
+        let new = BalancePolicy {
+            enabled: enabled.unwrap_or(old.enabled),
+            tolerance_percent: tolerance_percent.unwrap_or(old.tolerance_percent),
+            max_moves: max_moves.unwrap_or(old.max_moves),
+        };
+        new.validate()?;
+        if new != old {
+            self.placement.balance = new;
+            // Every node's load is judged anew (moves are planned on full rounds).
+            self.journal.record(|c| c.everything = true);
+        }
+        Ok(Response::Placement(self.placement.clone()))
+    }
+
     /// Number of data nodes that can receive new shards.
     pub fn active_data_node_count(&self) -> u64 {
         self.data_nodes.values().filter(|n| n.is_active()).count() as u64
@@ -356,7 +383,7 @@ impl MetaState {
         self.open_tasks
             .by_copy
             .range((shard_id, NodeId::MIN)..=(shard_id, NodeId::MAX))
-            .filter(|(_, id)| self.tasks.get(id).is_some_and(|t| t.kind == TaskKind::Copy))
+            .filter(|(_, id)| self.tasks.get(id).is_some_and(|t| t.kind.copies()))
             .map(|(&(_, target), _)| target)
             .filter(|target| !owners.contains(target))
             .collect()

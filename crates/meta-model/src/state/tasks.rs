@@ -34,6 +34,7 @@ impl MetaState {
             let checked = match kind {
                 TaskKind::Copy => self.check_copy_spec(spec),
                 TaskKind::Repair => self.check_repair_spec(spec),
+                TaskKind::Move => self.check_move_spec(spec),
             };
             if let Err(error) = checked {
                 rejected.push(RejectedCopyTask { index, error });
@@ -112,6 +113,24 @@ impl MetaState {
         Ok(())
     }
 
+    /// Whether `spec` may become a move task now: a copy (see [`Self::check_copy_spec`]) whose
+    /// source is the active owner it replaces, planned by rebalancing.
+    fn check_move_spec(&self, spec: &TaskSpec) -> Result<(), ApplyError> {
+        let invalid = |reason: String| Err(ApplyError::InvalidCopyTask { reason });
+        if spec.replaces != Some(spec.source) {
+            return invalid(format!("a move replaces its source, node {}", spec.source));
+        }
+        if !matches!(spec.reason, TaskReason::Rebalance | TaskReason::MisReplicated) {
+            return invalid("a move is planned by rebalancing (reason rebalance or mis_replicated)".to_owned());
+        }
+        self.check_copy_spec(spec)?;
+        match self.data_nodes.get(&spec.source) {
+            Some(source) if source.is_active() => Ok(()),
+            Some(source) => Err(ApplyError::DataNodeNotActive { node_id: source.id, state: source.state }),
+            None => Err(ApplyError::DataNodeNotFound { node_id: spec.source }),
+        }
+    }
+
     /// Whether a task's source is a member (active or draining) and its target active.
     fn check_task_nodes(&self, spec: &TaskSpec) -> Result<(), ApplyError> {
         let source = self.data_nodes.get(&spec.source).ok_or(ApplyError::DataNodeNotFound { node_id: spec.source })?;
@@ -186,7 +205,7 @@ impl MetaState {
         let task = self.claimed_task_mut(task_id, attempt)?;
         let (kind, spec) = (task.kind, task.spec.clone());
         match kind {
-            TaskKind::Copy => self.complete_copy(&spec)?,
+            TaskKind::Copy | TaskKind::Move => self.complete_copy(&spec)?,
             // The owners hold the same points now; the metadata does not change.
             TaskKind::Repair => {
                 self.journal.record(|c| c.repairs_completed.push((spec.shard_id, spec.source, spec.target)))
@@ -348,7 +367,7 @@ impl MetaState {
         let owners = &view.shard.owners;
         let target_owns = owners.contains(&spec.target);
         let needed = match task.kind {
-            TaskKind::Copy => {
+            TaskKind::Copy | TaskKind::Move => {
                 let replaced_gone = spec.replaces.is_some_and(|r| !owners.contains(&r));
                 let refilling = spec.reason == TaskReason::MissingOnOwner;
                 !replaced_gone && target_owns == refilling

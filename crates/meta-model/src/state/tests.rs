@@ -564,7 +564,7 @@ fn owners_spread_over_every_level_of_the_declared_hierarchy() {
     let mut state = labelled_cluster(&nodes, 3);
     let levels = vec!["zone".to_owned(), "rack".to_owned()];
     let policy = ok(&mut state, Command::SetFailureDomains { levels: levels.clone() });
-    assert_eq!(policy, Response::Placement(PlacementPolicy { failure_domains: levels }));
+    assert_eq!(policy, Response::Placement(PlacementPolicy { failure_domains: levels, ..PlacementPolicy::default() }));
     let label = |state: &MetaState, node: NodeId, key: &str| state.data_node(node).map(|n| n.labels[key].clone());
     for i in 0..10 {
         let (group, _) = create_group(&mut state, i * H);
@@ -1136,4 +1136,29 @@ fn a_restore_brings_the_backups_failure_domains() {
     let mut restored = MetaState::new();
     ok(&mut restored, Command::restore(&old.to_record()).expect("encodes"));
     assert_eq!(restored.placement().failure_domains, ["zone", "rack"]);
+}
+
+#[test]
+fn balance_settings_change_what_is_given_and_a_bad_one_changes_nothing() {
+    let mut state = labelled_cluster(&[&[("zone", "a")]], 1);
+    assert_eq!(state.placement().balance, BalancePolicy::default());
+    let command = Command::SetBalance { enabled: Some(false), tolerance_percent: None, max_moves: Some(8) };
+    let (response, changes) = state.apply_tracked(&command);
+    let Ok(Response::Placement(policy)) = response else { panic!("{response:?}") };
+    assert_eq!(policy.balance, BalancePolicy { enabled: false, tolerance_percent: 10, max_moves: 8 });
+    assert_eq!(state.placement().balance, policy.balance);
+    assert!(changes.everything, "loads are judged anew");
+    let (_, changes) = state.apply_tracked(&command);
+    assert!(!changes.everything, "the same settings again change nothing");
+    let before = state.clone();
+    for (bad, field) in [
+        (
+            Command::SetBalance { enabled: Some(true), tolerance_percent: Some(101), max_moves: None },
+            "tolerance_percent",
+        ),
+        (Command::SetBalance { enabled: Some(true), tolerance_percent: None, max_moves: Some(0) }, "max_moves"),
+    ] {
+        assert!(matches!(state.apply(&bad), Err(ApplyError::InvalidName { field: f, .. }) if f == field));
+        assert_eq!(state, before, "a refused setting changed nothing, not even the valid fields");
+    }
 }

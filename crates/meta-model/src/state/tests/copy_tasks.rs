@@ -402,3 +402,55 @@ fn a_repair_reconciles_two_owners_and_changes_no_ownership() {
     let withdrawn = state.copy_task(open.id).expect("kept");
     assert_eq!((withdrawn.state, withdrawn.cancel_reason), (TaskState::Cancelled, Some(CancelReason::NotNeeded)));
 }
+
+#[test]
+fn a_move_hands_a_shard_from_its_source_to_the_target_never_lowering_the_owners() {
+    let (mut state, shard, owners) = setup();
+    let target = non_owner(&owners);
+    let source = owners[0];
+    let spec = |source, target, replaces, reason| TaskSpec { reason, ..copy(shard, source, target, replaces) };
+    let create_move =
+        |state: &mut MetaState, spec| match ok(state, Command::CreateMoveTasks { now: NOW, tasks: vec![spec] }) {
+            Response::CopyTasksCreated { created, rejected } => (created, rejected),
+            other => panic!("unexpected {other:?}"),
+        };
+    // A move replaces its own source, an owner, is planned by rebalancing, and goes to a non-owner.
+    for bad in [
+        spec(source, target, None, TaskReason::Rebalance),
+        spec(source, target, Some(owners[1]), TaskReason::Rebalance),
+        spec(source, target, Some(source), TaskReason::DeadOwner),
+        spec(source, owners[1], Some(source), TaskReason::Rebalance),
+        spec(target, owners[1], Some(target), TaskReason::MisReplicated),
+    ] {
+        let before = state.clone();
+        let (created, rejected) = create_move(&mut state, bad.clone());
+        assert!(created.is_empty() && rejected.len() == 1, "{bad:?} gave {rejected:?}");
+        assert_eq!(state, before);
+    }
+    let (created, _) = create_move(&mut state, spec(source, target, Some(source), TaskReason::Rebalance));
+    let task = created.into_iter().next().expect("created");
+    assert_eq!(task.kind, TaskKind::Move);
+    assert_eq!(state.pending_owners(shard), vec![target], "writes reach the target while it copies");
+
+    // A node that runs copies and repairs only never receives a move.
+    let kinds =
+        |kinds: Vec<TaskKind>| Command::ClaimTasks { now: NOW + 1, node_id: target, kinds, max: 10, lease: LEASE };
+    let Response::Tasks(claimed) = ok(&mut state, kinds(vec![TaskKind::Copy, TaskKind::Repair])) else { panic!() };
+    assert!(claimed.is_empty());
+    let Response::Tasks(claimed) = ok(&mut state, kinds(vec![TaskKind::Move])) else { panic!() };
+    assert_eq!(claimed.iter().map(|t| t.id).collect::<Vec<_>>(), vec![task.id]);
+    assert_eq!(owners_of(&state, shard), owners, "the source owns the shard until the copy is done");
+    ok(&mut state, Command::CompleteCopyTask { now: NOW + 2, task_id: task.id, attempt: 1 });
+    let mut expected: Vec<NodeId> = owners.iter().copied().filter(|&o| o != source).chain([target]).collect();
+    expected.sort_unstable();
+    assert_eq!(owners_of(&state, shard), expected, "the target took the source's place in one step");
+
+    // A move whose source stopped owning the shard is withdrawn.
+    let (created, _) = create_move(&mut state, spec(target, source, Some(target), TaskReason::Rebalance));
+    let open = created.into_iter().next().expect("created");
+    ok(&mut state, Command::RemoveShardOwner { shard_id: shard, node_id: target });
+    assert_eq!(
+        state.copy_task(open.id).map(|t| (t.state, t.cancel_reason)),
+        Some((TaskState::Cancelled, Some(CancelReason::NotNeeded)))
+    );
+}
