@@ -118,7 +118,7 @@ mod tests {
         .expect("a report");
         let text = render(&EntropyReport { balance: Some(view), ..report.clone() }, 3_500_000_000);
         let first =
-            "Balance: MOVING: 2 moves planned, 1 in flight (tolerance 10%, max-moves 4; last full plan 2.5s ago)\n";
+            "Balance: MOVING: moves: 2 planned, 1 in flight (tolerance 10%, max-moves 4; last full plan 2.5s ago)\n";
         assert!(text.starts_with(first), "{text}");
         let row = text.lines().find(|l| l.starts_with("1 ")).expect("node 1's row");
         assert!(row.contains("40") && row.contains("over") && row.contains("40.00 KiB"), "{row}");
