@@ -84,6 +84,7 @@ pub(crate) fn plan_moves(
         loads: &mut loads,
         budget: balance.max_moves.saturating_sub(moves_in_flight),
         planned: 0,
+        max_moves: balance.max_moves,
         limit_reached: false,
         plan,
     };
@@ -110,12 +111,14 @@ pub(crate) fn plan_moves(
     plan.balance = Some(report);
 }
 
-/// Why balancing waits this round, if it does.
+/// Why balancing waits this round, if it does. A dead node's shards are repaired (they lack
+/// copies meanwhile) or, if nobody holds them, unrecoverable: it does not hold balancing up by
+/// itself; nor does a shard no repair can help (unrecoverable, or short of eligible nodes).
 fn waiting(nodes: &NodeTable<'_>, plan: &Plan) -> Option<String> {
     for i in 0..nodes.len() as Ix {
         let owns = nodes.owned(i) > 0;
         let state = if nodes.is_dead(i) {
-            "dead"
+            continue;
         } else if !nodes.is_active(i) {
             "draining"
         } else if !nodes.is_online(i) {
@@ -130,8 +133,11 @@ fn waiting(nodes: &NodeTable<'_>, plan: &Plan) -> Option<String> {
         }
     }
     let report = &plan.report;
-    let lacking = report.under_replicated.iter().filter(|h| report.unrecoverable.binary_search(&h.shard).is_err());
-    let lacking = lacking.count();
+    let hopeless = |shard: ShardId| {
+        report.unrecoverable.binary_search(&shard).is_ok()
+            || report.insufficient_nodes.binary_search_by_key(&shard, |h| h.shard).is_ok()
+    };
+    let lacking = report.under_replicated.iter().filter(|h| !hopeless(h.shard)).count();
     if lacking > 0 {
         return Some(format!("{lacking} shards lack copies: repairs first"));
     }
@@ -169,7 +175,9 @@ impl Loads {
     fn new(input: &PlanInput, nodes: &NodeTable<'_>, cases: &[ShardCase<'_>], tolerance_percent: u32) -> Self {
         let n = nodes.len();
         let mut shards: Vec<i64> = (0..n as Ix).map(|i| i64::try_from(nodes.owned(i)).unwrap_or(i64::MAX)).collect();
-        let reported = |i: Ix| nodes.inventory(i).map_or(0, |inv| inv.shards.values().map(|c| c.size).sum::<u64>());
+        let reported = |i: Ix| {
+            nodes.inventory(i).map_or(0, |inv| inv.shards.values().fold(0u64, |sum, c| sum.saturating_add(c.size)))
+        };
         let mut bytes: Vec<i64> = (0..n as Ix)
             .map(|i| input.owned_bytes.get(&nodes.id(i)).copied().unwrap_or_else(|| reported(i)))
             .map(|b| i64::try_from(b).unwrap_or(i64::MAX))
@@ -178,11 +186,11 @@ impl Loads {
             let size = i64::try_from(case.size(nodes)).unwrap_or(i64::MAX);
             for &i in &case.arriving {
                 shards[i as usize] += 1;
-                bytes[i as usize] += size;
+                bytes[i as usize] = bytes[i as usize].saturating_add(size);
             }
             for &i in &case.leaving {
                 shards[i as usize] -= 1;
-                bytes[i as usize] -= size;
+                bytes[i as usize] = bytes[i as usize].saturating_sub(size);
             }
         }
         let members: Vec<Ix> = (0..n as Ix).filter(|&i| nodes.can_receive(i)).collect();
@@ -193,8 +201,8 @@ impl Loads {
         for &i in &members {
             let g = &mut groups[group[i as usize]];
             g.members += 1;
-            g.shards += shards[i as usize];
-            g.bytes += bytes[i as usize];
+            g.shards = g.shards.saturating_add(shards[i as usize]);
+            g.bytes = g.bytes.saturating_add(bytes[i as usize]);
         }
         Loads { shards, bytes, members, group, groups, tolerance_percent, blocked_by: None }
     }
@@ -272,12 +280,12 @@ impl Loads {
         let (ga, gb) = (self.group[a as usize], self.group[b as usize]);
         self.shards[a as usize] -= 1;
         self.shards[b as usize] += 1;
-        self.bytes[a as usize] -= size;
-        self.bytes[b as usize] += size;
+        self.bytes[a as usize] = self.bytes[a as usize].saturating_sub(size);
+        self.bytes[b as usize] = self.bytes[b as usize].saturating_add(size);
         self.groups[ga].shards -= 1;
-        self.groups[ga].bytes -= size;
+        self.groups[ga].bytes = self.groups[ga].bytes.saturating_sub(size);
         self.groups[gb].shards += 1;
-        self.groups[gb].bytes += size;
+        self.groups[gb].bytes = self.groups[gb].bytes.saturating_add(size);
     }
 
     /// Sources, most shards first (then most bytes, lowest ID): nodes that may give a shard.
@@ -367,8 +375,9 @@ struct Mover<'m, 'n, 'a> {
     loads: &'m mut Loads,
     /// Move tasks this round may still create.
     budget: u32,
-    /// Moves planned this round (tasks and reassignments).
+    /// Moves planned this round (tasks and reassignments), at most `max_moves`.
     planned: u32,
+    max_moves: u32,
     /// Set when `max_moves` stopped the round.
     limit_reached: bool,
     plan: &'m mut Plan,
@@ -456,7 +465,8 @@ impl Mover<'_, '_, '_> {
                 }
             }
         }
-        let mut moved: Vec<usize> = Vec::new();
+        // Per shard index: moved this round (a shard moves once a round).
+        let mut moved = vec![false; self.input.shards.len()];
         loop {
             if self.limit_reached {
                 return;
@@ -475,7 +485,7 @@ impl Mover<'_, '_, '_> {
                     };
                     let shard = &self.input.shards[index];
                     if self.make(shard, source, target, Reason::Rebalance) {
-                        moved.push(index);
+                        moved[index] = true;
                         progress = true;
                         break;
                     }
@@ -496,14 +506,14 @@ impl Mover<'_, '_, '_> {
     /// The best shard of `source`'s candidates to move to `target`: not moved this round, not
     /// owned or held by the target, its spread kept, its size allowed; cold before hot, then
     /// the size nearest half the bytes between them, then the lowest ID.
-    fn best_shard(&mut self, candidates: &[usize], moved: &[usize], source: Ix, target: Ix) -> Option<usize> {
+    fn best_shard(&mut self, candidates: &[usize], moved: &[bool], source: Ix, target: Ix) -> Option<usize> {
         let nodes = self.nodes;
-        let gap = self.loads.bytes[source as usize] - self.loads.bytes[target as usize];
-        let mut best: Option<((bool, i64, ShardId), usize)> = None;
+        let gap = i128::from(self.loads.bytes[source as usize]) - i128::from(self.loads.bytes[target as usize]);
+        let mut best: Option<((bool, i128, ShardId), usize)> = None;
         let mut spread_blocked = false;
         for &index in candidates {
             let shard = &self.input.shards[index];
-            if moved.contains(&index) || !shard.owners.contains(&nodes.id(source)) {
+            if moved[index] || !shard.owners.contains(&nodes.id(source)) {
                 continue;
             }
             if shard.owners.contains(&nodes.id(target)) || nodes.holds(target, shard.id, false) {
@@ -519,7 +529,7 @@ impl Mover<'_, '_, '_> {
                 continue;
             }
             let hot = copy.is_some_and(|c| c.content.is_none() && shard.written);
-            let key = (hot, (2 * size - gap).abs(), shard.id);
+            let key = (hot, (2 * i128::from(size) - gap).abs(), shard.id);
             if best.as_ref().is_none_or(|(k, _)| key < *k) {
                 best = Some((key, index));
             }
@@ -552,6 +562,11 @@ impl Mover<'_, '_, '_> {
             .inventory(source)
             .and_then(|inv| inv.shards.get(&shard.id))
             .map_or(0, |c| i64::try_from(c.size).unwrap_or(i64::MAX));
+        // Every move counts against the round's limit, reassignments too (each costs a command).
+        if self.planned >= self.max_moves {
+            self.limit_reached = true;
+            return false;
+        }
         if !shard.written {
             self.plan.reassign.push(Reassign { shard: shard.id, drop: vec![source_id], add: vec![target_id] });
         } else {

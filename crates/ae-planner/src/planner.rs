@@ -239,7 +239,12 @@ impl<'n> Round<'n, '_> {
         let mut taken: Vec<Ix> = Vec::new();
         let mut domains = self.domains(case.placed.iter().copied());
         for (reason, replaces) in new_owners {
-            let eligible = |i: &Ix| !taken.contains(i) && could_take(*i);
+            // A holder of a leftover copy only if another source can serve it now: else the
+            // pick would fail for want of a source while a node without a copy could be served.
+            let served = |i: Ix| {
+                !nodes.holds(i, shard, false) || sources.iter().any(|&(_, s)| s != i && self.load.has_sync_slot(s))
+            };
+            let eligible = |i: &Ix| !taken.contains(i) && could_take(*i) && served(*i);
             let open = self.load.open_targets().filter(eligible);
             let target = match &domains {
                 Some(picked) => picked.choose(open, |&i| nodes.place(i)),

@@ -93,11 +93,11 @@ pub(crate) fn plan_input(
 /// The bytes `inventory` reports of the shards in `owned` (ascending IDs): one merge walk.
 fn owned_bytes(owned: impl Iterator<Item = ShardId>, inventory: &Inventory) -> u64 {
     let mut copies = inventory.shards.iter().peekable();
-    let mut total = 0;
+    let mut total: u64 = 0;
     for shard in owned {
         while copies.next_if(|(&id, _)| id < shard).is_some() {}
         if let Some((_, copy)) = copies.next_if(|(&id, _)| id == shard) {
-            total += copy.size;
+            total = total.saturating_add(copy.size);
         }
     }
     total

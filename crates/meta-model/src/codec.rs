@@ -13,7 +13,7 @@
 //! | 3 | tasks have a kind ([`crate::TaskKind`]); the metadata record migrates from 2 ([`crate::MetadataRecord::decode`]); the restore command carries an encoded record |
 //! | 4 | the metadata record holds the cluster's identity ([`crate::ClusterIdentity`]); it migrates from 3 as none |
 //! | 5 | the metadata record holds the placement policy ([`crate::PlacementPolicy`]); it migrates from 4 as the default (owners spread by `zone`) |
-//! | 6 | the placement policy holds the balance policy ([`crate::BalancePolicy`]), migrating from 5 as the default; tasks may be moves ([`crate::TaskKind::Move`]) |
+//! | 6 | the placement policy holds the balance policy ([`crate::BalancePolicy`]), migrating from 5 (and 4) with balancing off; tasks may be moves ([`crate::TaskKind::Move`]) |
 //!
 //! Log entries (`Command`) keep the shape of version 2: a change to the command set only appends
 //! variants, and the restore command of version 2 stays readable as `RestoreMetadataV2`.

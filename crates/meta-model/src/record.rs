@@ -43,9 +43,10 @@ pub struct MetadataRecord {
     /// The cluster's identity. Absent in records of formats 2 and 3 and in older backups.
     #[serde(default)]
     pub cluster: Option<ClusterIdentity>,
-    /// How shards are placed. Absent in records of formats 2 to 4 and in older backups: the
-    /// default, which spreads owners by the `zone` label as those releases did.
-    #[serde(default)]
+    /// How shards are placed. Absent in records of formats 2 to 4 and in older backups:
+    /// [`PlacementPolicy::upgraded`], which spreads owners by the `zone` label as those releases
+    /// did and does not balance until enabled.
+    #[serde(default = "PlacementPolicy::upgraded")]
     pub placement: PlacementPolicy,
 }
 
@@ -265,10 +266,11 @@ pub(crate) mod v4 {
     /// [`super::MetadataRecord`] of format 4: the same fields but the placement policy.
     pub(crate) type MetadataRecord = super::with_policy::MetadataRecord<()>;
 
-    /// Format 4 had no policy: the default, which spreads owners by `zone` as that release did.
+    /// Format 4 had no policy: the default hierarchy, which spreads owners by `zone` as that
+    /// release did, and balancing off until enabled ([`crate::BalancePolicy::upgraded`]).
     impl OlderPolicy for () {
         fn upgrade(self) -> PlacementPolicy {
-            PlacementPolicy::default()
+            PlacementPolicy::upgraded()
         }
     }
 }
@@ -291,10 +293,10 @@ pub(crate) mod v5 {
         pub failure_domains: Vec<String>,
     }
 
-    /// Format 5's hierarchy with the default balance policy.
+    /// Format 5's hierarchy, balancing off until enabled ([`BalancePolicy::upgraded`]).
     impl OlderPolicy for PlacementPolicy {
         fn upgrade(self) -> Current {
-            Current { failure_domains: self.failure_domains, balance: BalancePolicy::default() }
+            Current { failure_domains: self.failure_domains, balance: BalancePolicy::upgraded() }
         }
     }
 }

@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 
 use meta_model::{
-    codec, BalancePolicy, CancelReason, Command, LeaderFacts, MetaState, MetadataRecord, PlacementPolicy, Response,
-    RetentionPolicySpec, Task, TaskKind, TaskReason, TaskSpec, TaskState, HOUR,
+    codec, BalancePolicy, CancelReason, Command, LeaderFacts, MetaState, MetadataRecord, Response, RetentionPolicySpec,
+    Task, TaskKind, TaskReason, TaskSpec, TaskState, HOUR,
 };
 
 const T0: i64 = 1_704_067_200_000_000_000;
@@ -75,12 +75,14 @@ fn create_tasks(state: &MetaState) -> Command {
 
 /// The state the fixtures hold: tasks done, claimed, pending and cancelled. Format 2 did not
 /// know which shards were ever written: read by this build, every one of its shards counts as
-/// written (the safe side), so the history marks them all.
+/// written (the safe side), so the history marks them all. Nor did it balance: an upgraded
+/// cluster balances once enabled, so the history disables it.
 fn history() -> (MetaState, Command) {
     let mut state = MetaState::new();
     for command in setup() {
         apply(&mut state, command);
     }
+    apply(&mut state, Command::SetBalance { enabled: Some(false), tolerance_percent: None, max_moves: None });
     let all: Vec<_> = state.unwritten_shards().iter().copied().collect();
     assert_eq!(all.len(), 6, "new shards start unwritten");
     apply(&mut state, Command::MarkShardsWritten { shard_ids: all });
@@ -204,18 +206,19 @@ fn a_format_4_snapshot_reads_with_the_default_placement_spreading_by_zone() {
     let (read, restored) = read_old_snapshot("state-v4.bin", 4);
     assert_eq!((read.data_nodes().len(), read.shard_count()), (4, 2));
     assert_eq!(read.cluster().map(|c| c.id.as_str()), Some("0123456789abcdef0123456789abcdef"));
-    assert_eq!(read.placement(), &PlacementPolicy::default());
     assert_eq!(read.placement().failure_domains, ["zone"], "format 4 spread owners by zone");
+    assert_eq!(read.placement().balance, BalancePolicy::upgraded());
     assert_eq!(restored.placement(), read.placement());
 }
 
 /// Written by the format-5 build: 4 data nodes labelled `zone` (z1, z0, z1, z0) and `rack`
 /// (r1..r4), the hierarchy `zone > rack`, RF 2, one hourly group (shards 1 and 2).
 #[test]
-fn a_format_5_snapshot_reads_with_its_hierarchy_and_the_default_balance_policy() {
+fn a_format_5_snapshot_reads_with_its_hierarchy_and_balancing_off() {
     let (read, restored) = read_old_snapshot("state-v5.bin", 5);
     assert_eq!((read.data_nodes().len(), read.shard_count()), (4, 2));
     assert_eq!(read.placement().failure_domains, ["zone", "rack"]);
-    assert_eq!(read.placement().balance, BalancePolicy::default());
+    assert_eq!(read.placement().balance, BalancePolicy::upgraded(), "off until enabled");
+    assert!(!read.placement().balance.enabled);
     assert_eq!(restored.placement(), read.placement());
 }

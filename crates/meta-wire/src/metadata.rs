@@ -39,9 +39,9 @@ pub struct Metadata<'a> {
     /// leader made it).
     #[serde(default)]
     cluster: Option<ClusterIdentity>,
-    /// How shards are placed (absent from bodies of earlier releases: the default, spreading by
-    /// `zone`).
-    #[serde(default)]
+    /// How shards are placed (absent from bodies of earlier releases: spreading by `zone`, not
+    /// balancing until enabled).
+    #[serde(default = "PlacementPolicy::upgraded")]
     placement: PlacementPolicy,
 }
 

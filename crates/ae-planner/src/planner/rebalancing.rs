@@ -61,7 +61,6 @@ fn moves_in_flight_count_against_max_moves_and_as_done() {
 #[test]
 fn balancing_waits_for_dead_draining_or_silent_nodes_and_for_repairs() {
     let cases = [
-        (new_node_joins().liveness(2, Liveness::Dead), "node 2 is dead"),
         (new_node_joins().liveness(3, Liveness::Suspect), "node 3 is suspect"),
         (new_node_joins().membership(1, Membership::Draining), "node 1 is draining"),
         (new_node_joins().shard(13, 2, &[1]).report(1, [1, 2, 3, 4, 13]), "shards lack copies"),
@@ -73,6 +72,15 @@ fn balancing_waits_for_dead_draining_or_silent_nodes_and_for_repairs() {
         assert_eq!(report.status, BalanceStatus::Waiting);
         assert!(report.why.contains(why), "{why}: {}", report.why);
     }
+    // A dead node's shards lack copies until repaired (RF 2 here): balancing waits for that.
+    let rf2 = Cluster::with_nodes(1..=4).shards(1..=4, 2, &[1, 2]).shards(5..=8, 2, &[2, 3]).owners_report_all();
+    let report = rf2.liveness(2, Liveness::Dead).balance(10, 4).plan().balance.expect("reported");
+    assert_eq!((report.status, report.why.as_str()), (BalanceStatus::Waiting, "8 shards lack copies: repairs first"));
+    // A dead node whose shards nobody else holds (RF 1: unrecoverable) holds nothing up: the
+    // others balance among themselves.
+    let plan = new_node_joins().liveness(2, Liveness::Dead).plan();
+    assert_eq!(plan.report.unrecoverable, vec![5, 6, 7, 8]);
+    assert_eq!(moves(&plan), vec![(1, 1, 4), (9, 3, 4)]);
     let mut silent = new_node_joins();
     silent.input.inventories.remove(&4);
     let report = silent.plan().balance.expect("reported");

@@ -21,12 +21,22 @@ pub struct PlacementPolicy {
     /// earlier releases spread by.
     pub failure_domains: Vec<String>,
     /// Whether and how anti-entropy moves shards between data nodes to even out their load.
+    /// Absent in the metadata of earlier releases: off ([`BalancePolicy::upgraded`]).
+    #[serde(default = "BalancePolicy::upgraded")]
     pub balance: BalancePolicy,
 }
 
 impl Default for PlacementPolicy {
     fn default() -> Self {
         PlacementPolicy { failure_domains: vec![ZONE_LABEL.to_owned()], balance: BalancePolicy::default() }
+    }
+}
+
+impl PlacementPolicy {
+    /// The policy of a cluster upgraded from a release without one: spreading by `zone`, as
+    /// those releases did, and balancing off until enabled ([`BalancePolicy::upgraded`]).
+    pub fn upgraded() -> Self {
+        PlacementPolicy { balance: BalancePolicy::upgraded(), ..PlacementPolicy::default() }
     }
 }
 
@@ -50,6 +60,15 @@ pub struct BalancePolicy {
 impl Default for BalancePolicy {
     fn default() -> Self {
         BalancePolicy { enabled: true, tolerance_percent: 10, max_moves: 4 }
+    }
+}
+
+impl BalancePolicy {
+    /// The policy of a cluster upgraded from a release without balancing: off until `balance
+    /// enable`, so that no move task (a kind data nodes of that release cannot read) exists
+    /// before every data node runs this release; the default tolerance and move limit.
+    pub fn upgraded() -> Self {
+        BalancePolicy { enabled: false, ..BalancePolicy::default() }
     }
 }
 
@@ -114,6 +133,14 @@ mod tests {
             assert!(matches!(&error, ApplyError::InvalidName { field, .. } if field == "failure_domains"), "{error:?}");
         }
         assert_eq!(PlacementPolicy::default().failure_domains, ["zone"]);
+    }
+
+    #[test]
+    fn the_metadata_of_a_release_without_balancing_reads_with_balancing_off() {
+        let old: PlacementPolicy = serde_json::from_str(r#"{"failure_domains": ["zone", "rack"]}"#).expect("reads");
+        assert_eq!(old.failure_domains, ["zone", "rack"]);
+        assert_eq!(old.balance, BalancePolicy { enabled: false, tolerance_percent: 10, max_moves: 4 });
+        assert!(PlacementPolicy::default().balance.enabled, "a new cluster balances");
     }
 
     #[test]
