@@ -96,9 +96,16 @@ pub(crate) fn plan_moves(
         mover.even_out();
     }
     let (planned, limit_reached) = (mover.planned, mover.limit_reached);
+    let tasks_planned = balance.max_moves.saturating_sub(moves_in_flight).saturating_sub(mover.budget);
+    let reassigned = planned.saturating_sub(tasks_planned);
     report.nodes = loads.report(nodes);
+    // The moves that exist once this round's are created: what is in flight until the next.
+    report.moves_in_flight = moves_in_flight.saturating_add(tasks_planned);
     (report.status, report.why) = if planned > 0 || moves_in_flight > 0 {
-        let mut why = format!("moves: {planned} planned, {moves_in_flight} in flight");
+        let mut why = format!("{} in flight", count(report.moves_in_flight, "move"));
+        if reassigned > 0 {
+            why.push_str(&format!(", {} never written reassigned", count(reassigned, "shard")));
+        }
         if limit_reached {
             why.push_str(&format!("; max-moves ({}) reached", balance.max_moves));
         }
@@ -109,6 +116,15 @@ pub(crate) fn plan_moves(
         (BalanceStatus::Balanced, String::new())
     };
     plan.balance = Some(report);
+}
+
+/// `n` and the noun, in the plural unless `n` is 1.
+fn count(n: u32, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 /// Why balancing waits this round, if it does. A dead node's shards are repaired (they lack

@@ -169,8 +169,8 @@ pub struct Report {
     /// Shards whose owners (all active, as many as the replication factor) share a failure domain
     /// they could have avoided, written or not: at some level
     /// of the hierarchy they use fewer domains than they number and than the nodes that may
-    /// receive copies offer (HDFS `fsck`'s mis-replicated blocks). Reported; moving one is the
-    /// balancer's work.
+    /// receive copies offer (HDFS `fsck`'s mis-replicated blocks). Reported; with balancing on,
+    /// moved ([`Reason::MisReplicated`]).
     #[serde(default)]
     pub mis_replicated: Vec<MisReplicated>,
 }
@@ -194,7 +194,7 @@ pub struct BalanceReport {
     pub why: String,
     /// The tolerance applied, in percent of the mean.
     pub tolerance_percent: u32,
-    /// Move tasks in flight before this round.
+    /// Move tasks in flight once this round's are created.
     pub moves_in_flight: u32,
     /// The most moves in flight at once.
     pub max_moves: u32,

@@ -141,7 +141,7 @@ impl Findings {
             ),
             (
                 "metad_ae_balance_moves_in_flight",
-                "Move tasks in flight when the last full plan ran",
+                "Move tasks in flight after the last full plan (those it created included)",
                 self.balance.as_ref().map_or(0, |(b, _)| b.moves_in_flight as usize),
             ),
             (

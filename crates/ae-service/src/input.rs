@@ -84,7 +84,20 @@ pub(crate) fn plan_input(
     let owned_bytes = match scope {
         Some(_) => BTreeMap::new(),
         None => {
-            inventories.iter().map(|(&id, inventory)| (id, owned_bytes(state.shards_owned_by(id), inventory))).collect()
+            let mut bytes: BTreeMap<NodeId, u64> = inventories
+                .iter()
+                .map(|(&id, inventory)| (id, owned_bytes(state.shards_owned_by(id), inventory)))
+                .collect();
+            // A copy that landed after its node's report (a move just completed) weighs what
+            // another owner reports of it: else the node would look light until it reports.
+            for &(node, shard) in &unreported {
+                let others = state.shard(shard).map(|v| v.shard.owners.clone()).unwrap_or_default();
+                let size = others.iter().find_map(|o| inventories.get(o)?.shards.get(&shard)).map_or(0, |c| c.size);
+                if let Some(total) = bytes.get_mut(&node) {
+                    *total = total.saturating_add(size);
+                }
+            }
+            bytes
         }
     };
     PlanInput { shards, nodes, inventories, tasks, unreported, owned_bytes }

@@ -156,7 +156,9 @@ impl Term {
         // judges: a full round, rather than the next check-interval, decides its share.
         let online = changed.iter().any(|id| judged.get(id) == Some(&Liveness::Online));
         self.liveness = judged;
-        if online && state.placement().balance.enabled {
+        // While moving, any change (a move's node gone suspect) is judged at once too.
+        let moving = !changed.is_empty() && self.findings.balancing();
+        if (online || moving) && state.placement().balance.enabled {
             self.dirty = Dirty::All;
         }
         for node in changed {

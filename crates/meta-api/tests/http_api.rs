@@ -250,6 +250,8 @@ async fn every_bad_request_gets_a_json_error_naming_the_problem() {
         ("PUT", "/v1/placement/balance", Some(r#"{"max_moves": 0}"#), 400, "invalid_name", "max_moves"),
         ("PUT", "/v1/placement/balance", Some(r#"{"enabled": "yes"}"#), 422, "invalid_body", "enabled"),
         ("PUT", "/v1/placement/balance", Some(r#"{"tolerance": 5}"#), 422, "invalid_body", "tolerance"),
+        ("PUT", "/v1/placement/balance", Some(r#"{}"#), 400, "invalid_field", "tolerance_percent"),
+        ("PUT", "/v1/placement/balance", Some(r#"[]"#), 400, "invalid_field", "max_moves"),
         ("DELETE", "/v1/data-nodes/99", None, 404, "data_node_not_found", "99"),
         ("DELETE", "/v1/data-nodes/1?force=maybe", None, 400, "invalid_query", "force"),
         ("GET", "/v1/data-nodes?stale=true&x=2", None, 400, "invalid_query", "x"),

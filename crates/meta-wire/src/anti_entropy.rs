@@ -394,7 +394,7 @@ pub struct BalanceView {
     pub state: BalanceState,
     /// Why, in words: what it waits for, what keeps shards from moving, what is moving.
     pub why: String,
-    /// Move tasks in flight when the plan ran.
+    /// Move tasks in flight once the plan's own were created.
     pub moves_in_flight: u32,
     /// When the full plan these findings come from ran (nanoseconds since the epoch; `None`
     /// when balancing is disabled and no full plan ran yet).

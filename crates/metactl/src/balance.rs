@@ -31,8 +31,9 @@ fn policy_line(policy: &PlacementPolicy) -> String {
     if !balance.enabled {
         return "Balancing disabled: no shard moves to even out load (open moves are withdrawn)\n".to_owned();
     }
+    let moves = if balance.max_moves == 1 { "move" } else { "moves" };
     format!(
-        "Balancing enabled: tolerance {}% of the mean, at most {} moves at once\n",
+        "Balancing enabled: tolerance {}% of the mean, at most {} {moves} at once\n",
         balance.tolerance_percent, balance.max_moves
     )
 }
@@ -105,8 +106,8 @@ mod tests {
         let view = BalanceView {
             policy: BalancePolicy::default(),
             state: BalanceState::Moving,
-            why: "moves: 2 planned, 1 in flight".to_owned(),
-            moves_in_flight: 1,
+            why: "3 moves in flight".to_owned(),
+            moves_in_flight: 3,
             planned_at: Some(1_000_000_000),
             nodes: vec![load(1, 40, LoadVerdict::Over), load(4, 2, LoadVerdict::Under)],
         };
@@ -117,8 +118,7 @@ mod tests {
         }))
         .expect("a report");
         let text = render(&EntropyReport { balance: Some(view), ..report.clone() }, 3_500_000_000);
-        let first =
-            "Balance: MOVING: moves: 2 planned, 1 in flight (tolerance 10%, max-moves 4; last full plan 2.5s ago)\n";
+        let first = "Balance: MOVING: 3 moves in flight (tolerance 10%, max-moves 4; last full plan 2.5s ago)\n";
         assert!(text.starts_with(first), "{text}");
         let row = text.lines().find(|l| l.starts_with("1 ")).expect("node 1's row");
         assert!(row.contains("40") && row.contains("over") && row.contains("40.00 KiB"), "{row}");

@@ -119,6 +119,9 @@ pub(crate) async fn set_balance<S: MetaService>(
     ApiJson(request): ApiJson<BalanceRequest>,
 ) -> Result<Json<PlacementPolicy>, ApiError> {
     let BalanceRequest { enabled, tolerance_percent, max_moves } = request;
+    if enabled.is_none() && tolerance_percent.is_none() && max_moves.is_none() {
+        return Err(ApiError::invalid_field("enabled", "give enabled, tolerance_percent or max_moves"));
+    }
     // The whole policy is checked in apply; the ranges are checked here too for a prompt 400.
     let probe = BalancePolicy {
         enabled: true,
