@@ -4,9 +4,9 @@
 //! # Rules
 //!
 //! * It runs in full rounds only, with balancing enabled, and waits (plans nothing) while a node
-//!   that owns shards is dead, suspect or draining, while an active node has no trusted
-//!   inventory, or while a shard lacks copies: repairs come first, and loads judged meanwhile
-//!   would be wrong.
+//!   that owns shards is suspect or draining, while an active node has no trusted inventory, or
+//!   while a shard lacks copies a repair can give it (a dead node's shards, until repaired):
+//!   repairs come first, and loads judged meanwhile would be wrong.
 //! * A node's **load** is its shard count and its bytes (the sizes its inventory reports of the
 //!   shards it owns, [`PlanInput::owned_bytes`]),
 //!   counting the copies and moves in flight as done. It is **within the tolerance** `t` when its
@@ -39,7 +39,7 @@
 use failure_domains::Picked;
 
 use crate::id_hash::IdMap;
-use crate::input::{Balance, PlanInput, ShardId, ShardView};
+use crate::input::{Balance, PlanInput, ShardCopy, ShardId, ShardView};
 use crate::load::Load;
 use crate::node_table::{Ix, NodeTable};
 use crate::plan::{BalanceReport, BalanceStatus, LoadVerdict, NewTask, NodeLoad, Plan, Reason, Reassign};
@@ -82,8 +82,9 @@ pub(crate) fn plan_moves(
         load,
         eligible: &eligible,
         loads: &mut loads,
-        budget: balance.max_moves.saturating_sub(moves_in_flight),
-        planned: 0,
+        in_flight: moves_in_flight,
+        tasks: 0,
+        reassigned: 0,
         max_moves: balance.max_moves,
         limit_reached: false,
         plan,
@@ -95,13 +96,11 @@ pub(crate) fn plan_moves(
     if imbalanced && !fixing {
         mover.even_out();
     }
-    let (planned, limit_reached) = (mover.planned, mover.limit_reached);
-    let tasks_planned = balance.max_moves.saturating_sub(moves_in_flight).saturating_sub(mover.budget);
-    let reassigned = planned.saturating_sub(tasks_planned);
+    let (tasks, reassigned, limit_reached) = (mover.tasks, mover.reassigned, mover.limit_reached);
     report.nodes = loads.report(nodes);
     // The moves that exist once this round's are created: what is in flight until the next.
-    report.moves_in_flight = moves_in_flight.saturating_add(tasks_planned);
-    (report.status, report.why) = if planned > 0 || moves_in_flight > 0 {
+    report.moves_in_flight = moves_in_flight.saturating_add(tasks);
+    (report.status, report.why) = if tasks + reassigned > 0 || moves_in_flight > 0 {
         let mut why = format!("{} in flight", count(report.moves_in_flight, "move"));
         if reassigned > 0 {
             why.push_str(&format!(", {} never written reassigned", count(reassigned, "shard")));
@@ -116,6 +115,11 @@ pub(crate) fn plan_moves(
         (BalanceStatus::Balanced, String::new())
     };
     plan.balance = Some(report);
+}
+
+/// A copy's size in bytes as the load counts it (0 when not reported).
+fn size_of(copy: Option<&ShardCopy>) -> i64 {
+    copy.map_or(0, |c| i64::try_from(c.size).unwrap_or(i64::MAX))
 }
 
 /// `n` and the noun, in the plural unless `n` is 1.
@@ -389,10 +393,12 @@ struct Mover<'m, 'n, 'a> {
     load: &'m mut Load,
     eligible: &'m Eligible,
     loads: &'m mut Loads,
-    /// Move tasks this round may still create.
-    budget: u32,
-    /// Moves planned this round (tasks and reassignments), at most `max_moves`.
-    planned: u32,
+    /// Move tasks in flight before this round.
+    in_flight: u32,
+    /// Move tasks and never-written reassignments planned this round: together at most
+    /// `max_moves`, and the tasks with those in flight too.
+    tasks: u32,
+    reassigned: u32,
     max_moves: u32,
     /// Set when `max_moves` stopped the round.
     limit_reached: bool,
@@ -536,7 +542,7 @@ impl Mover<'_, '_, '_> {
                 continue;
             }
             let copy = nodes.inventory(source).and_then(|inv| inv.shards.get(&shard.id));
-            let size = copy.map_or(0, |c| i64::try_from(c.size).unwrap_or(i64::MAX));
+            let size = size_of(copy);
             if !self.loads.allows(source, target, size) {
                 continue;
             }
@@ -574,26 +580,24 @@ impl Mover<'_, '_, '_> {
     fn make(&mut self, shard: &ShardView, source: Ix, target: Ix, reason: Reason) -> bool {
         let nodes = self.nodes;
         let (source_id, target_id) = (nodes.id(source), nodes.id(target));
-        let size = nodes
-            .inventory(source)
-            .and_then(|inv| inv.shards.get(&shard.id))
-            .map_or(0, |c| i64::try_from(c.size).unwrap_or(i64::MAX));
+        let size = size_of(nodes.inventory(source).and_then(|inv| inv.shards.get(&shard.id)));
         // Every move counts against the round's limit, reassignments too (each costs a command).
-        if self.planned >= self.max_moves {
+        if self.tasks + self.reassigned >= self.max_moves {
             self.limit_reached = true;
             return false;
         }
         if !shard.written {
             self.plan.reassign.push(Reassign { shard: shard.id, drop: vec![source_id], add: vec![target_id] });
+            self.reassigned += 1;
         } else {
-            if self.budget == 0 {
+            if self.in_flight + self.tasks >= self.max_moves {
                 self.limit_reached = true;
                 return false;
             }
             if !self.load.has_fetch_slot(target) || !self.load.has_sync_slot(source) {
                 return false;
             }
-            self.budget -= 1;
+            self.tasks += 1;
             self.load.assign(source, target);
             self.plan.create.push(NewTask {
                 shard: shard.id,
@@ -605,7 +609,6 @@ impl Mover<'_, '_, '_> {
             });
         }
         self.loads.moved(source, target, size);
-        self.planned += 1;
         true
     }
 }

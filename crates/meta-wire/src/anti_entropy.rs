@@ -416,8 +416,8 @@ pub enum BalanceState {
     Moving,
     /// A node's load is outside the tolerance, but no move is allowed (see `why`).
     Limited,
-    /// Balancing waits (see `why`): a node owning shards is dead, suspect or draining, a node
-    /// has not reported its inventory, or shards lack copies.
+    /// Balancing waits (see `why`): a node owning shards is suspect or draining, a node has not
+    /// reported its inventory, or shards lack copies a repair can give them.
     Waiting,
 }
 
