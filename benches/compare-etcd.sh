@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # metad against etcd, side by side, in one invocation: starts a 3-member etcd cluster (Debian's
 # etcd-server 3.4, installed when missing) and, through meta-load, a 3-node metad cluster, both
-# on loopback; drives both with the same load tool and client (small replicated writes at 1, 16,
-# 64 and 256 clients, then linearizable reads at 64), each run against metad then etcd back to
-# back, and prints writes/s, p50, p99 and the ratio metad/etcd. Disk fsync speed varies a lot
-# between hours here, so only ratios from one run mean anything.
+# on loopback; drives both with the same load tool (small replicated writes at 1, 16, 64 and 256
+# clients, then linearizable reads at 64), each run against metad, then etcd through its JSON
+# gateway (the same HTTP client), then etcd through its native gRPC API (meta-load's `etcd-grpc`
+# feature; protoc and its well-known types, Debian's protobuf-compiler and libprotobuf-dev, are
+# installed when missing), back to back, and prints writes/s, p50, p99 and the ratio metad/etcd
+# for each etcd path. Disk fsync speed varies a lot between hours here, so only ratios from one
+# run mean anything.
 #
 #   benches/compare-etcd.sh                       # 10 s per run, 20 leader-failover runs
 #   DURATION=5s FAILOVER_RUNS=0 benches/compare-etcd.sh
@@ -16,16 +19,22 @@ clients=${CLIENTS:-1,16,64,256}
 failover_runs=${FAILOVER_RUNS:-20}
 target="${CARGO_TARGET_DIR:-target}/release"
 
-if ! command -v etcd >/dev/null 2>&1; then
-  echo "installing etcd-server (Debian's etcd 3.4)"
+missing=()
+command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
+command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
+# protoc's well-known types (google/protobuf/*.proto), which etcd's protos import.
+[ -f /usr/include/google/protobuf/descriptor.proto ] || missing+=(libprotobuf-dev)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing ${missing[*]}"
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo=sudo
   $sudo apt-get update -qq
-  # The package's service is not wanted: policy-rc.d keeps it from being started.
-  DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 $sudo apt-get install -y -qq --no-install-recommends etcd-server >/dev/null
+  # etcd-server's own service is not wanted: RUNLEVEL=1 keeps it from being started.
+  DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 scripts/ensure-prereqs.sh
-cargo build --release -q -p metad -p meta-load
+cargo build --release -q -p metad
+cargo build --release -q -p meta-load --features etcd-grpc
 
 dir=$(mktemp -d)
 pids=()

@@ -133,6 +133,45 @@ async fn concurrent_writes_share_log_entries_and_each_gets_its_own_answer() {
     }
 }
 
+/// Concurrent linearizable reads, on every node, share the leader's leadership confirmations: the
+/// leader counts every read (a follower's included: it asks the leader for the read index only)
+/// and fewer rounds than reads. Each read still sees the write acknowledged before it began.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_linearizable_reads_share_read_index_rounds_and_see_prior_writes() {
+    let cluster = Cluster::start(&sibling_binary("metad"), 3).await;
+    let leader = cluster.leader(LEADER_TIMEOUT).await;
+    let metrics = |id: u64| {
+        let (http, url) = (cluster.http.clone(), cluster.url(id, "/metrics"));
+        async move { http.get(url).send().await.expect("metrics").text().await.expect("text") }
+    };
+    const READS: u64 = 96;
+    let before = metrics(leader).await;
+    let mut requests = Vec::new();
+    for i in 0..READS {
+        let (http, node) = (cluster.http.clone(), 1 + i % 3);
+        // Each client writes its own database through some node, then reads it on another.
+        let write = cluster.url(node, "/v1/databases");
+        let read = cluster.url(1 + (i + 1) % 3, &format!("/v1/databases/read{i}"));
+        requests.push(tokio::spawn(async move {
+            let created = http.post(write).json(&json!({ "name": format!("read{i}") })).send().await.expect("write");
+            assert_eq!(created.status().as_u16(), 201, "create read{i}");
+            http.get(read).send().await.expect("read").status().as_u16()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for request in requests {
+        statuses.push(request.await.expect("request task"));
+    }
+    assert!(statuses.iter().all(|s| *s == 200), "every read saw the write acknowledged before it: {statuses:?}");
+
+    let after = metrics(leader).await;
+    let delta = |name: &str| metric(&after, name) - metric(&before, name);
+    let (reads, rounds) = (delta("metad_read_index_reads_total"), delta("metad_read_index_rounds_total"));
+    eprintln!("--- the leader confirmed its leadership {rounds} times for {reads} reads");
+    assert!(reads >= READS, "every read, on any node, took its read index from the leader: {reads}\n{after}");
+    assert!(rounds < reads, "concurrent reads shared rounds: {rounds} rounds for {reads} reads");
+}
+
 /// 16 clients write unique databases through all nodes; the leader is killed with SIGKILL in the
 /// middle. Every write that was acknowledged must be on every node afterwards, the killed node
 /// included once restarted.
@@ -371,4 +410,80 @@ async fn sigterm_stops_a_node_cleanly_and_internal_routes_need_the_secret() {
     .await;
     assert!(status.success(), "SIGTERM should end metad cleanly, got {status}");
     assert!(cluster.log(3).contains("shutdown requested"), "{}", cluster.log(3));
+}
+
+/// A backup of 60,000 shards of a cluster with meta nodes 1 to 3: 6 data nodes (4 to 9), RF 2,
+/// 20,000 hourly groups of 3 shards, built as a record (the model would take a while in a debug
+/// build), then checked by the model.
+fn large_backup() -> meta_model::MetaState {
+    use meta_model::{Command, LeaderFacts, MetaState, RetentionPolicySpec, Shard, ShardGroup, HOUR};
+    let mut state = MetaState::new();
+    let mut apply = |command: Command| {
+        let command = command.stamp(|| LeaderFacts { now: 0, live_data_nodes: None });
+        state.apply(&command).expect("applies");
+    };
+    for id in 1..=3 {
+        apply(Command::AddMetaNode { node_id: Some(id), addr: format!("meta-{id}:8091") });
+    }
+    for i in 1..=6 {
+        apply(Command::AddDataNode {
+            tcp_addr: format!("data-{i}:8088"),
+            http_addr: format!("data-{i}:8086"),
+            labels: Default::default(),
+        });
+    }
+    let policy =
+        RetentionPolicySpec { name: "rp".into(), duration: 0, shard_group_duration: Some(HOUR), replication_factor: 2 };
+    apply(Command::CreateDatabase { name: "big".into(), default_retention_policy: Some(policy) });
+    let mut record = state.to_record();
+    let hour = HOUR as i64;
+    let groups = &mut record.databases.get_mut("big").expect("database").retention_policies.get_mut("rp").expect("rp");
+    let (mut group_id, mut shard_id) = (record.next_shard_group_id, record.next_shard_id);
+    for k in 0..20_000_i64 {
+        let shards = (0..3u64)
+            .map(|s| {
+                shard_id += 1;
+                Shard { id: shard_id - 1, owners: vec![4 + s * 2, 5 + s * 2] }
+            })
+            .collect();
+        let start = 1_704_067_200_000_000_000 + k * hour;
+        let group = ShardGroup { id: group_id, start, end: start + hour, truncated_at: None, deleted_at: None, shards };
+        groups.shard_groups.insert(group_id, group);
+        group_id += 1;
+    }
+    (record.next_shard_group_id, record.next_shard_id) = (group_id, shard_id);
+    let state = MetaState::from(record);
+    state.check_invariants().expect("a consistent backup");
+    state
+}
+
+/// A backup larger than one log entry may hold (256 KiB) is restored in parts: every node shows
+/// all of it at once, when the last part applies, and the same on every node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_backup_larger_than_one_entry_is_restored_in_parts_on_every_node() {
+    let backup = large_backup();
+    let bytes = meta_model::codec::encode("backup", &backup).expect("encodes").len();
+    assert!(bytes > 2 * 256 * 1024, "the backup needs several entries: {bytes} bytes");
+    let cluster = Cluster::start(&sibling_binary("metad"), 3).await;
+    let leader = cluster.leader(LEADER_TIMEOUT).await;
+    cluster.wait_all_ready().await;
+    let before = cluster.status(leader).await.and_then(|s| s.last_log_index);
+
+    let reply = meta_wire::MetadataReply { index: 0, metadata: meta_wire::Metadata::of(&backup) };
+    cluster.node_client(leader).restore(&reply).await.expect("restore into an empty cluster");
+
+    let after = cluster.status(leader).await.and_then(|s| s.applied_index).expect("leader status");
+    let entries = after - before.unwrap_or(0);
+    eprintln!("--- {bytes} bytes of backup restored in {entries} log entries");
+    assert!(entries >= bytes.div_ceil(256 * 1024) as u64, "256 KiB an entry at most: {entries} entries");
+    let last = backup.next_shard_id() - 1;
+    for id in 1..=3 {
+        cluster.wait_applied(id, after).await;
+        let backup_on_node = cluster.node_client(id).metadata(None, Duration::ZERO).await.expect("metadata");
+        assert_eq!(backup_on_node.metadata.shard_count(), 60_000, "node {id}");
+        let (status, shard) = cluster.get(id, &format!("/v1/shards/{last}")).await.expect("answer");
+        assert_eq!(status, 200, "node {id}: {shard}");
+        let owners: Vec<&Value> = shard["owners"].as_array().expect("owners").iter().map(|o| &o["id"]).collect();
+        assert_eq!(owners, [&json!(8), &json!(9)], "node {id}: {shard}");
+    }
 }

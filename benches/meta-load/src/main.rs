@@ -5,17 +5,27 @@
 //!   fixed window (metad: create a database; etcd: put a 256-byte value); writes/s, p50, p99, max;
 //! - reads: linearizable reads spread over all nodes;
 //! - failover (metad): `kill -9` of the leader while one client writes; time to the first
-//!   acknowledged write afterwards, over several runs (the killed node is restarted between runs).
+//!   acknowledged write afterwards, over several runs (the killed node is restarted between runs);
+//! - instead of all that, with `--shard-groups N`: the creation rate of shard groups while one
+//!   policy grows to N groups, and the meta nodes' resident memory at the end (see `groups`);
+//! - instead of all that, with `--million`: restore, memory, planner input and snapshot install
+//!   of a million shards on 1,000 data nodes (see `million`).
 //!
-//! With `--etcd`, every write and read run is made against metad and then etcd, back to back with
-//! the same client (disk fsync speed varies between hours, so only ratios from one run compare),
-//! and a table of ratios closes the report (`benches/compare-etcd.sh` starts the etcd cluster).
+//! With `--etcd`, every write and read run is made against metad and then etcd, back to back
+//! (disk fsync speed varies between hours, so only ratios from one run compare): through etcd's
+//! JSON gateway with the same HTTP client, and, built with the `etcd-grpc` feature, through its
+//! native gRPC API too. A table of ratios against each etcd path closes the report
+//! (`benches/compare-etcd.sh` starts the etcd cluster and builds the feature).
 //!
 //! ```text
 //! cargo run --release -p meta-load -- --metad target/release/metad --clients 1,16,64,256 --duration 10s
+//! cargo run --release -p meta-load -- --metad target/release/metad --shard-groups 100000
+//! cargo run --release -p meta-load -- --metad target/release/metad --million
 //! ```
 
 mod drive;
+mod groups;
+mod million;
 mod target;
 
 use std::path::PathBuf;
@@ -26,6 +36,7 @@ use clap::Parser;
 use cluster_harness::Cluster;
 
 use drive::{drive, header, Run};
+use groups::{grow, Growth};
 use target::{http_client, Target};
 
 /// Command-line options.
@@ -54,6 +65,32 @@ struct Options {
     /// read run against it too, back to back, and print the ratios.
     #[arg(long, value_delimiter = ',')]
     etcd: Vec<String>,
+    /// Instead of the runs above: grow one retention policy to this many shard groups and print
+    /// the creation rate of every `--group-bucket` groups.
+    #[arg(long)]
+    shard_groups: Option<u64>,
+    /// Groups per line of the growth run.
+    #[arg(long, default_value_t = 10_000)]
+    group_bucket: u64,
+    /// Concurrent clients of the growth run.
+    #[arg(long, default_value_t = 32)]
+    group_clients: usize,
+    /// Data nodes registered for the growth run (a group gets one shard per 3).
+    #[arg(long, default_value_t = 30)]
+    data_nodes: usize,
+    /// Instead of the runs above: restore a generated backup of `--million-groups` groups of
+    /// `--million-shards-per-group` shards on `--million-data-nodes` data nodes and measure it.
+    #[arg(long)]
+    million: bool,
+    /// Data nodes of the `--million` backup.
+    #[arg(long, default_value_t = 1_000)]
+    million_data_nodes: u64,
+    /// Hourly shard groups of the `--million` backup.
+    #[arg(long, default_value_t = 100_000)]
+    million_groups: u64,
+    /// Shards per group of the `--million` backup (RF 3).
+    #[arg(long, default_value_t = 10)]
+    million_shards_per_group: u64,
 }
 
 fn parse_seconds(text: &str) -> Result<Duration, String> {
@@ -65,7 +102,8 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
 struct Compared {
     label: String,
     metad: Run,
-    etcd: Option<Run>,
+    /// The same run on each etcd path, by name.
+    etcd: Vec<(&'static str, Run)>,
 }
 
 async fn write_run(target: &Target, clients: usize, duration: Duration) -> anyhow::Result<Run> {
@@ -128,25 +166,64 @@ fn ms(duration: Duration) -> f64 {
 }
 
 fn print_ratios(compared: &[Compared]) {
-    println!("\nmetad vs etcd, same client, back to back (ratio = metad / etcd; latency: lower is better)");
+    println!("\nmetad vs etcd, back to back (ratio = metad / etcd; latency: lower is better; * = faster etcd path)");
     println!(
-        "{:<24} {:>12} {:>12} {:>7} {:>10} {:>10} {:>10} {:>10}",
-        "run", "metad ops/s", "etcd ops/s", "ratio", "metad p50", "etcd p50", "metad p99", "etcd p99"
+        "{:<24} {:<10} {:>12} {:>12} {:>7} {:>10} {:>10} {:>10} {:>10}",
+        "run", "etcd path", "metad ops/s", "etcd ops/s", "ratio", "metad p50", "etcd p50", "metad p99", "etcd p99"
     );
     for row in compared {
-        let Some(etcd) = &row.etcd else { continue };
-        println!(
-            "{:<24} {:>12.0} {:>12.0} {:>6.2}x {:>8.2}ms {:>8.2}ms {:>8.2}ms {:>8.2}ms",
-            row.label,
-            row.metad.rate(),
-            etcd.rate(),
-            row.metad.rate() / etcd.rate().max(f64::MIN_POSITIVE),
-            row.metad.ms(0.50),
-            etcd.ms(0.50),
-            row.metad.ms(0.99),
-            etcd.ms(0.99)
-        );
+        let fastest = row.etcd.iter().map(|(_, run)| run.rate()).fold(0.0, f64::max);
+        for (path, etcd) in &row.etcd {
+            let mark = if row.etcd.len() > 1 && etcd.rate() == fastest { "*" } else { "" };
+            println!(
+                "{:<24} {:<10} {:>12.0} {:>12.0} {:>6.2}x {:>8.2}ms {:>8.2}ms {:>8.2}ms {:>8.2}ms",
+                row.label,
+                format!("{path}{mark}"),
+                row.metad.rate(),
+                etcd.rate(),
+                row.metad.rate() / etcd.rate().max(f64::MIN_POSITIVE),
+                row.metad.ms(0.50),
+                etcd.ms(0.50),
+                row.metad.ms(0.99),
+                etcd.ms(0.99)
+            );
+        }
     }
+}
+
+/// The etcd paths at `nodes`: the JSON gateway, and gRPC when built with `etcd-grpc`.
+async fn etcd_targets(nodes: &[String]) -> anyhow::Result<Vec<Target>> {
+    if nodes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let gateway = Target::etcd(&http_client()?, nodes.to_vec()).await?;
+    #[cfg(feature = "etcd-grpc")]
+    {
+        let grpc = gateway.etcd_grpc().await?;
+        Ok(vec![gateway, grpc])
+    }
+    #[cfg(not(feature = "etcd-grpc"))]
+    {
+        println!("etcd through its JSON gateway only (build meta-load with --features etcd-grpc for its gRPC API)");
+        Ok(vec![gateway])
+    }
+}
+
+/// Runs `run` on metad and then on each etcd path, printing each line; one row of the ratios.
+async fn compare<F, Fut>(label: String, metad: &Target, etcd: &[Target], run: F) -> anyhow::Result<Compared>
+where
+    F: Fn(Target) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<Run>>,
+{
+    let metad_run = run(metad.clone()).await?;
+    println!("{}", metad_run.line(&format!("metad {label}")));
+    let mut etcd_runs = Vec::new();
+    for target in etcd {
+        let etcd_run = run(target.clone()).await?;
+        println!("{}", etcd_run.line(&format!("{} {label}", target.name())));
+        etcd_runs.push((target.name(), etcd_run));
+    }
+    Ok(Compared { label, metad: metad_run, etcd: etcd_runs })
 }
 
 #[tokio::main]
@@ -155,55 +232,56 @@ async fn main() -> anyhow::Result<()> {
     if !options.metad.exists() {
         bail!("{} does not exist: build it with `cargo build --release -p metad`", options.metad.display());
     }
+    if options.million {
+        let shape = million::Shape {
+            data_nodes: options.million_data_nodes,
+            groups: options.million_groups,
+            shards_per_group: options.million_shards_per_group,
+        };
+        return million::run(&options.metad, &shape).await;
+    }
     let toml = match &options.config {
         Some(path) => std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?,
         None => String::new(),
     };
     let mut cluster = Cluster::start_with_config(&options.metad, 3, &toml).await;
     let leader = cluster.leader(Duration::from_secs(15)).await;
+    if let Some(groups) = options.shard_groups {
+        let growth = Growth {
+            groups,
+            bucket: options.group_bucket.max(1),
+            clients: options.group_clients.max(1),
+            data_nodes: options.data_nodes,
+        };
+        return grow(&cluster, cluster.addr(leader), &growth).await;
+    }
     let metad = Target::Metad {
         leader: cluster.addr(leader).to_owned(),
         nodes: (1..=3).map(|id| cluster.addr(id).to_owned()).collect(),
     };
-    let etcd = match options.etcd.is_empty() {
-        true => None,
-        false => Some(Target::etcd(&http_client()?, options.etcd.clone()).await?),
-    };
+    let etcd = etcd_targets(&options.etcd).await?;
     println!("3-node metad cluster on loopback, leader {leader}; each run lasts {:?}", options.duration);
-    if let Some(Target::Etcd { leader, .. }) = &etcd {
+    if let Some(Target::Etcd { leader, .. }) = etcd.first() {
         println!("3-member etcd cluster at {:?}, leader {leader}", options.etcd);
     }
     println!("{}", header());
 
     let mut compared = Vec::new();
+    let duration = options.duration;
     for &clients in &options.clients {
         let label = format!("write, {clients} clients");
-        let metad_run = write_run(&metad, clients, options.duration).await?;
-        println!("{}", metad_run.line(&format!("metad {label}")));
-        let etcd_run = match &etcd {
-            Some(etcd) => Some(write_run(etcd, clients, options.duration).await?),
-            None => None,
-        };
-        if let Some(run) = &etcd_run {
-            println!("{}", run.line(&format!("etcd {label}")));
-        }
-        compared.push(Compared { label, metad: metad_run, etcd: etcd_run });
+        compared.push(
+            compare(label, &metad, &etcd, |target| async move { write_run(&target, clients, duration).await }).await?,
+        );
     }
     if options.read_clients > 0 {
-        let label = format!("linearizable read, {}", options.read_clients);
-        let metad_run = read_run(&metad, options.read_clients, options.duration).await?;
-        println!("{}", metad_run.line(&format!("metad {label}")));
-        let etcd_run = match &etcd {
-            Some(etcd) => Some(read_run(etcd, options.read_clients, options.duration).await?),
-            None => None,
-        };
-        if let Some(run) = &etcd_run {
-            println!("{}", run.line(&format!("etcd {label}")));
-        }
-        compared.push(Compared { label, metad: metad_run, etcd: etcd_run });
+        let (label, clients) = (format!("linearizable read, {}", options.read_clients), options.read_clients);
+        compared.push(
+            compare(label, &metad, &etcd, |target| async move { read_run(&target, clients, duration).await }).await?,
+        );
     }
     failovers(&mut cluster, options.failover_runs).await?;
-    if etcd.is_some() {
+    if !etcd.is_empty() {
         print_ratios(&compared);
     }
     Ok(())

@@ -11,6 +11,15 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
 /// Findings and counters of the planning rounds of one leadership term.
+/// What one planning round cost.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RoundCost {
+    /// Building the planner's input from the state.
+    pub(crate) input: Duration,
+    /// The input and the plan.
+    pub(crate) total: Duration,
+}
+
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Findings {
     report: Report,
@@ -19,6 +28,8 @@ pub(crate) struct Findings {
     moves_planned: u64,
     planned_at: Option<Timestamp>,
     last_duration: Option<Duration>,
+    /// How long the last full round took to build its input from the state.
+    last_full_input: Option<Duration>,
     plans: u64,
     turns: u64,
     tasks_created: u64,
@@ -34,10 +45,11 @@ impl Findings {
         report: Report,
         balance: Option<BalanceReport>,
         at: Timestamp,
-        took: Duration,
+        cost: RoundCost,
     ) -> Vec<ShardId> {
         if scope.is_none() {
             self.balance = balance.map(|b| (b, at));
+            self.last_full_input = Some(cost.input);
         }
         let known: BTreeSet<ShardId> = self.report.unrecoverable.iter().copied().collect();
         let newly = report.unrecoverable.iter().copied().filter(|s| !known.contains(s)).collect();
@@ -49,7 +61,7 @@ impl Findings {
             }
         }
         self.planned_at = Some(at);
-        self.last_duration = Some(took);
+        self.last_duration = Some(cost.total);
         self.plans += 1;
         newly
     }
@@ -173,11 +185,17 @@ impl Findings {
         for (name, help, value) in counters {
             registry.register(name, help, ConstCounter::new(value));
         }
-        let seconds = self.last_duration.map_or(0.0, |d| d.as_secs_f64());
+        let seconds = |d: Option<Duration>| d.map_or(0.0, |d| d.as_secs_f64());
         registry.register(
             "metad_ae_plan_seconds",
             "Duration of the last planning round (building its input and planning)",
-            ConstGauge::new(seconds),
+            ConstGauge::new(seconds(self.last_duration)),
+        );
+        registry.register(
+            "metad_ae_full_plan_input_seconds",
+            "Time the last full planning round took to build its input from the state (every live shard, under the \
+             state's read lock)",
+            ConstGauge::new(seconds(self.last_full_input)),
         );
     }
 }
@@ -203,6 +221,10 @@ mod tests {
     use super::*;
     use ae_planner::ShardHealth;
 
+    fn cost(millis: u64) -> RoundCost {
+        RoundCost { input: Duration::from_millis(millis / 2), total: Duration::from_millis(millis) }
+    }
+
     fn health(shard: ShardId) -> ShardHealth {
         ShardHealth { shard, live_copies: 1, desired: 2 }
     }
@@ -211,9 +233,9 @@ mod tests {
     fn a_scoped_round_patches_only_its_shards() {
         let mut findings = Findings::default();
         let full = Report { under_replicated: vec![health(1), health(5)], unrecoverable: vec![9], ..Report::default() };
-        assert_eq!(findings.record(None, full, None, 10, Duration::from_millis(3)), vec![9], "9 newly unrecoverable");
+        assert_eq!(findings.record(None, full, None, 10, cost(3)), vec![9], "9 newly unrecoverable");
         let scoped = Report { under_replicated: vec![health(3)], ..Report::default() };
-        assert!(findings.record(Some(&[1, 3, 9]), scoped, None, 20, Duration::from_millis(1)).is_empty());
+        assert!(findings.record(Some(&[1, 3, 9]), scoped, None, 20, cost(1)).is_empty());
         let shards: Vec<_> = findings.report().under_replicated.iter().map(|h| h.shard).collect();
         assert_eq!(shards, vec![3, 5], "shard 1 healed, 3 newly under-replicated, 5 untouched");
         assert!(findings.report().unrecoverable.is_empty());

@@ -28,7 +28,7 @@ use ae_planner::{Balance, Limits, Scope};
 use meta_model::{Changes, Command, CreatedCopyTasks, MetaState, NodeId, ShardId, Task, TaskKind, TaskState};
 use meta_wire::Liveness;
 
-use crate::findings::Findings;
+use crate::findings::{Findings, RoundCost};
 use crate::input::{cancel_reason, plan_input, task_kind, task_spec};
 use crate::port::{commit, CallError, MetaPort, PortError};
 use crate::settings::AntiEntropySettings;
@@ -374,6 +374,7 @@ impl AntiEntropy {
             Some((plan_input(state, &t.tracker, now, wall, settings, scope.as_ref()), scope, balance))
         });
         let Some((input, scope, balance)) = prepared else { return Ok(()) };
+        let input_took = started.elapsed();
         let scope: Option<Vec<ShardId>> = scope.map(|s| s.into_iter().collect());
         let limits = Limits { max_fetch: settings.max_fetch, max_sync: settings.max_sync, balance };
         let mut plan = ae_planner::plan(&input, &limits, scope.as_deref().map_or(Scope::All, Scope::Shards));
@@ -385,7 +386,7 @@ impl AntiEntropy {
             std::mem::take(&mut plan.report),
             plan.balance.take(),
             port.wall_clock(),
-            took,
+            RoundCost { input: input_took, total: took },
         );
         if !newly_unrecoverable.is_empty() {
             tracing::error!(

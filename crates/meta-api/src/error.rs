@@ -150,14 +150,54 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// [`ApiJson`] for bodies so large that parsing them would hold up one of the runtime's few
+/// threads, which Raft's heartbeats need (a backup of a million shards is ~50 MB of JSON): read
+/// as bytes, parsed on the blocking pool, rejected alike.
+#[derive(Debug)]
+pub(crate) struct LargeApiJson<T>(pub(crate) T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send + 'static> FromRequest<S> for LargeApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        let json = content_type.and_then(|t| t.split(';').next()).is_some_and(|essence| {
+            let essence = essence.trim();
+            essence.eq_ignore_ascii_case("application/json") || essence.ends_with("+json")
+        });
+        if !json {
+            return Err(unsupported_media_type());
+        }
+        let bytes = axum::body::Bytes::from_request(request, state).await.map_err(|rejection| {
+            let status = rejection.status();
+            if status == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError { status, code: "body_too_large", message: "request body is too large".to_owned() }
+            } else {
+                ApiError { status, code: "invalid_body", message: rejection.body_text() }
+            }
+        })?;
+        let parsed = tokio::task::spawn_blocking(move || axum::Json::<T>::from_bytes(&bytes));
+        match parsed.await.map_err(ApiError::internal)? {
+            Ok(axum::Json(value)) => Ok(LargeApiJson(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn unsupported_media_type() -> ApiError {
+    ApiError {
+        status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        code: "unsupported_media_type",
+        message: "expected a body with Content-Type: application/json".to_owned(),
+    }
+}
+
 fn json_rejection(rejection: JsonRejection) -> ApiError {
     let status = rejection.status();
     let (code, message) = match &rejection {
         JsonRejection::JsonDataError(e) => ("invalid_body", format!("invalid request body: {}", source_text(e))),
         JsonRejection::JsonSyntaxError(e) => ("malformed_json", format!("malformed JSON: {}", source_text(e))),
-        JsonRejection::MissingJsonContentType(_) => {
-            ("unsupported_media_type", "expected a body with Content-Type: application/json".to_owned())
-        }
+        JsonRejection::MissingJsonContentType(_) => return unsupported_media_type(),
         _ if status == StatusCode::PAYLOAD_TOO_LARGE => ("body_too_large", "request body is too large".to_owned()),
         other => ("invalid_body", other.body_text()),
     };

@@ -71,6 +71,7 @@ impl HttpMetrics {
             ("metad_raft_last_log_index", "Index of the last log entry", status.last_log_index),
             ("metad_raft_committed_index", "Index of the last committed entry", status.committed_index),
             ("metad_raft_applied_index", "Index of the last applied entry", status.applied_index),
+            ("metad_raft_snapshot_index", "Index of the last entry the newest snapshot covers", status.snapshot_index),
             ("metad_raft_voters", "Number of voting members", Some(status.voters.len() as u64)),
         ];
         for (name, help, value) in gauges {

@@ -113,6 +113,56 @@ fn create_shard_group(c: &mut Criterion) {
     group.finish();
 }
 
+/// Creating the groups of successive hours in one policy as it grows to 100,000 groups (30 data
+/// nodes, RF 3: 10 shards a group, a million shards at the end): the cost of the next 1,000 new
+/// groups, and of finding an existing group (the lookup a data node makes for every point, on its
+/// cached copy of the state), at each size. Both should stay flat: the policy's time index makes
+/// them O(log groups).
+fn create_shard_group_as_policy_grows(c: &mut Criterion) {
+    const BATCH: i64 = 1_000;
+    let hour = HOUR as i64;
+    let create = |h: i64| Command::CreateShardGroup {
+        database: "db000".into(),
+        retention_policy: "forever".into(),
+        timestamp: common::EPOCH + h * hour,
+    };
+    let mut group = c.benchmark_group("policy_grows");
+    group.sample_size(10);
+    let mut state = common::cluster(30, 1, 0);
+    let mut hours = 0_i64;
+    for size in [0_i64, 10_000, 25_000, 50_000, 100_000] {
+        while hours < size {
+            common::apply(&mut state, &create(hours));
+            hours += 1;
+        }
+        group.throughput(Throughput::Elements(BATCH as u64));
+        group.bench_with_input(BenchmarkId::new("next_1000_new_groups", size), &state, |b, state| {
+            b.iter_batched(
+                || state.clone(),
+                |mut state| {
+                    for h in size..size + BATCH {
+                        let _ = std::hint::black_box(state.apply(&create(h)));
+                    }
+                    state
+                },
+                BatchSize::LargeInput,
+            );
+        });
+        if size > 0 {
+            group.throughput(Throughput::Elements(1));
+            group.bench_with_input(BenchmarkId::new("existing_group_lookup", size), &state, |b, state| {
+                let mut h = 0;
+                b.iter(|| {
+                    h = (h + 7919) % size;
+                    std::hint::black_box(state.live_group_containing("db000", "forever", common::EPOCH + h * hour))
+                        .is_some()
+                });
+            });
+        }
+    }
+    group.finish();
+}
+
 /// A deterministic xorshift generator: the benchmarks need variety, not quality.
 struct Rng(u64);
 
@@ -234,5 +284,5 @@ fn newest_end(state: &MetaState) -> i64 {
         .unwrap_or(common::EPOCH)
 }
 
-criterion_group!(benches, apply_mix, create_shard_group, sweeps);
+criterion_group!(benches, apply_mix, create_shard_group, create_shard_group_as_policy_grows, sweeps);
 criterion_main!(benches);

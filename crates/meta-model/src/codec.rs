@@ -14,6 +14,7 @@
 //! | 4 | the metadata record holds the cluster's identity ([`crate::ClusterIdentity`]); it migrates from 3 as none |
 //! | 5 | the metadata record holds the placement policy ([`crate::PlacementPolicy`]); it migrates from 4 as the default (owners spread by `zone`) |
 //! | 6 | the placement policy holds the balance policy ([`crate::BalancePolicy`]), migrating from 5 (and 4) with balancing off; tasks may be moves ([`crate::TaskKind::Move`]) |
+//! | 7 | the metadata record holds a restore arriving in parts ([`crate::StagedRestore`]), none when read from 6 or older |
 //!
 //! Log entries (`Command`) keep the shape of version 2: a change to the command set only appends
 //! variants, and the restore command of version 2 stays readable as `RestoreMetadataV2`.
@@ -24,7 +25,7 @@ use serde::Serialize;
 use crate::error::CodecError;
 
 /// The format version this build writes.
-pub const FORMAT_VERSION: u16 = 6;
+pub const FORMAT_VERSION: u16 = 7;
 
 /// The oldest format version this build reads.
 pub const OLDEST_READABLE: u16 = 2;

@@ -253,7 +253,9 @@ pub enum Command {
     RestoreMetadata {
         /// The backed-up [`MetadataRecord`] as [`crate::codec::encode`] wrote it, so a later
         /// change of the record's shape leaves the log entry readable (decoded, and migrated,
-        /// when applied).
+        /// when applied). Encoded as one byte string (the same bytes as a sequence of `u8` in
+        /// bincode, so earlier entries read alike).
+        #[serde(with = "serde_bytes")]
         record: Vec<u8>,
     },
     /// The shards may hold data from now on: a data node commits this before it acknowledges the
@@ -349,6 +351,23 @@ pub enum Command {
         /// What to move.
         tasks: Vec<TaskSpec>,
     },
+    /// One part of a backup too large for one log entry, as [`Command::restore_in_parts`] splits
+    /// it: [`Command::RestoreMetadata`] in bounded entries. Parts are staged in order in the
+    /// replicated state ([`crate::StagedRestore`]); part 0 starts an upload (refused unless the
+    /// cluster is empty, and replacing any upload not finished), and the last part restores the
+    /// whole backup in one step, so no reader ever sees part of it. A part out of order (another
+    /// upload began since) is refused with `invalid_backup`.
+    RestoreMetadataPart {
+        /// The upload the part belongs to.
+        upload: u64,
+        /// This part's number, from 0.
+        part: u32,
+        /// Parts in all (at least 1).
+        parts: u32,
+        /// The next slice of the encoded [`MetadataRecord`].
+        #[serde(with = "serde_bytes")]
+        bytes: Vec<u8>,
+    },
 }
 
 impl Command {
@@ -358,6 +377,34 @@ impl Command {
     /// [`CodecError`] if the record cannot be encoded.
     pub fn restore(backup: &MetadataRecord) -> Result<Command, CodecError> {
         Ok(Command::RestoreMetadata { record: crate::codec::encode("backup record", backup)? })
+    }
+
+    /// The commands that load `backup` into an empty cluster in log entries of at most
+    /// `part_bytes` bytes of backup each: one [`Command::RestoreMetadata`] when it fits (what
+    /// meta nodes of any release apply), else [`Command::RestoreMetadataPart`]s of upload
+    /// `upload` (any number the caller picks, different for each upload), to be proposed in
+    /// order.
+    ///
+    /// # Errors
+    /// [`CodecError`] if the record cannot be encoded.
+    pub fn restore_in_parts(
+        backup: &MetadataRecord,
+        upload: u64,
+        part_bytes: usize,
+    ) -> Result<Vec<Command>, CodecError> {
+        let record = crate::codec::encode("backup record", backup)?;
+        if record.len() <= part_bytes {
+            return Ok(vec![Command::RestoreMetadata { record }]);
+        }
+        // Parts are numbered by u32: never more of them than that, whatever `part_bytes` is.
+        let size = part_bytes.max(record.len().div_ceil(u32::MAX as usize)).max(1);
+        let chunks: Vec<&[u8]> = record.chunks(size).collect();
+        let parts = u32::try_from(chunks.len()).unwrap_or(u32::MAX);
+        Ok(chunks
+            .into_iter()
+            .zip(0..)
+            .map(|(bytes, part)| Command::RestoreMetadataPart { upload, part, parts, bytes: bytes.to_vec() })
+            .collect())
     }
 
     /// A short, stable name for logs and metrics.
@@ -382,6 +429,7 @@ impl Command {
             Command::RemoveShardOwner { .. } => "remove_shard_owner",
             Command::DropShard { .. } => "drop_shard",
             Command::RestoreMetadata { .. } | Command::RestoreMetadataV2 { .. } => "restore_metadata",
+            Command::RestoreMetadataPart { .. } => "restore_metadata_part",
             Command::CreateCopyTasks { .. } => "create_copy_tasks",
             Command::ClaimCopyTasks { .. } => "claim_copy_tasks",
             Command::RenewCopyTaskLease { .. } => "renew_copy_task_lease",
@@ -437,6 +485,20 @@ impl Command {
         match self {
             Command::Batch(commands) => commands.len(),
             _ => 1,
+        }
+    }
+
+    /// Whether applying the command may replace the whole state (a restore, or the last part of
+    /// one), which takes a while for a big backup (about a second for a million shards): a
+    /// caller on an async runtime applies such entries off its worker threads.
+    pub fn may_rebuild_state(&self) -> bool {
+        match self {
+            Command::Batch(commands) => commands.iter().any(Command::may_rebuild_state),
+            Command::Stamped { command, .. } => command.may_rebuild_state(),
+            Command::RestoreMetadata { .. }
+            | Command::RestoreMetadataV2 { .. }
+            | Command::RestoreMetadataPart { .. } => true,
+            _ => false,
         }
     }
 

@@ -68,6 +68,7 @@ pub use model::retention_policy::{RetentionPolicy, RetentionPolicySpec, Retentio
 pub use model::shard_group::{
     wall_clock, Shard, ShardGroup, ShardGroupId, ShardId, Timestamp, MAX_TIMESTAMP, MIN_TIMESTAMP,
 };
+pub use model::staged_restore::StagedRestore;
 pub use model::task::{CancelReason, RetryPolicy, Task, TaskId, TaskKind, TaskReason, TaskSpec, TaskState};
 pub use record::v2::{CopyTask as CopyTaskV2, MetadataRecord as MetadataRecordV2};
 pub use record::v3::MetadataRecord as MetadataRecordV3;

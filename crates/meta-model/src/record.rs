@@ -13,6 +13,7 @@ use crate::model::database::Database;
 use crate::model::node::{DataNode, MetaNode, NodeId};
 use crate::model::placement_policy::PlacementPolicy;
 use crate::model::shard_group::{ShardGroupId, ShardId};
+use crate::model::staged_restore::StagedRestore;
 use crate::model::task::{Task, TaskId};
 
 /// The canonical data of the metadata, as persisted.
@@ -48,6 +49,10 @@ pub struct MetadataRecord {
     /// did and does not balance until enabled.
     #[serde(default = "PlacementPolicy::upgraded")]
     pub placement: PlacementPolicy,
+    /// A restore arriving in parts, between its first and last part; none in records of formats
+    /// 2 to 6. Never restored from a backup.
+    #[serde(default)]
+    pub staged_restore: Option<StagedRestore>,
 }
 
 impl MetadataRecord {
@@ -62,6 +67,7 @@ impl MetadataRecord {
             3 => codec::decode_body::<v3::MetadataRecord>(what, body).map(|old| v4::MetadataRecord::from(old).into()),
             4 => codec::decode_body::<v4::MetadataRecord>(what, body).map(MetadataRecord::from),
             5 => codec::decode_body::<v5::MetadataRecord>(what, body).map(MetadataRecord::from),
+            6 => codec::decode_body::<v6::MetadataRecord>(what, body).map(MetadataRecord::from),
             found => Err(CodecError::UnsupportedFormat { what, found, supported: codec::FORMAT_VERSION }),
         })
     }
@@ -201,9 +207,9 @@ pub(crate) mod v3 {
     }
 }
 
-/// The record as formats 4 and 5 wrote it: the current fields, with the placement policy of its
-/// format (`P`). Read from snapshots, backups and restore log entries of those formats, never
-/// written.
+/// The record as formats 4 to 6 wrote it: the current fields but the staged restore, with the
+/// placement policy of its format (`P`). Read from snapshots, backups and restore log entries of
+/// those formats, never written.
 pub(crate) mod with_policy {
     use std::collections::{BTreeMap, BTreeSet};
 
@@ -253,6 +259,7 @@ pub(crate) mod with_policy {
                 unwritten_shards: old.unwritten_shards,
                 cluster: old.cluster,
                 placement: old.placement.upgrade(),
+                staged_restore: None,
             }
         }
     }
@@ -297,6 +304,22 @@ pub(crate) mod v5 {
     impl OlderPolicy for PlacementPolicy {
         fn upgrade(self) -> Current {
             Current { failure_domains: self.failure_domains, balance: BalancePolicy::upgraded() }
+        }
+    }
+}
+
+/// The record as format 6 wrote it, before restores in parts.
+pub(crate) mod v6 {
+    use super::with_policy::OlderPolicy;
+    use crate::model::placement_policy::PlacementPolicy;
+
+    /// [`super::MetadataRecord`] of format 6: the same fields but the staged restore.
+    pub(crate) type MetadataRecord = super::with_policy::MetadataRecord<PlacementPolicy>;
+
+    /// Format 6's placement policy is the current one.
+    impl OlderPolicy for PlacementPolicy {
+        fn upgrade(self) -> PlacementPolicy {
+            self
         }
     }
 }

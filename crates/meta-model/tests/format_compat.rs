@@ -1,6 +1,6 @@
 //! Records written by format 2 (before tasks had kinds), format 3 (before clusters had an
-//! identity), format 4 (before the placement policy) and format 5 (before the balance policy)
-//! read back by this build: a snapshot, the
+//! identity), format 4 (before the placement policy), format 5 (before the balance policy) and
+//! format 6 (before restores in parts) read back by this build: a snapshot, the
 //! restore and create-task log entries, and the JSON metadata of a backup body. The fixtures under
 //! `tests/fixtures/` were written by the format-2 build from exactly the commands [`history`]
 //! lists; this build applies the same commands and must read the old bytes as the same state.
@@ -220,5 +220,18 @@ fn a_format_5_snapshot_reads_with_its_hierarchy_and_balancing_off() {
     assert_eq!(read.placement().failure_domains, ["zone", "rack"]);
     assert_eq!(read.placement().balance, BalancePolicy::upgraded(), "off until enabled");
     assert!(!read.placement().balance.enabled);
+    assert_eq!(restored.placement(), read.placement());
+}
+
+/// Written by the format-6 build: 4 data nodes labelled `zone` (z1, z0, z1, z0) and `rack`
+/// (r1..r4), the hierarchy `zone > rack`, balancing on with tolerance 15% and 3 moves, RF 2, one
+/// hourly group (shards 1 and 2).
+#[test]
+fn a_format_6_snapshot_reads_with_its_balance_policy_and_nothing_staged() {
+    let (read, restored) = read_old_snapshot("state-v6.bin", 6);
+    assert_eq!((read.data_nodes().len(), read.shard_count()), (4, 2));
+    assert_eq!(read.placement().failure_domains, ["zone", "rack"]);
+    assert_eq!(read.placement().balance, BalancePolicy { enabled: true, tolerance_percent: 15, max_moves: 3 });
+    assert_eq!(read.staged_restore(), None, "format 6 knew no restore in parts");
     assert_eq!(restored.placement(), read.placement());
 }

@@ -507,6 +507,10 @@ pub struct NodeStatus {
     pub committed_index: Option<u64>,
     /// Index of the last entry applied to the state machine.
     pub applied_index: Option<u64>,
+    /// Index of the last entry this node's newest snapshot covers (built here, or installed from
+    /// the leader); `None` before the first.
+    #[serde(default)]
+    pub snapshot_index: Option<u64>,
     /// Voting members with their addresses.
     pub voters: Vec<MemberStatus>,
     /// Non-voting members (catching up) with their addresses.

@@ -12,7 +12,6 @@ use axum::Router;
 use std::future::Future;
 use std::sync::Arc;
 
-use openraft::error::{CheckIsLeaderError, RaftError};
 use openraft::raft::{AppendEntriesRequest, InstallSnapshotRequest, VoteRequest};
 use openraft::Raft;
 use serde::de::DeserializeOwned;
@@ -137,11 +136,8 @@ async fn propose(State(internal): State<Internal>, headers: HeaderMap, body: Byt
 
 async fn read_index(State(internal): State<Internal>, headers: HeaderMap, body: Bytes) -> Response {
     handle(internal, headers, body, "read index", |internal, (): ()| async move {
-        let result: Result<Option<u64>, ForwardError> = match internal.raft.get_read_log_id().await {
-            Ok((read_log_id, _applied)) => Ok(read_log_id.map(|id| id.index)),
-            Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(forward))) => Err(forward.into()),
-            Err(error) => Err(ForwardError::Raft(error.to_string())),
-        };
+        let result: Result<Option<u64>, ForwardError> =
+            internal.service.read_index_here().await.map_err(ForwardError::from);
         result
     })
     .await

@@ -17,6 +17,7 @@ mod membership;
 mod network;
 mod node;
 mod proposer;
+mod read_index;
 mod rpc;
 mod server;
 

@@ -3,18 +3,20 @@
 //! Writes go to the leader: locally when this node leads, else forwarded over the internal
 //! route; a forwarded write is retried only when it certainly was not proposed (the receiver was
 //! not the leader, or could not be connected to). Reads are linearizable: the leader confirms its
-//! leadership with a quorum (read index) and this node waits until it has applied that far.
+//! leadership with a quorum (read index, one round shared by all the reads waiting on the leader,
+//! a follower's included) and this node waits until it has applied that far; a follower asks the
+//! leader for the index only and serves the read from its own state.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use openraft::error::{CheckIsLeaderError, RaftError};
 use openraft::Raft;
 use prometheus_client::registry::Registry;
 
 use crate::lifecycle::Lifecycle;
 use crate::network::{post, TransportError};
 use crate::proposer::Proposer;
+use crate::read_index::{ReadIndex, ReadIndexError, ReadIndexRounds};
 use crate::rpc::{ForwardError, ANTI_ENTROPY_PATH, MEMBERSHIP_PATH, PROPOSE_PATH, READ_INDEX_PATH};
 use ae_service::{AntiEntropy, CallError, MetaPort, PortError};
 use meta_api::{MemberStatus, MembershipChange, MetaService, NodeStatus, Proposed, ServiceError};
@@ -45,6 +47,7 @@ pub struct Node {
     secret: Option<String>,
     anti_entropy: Arc<AntiEntropy>,
     lifecycle: Arc<Lifecycle>,
+    read_index: ReadIndexRounds,
 }
 
 /// The services that act while a meta node leads.
@@ -67,8 +70,9 @@ impl Node {
         services: LeaderServices,
     ) -> Self {
         let proposer = Proposer::start(raft.clone());
+        let read_index = ReadIndexRounds::new(raft.clone());
         let LeaderServices { anti_entropy, lifecycle } = services;
-        Node { id, raft, proposer, state, log, client, secret, anti_entropy, lifecycle }
+        Node { id, raft, proposer, state, log, client, secret, anti_entropy, lifecycle, read_index }
     }
 
     /// The Raft handle.
@@ -120,6 +124,12 @@ impl Node {
             let refusal = policy.check_point_time(*timestamp, facts.now, self.lifecycle.max_future()).err()?;
             Some(Proposed { log_index: applied, result: Err(refusal.into_apply_error(*timestamp)) })
         })
+    }
+
+    /// The read index for a linearizable read, as this node, which should lead: shared with the
+    /// other reads waiting (see [`ReadIndexRounds`]).
+    pub(crate) async fn read_index_here(&self) -> ReadIndex {
+        self.read_index.read_index().await
     }
 
     /// Answers an anti-entropy call a follower forwarded, only if this node leads: the encoded
@@ -323,13 +333,11 @@ impl MetaService for Node {
         let read_index = self
             .with_leader(|leader, addr| async move {
                 if leader == self.id {
-                    match self.raft.get_read_log_id().await {
-                        Ok((read_log_id, _)) => Ok(read_log_id.map(|id| id.index)),
-                        Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(_))) => Err(Retry::Yes),
-                        Err(RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(_))) => {
-                            Err(Retry::No(ServiceError::NoLeader))
-                        }
-                        Err(error) => Err(Retry::No(ServiceError::Internal(error.to_string()))),
+                    match self.read_index_here().await {
+                        Ok(index) => Ok(index),
+                        Err(ReadIndexError::NotLeader { .. }) => Err(Retry::Yes),
+                        Err(ReadIndexError::QuorumNotEnough(_)) => Err(Retry::No(ServiceError::NoLeader)),
+                        Err(ReadIndexError::Failed(message)) => Err(Retry::No(ServiceError::Internal(message))),
                     }
                 } else {
                     let reply =
@@ -389,6 +397,7 @@ impl MetaService for Node {
 
     fn node_metrics(&self, registry: &mut Registry) {
         self.proposer.register_metrics(registry);
+        self.read_index.register_metrics(registry);
         self.anti_entropy.register_metrics(self, registry);
         self.lifecycle.register_metrics(registry);
     }
@@ -408,6 +417,7 @@ impl MetaService for Node {
             last_log_index: metrics.last_log_index,
             committed_index: self.log.committed_index(),
             applied_index: metrics.last_applied.map(|id| id.index),
+            snapshot_index: metrics.snapshot.map(|id| id.index),
             voters: membership.voter_ids().map(member).collect(),
             learners: membership.learner_ids().map(member).collect(),
             cluster_id: MetaService::read(self, |state, _| state.cluster().map(|c| c.id.clone())),

@@ -11,7 +11,7 @@ use axum::Json;
 use meta_model::{ApplyError, Command, MetaState};
 use serde_json::{json, Value};
 
-use crate::error::{duration_field, ApiError, ApiJson, ApiQuery};
+use crate::error::{duration_field, ApiError, ApiQuery, LargeApiJson};
 use crate::service::MetaService;
 use meta_wire::{ErrorReply, Metadata, MetadataQuery, MetadataReply, NodeStatus};
 
@@ -86,17 +86,32 @@ pub(crate) async fn metadata<S: MetaService>(
 /// Largest backup `POST /v1/restore` accepts (a million shards encode to ~30 MB of JSON).
 pub(crate) const MAX_RESTORE_BYTES: usize = 256 * 1024 * 1024;
 
-/// `POST /v1/restore`: loads a backup (the body of `GET /v1/metadata`) into an empty cluster.
+/// Most bytes of encoded backup in one log entry: a larger backup is restored in parts
+/// ([`Command::restore_in_parts`]), so no single entry holds up heartbeats while it is
+/// replicated, and the last part switches to the whole backup at once.
+pub(crate) const RESTORE_PART_BYTES: usize = 256 * 1024;
+
+/// `POST /v1/restore`: loads a backup (the body of `GET /v1/metadata`) into an empty cluster,
+/// in log entries of at most [`RESTORE_PART_BYTES`]; the backup appears at once, when its last
+/// entry applies.
 #[utoipa::path(post, path = "/v1/restore", tag = "cluster", request_body = MetadataReply, responses((status = 204, description = "Restored"), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
 pub(crate) async fn restore<S: MetaService>(
     State(service): State<Arc<S>>,
-    ApiJson(backup): ApiJson<MetadataReply<'static>>,
+    LargeApiJson(backup): LargeApiJson<MetadataReply<'static>>,
 ) -> Result<StatusCode, ApiError> {
-    let record = backup.metadata.into_record();
-    let restore = Command::restore(&record).map_err(ApiError::internal)?;
-    if let Err(reason) = MetaState::from(record).check_invariants() {
-        return Err(ApplyError::InvalidBackup { reason }.into());
-    }
+    let mut record = backup.metadata.into_record();
+    // An upload in progress on the backed-up cluster is no part of what it held.
+    record.staged_restore = None;
+    // Checking a million shards takes a while: off the runtime's threads, which Raft needs.
+    let checked = tokio::task::spawn_blocking(move || {
+        let upload = uuid::Uuid::new_v4().as_u64_pair().0;
+        let parts = Command::restore_in_parts(&record, upload, RESTORE_PART_BYTES).map_err(ApiError::internal)?;
+        match MetaState::from(record).check_invariants() {
+            Ok(()) => Ok(parts),
+            Err(reason) => Err(ApiError::from(ApplyError::InvalidBackup { reason })),
+        }
+    });
+    let parts = checked.await.map_err(ApiError::internal)??;
     // The restored ID counter moves past the backup's IDs; meta nodes not yet recorded in the
     // catalog could then never be. Wait for the catalog (what /ready reports) first.
     if !catalog_complete(&*service, &service.status()) {
@@ -106,6 +121,8 @@ pub(crate) async fn restore<S: MetaService>(
             message: "the cluster is still recording its meta nodes; retry once /ready answers 200".to_owned(),
         });
     }
-    let () = super::propose(&*service, restore).await?;
+    for part in parts {
+        let () = super::propose(&*service, part).await?;
+    }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -9,4 +9,5 @@ pub(crate) mod placement_policy;
 pub(crate) mod point_time;
 pub(crate) mod retention_policy;
 pub(crate) mod shard_group;
+pub(crate) mod staged_restore;
 pub(crate) mod task;

@@ -18,6 +18,7 @@ use crate::model::database::Database;
 use crate::model::node::{DataNode, MetaNode, NodeId};
 use crate::model::placement_policy::PlacementPolicy;
 use crate::model::shard_group::{ShardGroupId, ShardId};
+use crate::model::staged_restore::StagedRestore;
 use crate::model::task::{Task, TaskId};
 use crate::record::MetadataRecord;
 use crate::transient::Transient;
@@ -36,6 +37,7 @@ struct StateRecordRef<'a> {
     unwritten_shards: &'a BTreeSet<ShardId>,
     cluster: &'a Option<ClusterIdentity>,
     placement: &'a PlacementPolicy,
+    staged_restore: &'a Option<StagedRestore>,
 }
 
 impl Serialize for MetaState {
@@ -52,6 +54,7 @@ impl Serialize for MetaState {
             unwritten_shards: &self.unwritten,
             cluster: &self.cluster,
             placement: &self.placement,
+            staged_restore: &self.staged_restore,
         }
         .serialize(serializer)
     }
@@ -74,6 +77,7 @@ impl From<MetadataRecord> for MetaState {
             unwritten: record.unwritten_shards,
             cluster: record.cluster,
             placement: record.placement,
+            staged_restore: record.staged_restore,
             index,
             open_tasks,
             journal: Journal::default(),
@@ -107,6 +111,7 @@ impl MetaState {
             unwritten_shards: self.unwritten.clone(),
             cluster: self.cluster.clone(),
             placement: self.placement.clone(),
+            staged_restore: self.staged_restore.clone(),
         }
     }
 }

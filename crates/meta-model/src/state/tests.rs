@@ -956,6 +956,7 @@ fn a_batch_inside_a_batch_is_refused_before_anything_changes() {
 }
 
 mod copy_tasks;
+mod restore_parts;
 
 // --- placement and liveness -------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use openraft::storage::SnapshotSignature;
 use openraft::StorageIOError;
-use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Options, WriteBatch, WriteOptions, DB};
+use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, DBRecoveryMode, Options, WriteBatch, WriteOptions, DB};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -42,6 +42,12 @@ impl Db {
         let mut options = Options::default();
         options.create_if_missing(true);
         options.create_missing_column_families(true);
+        // After a power loss, recover the WAL up to its first damaged record and no further: a
+        // prefix of what was written, in order (RocksDB's default, stated because the log store
+        // relies on it: an unsynced committed id never survives without the entries before it).
+        // With several column families RocksDB syncs older WALs before a memtable flush makes
+        // one family's data durable, so the prefix holds across families too.
+        options.set_wal_recovery_mode(DBRecoveryMode::PointInTime);
         let families =
             [CF_LOG, CF_RAFT, CF_STATE_MACHINE].map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
         let inner = DB::open_cf_descriptors(&options, path, families)?;
@@ -69,17 +75,18 @@ impl Db {
         }
     }
 
-    /// Encodes and writes one value, synced to disk before returning.
-    pub(crate) fn put_synced<T: Serialize>(
+    /// Encodes and writes one value; with `sync` the WAL is fsynced before returning.
+    pub(crate) fn put<T: Serialize>(
         &self,
         cf: &'static str,
         key: &[u8],
         what: &'static str,
         value: &T,
+        sync: bool,
     ) -> Result<(), StoreError> {
         let mut batch = WriteBatch::default();
         batch.put_cf(self.cf(cf)?, key, codec::encode(what, value)?);
-        self.write(batch, true)
+        self.write(batch, sync)
     }
 
     /// Writes a batch atomically; with `sync` the WAL is fsynced before returning.

@@ -1,9 +1,16 @@
 //! The Raft log and vote on RocksDB ([`RaftLogStorage`]).
 //!
-//! Durability rules: `save_vote` and `save_committed` fsync before returning; `append` makes the
-//! entries readable at once and reports them flushed only after the WAL is fsynced (group
-//! commit, see `flusher`); `truncate` fsyncs; `purge` writes the purge mark and the deletion in
-//! one atomic batch.
+//! Durability rules: `save_vote` fsyncs before returning; `append` makes the entries readable at
+//! once and reports them flushed only after the WAL is fsynced (group commit, see `flusher`);
+//! `truncate` fsyncs; `purge` writes the purge mark and the deletion in one atomic batch.
+//!
+//! `save_committed` writes the committed log id *without* a sync of its own: it reaches the disk
+//! with the next fsync of the WAL (the next append's). The committed index is a hint, not Raft
+//! state (§5.3 of the Raft paper keeps it volatile; openraft 0.9 documents `save_committed` as
+//! optional): a restarted node that lost the latest one applies less at start and re-learns the
+//! rest from the leader's next AppendEntries. It can never be ahead of the durable log: the log
+//! entries it names were written to the same WAL before it, and RocksDB recovers a prefix of the
+//! WAL (point-in-time recovery, set in `db`), so a saved committed id arrives with its entries.
 
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
@@ -102,7 +109,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_vote(&mut self, vote: &Vote<NodeId>) -> Result<(), StorageError> {
-        self.db.put_synced(CF_RAFT, KEY_VOTE, "vote", vote).map_err(|e| Failure::WriteVote.of(e))
+        self.db.put(CF_RAFT, KEY_VOTE, "vote", vote, true).map_err(|e| Failure::WriteVote.of(e))
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote<NodeId>>, StorageError> {
@@ -110,7 +117,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_committed(&mut self, committed: Option<LogId<NodeId>>) -> Result<(), StorageError> {
-        self.db.put_synced(CF_RAFT, KEY_COMMITTED, "committed log id", &committed).map_err(|e| Failure::Write.of(e))?;
+        // No fsync: see the module's durability rules.
+        self.db.put(CF_RAFT, KEY_COMMITTED, "committed log id", &committed, false).map_err(|e| Failure::Write.of(e))?;
         self.committed.store(committed.map_or(0, |id| id.index + 1), Ordering::Release);
         Ok(())
     }

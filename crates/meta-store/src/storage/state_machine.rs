@@ -164,6 +164,48 @@ impl StateMachineStore {
     fn write(&self) -> RwLockWriteGuard<'_, AppliedState> {
         self.applied.write()
     }
+
+    /// Applies `entries` in order: the state, the membership and the applied index, under one
+    /// write lock; the changes they made are published once.
+    fn apply_entries(&self, entries: Vec<LogEntry>) -> Vec<CommandResult> {
+        let mut applied = self.write();
+        let mut results = Vec::with_capacity(entries.len());
+        let mut changes = Changes::default();
+        for entry in entries {
+            applied.last_applied = Some(entry.log_id);
+            let result = match entry.payload {
+                EntryPayload::Blank => Ok(Response::Done),
+                EntryPayload::Normal(command) => {
+                    let started = Instant::now();
+                    let (result, touched) = applied.state.apply_tracked(&command);
+                    self.applied.stats().record(command.count(), started.elapsed());
+                    changes.merge(touched);
+                    if let Err(error) = &result {
+                        tracing::debug!(index = entry.log_id.index, command = command.name(), %error, "command rejected");
+                    }
+                    result
+                }
+                EntryPayload::Membership(membership) => {
+                    applied.membership = StoredMembership::new(Some(entry.log_id), membership);
+                    Ok(Response::Done)
+                }
+            };
+            results.push(result);
+        }
+        self.applied.publish(changes);
+        drop(applied);
+        results
+    }
+}
+
+/// Runs `work`, which takes long, without holding up the async runtime's other tasks: on a
+/// multi-threaded runtime the worker hands its tasks to another thread first
+/// (`block_in_place`); elsewhere (a single-threaded test runtime, or none) it just runs.
+fn off_runtime<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
+    }
 }
 
 fn read_snapshot(db: &Db) -> Result<Option<(SnapshotMetadata, Vec<u8>)>, StoreError> {
@@ -236,33 +278,16 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         I: IntoIterator<Item = LogEntry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        let mut applied = self.write();
-        let mut results = Vec::new();
-        let mut changes = Changes::default();
-        for entry in entries {
-            applied.last_applied = Some(entry.log_id);
-            let result = match entry.payload {
-                EntryPayload::Blank => Ok(Response::Done),
-                EntryPayload::Normal(command) => {
-                    let started = Instant::now();
-                    let (result, touched) = applied.state.apply_tracked(&command);
-                    self.applied.stats().record(command.count(), started.elapsed());
-                    changes.merge(touched);
-                    if let Err(error) = &result {
-                        tracing::debug!(index = entry.log_id.index, command = command.name(), %error, "command rejected");
-                    }
-                    result
-                }
-                EntryPayload::Membership(membership) => {
-                    applied.membership = StoredMembership::new(Some(entry.log_id), membership);
-                    Ok(Response::Done)
-                }
-            };
-            results.push(result);
+        let entries: Vec<LogEntry> = entries.into_iter().collect();
+        let rebuilds =
+            entries.iter().any(|e| matches!(&e.payload, EntryPayload::Normal(command) if command.may_rebuild_state()));
+        if rebuilds {
+            // A restore of a million shards takes about a second: off the runtime's worker
+            // threads, so heartbeats and votes are still answered meanwhile.
+            Ok(off_runtime(|| self.apply_entries(entries)))
+        } else {
+            Ok(self.apply_entries(entries))
         }
-        self.applied.publish(changes);
-        drop(applied);
-        Ok(results)
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
@@ -284,8 +309,9 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
     ) -> Result<(), StorageError> {
         let data = snapshot.into_inner();
         let signature = Some(meta.signature());
-        let state: MetaState =
-            MetaState::decode("snapshot", &data).map_err(|e| Failure::ReadSnapshot(signature.clone()).of(e))?;
+        // Decoding a million shards and indexing them takes a while: off the runtime's threads.
+        let state: MetaState = off_runtime(|| MetaState::decode("snapshot", &data))
+            .map_err(|e| Failure::ReadSnapshot(signature.clone()).of(e))?;
         write_snapshot(&self.db, meta, &data).map_err(|e| Failure::WriteSnapshot(signature).of(e))?;
         let mut applied = self.write();
         *applied = AppliedState { last_applied: meta.last_log_id, membership: meta.last_membership.clone(), state };
