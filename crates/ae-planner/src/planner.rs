@@ -247,10 +247,23 @@ impl<'n> Round<'n, '_> {
             let eligible = |i: &Ix| !taken.contains(i) && could_take(*i) && served(*i);
             let open = self.load.open_targets().filter(eligible);
             let target = match &domains {
-                Some(picked) => picked.choose(open, |&i| nodes.place(i)),
+                Some(picked) => picked.choose(open, |&i| nodes.place(i)).filter(|&chosen| {
+                    // Never a worse spread than an eligible node gives that is only busy now: the
+                    // copy waits for its slot (a few rounds) rather than land in a domain the
+                    // shard already uses, to be moved again once the better node is free.
+                    let overlap = picked.overlap(nodes.place(chosen));
+                    overlap == picked.best_overlap()
+                        || !self
+                            .load
+                            .receivers()
+                            .iter()
+                            .filter(|&i| eligible(i))
+                            .any(|&i| picked.overlap(nodes.place(i)) < overlap)
+                }),
                 None => open.into_iter().next(),
             };
-            // No eligible node left, or all of them busy, or every source busy: next round.
+            // No eligible node left, or all of them (or all that spread it best) busy, or every
+            // source busy: next round.
             let Some(target) = target else { return };
             if !self.create(case, &sources, target, reason, replaces) {
                 return;

@@ -323,6 +323,23 @@ fn copies_spread_across_zones_before_load() {
 }
 
 #[test]
+fn a_copy_waits_for_a_busy_node_of_the_missing_zone_rather_than_share_a_zone() {
+    // Both shards lack a copy in zone a, whose only node takes one copy at a time: the second
+    // waits for it instead of going to node 3, which would leave both of its copies in zone b.
+    let cluster = Cluster::default()
+        .node(1, Active, Online, Some("a"))
+        .node(2, Active, Online, Some("b"))
+        .node(3, Active, Online, Some("b"))
+        .shards(1..=2, 2, &[2])
+        .limits(1, 4)
+        .owners_report_all();
+    assert_eq!(cluster.plan().create, vec![new_task(1, (2, 1), None, 1, UnderReplicated)]);
+    // With zone a's node dead, zone b is the best there is: node 3 at once, as its slot allows.
+    let without_a = cluster.node(1, Active, Dead, Some("a")).owners_report_all();
+    assert_eq!(without_a.plan().create, vec![new_task(1, (2, 3), None, 1, UnderReplicated)]);
+}
+
+#[test]
 fn owners_sharing_a_domain_they_could_avoid_are_reported_mis_replicated() {
     let cluster = Cluster::default()
         .node(1, Active, Online, Some("a/r1"))

@@ -59,6 +59,34 @@ pub struct MetaState {
     journal: Journal,
     /// The leader's facts of the stamped command being applied.
     facts: Transient<LeaderFacts>,
+    /// The backup the command being applied restores, decoded ahead ([`MetaState::prepare`]).
+    prepared: Transient<Prepared>,
+}
+
+/// A backup decoded, indexed and checked ahead of the apply that installs it
+/// ([`MetaState::prepare`]): the slow part of a restore, done from a shared reference.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The encoded record it was decoded from; the apply uses it only for the same bytes.
+    bytes: Vec<u8>,
+    /// The backup and the outcome of its invariant check, or why it does not decode.
+    backup: Result<(Box<MetaState>, Result<(), String>), ApplyError>,
+}
+
+impl Prepared {
+    fn of(bytes: Vec<u8>) -> Prepared {
+        let backup = MetadataRecord::decode("backup record", &bytes)
+            .map_err(|e| ApplyError::InvalidBackup { reason: e.to_string() })
+            .map(checked);
+        Prepared { bytes, backup }
+    }
+}
+
+/// A backup's state, indexes built, with the outcome of its invariant check.
+fn checked(record: MetadataRecord) -> (Box<MetaState>, Result<(), String>) {
+    let backup = MetaState::from(record);
+    let invariants = backup.check_invariants();
+    (Box::new(backup), invariants)
 }
 
 /// A shard together with where it lives.
@@ -100,7 +128,46 @@ impl MetaState {
             open_tasks: OpenTasks::default(),
             journal: Journal::default(),
             facts: Transient::default(),
+            prepared: Transient::default(),
         }
+    }
+
+    /// The slow, read-only part of applying `command`, done ahead so that the caller can do it
+    /// without keeping readers of the state waiting (a restore of a million shards decodes,
+    /// indexes and checks for about a second): for a restore, or the last part of one, the backup
+    /// decoded and checked; `None` for every other command (a batch included). Give the result
+    /// to [`MetaState::apply_prepared_tracked`] with the same command, on this state unchanged.
+    pub fn prepare(&self, command: &Command) -> Option<Prepared> {
+        let bytes = match command {
+            Command::Stamped { command, .. } => return self.prepare(command),
+            Command::RestoreMetadata { record } => record.clone(),
+            Command::RestoreMetadataPart { upload, part, parts, bytes } if part + 1 == *parts => match part {
+                0 => bytes.clone(),
+                _ => {
+                    let staged = self.staged_restore.as_ref()?;
+                    if staged.upload != *upload || staged.parts != *parts || staged.received != *part {
+                        return None;
+                    }
+                    [staged.bytes.as_slice(), bytes].concat()
+                }
+            },
+            _ => return None,
+        };
+        Some(Prepared::of(bytes))
+    }
+
+    /// [`MetaState::apply_tracked`] with the slow part done ahead by [`MetaState::prepare`]
+    /// (`None`: nothing prepared). A prepared backup is used only if the command restores
+    /// exactly the bytes it was decoded from; otherwise the apply decodes them itself.
+    pub fn apply_prepared_tracked(
+        &mut self,
+        command: &Command,
+        prepared: Option<Prepared>,
+    ) -> (Result<Response, ApplyError>, Changes) {
+        self.prepared = Transient(prepared);
+        let applied = self.apply_tracked(command);
+        self.prepared = Transient(None);
+        applied
     }
 
     /// Applies one command. Deterministic; never panics; a rejection changes nothing.
@@ -153,12 +220,10 @@ impl MetaState {
             Command::AddShardOwner { shard_id, node_id } => self.add_shard_owner(*shard_id, *node_id),
             Command::RemoveShardOwner { shard_id, node_id } => self.remove_shard_owner(*shard_id, *node_id),
             Command::DropShard { shard_id } => self.drop_shard(*shard_id),
-            Command::RestoreMetadata { record } => {
-                let backup = MetadataRecord::decode("backup record", record)
-                    .map_err(|e| ApplyError::InvalidBackup { reason: e.to_string() })?;
-                self.restore(backup)
+            Command::RestoreMetadata { record } => self.restore_bytes(record),
+            Command::RestoreMetadataV2 { backup } => {
+                self.install_backup(Ok(checked(MetadataRecord::from((**backup).clone()))))
             }
-            Command::RestoreMetadataV2 { backup } => self.restore(MetadataRecord::from((**backup).clone())),
             Command::RestoreMetadataPart { upload, part, parts, bytes } => {
                 self.restore_part(*upload, *part, *parts, bytes)
             }
@@ -458,23 +523,36 @@ impl MetaState {
             return Ok(Response::Done);
         }
         let Some(complete) = self.staged_restore.take() else { return Ok(Response::Done) };
-        let backup = MetadataRecord::decode("backup record", &complete.bytes)
-            .map_err(|e| ApplyError::InvalidBackup { reason: e.to_string() })?;
-        self.restore(backup)
+        self.restore_bytes(&complete.bytes)
     }
 
-    /// Loads `backup` into this empty cluster (see [`Command::RestoreMetadata`]).
-    fn restore(&mut self, backup: MetadataRecord) -> Result<Response, ApplyError> {
+    /// Loads the backup encoded in `bytes` into this empty cluster (see
+    /// [`Command::RestoreMetadata`]), decoded here unless [`MetaState::prepare`] did it.
+    fn restore_bytes(&mut self, bytes: &[u8]) -> Result<Response, ApplyError> {
+        let backup = match self.prepared.0.take() {
+            Some(prepared) if prepared.bytes == bytes => prepared.backup,
+            _ => Prepared::of(bytes.to_vec()).backup,
+        };
+        self.install_backup(backup)
+    }
+
+    /// Installs a decoded backup (see [`Command::RestoreMetadata`]): refused unless this cluster
+    /// is empty, the backup decoded and is consistent, and none of its data nodes has the ID of
+    /// one of this cluster's meta nodes.
+    fn install_backup(
+        &mut self,
+        backup: Result<(Box<MetaState>, Result<(), String>), ApplyError>,
+    ) -> Result<Response, ApplyError> {
         self.check_empty()?;
+        let (backup, invariants) = backup?;
         if let Some(id) = backup.data_nodes.keys().find(|id| self.meta_nodes.contains_key(id)) {
             return Err(ApplyError::InvalidBackup {
                 reason: format!("data node {id} of the backup has the ID of a meta node of this cluster"),
             });
         }
-        let backup = MetaState::from(backup);
-        backup.check_invariants().map_err(|reason| ApplyError::InvalidBackup { reason })?;
+        invariants.map_err(|reason| ApplyError::InvalidBackup { reason })?;
         // Moved, not copied: a backup of a million shards is restored in about a second.
-        let MetaState { data_nodes, databases, unwritten, placement, cluster, index, .. } = backup;
+        let MetaState { data_nodes, databases, unwritten, placement, cluster, index, .. } = *backup;
         self.data_nodes = data_nodes;
         self.databases = databases;
         self.index = index;

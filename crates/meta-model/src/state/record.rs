@@ -82,6 +82,7 @@ impl From<MetadataRecord> for MetaState {
             open_tasks,
             journal: Journal::default(),
             facts: Transient::default(),
+            prepared: Transient::default(),
         }
     }
 }

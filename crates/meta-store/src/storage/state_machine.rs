@@ -165,8 +165,11 @@ impl StateMachineStore {
         self.applied.write()
     }
 
-    /// Applies `entries` in order: the state, the membership and the applied index, under one
-    /// write lock; the changes they made are published once.
+    /// Applies `entries` in order: the state, the membership and the applied index, under the
+    /// write lock; the changes they made are published once. The slow part of a restore is
+    /// done first under the read lock ([`MetaState::prepare`]), so readers of the state (status,
+    /// metrics, data nodes' polls, which run on the runtime's threads) are not held up for it:
+    /// this task is the state's only writer, so nothing changes it in between.
     fn apply_entries(&self, entries: Vec<LogEntry>) -> Vec<CommandResult> {
         let mut applied = self.write();
         let mut results = Vec::with_capacity(entries.len());
@@ -176,8 +179,16 @@ impl StateMachineStore {
             let result = match entry.payload {
                 EntryPayload::Blank => Ok(Response::Done),
                 EntryPayload::Normal(command) => {
+                    let prepared = if command.may_rebuild_state() {
+                        drop(applied);
+                        let prepared = self.read().state.prepare(&command);
+                        applied = self.write();
+                        prepared
+                    } else {
+                        None
+                    };
                     let started = Instant::now();
-                    let (result, touched) = applied.state.apply_tracked(&command);
+                    let (result, touched) = applied.state.apply_prepared_tracked(&command, prepared);
                     self.applied.stats().record(command.count(), started.elapsed());
                     changes.merge(touched);
                     if let Err(error) = &result {

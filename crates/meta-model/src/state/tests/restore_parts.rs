@@ -124,3 +124,39 @@ fn a_byte_string_encodes_as_the_sequence_of_bytes_earlier_releases_wrote() {
     let read: serde_bytes::ByteBuf = crate::codec::decode("bytes", &as_sequence).expect("decodes");
     assert_eq!(read.into_vec(), record);
 }
+
+#[test]
+fn a_restore_prepared_ahead_applies_as_one_decoded_in_place() {
+    let old = backup();
+    let whole = restored_whole(&old);
+    // Every part size, in one entry or several: the last entry prepared from a shared reference.
+    for part_bytes in [64, 100_000] {
+        let parts = parts_of(&old, 5, part_bytes);
+        let mut fresh = MetaState::new();
+        for part in &parts {
+            let prepared = fresh.prepare(part);
+            let last = std::ptr::eq(part, parts.last().expect("a part"));
+            assert_eq!(prepared.is_some(), last, "only the entry that restores is prepared");
+            let (result, _) = fresh.apply_prepared_tracked(part, prepared);
+            result.expect("applies");
+        }
+        assert_eq!(fresh, whole, "{part_bytes} bytes a part");
+    }
+    // Prepared from other bytes (misuse), the apply decodes its own and is not fooled.
+    let other = {
+        let mut other = cluster(2, 1);
+        create_group(&mut other, 0);
+        Command::restore(&other.to_record()).expect("encodes")
+    };
+    let mut fresh = MetaState::new();
+    let wrong = MetaState::new().prepare(&other);
+    let (result, _) = fresh.apply_prepared_tracked(&Command::restore(&old.to_record()).expect("encodes"), wrong);
+    result.expect("applies");
+    assert_eq!(fresh, whole);
+    // A part out of order is not prepared, and is refused as before.
+    let parts = parts_of(&old, 6, 64);
+    assert!(MetaState::new().prepare(&parts[parts.len() - 1]).is_none());
+    assert!(MetaState::new()
+        .prepare(&Command::CreateDatabase { name: "x".into(), default_retention_policy: None })
+        .is_none());
+}
