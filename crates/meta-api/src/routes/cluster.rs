@@ -99,9 +99,8 @@ pub(crate) async fn restore<S: MetaService>(
     State(service): State<Arc<S>>,
     LargeApiJson(backup): LargeApiJson<MetadataReply<'static>>,
 ) -> Result<StatusCode, ApiError> {
-    let mut record = backup.metadata.into_record();
-    // An upload in progress on the backed-up cluster is no part of what it held.
-    record.staged_restore = None;
+    // The body carries no restore in progress (`into_record` leaves it out).
+    let record = backup.metadata.into_record();
     // Checking a million shards takes a while: off the runtime's threads, which Raft needs.
     let checked = tokio::task::spawn_blocking(move || {
         let upload = uuid::Uuid::new_v4().as_u64_pair().0;
