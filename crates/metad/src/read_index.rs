@@ -50,6 +50,9 @@ impl From<ReadIndexError> for ForwardError {
 /// The outcome of one round: the read index (`None` before anything was committed) or why not.
 pub(crate) type ReadIndex = Result<Option<u64>, ReadIndexError>;
 
+/// Confirmations tried for one round of reads before they are told no quorum answered.
+const QUORUM_ATTEMPTS: usize = 3;
+
 /// Reads waiting for the next round, and whether a round is running.
 #[derive(Default)]
 struct Queue {
@@ -100,25 +103,36 @@ impl ReadIndexRounds {
                 }
                 std::mem::take(&mut queue.waiting)
             };
-            self.rounds.inc();
             self.reads.inc_by(waiting.len() as u64);
-            let outcome = match self.raft.get_read_log_id().await {
-                Ok((read_log_id, _applied)) => Ok(read_log_id.map(|id| id.index)),
-                Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(forward))) => {
-                    Err(ReadIndexError::NotLeader {
-                        leader_id: forward.leader_id,
-                        leader_addr: forward.leader_node.map(|n| n.addr),
-                    })
+            let mut outcome = self.round().await;
+            // A confirmation that missed its heartbeat timeout on a loaded machine fails every read
+            // sharing it: try again, still after they all arrived, before answering "no quorum".
+            for _ in 1..QUORUM_ATTEMPTS {
+                if !matches!(outcome, Err(ReadIndexError::QuorumNotEnough(_))) {
+                    break;
                 }
-                Err(RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(error))) => {
-                    Err(ReadIndexError::QuorumNotEnough(error.to_string()))
-                }
-                Err(error) => Err(ReadIndexError::Failed(error.to_string())),
-            };
+                outcome = self.round().await;
+            }
             for answer in waiting {
                 // A read whose client went away dropped its receiver: nothing to tell it.
                 let _ = answer.send(outcome.clone());
             }
+        }
+    }
+
+    /// One leadership confirmation: the read index, or why not.
+    async fn round(&self) -> ReadIndex {
+        self.rounds.inc();
+        match self.raft.get_read_log_id().await {
+            Ok((read_log_id, _applied)) => Ok(read_log_id.map(|id| id.index)),
+            Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(forward))) => Err(ReadIndexError::NotLeader {
+                leader_id: forward.leader_id,
+                leader_addr: forward.leader_node.map(|n| n.addr),
+            }),
+            Err(RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(error))) => {
+                Err(ReadIndexError::QuorumNotEnough(error.to_string()))
+            }
+            Err(error) => Err(ReadIndexError::Failed(error.to_string())),
         }
     }
 
