@@ -213,6 +213,7 @@ impl Node {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(ForwardError::NotLeader { .. })) | Err(TransportError::Unreachable(_)) => Err(Retry::Yes),
             Ok(Err(ForwardError::Refused(message))) => Err(Retry::No(ServiceError::Refused(message))),
+            Ok(Err(ForwardError::NoQuorum(_))) => Err(Retry::No(ServiceError::NoLeader)),
             Ok(Err(ForwardError::Raft(message))) => Err(Retry::No(ServiceError::Internal(message))),
             Ok(Err(ForwardError::AntiEntropy(error))) => Err(Retry::No(ServiceError::AntiEntropy(error))),
             // A timeout leaves the outcome unknown: the command may have been committed.

@@ -42,7 +42,8 @@ impl From<ReadIndexError> for ForwardError {
     fn from(error: ReadIndexError) -> Self {
         match error {
             ReadIndexError::NotLeader { leader_id, leader_addr } => ForwardError::NotLeader { leader_id, leader_addr },
-            ReadIndexError::QuorumNotEnough(message) | ReadIndexError::Failed(message) => ForwardError::Raft(message),
+            ReadIndexError::QuorumNotEnough(message) => ForwardError::NoQuorum(message),
+            ReadIndexError::Failed(message) => ForwardError::Raft(message),
         }
     }
 }

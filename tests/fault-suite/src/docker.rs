@@ -14,6 +14,10 @@ use crate::error::Error;
 const LABEL: &str = "fault-suite.pid";
 /// How long one `docker` command may take.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+/// How many times `docker pause` is tried when the cgroup freezer could not freeze in time.
+const FREEZE_ATTEMPTS: u32 = 10;
+/// The wait between two of those tries.
+const FREEZE_RETRY: Duration = Duration::from_millis(200);
 
 /// Runs `docker ARGS`, returning its standard output.
 pub async fn docker(args: &[&str]) -> Result<String, Error> {
@@ -187,8 +191,26 @@ impl Docker {
     }
 
     /// Freezes every process of the container (`docker pause`).
+    ///
+    /// The kernel's cgroup freezer cannot freeze a task in uninterruptible sleep (a metad thread
+    /// inside `fsync` on a slow disk), and runc gives up with "unable to freeze" after a short
+    /// wait, leaving the container running; the pause is tried again, up to
+    /// [`FREEZE_ATTEMPTS`] times, before that is reported.
     pub async fn pause(&self, container: &str) -> Result<(), Error> {
-        docker(&["pause", container]).await.map(drop)
+        let mut retry = tokio::time::interval(FREEZE_RETRY);
+        let mut attempt = 1;
+        loop {
+            retry.tick().await;
+            match docker(&["pause", container]).await {
+                Ok(_) => return Ok(()),
+                Err(Error::Docker { message, .. })
+                    if message.contains("unable to freeze") && attempt < FREEZE_ATTEMPTS =>
+                {
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Thaws a paused container.
