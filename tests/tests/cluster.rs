@@ -94,7 +94,12 @@ async fn concurrent_writes_share_log_entries_and_each_gets_its_own_answer() {
         let (http, url) = (cluster.http.clone(), cluster.url(id, "/metrics"));
         async move { http.get(url).send().await.expect("metrics").text().await.expect("text") }
     };
+    let followers: Vec<u64> = (1..=3).filter(|&id| id != leader).collect();
     let before = metrics(leader).await;
+    let mut followers_before = Vec::new();
+    for &id in &followers {
+        followers_before.push(metrics(id).await);
+    }
 
     let mut requests = Vec::new();
     for i in 0..64u64 {
@@ -133,9 +138,10 @@ async fn concurrent_writes_share_log_entries_and_each_gets_its_own_answer() {
     }
 }
 
-/// Concurrent linearizable reads, on every node, share the leader's leadership confirmations: the
-/// leader counts every read (a follower's included: it asks the leader for the read index only)
-/// and fewer rounds than reads. Each read still sees the write acknowledged before it began.
+/// Concurrent linearizable reads, on every node, share the leader's leadership confirmations
+/// (fewer rounds than reads), and a follower's concurrent reads share their requests to the
+/// leader for its read index (fewer requests than reads). Each read still sees the write
+/// acknowledged before it began.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_linearizable_reads_share_read_index_rounds_and_see_prior_writes() {
     let cluster = Cluster::start(&sibling_binary("metad"), 3).await;
@@ -145,7 +151,12 @@ async fn concurrent_linearizable_reads_share_read_index_rounds_and_see_prior_wri
         async move { http.get(url).send().await.expect("metrics").text().await.expect("text") }
     };
     const READS: u64 = 96;
+    let followers: Vec<u64> = (1..=3).filter(|&id| id != leader).collect();
     let before = metrics(leader).await;
+    let mut followers_before = Vec::new();
+    for &id in &followers {
+        followers_before.push(metrics(id).await);
+    }
     let mut requests = Vec::new();
     for i in 0..READS {
         let (http, node) = (cluster.http.clone(), 1 + i % 3);
@@ -167,8 +178,23 @@ async fn concurrent_linearizable_reads_share_read_index_rounds_and_see_prior_wri
     let after = metrics(leader).await;
     let delta = |name: &str| metric(&after, name) - metric(&before, name);
     let (reads, rounds) = (delta("metad_read_index_reads_total"), delta("metad_read_index_rounds_total"));
-    eprintln!("--- the leader confirmed its leadership {rounds} times for {reads} reads");
-    assert!(reads >= READS, "every read, on any node, took its read index from the leader: {reads}\n{after}");
+    let (mut forwarded, mut requests) = (0, 0);
+    for (&id, before) in followers.iter().zip(&followers_before) {
+        let after = metrics(id).await;
+        forwarded += metric(&after, "metad_read_index_forwarded_reads_total")
+            - metric(before, "metad_read_index_forwarded_reads_total");
+        requests +=
+            metric(&after, "metad_read_index_requests_total") - metric(before, "metad_read_index_requests_total");
+    }
+    eprintln!(
+        "--- followers asked the leader {requests} times for {forwarded} reads; the leader confirmed its leadership \
+         {rounds} times for {reads} reads and requests"
+    );
+    // A third of the reads went to each node: the followers' reads each took a read index from
+    // the leader, through requests they shared.
+    assert!(forwarded >= READS * 2 / 3, "every read on a follower asked the leader: {forwarded}");
+    assert!(requests < forwarded, "a follower's concurrent reads shared requests: {requests} for {forwarded} reads");
+    assert!(reads >= READS / 3 + requests, "the leader served its own reads and every request: {reads}\n{after}");
     assert!(rounds < reads, "concurrent reads shared rounds: {rounds} rounds for {reads} reads");
 }
 

@@ -51,7 +51,7 @@ fn cluster(digests: bool) -> PlanInput {
                 let copy = ShardCopy { size: 1 << 20, checksum: mix(id), hot, content, points: 1000 };
                 inventories.get_mut(&owner).map(|inv| inv.shards.insert(id, copy));
             }
-            ShardView { id, replication, owners, written: true }
+            ShardView { id, replication, owners: owners.into(), written: true }
         })
         .collect();
     let nodes = (1..=NODES)

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 
 pub use crate::ids::{NodeId, ShardId, TaskId};
 pub use crate::shard_map::ShardCopy;
@@ -75,6 +76,10 @@ impl FromIterator<(ShardId, ShardCopy)> for Inventory {
     }
 }
 
+/// A shard's owners: up to four inline, so an input of a million shards is not a million
+/// allocations (`Owners::from_slice(&[1, 2])`, `smallvec![1, 2]`).
+pub type Owners = SmallVec<[NodeId; 4]>;
+
 /// A shard as the replicated metadata holds it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShardView {
@@ -84,7 +89,7 @@ pub struct ShardView {
     pub replication: u32,
     /// The nodes that own the shard (distinct). May name nodes that are no longer in the input:
     /// those count as dead.
-    pub owners: Vec<NodeId>,
+    pub owners: Owners,
     /// Whether a write to the shard was ever acknowledged (the meta service's written mark).
     /// `false` only for shards known never written: they hold nothing, so they get new owners by
     /// a metadata change ([`crate::Plan::reassign`]) and are never lost.

@@ -117,13 +117,13 @@
 //! use std::collections::BTreeMap;
 //!
 //! use ae_planner::{
-//!     plan, Inventory, Limits, Liveness, Membership, NodeView, PlanInput, Reason, Scope, ShardCopy, ShardView,
+//!     plan, Inventory, Limits, Liveness, Membership, NodeView, Owners, PlanInput, Reason, Scope, ShardCopy, ShardView,
 //! };
 //!
 //! let node = |id, liveness| NodeView { id, membership: Membership::Active, liveness, domain: vec![], owned: 1 };
 //! let input = PlanInput {
 //!     // RF 2 on nodes 1 and 2; node 2 died, node 3 is new.
-//!     shards: vec![ShardView { id: 10, replication: 2, owners: vec![1, 2], written: true }],
+//!     shards: vec![ShardView { id: 10, replication: 2, owners: Owners::from_slice(&[1, 2]), written: true }],
 //!     nodes: vec![node(1, Liveness::Online), node(2, Liveness::Dead), node(3, Liveness::Online)],
 //!     inventories: BTreeMap::from([
 //!         (1, Inventory::from_iter([(10, ShardCopy::default())])),
@@ -155,7 +155,7 @@ mod shard_map;
 mod task_index;
 
 pub use input::{
-    Balance, Inventory, Limits, Liveness, Membership, NodeId, NodeView, PlanInput, Scope, ShardCopy, ShardId,
+    Balance, Inventory, Limits, Liveness, Membership, NodeId, NodeView, Owners, PlanInput, Scope, ShardCopy, ShardId,
     ShardView, TaskId, TaskKind, TaskState, TaskView,
 };
 pub use plan::{

@@ -335,7 +335,7 @@ mod tests {
     use std::collections::{BTreeMap, BTreeSet};
 
     use super::*;
-    use crate::input::{Inventory, Liveness, Membership, NodeView, ShardCopy};
+    use crate::input::{Inventory, Liveness, Membership, NodeView, Owners, ShardCopy};
 
     fn node(id: NodeId, membership: Membership, liveness: Liveness) -> NodeView {
         NodeView { id, membership, liveness, domain: Vec::new(), owned: 0 }
@@ -354,7 +354,7 @@ mod tests {
         let inventories = BTreeMap::from([(4, Inventory::default())]);
         let table = NodeTable::new(&nodes, &inventories, NONE_UNREPORTED);
         // Owner 9 was removed; owner 4 is suspect and reports an empty disk.
-        let shard = ShardView { id: 7, replication: 4, owners: vec![9, 3, 2, 1, 4], written: true };
+        let shard = ShardView { id: 7, replication: 4, owners: Owners::from_slice(&[9, 3, 2, 1, 4]), written: true };
         let case = ShardCase::new(&shard, true, &table, &[], true, &mut Vec::new());
         assert_eq!((case.live, case.stable_live, case.staying), (2, 1, 2));
         assert_eq!(
@@ -377,7 +377,7 @@ mod tests {
         ];
         let inventories = BTreeMap::from([(1, Inventory::from_iter([(7, ShardCopy::default())]))]);
         let table = NodeTable::new(&nodes, &inventories, NONE_UNREPORTED);
-        let shard = ShardView { id: 7, replication: 3, owners: vec![1], written: true };
+        let shard = ShardView { id: 7, replication: 3, owners: Owners::from_slice(&[1]), written: true };
         let task = |id, target, state| TaskView {
             id,
             kind: TaskKind::Copy,

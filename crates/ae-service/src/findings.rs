@@ -115,6 +115,11 @@ impl Findings {
         self.last_duration
     }
 
+    /// How long the last full round took to build its input.
+    pub(crate) fn last_full_input(&self) -> Option<Duration> {
+        self.last_full_input
+    }
+
     /// Registers the findings (gauges) and counters.
     pub(crate) fn register(&self, registry: &mut Registry, trusted: bool) {
         let report = &self.report;

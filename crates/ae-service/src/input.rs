@@ -4,8 +4,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
-use ae_planner::{Inventory, Membership, NodeView, PlanInput, ShardView, TaskState as PlanTaskState, TaskView};
-use meta_model::{CancelReason, MetaState, NodeId, NodeState, ShardId, TaskKind, TaskReason, TaskSpec, Timestamp};
+use ae_planner::{Inventory, Membership, NodeView, Owners, PlanInput, ShardView, TaskState as PlanTaskState, TaskView};
+use meta_model::{
+    CancelReason, MetaState, NodeId, NodeState, RetentionPolicy, Shard, ShardId, TaskKind, TaskReason, TaskSpec,
+    Timestamp, WrittenMarks,
+};
 use meta_wire::Liveness;
 
 use crate::settings::AntiEntropySettings;
@@ -27,31 +30,23 @@ pub(crate) fn plan_input(
     scope: Option<&BTreeSet<ShardId>>,
 ) -> PlanInput {
     let tasks = task_views(state);
-    let shard_view = |shard: ShardId| {
-        let view =
-            state.shard(shard).filter(|v| !v.group.is_deleted() && !v.retention_policy.is_expired(v.group, wall))?;
-        Some(ShardView {
-            id: shard,
-            replication: view.retention_policy.replication_factor,
-            owners: view.shard.owners.clone(),
-            written: state.is_written(shard),
-        })
-    };
+    // Shards come in ascending runs (the scope is sorted; a group's shards and a policy's groups
+    // mostly ascend): their written marks are read by walking the never-written set alongside.
+    let mut written = state.written_marks();
     let shards = match scope {
         Some(scope) => {
             let wanted: BTreeSet<ShardId> = scope.iter().copied().chain(tasks.iter().map(|t| t.shard)).collect();
-            wanted.into_iter().filter_map(shard_view).collect()
+            let live = |&shard: &ShardId| {
+                state.shard(shard).filter(|v| !v.group.is_deleted() && !v.retention_policy.is_expired(v.group, wall))
+            };
+            let views = wanted.iter().filter_map(|shard| live(shard).map(|view| (view.retention_policy, view.shard)));
+            views.map(|(policy, shard)| shard_view(policy, shard, &mut written)).collect()
         }
         None => {
             let mut shards = Vec::with_capacity(state.shard_count());
             for policy in state.databases().values().flat_map(|d| d.retention_policies.values()) {
                 for group in policy.shard_groups.values().filter(|g| !g.is_deleted() && !policy.is_expired(g, wall)) {
-                    shards.extend(group.shards.iter().map(|shard| ShardView {
-                        id: shard.id,
-                        replication: policy.replication_factor,
-                        owners: shard.owners.clone(),
-                        written: state.is_written(shard.id),
-                    }));
+                    shards.extend(group.shards.iter().map(|shard| shard_view(policy, shard, &mut written)));
                 }
             }
             shards
@@ -101,6 +96,16 @@ pub(crate) fn plan_input(
         }
     };
     PlanInput { shards, nodes, inventories, tasks, unreported, owned_bytes }
+}
+
+/// The planner's view of `shard` of `policy`.
+fn shard_view(policy: &RetentionPolicy, shard: &Shard, written: &mut WrittenMarks<'_>) -> ShardView {
+    ShardView {
+        id: shard.id,
+        replication: policy.replication_factor,
+        owners: Owners::from_slice(&shard.owners),
+        written: written.is_written(shard.id),
+    }
 }
 
 /// The bytes `inventory` reports of the shards in `owned` (ascending IDs): one merge walk.

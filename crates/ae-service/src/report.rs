@@ -11,7 +11,7 @@ use meta_wire::{
 };
 
 use crate::port::MetaPort;
-use crate::service::{millis, now, AntiEntropy};
+use crate::service::{micros, millis, now, AntiEntropy};
 
 impl AntiEntropy {
     /// The kept tasks that `keep` selects, by ID, with their progress.
@@ -73,7 +73,8 @@ impl AntiEntropy {
                 leader_id: self.node_id,
                 trusted: t.tracker.trusted(now, settings),
                 planned_at: t.findings.planned_at(),
-                plan_micros: t.findings.last_duration().map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
+                plan_micros: t.findings.last_duration().map(micros),
+                full_plan_input_micros: t.findings.last_full_input().map(micros),
                 under_replicated: health(&report.under_replicated),
                 missing_on_owner: report
                     .missing_on_owner
@@ -146,9 +147,10 @@ fn content_report<'i>(
     inventory: impl Fn(NodeId) -> Option<&'i Inventory>,
 ) -> ContentReport {
     let mut report = ContentReport::default();
+    let mut written = state.written_marks();
     for policy in state.databases().values().flat_map(|d| d.retention_policies.values()) {
         let live = policy.shard_groups.values().filter(|g| !g.is_deleted() && !policy.is_expired(g, wall));
-        for shard in live.flat_map(|g| g.shards.iter()).filter(|s| state.is_written(s.id)) {
+        for shard in live.flat_map(|g| g.shards.iter()).filter(|s| written.is_written(s.id)) {
             let copies: Option<Vec<(NodeId, &ShardCopy)>> =
                 shard.owners.iter().map(|&o| Some((o, inventory(o)?.shards.get(&shard.id)?))).collect();
             let Some(copies) = copies.filter(|c| !c.is_empty()) else {

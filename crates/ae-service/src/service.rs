@@ -53,6 +53,11 @@ pub(crate) fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// `duration` in whole microseconds (saturating).
+pub(crate) fn micros(duration: Duration) -> u64 {
+    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
+}
+
 /// What planning rounds are owed.
 #[derive(Debug, Default)]
 pub(crate) enum Dirty {
@@ -406,7 +411,7 @@ impl AntiEntropy {
         };
         let moves = created.iter().filter(|t| t.kind == TaskKind::Move).count();
         self.term(term).findings.created(created.len(), moves);
-        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        let micros = micros(took);
         if created.is_empty() && plan.cancel.is_empty() && plan.drop_owners.is_empty() && plan.reassign.is_empty() {
             tracing::debug!(shards, plan_micros = micros, scoped = scope.is_some(), "anti-entropy: nothing to do");
         } else {

@@ -76,7 +76,7 @@ pub use record::MetadataRecord;
 pub use response::{
     CreatedCopyTasks, DataNodeRemoval, FromResponse, RejectedCopyTask, Response, ShardGroupCreated, Truncation,
 };
-pub use state::{MetaState, Prepared, ShardView, FINISHED_TASKS_KEPT};
+pub use state::{MetaState, Prepared, ShardView, WrittenMarks, FINISHED_TASKS_KEPT};
 pub use validate::{
     validate_addr, validate_durations, validate_label_key, validate_labels, validate_name, validate_replication_factor,
 };

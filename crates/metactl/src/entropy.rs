@@ -29,6 +29,10 @@ fn render_report(report: &EntropyReport, now: Timestamp) -> String {
         (Some(at), Some(micros)) => format!("last plan {} ago, took {}", age(now, at), micros_text(micros)),
         _ => "no plan yet".to_owned(),
     };
+    let planned = match report.full_plan_input_micros {
+        Some(input) => format!("{planned} (last full round: input built in {})", micros_text(input)),
+        None => planned,
+    };
     out.push_str(&format!("Leader {}: {planned}", report.leader_id));
     if !report.trusted {
         out.push_str(" (in its grace period after taking over: not planning yet)");
@@ -510,6 +514,7 @@ mod tests {
             trusted: true,
             planned_at: Some(0),
             plan_micros: Some(420),
+            full_plan_input_micros: Some(343_000),
             under_replicated: vec![ShardHealth { shard_id: 9, live_copies: 1, desired: 2 }],
             missing_on_owner: vec![],
             unrecoverable: vec![5],
@@ -577,7 +582,10 @@ mod tests {
         assert!(text.contains("INCONSISTENT: the owners of shard(s) 9"), "{text}");
         assert!(text.contains("MIS-REPLICATED: 1 shard(s) have owners sharing a zone domain"), "{text}");
         assert!(text.contains("(failure domains: zone > rack)") && text.contains("12     zone"), "{text}");
-        assert!(text.starts_with("Leader 1: last plan 2.0s ago, took 420µs\n"), "{text}");
+        assert!(
+            text.starts_with("Leader 1: last plan 2.0s ago, took 420µs (last full round: input built in 343ms)\n"),
+            "{text}"
+        );
         assert!(text.contains("UNRECOVERABLE: no live copy of shard(s) 5"), "{text}");
         assert!(text.contains("Under-replicated Shards"), "{text}");
         assert!(text.contains("dead"), "{text}");

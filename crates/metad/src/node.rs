@@ -16,8 +16,8 @@ use prometheus_client::registry::Registry;
 use crate::lifecycle::Lifecycle;
 use crate::network::{post, TransportError};
 use crate::proposer::Proposer;
-use crate::read_index::{ReadIndex, ReadIndexError, ReadIndexRounds};
-use crate::rpc::{ForwardError, ANTI_ENTROPY_PATH, MEMBERSHIP_PATH, PROPOSE_PATH, READ_INDEX_PATH};
+use crate::read_index::{ForwardedReadIndex, ReadIndex, ReadIndexError, ReadIndexRounds};
+use crate::rpc::{ForwardError, ANTI_ENTROPY_PATH, MEMBERSHIP_PATH, PROPOSE_PATH};
 use ae_service::{AntiEntropy, CallError, MetaPort, PortError};
 use meta_api::{MemberStatus, MembershipChange, MetaService, NodeStatus, Proposed, ServiceError};
 use meta_model::{codec, CodecError, Command, CommandResult, LeaderFacts, MetaState, NodeId, Timestamp};
@@ -32,7 +32,7 @@ const LEADER_WAIT: Duration = Duration::from_secs(3);
 const LEADER_CHANGE_WAIT: Duration = Duration::from_secs(1);
 /// Timeout of one forwarded request, of a proposal on the leader, and of waiting to apply what it
 /// committed.
-const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
 /// Timeout of a forwarded membership change (the new node must catch up first).
 const MEMBERSHIP_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -48,6 +48,7 @@ pub struct Node {
     anti_entropy: Arc<AntiEntropy>,
     lifecycle: Arc<Lifecycle>,
     read_index: ReadIndexRounds,
+    forwarded_reads: ForwardedReadIndex,
 }
 
 /// The services that act while a meta node leads.
@@ -71,8 +72,9 @@ impl Node {
     ) -> Self {
         let proposer = Proposer::start(raft.clone());
         let read_index = ReadIndexRounds::new(raft.clone());
+        let forwarded_reads = ForwardedReadIndex::new(id, raft.clone(), client.clone(), secret.as_deref());
         let LeaderServices { anti_entropy, lifecycle } = services;
-        Node { id, raft, proposer, state, log, client, secret, anti_entropy, lifecycle, read_index }
+        Node { id, raft, proposer, state, log, client, secret, anti_entropy, lifecycle, read_index, forwarded_reads }
     }
 
     /// The Raft handle.
@@ -207,24 +209,29 @@ impl Node {
         }
         Err(ServiceError::NoLeader)
     }
+}
 
-    fn forward_outcome<T>(&self, reply: Result<Result<T, ForwardError>, TransportError>) -> Result<T, Retry> {
-        match reply {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(ForwardError::NotLeader { .. })) | Err(TransportError::Unreachable(_)) => Err(Retry::Yes),
-            Ok(Err(ForwardError::Refused(message))) => Err(Retry::No(ServiceError::Refused(message))),
-            Ok(Err(ForwardError::NoQuorum(_))) => Err(Retry::No(ServiceError::NoLeader)),
-            Ok(Err(ForwardError::Raft(message))) => Err(Retry::No(ServiceError::Internal(message))),
-            Ok(Err(ForwardError::AntiEntropy(error))) => Err(Retry::No(ServiceError::AntiEntropy(error))),
-            // A timeout leaves the outcome unknown: the command may have been committed.
-            Err(TransportError::Other(message)) => Err(Retry::No(ServiceError::Internal(message))),
-        }
+/// What a forwarded request's reply means for the caller: its value, or whether to try again
+/// against the (new) leader.
+pub(crate) fn forward_outcome<T>(reply: Result<Result<T, ForwardError>, TransportError>) -> Result<T, Retry> {
+    match reply {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(ForwardError::NotLeader { .. })) | Err(TransportError::Unreachable(_)) => Err(Retry::Yes),
+        Ok(Err(ForwardError::Refused(message))) => Err(Retry::No(ServiceError::Refused(message))),
+        Ok(Err(ForwardError::NoQuorum(_))) => Err(Retry::No(ServiceError::NoLeader)),
+        Ok(Err(ForwardError::Raft(message))) => Err(Retry::No(ServiceError::Internal(message))),
+        Ok(Err(ForwardError::AntiEntropy(error))) => Err(Retry::No(ServiceError::AntiEntropy(error))),
+        // A timeout leaves the outcome unknown: the command may have been committed.
+        Err(TransportError::Other(message)) => Err(Retry::No(ServiceError::Internal(message))),
     }
 }
 
 /// Whether a failed attempt may be repeated against the (new) leader.
-enum Retry {
+#[derive(Clone, Debug)]
+pub(crate) enum Retry {
+    /// Yes: the leader moved or could not be reached.
     Yes,
+    /// No: the request failed as such.
     No(ServiceError),
 }
 
@@ -295,14 +302,14 @@ impl MetaService for Node {
                         // unknown: the entry may still commit once the partition heals) rather
                         // than hold the request until it does.
                         match tokio::time::timeout(FORWARD_TIMEOUT, self.propose_here(command)).await {
-                            Ok(written) => self.forward_outcome(Ok(written)),
+                            Ok(written) => forward_outcome(Ok(written)),
                             Err(_) => Err(Retry::No(ServiceError::Timeout(FORWARD_TIMEOUT))),
                         }
                     } else {
                         let reply =
                             post(&self.client, self.secret.as_deref(), &addr, PROPOSE_PATH, &command, FORWARD_TIMEOUT)
                                 .await;
-                        self.forward_outcome(reply)
+                        forward_outcome(reply)
                     }
                 }
             })
@@ -318,12 +325,12 @@ impl MetaService for Node {
             async move {
                 if leader == self.id {
                     let local = self.change_membership_as_leader(change).await;
-                    self.forward_outcome(Ok(local))
+                    forward_outcome(Ok(local))
                 } else {
                     let reply =
                         post(&self.client, self.secret.as_deref(), &addr, MEMBERSHIP_PATH, &change, MEMBERSHIP_TIMEOUT)
                             .await;
-                    self.forward_outcome(reply)
+                    forward_outcome(reply)
                 }
             }
         })
@@ -332,7 +339,7 @@ impl MetaService for Node {
 
     async fn read_barrier(&self) -> Result<(), ServiceError> {
         let read_index = self
-            .with_leader(|leader, addr| async move {
+            .with_leader(|leader, _addr| async move {
                 if leader == self.id {
                     match self.read_index_here().await {
                         Ok(index) => Ok(index),
@@ -341,9 +348,8 @@ impl MetaService for Node {
                         Err(ReadIndexError::Failed(message)) => Err(Retry::No(ServiceError::Internal(message))),
                     }
                 } else {
-                    let reply =
-                        post(&self.client, self.secret.as_deref(), &addr, READ_INDEX_PATH, &(), FORWARD_TIMEOUT).await;
-                    self.forward_outcome(reply)
+                    // Shared with the reads queued here meanwhile, sent to whichever node leads.
+                    self.forwarded_reads.read_index().await
                 }
             })
             .await?;
@@ -387,7 +393,7 @@ impl MetaService for Node {
                     let reply: Result<Result<Vec<u8>, ForwardError>, TransportError> =
                         post(&self.client, self.secret.as_deref(), &addr, ANTI_ENTROPY_PATH, &request, FORWARD_TIMEOUT)
                             .await;
-                    let bytes = self.forward_outcome(reply)?;
+                    let bytes = forward_outcome(reply)?;
                     codec::decode::<C::Reply>("anti-entropy reply", &bytes)
                         .map_err(|error| Retry::No(ServiceError::Internal(error.to_string())))
                 }
@@ -399,6 +405,7 @@ impl MetaService for Node {
     fn node_metrics(&self, registry: &mut Registry) {
         self.proposer.register_metrics(registry);
         self.read_index.register_metrics(registry);
+        self.forwarded_reads.register_metrics(registry);
         self.anti_entropy.register_metrics(self, registry);
         self.lifecycle.register_metrics(registry);
     }

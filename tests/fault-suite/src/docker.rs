@@ -195,7 +195,7 @@ impl Docker {
     /// The kernel's cgroup freezer cannot freeze a task in uninterruptible sleep (a metad thread
     /// inside `fsync` on a slow disk), and runc gives up with "unable to freeze" after a short
     /// wait, leaving the container running; the pause is tried again, up to
-    /// [`FREEZE_ATTEMPTS`] times, before that is reported.
+    /// `FREEZE_ATTEMPTS` times, before that is reported.
     pub async fn pause(&self, container: &str) -> Result<(), Error> {
         let mut retry = tokio::time::interval(FREEZE_RETRY);
         let mut attempt = 1;

@@ -359,7 +359,7 @@ fn diverged_cluster(seed: u64) -> (PlanInput, Limits) {
             let copy = ShardCopy { size: 1, checksum: 1, hot: false, content: Some(1 + rng.below(7)), points: 1 };
             input.inventories.get_mut(&owner).map(|inventory| inventory.shards.insert(shard, copy));
         }
-        input.shards.push(crate::ShardView { id: shard, replication, owners, written: true });
+        input.shards.push(crate::ShardView { id: shard, replication, owners: owners.into(), written: true });
     }
     input.count_owned();
     let limits = Limits { max_fetch: 1 + rng.below(3) as u32, max_sync: 1 + rng.below(3) as u32, ..Limits::default() };

@@ -229,7 +229,7 @@ fn skewed_cluster(seed: u64) -> (PlanInput, Limits, bool) {
                 owners.push(owner);
             }
         }
-        input.shards.push(ShardView { id, replication, owners, written: all_written || rng.chance(90) });
+        input.shards.push(ShardView { id, replication, owners: owners.into(), written: all_written || rng.chance(90) });
     }
     for node in &input.nodes {
         let owned = input.shards.iter().filter(|s| s.written && s.owners.contains(&node.id));

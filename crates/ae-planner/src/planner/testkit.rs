@@ -2,8 +2,8 @@
 //! completing, shared by the table-driven and the property tests.
 
 use crate::input::{
-    Inventory, Limits, Liveness, Membership, NodeId, NodeView, PlanInput, Scope, ShardCopy, ShardId, ShardView, TaskId,
-    TaskKind, TaskState, TaskView,
+    Inventory, Limits, Liveness, Membership, NodeId, NodeView, Owners, PlanInput, Scope, ShardCopy, ShardId, ShardView,
+    TaskId, TaskKind, TaskState, TaskView,
 };
 use crate::plan::{NewTask, Plan, Reason};
 
@@ -46,7 +46,7 @@ impl Cluster {
 
     /// Adds shard `id` with replication factor `replication` and `owners`.
     pub(super) fn shard(mut self, id: ShardId, replication: u32, owners: &[NodeId]) -> Self {
-        self.input.shards.push(ShardView { id, replication, owners: owners.to_vec(), written: true });
+        self.input.shards.push(ShardView { id, replication, owners: Owners::from_slice(owners), written: true });
         self
     }
 
@@ -136,12 +136,12 @@ pub(super) fn new_task(
 pub(super) fn apply(input: &mut PlanInput, plan: &Plan) {
     input.tasks.retain(|t| !plan.cancel.iter().any(|c| c.task == t.id));
     for drop in &plan.drop_owners {
-        input.shards.iter_mut().filter(|s| s.id == drop.shard).for_each(|s| s.owners.retain(|&o| o != drop.owner));
+        input.shards.iter_mut().filter(|s| s.id == drop.shard).for_each(|s| s.owners.retain(|o| *o != drop.owner));
     }
     for reassign in &plan.reassign {
         for shard in input.shards.iter_mut().filter(|s| s.id == reassign.shard) {
             shard.owners.retain(|o| !reassign.drop.contains(o));
-            shard.owners.extend(&reassign.add);
+            shard.owners.extend(reassign.add.iter().copied());
         }
     }
     let first = input.tasks.iter().map(|t| t.id).max().unwrap_or(0) + 1;
@@ -186,7 +186,7 @@ pub(super) fn complete_all(input: &mut PlanInput) {
             shard.owners.push(task.target);
         }
         if let Some(replaced) = task.replaces.filter(|&r| r != task.target) {
-            shard.owners.retain(|&o| o != replaced);
+            shard.owners.retain(|o| *o != replaced);
         }
         // A move's target gets the source's copy, and the source deletes its own once the copy
         // is done (a data node retires it).
@@ -282,7 +282,7 @@ pub(super) fn random_cluster(seed: u64) -> PlanInput {
                     owners.push(pick);
                 }
             }
-            ShardView { id: i * 3, replication, owners, written: !rng.chance(12) }
+            ShardView { id: i * 3, replication, owners: owners.into(), written: !rng.chance(12) }
         })
         .collect();
     let mut inventories = std::collections::BTreeMap::new();

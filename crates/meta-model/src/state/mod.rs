@@ -10,8 +10,10 @@ mod record;
 mod schema;
 mod shards;
 mod tasks;
+mod written;
 
 pub use tasks::FINISHED_TASKS_KEPT;
+pub use written::WrittenMarks;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -356,6 +358,12 @@ impl MetaState {
     /// were marked (format 2 and older backups). `false` only for shards known never written.
     pub fn is_written(&self, id: ShardId) -> bool {
         !self.unwritten.contains(&id)
+    }
+
+    /// [`MetaState::is_written`] for many shards in a row, each answered in a step rather than a
+    /// lookup when their IDs ascend (as in a walk of the groups of a policy).
+    pub fn written_marks(&self) -> WrittenMarks<'_> {
+        WrittenMarks::new(&self.unwritten)
     }
 
     /// The shards known never to have acknowledged a write.
