@@ -16,6 +16,10 @@ use ae_service::{AntiEntropy, AntiEntropySection, MemoryPort};
 use meta_model::{Command, MetaState, MetadataRecord, RetentionPolicySpec, HOUR};
 use meta_wire::{AeHandler, GetReport};
 
+/// The allocator `metad` runs on: the figure is the meta node's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const NODES: u64 = 1_000;
 const GROUPS: i64 = 100_000;
 const SHARDS_PER_GROUP: u64 = 10;
