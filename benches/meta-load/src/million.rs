@@ -186,8 +186,29 @@ pub(crate) async fn run(metad: &Path, shape: &Shape) -> anyhow::Result<()> {
     })
     .await;
     match input {
-        Some(seconds) => println!("planner input of a full round on the leader: {:.1} ms", seconds * 1000.0),
+        Some(seconds) => println!(
+            "planner input of the first full round on the leader (the followers still applying the restore): {:.1} ms",
+            seconds * 1000.0
+        ),
         None => println!("planner input: no full round within 120 s"),
+    }
+    // The next full round (a check-interval later), on a cluster no longer busy with the restore;
+    // and what each node holds by then.
+    let next = match input {
+        Some(first) => {
+            try_wait_for(Duration::from_secs(120), || async {
+                full_plan_input(&cluster, leader).await.filter(|s| *s > 0.001 && *s != first)
+            })
+            .await
+        }
+        None => None,
+    };
+    if let Some(seconds) = next {
+        println!("planner input of the next full round on the leader (cluster idle): {:.1} ms", seconds * 1000.0);
+        for id in 1..=3 {
+            let pid = cluster.pid(id).context("node pid")?;
+            println!("meta node {id} at that round: {}", resident_memory(pid));
+        }
     }
 
     // Entries after the restore, one at a time (concurrent writes would share entries), so the

@@ -20,7 +20,8 @@ use crate::tracker::Tracker;
 /// to be, are left out: nothing is copied for data retention is about to delete (their open
 /// tasks are cancelled). Either way: every non-removed data node with its liveness and the shards it owns, the
 /// inventories the leader holds (shared, not copied), copies not reported yet, and the open and
-/// blocking tasks.
+/// blocking tasks. The shards are listed in `reuse` (emptied first: its capacity is what is
+/// reused).
 pub(crate) fn plan_input(
     state: &MetaState,
     tracker: &Tracker,
@@ -28,30 +29,32 @@ pub(crate) fn plan_input(
     wall: Timestamp,
     settings: &AntiEntropySettings,
     scope: Option<&BTreeSet<ShardId>>,
+    reuse: Vec<ShardView>,
 ) -> PlanInput {
     let tasks = task_views(state);
     // Shards come in ascending runs (the scope is sorted; a group's shards and a policy's groups
     // mostly ascend): their written marks are read by walking the never-written set alongside.
     let mut written = state.written_marks();
-    let shards = match scope {
+    let mut shards = reuse;
+    shards.clear();
+    match scope {
         Some(scope) => {
             let wanted: BTreeSet<ShardId> = scope.iter().copied().chain(tasks.iter().map(|t| t.shard)).collect();
             let live = |&shard: &ShardId| {
                 state.shard(shard).filter(|v| !v.group.is_deleted() && !v.retention_policy.is_expired(v.group, wall))
             };
             let views = wanted.iter().filter_map(|shard| live(shard).map(|view| (view.retention_policy, view.shard)));
-            views.map(|(policy, shard)| shard_view(policy, shard, &mut written)).collect()
+            shards.extend(views.map(|(policy, shard)| shard_view(policy, shard, &mut written)));
         }
         None => {
-            let mut shards = Vec::with_capacity(state.shard_count());
+            shards.reserve(state.shard_count());
             for policy in state.databases().values().flat_map(|d| d.retention_policies.values()) {
                 for group in policy.shard_groups.values().filter(|g| !g.is_deleted() && !policy.is_expired(g, wall)) {
                     shards.extend(group.shards.iter().map(|shard| shard_view(policy, shard, &mut written)));
                 }
             }
-            shards
         }
-    };
+    }
     let nodes = state
         .data_nodes()
         .values()

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use prometheus_client::registry::Registry;
 use tokio::sync::Notify;
 
-use ae_planner::{Balance, Limits, Scope};
+use ae_planner::{Balance, Limits, Scope, ShardView};
 use meta_model::{Changes, Command, CreatedCopyTasks, MetaState, NodeId, ShardId, Task, TaskKind, TaskState};
 use meta_wire::Liveness;
 
@@ -183,8 +183,10 @@ pub struct AntiEntropy {
     wake: Notify,
     /// Signalled whenever tasks become claimable, for claims waiting for work.
     pub(crate) offered: Notify,
-    /// Planning rounds run one at a time.
-    planning: tokio::sync::Mutex<()>,
+    /// Planning rounds run one at a time; each fills the shard list the last one emptied, so a
+    /// million-shard list (~48 MB) is not allocated, and faulted in page by page, every full
+    /// round (a round a check-interval after the last took 126 ms instead of 22 ms that way).
+    planning: tokio::sync::Mutex<Vec<ShardView>>,
 }
 
 impl AntiEntropy {
@@ -197,7 +199,7 @@ impl AntiEntropy {
             intake: Mutex::new(Changes::default()),
             wake: Notify::new(),
             offered: Notify::new(),
-            planning: tokio::sync::Mutex::new(()),
+            planning: tokio::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -345,7 +347,7 @@ impl AntiEntropy {
         term: u64,
         also: Option<ShardId>,
     ) -> Result<(), CallError> {
-        let _one_at_a_time = self.planning.lock().await;
+        let mut shard_list = self.planning.lock().await;
         let now = now();
         // The round's cost: building its input (under the read lock) and planning.
         let started = Instant::now();
@@ -376,7 +378,8 @@ impl AntiEntropy {
             let balance = policy
                 .enabled
                 .then_some(Balance { tolerance_percent: policy.tolerance_percent, max_moves: policy.max_moves });
-            Some((plan_input(state, &t.tracker, now, wall, settings, scope.as_ref()), scope, balance))
+            let reuse = std::mem::take(&mut *shard_list);
+            Some((plan_input(state, &t.tracker, now, wall, settings, scope.as_ref(), reuse), scope, balance))
         });
         let Some((input, scope, balance)) = prepared else { return Ok(()) };
         let input_took = started.elapsed();
@@ -385,7 +388,8 @@ impl AntiEntropy {
         let mut plan = ae_planner::plan(&input, &limits, scope.as_deref().map_or(Scope::All, Scope::Shards));
         let took = started.elapsed();
         let shards = input.shards.len();
-        drop(input);
+        *shard_list = input.shards;
+        shard_list.clear();
         let newly_unrecoverable = self.term(term).findings.record(
             scope.as_deref(),
             std::mem::take(&mut plan.report),
