@@ -94,12 +94,7 @@ async fn concurrent_writes_share_log_entries_and_each_gets_its_own_answer() {
         let (http, url) = (cluster.http.clone(), cluster.url(id, "/metrics"));
         async move { http.get(url).send().await.expect("metrics").text().await.expect("text") }
     };
-    let followers: Vec<u64> = (1..=3).filter(|&id| id != leader).collect();
     let before = metrics(leader).await;
-    let mut followers_before = Vec::new();
-    for &id in &followers {
-        followers_before.push(metrics(id).await);
-    }
 
     let mut requests = Vec::new();
     for i in 0..64u64 {

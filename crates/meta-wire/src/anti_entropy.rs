@@ -347,11 +347,6 @@ pub struct EntropyReport {
     pub planned_at: Option<Timestamp>,
     /// How long it took, in microseconds: building its input from the metadata and planning.
     pub plan_micros: Option<u64>,
-    /// How long the last full round (every live shard) took to build its input from the
-    /// metadata, in microseconds (the part spent under the state's read lock). Absent from
-    /// leaders of earlier versions.
-    #[serde(default)]
-    pub full_plan_input_micros: Option<u64>,
     /// Shards with fewer live copies than desired.
     pub under_replicated: Vec<ShardHealth>,
     /// Owners lacking a shard they own.
@@ -387,6 +382,11 @@ pub struct EntropyReport {
     /// an earlier release).
     #[serde(default)]
     pub balance: Option<BalanceView>,
+    /// How long the last full round (every live shard) took to build its input from the
+    /// metadata, in microseconds (the part spent under the state's read lock). Absent from
+    /// leaders of earlier versions.
+    #[serde(default)]
+    pub full_plan_input_micros: Option<u64>,
 }
 
 /// Rebalancing: the policy, where it stands and each node's load (`balance show`).

@@ -116,11 +116,13 @@ impl<T: Clone + Send + 'static> SharedRounds<T> {
         F: Fn() -> Fut,
         Fut: Future<Output = T>,
     {
+        let mut ending = Ending { queue: &self.queue, armed: true };
         loop {
             let waiting = {
                 let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
                 if queue.waiting.is_empty() {
                     queue.running = false;
+                    ending.armed = false;
                     return;
                 }
                 std::mem::take(&mut queue.waiting)
@@ -131,6 +133,24 @@ impl<T: Clone + Send + 'static> SharedRounds<T> {
                 // A caller that went away dropped its receiver: nothing to tell it.
                 let _ = answer.send(outcome.clone());
             }
+        }
+    }
+}
+
+/// Ends a runner that did not finish by itself (a round panicked, or the runtime dropped it):
+/// no round is running any more, so the next caller starts a runner, and the callers still
+/// queued are dropped (they are told `lost`) rather than left waiting for ever.
+struct Ending<'q, T> {
+    queue: &'q Mutex<Queue<T>>,
+    armed: bool,
+}
+
+impl<T> Drop for Ending<'_, T> {
+    fn drop(&mut self) {
+        if self.armed {
+            let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            queue.running = false;
+            queue.waiting.clear();
         }
     }
 }
@@ -261,5 +281,23 @@ impl ForwardedReadIndex {
             "Linearizable reads this node served as a follower through those requests",
             self.shared.callers.clone(),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_round_that_panics_strands_no_caller_and_the_next_caller_starts_afresh() {
+        let shared = SharedRounds::<u32>::default();
+        let failing = || async { panic!("the round failed") };
+        assert_eq!(shared.join(failing, || 0).await, 0, "the caller of the failed round is told it was lost");
+        // Without the runner's ending, the queue would say a round is still running: this caller
+        // would wait for ever.
+        let next = tokio::time::timeout(Duration::from_secs(10), shared.join(|| async { 7 }, || 0)).await;
+        assert_eq!(next, Ok(7), "the next caller starts a runner of its own");
     }
 }

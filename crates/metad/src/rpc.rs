@@ -49,16 +49,18 @@ pub(crate) enum ForwardError {
     /// The request is refused as such (e.g. removing the last meta node); retrying will not help.
     #[error("refused: {0}")]
     Refused(String),
-    /// The leader could not hear from a quorum in time (to confirm its leadership for a read):
-    /// the cluster has no usable leader now, as if none were elected (503 to clients).
-    #[error("no quorum: {0}")]
-    NoQuorum(String),
     /// Raft failed (shutting down, storage error, quorum lost).
     #[error("raft: {0}")]
     Raft(String),
     /// The anti-entropy service refused the request as such.
     #[error(transparent)]
     AntiEntropy(AeError),
+    /// The leader could not hear from a quorum in time (to confirm its leadership for a read):
+    /// the cluster has no usable leader now, as if none were elected (503 to clients). Last, so
+    /// the variants before it keep their encoding (bincode numbers variants by position): a
+    /// node of an earlier build decodes every other answer as before.
+    #[error("no quorum: {0}")]
+    NoQuorum(String),
 }
 
 impl From<ForwardToLeader<NodeId, BasicNode>> for ForwardError {

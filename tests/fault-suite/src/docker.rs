@@ -198,6 +198,8 @@ impl Docker {
     /// `FREEZE_ATTEMPTS` times, before that is reported.
     pub async fn pause(&self, container: &str) -> Result<(), Error> {
         let mut retry = tokio::time::interval(FREEZE_RETRY);
+        // A failed pause itself takes longer than the wait: each try waits the full wait after it.
+        retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut attempt = 1;
         loop {
             retry.tick().await;
