@@ -75,7 +75,10 @@ async fn measure(label: &str, state: MetaState) {
     let runner = tokio::spawn(Arc::clone(&service).run(Arc::clone(&port)));
     let (mut inputs, mut totals) = (Vec::new(), Vec::new());
     let mut last = None;
+    // The report is polled every 5 ms until ROUNDS new full rounds have run.
+    let mut poll = tokio::time::interval(Duration::from_millis(5));
     while inputs.len() < ROUNDS {
+        poll.tick().await;
         let report = service.serving(&*port).report(GetReport).await.expect("report");
         if let (Some(at), Some(total), Some(input)) =
             (report.planned_at, report.plan_micros, report.full_plan_input_micros)
@@ -86,7 +89,6 @@ async fn measure(label: &str, state: MetaState) {
                 totals.push(Duration::from_micros(total));
             }
         }
-        tokio::time::sleep(Duration::from_millis(5)).await; // Poll interval of the benchmark.
     }
     runner.abort();
     inputs.sort();

@@ -40,11 +40,10 @@ pub(crate) fn plan_input(
     match scope {
         Some(scope) => {
             let wanted: BTreeSet<ShardId> = scope.iter().copied().chain(tasks.iter().map(|t| t.shard)).collect();
-            let live = |&shard: &ShardId| {
+            let live = wanted.iter().filter_map(|&shard| {
                 state.shard(shard).filter(|v| !v.group.is_deleted() && !v.retention_policy.is_expired(v.group, wall))
-            };
-            let views = wanted.iter().filter_map(|shard| live(shard).map(|view| (view.retention_policy, view.shard)));
-            shards.extend(views.map(|(policy, shard)| shard_view(policy, shard, &mut written)));
+            });
+            shards.extend(live.map(|view| shard_view(view.retention_policy, view.shard, &mut written)));
         }
         None => {
             shards.reserve(state.shard_count());
