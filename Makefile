@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: prereqs test-tools run test verify fmt-check clippy doc firewall systemd-units bench
+.PHONY: prereqs test-tools run test verify fmt-check clippy doc firewall systemd-units alerts bench
 
 prereqs:
 	@scripts/ensure-prereqs.sh
@@ -24,7 +24,7 @@ test: prereqs test-tools
 	$(CARGO) test --workspace
 
 ## Everything CI checks: formatting, lints, tests, docs and the dependency firewall.
-verify: prereqs fmt-check clippy test doc firewall systemd-units
+verify: prereqs fmt-check clippy test doc firewall systemd-units alerts
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -41,6 +41,10 @@ firewall:
 ## The systemd units, checked by systemd-analyze against the built binaries (after `test`).
 systemd-units: test
 	@scripts/check-systemd-units.sh
+
+## The Prometheus alert rules (promtool check and unit tests) and the Grafana dashboard in deploy/.
+alerts:
+	@scripts/check-alerts.sh
 
 ## Criterion benchmarks (release build; see docs/PERFORMANCE.md).
 bench: prereqs

@@ -72,6 +72,20 @@ async fn operator_workflow_against_a_running_cluster() {
     let owner_ids: Vec<u64> = first.owners.iter().map(|o| o.id).collect();
     assert_eq!(owner_ids.len(), 2, "RF 2 on 3 nodes: {first:?}");
 
+    // A row per copy (these data nodes never heartbeat: nothing is known of their copies), and
+    // nothing found missing or orphaned.
+    let copies = stdout(&metactl(&cluster, &["show-shards", "--verbose"]).await);
+    assert!(copies.starts_with("Shard Copies\n"), "{copies}");
+    assert_eq!(copies.lines().filter(|l| l.contains(" telegraf ")).count(), 4, "two copies of two shards:\n{copies}");
+    for owner in &first.owners {
+        assert!(copies.contains(&owner.tcp_addr), "{copies}");
+    }
+    let listed: Value = json(&metactl(&cluster, &["--json", "show-shards", "-v"]).await);
+    assert_eq!(listed["copies"].as_array().map(Vec::len), Some(4), "{listed}");
+    let missing = stdout(&metactl(&cluster, &["show-shards", "-m"]).await);
+    assert!(missing.contains("No owner lacks a copy"), "{missing}");
+    assert!(missing.contains("No data node keeps a shard file"), "{missing}");
+
     let dbs = stdout(&metactl(&cluster, &["show-databases"]).await);
     assert!(dbs.contains("telegraf  autogen") && dbs.contains("720h0m0s"), "{dbs}");
 

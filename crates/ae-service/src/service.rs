@@ -21,6 +21,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use tokio::sync::Notify;
 
@@ -360,37 +362,42 @@ impl AntiEntropy {
         let wall = port.wall_clock();
         // The changes are absorbed under the read lock the input is built under: the state the
         // planner sees has been absorbed in full (a completed copy is known as held, etc.).
-        let prepared = port.read(|state| {
-            let mut t = self.term(term);
-            t.absorb(state, self.take_intake(), now, settings);
-            if !t.tracker.trusted(now, settings) {
-                return None;
-            }
-            t.note_liveness(state, now, settings);
-            if t.last_full.is_none_or(|at| now.duration_since(at) >= settings.check_interval) {
-                t.dirty = Dirty::All;
-            }
-            t.dirty.add(also);
-            let scope = match std::mem::take(&mut t.dirty) {
-                Dirty::Clean => return None,
-                Dirty::All => {
-                    t.last_full = Some(now);
-                    None
+        // A full round over a million shards builds its input for tens to hundreds of milliseconds
+        // and plans for longer: off the runtime's worker threads, which heartbeats need.
+        let prepared = off_runtime(|| {
+            port.read(|state| {
+                let mut t = self.term(term);
+                t.absorb(state, self.take_intake(), now, settings);
+                if !t.tracker.trusted(now, settings) {
+                    return None;
                 }
-                Dirty::Shards(shards) => Some(shards),
-            };
-            let policy = state.placement().balance;
-            let balance = policy
-                .enabled
-                .then_some(Balance { tolerance_percent: policy.tolerance_percent, max_moves: policy.max_moves });
-            let reuse = std::mem::take(&mut *shard_list);
-            Some((plan_input(state, &t.tracker, now, wall, settings, scope.as_ref(), reuse), scope, balance))
+                t.note_liveness(state, now, settings);
+                if t.last_full.is_none_or(|at| now.duration_since(at) >= settings.check_interval) {
+                    t.dirty = Dirty::All;
+                }
+                t.dirty.add(also);
+                let scope = match std::mem::take(&mut t.dirty) {
+                    Dirty::Clean => return None,
+                    Dirty::All => {
+                        t.last_full = Some(now);
+                        None
+                    }
+                    Dirty::Shards(shards) => Some(shards),
+                };
+                let policy = state.placement().balance;
+                let balance = policy
+                    .enabled
+                    .then_some(Balance { tolerance_percent: policy.tolerance_percent, max_moves: policy.max_moves });
+                let reuse = std::mem::take(&mut *shard_list);
+                Some((plan_input(state, &t.tracker, now, wall, settings, scope.as_ref(), reuse), scope, balance))
+            })
         });
         let Some((input, scope, balance)) = prepared else { return Ok(()) };
         let input_took = started.elapsed();
         let scope: Option<Vec<ShardId>> = scope.map(|s| s.into_iter().collect());
         let limits = Limits { max_fetch: settings.max_fetch, max_sync: settings.max_sync, balance };
-        let mut plan = ae_planner::plan(&input, &limits, scope.as_deref().map_or(Scope::All, Scope::Shards));
+        let mut plan =
+            off_runtime(|| ae_planner::plan(&input, &limits, scope.as_deref().map_or(Scope::All, Scope::Shards)));
         let took = started.elapsed();
         let shards = input.shards.len();
         *shard_list = input.shards;
@@ -521,10 +528,49 @@ impl AntiEntropy {
         Ok(created)
     }
 
-    /// Registers the service's metrics (none unless this node leads).
+    /// Registers the service's metrics (none unless this node leads): the findings and counters,
+    /// and `metad_ae_data_node_liveness`, one series of value 1 per data node that is not removed,
+    /// labelled with its ID, address, state (`active`, `draining`) and the leader's view of its
+    /// liveness (`online`, `suspect`, `dead`, `unknown`).
     pub fn register_metrics<P: MetaPort>(&self, port: &P, registry: &mut Registry) {
         let Some(term) = port.leader_term() else { return };
-        let t = self.term(term);
-        t.findings.register(registry, t.tracker.trusted(now(), &self.settings));
+        let now = now();
+        let nodes = Family::<Vec<(&'static str, String)>, Gauge>::default();
+        // The state's lock before the term's, as everywhere else.
+        port.read(|state| {
+            let t = self.term(term);
+            t.findings.register(registry, t.tracker.trusted(now, &self.settings));
+            for node in state.data_nodes().values().filter(|n| n.is_member()) {
+                let liveness = t.tracker.liveness(now, node.id, &self.settings);
+                let labels = vec![
+                    ("node_id", node.id.to_string()),
+                    ("addr", node.http_addr.clone()),
+                    ("state", label(node.state)),
+                    ("liveness", label(liveness)),
+                ];
+                nodes.get_or_create(&labels).set(1);
+            }
+        });
+        registry.register(
+            "metad_ae_data_node_liveness",
+            "1 for each data node not removed, labelled with its state and the leader's view of its liveness",
+            nodes,
+        );
     }
+}
+
+/// Runs `work`, which may take long, without holding up the runtime's other tasks: on a
+/// multi-threaded runtime its worker hands them to another thread first (`block_in_place`);
+/// elsewhere (a single-threaded runtime, as in tests) it just runs.
+fn off_runtime<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
+    }
+}
+
+/// A metric label's value for a one-word unit variant, as the API spells it (`Draining` ->
+/// `draining`).
+fn label(value: impl std::fmt::Debug) -> String {
+    format!("{value:?}").to_lowercase()
 }

@@ -40,6 +40,15 @@ fn settings() -> crate::AntiEntropySettings {
 }
 
 impl World {
+    /// The service's metrics now, as `/metrics` shows them.
+    fn metrics(&self) -> String {
+        let mut registry = prometheus_client::registry::Registry::default();
+        self.service.register_metrics(&*self.port, &mut registry);
+        let mut metrics = String::new();
+        prometheus_client::encoding::text::encode(&mut metrics, &registry).expect("encodes");
+        metrics
+    }
+
     fn new(nodes: u64, rf: u32) -> Self {
         let service = Arc::new(AntiEntropy::new(100, settings()));
         let mut state = MetaState::new();
@@ -190,6 +199,13 @@ async fn a_silent_node_turns_suspect_then_dead_and_its_shards_are_copied_at_once
         assert!(world.owners(task.spec.shard_id).contains(&task.spec.source));
     }
     assert_eq!(world.commands("create_copy_tasks"), 1, "planned once, when the node was declared dead");
+    let metrics = world.metrics();
+    let dead: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("metad_ae_data_node_liveness{") && l.contains("liveness=\"dead\""))
+        .collect();
+    assert_eq!(dead.len(), 1, "{metrics}");
+    assert!(dead[0].contains("node_id=\"1\"") && dead[0].ends_with(" 1"), "{metrics}");
 }
 
 #[tokio::test(start_paused = true)]
@@ -307,10 +323,7 @@ async fn the_leaders_view_of_live_nodes_is_stamped_only_once_trusted() {
 async fn an_idle_cluster_plans_only_its_full_rounds() {
     let world = World::new(4, 2);
     world.run_for(Duration::from_secs(95), every).await;
-    let mut registry = prometheus_client::registry::Registry::default();
-    world.service.register_metrics(&*world.port, &mut registry);
-    let mut metrics = String::new();
-    prometheus_client::encoding::text::encode(&mut metrics, &registry).expect("encodes");
+    let metrics = world.metrics();
     let plans = metrics
         .lines()
         .find_map(|l| l.strip_prefix("metad_ae_plans_total "))
@@ -318,6 +331,12 @@ async fn an_idle_cluster_plans_only_its_full_rounds() {
         .expect("plans counter");
     // 95 s with a 30 s check interval after a 3 s grace period: rounds at 3, 33, 63 and 93 s.
     assert_eq!(plans, 4, "{metrics}");
+    let online: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("metad_ae_data_node_liveness{") && l.ends_with(" 1"))
+        .filter(|l| l.contains("state=\"active\"") && l.contains("liveness=\"online\""))
+        .collect();
+    assert_eq!(online.len(), 4, "every data node active and online: {metrics}");
     assert!(world.port.proposed().is_empty(), "nothing proposed");
 }
 

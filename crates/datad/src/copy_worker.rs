@@ -186,7 +186,9 @@ async fn copy(node: &Node, claimed: &ClaimedTask) -> Result<Finished, DatadError
                 continue;
             }
         }
+        let before = transfer.bytes_done();
         transfer.next_chunk().await?;
+        node.metrics.copied(transfer.bytes_done().saturating_sub(before));
     }
     // The copy must be of this cluster's shard as the metadata names it: a source's file of
     // another cluster or shard under the same number is refused, never installed.

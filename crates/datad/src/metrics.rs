@@ -30,6 +30,7 @@ pub(crate) struct DataMetrics {
     repair_leaves: Counter,
     repair_points: Family<Labels, Counter>,
     repair_bytes: Counter,
+    copy_bytes: Counter,
 }
 
 /// What the node holds at the moment of a scrape.
@@ -103,6 +104,11 @@ impl DataMetrics {
         self.repair_bytes.inc_by(repaired.bytes);
     }
 
+    /// Bytes of a shard copy received (a copy or move task), as each chunk arrives.
+    pub(crate) fn copied(&self, bytes: u64) {
+        self.copy_bytes.inc_by(bytes);
+    }
+
     /// The OpenMetrics text of the counters and of `now`.
     pub(crate) fn render(&self, now: Holdings) -> Result<String, std::fmt::Error> {
         let mut registry = Registry::default();
@@ -133,6 +139,12 @@ impl DataMetrics {
             "datad_repair_bytes",
             "Bytes of lines moved by repairs, both ways",
             self.repair_bytes.clone(),
+        );
+        registry.register(
+            "datad_copy_bytes",
+            "Bytes of shard copies received by copy and move tasks, counted as each chunk arrives (a copy in \
+             progress shows here before it completes)",
+            self.copy_bytes.clone(),
         );
         registry.register(
             "datad_partial_reclaimed_bytes",
@@ -227,6 +239,8 @@ mod tests {
         metrics.handoff_queued(3);
         metrics.handoff_delivered(2);
         metrics.handoff_dropped("max_size", 1);
+        metrics.copied(16384);
+        metrics.copied(100);
         let queue =
             HandoffQueueReport { target: 4, entries: 1, bytes: 30, oldest_age_ms: Some(2500), ..Default::default() };
         let now = Holdings {
@@ -247,6 +261,7 @@ mod tests {
             "datad_internal_appends_total{outcome=\"not_owner\"} 1",
             "datad_shards_marked_written_total 2",
             "datad_partial_reclaimed_bytes_total 100",
+            "datad_copy_bytes_total 16484",
             "datad_partial_reclaimable_bytes 42",
             "datad_shards 3",
             "datad_orphan_shard_files 2",

@@ -337,7 +337,7 @@ pub struct MissingCopy {
 
 /// `GET /v1/entropy` (`entropy show`): the leader's last plan and the tasks in flight.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntropyReport {
     /// The leader that answers.
     pub leader_id: NodeId,

@@ -15,6 +15,11 @@ pub struct Cli {
     /// Print the API's JSON document instead of a table.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Give up on the whole command after this long (e.g. 30s, 2m; each request also has its own
+    /// limit). A command that changes the cluster may have taken effect all the same: check with
+    /// `show` before running it again.
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_timeout)]
+    pub timeout: Option<std::time::Duration>,
     /// What to do.
     #[command(subcommand)]
     pub command: CtlCommand,
@@ -26,7 +31,16 @@ pub enum CtlCommand {
     /// Show the meta and data nodes, and which meta node leads.
     Show,
     /// Show every shard with its owners.
-    ShowShards,
+    ShowShards {
+        /// One row per copy: each owner's address, state, liveness and whether its last
+        /// inventory holds the copy.
+        #[arg(short, long)]
+        verbose: bool,
+        /// Only what metadata and disks disagree on: copies an owner lacks, and shard files a
+        /// data node keeps that no shard of the metadata uses (as `influxd-ctl show-shards -m`).
+        #[arg(short = 'm', long, conflicts_with = "verbose")]
+        missing: bool,
+    },
     /// Register a data node by the address it listens on.
     AddData {
         /// The data node's TCP address, HOST:PORT.
@@ -208,6 +222,12 @@ pub enum CtlCommand {
         /// The shard ID.
         shard: u64,
     },
+    /// Print a completion script for SHELL, e.g. `metactl completions bash >
+    /// /etc/bash_completion.d/metactl` (no meta node is contacted).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// The `entropy` subcommands.
@@ -294,6 +314,14 @@ pub struct DatabasePolicy {
     pub shard_duration: Option<String>,
 }
 
+fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+    match meta_model::parse_duration(text) {
+        Ok(0) => Err("must be longer than 0".to_owned()),
+        Ok(nanos) => Ok(std::time::Duration::from_nanos(nanos)),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
 fn parse_label(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
         Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
@@ -321,5 +349,19 @@ mod tests {
             other => panic!("parsed as {other:?}"),
         }
         assert!(Cli::try_parse_from(["metactl", "add-data", "d:1", "--label", "novalue"]).is_err());
+    }
+
+    #[test]
+    fn the_timeout_is_a_positive_duration_before_or_after_the_subcommand() {
+        let cli = Cli::parse_from(["metactl", "show", "--timeout", "1m30s"]);
+        assert_eq!(cli.timeout, Some(std::time::Duration::from_secs(90)));
+        let cli = Cli::parse_from(["metactl", "--timeout", "250ms", "show-shards"]);
+        assert_eq!(cli.timeout, Some(std::time::Duration::from_millis(250)));
+        assert_eq!(Cli::parse_from(["metactl", "show"]).timeout, None);
+        for bad in ["0", "inf", "", "10", "-1s", "soon"] {
+            let flag = format!("--timeout={bad}");
+            let error = Cli::try_parse_from(["metactl", &flag, "show"]).expect_err(bad).to_string();
+            assert!(error.contains("--timeout"), "{bad:?}: {error}");
+        }
     }
 }

@@ -227,7 +227,7 @@ fn awaiting_text(awaiting: &[ShardId]) -> String {
 }
 
 /// The files data nodes keep in their shard directories without using them (empty when none).
-fn orphans_table(report: &EntropyReport) -> String {
+pub(crate) fn orphans_table(report: &EntropyReport) -> String {
     let mut table = Table::new(
         "Orphan Shard Files (kept; never written, copied from or deleted by the node)",
         &["Node", "File", "Shard", "Bytes", "Reason"],

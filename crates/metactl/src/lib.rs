@@ -16,12 +16,13 @@ mod balance;
 mod cli;
 mod entropy;
 mod placement;
+mod shards;
 mod table;
 mod time;
 
 use meta_client::{Client, ClientError};
 use meta_model::{format_duration, DataNode, NodeId, NodeState, ShardId};
-use meta_wire::{AlterRetentionPolicyRequest, GroupStatus, RetentionPolicyRequest, ShardInfo};
+use meta_wire::{AlterRetentionPolicyRequest, RetentionPolicyRequest, ShardInfo};
 use serde::Serialize;
 use serde_json::json;
 
@@ -51,13 +52,33 @@ pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<String, CtlError> {
     serde_json::to_string_pretty(value).map(|s| s + "\n").map_err(|e| CtlError(e.to_string()))
 }
 
-/// Runs one command and returns what to print.
+/// Runs one command and returns what to print; with `--timeout`, gives up once it has passed.
 pub async fn run(cli: Cli) -> Result<String, CtlError> {
+    let Some(limit) = cli.timeout else { return execute(cli).await };
+    tokio::time::timeout(limit, execute(cli)).await.unwrap_or_else(|_| {
+        Err(CtlError(format!(
+            "gave up after --timeout {}; a change the command asked for may still take effect: check with `metactl \
+             show` before running it again",
+            humanize(limit)
+        )))
+    })
+}
+
+/// `limit` as the duration syntax `--timeout` takes (`1m30s`, `250ms`).
+fn humanize(limit: std::time::Duration) -> String {
+    match u64::try_from(limit.as_nanos()) {
+        Ok(nanos) if nanos % 1_000_000_000 != 0 => format!("{}ms", limit.as_millis()),
+        Ok(nanos) => format_duration(nanos),
+        Err(_) => format!("{}s", limit.as_secs()),
+    }
+}
+
+async fn execute(cli: Cli) -> Result<String, CtlError> {
     let client = Client::new(&cli.urls)?.with_token(cli.token.clone());
     let json = cli.json;
     match cli.command {
         CtlCommand::Show => show(&client, json).await,
-        CtlCommand::ShowShards => show_shards(&client, json).await,
+        CtlCommand::ShowShards { verbose, missing } => shards::show(&client, verbose, missing, json).await,
         CtlCommand::AddData { addr, http_addr, labels } => {
             let node = client.add_data_node(&addr, http_addr.as_deref(), labels.into_iter().collect()).await?;
             if json {
@@ -214,7 +235,15 @@ pub async fn run(cli: Cli) -> Result<String, CtlError> {
             let (source, dest) = (resolve_node(&client, &source).await?, resolve_node(&client, &dest).await?);
             entropy::kill_copy_shard(&client, shard, source.id, dest.id, json).await
         }
+        CtlCommand::Completions { shell } => completions(shell),
     }
+}
+
+/// The completion script of `shell` for every command and flag.
+fn completions(shell: clap_complete::Shell) -> Result<String, CtlError> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "metactl", &mut script);
+    String::from_utf8(script).map_err(|e| CtlError(format!("the completion script is not UTF-8: {e}")))
 }
 
 pub(crate) fn done(json: bool, message: String) -> Result<String, CtlError> {
@@ -328,58 +357,6 @@ async fn show(client: &Client, json: bool) -> Result<String, CtlError> {
     }
     let cluster = status.cluster_id.as_deref().unwrap_or("(none yet)");
     Ok(format!("Cluster {cluster}\n\n{}\n{}", data.render(), meta.render()))
-}
-
-fn owners(shard: &ShardInfo) -> String {
-    let owners: Vec<String> = shard.owners.iter().map(|o| format!("{{{} {}}}", o.id, o.tcp_addr)).collect();
-    format!("[{}]", owners.join(" "))
-}
-
-/// The Status column: live, or since when the group is truncated, expired or deleted.
-fn group_status(shard: &ShardInfo) -> String {
-    match shard.status {
-        GroupStatus::Live => "live".to_owned(),
-        GroupStatus::Truncated => {
-            format!("truncated {}", shard.truncated_at.map(format_rfc3339).unwrap_or_default())
-        }
-        GroupStatus::Expired => "expired".to_owned(),
-        GroupStatus::Deleted => format!("deleted {}", shard.deleted_at.map(format_rfc3339).unwrap_or_default()),
-    }
-}
-
-async fn show_shards(client: &Client, json: bool) -> Result<String, CtlError> {
-    let shards = client.shards().await?;
-    if json {
-        return to_json(&json!({ "shards": shards }));
-    }
-    let header = [
-        "ID",
-        "Database",
-        "Retention Policy",
-        "Desired Replicas",
-        "Shard Group",
-        "Start",
-        "End",
-        "Expires",
-        "Status",
-        "Owners",
-    ];
-    let mut table = Table::new("Shards", &header);
-    for shard in &shards {
-        table.row(vec![
-            shard.id.to_string(),
-            shard.database.clone(),
-            shard.retention_policy.clone(),
-            shard.replication_factor.to_string(),
-            shard.shard_group.to_string(),
-            format_rfc3339(shard.start),
-            format_rfc3339(shard.end),
-            shard.expires.map(format_rfc3339).unwrap_or_default(),
-            group_status(shard),
-            owners(shard),
-        ]);
-    }
-    Ok(table.render())
 }
 
 async fn show_databases(client: &Client, json: bool) -> Result<String, CtlError> {

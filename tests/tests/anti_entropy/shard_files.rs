@@ -70,6 +70,8 @@ async fn a_file_of_another_clusters_shard_is_set_aside_and_reported_never_used()
     .await;
     let shown = metactl(&cluster, &["entropy", "show"]).await;
     assert!(shown.contains("Orphan Shard Files") && shown.contains("orphans/1.shard"), "{shown}");
+    let disagreements = metactl(&cluster, &["show-shards", "-m"]).await;
+    assert!(disagreements.contains("orphans/1.shard") && disagreements.contains("other_cluster"), "{disagreements}");
     let inventory = cluster.data_status(0).await.expect("status").shards;
     assert_eq!(inventory.len(), 1, "only this cluster's shard is held: {inventory:?}");
 }

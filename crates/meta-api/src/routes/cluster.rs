@@ -8,7 +8,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use axum::Json;
-use meta_model::{ApplyError, Command, MetaState};
+use meta_model::{Command, MetaState};
 use serde_json::{json, Value};
 
 use crate::error::{duration_field, ApiError, ApiQuery, LargeApiJson};
@@ -99,16 +99,14 @@ pub(crate) async fn restore<S: MetaService>(
     State(service): State<Arc<S>>,
     LargeApiJson(backup): LargeApiJson<MetadataReply<'static>>,
 ) -> Result<StatusCode, ApiError> {
-    // The body carries no restore in progress (`into_record` leaves it out).
-    let record = backup.metadata.into_record();
-    // Checking a million shards takes a while: off the runtime's threads, which Raft needs.
+    // Converting, encoding and checking a million shards takes a while: off the runtime's
+    // threads, which Raft's heartbeats need.
     let checked = tokio::task::spawn_blocking(move || {
+        // The body carries no restore in progress (`into_record` leaves it out).
+        let record = backup.metadata.into_record();
         let upload = uuid::Uuid::new_v4().as_u64_pair().0;
         let parts = Command::restore_in_parts(&record, upload, RESTORE_PART_BYTES).map_err(ApiError::internal)?;
-        match MetaState::from(record).check_invariants() {
-            Ok(()) => Ok(parts),
-            Err(reason) => Err(ApiError::from(ApplyError::InvalidBackup { reason })),
-        }
+        MetaState::check_backup(record).map(|()| parts).map_err(ApiError::from)
     });
     let parts = checked.await.map_err(ApiError::internal)??;
     // The restored ID counter moves past the backup's IDs; meta nodes not yet recorded in the

@@ -65,6 +65,10 @@ pub struct MetaState {
     prepared: Transient<Prepared>,
 }
 
+/// Most bytes the first part of a restore in parts reserves for the whole backup: a larger one
+/// grows its buffer as its parts arrive.
+const STAGED_RESERVE_LIMIT: usize = 1 << 30;
+
 /// A backup decoded, indexed and checked ahead of the apply that installs it
 /// ([`MetaState::prepare`]): the slow part of a restore, done from a shared reference.
 #[derive(Debug)]
@@ -77,17 +81,22 @@ pub struct Prepared {
 
 impl Prepared {
     fn of(bytes: Vec<u8>) -> Prepared {
-        let backup = MetadataRecord::decode("backup record", &bytes)
-            .map_err(|e| ApplyError::InvalidBackup { reason: e.to_string() })
-            .map(checked);
-        Prepared { bytes, backup }
+        Prepared { backup: decode_backup(&bytes), bytes }
     }
 }
 
-/// A backup's state, indexes built, with the outcome of its invariant check.
+/// The backup encoded in `bytes`, decoded and checked ([`checked`]).
+fn decode_backup(bytes: &[u8]) -> Result<(Box<MetaState>, Result<(), String>), ApplyError> {
+    MetadataRecord::decode("backup record", bytes)
+        .map_err(|e| ApplyError::InvalidBackup { reason: e.to_string() })
+        .map(checked)
+}
+
+/// A backup's state, indexes built, with the outcome of its invariant check (of the canonical
+/// data: the indexes were built from it right here).
 fn checked(record: MetadataRecord) -> (Box<MetaState>, Result<(), String>) {
     let backup = MetaState::from(record);
-    let invariants = backup.check_invariants();
+    let invariants = backup.check_canonical_invariants();
     (Box::new(backup), invariants)
 }
 
@@ -484,6 +493,17 @@ impl MetaState {
         self.next_shard_group_id
     }
 
+    /// Checks `backup` as restoring it would ([`Command::RestoreMetadata`]), before any of it is
+    /// proposed: its data decoded into a state whose invariants hold (the indexes are built from
+    /// the data, not compared with it: that would need a second index of every shard).
+    ///
+    /// # Errors
+    /// [`ApplyError::InvalidBackup`] naming the first invariant the backup breaks.
+    pub fn check_backup(backup: MetadataRecord) -> Result<(), ApplyError> {
+        let (_, invariants) = checked(backup);
+        invariants.map_err(|reason| ApplyError::InvalidBackup { reason })
+    }
+
     /// The parts of a restore received so far, between its first and last part.
     pub fn staged_restore(&self) -> Option<&StagedRestore> {
         self.staged_restore.as_ref()
@@ -512,7 +532,14 @@ impl MetaState {
         }
         if part == 0 {
             self.check_empty()?;
-            self.staged_restore = Some(StagedRestore { upload, parts, received: 0, bytes: Vec::new() });
+            // Parts are of one size but the last ([`Command::restore_in_parts`]): the buffer is
+            // reserved whole, so it never grows by doubling (a million shards are ~17 MiB, which
+            // doubling would hold in 32 MiB and copy on the way there). Failing to reserve
+            // changes nothing but how the buffer grows.
+            let mut buffer = Vec::new();
+            let expected = usize::try_from(parts).unwrap_or(usize::MAX).saturating_mul(bytes.len());
+            buffer.try_reserve_exact(expected.min(STAGED_RESERVE_LIMIT)).ok();
+            self.staged_restore = Some(StagedRestore { upload, parts, received: 0, bytes: buffer });
         }
         let staged = match &mut self.staged_restore {
             Some(staged) if staged.upload == upload && staged.parts == parts && staged.received == part => staged,
@@ -539,7 +566,7 @@ impl MetaState {
     fn restore_bytes(&mut self, bytes: &[u8]) -> Result<Response, ApplyError> {
         let backup = match self.prepared.0.take() {
             Some(prepared) if prepared.bytes == bytes => prepared.backup,
-            _ => Prepared::of(bytes.to_vec()).backup,
+            _ => decode_backup(bytes),
         };
         self.install_backup(backup)
     }

@@ -892,6 +892,13 @@ fn restore_refuses_inconsistent_backups_and_id_clashes() {
         matches!(fresh.apply(&restore), Err(ApplyError::InvalidBackup { ref reason }) if reason.contains("unknown"))
     );
     assert_eq!(fresh, MetaState::new());
+    // The check a meta node runs before proposing any of a backup refuses it the same way.
+    let refused = MetaState::check_backup(broken.to_record());
+    assert!(
+        matches!(refused, Err(ApplyError::InvalidBackup { ref reason }) if reason.contains("unknown")),
+        "{refused:?}"
+    );
+    assert_eq!(MetaState::check_backup(cluster(2, 1).to_record()), Ok(()));
 }
 
 #[test]

@@ -160,3 +160,23 @@ fn a_restore_prepared_ahead_applies_as_one_decoded_in_place() {
         .prepare(&Command::CreateDatabase { name: "x".into(), default_retention_policy: None })
         .is_none());
 }
+
+#[test]
+fn the_first_part_reserves_the_whole_backup_and_a_bogus_part_count_reserves_no_more_than_the_limit() {
+    let old = backup();
+    let len = crate::codec::encode("record", &old.to_record()).expect("encodes").len();
+    let parts = parts_of(&old, 5, 100);
+    let mut fresh = MetaState::new();
+    for (i, part) in parts.iter().enumerate().take(parts.len() - 1) {
+        ok(&mut fresh, part.clone());
+        let staged = fresh.staged_restore().expect("staged");
+        assert!(staged.bytes.capacity() >= len, "part {i}: room for all {len} bytes from the first part on");
+        assert!(staged.bytes.capacity() < len + 100, "part {i}: no more than one part's worth beyond them");
+    }
+
+    // A first part claiming four billion parts of 64 KiB does not reserve a quarter pebibyte.
+    let mut fresh = MetaState::new();
+    ok(&mut fresh, Command::RestoreMetadataPart { upload: 1, part: 0, parts: u32::MAX, bytes: vec![0; 64 * 1024] });
+    let staged = fresh.staged_restore().expect("staged");
+    assert!(staged.bytes.capacity() <= super::super::STAGED_RESERVE_LIMIT, "{}", staged.bytes.capacity());
+}
