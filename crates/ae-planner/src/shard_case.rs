@@ -124,17 +124,22 @@ impl<'a> ShardCase<'a> {
                 case.repairing = true;
                 continue;
             }
-            case.copying = true;
             if task.replaces.is_some_and(|r| case.surplus.iter().any(|d| d.owner == r)) {
-                // The owner it replaces is dropped instead: the shard has its copies.
+                // The owner it replaces is dropped instead: the shard has its copies. Cancelled,
+                // it keeps nothing waiting (a repair of the shard is planned in this round).
                 cancel.push(Cancel { task: task.id, reason: CancelReason::NotNeeded });
                 continue;
             }
+            case.copying = true;
             let target = nodes.index(task.target);
             case.in_flight.push((nodes.index(task.source), target));
             case.busy_targets.push(task.target);
             case.covered.extend(task.replaces);
-            case.placed.extend(target);
+            // Once per node: a refill's target is an owner placed already, and counting its
+            // domain twice would hide a free one (a better-spread node only busy now).
+            if let Some(target) = target.filter(|t| !case.placed.contains(t)) {
+                case.placed.push(target);
+            }
             let replaces_staying = task.replaces.and_then(|r| case.owner(r)).is_some_and(staying_owner);
             if case.owner(task.target).is_none() && !replaces_staying {
                 incoming_targets.push(task.target);

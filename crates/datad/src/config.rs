@@ -27,9 +27,16 @@ pub struct Cli {
     /// Directory for shard files.
     #[arg(long, env = "DATAD_DATA_DIR")]
     pub data_dir: PathBuf,
-    /// Bearer token presented to the meta service.
+    /// The cluster's node token: presented to the meta service (its `--node-token`) and to
+    /// other data nodes, and required from them on this node's internal routes (appends between
+    /// owners, shard reads, digests and repairs).
     #[arg(long, env = "DATAD_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Token `POST /write` requires: `Authorization: Bearer TOKEN` (or `Token TOKEN`), the
+    /// password of Basic authentication, or InfluxDB 1.x clients' `p` query parameter. Writes
+    /// are open without it.
+    #[arg(long, env = "DATAD_WRITE_TOKEN", hide_env_values = true)]
+    pub write_token: Option<String>,
     /// Most copy tasks to run at once.
     #[arg(long, env = "DATAD_MAX_FETCH", default_value_t = 4)]
     pub max_fetch: u32,
@@ -96,8 +103,10 @@ pub struct Config {
     pub advertise: Option<String>,
     /// Directory for shard files.
     pub data_dir: PathBuf,
-    /// Bearer token for the meta service.
+    /// The cluster's node token (meta service and peers), if any.
     pub token: Option<String>,
+    /// The token `POST /write` requires, if any.
+    pub write_token: Option<String>,
     /// Most copy tasks at once.
     pub max_fetch: u32,
     /// Bytes per copy request.
@@ -174,6 +183,7 @@ impl Cli {
             advertise: self.advertise,
             data_dir: self.data_dir,
             token: self.token.filter(|t| !t.is_empty()),
+            write_token: self.write_token.filter(|t| !t.is_empty()),
             max_fetch: self.max_fetch,
             chunk_size: self.chunk_size,
             heartbeat_interval: parse_interval("--heartbeat-interval", &self.heartbeat_interval)?,

@@ -43,6 +43,9 @@ pub enum DatadError {
         /// Why.
         source: std::io::Error,
     },
+    /// The HTTP client for peer data nodes could not be built.
+    #[error("cannot build the HTTP client for peers: {0}")]
+    PeerClient(String),
     /// The meta service refused a request or could not be reached.
     #[error("meta service: {0}")]
     Meta(#[from] ClientError),

@@ -27,6 +27,7 @@
 //! # }
 //! ```
 
+mod auth;
 mod blocking;
 mod config;
 mod consistency;
@@ -133,7 +134,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         listener.local_addr().map_err(|source| DatadError::Listen { addr: config.listen.to_string(), source })?;
     let advertise = config.advertise.clone().unwrap_or_else(|| bound.to_string());
     let client = meta_client::Client::new(&config.meta)?.with_token(config.token.clone());
-    let node = Arc::new(Node::new(config, advertise, client, store, handoff));
+    let node = Arc::new(Node::new(config, advertise, client, store, handoff)?);
 
     let mut background = JoinSet::new();
     background.spawn(Arc::clone(&node.cache).follow(Arc::clone(&node.client)));

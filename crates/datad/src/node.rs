@@ -10,6 +10,7 @@ use meta_client::Client;
 use meta_model::{NodeId, ShardId, TaskId};
 
 use crate::config::Config;
+use crate::error::DatadError;
 use crate::handoff::Handoff;
 use crate::metadata_cache::MetadataCache;
 use crate::metrics::DataMetrics;
@@ -61,14 +62,30 @@ pub(crate) struct Node {
 }
 
 impl Node {
-    /// A node that is not registered yet.
-    pub(crate) fn new(config: Config, advertise: String, client: Client, store: ShardStore, handoff: Handoff) -> Self {
+    /// A node that is not registered yet; its calls to peers carry the node token.
+    ///
+    /// # Errors
+    /// [`DatadError::Config`] when `--token` cannot be sent as a header, [`DatadError::PeerClient`]
+    /// when the HTTP client cannot be built.
+    pub(crate) fn new(
+        config: Config,
+        advertise: String,
+        client: Client,
+        store: ShardStore,
+        handoff: Handoff,
+    ) -> Result<Self, DatadError> {
+        let peer_headers = crate::auth::peer_headers(config.token.as_deref()).map_err(|reason| DatadError::Config {
+            option: "--token",
+            value: "(hidden)".to_owned(),
+            reason,
+        })?;
         let peers = reqwest::Client::builder()
             .timeout(PEER_TIMEOUT)
             .connect_timeout(PEER_CONNECT_TIMEOUT)
+            .default_headers(peer_headers)
             .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
-        Node {
+            .map_err(|e| DatadError::PeerClient(e.to_string()))?;
+        Ok(Node {
             config,
             advertise,
             client: Arc::new(client),
@@ -83,7 +100,7 @@ impl Node {
             metrics: DataMetrics::default(),
             retirement: Retirement::default(),
             last_heartbeat: Mutex::new(None),
-        }
+        })
     }
 
     /// The node's ID, while registered.

@@ -73,7 +73,7 @@ mod tests {
         let store = ShardStore::open(dir).expect("store");
         let client = meta_client::Client::new(["127.0.0.1:1"]).expect("client");
         let handoff = crate::handoff::Handoff::open(dir, config.handoff).expect("handoff");
-        Node::new(config, "127.0.0.1:1".into(), client, store, handoff)
+        Node::new(config, "127.0.0.1:1".into(), client, store, handoff).expect("node")
     }
 
     #[test]

@@ -24,13 +24,14 @@ use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{middleware, Json, Router};
 use serde::Deserialize;
 use tower_http::trace::TraceLayer;
 
 use meta_model::ShardId;
 use meta_wire::{CompareReply, ContentReply, DataNodeStatus};
 
+use crate::auth;
 use crate::blocking::blocking;
 use crate::config::MAX_CHUNK_SIZE;
 use crate::content_exchange::{self, ContentRequest, PointsRequest};
@@ -73,21 +74,32 @@ pub fn peer_router(store: Arc<ShardStore>, metadata_index: MetadataIndex) -> Rou
         .with_state(Peer { store, metadata_index })
 }
 
-/// Every route of a data node.
+/// Every route of a data node; the internal ones need the node token and `/write` the write
+/// token, when the node has them (see [`crate::auth`]).
 pub(crate) fn app(node: Arc<Node>) -> Router {
     let store = Arc::clone(&node.store);
     let following = Arc::clone(&node);
     let metadata_index: MetadataIndex = Arc::new(move || following.cache.current().map(|m| m.index));
+    let node_token = Arc::new(node.config.token.clone());
+    let write_token = Arc::new(node.config.write_token.clone());
+    let internal = Router::new()
+        .route("/internal/shards/{id}/append", post(append))
+        .route("/shards/{id}/compare", get(compare))
+        .with_state(Arc::clone(&node))
+        .merge(peer_router(store, metadata_index))
+        .route_layer(middleware::from_fn_with_state(node_token, auth::require_node_token));
+    let writes = Router::new()
+        .route("/write", post(write))
+        .with_state(Arc::clone(&node))
+        .route_layer(middleware::from_fn_with_state(write_token, auth::require_write_token));
     Router::new()
         .route("/health", get(|| async { Json(serde_json::json!({ "status": "ok" })) }))
         .route("/ping", get(ping).head(ping))
         .route("/status", get(status))
         .route("/metrics", get(metrics))
-        .route("/write", post(write))
-        .route("/internal/shards/{id}/append", post(append))
-        .route("/shards/{id}/compare", get(compare))
         .with_state(node)
-        .merge(peer_router(store, metadata_index))
+        .merge(internal)
+        .merge(writes)
         .fallback(|| async { ApiError::not_found("not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")

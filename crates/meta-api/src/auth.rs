@@ -49,9 +49,9 @@ fn node_may(method: &Method, path: &str) -> bool {
         || data_node_call("/v1/copy-tasks/", &["progress", "complete", "fail"])
 }
 
-/// Compares without an early exit, so the time taken does not reveal a matching prefix.
+/// Compares without an early exit (`subtle`), so the time taken does not reveal a matching prefix.
 fn same(given: &str, expected: &str) -> bool {
-    given.len() == expected.len() && given.bytes().zip(expected.bytes()).fold(0, |acc, (a, b)| acc | (a ^ b)) == 0
+    subtle::ConstantTimeEq::ct_eq(given.as_bytes(), expected.as_bytes()).into()
 }
 
 pub(crate) async fn check(State(auth): State<Arc<Auth>>, request: Request, next: Next) -> Response {

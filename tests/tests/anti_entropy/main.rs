@@ -17,5 +17,6 @@ mod retire;
 mod shard_files;
 mod soak;
 mod support;
+mod tokens;
 mod unrecoverable;
 mod write_safety;

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use proptest::prelude::*;
 
 use super::testkit::{apply, complete_all, random_cluster, random_limits, Rng};
-use crate::input::{Limits, Liveness, Membership, NodeId, PlanInput, Scope, ShardCopy, ShardId, TaskState};
-use crate::plan::{CancelReason, Plan, Reason, Report};
+use crate::input::{Limits, Liveness, Membership, NodeId, PlanInput, Scope, ShardCopy, ShardId, TaskKind, TaskState};
+use crate::plan::{CancelReason, NewTask, Plan, Reason, Report};
 
 /// What the tests need to know about the cluster, straight from the input.
 struct Facts<'a> {
@@ -207,9 +207,18 @@ proptest! {
         let mut input = random_cluster(seed);
         let limits = random_limits(seed);
         let first = crate::plan(&input, &limits, Scope::All);
+        // A shard with a task in flight at the start of a round does not move in it, even when
+        // that round cancels the task: its moves wait for the next round.
+        let cancelled: Vec<ShardId> = first
+            .cancel
+            .iter()
+            .filter_map(|c| input.tasks.iter().find(|t| t.id == c.task).map(|t| t.shard))
+            .collect();
         apply(&mut input, &first);
         let second = crate::plan(&input, &limits, Scope::All);
-        prop_assert_eq!(&second.create, &vec![]);
+        let waited = |t: &&NewTask| t.kind() == TaskKind::Move && cancelled.contains(&t.shard);
+        let new: Vec<&NewTask> = second.create.iter().filter(|t| !waited(t)).collect();
+        prop_assert_eq!(&new, &Vec::<&NewTask>::new());
         prop_assert_eq!(&second.cancel, &vec![]);
         prop_assert_eq!(&second.drop_owners, &vec![]);
         // A dropped owner is no longer reported (e.g. a draining owner lacking the shard), and a
