@@ -248,16 +248,19 @@ impl<'n> Round<'n, '_> {
             let open = self.load.open_targets().filter(eligible);
             let target = match &domains {
                 Some(picked) => picked.choose(open, |&i| nodes.place(i)).filter(|&chosen| {
-                    // Never a worse spread than an eligible node gives that is only busy now: the
-                    // copy waits for its slot (a few rounds) rather than land in a domain the
-                    // shard already uses, to be moved again once the better node is free.
+                    // Never a worse spread than a node that could take the copy gives when it is
+                    // only busy now (its fetch slots, or the sync slots of the sources that could
+                    // serve it, all taken): the copy waits for a slot (a few rounds) rather than
+                    // land in a domain the shard already uses, to be moved again once the better
+                    // node is free. Slots are left out of this judgement, so the next round
+                    // judges the same way whatever this round planned after it.
                     let overlap = picked.overlap(nodes.place(chosen));
                     overlap == picked.best_overlap()
                         || !self
                             .load
                             .receivers()
                             .iter()
-                            .filter(|&i| eligible(i))
+                            .filter(|&&i| !taken.contains(&i) && could_take(i))
                             .any(|&i| picked.overlap(nodes.place(i)) < overlap)
                 }),
                 None => open.into_iter().next(),
