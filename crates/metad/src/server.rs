@@ -168,6 +168,9 @@ async fn check_identity(
     Err(MetadError::ForeignDataDir { path: config.data_dir.display().to_string(), node_id: config.node_id, members })
 }
 
+/// How soon a deferred identity or catalog record is tried again.
+const RECORD_RETRY: Duration = Duration::from_millis(200);
+
 /// Bootstraps the cluster once (only the lowest-ID peer initializes, only on an empty store),
 /// then, whenever this node leads, gives the cluster its identity when it has none and records
 /// Raft members missing from the meta-node catalog.
@@ -183,9 +186,11 @@ async fn bootstrap_and_record_members(node: Arc<Node>, node_id: NodeId, peers: B
             Err(error) => tracing::info!(node_id, %error, "bootstrap skipped"),
         }
     }
-    let mut metrics = raft.metrics();
+    // Leadership and membership only (not every log append, as `raft.metrics()` would wake it).
+    let mut metrics = raft.server_metrics();
     let mut refused = BTreeSet::new();
     loop {
+        let mut deferred = false;
         let leading = metrics.borrow().current_leader == Some(node_id);
         if leading && MetaService::read(&*node, |state, _| state.cluster().is_none()) {
             // A new cluster, or one upgraded from a release without identities: made once.
@@ -196,7 +201,10 @@ async fn bootstrap_and_record_members(node: Arc<Node>, node_id: NodeId, peers: B
                     tracing::info!(cluster_id = ?id, "cluster identity recorded");
                 }
                 Ok(Err(error)) => tracing::error!(%error, "the cluster identity was refused"),
-                Err(error) => tracing::debug!(%error, "recording the cluster identity deferred"),
+                Err(error) => {
+                    tracing::debug!(%error, "recording the cluster identity deferred");
+                    deferred = true;
+                }
             }
         }
         if leading {
@@ -219,11 +227,21 @@ async fn bootstrap_and_record_members(node: Arc<Node>, node_id: NodeId, peers: B
                         tracing::warn!(meta_node = id, %error, "cannot record meta node");
                         refused.insert(id);
                     }
-                    Err(error) => tracing::debug!(meta_node = id, %error, "recording meta node deferred"),
+                    Err(error) => {
+                        tracing::debug!(meta_node = id, %error, "recording meta node deferred");
+                        deferred = true;
+                    }
                 }
             }
         }
-        if metrics.changed().await.is_err() {
+        // Something deferred (no quorum yet, a leader change under way) is tried again soon even
+        // if leadership and membership stay as they are.
+        let changed = if deferred {
+            tokio::time::timeout(RECORD_RETRY, metrics.changed()).await.unwrap_or(Ok(()))
+        } else {
+            metrics.changed().await
+        };
+        if changed.is_err() {
             return;
         }
     }
