@@ -82,12 +82,14 @@ async fn data_nodes_refuse_writes_and_internal_calls_without_their_tokens() {
         ("POST", format!("{base}/shards/{shard}/points")),
         ("GET", format!("{base}/shards/{shard}/compare?peer={peer}")),
     ];
+    // The route's request, a POST with an empty JSON object.
+    let request = |method: &str, url: &str| match method {
+        "GET" => cluster.http.get(url),
+        _ => cluster.http.post(url).header("Content-Type", "application/json").body("{}"),
+    };
     for (method, url) in &routes {
         for authorization in [None, Some("Bearer wrong".to_owned()), Some(format!("Bearer {WRITE_TOKEN}"))] {
-            let mut request = match *method {
-                "GET" => cluster.http.get(url),
-                _ => cluster.http.post(url).header("Content-Type", "application/json").body("{}"),
-            };
+            let mut request = request(method, url);
             if let Some(value) = &authorization {
                 request = request.header("Authorization", value);
             }
@@ -97,11 +99,7 @@ async fn data_nodes_refuse_writes_and_internal_calls_without_their_tokens() {
             assert_unauthorized((status, response.text().await.unwrap_or_default()), &what);
         }
         // With the node token the route is served (whatever it then says of an empty body).
-        let request = match *method {
-            "GET" => cluster.http.get(url),
-            _ => cluster.http.post(url).header("Content-Type", "application/json").body("{}"),
-        };
-        let response = request.bearer_auth(NODE_TOKEN).send().await.expect("datad answers");
+        let response = request(method, url).bearer_auth(NODE_TOKEN).send().await.expect("datad answers");
         assert_ne!(response.status().as_u16(), 401, "{method} {url} with the node token");
     }
     // The shard read with the token is the shard.
