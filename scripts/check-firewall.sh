@@ -5,7 +5,7 @@
 # placement), which depends on nothing at all. The anti-entropy service (ae-service) may use
 # tokio, but reaches its node only through its port: no RocksDB, openraft, axum or HTTP. The public
 # API (meta-api) and the clients (meta-wire, meta-client, metactl, datad) use no Raft and no
-# storage: they depend on the model only.
+# storage: they depend on the model only. TLS (cluster-tls) depends on no crate of ours.
 set -euo pipefail
 io='rocksdb|librocksdb-sys|openraft|axum|hyper|reqwest'
 check() { # package forbidden-pattern [cargo tree options]
@@ -27,6 +27,10 @@ if [ "$(cargo tree -p failure-domains -e normal --prefix none | wc -l)" -ne 1 ];
 fi
 check ae-service "$io"
 raft='rocksdb|librocksdb-sys|openraft|meta-store'
+if cargo tree -p cluster-tls --all-features -e normal --prefix none | grep -E '^(meta-|metad|datad|ae-|daemon|failure-domains) '; then
+  echo "dependency firewall broken: cluster-tls depends on a crate of ours" >&2
+  exit 1
+fi
 for package in meta-api meta-wire meta-client metactl datad; do
   check "$package" "$raft"
 done

@@ -1,8 +1,22 @@
 #!/usr/bin/env bash
 # Installs what the tests use beyond Rust: a Python virtual environment with the InfluxDB 1.x
-# client the compatibility test writes through (`influxdb` from PyPI). Safe to run repeatedly;
-# does nothing when it is there. Prints the environment's python on stdout.
+# client the compatibility test writes through (`influxdb` from PyPI), and the browser the web
+# console's test drives (Debian's `chromium` with `chromium-driver`, headless). Safe to run
+# repeatedly; does nothing when everything is there. Prints the environment's python on stdout
+# (everything else goes to stderr).
 set -euo pipefail
+
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  echo "installing the console test's browser: chromium chromium-driver" >&2
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || { echo "need root or sudo to install chromium" >&2; exit 1; }
+    sudo="sudo"
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq >&2
+  $sudo apt-get install -y -qq --no-install-recommends chromium chromium-driver >&2
+fi
 
 venv="${METAD_TEST_VENV:-$HOME/.cache/metad/venv}"
 python="$venv/bin/python"

@@ -6,11 +6,12 @@
 //! | test | scenario |
 //! |---|---|
 //! | `tests/cluster.rs` | bootstrap, forwarding, linearizable reads, failover, restarts, membership |
-//! | `tests/anti_entropy/` | anti-entropy with `datad` nodes: dead, replaced, retired and lost nodes, and failures mid-repair |
+//! | `tests/anti_entropy/` | anti-entropy with `datad` nodes: dead, replaced, retired and lost nodes, and failures mid-repair; the web console in a real browser |
 //! | `tests/metactl_e2e.rs` | `metactl` against a running cluster: tables, `--json`, errors, backup |
 //! | `tests/influxdb_client.rs` | the InfluxDB 1.x Python client pings a data node and writes with `precision=s`; line-protocol rules and partial writes |
 //! | `tests/lifecycle.rs` | shard-group lifecycle: `truncate-shards` with data written ahead, bounded group creation |
 //! | `tests/names.rs` | every accepted database and policy name round-trips over HTTP |
+//! | `tests/tls.rs` | meta and data nodes over mutual TLS: Raft, registration, writes between owners; clients verified or refused |
 //! | `tests/docker_faults.rs` | seeded partitions, kills and pauses in Docker, linearizability checked |
 //! | `tests/docker_anti_entropy.rs` | data nodes killed and cut off in Docker, every point kept |
 //!

@@ -48,6 +48,19 @@ struct Progress {
     bytes_done: u64,
     bytes_total: u64,
     at: Instant,
+    /// The attempt's first report: when, and how many bytes it had copied then.
+    first: (Instant, u64),
+}
+
+impl Progress {
+    /// Bytes per second between the attempt's first report and its last.
+    fn rate(&self) -> Option<u64> {
+        let (first_at, first_done) = self.first;
+        let elapsed = self.at.checked_duration_since(first_at)?.as_secs_f64();
+        let copied = self.bytes_done.checked_sub(first_done)?;
+        // Reports closer together than a millisecond say nothing about a rate.
+        (elapsed >= 0.001).then(|| (copied as f64 / elapsed) as u64)
+    }
 }
 
 /// What a heartbeat changed, for deciding whether to plan at once.
@@ -344,14 +357,19 @@ impl Tracker {
 
     /// Records a claimant's progress.
     pub(crate) fn progress(&mut self, now: Instant, task_id: TaskId, attempt: u32, done: u64, total: u64) {
-        self.progress.insert(task_id, Progress { attempt, bytes_done: done, bytes_total: total, at: now });
+        let first = match self.progress.get(&task_id) {
+            Some(earlier) if earlier.attempt == attempt && earlier.bytes_done <= done => earlier.first,
+            // A new attempt, or one that started over (fewer bytes than before), starts its rate anew.
+            _ => (now, done),
+        };
+        self.progress.insert(task_id, Progress { attempt, bytes_done: done, bytes_total: total, at: now, first });
     }
 
     /// The last progress of the task's attempt `attempt`.
     pub(crate) fn progress_of(&self, now: Instant, task_id: TaskId, attempt: u32) -> Option<TaskProgress> {
         let p = self.progress.get(&task_id).filter(|p| p.attempt == attempt)?;
         let age_ms = u64::try_from(now.duration_since(p.at).as_millis()).unwrap_or(u64::MAX);
-        Some(TaskProgress { bytes_done: p.bytes_done, bytes_total: p.bytes_total, age_ms })
+        Some(TaskProgress { bytes_done: p.bytes_done, bytes_total: p.bytes_total, age_ms, bytes_per_sec: p.rate() })
     }
 
     /// Forgets a finished task's progress; returns the bytes it copied.
@@ -525,10 +543,34 @@ mod tests {
         let later = t0 + Duration::from_millis(250);
         assert_eq!(
             tracker.progress_of(later, 3, 2),
-            Some(TaskProgress { bytes_done: 50, bytes_total: 100, age_ms: 250 })
+            Some(TaskProgress { bytes_done: 50, bytes_total: 100, age_ms: 250, bytes_per_sec: None })
         );
         assert_eq!(tracker.progress_of(later, 3, 1), None);
         assert_eq!(tracker.finish(3), 100);
         assert_eq!(tracker.finish(3), 0);
+    }
+
+    #[test]
+    fn the_rate_counts_from_the_attempts_first_report() {
+        let t0 = Instant::now();
+        let mut tracker = Tracker::new(t0);
+        tracker.progress(t0, 3, 1, 1_000, 10_000);
+        tracker.progress(t0 + Duration::from_secs(2), 3, 1, 5_000, 10_000);
+        let progress = tracker.progress_of(t0 + Duration::from_secs(2), 3, 1).expect("reported");
+        assert_eq!(progress.bytes_per_sec, Some(2_000), "4000 bytes over 2 s");
+        assert_eq!(progress.eta_ms(), Some(2_500), "5000 bytes left at 2000 B/s");
+
+        // The next attempt starts its rate anew.
+        tracker.progress(t0 + Duration::from_secs(3), 3, 2, 0, 10_000);
+        let progress = tracker.progress_of(t0 + Duration::from_secs(3), 3, 2).expect("reported");
+        assert_eq!((progress.bytes_per_sec, progress.eta_ms()), (None, None));
+        tracker.progress(t0 + Duration::from_secs(4), 3, 2, 1_000, 10_000);
+        let progress = tracker.progress_of(t0 + Duration::from_secs(4), 3, 2).expect("reported");
+        assert_eq!(progress.bytes_per_sec, Some(1_000));
+
+        // So does an attempt that started its transfer over.
+        tracker.progress(t0 + Duration::from_secs(5), 3, 2, 500, 10_000);
+        let progress = tracker.progress_of(t0 + Duration::from_secs(5), 3, 2).expect("reported");
+        assert_eq!(progress.bytes_per_sec, None);
     }
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+use cluster_tls::node::{NodeTls, NodeTlsOptions};
 
 use crate::error::DatadError;
 use crate::handoff::HandoffSettings;
@@ -14,7 +15,8 @@ use crate::handoff::HandoffSettings;
 #[derive(Clone, Debug, Parser)]
 #[command(name = "datad", version, about = "Reference data node of the meta service")]
 pub struct Cli {
-    /// Meta nodes to talk to: URL[,URL...] (`host:port` or `http://host:port`).
+    /// Meta nodes to talk to: URL[,URL...] (`host:port`, `http://host:port` or
+    /// `https://host:port`).
     #[arg(long, env = "DATAD_META")]
     pub meta: String,
     /// Address to serve HTTP on, HOST:PORT; register it with `metactl add-data HOST:PORT`.
@@ -84,6 +86,26 @@ pub struct Cli {
     /// would (for unattended starts: compose, systemd). Without it an operator registers it.
     #[arg(long, env = "DATAD_REGISTER")]
     pub register: bool,
+    /// PEM certificate (chain) to serve HTTPS with; needs --tls-key. Any --tls-* option makes the
+    /// node talk HTTPS to meta nodes and peers (bare HOST:PORT addresses mean https://).
+    #[arg(long, env = "DATAD_TLS_CERT", value_name = "PEM")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "DATAD_TLS_KEY", value_name = "PEM")]
+    pub tls_key: Option<PathBuf>,
+    /// PEM CA bundle the certificates of meta nodes and peers (and, with --tls-client-auth, of
+    /// clients) must chain to; without it, the system's roots.
+    #[arg(long, env = "DATAD_TLS_CA_CERT", value_name = "PEM")]
+    pub tls_ca_cert: Option<PathBuf>,
+    /// Mutual TLS: ask every client for a certificate signed by --tls-ca-cert; the internal routes
+    /// (appends between owners, shard reads, digests, repairs) require one, and this node
+    /// presents its own to meta nodes and peers.
+    #[arg(long, env = "DATAD_TLS_CLIENT_AUTH")]
+    pub tls_client_auth: bool,
+    /// Connect to meta nodes and peers over HTTPS without verifying their certificates:
+    /// encrypted, not authenticated. Only for a first look when the CA is not at hand.
+    #[arg(long, env = "DATAD_TLS_INSECURE_SKIP_VERIFY")]
+    pub tls_insecure_skip_verify: bool,
     /// Log as JSON lines instead of text.
     #[arg(long, env = "DATAD_LOG_JSON")]
     pub log_json: bool,
@@ -129,6 +151,8 @@ pub struct Config {
     pub handoff: HandoffSettings,
     /// Most shard groups one write may create.
     pub max_new_shard_groups: usize,
+    /// TLS of the listener and of connections to meta nodes and peers (`None`: plain HTTP).
+    pub tls: Option<NodeTls>,
 }
 
 fn invalid(option: &'static str, value: impl Into<String>, reason: impl Into<String>) -> DatadError {
@@ -177,7 +201,17 @@ impl Cli {
         if self.chunk_size == 0 || self.chunk_size > MAX_CHUNK_SIZE {
             return Err(invalid("--chunk-size", self.chunk_size.to_string(), format!("must be 1..={MAX_CHUNK_SIZE}")));
         }
+        let tls = NodeTlsOptions {
+            cert: self.tls_cert,
+            key: self.tls_key,
+            ca_cert: self.tls_ca_cert,
+            client_auth: self.tls_client_auth,
+            skip_verify: self.tls_insecure_skip_verify,
+        }
+        .resolve()
+        .map_err(|e| invalid(e.option, "", e.reason))?;
         Ok(Config {
+            tls,
             meta,
             listen,
             advertise: self.advertise,
@@ -232,6 +266,8 @@ mod tests {
             (&["--heartbeat-interval", "0"], "--heartbeat-interval"),
             (&["--claim-interval", "soon"], "--claim-interval"),
             (&["--handoff-max-age", "0s"], "--handoff-max-age"),
+            (&["--tls-cert", "n.pem"], "--tls-key"),
+            (&["--tls-client-auth", "--tls-cert", "n.pem", "--tls-key", "k.pem"], "--tls-ca-cert"),
         ] {
             match parse(flags) {
                 Err(DatadError::Config { option: got, .. }) => assert_eq!(got, option),

@@ -17,7 +17,7 @@ use meta_wire::{CompareReply, ContentReply, DifferingRange, ShardContent};
 
 use crate::content_tree::{children_of, NodeId, DEPTH};
 use crate::error::ApiError;
-use crate::node::{peer_url, Node};
+use crate::node::Node;
 
 /// Body of `POST /shards/{id}/content`: the tree nodes whose digests are wanted, as
 /// `[level, index]` pairs (level 0 is the root, 10 the leaves).
@@ -147,7 +147,7 @@ pub(crate) async fn leaf_points(
 
 /// What `peer` answers for its tree of `shard_id`.
 async fn ask(node: &Node, peer: &str, shard_id: ShardId, request: &ContentRequest) -> Result<ContentReply, ApiError> {
-    let url = format!("{}/shards/{shard_id}/content", peer_url(peer));
+    let url = format!("{}/shards/{shard_id}/content", node.peer_url(peer));
     let failed = |what: String| ApiError::new(StatusCode::BAD_GATEWAY, "peer_failed", format!("{url}: {what}"));
     let response = node.peers.post(&url).json(request).send().await.map_err(|e| failed(e.to_string()))?;
     if !response.status().is_success() {

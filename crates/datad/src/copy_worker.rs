@@ -149,8 +149,15 @@ async fn copy(node: &Node, claimed: &ClaimedTask) -> Result<Finished, DatadError
     if !has_task(&known) {
         return Ok(Finished::Stopped(format!("task {task_id} is no longer open at metadata index {}", known.index)));
     }
-    let mut transfer =
-        Transfer::start(&node.peers, &claimed.source_addr, shard_id, &node.store, chunk, Some(known.index)).await?;
+    let mut transfer = Transfer::start(
+        &node.peers,
+        &node.peer_url(&claimed.source_addr),
+        shard_id,
+        &node.store,
+        chunk,
+        Some(known.index),
+    )
+    .await?;
     let (total, checksum) = (transfer.bytes_total(), transfer.expected_checksum());
     if node.store.summary(shard_id).is_some_and(|s| s.size == total && s.checksum == checksum) {
         // E.g. the node stopped between installing the copy and completing the task.

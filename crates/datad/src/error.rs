@@ -43,6 +43,9 @@ pub enum DatadError {
         /// Why.
         source: std::io::Error,
     },
+    /// A TLS certificate, key or CA file cannot be used.
+    #[error("TLS: {0}")]
+    Tls(#[from] cluster_tls::TlsError),
     /// The HTTP client for peer data nodes could not be built.
     #[error("cannot build the HTTP client for peers: {0}")]
     PeerClient(String),

@@ -133,7 +133,12 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     let bound =
         listener.local_addr().map_err(|source| DatadError::Listen { addr: config.listen.to_string(), source })?;
     let advertise = config.advertise.clone().unwrap_or_else(|| bound.to_string());
-    let client = meta_client::Client::new(&config.meta)?.with_token(config.token.clone());
+    let server_tls = match config.tls.as_ref().and_then(|tls| tls.server.as_ref()) {
+        Some(server) => Some(server.config()?),
+        None => None,
+    };
+    let client_tls = config.tls.as_ref().map(|tls| &tls.client);
+    let client = meta_client::Client::with_tls(&config.meta, client_tls)?.with_token(config.token.clone());
     let node = Arc::new(Node::new(config, advertise, client, store, handoff)?);
 
     let mut background = JoinSet::new();
@@ -145,8 +150,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     background.spawn(retire::run(Arc::clone(&node)));
     background.spawn(handoff::drain::run(Arc::clone(&node)));
 
-    tracing::info!(listen = %bound, addr = %node.advertise, meta = ?node.config.meta, "datad serving");
-    let served = axum::serve(listener, routes::app(Arc::clone(&node))).with_graceful_shutdown(shutdown).await;
+    let scheme = if server_tls.is_some() { "https" } else { "http" };
+    tracing::info!(listen = %bound, addr = %node.advertise, scheme, meta = ?node.config.meta, "datad serving");
+    let served = cluster_tls::server::serve(listener, routes::app(Arc::clone(&node)), server_tls, shutdown).await;
     background.abort_all();
     tracing::info!("datad stopped");
     served.map_err(|source| DatadError::Listen { addr: bound.to_string(), source })

@@ -38,6 +38,8 @@ pub(crate) struct Node {
     pub(crate) client: Arc<Client>,
     /// Client of peer data nodes.
     pub(crate) peers: reqwest::Client,
+    /// How peers' bare `host:port` addresses are reached: `https` with TLS configured.
+    peer_scheme: &'static str,
     /// The shard files.
     pub(crate) store: Arc<ShardStore>,
     /// The cached metadata.
@@ -79,14 +81,18 @@ impl Node {
             value: "(hidden)".to_owned(),
             reason,
         })?;
-        let peers = reqwest::Client::builder()
+        let mut peers = reqwest::Client::builder()
             .timeout(PEER_TIMEOUT)
             .connect_timeout(PEER_CONNECT_TIMEOUT)
-            .default_headers(peer_headers)
-            .build()
-            .map_err(|e| DatadError::PeerClient(e.to_string()))?;
+            .default_headers(peer_headers);
+        if let Some(tls) = &config.tls {
+            peers = tls.client.apply(peers)?;
+        }
+        let peers = peers.build().map_err(|e| DatadError::PeerClient(e.to_string()))?;
+        let peer_scheme = if config.tls.is_some() { "https" } else { "http" };
         Ok(Node {
             config,
+            peer_scheme,
             advertise,
             client: Arc::new(client),
             peers,
@@ -162,13 +168,14 @@ impl Node {
     pub(crate) fn running_tasks(&self) -> Vec<TaskId> {
         lock(&self.running).keys().copied().collect()
     }
-}
 
-/// `http://ADDR` for a peer's `host:port` (kept as is when it already has a scheme).
-pub(crate) fn peer_url(addr: &str) -> String {
-    if addr.contains("://") {
-        addr.trim_end_matches('/').to_owned()
-    } else {
-        format!("http://{addr}")
+    /// The base URL of a peer's `host:port` (kept as is when it already has a scheme): `https://`
+    /// when this node has TLS configured, else `http://`.
+    pub(crate) fn peer_url(&self, addr: &str) -> String {
+        if addr.contains("://") {
+            addr.trim_end_matches('/').to_owned()
+        } else {
+            format!("{}://{addr}", self.peer_scheme)
+        }
     }
 }

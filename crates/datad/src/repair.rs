@@ -24,7 +24,7 @@ use meta_model::ShardId;
 use crate::blocking::blocking;
 use crate::content_exchange::{self, PointsRequest};
 use crate::error::{ApiError, DatadError};
-use crate::node::{peer_url, Node};
+use crate::node::Node;
 use crate::routing::Route;
 use crate::shard_file::ShardHeader;
 use crate::write_path::{append_remotely, Sent};
@@ -112,7 +112,7 @@ async fn fetch_points(
     leaves: &BTreeSet<usize>,
     hashes: &BTreeSet<u64>,
 ) -> Result<Vec<u8>, DatadError> {
-    let url = format!("{}/shards/{shard_id}/points", peer_url(peer));
+    let url = format!("{}/shards/{shard_id}/points", node.peer_url(peer));
     let failed = |message: String| DatadError::Peer { url: url.clone(), message };
     let request = PointsRequest { leaves: leaves.iter().copied().collect(), hashes: hashes.iter().copied().collect() };
     let response = node.peers.post(&url).json(&request).send().await.map_err(|e| failed(e.to_string()))?;

@@ -75,19 +75,23 @@ pub fn peer_router(store: Arc<ShardStore>, metadata_index: MetadataIndex) -> Rou
 }
 
 /// Every route of a data node; the internal ones need the node token and `/write` the write
-/// token, when the node has them (see [`crate::auth`]).
+/// token, when the node has them (see [`crate::auth`]), and with mutual TLS the internal ones
+/// need a client certificate too.
 pub(crate) fn app(node: Arc<Node>) -> Router {
     let store = Arc::clone(&node.store);
     let following = Arc::clone(&node);
     let metadata_index: MetadataIndex = Arc::new(move || following.cache.current().map(|m| m.index));
     let node_token = Arc::new(node.config.token.clone());
     let write_token = Arc::new(node.config.write_token.clone());
-    let internal = Router::new()
+    let mut internal = Router::new()
         .route("/internal/shards/{id}/append", post(append))
         .route("/shards/{id}/compare", get(compare))
         .with_state(Arc::clone(&node))
         .merge(peer_router(store, metadata_index))
         .route_layer(middleware::from_fn_with_state(node_token, auth::require_node_token));
+    if node.config.tls.as_ref().is_some_and(|tls| tls.client_auth) {
+        internal = internal.route_layer(middleware::from_fn(cluster_tls::server::require_client_certificate));
+    }
     let writes = Router::new()
         .route("/write", post(write))
         .with_state(Arc::clone(&node))

@@ -28,7 +28,6 @@ use meta_wire::ErrorReply;
 
 use crate::blocking::blocking;
 use crate::error::DatadError;
-use crate::node::peer_url;
 use crate::shard_file::ShardHeader;
 use crate::shard_store::ShardStore;
 use meta_wire::ShardSummary;
@@ -63,19 +62,19 @@ pub struct Transfer {
 }
 
 impl Transfer {
-    /// Asks the source (`host:port`) for the shard's size and digest and opens the partial file,
+    /// Asks the source (its base URL, `http://host:port` or `https://host:port`) for the shard's size and digest and opens the partial file,
     /// resuming after the bytes it already holds (or starting over when it holds too many). With
     /// `min_index`, the source answers only once its metadata reached that index; it is asked
     /// again for up to 10 s meanwhile.
     pub async fn start(
         http: &reqwest::Client,
-        source_addr: &str,
+        source_url: &str,
         shard_id: ShardId,
         store: &ShardStore,
         chunk_size: u64,
         min_index: Option<u64>,
     ) -> Result<Self, DatadError> {
-        let url = format!("{}/shards/{shard_id}", peer_url(source_addr));
+        let url = format!("{source_url}/shards/{shard_id}");
         let digest_url = match min_index {
             Some(index) => format!("{url}/digest?min_index={index}"),
             None => format!("{url}/digest"),

@@ -37,7 +37,7 @@ use crate::error::{ApiError, DatadError};
 use crate::fnv::fnv1a;
 use crate::line_protocol::{canonical_series_key, parse_lines, InvalidLine, Line, ParsedBody, Precision};
 use crate::metadata_cache::CachedMetadata;
-use crate::node::{peer_url, Node};
+use crate::node::Node;
 use crate::routing::{self, Recipients, Route, METADATA_INDEX_HEADER, NOT_OWNER, OWNERS_CHANGED};
 use crate::shard_file::ShardHeader;
 
@@ -653,7 +653,7 @@ pub(crate) async fn append_locally(
 
 /// Appends to a peer's copy of a shard through its internal route, saying how it was routed.
 pub(crate) async fn append_remotely(node: &Node, addr: &str, route: &Route, shard_id: ShardId, data: Bytes) -> Sent {
-    let url = format!("{}/internal/shards/{shard_id}/append", peer_url(addr));
+    let url = format!("{}/internal/shards/{shard_id}/append", node.peer_url(addr));
     let (owners, pending) = route.recipients.header_values();
     let request = node
         .peers

@@ -30,6 +30,7 @@ fn header() -> ShardHeader {
 struct Source {
     _dir: tempfile::TempDir,
     store: Arc<ShardStore>,
+    /// Its base URL.
     addr: String,
     content: Vec<u8>,
 }
@@ -49,7 +50,7 @@ async fn source() -> Source {
     }
     let content = std::fs::read(store.shard_path(SHARD)).expect("the shard file");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr").to_string();
+    let addr = format!("http://{}", listener.local_addr().expect("addr"));
     // The source's metadata is at index 5 for these tests.
     let app = peer_router(Arc::clone(&store), Arc::new(|| Some(5)));
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -197,7 +198,7 @@ async fn range_and_digest_edge_cases() {
     let source = source().await;
     let size = source.content.len() as u64;
     let http = reqwest::Client::new();
-    let url = format!("http://{}/shards/{SHARD}", source.addr);
+    let url = format!("{}/shards/{SHARD}", source.addr);
 
     let whole = http.get(&url).send().await.expect("GET");
     assert_eq!(whole.status(), StatusCode::OK);
@@ -220,11 +221,11 @@ async fn range_and_digest_edge_cases() {
     let backwards = http.get(&url).header(RANGE, "bytes=9-3").send().await.expect("GET");
     assert_eq!(backwards.status(), StatusCode::RANGE_NOT_SATISFIABLE);
 
-    let missing = http.get(format!("http://{}/shards/999", source.addr)).send().await.expect("GET");
+    let missing = http.get(format!("{}/shards/999", source.addr)).send().await.expect("GET");
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     assert_eq!(error_code(missing).await, "shard_not_found");
 
-    let bad_id = http.get(format!("http://{}/shards/abc", source.addr)).send().await.expect("GET");
+    let bad_id = http.get(format!("{}/shards/abc", source.addr)).send().await.expect("GET");
     assert_eq!(bad_id.status(), StatusCode::BAD_REQUEST);
     assert_eq!(error_code(bad_id).await, "invalid_path");
 
@@ -243,6 +244,6 @@ async fn range_and_digest_edge_cases() {
     let too_long = http.get(format!("{url}/digest?len={}", size + 1)).send().await.expect("GET");
     assert_eq!(too_long.status(), StatusCode::RANGE_NOT_SATISFIABLE);
     assert_eq!(error_code(too_long).await, "range_not_satisfiable");
-    let missing_digest = http.get(format!("http://{}/shards/999/digest", source.addr)).send().await.expect("GET");
+    let missing_digest = http.get(format!("{}/shards/999/digest", source.addr)).send().await.expect("GET");
     assert_eq!(missing_digest.status(), StatusCode::NOT_FOUND);
 }

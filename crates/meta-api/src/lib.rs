@@ -1,4 +1,5 @@
-//! The HTTP face of a meta node: the public `/v1` JSON API, `/health`, `/ready`, `/metrics`. (The
+//! The HTTP face of a meta node: the public `/v1` JSON API, `/health`, `/ready`, `/metrics` and the
+//! operators' web console at `/ui`. (The
 //! internal routes meta nodes use among themselves live in `metad`, beside the Raft client.)
 //!
 //! Handlers see the node only through [`MetaService`], so they can be exercised without a
@@ -12,6 +13,7 @@
 //! Every error is `{"error": {"code": "...", "message": "..."}}` with a fitting status.
 
 mod auth;
+mod console;
 mod error;
 mod metrics;
 mod openapi;
@@ -46,7 +48,8 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Longest a public request may take (long polls wait at most 60 s).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(75);
 
-/// The public router: `/v1`, `/health`, `/ready`, `/metrics`, guarded by `auth`.
+/// The public router: `/v1`, `/health`, `/ready`, `/metrics` and the console at `/ui`; `/v1` is
+/// guarded by `auth`.
 pub fn router<S: MetaService>(service: Arc<S>, auth: Auth) -> Router {
     let metrics = Arc::new(HttpMetrics::default());
     let render = {
@@ -70,6 +73,7 @@ pub fn router<S: MetaService>(service: Arc<S>, auth: Auth) -> Router {
         .with_state(service)
         .route("/metrics", get(render))
         .route("/v1/openapi.json", get(openapi_json))
+        .merge(console::asset_routes())
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(middleware::from_fn_with_state(Arc::new(auth), auth::check))
         .layer(middleware::from_fn(json_errors))

@@ -3,6 +3,7 @@
 
 use utoipa::OpenApi;
 
+use crate::console;
 use crate::routes::{anti_entropy, cluster, nodes, schema, shards};
 
 /// The OpenAPI description of `/v1`, `/health` and `/ready`.
@@ -15,6 +16,7 @@ use crate::routes::{anti_entropy, cluster, nodes, schema, shards};
         cluster::ready,
         cluster::metadata,
         cluster::restore,
+        console::console,
         nodes::list_data_nodes,
         nodes::get_data_node,
         nodes::add_data_node,

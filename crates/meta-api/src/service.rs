@@ -7,7 +7,7 @@ use prometheus_client::registry::Registry;
 use serde::{Deserialize, Serialize};
 
 use meta_model::{Command, CommandResult, MetaState, NodeId};
-use meta_wire::{AeCall, AeError, NodeStatus};
+use meta_wire::{AeCall, AeError, MetaNodeHealth, NodeStatus};
 
 /// Why a request could not be served by the cluster right now.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -54,6 +54,11 @@ pub trait MetaService: Send + Sync + 'static {
 
     /// Raft-level status of this node.
     fn status(&self) -> NodeStatus;
+
+    /// Every meta node (voters, then learners) as it answers for itself: this node from its own
+    /// status, the others over the network within a short timeout (an unreachable one carries
+    /// the error instead).
+    fn meta_node_health(&self) -> impl Future<Output = Vec<MetaNodeHealth>> + Send;
 
     /// Has the leader's anti-entropy service answer `call` (forwarding it there when this node
     /// does not lead); the reply is the one the call's type names.

@@ -13,8 +13,8 @@ use meta_api::{router, Auth, MembershipChange, MetaService, NodeStatus, Proposed
 use meta_model::{ApplyError, Command, LeaderFacts, MetaState, Task};
 use meta_wire::{
     AeCall, AeError, AeHandler, ClaimReply, ClaimRequest, CompleteTask, CopyShardRequest, CopyTaskInfo, CopyTaskList,
-    CopyTasksQuery, EntropyReport, FailTask, GetReport, GetTask, Heartbeat, HeartbeatReply, KillTask, ProgressReply,
-    RepairReply, RepairRequest, ReportProgress,
+    CopyTasksQuery, EntropyReport, FailTask, GetReport, GetTask, Heartbeat, HeartbeatReply, KillTask, MetaNodeHealth,
+    ProgressReply, RepairReply, RepairRequest, ReportProgress,
 };
 use prometheus_client::registry::Registry;
 use serde_json::{json, Value};
@@ -66,6 +66,10 @@ impl MetaService for LocalNode {
     fn status(&self) -> NodeStatus {
         let leader_id = (!self.leaderless).then_some(1);
         NodeStatus { node_id: 1, raft_state: "leader".into(), leader_id, ..NodeStatus::default() }
+    }
+
+    async fn meta_node_health(&self) -> Vec<MetaNodeHealth> {
+        vec![MetaNodeHealth { id: 1, addr: "local".into(), voter: true, status: Some(self.status()), error: None }]
     }
 
     async fn anti_entropy<C: AeCall>(&self, call: C) -> Result<C::Reply, ServiceError> {
@@ -427,6 +431,10 @@ async fn tokens_guard_the_api_when_configured() {
         ("POST", "/v1/data-nodes/1/heartbeat/extra", Some("node-secret"), 403),
         ("GET", "/health", None, 200),
         ("GET", "/metrics", None, 200),
+        ("GET", "/v1/console", None, 401),
+        ("GET", "/v1/console", Some("node-secret"), 200),
+        ("GET", "/ui", None, 200),
+        ("GET", "/ui/console.js", None, 200),
     ];
     for (method, path, token, status) in cases {
         let body = match path {
@@ -496,13 +504,14 @@ async fn the_openapi_document_lists_only_routed_operations() {
             assert!(!unrouted, "{method} {path} is documented but not routed: {status} {reply}");
         }
     }
-    assert_eq!(operations, 44, "documented operations");
+    assert_eq!(operations, 45, "documented operations");
     let schemas = doc["components"]["schemas"].as_object().expect("schemas");
     for name in [
         "DataNode",
         "ShardInfo",
         "ErrorReply",
         "NodeStatus",
+        "ConsoleView",
         "RetentionPolicyRequest",
         "EntropyReport",
         "Task",
@@ -586,5 +595,73 @@ async fn anti_entropy_routes_validate_and_map_refusals() {
         if let Some(code) = code {
             assert_eq!(reply["error"]["code"], code, "{method} {path}: {reply}");
         }
+    }
+}
+
+/// The console's view: the cluster as this node sees it, a version that a waiting request passes
+/// back, and an answer as soon as what is shown changes.
+#[tokio::test]
+async fn the_console_view_waits_for_a_change_of_what_it_shows() {
+    let node = seeded().await;
+    let (status, view) = call(&node, "GET", "/v1/console", None).await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(view["meta_nodes"][0]["status"]["raft_state"], "leader", "{view}");
+    assert_eq!(view["data_nodes"][0]["shards_owned"], 1, "{view}");
+    assert_eq!(view["shard_map"]["total_groups"], 1, "{view}");
+    assert_eq!(view["shard_map"]["groups"][0]["shards"][0]["owners"], json!([1]), "{view}");
+    assert!(view["entropy"].is_null() && view["entropy_error"].is_string(), "the local node has no report: {view}");
+    let version = view["version"].as_str().expect("a version").to_owned();
+
+    // Nothing changes: the request waits out `wait` and returns the same version.
+    let (status, same) = call(&node, "GET", &format!("/v1/console?after={version}&wait=600ms"), None).await;
+    assert_eq!((status, &same["version"]), (StatusCode::OK, &json!(version)), "{same}");
+
+    // A change while it waits ends the wait with the new view.
+    let waiting = {
+        let node = Arc::clone(&node);
+        let path = format!("/v1/console?after={version}&wait=20s");
+        tokio::spawn(async move { call(&node, "GET", &path, None).await })
+    };
+    let (status, _) =
+        call(&node, "POST", "/v1/shard-groups", Some(r#"{"database": "db", "timestamp": 200000000000000}"#)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, changed) = waiting.await.expect("the waiting request ends");
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_ne!(changed["version"], json!(version));
+    assert_eq!(changed["shard_map"]["total_groups"], 2, "{changed}");
+
+    for (path, field) in [
+        ("/v1/console?wait=31s", "wait"),
+        ("/v1/console?wait=soon", "wait"),
+        ("/v1/console?groups=501", "groups"),
+        ("/v1/console?group=1", "group"),
+    ] {
+        let (status, reply) = call(&node, "GET", path, None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {reply}");
+        let message = reply["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(field), "{path}: {reply}");
+    }
+}
+
+/// The console's files are in the binary and keep the page to itself.
+#[tokio::test]
+async fn the_console_page_is_served_with_its_script_and_style() {
+    let node = seeded().await;
+    for (path, content_type, marker) in [
+        ("/ui", "text/html", "/ui/console.js"),
+        ("/ui/", "text/html", "/ui/console.css"),
+        ("/ui/console.js", "text/javascript", "/v1/console"),
+        ("/ui/console.css", "text/css", "--bad"),
+    ] {
+        let request = Request::builder().uri(path).body(Body::empty()).expect("request");
+        let response = router(Arc::clone(&node), Auth::default()).oneshot(request).await.expect("infallible");
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let headers = response.headers().clone();
+        let header_of =
+            |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        assert!(header_of(header::CONTENT_TYPE).starts_with(content_type), "{path}: {headers:?}");
+        assert!(header_of(header::CONTENT_SECURITY_POLICY).contains("script-src 'self'"), "{path}: {headers:?}");
+        let body = response.into_body().collect().await.expect("body").to_bytes();
+        assert!(String::from_utf8_lossy(&body).contains(marker), "{path} lacks {marker}");
     }
 }

@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
+pub use cluster_tls::client::{ClientTls, Identity};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -71,6 +72,9 @@ pub enum ClientError {
     /// An address is not usable.
     #[error("invalid meta node address {0:?}")]
     InvalidEndpoint(String),
+    /// A TLS certificate, key or CA file cannot be used.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// A reply did not have the expected shape.
     #[error("unexpected reply from {url}: {message}")]
     Decode {
@@ -96,6 +100,8 @@ impl ClientError {
 pub struct Client {
     endpoints: Vec<String>,
     http: reqwest::Client,
+    /// The scheme of bare addresses: `https` with TLS configured, else `http`.
+    scheme: &'static str,
     token: Option<String>,
     /// The endpoint requests start at: the leader once located, else the last that answered.
     preferred: AtomicUsize,
@@ -111,18 +117,38 @@ enum Idempotent {
 }
 
 impl Client {
-    /// A client of the meta nodes at `endpoints` (`host:port` or `http://host:port`).
+    /// A client of the meta nodes at `endpoints` (`host:port`, `http://host:port` or
+    /// `https://host:port`), over plain HTTP unless an endpoint says `https://` (verified against
+    /// the system's roots). [`Client::with_tls`] sets whom to trust.
+    ///
+    /// # Errors
+    /// [`ClientError::InvalidEndpoint`] for an empty list or an address that is not a URL base.
     pub fn new<I, S>(endpoints: I) -> Result<Self, ClientError>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
+        Self::with_tls(endpoints, None)
+    }
+
+    /// A client of the meta nodes at `endpoints` that connects over TLS as `tls` says: bare
+    /// `host:port` addresses mean `https://` then (and `http://` without `tls`).
+    ///
+    /// # Errors
+    /// [`ClientError::InvalidEndpoint`] for an empty list or an address that is not a URL base;
+    /// [`ClientError::Tls`] when a certificate or key file cannot be used.
+    pub fn with_tls<I, S>(endpoints: I, tls: Option<&ClientTls>) -> Result<Self, ClientError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let mut list = Vec::new();
         for endpoint in endpoints {
             for part in endpoint.as_ref().split(',').map(str::trim).filter(|p| !p.is_empty()) {
                 let base = part.trim_end_matches('/');
-                let base = if base.contains("://") { base.to_owned() } else { format!("http://{base}") };
-                if !base.starts_with("http://") || base.len() <= "http://".len() {
+                let base = if base.contains("://") { base.to_owned() } else { format!("{scheme}://{base}") };
+                if host_of(&base).is_none_or(|host| meta_model::validate_addr("endpoint", host).is_err()) {
                     return Err(ClientError::InvalidEndpoint(part.to_owned()));
                 }
                 list.push(base);
@@ -131,13 +157,15 @@ impl Client {
         if list.is_empty() {
             return Err(ClientError::InvalidEndpoint(String::new()));
         }
-        let http = reqwest::Client::builder()
-            .timeout(MEMBERSHIP_TIMEOUT + Duration::from_secs(60))
-            .build()
-            .map_err(|e| ClientError::InvalidEndpoint(e.to_string()))?;
+        let mut builder = reqwest::Client::builder().timeout(MEMBERSHIP_TIMEOUT + Duration::from_secs(60));
+        if let Some(tls) = tls {
+            builder = tls.apply(builder).map_err(|e| ClientError::Tls(e.to_string()))?;
+        }
+        let http = builder.build().map_err(|e| ClientError::Tls(e.to_string()))?;
         Ok(Client {
             endpoints: list,
             http,
+            scheme,
             token: None,
             preferred: AtomicUsize::new(0),
             leader_located: AtomicBool::new(false),
@@ -155,12 +183,29 @@ impl Client {
         &self.endpoints
     }
 
+    /// `GET /status` of the data node at `addr` (`host:port` of its HTTP API, reached with this
+    /// client's scheme and TLS): what it holds and whether it is registered. One attempt with a
+    /// short timeout (a health check of one process).
+    ///
+    /// # Errors
+    /// [`ClientError::Unavailable`] if it does not answer, [`ClientError::Decode`] if the reply is
+    /// not a data node's status.
+    pub async fn data_node_status(&self, addr: &str) -> Result<DataNodeStatus, ClientError> {
+        let url =
+            if addr.contains("://") { format!("{addr}/status") } else { format!("{}://{addr}/status", self.scheme) };
+        let unavailable = |e: reqwest::Error| ClientError::Unavailable { last: format!("{url}: {}", causes(&e)) };
+        let response = self.http.get(&url).timeout(PROBE_TIMEOUT).send().await.map_err(unavailable)?;
+        response.json().await.map_err(|e| ClientError::Decode { url: url.clone(), message: e.to_string() })
+    }
+
     /// One `GET` of `path` on the first endpoint, no retry, a short timeout: the HTTP status (for
     /// health checks of one process, e.g. `/ready` of a meta node or `/health` of a data node).
     pub async fn probe(&self, path: &str) -> Result<u16, ClientError> {
         let url = format!("{}{path}", self.endpoints[0]);
         let response = self.http.get(&url).timeout(PROBE_TIMEOUT).send().await;
-        response.map(|r| r.status().as_u16()).map_err(|e| ClientError::Unavailable { last: format!("{url}: {e}") })
+        response
+            .map(|r| r.status().as_u16())
+            .map_err(|e| ClientError::Unavailable { last: format!("{url}: {}", causes(&e)) })
     }
 
     async fn request<B: Serialize, T: DeserializeOwned>(
@@ -211,11 +256,11 @@ impl Client {
                     last = format!("{url}: {message}");
                 }
                 // Never reached the server: safe to try the next one.
-                Err(error) if error.is_connect() => last = format!("{url}: {error}"),
-                Err(error) if idempotent == Idempotent::Yes => last = format!("{url}: {error}"),
+                Err(error) if error.is_connect() => last = format!("{url}: {}", causes(&error)),
+                Err(error) if idempotent == Idempotent::Yes => last = format!("{url}: {}", causes(&error)),
                 Err(error) => {
                     return Err(ClientError::Unavailable {
-                        last: format!("{url}: {error} (the write may or may not have been applied)"),
+                        last: format!("{url}: {} (the write may or may not have been applied)", causes(&error)),
                     })
                 }
             }
@@ -252,7 +297,7 @@ impl Client {
         let Ok(status) = self.status().await else { return };
         let leader_addr = status.voters.iter().find(|v| Some(v.id) == status.leader_id).map(|v| v.addr.clone());
         let Some(addr) = leader_addr else { return };
-        if let Some(index) = self.endpoints.iter().position(|e| e.strip_prefix("http://") == Some(addr.as_str())) {
+        if let Some(index) = self.endpoints.iter().position(|e| host_of(e) == Some(addr.as_str())) {
             self.preferred.store(index, Ordering::Relaxed);
             self.leader_located.store(true, Ordering::Relaxed);
         }
@@ -474,18 +519,25 @@ impl Client {
     }
 }
 
-/// `GET /status` of the data node at `addr` (`host:port` of its HTTP API): what it holds and
-/// whether it is registered. One attempt with a short timeout (a health check of one process).
-///
-/// # Errors
-/// [`ClientError::Unavailable`] if it does not answer, [`ClientError::Decode`] if the reply is
-/// not a data node's status.
-pub async fn data_node_status(addr: &str) -> Result<DataNodeStatus, ClientError> {
-    let url = format!("http://{}/status", addr.trim_start_matches("http://"));
-    let unavailable = |e: reqwest::Error| ClientError::Unavailable { last: format!("{url}: {e}") };
-    let http = reqwest::Client::builder().timeout(PROBE_TIMEOUT).no_proxy().build().map_err(unavailable)?;
-    let response = http.get(&url).send().await.map_err(unavailable)?;
-    response.json().await.map_err(|e| ClientError::Decode { url: url.clone(), message: e.to_string() })
+/// An error with the chain of its causes (`reqwest` keeps the reason a connection failed, e.g.
+/// an unknown certificate authority, in its sources).
+fn causes(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// The `host:port` of a URL base (`None` without a supported scheme).
+fn host_of(base: &str) -> Option<&str> {
+    base.strip_prefix("http://").or_else(|| base.strip_prefix("https://"))
 }
 
 /// Everything but RFC 3986's unreserved characters is percent-encoded in a path segment or query
@@ -507,7 +559,16 @@ mod tests {
         let client = Client::new(["127.0.0.1:8091,http://h2:8091/", " h3:1 "]).expect("valid");
         assert_eq!(client.endpoints(), ["http://127.0.0.1:8091", "http://h2:8091", "http://h3:1"]);
         assert!(Client::new([""]).is_err());
-        assert!(Client::new(["https://secure:1"]).is_err(), "TLS is not supported yet");
+        assert!(Client::new(["ftp://h:1"]).is_err());
+        assert!(Client::new(["https://"]).is_err());
+        let secure = Client::new(["https://secure:1", "h4:2"]).expect("valid");
+        assert_eq!(secure.endpoints(), ["https://secure:1", "http://h4:2"], "bare means plain without TLS");
+        let tls = ClientTls { skip_verify: true, ..ClientTls::default() };
+        let secure = Client::with_tls(["h4:2", "http://plain:3"], Some(&tls)).expect("valid");
+        assert_eq!(secure.endpoints(), ["https://h4:2", "http://plain:3"], "bare means https with TLS");
+        let missing = ClientTls { ca_cert: Some("/nonexistent/ca.pem".into()), ..ClientTls::default() };
+        let error = Client::with_tls(["h:1"], Some(&missing)).expect_err("no CA file");
+        assert!(error.to_string().contains("/nonexistent/ca.pem"), "{error}");
     }
 
     #[test]

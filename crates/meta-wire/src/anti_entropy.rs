@@ -250,6 +250,20 @@ pub struct TaskProgress {
     pub bytes_total: u64,
     /// Milliseconds since the report.
     pub age_ms: u64,
+    /// Transfer rate of this attempt so far, in bytes per second: the bytes copied between its
+    /// first report and its last over the time between them (`None` until two reports).
+    #[serde(default)]
+    pub bytes_per_sec: Option<u64>,
+}
+
+impl TaskProgress {
+    /// Milliseconds until the copy is done at its rate so far, counted from the last report
+    /// (`None` without a rate).
+    pub fn eta_ms(&self) -> Option<u64> {
+        let rate = self.bytes_per_sec.filter(|&rate| rate > 0)?;
+        let left = self.bytes_total.saturating_sub(self.bytes_done);
+        Some(left.saturating_mul(1000) / rate)
+    }
 }
 
 /// A copy task with its progress.

@@ -11,6 +11,7 @@
 mod ae_calls;
 mod anti_entropy;
 mod backup;
+mod console;
 mod data_node;
 mod metadata;
 
@@ -30,6 +31,9 @@ pub use anti_entropy::{
     RepairReply, RepairRequest, ShardHealth, ShardReport, TaskProgress,
 };
 pub use backup::{decode_backup, encode_backup, Backup, BackupError, BackupHeader, BACKUP_FORMAT, BACKUP_VERSION};
+pub use console::{
+    ConsoleQuery, ConsoleView, DataNodeView, GroupRow, MetaNodeHealth, ShardMap, ShardProblem, ShardRow,
+};
 pub use data_node::{
     CompareReply, ContentReply, DataNodeStatus, DifferingRange, RetireReason, RetiringShard, ShardContent, ShardSummary,
 };

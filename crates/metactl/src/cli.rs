@@ -12,6 +12,21 @@ pub struct Cli {
     /// Bearer token sent with every request.
     #[arg(long, global = true, env = "METACTL_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// PEM CA bundle that meta nodes' certificates must chain to: talk HTTPS (bare HOST:PORT
+    /// addresses mean https://) and verify them against it.
+    #[arg(long, global = true, env = "METACTL_CA_CERT", value_name = "PEM")]
+    pub ca_cert: Option<std::path::PathBuf>,
+    /// PEM client certificate to present when a meta node asks for one (mutual TLS); needs --key.
+    #[arg(long, global = true, env = "METACTL_CERT", value_name = "PEM", requires = "key")]
+    pub cert: Option<std::path::PathBuf>,
+    /// PEM private key of --cert.
+    #[arg(long, global = true, env = "METACTL_KEY", value_name = "PEM", requires = "cert")]
+    pub key: Option<std::path::PathBuf>,
+    /// Talk HTTPS without verifying the meta nodes' certificates: encrypted but not
+    /// authenticated (anyone in the middle can read and change everything). Only for a first
+    /// look when the CA is not at hand.
+    #[arg(long, global = true, env = "METACTL_INSECURE_SKIP_VERIFY", conflicts_with = "ca_cert")]
+    pub insecure_skip_verify: bool,
     /// Print the API's JSON document instead of a table.
     #[arg(long, global = true)]
     pub json: bool,
@@ -312,6 +327,22 @@ pub struct DatabasePolicy {
     /// Its shard-group duration.
     #[arg(long)]
     pub shard_duration: Option<String>,
+}
+
+impl Cli {
+    /// The TLS the flags ask for: `None` for plain HTTP (no TLS flag given).
+    pub fn tls(&self) -> Option<meta_client::ClientTls> {
+        let identity = match (&self.cert, &self.key) {
+            (Some(cert), Some(key)) => Some(meta_client::Identity { cert: cert.clone(), key: key.clone() }),
+            _ => None,
+        };
+        let wanted = self.ca_cert.is_some() || identity.is_some() || self.insecure_skip_verify;
+        wanted.then(|| meta_client::ClientTls {
+            ca_cert: self.ca_cert.clone(),
+            identity,
+            skip_verify: self.insecure_skip_verify,
+        })
+    }
 }
 
 fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {

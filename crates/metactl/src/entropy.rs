@@ -261,7 +261,16 @@ pub(crate) fn tasks_table(tasks: &[CopyTaskInfo], now: Timestamp) -> String {
         let task = &info.task;
         let progress = match &info.progress {
             Some(p) => {
-                format!("{} {}/{}", percent(p.bytes_done, p.bytes_total), bytes(p.bytes_done), bytes(p.bytes_total))
+                let mut text = format!(
+                    "{} {}/{}",
+                    percent(p.bytes_done, p.bytes_total),
+                    bytes(p.bytes_done),
+                    bytes(p.bytes_total)
+                );
+                if let (Some(rate), Some(eta)) = (p.bytes_per_sec, p.eta_ms()) {
+                    text.push_str(&format!(" {}/s ETA {}", bytes(rate), millis_text(eta)));
+                }
+                text
             }
             None => "-".to_owned(),
         };
@@ -522,7 +531,7 @@ mod tests {
             over_replicated: vec![],
             tasks: vec![CopyTaskInfo {
                 task,
-                progress: Some(TaskProgress { bytes_done: 50, bytes_total: 100, age_ms: 10 }),
+                progress: Some(TaskProgress { bytes_done: 50, bytes_total: 100, age_ms: 10, bytes_per_sec: Some(25) }),
             }],
             nodes: vec![DataNodeHealth {
                 id: 2,
@@ -589,7 +598,7 @@ mod tests {
         assert!(text.contains("UNRECOVERABLE: no live copy of shard(s) 5"), "{text}");
         assert!(text.contains("Under-replicated Shards"), "{text}");
         assert!(text.contains("dead"), "{text}");
-        assert!(text.contains("50% 50 B/100 B"), "{text}");
+        assert!(text.contains("50% 50 B/100 B 25 B/s ETA 2.0s"), "{text}");
         assert!(!text.contains("Over-replicated"), "empty sections are left out: {text}");
         assert!(text.contains("Hinted Handoff"), "{text}");
         assert!(text.contains("2.00 KiB") && text.contains("1m1s") && text.contains("1 (100 B)"), "{text}");

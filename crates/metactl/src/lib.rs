@@ -44,8 +44,26 @@ impl std::error::Error for CtlError {}
 
 impl From<ClientError> for CtlError {
     fn from(error: ClientError) -> Self {
-        CtlError(error.to_string())
+        let text = error.to_string();
+        match tls_hint(&text) {
+            Some(hint) => CtlError(format!("{text}\n  hint: {hint}")),
+            None => CtlError(text),
+        }
     }
+}
+
+/// What to try when a connection failed for a TLS reason the error text shows.
+fn tls_hint(error: &str) -> Option<&'static str> {
+    if error.contains("UnknownIssuer") || error.contains("invalid peer certificate") {
+        return Some(
+            "the meta node's certificate is not signed by a CA this command trusts: pass the cluster's CA with \
+             --ca-cert CA.pem",
+        );
+    }
+    if error.contains("http://") && error.contains("invalid HTTP version") {
+        return Some("the node answered in something other than HTTP: if it serves HTTPS, pass --ca-cert CA.pem");
+    }
+    None
 }
 
 pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<String, CtlError> {
@@ -74,7 +92,7 @@ fn humanize(limit: std::time::Duration) -> String {
 }
 
 async fn execute(cli: Cli) -> Result<String, CtlError> {
-    let client = Client::new(&cli.urls)?.with_token(cli.token.clone());
+    let client = Client::with_tls(&cli.urls, cli.tls().as_ref())?.with_token(cli.token.clone());
     let json = cli.json;
     match cli.command {
         CtlCommand::Show => show(&client, json).await,
@@ -116,7 +134,7 @@ async fn execute(cli: Cli) -> Result<String, CtlError> {
             let target = resolve_node(&client, &old).await?;
             let sole = sole_copies(&client, target.id).await?;
             let node = client.update_data_node(target.id, &new).await?;
-            let warning = sole_copies_warning(&node, &sole).await;
+            let warning = sole_copies_warning(&client, &node, &sole).await;
             if json {
                 if let Some(warning) = &warning {
                     eprint!("{warning}");
@@ -264,12 +282,12 @@ async fn sole_copies(client: &Client, node: NodeId) -> Result<Vec<ShardId>, CtlE
 
 /// After `update-data`: which of the node's sole copies the machine now behind its ID lacks
 /// (they are lost), or why that could not be checked.
-async fn sole_copies_warning(node: &DataNode, sole: &[ShardId]) -> Option<String> {
+async fn sole_copies_warning(client: &Client, node: &DataNode, sole: &[ShardId]) -> Option<String> {
     if sole.is_empty() {
         return None;
     }
     let list = |ids: &[ShardId]| ids.iter().map(ShardId::to_string).collect::<Vec<_>>().join(", ");
-    match meta_client::data_node_status(&node.http_addr).await {
+    match client.data_node_status(&node.http_addr).await {
         Ok(status) => {
             let lost: Vec<ShardId> = sole.iter().copied().filter(|&s| !status.holds(s)).collect();
             (!lost.is_empty()).then(|| {

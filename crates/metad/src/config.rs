@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
+use cluster_tls::node::{NodeTls, NodeTlsOptions};
 use serde::Deserialize;
 
 use meta_model::NodeId;
@@ -53,6 +54,27 @@ pub struct Cli {
     /// Bearer token for data nodes: reads and shard-group creation.
     #[arg(long, env = "METAD_NODE_TOKEN", hide_env_values = true)]
     pub node_token: Option<String>,
+    /// PEM certificate (chain) to serve HTTPS with, the API and the Raft RPC alike; needs
+    /// --tls-key. Any TLS option makes this node reach its peers over HTTPS: give every meta node
+    /// the same kind.
+    #[arg(long, env = "METAD_TLS_CERT", value_name = "PEM")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "METAD_TLS_KEY", value_name = "PEM")]
+    pub tls_key: Option<PathBuf>,
+    /// PEM CA bundle other meta nodes' certificates (and, with --tls-client-auth, clients') must
+    /// chain to; without it, the system's roots.
+    #[arg(long, env = "METAD_TLS_CA_CERT", value_name = "PEM")]
+    pub tls_ca_cert: Option<PathBuf>,
+    /// Mutual TLS: ask every client for a certificate signed by --tls-ca-cert; the internal routes
+    /// (Raft, forwarding between meta nodes) require one, the public API takes one if given, and
+    /// this node presents its own to its peers.
+    #[arg(long, env = "METAD_TLS_CLIENT_AUTH")]
+    pub tls_client_auth: bool,
+    /// Reach peers over HTTPS without verifying their certificates: encrypted, not authenticated.
+    /// Only for a first look when the CA is not at hand.
+    #[arg(long, env = "METAD_TLS_INSECURE_SKIP_VERIFY")]
+    pub tls_insecure_skip_verify: bool,
     /// Log as JSON lines instead of text.
     #[arg(long, env = "METAD_LOG_JSON")]
     pub log_json: bool,
@@ -88,6 +110,24 @@ pub struct FileConfig {
     pub shard_precreation: PrecreationSection,
     /// Limits on new shard groups.
     pub shard_groups: ShardGroupSection,
+    /// TLS of the API and between meta nodes.
+    pub tls: TlsSection,
+}
+
+/// `[tls]` of the configuration file: the `--tls-*` options (flags override them).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+pub struct TlsSection {
+    /// PEM certificate chain.
+    pub cert: Option<PathBuf>,
+    /// Its private key.
+    pub key: Option<PathBuf>,
+    /// The cluster's CA.
+    pub ca_cert: Option<PathBuf>,
+    /// Mutual TLS.
+    pub client_auth: bool,
+    /// Reach peers without verifying their certificates.
+    pub insecure_skip_verify: bool,
 }
 
 /// Raft timing and snapshot settings.
@@ -145,6 +185,8 @@ pub struct Config {
     pub cluster_secret: Option<String>,
     /// API tokens.
     pub auth: meta_api::Auth,
+    /// TLS of the listener and of connections to peers (`None`: plain HTTP).
+    pub tls: Option<NodeTls>,
     /// Raft timing.
     pub raft: RaftTuning,
     /// Anti-entropy settings.
@@ -331,7 +373,28 @@ impl Cli {
             crate::lifecycle::settings::validate(&file.retention, &file.shard_precreation, &file.shard_groups)?;
         check_data_dir(&data_dir)?;
         let cluster_secret = self.cluster_secret.or(file.cluster_secret);
-        Ok(Config { node_id, listen, advertise, data_dir, peers, cluster_secret, auth, raft, anti_entropy, lifecycle })
+        let tls = NodeTlsOptions {
+            cert: self.tls_cert.or(file.tls.cert),
+            key: self.tls_key.or(file.tls.key),
+            ca_cert: self.tls_ca_cert.or(file.tls.ca_cert),
+            client_auth: self.tls_client_auth || file.tls.client_auth,
+            skip_verify: self.tls_insecure_skip_verify || file.tls.insecure_skip_verify,
+        }
+        .resolve()
+        .map_err(|e| invalid(e.option, "", e.reason))?;
+        Ok(Config {
+            node_id,
+            listen,
+            advertise,
+            data_dir,
+            peers,
+            cluster_secret,
+            auth,
+            tls,
+            raft,
+            anti_entropy,
+            lifecycle,
+        })
     }
 }
 
@@ -392,6 +455,16 @@ mod tests {
             (Cli { listen: Some("0.0.0.0:9002".into()), ..cli(dir.path()) }, "--advertise"),
             (Cli { data_dir: Some("/proc/metad-cannot-be-here".into()), ..cli(dir.path()) }, "data dir"),
             (Cli { node_token: Some("n".into()), ..cli(dir.path()) }, "--admin-token"),
+            (Cli { tls_cert: Some("n.pem".into()), ..cli(dir.path()) }, "--tls-key"),
+            (
+                Cli {
+                    tls_cert: Some("n.pem".into()),
+                    tls_key: Some("k.pem".into()),
+                    tls_client_auth: true,
+                    ..cli(dir.path())
+                },
+                "--tls-ca-cert",
+            ),
         ];
         for (cli, option) in cases {
             let message = cli.into_config().expect_err("must be refused").to_string();
@@ -412,6 +485,26 @@ mod tests {
         let cli = Cli { config: Some(path), data_dir: Some(dir.path().to_owned()), ..Cli::default() };
         let config = cli.into_config().expect("example config validates");
         assert_eq!(config.peers.len(), 3);
+    }
+
+    #[test]
+    fn tls_comes_from_the_file_and_flags_override_it() {
+        let file = "[tls]\ncert = \"f.pem\"\nkey = \"f-key.pem\"\nca-cert = \"ca.pem\"\nclient-auth = true\n";
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("metad.toml");
+        std::fs::write(&path, file).expect("write");
+        let config = Cli { config: Some(path.clone()), ..cli(dir.path()) }.into_config().expect("valid");
+        let tls = config.tls.expect("TLS on");
+        assert!(tls.client_auth);
+        let server = tls.server.expect("a listener certificate");
+        assert_eq!(
+            (server.cert.to_str(), server.client_ca.as_deref().and_then(|p| p.to_str())),
+            (Some("f.pem"), Some("ca.pem"))
+        );
+        let flag = Cli { config: Some(path), tls_cert: Some("flag.pem".into()), ..cli(dir.path()) };
+        let server = flag.into_config().expect("valid").tls.and_then(|t| t.server).expect("a listener certificate");
+        assert_eq!(server.cert.to_str(), Some("flag.pem"));
+        assert_eq!(cli(dir.path()).into_config().expect("valid").tls, None, "plain HTTP by default");
     }
 
     #[test]

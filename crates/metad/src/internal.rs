@@ -28,7 +28,7 @@ use meta_api::{MembershipChange, MetaService, ServiceError};
 use crate::node::Node;
 use crate::rpc::{
     ForwardError, ANTI_ENTROPY_PATH, CLUSTER_SECRET_HEADER, MEMBERSHIP_PATH, PROPOSE_PATH, RAFT_APPEND_PATH,
-    RAFT_SNAPSHOT_PATH, RAFT_VOTE_PATH, READ_INDEX_PATH,
+    RAFT_SNAPSHOT_PATH, RAFT_VOTE_PATH, READ_INDEX_PATH, STATUS_PATH,
 };
 
 /// Snapshot chunks and log batches can be large; this bounds one internal request.
@@ -51,6 +51,7 @@ pub(crate) fn internal_router(raft: Raft<TypeConfig>, service: Arc<Node>, secret
         .route(READ_INDEX_PATH, post(read_index))
         .route(MEMBERSHIP_PATH, post(membership))
         .route(ANTI_ENTROPY_PATH, post(anti_entropy))
+        .route(STATUS_PATH, post(status))
         .layer(DefaultBodyLimit::max(INTERNAL_BODY_LIMIT))
         .with_state(Internal { raft, service, secret })
 }
@@ -161,4 +162,8 @@ async fn anti_entropy(State(internal): State<Internal>, headers: HeaderMap, body
         internal.service.anti_entropy_here(request).await
     })
     .await
+}
+
+async fn status(State(internal): State<Internal>, headers: HeaderMap, body: Bytes) -> Response {
+    handle(internal, headers, body, "status", |internal, (): ()| async move { internal.service.status() }).await
 }

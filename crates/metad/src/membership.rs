@@ -21,7 +21,6 @@ use crate::rpc::{write_as_leader, ForwardError, PROPOSE_PATH};
 use meta_api::{MetaService, NodeStatus};
 use meta_model::{Command, NodeId};
 
-use crate::network::post;
 use crate::node::Node;
 
 /// How long the new node may take to answer who it is.
@@ -44,8 +43,9 @@ impl Node {
 
     async fn add_member(&self, addr: String) -> Result<NodeId, ForwardError> {
         let status: NodeStatus = self
+            .peers()
             .http()
-            .get(format!("http://{addr}/v1/status"))
+            .get(self.peers().url(&addr, "/v1/status"))
             .timeout(PROBE_TIMEOUT)
             .send()
             .await
@@ -123,7 +123,7 @@ impl Node {
         for round in 0..10u32 {
             for addr in members {
                 let reply: Result<Result<Proposed, ForwardError>, _> =
-                    post(self.http(), self.secret(), addr, PROPOSE_PATH, &command, PROPOSE_TIMEOUT).await;
+                    self.peers().post(addr, PROPOSE_PATH, &command, PROPOSE_TIMEOUT).await;
                 match reply {
                     Ok(Ok(_)) => return Ok(()),
                     Ok(Err(error)) => last = error.to_string(),

@@ -1,6 +1,7 @@
 //! openraft's network over HTTP: one pooled HTTP client shared by all peers, bincode bodies
-//! through the codec, the cluster secret on every request.
+//! through the codec, the cluster secret on every request, TLS when the cluster has it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable};
@@ -21,24 +22,60 @@ use meta_store::storage::TypeConfig;
 /// The transfer rate the timeout of a large internal request assumes: 10 MB/s.
 const BYTES_PER_MILLISECOND: u64 = 10_000;
 
+/// How this node reaches the other meta nodes: one pooled HTTP client (with the cluster's TLS,
+/// if any), the scheme its peers serve, and the cluster secret every internal request carries.
+#[derive(Clone, Debug)]
+pub(crate) struct Peers {
+    client: reqwest::Client,
+    scheme: &'static str,
+    secret: Option<Arc<str>>,
+}
+
+impl Peers {
+    /// Peers reached with `client`, over `https` when `tls` (else `http`), presenting `secret`.
+    pub(crate) fn new(client: reqwest::Client, tls: bool, secret: Option<&str>) -> Self {
+        Peers { client, scheme: if tls { "https" } else { "http" }, secret: secret.map(Arc::from) }
+    }
+
+    /// The URL of `path` on the peer at `addr` (`host:port`).
+    pub(crate) fn url(&self, addr: &str, path: &str) -> String {
+        format!("{}://{addr}{path}", self.scheme)
+    }
+
+    /// The HTTP client, for requests that are not internal RPCs.
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// Posts an encoded request to `path` on the peer at `addr` and decodes the encoded `Result`
+    /// reply; see [`post`].
+    pub(crate) async fn post<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        addr: &str,
+        path: &str,
+        request: &Req,
+        timeout: Duration,
+    ) -> Result<Resp, TransportError> {
+        post(&self.client, self.secret.as_deref(), &self.url(addr, path), request, timeout).await
+    }
+}
+
 /// Builds connections to peers.
 #[derive(Clone, Debug)]
 pub(crate) struct HttpNetwork {
-    client: reqwest::Client,
-    secret: Option<String>,
+    peers: Peers,
 }
 
 impl HttpNetwork {
-    pub(crate) fn new(client: reqwest::Client, secret: Option<String>) -> Self {
-        HttpNetwork { client, secret }
+    pub(crate) fn new(peers: Peers) -> Self {
+        HttpNetwork { peers }
     }
 }
 
 /// A connection to one peer (HTTP keeps the TCP connections pooled underneath).
 #[derive(Clone, Debug)]
 pub(crate) struct PeerConnection {
-    client: reqwest::Client,
-    secret: Option<String>,
+    peers: Peers,
     target: NodeId,
     addr: String,
 }
@@ -47,27 +84,26 @@ impl RaftNetworkFactory<TypeConfig> for HttpNetwork {
     type Network = PeerConnection;
 
     async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> Self::Network {
-        PeerConnection { client: self.client.clone(), secret: self.secret.clone(), target, addr: node.addr.clone() }
+        PeerConnection { peers: self.peers.clone(), target, addr: node.addr.clone() }
     }
 }
 
-/// Posts an encoded request to `http://{addr}{path}` and decodes the encoded `Result` reply.
+/// Posts an encoded request to `url` and decodes the encoded `Result` reply.
 /// Transport failures are errors of the outer `Result`; the inner one is the peer's answer.
 ///
 /// The timeout grows with the body (1 ms per 10 kB, i.e. 10 MB/s): openraft gives an
 /// AppendEntries the heartbeat interval as its timeout, which a batch carrying a large entry
 /// (a restored backup of a million shards is ~10 MB) could never meet.
-pub(crate) async fn post<Req: Serialize, Resp: DeserializeOwned>(
+async fn post<Req: Serialize, Resp: DeserializeOwned>(
     client: &reqwest::Client,
     secret: Option<&str>,
-    addr: &str,
-    path: &str,
+    url: &str,
     request: &Req,
     timeout: Duration,
 ) -> Result<Resp, TransportError> {
     let body = codec::encode("internal request", request).map_err(|e| TransportError::Other(e.to_string()))?;
     let timeout = timeout + Duration::from_millis(body.len() as u64 / BYTES_PER_MILLISECOND);
-    let mut builder = client.post(format!("http://{addr}{path}")).timeout(timeout).body(body);
+    let mut builder = client.post(url).timeout(timeout).body(body);
     if let Some(secret) = secret {
         builder = builder.header(CLUSTER_SECRET_HEADER, secret);
     }
@@ -110,12 +146,10 @@ impl PeerConnection {
         E: std::error::Error + DeserializeOwned,
     {
         let reply: Result<Resp, RaftError<NodeId, E>> =
-            post(&self.client, self.secret.as_deref(), &self.addr, path, request, option.hard_ttl()).await.map_err(
-                |e| match e {
-                    TransportError::Unreachable(_) => RPCError::Unreachable(Unreachable::new(&e)),
-                    TransportError::Other(_) => RPCError::Network(NetworkError::new(&e)),
-                },
-            )?;
+            self.peers.post(&self.addr, path, request, option.hard_ttl()).await.map_err(|e| match e {
+                TransportError::Unreachable(_) => RPCError::Unreachable(Unreachable::new(&e)),
+                TransportError::Other(_) => RPCError::Network(NetworkError::new(&e)),
+            })?;
         reply.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
     }
 }

@@ -14,15 +14,15 @@ use openraft::Raft;
 use prometheus_client::registry::Registry;
 
 use crate::lifecycle::Lifecycle;
-use crate::network::{post, TransportError};
+use crate::network::{Peers, TransportError};
 use crate::proposer::Proposer;
 use crate::read_index::{ForwardedReadIndex, ReadIndex, ReadIndexError, ReadIndexRounds};
-use crate::rpc::{ForwardError, ANTI_ENTROPY_PATH, MEMBERSHIP_PATH, PROPOSE_PATH};
+use crate::rpc::{ForwardError, ANTI_ENTROPY_PATH, MEMBERSHIP_PATH, PROPOSE_PATH, STATUS_PATH};
 use ae_service::{AntiEntropy, CallError, MetaPort, PortError};
 use meta_api::{MemberStatus, MembershipChange, MetaService, NodeStatus, Proposed, ServiceError};
 use meta_model::{codec, CodecError, Command, CommandResult, LeaderFacts, MetaState, NodeId, Timestamp};
 use meta_store::storage::{LogStore, SharedState, TypeConfig};
-use meta_wire::{AeCall, AeRequest, ReplyEncoder};
+use meta_wire::{AeCall, AeRequest, MetaNodeHealth, ReplyEncoder};
 
 /// How many times a request follows a leader change before giving up.
 const LEADER_ATTEMPTS: u32 = 6;
@@ -33,6 +33,8 @@ const LEADER_CHANGE_WAIT: Duration = Duration::from_secs(1);
 /// Timeout of one forwarded request, of a proposal on the leader, and of waiting to apply what it
 /// committed.
 pub(crate) const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the console waits for another meta node's status.
+const STATUS_TIMEOUT: Duration = Duration::from_secs(1);
 /// Timeout of a forwarded membership change (the new node must catch up first).
 const MEMBERSHIP_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -43,8 +45,7 @@ pub struct Node {
     proposer: Proposer,
     state: SharedState,
     log: LogStore,
-    client: reqwest::Client,
-    secret: Option<String>,
+    peers: Peers,
     anti_entropy: Arc<AntiEntropy>,
     lifecycle: Arc<Lifecycle>,
     read_index: ReadIndexRounds,
@@ -66,15 +67,14 @@ impl Node {
         raft: Raft<TypeConfig>,
         state: SharedState,
         log: LogStore,
-        client: reqwest::Client,
-        secret: Option<String>,
+        peers: Peers,
         services: LeaderServices,
     ) -> Self {
         let proposer = Proposer::start(raft.clone());
         let read_index = ReadIndexRounds::new(raft.clone());
-        let forwarded_reads = ForwardedReadIndex::new(id, raft.clone(), client.clone(), secret.as_deref());
+        let forwarded_reads = ForwardedReadIndex::new(id, raft.clone(), peers.clone());
         let LeaderServices { anti_entropy, lifecycle } = services;
-        Node { id, raft, proposer, state, log, client, secret, anti_entropy, lifecycle, read_index, forwarded_reads }
+        Node { id, raft, proposer, state, log, peers, anti_entropy, lifecycle, read_index, forwarded_reads }
     }
 
     /// The Raft handle.
@@ -82,16 +82,13 @@ impl Node {
         &self.raft
     }
 
-    pub(crate) fn http(&self) -> &reqwest::Client {
-        &self.client
+    /// How this node reaches the other meta nodes.
+    pub(crate) fn peers(&self) -> &Peers {
+        &self.peers
     }
 
     pub(crate) fn id(&self) -> NodeId {
         self.id
-    }
-
-    pub(crate) fn secret(&self) -> Option<&str> {
-        self.secret.as_deref()
     }
 
     /// What this node, as leader, stamps into commands that need it: its clock and its view of
@@ -306,9 +303,7 @@ impl MetaService for Node {
                             Err(_) => Err(Retry::No(ServiceError::Timeout(FORWARD_TIMEOUT))),
                         }
                     } else {
-                        let reply =
-                            post(&self.client, self.secret.as_deref(), &addr, PROPOSE_PATH, &command, FORWARD_TIMEOUT)
-                                .await;
+                        let reply = self.peers.post(&addr, PROPOSE_PATH, &command, FORWARD_TIMEOUT).await;
                         forward_outcome(reply)
                     }
                 }
@@ -327,9 +322,7 @@ impl MetaService for Node {
                     let local = self.change_membership_as_leader(change).await;
                     forward_outcome(Ok(local))
                 } else {
-                    let reply =
-                        post(&self.client, self.secret.as_deref(), &addr, MEMBERSHIP_PATH, &change, MEMBERSHIP_TIMEOUT)
-                            .await;
+                    let reply = self.peers.post(&addr, MEMBERSHIP_PATH, &change, MEMBERSHIP_TIMEOUT).await;
                     forward_outcome(reply)
                 }
             }
@@ -391,8 +384,7 @@ impl MetaService for Node {
                 } else {
                     let request = call.into_request();
                     let reply: Result<Result<Vec<u8>, ForwardError>, TransportError> =
-                        post(&self.client, self.secret.as_deref(), &addr, ANTI_ENTROPY_PATH, &request, FORWARD_TIMEOUT)
-                            .await;
+                        self.peers.post(&addr, ANTI_ENTROPY_PATH, &request, FORWARD_TIMEOUT).await;
                     let bytes = forward_outcome(reply)?;
                     codec::decode::<C::Reply>("anti-entropy reply", &bytes)
                         .map_err(|error| Retry::No(ServiceError::Internal(error.to_string())))
@@ -408,6 +400,32 @@ impl MetaService for Node {
         self.forwarded_reads.register_metrics(registry);
         self.anti_entropy.register_metrics(self, registry);
         self.lifecycle.register_metrics(registry);
+    }
+
+    async fn meta_node_health(&self) -> Vec<MetaNodeHealth> {
+        let own = self.status();
+        let members = own.voters.iter().map(|m| (m, true)).chain(own.learners.iter().map(|m| (m, false)));
+        let mut asks = tokio::task::JoinSet::new();
+        for (member, voter) in members {
+            let (id, addr) = (member.id, member.addr.clone());
+            if id == self.id {
+                let status = Some(own.clone());
+                asks.spawn(async move { MetaNodeHealth { id, addr, voter, status, error: None } });
+                continue;
+            }
+            let peers = self.peers.clone();
+            asks.spawn(async move {
+                let answer = peers.post(&addr, STATUS_PATH, &(), STATUS_TIMEOUT).await;
+                let (status, error) = match answer {
+                    Ok(status) => (Some(status), None),
+                    Err(error) => (None, Some(error.to_string())),
+                };
+                MetaNodeHealth { id, addr, voter, status, error }
+            });
+        }
+        let mut health = asks.join_all().await;
+        health.sort_by_key(|member| (!member.voter, member.id));
+        health
     }
 
     fn status(&self) -> NodeStatus {

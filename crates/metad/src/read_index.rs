@@ -28,7 +28,7 @@ use tokio::sync::oneshot;
 use meta_model::NodeId;
 use meta_store::storage::TypeConfig;
 
-use crate::network::post;
+use crate::network::Peers;
 use crate::node::{forward_outcome, Retry, FORWARD_TIMEOUT};
 use crate::rpc::{ForwardError, READ_INDEX_PATH};
 use meta_api::ServiceError;
@@ -233,17 +233,16 @@ pub(crate) type Forwarded = Result<Option<u64>, Retry>;
 pub(crate) struct ForwardedReadIndex {
     id: NodeId,
     raft: Raft<TypeConfig>,
-    client: reqwest::Client,
-    secret: Option<Arc<str>>,
+    peers: Peers,
     shared: SharedRounds<Forwarded>,
     requests: Counter,
 }
 
 impl ForwardedReadIndex {
     /// Requests from node `id` (a follower) to whichever node leads when each is sent.
-    pub(crate) fn new(id: NodeId, raft: Raft<TypeConfig>, client: reqwest::Client, secret: Option<&str>) -> Self {
+    pub(crate) fn new(id: NodeId, raft: Raft<TypeConfig>, peers: Peers) -> Self {
         let (shared, requests) = (SharedRounds::default(), Counter::default());
-        ForwardedReadIndex { id, raft, client, secret: secret.map(Arc::from), shared, requests }
+        ForwardedReadIndex { id, raft, peers, shared, requests }
     }
 
     /// The leader's read index for a read that arrived at this follower now.
@@ -264,7 +263,7 @@ impl ForwardedReadIndex {
         };
         let Some(addr) = addr else { return Err(Retry::Yes) };
         self.requests.inc();
-        let reply = post(&self.client, self.secret.as_deref(), &addr, READ_INDEX_PATH, &(), FORWARD_TIMEOUT).await;
+        let reply = self.peers.post(&addr, READ_INDEX_PATH, &(), FORWARD_TIMEOUT).await;
         forward_outcome(reply)
     }
 

@@ -32,6 +32,8 @@ pub(crate) const READ_INDEX_PATH: &str = "/internal/read-index";
 pub(crate) const MEMBERSHIP_PATH: &str = "/internal/membership";
 /// Path where followers forward anti-entropy requests (soft state and task calls) to the leader.
 pub(crate) const ANTI_ENTROPY_PATH: &str = "/internal/anti-entropy";
+/// Path where a meta node answers its own status (the console's view of every meta node).
+pub(crate) const STATUS_PATH: &str = "/internal/status";
 /// Header carrying the cluster's shared secret on internal routes.
 pub(crate) const CLUSTER_SECRET_HEADER: &str = "x-metad-cluster-secret";
 

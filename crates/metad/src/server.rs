@@ -25,8 +25,9 @@ use meta_store::storage::{LogStore, StateMachineStore, TypeConfig};
 
 use crate::config::Config;
 use crate::lifecycle::Lifecycle;
-use crate::network::HttpNetwork;
+use crate::network::{HttpNetwork, Peers};
 use crate::node::{LeaderServices, Node};
+use cluster_tls::server::ServerTls;
 
 /// Why a meta node could not start or stopped abnormally.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +56,9 @@ pub enum MetadError {
     /// Raft failed to start or stop.
     #[error("raft: {0}")]
     Raft(String),
+    /// A TLS certificate, key or CA file cannot be used.
+    #[error("TLS: {0}")]
+    Tls(#[from] cluster_tls::TlsError),
     /// The listen address could not be bound or served.
     #[error("cannot serve on {addr}: {source}")]
     Listen {
@@ -88,12 +92,15 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         .map_err(|source| MetadError::Store { path: raft_dir.display().to_string(), source })?;
     check_identity(&mut log_store, &mut state_machine, &config).await?;
     let state = state_machine.shared();
-    let client = reqwest::Client::builder()
-        .pool_idle_timeout(Duration::from_secs(60))
-        .tcp_nodelay(true)
-        .build()
-        .map_err(|e| MetadError::Raft(e.to_string()))?;
-    let network = HttpNetwork::new(client.clone(), config.cluster_secret.clone());
+    let mut client = reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(60)).tcp_nodelay(true);
+    let mut server_tls = None;
+    if let Some(tls) = &config.tls {
+        client = tls.client.apply(client)?;
+        server_tls = tls.server.as_ref().map(ServerTls::config).transpose()?;
+    }
+    let client = client.build().map_err(|e| MetadError::Raft(e.to_string()))?;
+    let peers = Peers::new(client, config.tls.is_some(), config.cluster_secret.as_deref());
+    let network = HttpNetwork::new(peers.clone());
     let raft = Raft::new(config.node_id, raft_config(&config)?, network, log_store.clone(), state_machine)
         .await
         .map_err(|e| MetadError::Raft(e.to_string()))?;
@@ -110,25 +117,28 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         raft.clone(),
         state,
         log_store,
-        client,
-        config.cluster_secret.clone(),
+        peers,
         LeaderServices { anti_entropy: Arc::clone(&anti_entropy), lifecycle: Arc::clone(&lifecycle) },
     ));
-    let app = meta_api::router(Arc::clone(&node), config.auth.clone()).merge(crate::internal::internal_router(
-        raft.clone(),
-        Arc::clone(&node),
-        config.cluster_secret.clone(),
-    ));
+    let client_auth = config.tls.as_ref().is_some_and(|tls| tls.client_auth);
+    let internal = crate::internal::internal_router(raft.clone(), Arc::clone(&node), config.cluster_secret.clone());
+    let internal = if client_auth {
+        internal.route_layer(axum::middleware::from_fn(cluster_tls::server::require_client_certificate))
+    } else {
+        internal
+    };
+    let app = meta_api::router(Arc::clone(&node), config.auth.clone()).merge(internal);
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| MetadError::Listen { addr: config.listen.to_string(), source })?;
-    tracing::info!(node_id = config.node_id, listen = %config.listen, advertise = %config.advertise, "meta node serving");
+    let scheme = if server_tls.is_some() { "https" } else { "http" };
+    tracing::info!(node_id = config.node_id, listen = %config.listen, advertise = %config.advertise, scheme, "meta node serving");
 
     let background =
         tokio::spawn(bootstrap_and_record_members(Arc::clone(&node), config.node_id, config.peers.clone()));
     let anti_entropy_loop = tokio::spawn(anti_entropy.run(Arc::clone(&node)));
     let lifecycle_loop = tokio::spawn(lifecycle.run(Arc::clone(&node)));
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let served = cluster_tls::server::serve(listener, app, server_tls, shutdown).await;
     background.abort();
     anti_entropy_loop.abort();
     lifecycle_loop.abort();

@@ -84,7 +84,10 @@ impl Cluster {
 
     /// `GET /status` of the data node in `slot` (`None` if it does not answer).
     pub async fn data_status(&self, slot: usize) -> Option<DataNodeStatus> {
-        meta_client::data_node_status(&self.data[slot].addr).await.ok()
+        let addr = &self.data[slot].addr;
+        // The client's endpoint does not matter here: it asks `addr` directly.
+        let client = meta_client::Client::with_tls([addr], self.tls.as_ref()).ok()?;
+        client.data_node_status(addr).await.ok()
     }
 
     pub(crate) fn kill_data_nodes(&mut self) {

@@ -19,7 +19,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
-use meta_client::Client;
+use meta_client::{Client, ClientTls};
 use meta_wire::NodeStatus;
 use serde_json::Value;
 
@@ -54,6 +54,8 @@ pub struct Cluster {
     secret: String,
     /// A client for talking to the nodes.
     pub http: reqwest::Client,
+    /// How clients reach the nodes over TLS (`None`: plain HTTP).
+    tls: Option<ClientTls>,
     /// Data node processes (`datad`), by the slot [`Cluster::start_data_node`] returned.
     pub data: Vec<DataProcess>,
 }
@@ -94,6 +96,13 @@ impl Cluster {
 
     /// Like [`Cluster::start`], with `toml` (e.g. a `[raft]` section) as every node's `--config`.
     pub async fn start_with_config(binary: &std::path::Path, n: u64, toml: &str) -> Cluster {
+        Self::start_with_tls(binary, n, toml, None).await
+    }
+
+    /// Like [`Cluster::start_with_config`] for nodes that serve HTTPS (`toml` holds their `[tls]`
+    /// section): the harness's clients, and those [`Cluster::client`] makes, connect as `tls`
+    /// says.
+    pub async fn start_with_tls(binary: &std::path::Path, n: u64, toml: &str, tls: Option<ClientTls>) -> Cluster {
         let dir = tempfile::tempdir().expect("tempdir");
         let addrs: BTreeMap<u64, String> = (1..=n).map(|id| (id, format!("127.0.0.1:{}", free_port()))).collect();
         let peers = addrs.iter().map(|(id, a)| format!("{id}={a}")).collect::<Vec<_>>().join(",");
@@ -104,13 +113,17 @@ impl Cluster {
                 (id, MetaProcess { id, addr, data_dir, child: None })
             })
             .collect();
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().expect("client");
+        let mut http = reqwest::Client::builder().timeout(Duration::from_secs(20));
+        if let Some(tls) = &tls {
+            http = tls.apply(http).expect("the test's TLS files");
+        }
+        let http = http.build().expect("client");
         // A secret per cluster: a stray request from another test's cluster is refused.
         let secret = format!("test-{}-{}", std::process::id(), free_port());
         let config = dir.path().join("metad.toml");
         std::fs::write(&config, toml).expect("write config");
         let mut cluster =
-            Cluster { dir, nodes, binary: binary.to_owned(), config, peers, secret, http, data: Vec::new() };
+            Cluster { dir, nodes, binary: binary.to_owned(), config, peers, secret, http, tls, data: Vec::new() };
         for id in 1..=n {
             cluster.spawn(id);
         }
@@ -189,9 +202,10 @@ impl Cluster {
         &self.nodes[&id].addr
     }
 
-    /// A URL on node `id`.
+    /// A URL on node `id` (`https://` when the cluster serves TLS).
     pub fn url(&self, id: u64, path: &str) -> String {
-        format!("http://{}{path}", self.addr(id))
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}{path}", self.addr(id))
     }
 
     /// The nodes whose process was started and not killed.
@@ -222,12 +236,12 @@ impl Cluster {
     /// what the leader must answer), and the client moves on from one that does not answer.
     pub fn client(&self) -> Client {
         let addrs: Vec<&str> = self.running().into_iter().map(|id| self.addr(id)).collect();
-        Client::new(addrs).expect("a running meta node")
+        Client::with_tls(addrs, self.tls.as_ref()).expect("a running meta node")
     }
 
     /// A `meta-client` of node `id` alone: its answers, e.g. its stale reads of what it applied.
     pub fn node_client(&self, id: u64) -> Client {
-        Client::new([self.addr(id)]).expect("a meta node address")
+        Client::with_tls([self.addr(id)], self.tls.as_ref()).expect("a meta node address")
     }
 
     /// `/v1/status` of node `id` (`None` if it does not answer).

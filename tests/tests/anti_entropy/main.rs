@@ -2,9 +2,10 @@
 //! scenarios (a dead node replaced, a machine swapped with `update-data`, a live node retired, an
 //! unrecoverable RF=1 shard), a silent node healed without an operator, the operator's copy
 //! commands, and the failures around them (a data node or the meta leader killed in the middle of
-//! a repair).
+//! a repair), and the web console watching a repair in a real browser.
 
 mod balance;
+mod console;
 mod content;
 mod dead_node;
 mod failover;

@@ -23,6 +23,7 @@ pub(crate) use cluster::{health, metadata, ready, status};
 pub(crate) fn v1<S: MetaService>() -> Router<Arc<S>> {
     Router::new()
         .route("/v1/status", get(status::<S>))
+        .route("/v1/console", get(crate::console::console::<S>))
         .route("/v1/metadata", get(metadata::<S>))
         .route("/v1/data-nodes", get(nodes::list_data_nodes::<S>).post(nodes::add_data_node::<S>))
         .route(
