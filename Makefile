@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: prereqs test-tools run test verify fmt-check clippy doc firewall systemd-units alerts bench
+.PHONY: prereqs test-tools run test contract verify fmt-check clippy doc firewall systemd-units alerts bench
 
 prereqs:
 	@scripts/ensure-prereqs.sh
@@ -23,8 +23,15 @@ test: prereqs test-tools
 	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace
 
-## Everything CI checks: formatting, lints, tests, docs and the dependency firewall.
-verify: prereqs fmt-check clippy test doc firewall systemd-units alerts
+## The /v1 contract: Schemathesis (pinned, in the test venv) against a real metad and its own
+## OpenAPI document, every check, stateful phase included, fixed seed, about a minute.
+## CONTRACT_LONG=1 runs many more examples; CONTRACT_SEED=N another seed.
+contract: prereqs
+	$(CARGO) build -p metad
+	@scripts/check-api-contract.sh
+
+## Everything CI checks: formatting, lints, tests, the API contract, docs and the dependency firewall.
+verify: prereqs fmt-check clippy test contract doc firewall systemd-units alerts
 
 fmt-check:
 	$(CARGO) fmt --all -- --check

@@ -14,9 +14,14 @@ use cluster_tls::test_ca::{Issued, TestCa};
 
 /// `metactl --url <every meta node> TLS_FLAGS ARGS`.
 async fn metactl(cluster: &Cluster, tls_flags: &[&str], args: &[&str]) -> Output {
+    metactl_at(&cluster.meta_urls(), tls_flags, args).await
+}
+
+/// `metactl --url URLS TLS_FLAGS ARGS`.
+async fn metactl_at(urls: &str, tls_flags: &[&str], args: &[&str]) -> Output {
     tokio::process::Command::new(sibling_binary("metactl"))
         .arg("--url")
-        .arg(cluster.meta_urls())
+        .arg(urls)
         .args(tls_flags)
         .args(args)
         .output()
@@ -67,13 +72,13 @@ async fn a_cluster_with_mutual_tls_serves_verified_clients_and_refuses_the_rest(
     assert!(text(&shown).contains("Meta Nodes"), "{}", text(&shown));
 
     eprintln!("--- without the CA, metactl refuses the meta nodes' certificates");
-    let unverified = metactl(&cluster, &["--url", &format!("https://{}", cluster.addr(leader))], &["show"]).await;
+    let unverified = metactl_at(&format!("https://{}", cluster.addr(leader)), &[], &["show"]).await;
     assert!(!unverified.status.success(), "{}", text(&unverified));
     assert!(text(&unverified).contains("UnknownIssuer"), "names the cause: {}", text(&unverified));
     assert!(text(&unverified).contains("hint: the meta node's certificate"), "{}", text(&unverified));
     let skipping = metactl(&cluster, &["--insecure-skip-verify"], &["show"]).await;
     assert!(skipping.status.success(), "only with the explicit flag: {}", text(&skipping));
-    let plain = metactl(&cluster, &["--url", &format!("http://{}", cluster.addr(leader))], &["show"]).await;
+    let plain = metactl_at(&format!("http://{}", cluster.addr(leader)), &[], &["show"]).await;
     assert!(!plain.status.success(), "plain HTTP to a TLS listener: {}", text(&plain));
     assert!(text(&plain).contains("if it serves HTTPS, pass --ca-cert"), "{}", text(&plain));
 
@@ -86,6 +91,11 @@ async fn a_cluster_with_mutual_tls_serves_verified_clients_and_refuses_the_rest(
     assert!(body.contains("client_certificate_required"), "{body}");
     let status = anonymous.get(cluster.url(leader, "/v1/status")).send().await.expect("public route");
     assert_eq!(status.status().as_u16(), 200);
+    // A certificate of the cluster's CA (here a data node's) passes the handshake but not the
+    // cluster secret the internal routes also require.
+    let data_node = client(&ca_cert, Some(&node));
+    let refused = data_node.post(&internal).send().await.expect("the handshake succeeds");
+    assert_eq!(refused.status().as_u16(), 401, "{}", refused.text().await.unwrap_or_default());
     let foreign = client(&ca_cert, Some(&stranger));
     assert!(foreign.get(cluster.url(leader, "/v1/status")).send().await.is_err(), "another CA's certificate");
 

@@ -69,15 +69,56 @@ impl ClientTls {
         if let Some(ca) = &self.ca_cert {
             return pem::roots(ca);
         }
-        let found = rustls_native_certs::load_native_certs();
-        let mut roots = RootCertStore::empty();
-        let (added, _ignored) = roots.add_parsable_certificates(found.certs);
-        if added == 0 {
-            let why = found.errors.first().map_or_else(|| "none found".to_owned(), ToString::to_string);
-            return Err(TlsError::Config(format!("no CA certificate given and no system roots ({why})")));
+        let roots = system_roots();
+        if roots.is_empty() {
+            return Err(TlsError::Config("no CA certificate given (--ca-cert) and no system roots".to_owned()));
         }
         Ok(roots)
     }
+}
+
+/// `builder` set up as `tls` says; without TLS, with a configuration that builds on any machine
+/// (an `https://` URL is then verified against the system's roots, and refused when it has
+/// none): `reqwest`'s own default fails to build a client where the system has no roots, as in
+/// a `FROM scratch` image.
+///
+/// # Errors
+/// As [`ClientTls::config`], with `tls` only.
+pub fn configure(builder: reqwest::ClientBuilder, tls: Option<&ClientTls>) -> Result<reqwest::ClientBuilder, TlsError> {
+    if let Some(tls) = tls {
+        return tls.apply(builder);
+    }
+    let refused = |e: rustls::Error| TlsError::Config(e.to_string());
+    let mut config = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(refused)?
+        .with_root_certificates(system_roots())
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(builder.tls_backend_preconfigured(config))
+}
+
+/// The system's CA certificates (none when it has none).
+fn system_roots() -> RootCertStore {
+    let mut roots = RootCertStore::empty();
+    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    roots
+}
+
+/// A `reqwest` error with the chain of its causes: `reqwest` keeps why a connection failed
+/// (e.g. `invalid peer certificate: UnknownIssuer`) in its sources, not in its message.
+pub fn error_chain(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// Accepts every server certificate, still checking the handshake's signatures (what

@@ -26,10 +26,9 @@ pub struct NodeTlsOptions {
 /// What a node's TLS options come to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeTls {
-    /// The listener's TLS (`None`: it serves plain HTTP).
-    pub server: Option<ServerTls>,
-    /// Its connections to other nodes (always HTTPS once any TLS option is given); it presents
-    /// its own certificate when asked.
+    /// The listener's TLS.
+    pub server: ServerTls,
+    /// Its connections to other nodes (HTTPS); it presents its own certificate when asked.
     pub client: ClientTls,
     /// Internal routes require a client certificate.
     pub client_auth: bool,
@@ -49,28 +48,30 @@ impl NodeTlsOptions {
     /// Checks the options: `None` when no TLS option is given (plain HTTP everywhere).
     ///
     /// # Errors
-    /// [`TlsOptionError`] for a certificate without its key (or the reverse), mutual TLS without
-    /// a CA or without the node's own certificate, or skipped verification with a CA given.
+    /// [`TlsOptionError`] for a certificate without its key (or the reverse), any TLS option
+    /// without the node's own certificate (TLS is cluster-wide: a node that dials HTTPS serves
+    /// it), mutual TLS without a CA, or skipped verification with a CA given.
     pub fn resolve(self) -> Result<Option<NodeTls>, TlsOptionError> {
         let NodeTlsOptions { cert, key, ca_cert, client_auth, skip_verify } = self;
-        let identity = match (cert, key) {
-            (Some(cert), Some(key)) => Some(Identity { cert, key }),
+        let (cert, key) = match (cert, key) {
+            (Some(cert), Some(key)) => (cert, key),
             (Some(_), None) => return Err(TlsOptionError { option: "--tls-key", reason: "--tls-cert needs its key" }),
             (None, Some(_)) => {
                 return Err(TlsOptionError { option: "--tls-cert", reason: "--tls-key needs its certificate" })
             }
-            (None, None) => None,
+            (None, None) if ca_cert.is_none() && !skip_verify && !client_auth => return Ok(None),
+            (None, None) => {
+                return Err(TlsOptionError {
+                    option: "--tls-cert",
+                    reason: "TLS is cluster-wide: a node that reaches its peers over HTTPS serves HTTPS too; give \
+                             its certificate and key",
+                })
+            }
         };
         if client_auth && ca_cert.is_none() {
             return Err(TlsOptionError {
                 option: "--tls-ca-cert",
                 reason: "mutual TLS (--tls-client-auth) verifies clients against the cluster's CA",
-            });
-        }
-        if client_auth && identity.is_none() {
-            return Err(TlsOptionError {
-                option: "--tls-cert",
-                reason: "mutual TLS (--tls-client-auth) needs this node's own certificate and key",
             });
         }
         if skip_verify && ca_cert.is_some() {
@@ -79,15 +80,13 @@ impl NodeTlsOptions {
                 reason: "would ignore --tls-ca-cert: give one or the other",
             });
         }
-        if identity.is_none() && ca_cert.is_none() && !skip_verify {
-            return Ok(None);
-        }
-        let server = identity.clone().map(|Identity { cert, key }| ServerTls {
-            cert,
-            key,
+        let server = ServerTls {
+            cert: cert.clone(),
+            key: key.clone(),
             client_ca: if client_auth { ca_cert.clone() } else { None },
-        });
-        Ok(Some(NodeTls { server, client: ClientTls { ca_cert, identity, skip_verify }, client_auth }))
+        };
+        let client = ClientTls { ca_cert, identity: Some(Identity { cert, key }), skip_verify };
+        Ok(Some(NodeTls { server, client, client_auth }))
     }
 }
 
@@ -109,22 +108,19 @@ mod tests {
     fn options_resolve_or_name_what_is_wrong() {
         assert_eq!(options(false, false, false, false, false).resolve(), Ok(None), "plain HTTP");
         let mutual = options(true, true, true, true, false).resolve().expect("valid").expect("TLS");
-        assert_eq!(mutual.server.as_ref().and_then(|s| s.client_ca.clone()), Some("ca.pem".into()));
+        assert_eq!(mutual.server.client_ca, Some("ca.pem".into()));
         assert!(mutual.client.identity.is_some() && mutual.client_auth);
         let server_only = options(true, true, true, false, false).resolve().expect("valid").expect("TLS");
-        assert_eq!(
-            server_only.server.as_ref().map(|s| s.client_ca.clone()),
-            Some(None),
-            "no client certificates asked"
-        );
-        let client_only = options(false, false, true, false, false).resolve().expect("valid").expect("TLS");
-        assert!(client_only.server.is_none() && client_only.client.ca_cert.is_some());
+        assert_eq!(server_only.server.client_ca, None, "no client certificates asked");
         for (given, option) in [
             (options(true, false, true, false, false), "--tls-key"),
             (options(false, true, true, false, false), "--tls-cert"),
             (options(true, true, false, true, false), "--tls-ca-cert"),
             (options(false, false, true, true, false), "--tls-cert"),
             (options(true, true, true, false, true), "--tls-insecure-skip-verify"),
+            (options(false, false, true, false, false), "--tls-cert"),
+            (options(false, false, false, false, true), "--tls-cert"),
+            (options(false, false, false, true, false), "--tls-cert"),
         ] {
             assert_eq!(given.clone().resolve().map(drop).map_err(|e| e.option), Err(option), "{given:?}");
         }

@@ -133,8 +133,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     let bound =
         listener.local_addr().map_err(|source| DatadError::Listen { addr: config.listen.to_string(), source })?;
     let advertise = config.advertise.clone().unwrap_or_else(|| bound.to_string());
-    let server_tls = match config.tls.as_ref().and_then(|tls| tls.server.as_ref()) {
-        Some(server) => Some(server.config()?),
+    let server_tls = match &config.tls {
+        Some(tls) => Some(tls.server.config()?),
         None => None,
     };
     let client_tls = config.tls.as_ref().map(|tls| &tls.client);

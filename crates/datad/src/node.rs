@@ -85,9 +85,7 @@ impl Node {
             .timeout(PEER_TIMEOUT)
             .connect_timeout(PEER_CONNECT_TIMEOUT)
             .default_headers(peer_headers);
-        if let Some(tls) = &config.tls {
-            peers = tls.client.apply(peers)?;
-        }
+        peers = cluster_tls::client::configure(peers, config.tls.as_ref().map(|tls| &tls.client))?;
         let peers = peers.build().map_err(|e| DatadError::PeerClient(e.to_string()))?;
         let peer_scheme = if config.tls.is_some() { "https" } else { "http" };
         Ok(Node {
@@ -169,13 +167,9 @@ impl Node {
         lock(&self.running).keys().copied().collect()
     }
 
-    /// The base URL of a peer's `host:port` (kept as is when it already has a scheme): `https://`
-    /// when this node has TLS configured, else `http://`.
+    /// The base URL of a peer's `host:port`: `https://` when this node has TLS configured, else
+    /// `http://` (TLS is cluster-wide; an address never chooses its own scheme).
     pub(crate) fn peer_url(&self, addr: &str) -> String {
-        if addr.contains("://") {
-            addr.trim_end_matches('/').to_owned()
-        } else {
-            format!("{}://{addr}", self.peer_scheme)
-        }
+        format!("{}://{addr}", self.peer_scheme)
     }
 }

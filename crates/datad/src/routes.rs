@@ -431,6 +431,8 @@ async fn compare(
 ) -> Result<Json<CompareReply>, ApiError> {
     let shard_id = shard_id(path)?;
     let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    // A HOST:PORT reached with this node's own scheme: the node token it sends goes nowhere else.
+    meta_model::validate_addr("peer", &query.peer).map_err(|e| ApiError::bad_request("invalid_peer", e.to_string()))?;
     content_exchange::compare(&node, shard_id, &query.peer).await.map(Json)
 }
 

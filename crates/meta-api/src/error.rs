@@ -8,10 +8,11 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
-use meta_model::{parse_duration, ApplyError};
+use meta_model::{parse_duration, ApplyError, MAX_TIMESTAMP, MIN_TIMESTAMP};
 use meta_wire::{ErrorDetail, ErrorReply};
 
 use crate::service::ServiceError;
+use crate::whole_numbers::whole_numbers_as_integers;
 use meta_wire::AeError;
 
 /// An API error: HTTP status, stable machine-readable code, human message.
@@ -64,9 +65,16 @@ impl IntoResponse for ApiError {
 }
 
 impl From<ApplyError> for ApiError {
+    /// `404` for what does not exist; `409` for what conflicts with the state as it is now, a
+    /// request that could succeed in another state (a replication factor above the active data
+    /// nodes, a point's time outside what its policy takes at the leader's clock); `400` for what
+    /// no state makes valid.
     fn from(error: ApplyError) -> Self {
         let status = match &error {
             e if e.is_not_found() => StatusCode::NOT_FOUND,
+            ApplyError::InvalidTimestamp { timestamp } if !(MIN_TIMESTAMP..=MAX_TIMESTAMP).contains(timestamp) => {
+                StatusCode::BAD_REQUEST
+            }
             ApplyError::DatabaseExists { .. }
             | ApplyError::RetentionPolicyExists { .. }
             | ApplyError::AddressInUse { .. }
@@ -82,7 +90,11 @@ impl From<ApplyError> for ApiError {
             | ApplyError::TaskNotClaimed { .. }
             | ApplyError::StaleAttempt { .. }
             | ApplyError::TaskNotOpen { .. }
-            | ApplyError::CopyTaskExists { .. } => StatusCode::CONFLICT,
+            | ApplyError::CopyTaskExists { .. }
+            | ApplyError::ReplicationFactorExceedsNodes { .. }
+            | ApplyError::TimestampExpired { .. }
+            | ApplyError::TimestampTooFarAhead { .. }
+            | ApplyError::InvalidTimestamp { .. } => StatusCode::CONFLICT,
             // Only the leader's proposer makes these: reaching a client, they are a bug.
             ApplyError::NotStamped { .. } | ApplyError::NestedStamp => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
@@ -135,7 +147,8 @@ pub(crate) fn duration_field(field: &str, value: &str) -> Result<u64, ApiError> 
 }
 
 /// A JSON body whose rejections (malformed JSON, wrong types, unknown fields, wrong content
-/// type, too large) come back as [`ApiError`]s naming the problem.
+/// type, too large) come back as [`ApiError`]s naming the problem. Whole numbers are read as
+/// integers however they are written (`5`, `5.0`, `5e0`).
 #[derive(Debug)]
 pub struct ApiJson<T>(pub T);
 
@@ -143,11 +156,47 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(request, state).await {
-            Ok(axum::Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
-        }
+        let bytes = json_bytes(request, state).await?;
+        parse_json(&bytes).map(ApiJson)
     }
+}
+
+/// The body of a request that says it is JSON (`415` otherwise; `413` past the body limit).
+async fn json_bytes<S: Send + Sync>(request: Request, state: &S) -> Result<axum::body::Bytes, ApiError> {
+    let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let json = content_type.and_then(|t| t.split(';').next()).is_some_and(|essence| {
+        let essence = essence.trim();
+        essence.eq_ignore_ascii_case("application/json") || essence.ends_with("+json")
+    });
+    if !json {
+        return Err(unsupported_media_type());
+    }
+    axum::body::Bytes::from_request(request, state).await.map_err(|rejection| {
+        let status = rejection.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError { status, code: "body_too_large", message: "request body is too large".to_owned() }
+        } else {
+            ApiError { status, code: "invalid_body", message: rejection.body_text() }
+        }
+    })
+}
+
+/// Parses a JSON body, whole numbers read as integers. Every body of the API is an object:
+/// serde would read a struct from an array of its fields' values too (`[1, 2, 3]`), which no
+/// client means.
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let value = match axum::Json::<T>::from_bytes(&whole_numbers_as_integers(bytes)) {
+        Ok(axum::Json(value)) => value,
+        Err(rejection) => return Err(json_rejection(rejection)),
+    };
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "invalid_body",
+            message: "invalid request body: expected a JSON object".to_owned(),
+        });
+    }
+    Ok(value)
 }
 
 /// [`ApiJson`] for bodies so large that parsing them would hold up one of the runtime's few
@@ -160,27 +209,9 @@ impl<S: Send + Sync, T: DeserializeOwned + Send + 'static> FromRequest<S> for La
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-        let json = content_type.and_then(|t| t.split(';').next()).is_some_and(|essence| {
-            let essence = essence.trim();
-            essence.eq_ignore_ascii_case("application/json") || essence.ends_with("+json")
-        });
-        if !json {
-            return Err(unsupported_media_type());
-        }
-        let bytes = axum::body::Bytes::from_request(request, state).await.map_err(|rejection| {
-            let status = rejection.status();
-            if status == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError { status, code: "body_too_large", message: "request body is too large".to_owned() }
-            } else {
-                ApiError { status, code: "invalid_body", message: rejection.body_text() }
-            }
-        })?;
-        let parsed = tokio::task::spawn_blocking(move || axum::Json::<T>::from_bytes(&bytes));
-        match parsed.await.map_err(ApiError::internal)? {
-            Ok(axum::Json(value)) => Ok(LargeApiJson(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
-        }
+        let bytes = json_bytes(request, state).await?;
+        let parsed = tokio::task::spawn_blocking(move || parse_json(&bytes));
+        parsed.await.map_err(ApiError::internal)?.map(LargeApiJson)
     }
 }
 
@@ -197,7 +228,6 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
     let (code, message) = match &rejection {
         JsonRejection::JsonDataError(e) => ("invalid_body", format!("invalid request body: {}", source_text(e))),
         JsonRejection::JsonSyntaxError(e) => ("malformed_json", format!("malformed JSON: {}", source_text(e))),
-        JsonRejection::MissingJsonContentType(_) => return unsupported_media_type(),
         _ if status == StatusCode::PAYLOAD_TOO_LARGE => ("body_too_large", "request body is too large".to_owned()),
         other => ("invalid_body", other.body_text()),
     };
@@ -251,4 +281,28 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 
 fn query_rejection(rejection: QueryRejection) -> ApiError {
     ApiError { status: StatusCode::BAD_REQUEST, code: "invalid_query", message: rejection.body_text() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_by_state_are_conflicts_and_bad_input_is_a_bad_request() {
+        let status = |error: ApplyError| ApiError::from(error).status;
+        let conflicts = [
+            ApplyError::ReplicationFactorExceedsNodes { replication_factor: 3, active_nodes: 1 },
+            ApplyError::TimestampExpired { timestamp: 0, earliest: 1 },
+            ApplyError::TimestampTooFarAhead { timestamp: 2, latest: 1 },
+            // In the representable range, but its group's window would leave it: the policy's
+            // shard-group duration decides.
+            ApplyError::InvalidTimestamp { timestamp: MAX_TIMESTAMP },
+        ];
+        for error in conflicts {
+            assert_eq!(status(error.clone()), StatusCode::CONFLICT, "{error:?}");
+        }
+        for timestamp in [i64::MAX, i64::MIN, MIN_TIMESTAMP - 1] {
+            assert_eq!(status(ApplyError::InvalidTimestamp { timestamp }), StatusCode::BAD_REQUEST, "{timestamp}");
+        }
+    }
 }

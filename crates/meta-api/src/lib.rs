@@ -17,8 +17,10 @@ mod console;
 mod error;
 mod metrics;
 mod openapi;
+mod responses;
 mod routes;
 mod service;
+mod whole_numbers;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,6 +77,7 @@ pub fn router<S: MetaService>(service: Arc<S>, auth: Auth) -> Router {
         .route("/v1/openapi.json", get(openapi_json))
         .merge(console::asset_routes())
         .fallback(|| async { ApiError::not_found("no such route") })
+        .layer(axum::Extension(Arc::new(console::ViewCache::default())))
         .layer(middleware::from_fn_with_state(Arc::new(auth), auth::check))
         .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn_with_state(metrics, metrics::track))

@@ -255,7 +255,7 @@ async fn every_bad_request_gets_a_json_error_naming_the_problem() {
         ("PUT", "/v1/placement/balance", Some(r#"{"enabled": "yes"}"#), 422, "invalid_body", "enabled"),
         ("PUT", "/v1/placement/balance", Some(r#"{"tolerance": 5}"#), 422, "invalid_body", "tolerance"),
         ("PUT", "/v1/placement/balance", Some(r#"{}"#), 400, "invalid_field", "tolerance_percent"),
-        ("PUT", "/v1/placement/balance", Some(r#"[]"#), 400, "invalid_field", "max_moves"),
+        ("PUT", "/v1/placement/balance", Some(r#"[]"#), 422, "invalid_body", "object"),
         ("DELETE", "/v1/data-nodes/99", None, 404, "data_node_not_found", "99"),
         ("DELETE", "/v1/data-nodes/1?force=maybe", None, 400, "invalid_query", "force"),
         ("GET", "/v1/data-nodes?stale=true&x=2", None, 400, "invalid_query", "x"),
@@ -277,7 +277,7 @@ async fn every_bad_request_gets_a_json_error_naming_the_problem() {
             "POST",
             "/v1/databases",
             Some(r#"{"name": "d2", "retention_policy": {"name": "r", "duration": "1d", "replication": 3}}"#),
-            400,
+            409,
             "replication_factor_exceeds_nodes",
             "3",
         ),
@@ -530,8 +530,8 @@ async fn the_openapi_document_lists_only_routed_operations() {
     collect_refs(&doc, &mut refs);
     assert!(!refs.is_empty());
     for reference in refs {
-        let name = reference.strip_prefix("#/components/schemas/").unwrap_or(&reference);
-        assert!(schemas.contains_key(name), "{reference} points at no schema");
+        let target = reference.strip_prefix('#').and_then(|pointer| doc.pointer(pointer));
+        assert!(target.is_some_and(Value::is_object), "{reference} points at nothing");
     }
 }
 
@@ -613,10 +613,18 @@ async fn the_console_view_waits_for_a_change_of_what_it_shows() {
     let version = view["version"].as_str().expect("a version").to_owned();
 
     // Nothing changes: the request waits out `wait` and returns the same version.
+    let started = std::time::Instant::now();
     let (status, same) = call(&node, "GET", &format!("/v1/console?after={version}&wait=600ms"), None).await;
     assert_eq!((status, &same["version"]), (StatusCode::OK, &json!(version)), "{same}");
+    assert!(started.elapsed() >= Duration::from_millis(600), "it waited: {:?}", started.elapsed());
+    // Another version (what a page shows from before) is answered at once.
+    let started = std::time::Instant::now();
+    let (status, _) = call(&node, "GET", "/v1/console?after=0000000000000000&wait=20s", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(started.elapsed() < Duration::from_secs(10), "no wait for a view that differs: {:?}", started.elapsed());
 
     // A change while it waits ends the wait with the new view.
+    let started = std::time::Instant::now();
     let waiting = {
         let node = Arc::clone(&node);
         let path = format!("/v1/console?after={version}&wait=20s");
@@ -628,14 +636,12 @@ async fn the_console_view_waits_for_a_change_of_what_it_shows() {
     let (status, changed) = waiting.await.expect("the waiting request ends");
     assert_eq!(status, StatusCode::OK, "{changed}");
     assert_ne!(changed["version"], json!(version));
+    assert!(started.elapsed() < Duration::from_secs(10), "the change ended the wait: {:?}", started.elapsed());
     assert_eq!(changed["shard_map"]["total_groups"], 2, "{changed}");
 
-    for (path, field) in [
-        ("/v1/console?wait=31s", "wait"),
-        ("/v1/console?wait=soon", "wait"),
-        ("/v1/console?groups=501", "groups"),
-        ("/v1/console?group=1", "group"),
-    ] {
+    for (path, field) in
+        [("/v1/console?wait=soon", "wait"), ("/v1/console?groups=501", "groups"), ("/v1/console?group=1", "group")]
+    {
         let (status, reply) = call(&node, "GET", path, None).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {reply}");
         let message = reply["error"]["message"].as_str().unwrap_or_default();
@@ -663,5 +669,303 @@ async fn the_console_page_is_served_with_its_script_and_style() {
         assert!(header_of(header::CONTENT_SECURITY_POLICY).contains("script-src 'self'"), "{path}: {headers:?}");
         let body = response.into_body().collect().await.expect("body").to_bytes();
         assert!(String::from_utf8_lossy(&body).contains(marker), "{path} lacks {marker}");
+    }
+}
+
+/// The served document, parsed.
+async fn document(node: &Arc<LocalNode>) -> Value {
+    let (status, doc) = call(node, "GET", "/v1/openapi.json", None).await;
+    assert_eq!(status, StatusCode::OK);
+    doc
+}
+
+/// The schema at `pointer` in the document, `$ref`s followed.
+fn schema_at<'a>(doc: &'a Value, pointer: &str) -> &'a Value {
+    let mut schema = doc.pointer(pointer).unwrap_or_else(|| panic!("no schema at {pointer}"));
+    while let Some(reference) = schema["$ref"].as_str() {
+        schema = doc.pointer(reference.trim_start_matches('#')).unwrap_or_else(|| panic!("{reference}"));
+    }
+    schema
+}
+
+/// Whether the server took a request's field: anything but `400`/`422` (a refusal by state, `404`
+/// or `409`, is no refusal of the input).
+fn took_input(status: StatusCode) -> bool {
+    !matches!(status.as_u16(), 400 | 422)
+}
+
+/// The contract check (`scripts/check-api-contract.sh`) fuzzes a real node against the document;
+/// this pins the edges here: for each bound the document states, the server takes the edge value
+/// and refuses the next one, naming the field.
+#[tokio::test]
+async fn the_server_takes_the_edges_the_document_states_and_refuses_beyond_them() {
+    let node = seeded().await;
+    let doc = document(&node).await;
+    // (method, path, body with the value as `V`, schema of the field, bound, step beyond it, field)
+    let cases = [
+        (
+            "POST",
+            "/v1/copy-tasks/claim",
+            r#"{"node_id": 1, "max": V}"#,
+            "ClaimRequest/properties/max",
+            "maximum",
+            1,
+            "max",
+        ),
+        (
+            "POST",
+            "/v1/copy-tasks/claim",
+            r#"{"node_id": 1, "max": 1, "wait_ms": V}"#,
+            "ClaimRequest/properties/wait_ms",
+            "maximum",
+            1,
+            "wait_ms",
+        ),
+        (
+            "PUT",
+            "/v1/placement/balance",
+            r#"{"tolerance_percent": V}"#,
+            "BalanceRequest/properties/tolerance_percent",
+            "maximum",
+            1,
+            "tolerance_percent",
+        ),
+        (
+            "PUT",
+            "/v1/placement/balance",
+            r#"{"max_moves": V}"#,
+            "BalanceRequest/properties/max_moves",
+            "maximum",
+            1,
+            "max_moves",
+        ),
+        (
+            "PUT",
+            "/v1/placement/balance",
+            r#"{"max_moves": V}"#,
+            "BalanceRequest/properties/max_moves",
+            "minimum",
+            -1,
+            "max_moves",
+        ),
+        (
+            "PATCH",
+            "/v1/databases/db/retention-policies/rp",
+            r#"{"replication": V}"#,
+            "AlterRetentionPolicyRequest/properties/replication",
+            "minimum",
+            -1,
+            "replication",
+        ),
+        ("POST", "/v1/shard-groups", r#"{"database": "db", "timestamp": V}"#, "PointTime", "maximum", 1, "timestamp"),
+        ("POST", "/v1/shard-groups", r#"{"database": "db", "timestamp": V}"#, "PointTime", "minimum", -1, "timestamp"),
+        (
+            "POST",
+            "/v1/copy-tasks/7/progress",
+            r#"{"attempt": V, "bytes_done": 0, "bytes_total": 0}"#,
+            "ProgressRequest/properties/attempt",
+            "maximum",
+            1,
+            "attempt",
+        ),
+        ("POST", "/v1/shards/written", r#"{"shard_ids": [V]}"#, "u64", "maximum", 1, "shard_ids"),
+    ];
+    for (method, path, body, schema, bound, step, field) in cases {
+        let edge = &schema_at(&doc, &format!("/components/schemas/{schema}"))[bound];
+        let edge = edge.as_i64().map(i128::from).or(edge.as_u64().map(i128::from)).expect("a bound");
+        let (status, reply) = call(&node, method, path, Some(&body.replace('V', &edge.to_string()))).await;
+        assert!(took_input(status), "{method} {path} {field} = {edge} (the {bound}): {status} {reply}");
+        let beyond = (edge + step).to_string();
+        let (status, reply) = call(&node, method, path, Some(&body.replace('V', &beyond))).await;
+        assert!(!took_input(status), "{method} {path} {field} = {beyond}: {status} {reply}");
+        assert!(reply["error"]["message"].as_str().is_some_and(|m| m.contains(field)), "{field}: {reply}");
+    }
+    // Query and path integers: `to` above the first nanosecond, IDs up to 2^64 - 1.
+    let to = schema_at(&doc, "/paths/~1v1~1shard-groups/get/parameters/3/schema")["minimum"].as_i64().expect("to");
+    let (status, reply) = call(&node, "GET", &format!("/v1/shard-groups?database=db&to={to}"), None).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let (status, reply) = call(&node, "GET", &format!("/v1/shard-groups?database=db&to={}", to - 1), None).await;
+    assert_eq!((status, &reply["error"]["code"]), (StatusCode::BAD_REQUEST, &json!("invalid_time_range")));
+    assert_eq!(schema_at(&doc, "/components/schemas/u64")["maximum"], json!(u64::MAX));
+    let (status, _) = call(&node, "GET", &format!("/v1/shards/{}", u64::MAX), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, reply) = call(&node, "GET", &format!("/v1/shards/{}", u128::from(u64::MAX) + 1), None).await;
+    assert_eq!((status, &reply["error"]["code"]), (StatusCode::BAD_REQUEST, &json!("invalid_path")));
+}
+
+/// (method, path, body with the value as `V`, schema, values the pattern admits, values it does
+/// not, the field the refusal names)
+type PatternCase<'a> = (&'a str, &'a str, &'a str, &'a str, &'a [&'a str], &'a [&'a str], &'a str);
+
+/// Strings: what a field's pattern admits, the server takes; what it does not, the server refuses
+/// naming the field (the patterns themselves are checked against the validators in
+/// `meta_wire::formats`).
+#[tokio::test]
+async fn the_server_and_the_documented_patterns_agree() {
+    let node = seeded().await;
+    let doc = document(&node).await;
+    let cases: [PatternCase<'_>; 6] = [
+        (
+            "POST",
+            "/v1/data-nodes",
+            r#"{"tcp_addr": "V"}"#,
+            "HostPort",
+            &["data-7:8088", "[::1]:1", "10.0.0.1:65535"],
+            &["", "data-7", "data-7:0", "data-7:65536", "::1:80", "a b:1"],
+            "tcp_addr",
+        ),
+        ("POST", "/v1/meta-nodes", r#"{"addr": "V"}"#, "HostPort", &["m:1"], &["", "m:"], "addr"),
+        (
+            "GET",
+            "/v1/metadata?wait=V",
+            "",
+            "Duration",
+            &["0", "1ms", "1h30m"],
+            &["", "soon", "1", "1.5s", "99999999999999999999h"],
+            "wait",
+        ),
+        ("POST", "/v1/truncate-shards", r#"{"delay": "V"}"#, "Duration", &["0", "5m"], &["", "5"], "delay"),
+        (
+            "POST",
+            "/v1/databases/db/retention-policies",
+            r#"{"name": "V", "duration": "0", "replication": 1}"#,
+            "Name",
+            &["r1", "my policy", "ü", "..."],
+            &["", " r", "r ", "a/b", ".", ".."],
+            "retention policy",
+        ),
+        (
+            "POST",
+            "/v1/databases/db/retention-policies",
+            r#"{"name": "rdV", "duration": "V", "replication": 1}"#,
+            "RetentionDuration",
+            &["0", "inf", "1h", "90m", "4w"],
+            &["", "30m", "1s", "7x"],
+            "duration",
+        ),
+    ];
+    for (method, path, body, schema, admitted, refused, field) in cases {
+        let pattern = schema_at(&doc, &format!("/components/schemas/{schema}"))["pattern"].as_str().expect("a pattern");
+        let pattern = regex::Regex::new(pattern).expect("the pattern compiles");
+        for (value, admits) in admitted.iter().map(|v| (v, true)).chain(refused.iter().map(|v| (v, false))) {
+            assert_eq!(pattern.is_match(value), admits, "{schema} on {value:?}");
+            let (path, body) = if body.is_empty() {
+                (path.replace('V', value), None)
+            } else {
+                (path.to_owned(), Some(body.replace('V', value)))
+            };
+            let (status, reply) = call(&node, method, &path, body.as_deref()).await;
+            assert_eq!(took_input(status), admits, "{method} {path} {field} = {value:?}: {status} {reply}");
+            if !admits {
+                let message = reply["error"]["message"].as_str().unwrap_or_default();
+                assert!(message.contains(field), "{field} = {value:?}: {reply}");
+            }
+        }
+    }
+}
+
+/// JSON has one number type: a whole number written `5.0` or `5e0` is the integer 5 to a JSON
+/// Schema `integer`, and to the server; a fraction is not, and an array is no object.
+#[tokio::test]
+async fn whole_numbers_are_integers_and_bodies_are_objects() {
+    let node = seeded().await;
+    let cases = [
+        ("POST", "/v1/shards/written", r#"{"shard_ids": [1.0]}"#, 204, None),
+        ("POST", "/v1/shards/1/owners", r#"{"node_id": 1e0}"#, 409, Some("shard_owner_exists")),
+        ("POST", "/v1/shard-groups", r#"{"database": "db", "timestamp": 5.00}"#, 200, None),
+        ("POST", "/v1/shards/1/owners", r#"{"node_id": 1.5}"#, 422, Some("invalid_body")),
+        ("POST", "/v1/shards/written", r#"{"shard_ids": [1e40]}"#, 422, Some("invalid_body")),
+        ("POST", "/v1/shards/1/owners", r#"[1]"#, 422, Some("invalid_body")),
+        ("PUT", "/v1/placement/balance", r#"{"enabled": null}"#, 400, Some("invalid_field")),
+        ("PUT", "/v1/placement/balance", r#"{"enabled": null, "max_moves": 2.0}"#, 200, None),
+    ];
+    for (method, path, body, status, code) in cases {
+        let (got, reply) = call(&node, method, path, Some(body)).await;
+        assert_eq!(got.as_u16(), status, "{method} {path} {body}: {reply}");
+        if let Some(code) = code {
+            assert_eq!(reply["error"]["code"], code, "{method} {path} {body}: {reply}");
+        }
+    }
+    let doc = document(&node).await;
+    let one_of = schema_at(&doc, "/components/schemas/BalanceRequest")["anyOf"].as_array().map(Vec::len);
+    assert_eq!(one_of, Some(3), "the document says a balance change gives a field");
+}
+
+/// Refusals by state are `409`: the same request succeeds in another state.
+#[tokio::test]
+async fn refusals_by_state_are_conflicts() {
+    let node = seeded().await;
+    let cases = [
+        (
+            "POST",
+            "/v1/databases/db/retention-policies",
+            r#"{"name": "r3", "duration": "1d", "replication": 2}"#,
+            "replication_factor_exceeds_nodes",
+        ),
+        (
+            "POST",
+            "/v1/restore",
+            concat!(
+                r#"{"index": 1, "metadata": {"next_node_id": 1, "next_shard_group_id": 1, "next_shard_id": 1, "#,
+                r#""next_task_id": 1, "data_nodes": {}, "meta_nodes": {}, "databases": {}}}"#
+            ),
+            "not_empty",
+        ),
+    ];
+    for (method, path, body, code) in cases {
+        let (status, reply) = call(&node, method, path, Some(body)).await;
+        assert_eq!((status, &reply["error"]["code"]), (StatusCode::CONFLICT, &json!(code)), "{path}: {reply}");
+    }
+    let bare = Arc::new(LocalNode::default());
+    let (status, _) = call(&bare, "POST", "/v1/databases", Some(r#"{"name": "nodefault"}"#)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let body = r#"{"database": "nodefault", "timestamp": 0}"#;
+    let (status, reply) = call(&bare, "POST", "/v1/shard-groups", Some(body)).await;
+    assert_eq!((status, &reply["error"]["code"]), (StatusCode::NOT_FOUND, &json!("retention_policy_not_found")));
+}
+
+/// Operations that create an object link to those that take its ID: every link names a
+/// documented operation and only parameters that operation has.
+#[tokio::test]
+async fn links_name_documented_operations_and_their_parameters() {
+    let node = seeded().await;
+    let doc = document(&node).await;
+    let operations: Vec<&Value> = doc["paths"]
+        .as_object()
+        .expect("paths")
+        .values()
+        .flat_map(|item| item.as_object().expect("path item").values())
+        .collect();
+    let by_id = |id: &str| operations.iter().copied().find(|op| op["operationId"] == id);
+    let mut links = 0;
+    for operation in &operations {
+        for response in operation["responses"].as_object().expect("responses").values() {
+            for (name, link) in response["links"].as_object().into_iter().flatten() {
+                links += 1;
+                let target = link["operationId"].as_str().unwrap_or_else(|| panic!("{name}: no operationId: {link}"));
+                let target = by_id(target).unwrap_or_else(|| panic!("{name} names no operation"));
+                for parameter in link["parameters"].as_object().into_iter().flatten().map(|(p, _)| p) {
+                    let known = target["parameters"].as_array().into_iter().flatten().any(|p| p["name"] == **parameter);
+                    assert!(known, "{name}: {parameter} is no parameter of {}", target["operationId"]);
+                }
+                if link.get("requestBody").is_some() {
+                    assert!(target.get("requestBody").is_some(), "{name}: the target takes no body");
+                }
+            }
+        }
+    }
+    assert!(links >= 20, "{links} links");
+    for (source, target) in [
+        ("add_data_node", "get_data_node"),
+        ("add_data_node", "remove_data_node"),
+        ("create_shard_group", "get_shard"),
+        ("copy_shard", "get_task"),
+        ("copy_shard", "kill_task"),
+    ] {
+        let source = by_id(source).expect("source");
+        let linked = source["responses"].as_object().expect("responses").values().any(|response| {
+            response["links"].as_object().into_iter().flatten().any(|(_, link)| link["operationId"] == target)
+        });
+        assert!(linked, "{} links to {target}", source["operationId"]);
     }
 }

@@ -113,7 +113,9 @@ async function poll() {
       render();
     } catch (error) {
       if (error instanceof AuthError) {
-        showLogin(token() ? error.message : '');
+        const refused = token();
+        sessionStorage.removeItem(TOKEN_KEY);
+        showLogin(refused ? error.message : '');
         return;
       }
       setConnection('error', `reconnecting: ${error.message}`);
@@ -176,16 +178,17 @@ function renderMetaNodes(view) {
 function renderDataNodes(view) {
   const elapsed = sinceReply();
   replace($('data-nodes'), view.data_nodes.map((node) => {
-    const h = node.health;
-    const liveness = h ? h.liveness : 'unknown';
-    const heard = h && h.last_heartbeat_ms !== null ? `${duration(h.last_heartbeat_ms + elapsed)} ago` : '–';
+    const liveness = node.liveness || 'unknown';
+    const heard = node.last_heartbeat_ms !== null ? `${duration(node.last_heartbeat_ms + elapsed)} ago` : '–';
     let deadIn = '–';
-    if (h && h.dead_in_ms !== null) deadIn = duration(Math.max(0, h.dead_in_ms - elapsed));
+    if (node.dead_in_ms !== null) deadIn = duration(Math.max(0, node.dead_in_ms - elapsed));
     else if (liveness === 'dead') deadIn = 'dead';
-    const queues = h ? h.handoff : [];
-    const handoff = queues.length === 0
+    const handoff = node.handoff.length === 0
       ? '–'
-      : queues.map((q) => `→${q.target}: ${q.entries} (${bytes(q.bytes)})`).join(', ');
+      : node.handoff.map((q) => {
+        const dropped = q.dropped_entries > 0 ? `, ${q.dropped_entries} dropped` : '';
+        return `→${q.target}: ${q.entries} (${bytes(q.bytes)}${dropped})`;
+      }).join('; ');
     return el('tr', { data: { nodeId: node.id, liveness, state: node.state } },
       el('td', {}, node.id),
       el('td', {}, node.addr),
@@ -194,9 +197,9 @@ function renderDataNodes(view) {
       el('td', {}, heard),
       el('td', { class: 'dead-in' }, deadIn),
       el('td', {}, node.shards_owned),
-      el('td', {}, h && h.shards_reported !== null ? h.shards_reported : '–'),
+      el('td', {}, node.shards_reported !== null ? node.shards_reported : '–'),
       el('td', {}, handoff),
-      el('td', {}, h && h.version ? h.version : '–'));
+      el('td', {}, node.version || '–'));
   }));
 }
 
@@ -213,21 +216,24 @@ function renderEntropy(view) {
   const trust = report.trusted ? '' : ' The leader is still in its grace period: liveness is not trusted yet.';
   $('entropy-plan').textContent = planned + trust;
   const counts = [
-    ['under_replicated', 'under-replicated', report.under_replicated.length],
-    ['unrecoverable', 'unrecoverable', report.unrecoverable.length],
-    ['inconsistent', 'inconsistent', report.inconsistent.length],
-    ['missing_on_owner', 'missing on an owner', report.missing_on_owner.length],
-    ['mis_replicated', 'mis-replicated', report.mis_replicated.length],
-    ['over_replicated', 'over-replicated', report.over_replicated.length],
-    ['insufficient_nodes', 'too few nodes for their RF', report.insufficient_nodes.length],
+    ['unrecoverable', 'unrecoverable'],
+    ['inconsistent', 'inconsistent'],
+    ['under_replicated', 'under-replicated'],
+    ['missing_on_owner', 'missing on an owner'],
+    ['mis_replicated', 'mis-replicated'],
+    ['over_replicated', 'over-replicated'],
+    ['insufficient_nodes', 'too few nodes for their RF'],
   ];
-  replace($('entropy-counts'), counts.map(([key, label, count]) =>
-    el('li', { class: count > 0 ? `count ${key}` : 'count zero', data: { count: key } },
-      el('strong', {}, count), ` ${label}`)));
+  replace($('entropy-counts'), counts.map(([key, label]) =>
+    el('li', { class: report[key] > 0 ? `count ${key}` : 'count zero', data: { count: key } },
+      el('strong', {}, report[key]), ` ${label}`)));
 }
 
 function renderTasks(view) {
   $('tasks-empty').hidden = view.tasks.length > 0;
+  const counts = view.task_counts;
+  $('task-counts').textContent = `${counts.open} open of ${counts.kept} kept` +
+    (counts.kept > view.tasks.length ? ` (the newest ${view.tasks.length} shown)` : '');
   replace($('tasks'), view.tasks.map(({ task, progress }) => {
     const spec = task.spec;
     let bar = '–';
@@ -266,9 +272,9 @@ function renderShardMap(view) {
   const map = view.shard_map;
   $('shard-summary').textContent =
     `${map.groups.length} of ${map.total_groups} shard groups shown (${map.total_shards} shards): ` +
-    'the newest, and every group with a shard that has a problem.';
+    'the newest, and up to 200 groups with a shard that has a problem (worst first).';
   const nodes = view.data_nodes;
-  const liveness = new Map(nodes.map((n) => [n.id, n.health ? n.health.liveness : 'unknown']));
+  const liveness = new Map(nodes.map((n) => [n.id, n.liveness || 'unknown']));
   replace($('shard-map-head'), [
     el('th', {}, 'Database / policy'), el('th', {}, 'Group'), el('th', {}, 'Range'), el('th', {}, 'Shard'),
     ...nodes.map((n) => el('th', { title: n.addr }, `node ${n.id}`)), el('th', {}, 'Problems'),

@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use cluster_tls::client::error_chain;
 pub use cluster_tls::client::{ClientTls, Identity};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -148,7 +149,8 @@ impl Client {
             for part in endpoint.as_ref().split(',').map(str::trim).filter(|p| !p.is_empty()) {
                 let base = part.trim_end_matches('/');
                 let base = if base.contains("://") { base.to_owned() } else { format!("{scheme}://{base}") };
-                if host_of(&base).is_none_or(|host| meta_model::validate_addr("endpoint", host).is_err()) {
+                let usable = |host: &str| !host.is_empty() && !host.ends_with(':') && !host.contains(['/', ' ']);
+                if !host_of(&base).is_some_and(usable) {
                     return Err(ClientError::InvalidEndpoint(part.to_owned()));
                 }
                 list.push(base);
@@ -157,10 +159,8 @@ impl Client {
         if list.is_empty() {
             return Err(ClientError::InvalidEndpoint(String::new()));
         }
-        let mut builder = reqwest::Client::builder().timeout(MEMBERSHIP_TIMEOUT + Duration::from_secs(60));
-        if let Some(tls) = tls {
-            builder = tls.apply(builder).map_err(|e| ClientError::Tls(e.to_string()))?;
-        }
+        let builder = reqwest::Client::builder().timeout(MEMBERSHIP_TIMEOUT + Duration::from_secs(60));
+        let builder = cluster_tls::client::configure(builder, tls).map_err(|e| ClientError::Tls(e.to_string()))?;
         let http = builder.build().map_err(|e| ClientError::Tls(e.to_string()))?;
         Ok(Client {
             endpoints: list,
@@ -191,9 +191,10 @@ impl Client {
     /// [`ClientError::Unavailable`] if it does not answer, [`ClientError::Decode`] if the reply is
     /// not a data node's status.
     pub async fn data_node_status(&self, addr: &str) -> Result<DataNodeStatus, ClientError> {
+        let addr = addr.trim_end_matches('/');
         let url =
             if addr.contains("://") { format!("{addr}/status") } else { format!("{}://{addr}/status", self.scheme) };
-        let unavailable = |e: reqwest::Error| ClientError::Unavailable { last: format!("{url}: {}", causes(&e)) };
+        let unavailable = |e: reqwest::Error| ClientError::Unavailable { last: format!("{url}: {}", error_chain(&e)) };
         let response = self.http.get(&url).timeout(PROBE_TIMEOUT).send().await.map_err(unavailable)?;
         response.json().await.map_err(|e| ClientError::Decode { url: url.clone(), message: e.to_string() })
     }
@@ -205,7 +206,7 @@ impl Client {
         let response = self.http.get(&url).timeout(PROBE_TIMEOUT).send().await;
         response
             .map(|r| r.status().as_u16())
-            .map_err(|e| ClientError::Unavailable { last: format!("{url}: {}", causes(&e)) })
+            .map_err(|e| ClientError::Unavailable { last: format!("{url}: {}", error_chain(&e)) })
     }
 
     async fn request<B: Serialize, T: DeserializeOwned>(
@@ -256,11 +257,11 @@ impl Client {
                     last = format!("{url}: {message}");
                 }
                 // Never reached the server: safe to try the next one.
-                Err(error) if error.is_connect() => last = format!("{url}: {}", causes(&error)),
-                Err(error) if idempotent == Idempotent::Yes => last = format!("{url}: {}", causes(&error)),
+                Err(error) if error.is_connect() => last = format!("{url}: {}", error_chain(&error)),
+                Err(error) if idempotent == Idempotent::Yes => last = format!("{url}: {}", error_chain(&error)),
                 Err(error) => {
                     return Err(ClientError::Unavailable {
-                        last: format!("{url}: {} (the write may or may not have been applied)", causes(&error)),
+                        last: format!("{url}: {} (the write may or may not have been applied)", error_chain(&error)),
                     })
                 }
             }
@@ -519,22 +520,6 @@ impl Client {
     }
 }
 
-/// An error with the chain of its causes (`reqwest` keeps the reason a connection failed, e.g.
-/// an unknown certificate authority, in its sources).
-fn causes(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
-
 /// The `host:port` of a URL base (`None` without a supported scheme).
 fn host_of(base: &str) -> Option<&str> {
     base.strip_prefix("http://").or_else(|| base.strip_prefix("https://"))
@@ -561,6 +546,11 @@ mod tests {
         assert!(Client::new([""]).is_err());
         assert!(Client::new(["ftp://h:1"]).is_err());
         assert!(Client::new(["https://"]).is_err());
+        assert!(Client::new(["http:"]).is_err());
+        assert_eq!(
+            Client::new(["https://meta.example.com/"]).expect("valid").endpoints(),
+            ["https://meta.example.com"]
+        );
         let secure = Client::new(["https://secure:1", "h4:2"]).expect("valid");
         assert_eq!(secure.endpoints(), ["https://secure:1", "http://h4:2"], "bare means plain without TLS");
         let tls = ClientTls { skip_verify: true, ..ClientTls::default() };

@@ -79,6 +79,7 @@ pub use response::{
 pub use state::{MetaState, Prepared, ShardView, WrittenMarks, FINISHED_TASKS_KEPT};
 pub use validate::{
     validate_addr, validate_durations, validate_label_key, validate_labels, validate_name, validate_replication_factor,
+    MAX_LABEL_KEY_LEN, MAX_NAME_LEN,
 };
 
 /// The outcome of applying one command: what every replica returns for it.

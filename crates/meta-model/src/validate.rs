@@ -5,8 +5,10 @@ use std::collections::BTreeMap;
 use crate::error::ApplyError;
 use crate::model::retention_policy::MIN_DURATION;
 
-const MAX_NAME_LEN: usize = 255;
-const MAX_LABEL_KEY_LEN: usize = 63;
+/// Longest name, address or label value, in bytes (UTF-8).
+pub const MAX_NAME_LEN: usize = 255;
+/// Longest label key.
+pub const MAX_LABEL_KEY_LEN: usize = 63;
 
 /// Checks a database or retention policy name: 1-255 bytes, no control characters, no `/`, `\`,
 /// no white space at either end, and not `.` or `..`. Every accepted name can be addressed as

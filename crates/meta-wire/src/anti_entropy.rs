@@ -46,6 +46,7 @@ pub struct ShardReport {
 pub struct HeartbeatRequest {
     /// The address the node listens on; must match the node's registered address, so a machine
     /// replaced with `update-data` cannot speak for the ID any more.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::formats::HostPort))]
     pub addr: String,
     /// The node's software version.
     pub version: String,
@@ -128,11 +129,14 @@ pub struct HeartbeatReply {
 pub struct ClaimRequest {
     /// The claiming data node (the tasks' target).
     pub node_id: NodeId,
-    /// Most tasks the node wants to hold claimed at once, counting those it already holds.
+    /// Most tasks the node wants to hold claimed at once, counting those it already holds (at most
+    /// 1000).
+    #[cfg_attr(feature = "openapi", schema(maximum = 1000))]
     pub max: u32,
     /// When the node holds no task and none can be claimed, wait up to this many milliseconds for
     /// one to be created before answering (long poll, at most 5000).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(maximum = 5000))]
     pub wait_ms: u64,
     /// The kinds of task the node runs (default: copies only, as data nodes that know no other
     /// kind claim).
@@ -171,7 +175,7 @@ pub struct ClaimReply {
 pub struct ProgressRequest {
     /// The claim's attempt number.
     pub attempt: u32,
-    /// Bytes copied so far.
+    /// Bytes copied so far (at most `bytes_total`).
     pub bytes_done: u64,
     /// Bytes to copy in all.
     pub bytes_total: u64,
@@ -201,7 +205,8 @@ pub struct CompleteRequest {
 pub struct FailRequest {
     /// The claim's attempt number.
     pub attempt: u32,
-    /// What went wrong.
+    /// What went wrong (at most 4096 bytes).
+    #[cfg_attr(feature = "openapi", schema(max_length = 4096))]
     pub error: String,
 }
 

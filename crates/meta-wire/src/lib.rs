@@ -13,6 +13,7 @@ mod anti_entropy;
 mod backup;
 mod console;
 mod data_node;
+pub mod formats;
 mod metadata;
 
 use std::collections::BTreeMap;
@@ -32,7 +33,8 @@ pub use anti_entropy::{
 };
 pub use backup::{decode_backup, encode_backup, Backup, BackupError, BackupHeader, BACKUP_FORMAT, BACKUP_VERSION};
 pub use console::{
-    ConsoleQuery, ConsoleView, DataNodeView, GroupRow, MetaNodeHealth, ShardMap, ShardProblem, ShardRow,
+    ConsoleQuery, ConsoleView, DataNodeView, EntropySummary, GroupRow, HandoffView, MetaNodeHealth, ShardMap,
+    ShardProblem, ShardRow, TaskCounts,
 };
 pub use data_node::{
     CompareReply, ContentReply, DataNodeStatus, DifferingRange, RetireReason, RetiringShard, ShardContent, ShardSummary,
@@ -46,12 +48,15 @@ pub use metadata::Metadata;
 #[serde(deny_unknown_fields)]
 pub struct AddDataNodeRequest {
     /// Address for shard traffic (`host:port`).
+    #[cfg_attr(feature = "openapi", schema(value_type = formats::HostPort))]
     pub tcp_addr: String,
     /// HTTP address; defaults to `tcp_addr` (the reference data node serves both on one port).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<formats::HostPort>))]
     pub http_addr: Option<String>,
     /// Labels such as `zone`.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = formats::Labels))]
     pub labels: BTreeMap<String, String>,
 }
 
@@ -61,12 +66,15 @@ pub struct AddDataNodeRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdateDataNodeRequest {
     /// New address for shard traffic.
+    #[cfg_attr(feature = "openapi", schema(value_type = formats::HostPort))]
     pub tcp_addr: String,
     /// New HTTP address; defaults to `tcp_addr`.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<formats::HostPort>))]
     pub http_addr: Option<String>,
     /// New labels; absent keeps the current ones.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<formats::Labels>))]
     pub labels: Option<BTreeMap<String, String>>,
 }
 
@@ -78,9 +86,11 @@ pub struct UpdateDataNodeRequest {
 pub struct NodeLabelsRequest {
     /// Labels to set (added or replaced).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = formats::Labels))]
     pub set: BTreeMap<String, String>,
     /// Label keys to delete (a key the node lacks is no error).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<formats::LabelKey>))]
     pub delete: Vec<String>,
 }
 
@@ -91,6 +101,7 @@ pub struct NodeLabelsRequest {
 pub struct FailureDomainsRequest {
     /// Data-node label keys, highest level first (at most 8; empty: placement by load alone):
     /// the field of `GET /v1/placement`, so what is read can be sent back.
+    #[cfg_attr(feature = "openapi", schema(value_type = formats::FailureDomains))]
     pub failure_domains: Vec<String>,
 }
 
@@ -105,9 +116,11 @@ pub struct BalanceRequest {
     pub enabled: Option<bool>,
     /// How far (percent of the mean, 0 to 100) a node's load may stray before shards move.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(maximum = 100))]
     pub tolerance_percent: Option<u32>,
     /// Most moves in flight at once in the cluster (1 to 1000).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000))]
     pub max_moves: Option<u32>,
 }
 
@@ -118,6 +131,7 @@ pub struct BalanceRequest {
 #[serde(deny_unknown_fields)]
 pub struct AddMetaNodeRequest {
     /// The new node's address, HOST:PORT.
+    #[cfg_attr(feature = "openapi", schema(value_type = formats::HostPort))]
     pub addr: String,
 }
 
@@ -127,13 +141,18 @@ pub struct AddMetaNodeRequest {
 #[serde(deny_unknown_fields)]
 pub struct RetentionPolicyRequest {
     /// Policy name.
+    #[cfg_attr(feature = "openapi", schema(value_type = formats::Name))]
     pub name: String,
     /// How long data is kept (`0` or `inf` for forever).
+    #[cfg_attr(feature = "openapi", schema(value_type = formats::RetentionDuration))]
     pub duration: String,
     /// Shard-group duration; absent picks InfluxDB's default for `duration`.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<formats::ShardDuration>))]
     pub shard_duration: Option<String>,
-    /// Number of copies of every shard.
+    /// Number of copies of every shard (at most the active data nodes, else `409`; 1 is always
+    /// accepted).
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub replication: u32,
     /// Make it the database's default policy.
     #[serde(default)]
@@ -146,6 +165,7 @@ pub struct RetentionPolicyRequest {
 #[serde(deny_unknown_fields)]
 pub struct CreateDatabaseRequest {
     /// Database name.
+    #[cfg_attr(feature = "openapi", schema(value_type = formats::Name))]
     pub name: String,
     /// Its first (default) retention policy.
     #[serde(default)]
@@ -157,14 +177,17 @@ pub struct CreateDatabaseRequest {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlterRetentionPolicyRequest {
-    /// New retention.
+    /// New retention (not shorter than the shard-group duration, else `400 invalid_duration`).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<formats::RetentionDuration>))]
     pub duration: Option<String>,
     /// New shard-group duration.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<formats::ShardDuration>))]
     pub shard_duration: Option<String>,
-    /// New replication factor.
+    /// New replication factor (at most the active data nodes, else `409`).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub replication: Option<u32>,
     /// Make it the default policy.
     #[serde(default)]
@@ -181,7 +204,10 @@ pub struct CreateShardGroupRequest {
     /// Policy name; absent means the database's default policy.
     #[serde(default)]
     pub retention_policy: Option<String>,
-    /// The point's time in nanoseconds since the epoch.
+    /// The point's time in nanoseconds since the epoch. A time the policy does not take now
+    /// (older than its retention, further ahead than the leader accepts, or in a shard-group
+    /// window that would leave the representable range) is refused with `409`.
+    #[cfg_attr(feature = "openapi", schema(value_type = formats::PointTime))]
     pub timestamp: Timestamp,
 }
 
@@ -192,6 +218,7 @@ pub struct CreateShardGroupRequest {
 pub struct TruncateShardsRequest {
     /// How far in the future to truncate (default `1m`, as `influxd-ctl truncate-shards`).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<formats::Duration>))]
     pub delay: Option<String>,
 }
 
@@ -367,6 +394,7 @@ pub struct MetadataQuery {
     pub index: Option<u64>,
     /// How long to wait for a change (default 30s, at most 60s).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<formats::Duration>))]
     pub wait: Option<String>,
     /// Read this node's state without confirming it is current.
     #[serde(default)]
@@ -435,11 +463,14 @@ pub struct ShardGroupsQuery {
     /// Policy name; absent means the database's default policy.
     #[serde(default)]
     pub retention_policy: Option<String>,
-    /// Start of the range (inclusive), nanoseconds; absent means the beginning of time.
+    /// Start of the range (inclusive), nanoseconds; absent means the beginning of time. Must be
+    /// before `to`.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<i64>, maximum = 9223372036854775806i64))]
     pub from: Option<Timestamp>,
     /// End of the range (exclusive), nanoseconds; absent means the end of time.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<i64>, minimum = -9223372036854775807i64))]
     pub to: Option<Timestamp>,
     /// Include deleted groups.
     #[serde(default)]
@@ -479,7 +510,6 @@ pub struct MetadataReply<'a> {
     /// The applied log index the metadata reflects.
     pub index: u64,
     /// The metadata.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub metadata: Metadata<'a>,
 }
 

@@ -19,6 +19,7 @@ use meta_model::{
 
 /// The metadata in its JSON form: nodes, databases with their policies, groups, shards and owners,
 /// the ID counters, and the tasks kept.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Metadata<'a> {
     next_node_id: NodeId,

@@ -268,7 +268,8 @@ pub(crate) fn tasks_table(tasks: &[CopyTaskInfo], now: Timestamp) -> String {
                     bytes(p.bytes_total)
                 );
                 if let (Some(rate), Some(eta)) = (p.bytes_per_sec, p.eta_ms()) {
-                    text.push_str(&format!(" {}/s ETA {}", bytes(rate), millis_text(eta)));
+                    // The ETA counts from the report, which is `age_ms` old.
+                    text.push_str(&format!(" {}/s ETA {}", bytes(rate), millis_text(eta.saturating_sub(p.age_ms))));
                 }
                 text
             }
@@ -531,7 +532,7 @@ mod tests {
             over_replicated: vec![],
             tasks: vec![CopyTaskInfo {
                 task,
-                progress: Some(TaskProgress { bytes_done: 50, bytes_total: 100, age_ms: 10, bytes_per_sec: Some(25) }),
+                progress: Some(TaskProgress { bytes_done: 50, bytes_total: 100, age_ms: 500, bytes_per_sec: Some(25) }),
             }],
             nodes: vec![DataNodeHealth {
                 id: 2,
@@ -598,7 +599,8 @@ mod tests {
         assert!(text.contains("UNRECOVERABLE: no live copy of shard(s) 5"), "{text}");
         assert!(text.contains("Under-replicated Shards"), "{text}");
         assert!(text.contains("dead"), "{text}");
-        assert!(text.contains("50% 50 B/100 B 25 B/s ETA 2.0s"), "{text}");
+        // 50 B left at 25 B/s from a report 500 ms old.
+        assert!(text.contains("50% 50 B/100 B 25 B/s ETA 1.5s"), "{text}");
         assert!(!text.contains("Over-replicated"), "empty sections are left out: {text}");
         assert!(text.contains("Hinted Handoff"), "{text}");
         assert!(text.contains("2.00 KiB") && text.contains("1m1s") && text.contains("1 (100 B)"), "{text}");

@@ -68,7 +68,8 @@ pub struct Cli {
     pub tls_ca_cert: Option<PathBuf>,
     /// Mutual TLS: ask every client for a certificate signed by --tls-ca-cert; the internal routes
     /// (Raft, forwarding between meta nodes) require one, the public API takes one if given, and
-    /// this node presents its own to its peers.
+    /// this node presents its own to its peers. Needs --cluster-secret: the CA signs data nodes'
+    /// and operators' certificates too, and the secret keeps them off the internal routes.
     #[arg(long, env = "METAD_TLS_CLIENT_AUTH")]
     pub tls_client_auth: bool,
     /// Reach peers over HTTPS without verifying their certificates: encrypted, not authenticated.
@@ -382,6 +383,13 @@ impl Cli {
         }
         .resolve()
         .map_err(|e| invalid(e.option, "", e.reason))?;
+        if tls.as_ref().is_some_and(|tls| tls.client_auth) && cluster_secret.is_none() {
+            return Err(ConfigError::Missing {
+                option: "--cluster-secret",
+                hint: "mutual TLS admits every certificate the CA signed, data nodes' and operators' too: the \
+                       cluster secret is what keeps them off the meta nodes' internal routes (Raft, forwarding)",
+            });
+        }
         Ok(Config {
             node_id,
             listen,
@@ -465,6 +473,16 @@ mod tests {
                 },
                 "--tls-ca-cert",
             ),
+            (
+                Cli {
+                    tls_cert: Some("n.pem".into()),
+                    tls_key: Some("k.pem".into()),
+                    tls_ca_cert: Some("ca.pem".into()),
+                    tls_client_auth: true,
+                    ..cli(dir.path())
+                },
+                "--cluster-secret",
+            ),
         ];
         for (cli, option) in cases {
             let message = cli.into_config().expect_err("must be refused").to_string();
@@ -489,20 +507,20 @@ mod tests {
 
     #[test]
     fn tls_comes_from_the_file_and_flags_override_it() {
-        let file = "[tls]\ncert = \"f.pem\"\nkey = \"f-key.pem\"\nca-cert = \"ca.pem\"\nclient-auth = true\n";
+        let file = "cluster-secret = \"s\"\n[tls]\ncert = \"f.pem\"\nkey = \"f-key.pem\"\nca-cert = \"ca.pem\"\nclient-auth = true\n";
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("metad.toml");
         std::fs::write(&path, file).expect("write");
         let config = Cli { config: Some(path.clone()), ..cli(dir.path()) }.into_config().expect("valid");
         let tls = config.tls.expect("TLS on");
         assert!(tls.client_auth);
-        let server = tls.server.expect("a listener certificate");
+        let server = tls.server;
         assert_eq!(
             (server.cert.to_str(), server.client_ca.as_deref().and_then(|p| p.to_str())),
             (Some("f.pem"), Some("ca.pem"))
         );
         let flag = Cli { config: Some(path), tls_cert: Some("flag.pem".into()), ..cli(dir.path()) };
-        let server = flag.into_config().expect("valid").tls.and_then(|t| t.server).expect("a listener certificate");
+        let server = flag.into_config().expect("valid").tls.map(|t| t.server).expect("TLS on");
         assert_eq!(server.cert.to_str(), Some("flag.pem"));
         assert_eq!(cli(dir.path()).into_config().expect("valid").tls, None, "plain HTTP by default");
     }

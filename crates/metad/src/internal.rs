@@ -61,8 +61,9 @@ type Refusal = (StatusCode, String);
 
 fn authorize(internal: &Internal, headers: &HeaderMap) -> Result<(), Refusal> {
     let Some(secret) = &internal.secret else { return Ok(()) };
-    let given = headers.get(CLUSTER_SECRET_HEADER).and_then(|v| v.to_str().ok());
-    if given == Some(secret.as_str()) {
+    let given = headers.get(CLUSTER_SECRET_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
+    // Compared without an early exit (`subtle`): the time taken reveals no matching prefix.
+    if bool::from(subtle::ConstantTimeEq::ct_eq(given, secret.as_bytes())) {
         Ok(())
     } else {
         Err((StatusCode::UNAUTHORIZED, "missing or wrong cluster secret".to_owned()))

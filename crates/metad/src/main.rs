@@ -21,8 +21,9 @@ fn main() -> std::process::ExitCode {
         }
     };
     if dev {
+        let scheme = if config.tls.is_some() { "https" } else { "http" };
         println!(
-            "metad dev node {} serving http://{} (data in {})\n  try: curl -s http://{}/v1/status",
+            "metad dev node {} serving {scheme}://{} (data in {})\n  try: curl -s {scheme}://{}/v1/status",
             config.node_id,
             config.advertise,
             config.data_dir.display(),

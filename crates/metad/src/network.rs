@@ -14,6 +14,8 @@ use openraft::BasicNode;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use cluster_tls::client::error_chain;
+
 use crate::rpc::{CLUSTER_SECRET_HEADER, RAFT_APPEND_PATH, RAFT_SNAPSHOT_PATH, RAFT_VOTE_PATH};
 use meta_model::codec;
 use meta_model::NodeId;
@@ -109,9 +111,9 @@ async fn post<Req: Serialize, Resp: DeserializeOwned>(
     }
     let response = builder.send().await.map_err(|e| {
         if e.is_connect() {
-            TransportError::Unreachable(e.to_string())
+            TransportError::Unreachable(error_chain(&e))
         } else {
-            TransportError::Other(e.to_string())
+            TransportError::Other(error_chain(&e))
         }
     })?;
     let status = response.status();

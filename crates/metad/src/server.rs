@@ -27,7 +27,6 @@ use crate::config::Config;
 use crate::lifecycle::Lifecycle;
 use crate::network::{HttpNetwork, Peers};
 use crate::node::{LeaderServices, Node};
-use cluster_tls::server::ServerTls;
 
 /// Why a meta node could not start or stopped abnormally.
 #[derive(Debug, thiserror::Error)]
@@ -92,13 +91,13 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         .map_err(|source| MetadError::Store { path: raft_dir.display().to_string(), source })?;
     check_identity(&mut log_store, &mut state_machine, &config).await?;
     let state = state_machine.shared();
-    let mut client = reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(60)).tcp_nodelay(true);
-    let mut server_tls = None;
-    if let Some(tls) = &config.tls {
-        client = tls.client.apply(client)?;
-        server_tls = tls.server.as_ref().map(ServerTls::config).transpose()?;
-    }
+    let client = reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(60)).tcp_nodelay(true);
+    let client = cluster_tls::client::configure(client, config.tls.as_ref().map(|tls| &tls.client))?;
     let client = client.build().map_err(|e| MetadError::Raft(e.to_string()))?;
+    let server_tls = match &config.tls {
+        Some(tls) => Some(tls.server.config()?),
+        None => None,
+    };
     let peers = Peers::new(client, config.tls.is_some(), config.cluster_secret.as_deref());
     let network = HttpNetwork::new(peers.clone());
     let raft = Raft::new(config.node_id, raft_config(&config)?, network, log_store.clone(), state_machine)

@@ -183,4 +183,10 @@ async fn with_tokens_the_console_asks_for_one_and_shows_nothing_without_it() {
     browser.wait_shown(Duration::from_secs(15), "#meta-nodes tr[data-health=\"ok\"]").await;
     let url = browser.client.current_url().await.expect("a URL");
     assert!(!url.as_str().contains("c0nsole"), "{url}");
+    // Nor does any request the page made (the browser's own record of them).
+    let script = "return performance.getEntriesByType('resource').map(entry => entry.name)";
+    let requested = browser.client.execute(script, Vec::new()).await.expect("the page's requests");
+    let requested: Vec<String> = serde_json::from_value(requested).expect("a list of URLs");
+    assert!(requested.iter().any(|u| u.contains("/v1/console")), "the page polled the view: {requested:?}");
+    assert!(requested.iter().all(|u| !u.contains("c0nsole")), "no URL carries the token: {requested:?}");
 }

@@ -1,12 +1,17 @@
 //! Builds the console's view from this node's metadata, the leader's anti-entropy report and the
 //! meta nodes' own statuses: pure, so every rule of what is shown is tested without a cluster.
+//!
+//! The view is bounded whatever the cluster's size: counts of the report's findings (not their
+//! lists), the newest [`MAX_TASKS`] tasks, the newest groups asked for and at most
+//! [`MAX_PROBLEM_GROUPS`] groups with a problem.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use meta_model::{MetaState, NodeId, ShardGroupId, ShardId, Timestamp};
 use meta_wire::{
-    ConsoleView, CopyTaskInfo, DataNodeView, EntropyReport, GroupRow, MetaNodeHealth, ShardMap, ShardProblem, ShardRow,
+    ConsoleView, CopyTaskInfo, DataNodeHealth, DataNodeView, EntropyReport, EntropySummary, GroupRow, HandoffView,
+    MetaNodeHealth, ShardMap, ShardProblem, ShardRow, TaskCounts,
 };
 
 /// Most tasks the repair queue shows (newest first; the metadata keeps recent finished ones).
@@ -24,44 +29,108 @@ pub(crate) struct Sources {
     pub(crate) meta_nodes: Vec<MetaNodeHealth>,
     /// The leader's report, or why there is none.
     pub(crate) report: Result<EntropyReport, String>,
+    /// What the report found wrong, by shard ([`problems`]: worked out before the state's read
+    /// lock is taken).
+    pub(crate) problems: Problems,
     /// How many of the newest groups the shard map shows.
     pub(crate) newest_groups: usize,
 }
 
-/// The console's view of `state` (applied up to `applied_index`).
+/// The console's view of `state` (applied up to `applied_index`), without its version: run
+/// under the state's read lock, so [`with_version`] runs after it.
 pub(crate) fn build(state: &MetaState, applied_index: u64, sources: Sources) -> ConsoleView {
-    let Sources { answered_by, now, meta_nodes, report, newest_groups } = sources;
-    let (entropy, entropy_error) = match report {
+    let Sources { answered_by, now, meta_nodes, report, problems, newest_groups } = sources;
+    let (report, entropy_error) = match report {
         Ok(report) => (Some(report), None),
         Err(error) => (None, Some(error)),
     };
-    let mut view = ConsoleView {
+    let report = report.as_ref();
+    ConsoleView {
         version: String::new(),
         answered_by,
         generated_at: now,
         applied_index,
         meta_nodes,
-        data_nodes: data_nodes(state, entropy.as_ref()),
-        tasks: tasks(state, entropy.as_ref()),
-        shard_map: shard_map(state, entropy.as_ref(), newest_groups),
-        entropy,
+        data_nodes: data_nodes(state, report),
+        tasks: tasks(state, report),
+        task_counts: TaskCounts { kept: state.tasks().len(), open: state.open_tasks().count() },
+        shard_map: shard_map(state, &problems, newest_groups),
+        entropy: report.map(summary),
         entropy_error,
-    };
-    view.version = version(&view);
+    }
+}
+
+/// `view` with its version: a fingerprint of what it shows, leaving out what moves with the
+/// clock alone (heartbeat ages, countdowns to death, progress-report ages, when the plan ran and
+/// how long it took, when the view was built). A console waiting for a change is not woken by
+/// time passing; it counts those down itself.
+pub(crate) fn with_version(mut view: ConsoleView) -> ConsoleView {
+    let mut shown = view.clone();
+    shown.generated_at = 0;
+    for node in &mut shown.data_nodes {
+        (node.last_heartbeat_ms, node.dead_in_ms) = (None, None);
+    }
+    for progress in shown.tasks.iter_mut().filter_map(|t| t.progress.as_mut()) {
+        (progress.age_ms, progress.bytes_per_sec) = (0, None);
+    }
+    if let Some(summary) = shown.entropy.as_mut() {
+        (summary.planned_at, summary.plan_micros) = (None, None);
+    }
+    let mut hasher = DefaultHasher::new();
+    // The wire form is deterministic (ordered maps, fixed field order); encoding cannot fail.
+    serde_json::to_vec(&shown).unwrap_or_default().hash(&mut hasher);
+    view.version = format!("{:016x}", hasher.finish());
     view
 }
 
+fn summary(report: &EntropyReport) -> EntropySummary {
+    EntropySummary {
+        leader_id: report.leader_id,
+        trusted: report.trusted,
+        planned_at: report.planned_at,
+        plan_micros: report.plan_micros,
+        under_replicated: report.under_replicated.len(),
+        unrecoverable: report.unrecoverable.len(),
+        inconsistent: report.inconsistent.len(),
+        missing_on_owner: report.missing_on_owner.len(),
+        mis_replicated: report.mis_replicated.len(),
+        over_replicated: report.over_replicated.len(),
+        insufficient_nodes: report.insufficient_nodes.len(),
+    }
+}
+
 fn data_nodes(state: &MetaState, report: Option<&EntropyReport>) -> Vec<DataNodeView> {
-    let health: HashMap<NodeId, _> = report.map(|r| r.nodes.iter().map(|n| (n.id, n)).collect()).unwrap_or_default();
+    let health: HashMap<NodeId, &DataNodeHealth> =
+        report.map(|r| r.nodes.iter().map(|n| (n.id, n)).collect()).unwrap_or_default();
     state
         .data_nodes()
         .values()
-        .map(|node| DataNodeView {
-            id: node.id,
-            addr: node.http_addr.clone(),
-            state: node.state,
-            shards_owned: state.owned_shard_count(node.id),
-            health: health.get(&node.id).map(|&h| h.clone()),
+        .map(|node| {
+            let health = health.get(&node.id);
+            DataNodeView {
+                id: node.id,
+                addr: node.http_addr.clone(),
+                state: node.state,
+                shards_owned: state.owned_shard_count(node.id),
+                liveness: health.map(|h| h.liveness),
+                last_heartbeat_ms: health.and_then(|h| h.last_heartbeat_ms),
+                dead_in_ms: health.and_then(|h| h.dead_in_ms),
+                version: health.and_then(|h| h.version.clone()),
+                shards_reported: health.and_then(|h| h.shards_reported),
+                handoff: health
+                    .map(|h| {
+                        h.handoff
+                            .iter()
+                            .map(|q| HandoffView {
+                                target: q.target,
+                                entries: q.entries,
+                                bytes: q.bytes,
+                                dropped_entries: q.dropped_entries,
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            }
         })
         .collect()
 }
@@ -81,28 +150,25 @@ fn tasks(state: &MetaState, report: Option<&EntropyReport>) -> Vec<CopyTaskInfo>
         .collect()
 }
 
+/// What the report found wrong, by shard; each shard's problems worst first.
+pub(crate) type Problems = BTreeMap<ShardId, BTreeSet<ShardProblem>>;
+
 /// Each shard the report names, with what it found.
-fn problems(report: &EntropyReport) -> BTreeMap<ShardId, BTreeSet<ShardProblem>> {
+pub(crate) fn problems(report: &EntropyReport) -> Problems {
     let mut problems: BTreeMap<ShardId, BTreeSet<ShardProblem>> = BTreeMap::new();
     let mut mark = |shard: ShardId, problem: ShardProblem| {
         problems.entry(shard).or_default().insert(problem);
     };
-    report.under_replicated.iter().for_each(|s| mark(s.shard_id, ShardProblem::UnderReplicated));
     report.unrecoverable.iter().for_each(|&s| mark(s, ShardProblem::Unrecoverable));
     report.inconsistent.iter().for_each(|&s| mark(s, ShardProblem::Inconsistent));
+    report.under_replicated.iter().for_each(|s| mark(s.shard_id, ShardProblem::UnderReplicated));
     report.missing_on_owner.iter().for_each(|m| mark(m.shard_id, ShardProblem::MissingOnOwner));
     report.mis_replicated.iter().for_each(|m| mark(m.shard_id, ShardProblem::MisReplicated));
     report.over_replicated.iter().for_each(|s| mark(s.shard_id, ShardProblem::OverReplicated));
     problems
 }
 
-fn shard_map(state: &MetaState, report: Option<&EntropyReport>, newest: usize) -> ShardMap {
-    let problems = report.map(problems).unwrap_or_default();
-    let copying: BTreeMap<ShardId, Vec<NodeId>> = state.open_tasks().fold(BTreeMap::new(), |mut copying, task| {
-        copying.entry(task.spec.shard_id).or_default().push(task.spec.target);
-        copying
-    });
-
+fn shard_map(state: &MetaState, problems: &Problems, newest: usize) -> ShardMap {
     // The newest groups of the cluster: each policy's newest `newest` (IDs grow with creation),
     // then the newest of those by start time.
     let mut total_groups = 0;
@@ -120,21 +186,34 @@ fn shard_map(state: &MetaState, report: Option<&EntropyReport>, newest: usize) -
     }
     candidates.sort_unstable_by(|a, b| b.cmp(a));
     let mut shown: BTreeSet<ShardGroupId> = candidates.into_iter().take(newest).map(|(_, id)| id).collect();
-    let problem_groups: BTreeSet<ShardGroupId> =
-        problems.keys().filter_map(|&shard| state.shard(shard)).map(|view| view.group.id).collect();
-    shown.extend(problem_groups.into_iter().take(MAX_PROBLEM_GROUPS));
+    // Then the groups of the shards with a problem, the worst kinds first (the map's order of
+    // problems), until the cap: never more lookups than that takes.
+    let mut worst_first: Vec<(&ShardProblem, ShardId)> =
+        problems.iter().filter_map(|(&shard, found)| found.iter().next().map(|worst| (worst, shard))).collect();
+    worst_first.sort_unstable();
+    let mut problem_groups = BTreeSet::new();
+    for (_, shard) in worst_first {
+        if problem_groups.len() == MAX_PROBLEM_GROUPS {
+            break;
+        }
+        if let Some(view) = state.shard(shard) {
+            problem_groups.insert(view.group.id);
+        }
+    }
+    shown.extend(problem_groups);
 
     let mut groups = Vec::with_capacity(shown.len());
     for (name, database) in state.databases() {
         for (policy_name, policy) in &database.retention_policies {
-            for group in policy.live_groups().filter(|g| shown.contains(&g.id)) {
+            let shown_here = shown.iter().filter_map(|id| policy.shard_groups.get(id)).filter(|g| !g.is_deleted());
+            for group in shown_here {
                 let shards = group
                     .shards
                     .iter()
                     .map(|shard| ShardRow {
                         shard_id: shard.id,
                         owners: shard.owners.clone(),
-                        copying_to: copying.get(&shard.id).cloned().unwrap_or_default(),
+                        copying_to: state.pending_owners(shard.id),
                         problems: problems.get(&shard.id).map(|p| p.iter().copied().collect()).unwrap_or_default(),
                     })
                     .collect();
@@ -154,30 +233,6 @@ fn shard_map(state: &MetaState, report: Option<&EntropyReport>, newest: usize) -
         (&a.database, &a.retention_policy).cmp(&(&b.database, &b.retention_policy)).then(b.start.cmp(&a.start))
     });
     ShardMap { total_groups, total_shards, groups }
-}
-
-/// A fingerprint of what the view shows, leaving out what moves with the clock alone (heartbeat
-/// ages, countdowns to death, report ages, when the plan ran): a console waiting for a change is
-/// not woken by time passing, and counts those down itself.
-fn version(view: &ConsoleView) -> String {
-    let mut shown = view.clone();
-    shown.generated_at = 0;
-    let health = shown.data_nodes.iter_mut().filter_map(|n| n.health.as_mut());
-    for node in health.chain(shown.entropy.iter_mut().flat_map(|r| r.nodes.iter_mut())) {
-        node.last_heartbeat_ms = None;
-        node.dead_in_ms = None;
-    }
-    let progress = shown.entropy.iter_mut().flat_map(|r| r.tasks.iter_mut()).chain(shown.tasks.iter_mut());
-    for progress in progress.filter_map(|t| t.progress.as_mut()) {
-        progress.age_ms = 0;
-    }
-    if let Some(report) = shown.entropy.as_mut() {
-        (report.planned_at, report.plan_micros, report.full_plan_input_micros) = (None, None, None);
-    }
-    let mut hasher = DefaultHasher::new();
-    // The wire form is deterministic (ordered maps, fixed field order); encoding cannot fail.
-    serde_json::to_vec(&shown).unwrap_or_default().hash(&mut hasher);
-    format!("{:016x}", hasher.finish())
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use meta_wire::{
 };
 
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::responses::{NotFound, Refused, Unavailable};
 use crate::service::MetaService;
 
 /// Most tasks one claim may hold.
@@ -32,7 +33,11 @@ async fn call<S: MetaService, C: AeCall>(service: &S, call: C) -> Result<Json<C:
 }
 
 /// `POST /v1/data-nodes/{id}/heartbeat`.
-#[utoipa::path(post, path = "/v1/data-nodes/{id}/heartbeat", tag = "anti-entropy", params(("id" = u64, Path, description = "Data node ID")), request_body = HeartbeatRequest, responses((status = 200, body = HeartbeatReply), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader; retry", body = ErrorReply)))]
+#[utoipa::path(post, path = "/v1/data-nodes/{id}/heartbeat", tag = "anti-entropy", params(("id" = u64, Path, description = "Data node ID")), request_body = HeartbeatRequest, responses(
+    (status = 200, body = HeartbeatReply), (status = "4XX", response = Refused), (status = 404, response = NotFound),
+    (status = 409, description = "`address_mismatch` (not the node's registered address) or `data_node_not_active` (removed)", body = ErrorReply),
+    (status = 503, response = Unavailable)
+))]
 pub(crate) async fn heartbeat<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiPath(node_id): ApiPath<NodeId>,
@@ -44,7 +49,17 @@ pub(crate) async fn heartbeat<S: MetaService>(
 
 /// `POST /v1/copy-tasks/claim`: the reply lists every task the node holds claimed; with `wait_ms`
 /// an idle node's claim waits for a task to be created (long poll).
-#[utoipa::path(post, path = "/v1/copy-tasks/claim", tag = "anti-entropy", request_body = ClaimRequest, responses((status = 200, body = ClaimReply), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader; retry", body = ErrorReply)))]
+#[utoipa::path(post, path = "/v1/copy-tasks/claim", tag = "anti-entropy", request_body = ClaimRequest, responses(
+    (status = 200, body = ClaimReply, links(
+        ("ReportProgress" = (operation_id = "progress", parameters(("id" = "$response.body#/tasks/0/task/id")),
+            request_body = json!({"attempt": "$response.body#/tasks/0/task/attempt"}))),
+        ("CompleteTask" = (operation_id = "complete", parameters(("id" = "$response.body#/tasks/0/task/id")),
+            request_body = json!({"attempt": "$response.body#/tasks/0/task/attempt"}))),
+        ("FailTask" = (operation_id = "fail", parameters(("id" = "$response.body#/tasks/0/task/id")),
+            request_body = json!({"attempt": "$response.body#/tasks/0/task/attempt"}))),
+    )),
+    (status = "4XX", response = Refused), (status = 503, response = Unavailable)
+))]
 pub(crate) async fn claim<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiJson(request): ApiJson<ClaimRequest>,
@@ -59,7 +74,11 @@ pub(crate) async fn claim<S: MetaService>(
 }
 
 /// `POST /v1/copy-tasks/{id}/progress`.
-#[utoipa::path(post, path = "/v1/copy-tasks/{id}/progress", tag = "anti-entropy", params(("id" = u64, Path, description = "Task ID")), request_body = ProgressRequest, responses((status = 200, body = ProgressReply), (status = "4XX", description = "Refused (409: the claim is stale; stop)", body = ErrorReply), (status = 503, description = "No leader; retry", body = ErrorReply)))]
+#[utoipa::path(post, path = "/v1/copy-tasks/{id}/progress", tag = "anti-entropy", params(("id" = u64, Path, description = "Task ID")), request_body = ProgressRequest, responses(
+    (status = 200, body = ProgressReply), (status = "4XX", response = Refused), (status = 404, response = NotFound),
+    (status = 409, description = "The claim is stale (`task_not_claimed`, `stale_attempt`): stop", body = ErrorReply),
+    (status = 503, response = Unavailable)
+))]
 pub(crate) async fn progress<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiPath(task_id): ApiPath<TaskId>,
@@ -72,7 +91,11 @@ pub(crate) async fn progress<S: MetaService>(
 }
 
 /// `POST /v1/copy-tasks/{id}/complete`: the target becomes an owner.
-#[utoipa::path(post, path = "/v1/copy-tasks/{id}/complete", tag = "anti-entropy", params(("id" = u64, Path, description = "Task ID")), request_body = CompleteRequest, responses((status = 200, body = Task), (status = "4XX", description = "Refused (409: the claim is stale)", body = ErrorReply), (status = 503, description = "No leader; retry", body = ErrorReply)))]
+#[utoipa::path(post, path = "/v1/copy-tasks/{id}/complete", tag = "anti-entropy", params(("id" = u64, Path, description = "Task ID")), request_body = CompleteRequest, responses(
+    (status = 200, body = Task), (status = "4XX", response = Refused), (status = 404, response = NotFound),
+    (status = 409, description = "The claim is stale (`task_not_claimed`, `stale_attempt`)", body = ErrorReply),
+    (status = 503, response = Unavailable)
+))]
 pub(crate) async fn complete<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiPath(task_id): ApiPath<TaskId>,
@@ -82,7 +105,11 @@ pub(crate) async fn complete<S: MetaService>(
 }
 
 /// `POST /v1/copy-tasks/{id}/fail`: retried with backoff, or failed for good.
-#[utoipa::path(post, path = "/v1/copy-tasks/{id}/fail", tag = "anti-entropy", params(("id" = u64, Path, description = "Task ID")), request_body = FailRequest, responses((status = 200, body = Task), (status = "4XX", description = "Refused (409: the claim is stale)", body = ErrorReply), (status = 503, description = "No leader; retry", body = ErrorReply)))]
+#[utoipa::path(post, path = "/v1/copy-tasks/{id}/fail", tag = "anti-entropy", params(("id" = u64, Path, description = "Task ID")), request_body = FailRequest, responses(
+    (status = 200, body = Task), (status = "4XX", response = Refused), (status = 404, response = NotFound),
+    (status = 409, description = "The claim is stale (`task_not_claimed`, `stale_attempt`)", body = ErrorReply),
+    (status = 503, response = Unavailable)
+))]
 pub(crate) async fn fail<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiPath(task_id): ApiPath<TaskId>,
@@ -95,7 +122,9 @@ pub(crate) async fn fail<S: MetaService>(
 }
 
 /// `GET /v1/copy-tasks`: tasks kept in the metadata (open, failed, killed, recent finished).
-#[utoipa::path(get, path = "/v1/copy-tasks", tag = "anti-entropy", params(CopyTasksQuery), responses((status = 200, body = CopyTaskList), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader; retry", body = ErrorReply)))]
+#[utoipa::path(get, path = "/v1/copy-tasks", tag = "anti-entropy", params(CopyTasksQuery), responses(
+    (status = 200, body = CopyTaskList), (status = "4XX", response = Refused), (status = 503, response = Unavailable)
+))]
 pub(crate) async fn list_tasks<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiQuery(query): ApiQuery<CopyTasksQuery>,
@@ -104,7 +133,10 @@ pub(crate) async fn list_tasks<S: MetaService>(
 }
 
 /// `GET /v1/copy-tasks/{id}`.
-#[utoipa::path(get, path = "/v1/copy-tasks/{id}", tag = "anti-entropy", params(("id" = u64, Path, description = "Task ID")), responses((status = 200, body = CopyTaskInfo), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader; retry", body = ErrorReply)))]
+#[utoipa::path(get, path = "/v1/copy-tasks/{id}", tag = "anti-entropy", params(("id" = u64, Path, description = "Task ID")), responses(
+    (status = 200, body = CopyTaskInfo), (status = "4XX", response = Refused), (status = 404, response = NotFound),
+    (status = 503, response = Unavailable)
+))]
 pub(crate) async fn get_task<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiPath(task_id): ApiPath<TaskId>,
@@ -113,7 +145,23 @@ pub(crate) async fn get_task<S: MetaService>(
 }
 
 /// `POST /v1/copy-tasks` (`copy-shard SRC DEST SHARD`): the target becomes an extra owner.
-#[utoipa::path(post, path = "/v1/copy-tasks", tag = "anti-entropy", request_body = CopyShardRequest, responses((status = 201, body = Task), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader; retry", body = ErrorReply)))]
+#[utoipa::path(post, path = "/v1/copy-tasks", tag = "anti-entropy", request_body = CopyShardRequest, responses(
+    (status = 201, body = Task, links(
+        ("GetTask" = (operation_id = "get_task", parameters(("id" = "$response.body#/id")))),
+        ("KillTask" = (operation_id = "kill_task", parameters(("id" = "$response.body#/id")))),
+        ("ReportProgress" = (operation_id = "progress", parameters(("id" = "$response.body#/id")),
+            request_body = json!({"attempt": "$response.body#/attempt"}))),
+        ("CompleteTask" = (operation_id = "complete", parameters(("id" = "$response.body#/id")),
+            request_body = json!({"attempt": "$response.body#/attempt"}))),
+        ("FailTask" = (operation_id = "fail", parameters(("id" = "$response.body#/id")),
+            request_body = json!({"attempt": "$response.body#/attempt"}))),
+    )),
+    (status = "4XX", description = "Refused; the body names the problem (`invalid_copy_task`: source and target are one node)", body = ErrorReply),
+    (status = 404, response = NotFound),
+    (status = 409, description = "The state refuses the copy now: `shard_owner_exists`, `copy_task_exists`, \
+        `data_node_not_active`, `shard_group_deleted`, `target_dead`, `source_lacks_shard`, `anti_entropy_disabled`", body = ErrorReply),
+    (status = 503, response = Unavailable)
+))]
 pub(crate) async fn copy_shard<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiJson(request): ApiJson<CopyShardRequest>,
@@ -123,7 +171,11 @@ pub(crate) async fn copy_shard<S: MetaService>(
 }
 
 /// `DELETE /v1/copy-tasks/{id}` (`kill-copy-shard`, `entropy kill-repair`).
-#[utoipa::path(delete, path = "/v1/copy-tasks/{id}", tag = "anti-entropy", params(("id" = u64, Path, description = "Task ID")), responses((status = 200, body = Task), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader; retry", body = ErrorReply)))]
+#[utoipa::path(delete, path = "/v1/copy-tasks/{id}", tag = "anti-entropy", params(("id" = u64, Path, description = "Task ID")), responses(
+    (status = 200, body = Task), (status = "4XX", response = Refused), (status = 404, response = NotFound),
+    (status = 409, description = "`task_not_open`: it already finished", body = ErrorReply),
+    (status = 503, response = Unavailable)
+))]
 pub(crate) async fn kill_task<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiPath(task_id): ApiPath<TaskId>,
@@ -132,14 +184,20 @@ pub(crate) async fn kill_task<S: MetaService>(
 }
 
 /// `GET /v1/entropy` (`entropy show`).
-#[utoipa::path(get, path = "/v1/entropy", tag = "anti-entropy", responses((status = 200, body = EntropyReport), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader; retry", body = ErrorReply)))]
+#[utoipa::path(get, path = "/v1/entropy", tag = "anti-entropy", responses(
+    (status = 200, body = EntropyReport), (status = "4XX", response = Refused), (status = 503, response = Unavailable)
+))]
 pub(crate) async fn report<S: MetaService>(State(service): State<Arc<S>>) -> Result<Json<EntropyReport>, ApiError> {
     call(&*service, GetReport).await
 }
 
 /// `POST /v1/entropy/repair` (`entropy repair SHARD`): clears the shard's failed or killed
 /// tasks and plans it at once.
-#[utoipa::path(post, path = "/v1/entropy/repair", tag = "anti-entropy", request_body = RepairRequest, responses((status = 200, body = RepairReply), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader; retry", body = ErrorReply)))]
+#[utoipa::path(post, path = "/v1/entropy/repair", tag = "anti-entropy", request_body = RepairRequest, responses(
+    (status = 200, body = RepairReply), (status = "4XX", response = Refused), (status = 404, response = NotFound),
+    (status = 409, description = "`anti_entropy_disabled`, or the shard's group is deleted", body = ErrorReply),
+    (status = 503, description = "No leader, or `not_trusted_yet`: the leader's grace period after a takeover; retry after Retry-After", body = ErrorReply)
+))]
 pub(crate) async fn repair<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiJson(request): ApiJson<RepairRequest>,

@@ -12,6 +12,7 @@ use meta_model::{Command, MetaState};
 use serde_json::{json, Value};
 
 use crate::error::{duration_field, ApiError, ApiQuery, LargeApiJson};
+use crate::responses::{Refused, Unavailable};
 use crate::service::MetaService;
 use meta_wire::{ErrorReply, Metadata, MetadataQuery, MetadataReply, NodeStatus};
 
@@ -19,13 +20,17 @@ const DEFAULT_WAIT: Duration = Duration::from_secs(30);
 const MAX_WAIT: Duration = Duration::from_secs(60);
 
 /// `GET /v1/status`: this node's Raft view of the cluster.
-#[utoipa::path(get, path = "/v1/status", tag = "cluster", responses((status = 200, body = NodeStatus), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
+#[utoipa::path(get, path = "/v1/status", tag = "cluster", responses(
+    (status = 200, body = NodeStatus), (status = "4XX", response = Refused)
+))]
 pub(crate) async fn status<S: MetaService>(State(service): State<Arc<S>>) -> Json<NodeStatus> {
     Json(service.status())
 }
 
 /// `GET /health`: the process is up.
-#[utoipa::path(get, path = "/health", tag = "cluster", responses((status = 200, description = "The process is up"), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
+#[utoipa::path(get, path = "/health", tag = "cluster", responses(
+    (status = 200, description = "The process is up"), (status = "4XX", response = Refused)
+))]
 pub(crate) async fn health() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
@@ -44,7 +49,10 @@ const READY_WAIT: Duration = Duration::from_millis(500);
 /// bootstrap and membership changes). A node that restarted on an old log is not ready until it
 /// has applied what the cluster committed meanwhile, so a rolling restart that waits for
 /// `/ready` before the next node never leaves a quorum of stale logs.
-#[utoipa::path(get, path = "/ready", tag = "cluster", responses((status = 200, description = "Ready to serve"), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
+#[utoipa::path(get, path = "/ready", tag = "cluster", responses(
+    (status = 200, description = "Ready to serve"), (status = "4XX", response = Refused),
+    (status = 503, description = "Not ready (no leader, not caught up, meta nodes not yet recorded); retry")
+))]
 pub(crate) async fn ready<S: MetaService>(State(service): State<Arc<S>>) -> (StatusCode, Json<Value>) {
     let caught_up = matches!(tokio::time::timeout(READY_WAIT, service.read_barrier()).await, Ok(Ok(())));
     let status = service.status();
@@ -63,7 +71,9 @@ pub(crate) async fn ready<S: MetaService>(State(service): State<Arc<S>>) -> (Sta
 
 /// `GET /v1/metadata?index=N&wait=30s`: the whole metadata with the index it reflects; with
 /// `index`, waits until the state moves past it (how data nodes keep their cache current).
-#[utoipa::path(get, path = "/v1/metadata", tag = "cluster", params(MetadataQuery), responses((status = 200, body = MetadataReply), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
+#[utoipa::path(get, path = "/v1/metadata", tag = "cluster", params(MetadataQuery), responses(
+    (status = 200, body = MetadataReply), (status = "4XX", response = Refused), (status = 503, response = Unavailable)
+))]
 pub(crate) async fn metadata<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiQuery(query): ApiQuery<MetadataQuery>,
@@ -94,11 +104,20 @@ pub(crate) const RESTORE_PART_BYTES: usize = 256 * 1024;
 /// `POST /v1/restore`: loads a backup (the body of `GET /v1/metadata`) into an empty cluster,
 /// in log entries of at most [`RESTORE_PART_BYTES`]; the backup appears at once, when its last
 /// entry applies.
-#[utoipa::path(post, path = "/v1/restore", tag = "cluster", request_body = MetadataReply, responses((status = 204, description = "Restored"), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
+#[utoipa::path(post, path = "/v1/restore", tag = "cluster", request_body = MetadataReply, responses(
+    (status = 204, description = "Restored"),
+    (status = "4XX", description = "Refused: `invalid_backup` names what makes the backup inconsistent", body = ErrorReply),
+    (status = 409, description = "`not_empty`: the cluster has data nodes or databases; restore into a fresh one", body = ErrorReply),
+    (status = 503, response = Unavailable)
+))]
 pub(crate) async fn restore<S: MetaService>(
     State(service): State<Arc<S>>,
     LargeApiJson(backup): LargeApiJson<MetadataReply<'static>>,
 ) -> Result<StatusCode, ApiError> {
+    // A cluster with data nodes or databases refuses any backup: say so before the seconds of
+    // checking a big one (the first part's apply checks again, the answer of record).
+    super::read_barrier(&*service, false).await?;
+    service.read(|state, _| state.check_empty())?;
     // Converting, encoding and checking a million shards takes a while: off the runtime's
     // threads, which Raft's heartbeats need.
     let checked = tokio::task::spawn_blocking(move || {

@@ -12,6 +12,7 @@ use meta_model::{
 };
 
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::responses::{Conflict, NotFound, Refused, Unavailable};
 use crate::routes::{propose, read_barrier};
 use crate::service::MembershipChange;
 use crate::service::MetaService;
@@ -21,7 +22,9 @@ use meta_wire::{
 };
 
 /// `GET /v1/data-nodes`.
-#[utoipa::path(get, path = "/v1/data-nodes", tag = "nodes", params(ReadQuery), responses((status = 200, body = DataNodeList), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
+#[utoipa::path(get, path = "/v1/data-nodes", tag = "nodes", params(ReadQuery), responses(
+    (status = 200, body = DataNodeList), (status = "4XX", response = Refused), (status = 503, response = Unavailable)
+))]
 pub(crate) async fn list_data_nodes<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiQuery(query): ApiQuery<ReadQuery>,
@@ -31,7 +34,10 @@ pub(crate) async fn list_data_nodes<S: MetaService>(
 }
 
 /// `GET /v1/data-nodes/{id}`.
-#[utoipa::path(get, path = "/v1/data-nodes/{id}", tag = "nodes", params(("id" = u64, Path, description = "Node ID"), ReadQuery), responses((status = 200, body = DataNode), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
+#[utoipa::path(get, path = "/v1/data-nodes/{id}", tag = "nodes", params(("id" = u64, Path, description = "Node ID"), ReadQuery), responses(
+    (status = 200, body = DataNode), (status = "4XX", response = Refused), (status = 404, response = NotFound),
+    (status = 503, response = Unavailable)
+))]
 pub(crate) async fn get_data_node<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiPath(id): ApiPath<NodeId>,
@@ -43,7 +49,20 @@ pub(crate) async fn get_data_node<S: MetaService>(
 }
 
 /// `POST /v1/data-nodes` (`add-data`).
-#[utoipa::path(post, path = "/v1/data-nodes", tag = "nodes", request_body = AddDataNodeRequest, responses((status = 201, body = DataNode), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
+#[utoipa::path(post, path = "/v1/data-nodes", tag = "nodes", request_body = AddDataNodeRequest, responses(
+    (status = 201, body = DataNode, links(
+        ("GetDataNode" = (operation_id = "get_data_node", parameters(("id" = "$response.body#/id")))),
+        ("UpdateDataNode" = (operation_id = "update_data_node", parameters(("id" = "$response.body#/id")))),
+        ("SetNodeLabels" = (operation_id = "set_node_labels", parameters(("id" = "$response.body#/id")))),
+        ("RemoveDataNode" = (operation_id = "remove_data_node", parameters(("id" = "$response.body#/id")))),
+        ("Heartbeat" = (operation_id = "heartbeat", parameters(("id" = "$response.body#/id")),
+            request_body = json!({"addr": "$response.body#/http_addr"}))),
+        ("Claim" = (operation_id = "claim", request_body = json!({"node_id": "$response.body#/id"}))),
+    )),
+    (status = "4XX", response = Refused),
+    (status = 409, description = "`address_in_use`: a live node has the address", body = ErrorReply),
+    (status = 503, response = Unavailable)
+))]
 pub(crate) async fn add_data_node<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiJson(request): ApiJson<AddDataNodeRequest>,
@@ -57,7 +76,11 @@ pub(crate) async fn add_data_node<S: MetaService>(
 }
 
 /// `PUT /v1/data-nodes/{id}` (`update-data`): the node keeps its ID and its shards.
-#[utoipa::path(put, path = "/v1/data-nodes/{id}", tag = "nodes", params(("id" = u64, Path, description = "Node ID")), request_body = UpdateDataNodeRequest, responses((status = 200, body = DataNode), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
+#[utoipa::path(put, path = "/v1/data-nodes/{id}", tag = "nodes", params(("id" = u64, Path, description = "Node ID")), request_body = UpdateDataNodeRequest, responses(
+    (status = 200, body = DataNode), (status = "4XX", response = Refused), (status = 404, response = NotFound),
+    (status = 409, description = "`address_in_use` (another live node has it) or `data_node_not_active` (removed)", body = ErrorReply),
+    (status = 503, response = Unavailable)
+))]
 pub(crate) async fn update_data_node<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiPath(node_id): ApiPath<NodeId>,
@@ -76,7 +99,10 @@ pub(crate) async fn update_data_node<S: MetaService>(
 /// `PATCH /v1/data-nodes/{id}/labels` (`node-labels`): sets and deletes labels in one step,
 /// keeping the others. A label of the failure-domain hierarchy changes how the planner judges
 /// every shard's spread.
-#[utoipa::path(patch, path = "/v1/data-nodes/{id}/labels", tag = "nodes", params(("id" = u64, Path, description = "Node ID")), request_body = NodeLabelsRequest, responses((status = 200, body = DataNode), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
+#[utoipa::path(patch, path = "/v1/data-nodes/{id}/labels", tag = "nodes", params(("id" = u64, Path, description = "Node ID")), request_body = NodeLabelsRequest, responses(
+    (status = 200, body = DataNode), (status = "4XX", response = Refused), (status = 404, response = NotFound),
+    (status = 409, response = Conflict), (status = 503, response = Unavailable)
+))]
 pub(crate) async fn set_node_labels<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiPath(node_id): ApiPath<NodeId>,
@@ -91,7 +117,9 @@ pub(crate) async fn set_node_labels<S: MetaService>(
 }
 
 /// `GET /v1/placement`: how shards are placed (the failure-domain hierarchy).
-#[utoipa::path(get, path = "/v1/placement", tag = "nodes", params(ReadQuery), responses((status = 200, body = PlacementPolicy), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
+#[utoipa::path(get, path = "/v1/placement", tag = "nodes", params(ReadQuery), responses(
+    (status = 200, body = PlacementPolicy), (status = "4XX", response = Refused), (status = 503, response = Unavailable)
+))]
 pub(crate) async fn get_placement<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiQuery(query): ApiQuery<ReadQuery>,
@@ -102,7 +130,9 @@ pub(crate) async fn get_placement<S: MetaService>(
 
 /// `PUT /v1/placement/failure-domains` (`failure-domains set`): the hierarchy of label keys
 /// placement spreads owners over, highest level first.
-#[utoipa::path(put, path = "/v1/placement/failure-domains", tag = "nodes", request_body = FailureDomainsRequest, responses((status = 200, body = PlacementPolicy), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
+#[utoipa::path(put, path = "/v1/placement/failure-domains", tag = "nodes", request_body = FailureDomainsRequest, responses(
+    (status = 200, body = PlacementPolicy), (status = "4XX", response = Refused), (status = 503, response = Unavailable)
+))]
 pub(crate) async fn set_failure_domains<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiJson(request): ApiJson<FailureDomainsRequest>,
@@ -113,7 +143,9 @@ pub(crate) async fn set_failure_domains<S: MetaService>(
 
 /// `PUT /v1/placement/balance` (`balance enable|disable`): whether and how anti-entropy moves
 /// shards to even out the data nodes' load; fields left out keep their value.
-#[utoipa::path(put, path = "/v1/placement/balance", tag = "nodes", request_body = BalanceRequest, responses((status = 200, body = PlacementPolicy), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
+#[utoipa::path(put, path = "/v1/placement/balance", tag = "nodes", request_body = BalanceRequest, responses(
+    (status = 200, body = PlacementPolicy), (status = "4XX", response = Refused), (status = 503, response = Unavailable)
+))]
 pub(crate) async fn set_balance<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiJson(request): ApiJson<BalanceRequest>,
@@ -133,7 +165,11 @@ pub(crate) async fn set_balance<S: MetaService>(
 }
 
 /// `DELETE /v1/data-nodes/{id}?force=true` (`remove-data`): drains, or with `force` drops at once.
-#[utoipa::path(delete, path = "/v1/data-nodes/{id}", tag = "nodes", params(("id" = u64, Path, description = "Node ID"), RemoveDataNodeQuery), responses((status = 200, body = RemovedDataNode), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
+#[utoipa::path(delete, path = "/v1/data-nodes/{id}", tag = "nodes", params(("id" = u64, Path, description = "Node ID"), RemoveDataNodeQuery), responses(
+    (status = 200, body = RemovedDataNode), (status = "4XX", response = Refused), (status = 404, response = NotFound),
+    (status = 409, description = "`data_node_not_active`: already removed", body = ErrorReply),
+    (status = 503, response = Unavailable)
+))]
 pub(crate) async fn remove_data_node<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiPath(node_id): ApiPath<NodeId>,
@@ -148,7 +184,9 @@ pub(crate) async fn remove_data_node<S: MetaService>(
 }
 
 /// `GET /v1/meta-nodes`.
-#[utoipa::path(get, path = "/v1/meta-nodes", tag = "nodes", params(ReadQuery), responses((status = 200, body = MetaNodeList), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
+#[utoipa::path(get, path = "/v1/meta-nodes", tag = "nodes", params(ReadQuery), responses(
+    (status = 200, body = MetaNodeList), (status = "4XX", response = Refused), (status = 503, response = Unavailable)
+))]
 pub(crate) async fn list_meta_nodes<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiQuery(query): ApiQuery<ReadQuery>,
@@ -158,7 +196,14 @@ pub(crate) async fn list_meta_nodes<S: MetaService>(
 }
 
 /// `POST /v1/meta-nodes` (`add-meta`): the node joins as a learner, catches up, then votes.
-#[utoipa::path(post, path = "/v1/meta-nodes", tag = "nodes", request_body = AddMetaNodeRequest, responses((status = 201, body = MetaNode), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
+#[utoipa::path(post, path = "/v1/meta-nodes", tag = "nodes", request_body = AddMetaNodeRequest, responses(
+    (status = 201, body = MetaNode, links(
+        ("RemoveMetaNode" = (operation_id = "remove_meta_node", parameters(("id" = "$response.body#/id")))),
+    )),
+    (status = "4XX", response = Refused),
+    (status = 409, description = "`membership_refused`: no meta node answers there, or it already belongs to a cluster", body = ErrorReply),
+    (status = 503, response = Unavailable)
+))]
 pub(crate) async fn add_meta_node<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiJson(request): ApiJson<AddMetaNodeRequest>,
@@ -169,7 +214,11 @@ pub(crate) async fn add_meta_node<S: MetaService>(
 }
 
 /// `DELETE /v1/meta-nodes/{id}` (`remove-meta`).
-#[utoipa::path(delete, path = "/v1/meta-nodes/{id}", tag = "nodes", params(("id" = u64, Path, description = "Node ID")), responses((status = 204, description = "Removed"), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
+#[utoipa::path(delete, path = "/v1/meta-nodes/{id}", tag = "nodes", params(("id" = u64, Path, description = "Node ID")), responses(
+    (status = 204, description = "Removed"), (status = "4XX", response = Refused),
+    (status = 409, description = "`membership_refused`: not a voting member, or the last one", body = ErrorReply),
+    (status = 503, response = Unavailable)
+))]
 pub(crate) async fn remove_meta_node<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiPath(node_id): ApiPath<NodeId>,

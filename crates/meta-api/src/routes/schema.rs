@@ -9,6 +9,7 @@ use axum::Json;
 use meta_model::{validate_name, ApplyError, Command, Database, RetentionPolicySpec, RetentionPolicyUpdate};
 
 use crate::error::{duration_field, ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::responses::{NotFound, Refused, Unavailable};
 use crate::routes::{propose, read_barrier};
 use crate::service::MetaService;
 use meta_wire::{
@@ -31,7 +32,9 @@ fn optional_duration(field: &str, value: Option<&str>) -> Result<Option<u64>, Ap
 }
 
 /// `GET /v1/databases`: databases with their retention policies (shard groups left out).
-#[utoipa::path(get, path = "/v1/databases", tag = "schema", params(ReadQuery), responses((status = 200, body = DatabaseList), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
+#[utoipa::path(get, path = "/v1/databases", tag = "schema", params(ReadQuery), responses(
+    (status = 200, body = DatabaseList), (status = "4XX", response = Refused), (status = 503, response = Unavailable)
+))]
 pub(crate) async fn list_databases<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiQuery(query): ApiQuery<ReadQuery>,
@@ -41,7 +44,10 @@ pub(crate) async fn list_databases<S: MetaService>(
 }
 
 /// `GET /v1/databases/{db}`.
-#[utoipa::path(get, path = "/v1/databases/{db}", tag = "schema", params(("db" = String, Path, description = "Database"), ReadQuery), responses((status = 200, body = DatabaseInfo), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
+#[utoipa::path(get, path = "/v1/databases/{db}", tag = "schema", params(("db" = String, Path, description = "Database"), ReadQuery), responses(
+    (status = 200, body = DatabaseInfo), (status = "4XX", response = Refused), (status = 404, response = NotFound),
+    (status = 503, response = Unavailable)
+))]
 pub(crate) async fn get_database<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiPath(name): ApiPath<String>,
@@ -74,7 +80,18 @@ fn summary(database: &Database) -> DatabaseInfo {
 }
 
 /// `POST /v1/databases`.
-#[utoipa::path(post, path = "/v1/databases", tag = "schema", request_body = CreateDatabaseRequest, responses((status = 201, description = "Created"), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
+#[utoipa::path(post, path = "/v1/databases", tag = "schema", request_body = CreateDatabaseRequest, responses(
+    (status = 201, description = "Created", links(
+        ("GetDatabase" = (operation_id = "get_database", parameters(("db" = "$request.body#/name")))),
+        ("DropDatabase" = (operation_id = "drop_database", parameters(("db" = "$request.body#/name")))),
+        ("CreateRetentionPolicy" = (operation_id = "create_retention_policy", parameters(("db" = "$request.body#/name")))),
+        ("CreateShardGroup" = (operation_id = "create_shard_group",
+            request_body = json!({"database": "$request.body#/name", "timestamp": 0}))),
+    )),
+    (status = "4XX", response = Refused),
+    (status = 409, description = "`database_exists`, or `replication_factor_exceeds_nodes` (more copies than active data nodes)", body = ErrorReply),
+    (status = 503, response = Unavailable)
+))]
 pub(crate) async fn create_database<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiJson(request): ApiJson<CreateDatabaseRequest>,
@@ -86,7 +103,10 @@ pub(crate) async fn create_database<S: MetaService>(
 }
 
 /// `DELETE /v1/databases/{db}`.
-#[utoipa::path(delete, path = "/v1/databases/{db}", tag = "schema", params(("db" = String, Path, description = "Database")), responses((status = 204, description = "Dropped"), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
+#[utoipa::path(delete, path = "/v1/databases/{db}", tag = "schema", params(("db" = String, Path, description = "Database")), responses(
+    (status = 204, description = "Dropped"), (status = "4XX", response = Refused), (status = 404, response = NotFound),
+    (status = 503, response = Unavailable)
+))]
 pub(crate) async fn drop_database<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiPath(name): ApiPath<String>,
@@ -96,7 +116,19 @@ pub(crate) async fn drop_database<S: MetaService>(
 }
 
 /// `POST /v1/databases/{db}/retention-policies`.
-#[utoipa::path(post, path = "/v1/databases/{db}/retention-policies", tag = "schema", params(("db" = String, Path, description = "Database")), request_body = RetentionPolicyRequest, responses((status = 201, description = "Created"), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
+#[utoipa::path(post, path = "/v1/databases/{db}/retention-policies", tag = "schema", params(("db" = String, Path, description = "Database")), request_body = RetentionPolicyRequest, responses(
+    (status = 201, description = "Created", links(
+        ("AlterRetentionPolicy" = (operation_id = "alter_retention_policy",
+            parameters(("db" = "$request.path.db"), ("rp" = "$request.body#/name")))),
+        ("DropRetentionPolicy" = (operation_id = "drop_retention_policy",
+            parameters(("db" = "$request.path.db"), ("rp" = "$request.body#/name")))),
+        ("CreateShardGroup" = (operation_id = "create_shard_group",
+            request_body = json!({"database": "$request.path.db", "retention_policy": "$request.body#/name", "timestamp": 0}))),
+    )),
+    (status = "4XX", response = Refused), (status = 404, response = NotFound),
+    (status = 409, description = "`retention_policy_exists`, or `replication_factor_exceeds_nodes`", body = ErrorReply),
+    (status = 503, response = Unavailable)
+))]
 pub(crate) async fn create_retention_policy<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiPath(database): ApiPath<String>,
@@ -108,7 +140,11 @@ pub(crate) async fn create_retention_policy<S: MetaService>(
 }
 
 /// `PATCH /v1/databases/{db}/retention-policies/{rp}`.
-#[utoipa::path(patch, path = "/v1/databases/{db}/retention-policies/{rp}", tag = "schema", params(("db" = String, Path, description = "Database"), ("rp" = String, Path, description = "Retention policy")), request_body = AlterRetentionPolicyRequest, responses((status = 204, description = "Changed"), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
+#[utoipa::path(patch, path = "/v1/databases/{db}/retention-policies/{rp}", tag = "schema", params(("db" = String, Path, description = "Database"), ("rp" = String, Path, description = "Retention policy")), request_body = AlterRetentionPolicyRequest, responses(
+    (status = 204, description = "Changed"), (status = "4XX", response = Refused), (status = 404, response = NotFound),
+    (status = 409, description = "`replication_factor_exceeds_nodes`", body = ErrorReply),
+    (status = 503, response = Unavailable)
+))]
 pub(crate) async fn alter_retention_policy<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiPath((database, name)): ApiPath<(String, String)>,
@@ -125,7 +161,10 @@ pub(crate) async fn alter_retention_policy<S: MetaService>(
 }
 
 /// `DELETE /v1/databases/{db}/retention-policies/{rp}`.
-#[utoipa::path(delete, path = "/v1/databases/{db}/retention-policies/{rp}", tag = "schema", params(("db" = String, Path, description = "Database"), ("rp" = String, Path, description = "Retention policy")), responses((status = 204, description = "Dropped"), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
+#[utoipa::path(delete, path = "/v1/databases/{db}/retention-policies/{rp}", tag = "schema", params(("db" = String, Path, description = "Database"), ("rp" = String, Path, description = "Retention policy")), responses(
+    (status = 204, description = "Dropped"), (status = "4XX", response = Refused), (status = 404, response = NotFound),
+    (status = 503, response = Unavailable)
+))]
 pub(crate) async fn drop_retention_policy<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiPath((database, name)): ApiPath<(String, String)>,

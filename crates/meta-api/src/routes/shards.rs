@@ -12,6 +12,7 @@ use meta_model::{
 };
 
 use crate::error::{duration_field, ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::responses::{Conflict, NotFound, Refused, Unavailable};
 use crate::routes::{propose, read_barrier};
 use crate::service::MetaService;
 use meta_wire::{
@@ -22,7 +23,27 @@ use meta_wire::{
 
 /// `POST /v1/shard-groups`: the group covering a timestamp, created on demand (idempotent).
 /// An existing group is answered from a linearizable read, without a log entry.
-#[utoipa::path(post, path = "/v1/shard-groups", tag = "shards", request_body = CreateShardGroupRequest, responses((status = 201, body = ShardGroupReply), (status = 200, description = "It existed", body = ShardGroupReply), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
+#[utoipa::path(post, path = "/v1/shard-groups", tag = "shards", request_body = CreateShardGroupRequest, responses(
+    (status = 201, body = ShardGroupReply, links(
+        ("GetShard" = (operation_id = "get_shard", parameters(("id" = "$response.body#/shard_group/shards/0/id")))),
+        ("DropShard" = (operation_id = "drop_shard", parameters(("id" = "$response.body#/shard_group/shards/0/id")))),
+        ("AddOwner" = (operation_id = "add_owner", parameters(("id" = "$response.body#/shard_group/shards/0/id")))),
+        ("RemoveOwner" = (operation_id = "remove_owner", parameters(
+            ("id" = "$response.body#/shard_group/shards/0/id"), ("node" = "$response.body#/shard_group/shards/0/owners/0")))),
+        ("MarkWritten" = (operation_id = "mark_written",
+            request_body = json!({"shard_ids": ["$response.body#/shard_group/shards/0/id"]}))),
+        ("CopyShard" = (operation_id = "copy_shard", request_body = json!({
+            "shard_id": "$response.body#/shard_group/shards/0/id",
+            "source": "$response.body#/shard_group/shards/0/owners/0"}))),
+        ("Repair" = (operation_id = "repair", request_body = json!({"shard_id": "$response.body#/shard_group/shards/0/id"}))),
+        ("ListTasks" = (operation_id = "list_tasks", parameters(("shard_id" = "$response.body#/shard_group/shards/0/id")))),
+    )),
+    (status = 200, description = "It existed", body = ShardGroupReply),
+    (status = "4XX", response = Refused), (status = 404, response = NotFound),
+    (status = 409, description = "The policy does not take the point's time now (`timestamp_expired`, `timestamp_too_far_ahead`, \
+        `invalid_timestamp`: its group's window would leave the representable range), or `no_active_data_nodes`", body = ErrorReply),
+    (status = 503, response = Unavailable)
+))]
 pub(crate) async fn create_shard_group<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiJson(request): ApiJson<CreateShardGroupRequest>,
@@ -47,7 +68,11 @@ pub(crate) async fn create_shard_group<S: MetaService>(
     Ok((status, Json(ShardGroupReply { database, retention_policy, created, shard_group: group })))
 }
 
-#[utoipa::path(get, path = "/v1/shard-groups", tag = "shards", params(ShardGroupsQuery), responses((status = 200, body = ShardGroupList), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
+#[utoipa::path(get, path = "/v1/shard-groups", tag = "shards", params(ShardGroupsQuery), responses(
+    (status = 200, body = ShardGroupList),
+    (status = "4XX", description = "Refused; the body names the problem (`invalid_time_range`: `from` not before `to`)", body = ErrorReply),
+    (status = 404, response = NotFound), (status = 503, response = Unavailable)
+))]
 /// `GET /v1/shard-groups?database=&retention_policy=&from=&to=`: the groups of one policy whose
 /// range overlaps `[from, to)`, by start time (what a query planner or data node asks).
 pub(crate) async fn list_shard_groups<S: MetaService>(
@@ -88,11 +113,11 @@ fn resolve_policy<'a>(
     let db = state.database(database).ok_or_else(|| ApplyError::DatabaseNotFound { database: database.to_owned() })?;
     let name = match policy {
         Some(name) => name,
-        None => db.default_retention_policy.as_deref().ok_or_else(|| {
-            ApiError::invalid_field(
-                "retention_policy",
-                format!("database {database:?} has no default retention policy; name one"),
-            )
+        // The policy the request means does not exist: 404, as a data node answers a write.
+        None => db.default_retention_policy.as_deref().ok_or_else(|| ApiError {
+            status: StatusCode::NOT_FOUND,
+            code: "retention_policy_not_found",
+            message: format!("database {database:?} has no default retention policy; name one (retention_policy)"),
         })?,
     };
     let policy = db.retention_policies.get(name).ok_or_else(|| ApplyError::RetentionPolicyNotFound {
@@ -145,7 +170,9 @@ fn shard_info(state: &MetaState, view: ShardView<'_>) -> ShardInfo {
 }
 
 /// `GET /v1/shards`: every shard with its owners (`show-shards`).
-#[utoipa::path(get, path = "/v1/shards", tag = "shards", params(ReadQuery), responses((status = 200, body = ShardList), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
+#[utoipa::path(get, path = "/v1/shards", tag = "shards", params(ReadQuery), responses(
+    (status = 200, body = ShardList), (status = "4XX", response = Refused), (status = 503, response = Unavailable)
+))]
 pub(crate) async fn list_shards<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiQuery(query): ApiQuery<ReadQuery>,
@@ -167,7 +194,10 @@ pub(crate) async fn list_shards<S: MetaService>(
 }
 
 /// `GET /v1/shards/{id}`.
-#[utoipa::path(get, path = "/v1/shards/{id}", tag = "shards", params(("id" = u64, Path, description = "Shard ID"), ReadQuery), responses((status = 200, body = ShardInfo), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
+#[utoipa::path(get, path = "/v1/shards/{id}", tag = "shards", params(("id" = u64, Path, description = "Shard ID"), ReadQuery), responses(
+    (status = 200, body = ShardInfo), (status = "4XX", response = Refused), (status = 404, response = NotFound),
+    (status = 503, response = Unavailable)
+))]
 pub(crate) async fn get_shard<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiPath(shard_id): ApiPath<ShardId>,
@@ -179,7 +209,10 @@ pub(crate) async fn get_shard<S: MetaService>(
 }
 
 /// `DELETE /v1/shards/{id}`: delete the shard everywhere.
-#[utoipa::path(delete, path = "/v1/shards/{id}", tag = "shards", params(("id" = u64, Path, description = "Shard ID")), responses((status = 204, description = "Dropped"), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
+#[utoipa::path(delete, path = "/v1/shards/{id}", tag = "shards", params(("id" = u64, Path, description = "Shard ID")), responses(
+    (status = 204, description = "Dropped"), (status = "4XX", response = Refused), (status = 404, response = NotFound),
+    (status = 409, response = Conflict), (status = 503, response = Unavailable)
+))]
 pub(crate) async fn drop_shard<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiPath(shard_id): ApiPath<ShardId>,
@@ -189,7 +222,12 @@ pub(crate) async fn drop_shard<S: MetaService>(
 }
 
 /// `POST /v1/shards/{id}/owners`.
-#[utoipa::path(post, path = "/v1/shards/{id}/owners", tag = "shards", params(("id" = u64, Path, description = "Shard ID")), request_body = AddOwnerRequest, responses((status = 204, description = "Added"), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
+#[utoipa::path(post, path = "/v1/shards/{id}/owners", tag = "shards", params(("id" = u64, Path, description = "Shard ID")), request_body = AddOwnerRequest, responses(
+    (status = 204, description = "Added"), (status = "4XX", response = Refused), (status = 404, response = NotFound),
+    (status = 409, description = "`shard_owner_exists`, `shard_written` (only a copy gives a written shard an owner), \
+        `data_node_not_active` or `shard_group_deleted`", body = ErrorReply),
+    (status = 503, response = Unavailable)
+))]
 pub(crate) async fn add_owner<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiPath(shard_id): ApiPath<ShardId>,
@@ -201,7 +239,11 @@ pub(crate) async fn add_owner<S: MetaService>(
 
 /// `POST /v1/shards/written`: marks shards as holding data; a data node calls it, and waits for
 /// it, before it acknowledges the first write to a shard.
-#[utoipa::path(post, path = "/v1/shards/written", tag = "shards", request_body = MarkWrittenRequest, responses((status = 204, description = "Marked (committed)"), (status = "4XX", description = "Refused; the body names the problem (404: no such shard, 409: its group was deleted)", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
+#[utoipa::path(post, path = "/v1/shards/written", tag = "shards", request_body = MarkWrittenRequest, responses(
+    (status = 204, description = "Marked (committed)"), (status = "4XX", response = Refused),
+    (status = 404, response = NotFound), (status = 409, description = "`shard_group_deleted`", body = ErrorReply),
+    (status = 503, response = Unavailable)
+))]
 pub(crate) async fn mark_written<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiJson(request): ApiJson<MarkWrittenRequest>,
@@ -220,7 +262,11 @@ pub(crate) async fn mark_written<S: MetaService>(
 /// `DELETE /v1/shards/{id}/owners/{node}` (`remove-shard`).
 /// Refused (`409 last_owner`) when `node` is the only owner of a shard that holds data, unless
 /// `force=true`: its data would have no owner left.
-#[utoipa::path(delete, path = "/v1/shards/{id}/owners/{node}", tag = "shards", params(("id" = u64, Path, description = "Shard ID"), ("node" = u64, Path, description = "Owner node ID"), RemoveOwnerQuery), responses((status = 204, description = "Removed"), (status = "4XX", description = "Refused; the body names the problem (409 last_owner: the only owner of a shard with data)", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
+#[utoipa::path(delete, path = "/v1/shards/{id}/owners/{node}", tag = "shards", params(("id" = u64, Path, description = "Shard ID"), ("node" = u64, Path, description = "Owner node ID"), RemoveOwnerQuery), responses(
+    (status = 204, description = "Removed"), (status = "4XX", response = Refused), (status = 404, response = NotFound),
+    (status = 409, description = "`not_shard_owner`, or `last_owner`: the only owner of a shard with data", body = ErrorReply),
+    (status = 503, response = Unavailable)
+))]
 pub(crate) async fn remove_owner<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiPath((shard_id, node_id)): ApiPath<(ShardId, NodeId)>,
@@ -248,7 +294,9 @@ pub(crate) async fn remove_owner<S: MetaService>(
 }
 
 /// `POST /v1/truncate-shards`: stop writes to current groups at now + delay.
-#[utoipa::path(post, path = "/v1/truncate-shards", tag = "shards", request_body = TruncateShardsRequest, responses((status = 200, body = TruncateReply), (status = "4XX", description = "Refused; the body names the problem", body = ErrorReply), (status = 503, description = "No leader or not ready; retry", body = ErrorReply)))]
+#[utoipa::path(post, path = "/v1/truncate-shards", tag = "shards", request_body = TruncateShardsRequest, responses(
+    (status = 200, body = TruncateReply), (status = "4XX", response = Refused), (status = 503, response = Unavailable)
+))]
 pub(crate) async fn truncate_shards<S: MetaService>(
     State(service): State<Arc<S>>,
     ApiJson(request): ApiJson<TruncateShardsRequest>,

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::retention_policy::RetentionPolicy;
 
 /// A database and its retention policies.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Database {
     /// Name, unique in the cluster.

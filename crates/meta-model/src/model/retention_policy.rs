@@ -11,6 +11,7 @@ use crate::model::shard_group::{ShardGroup, ShardGroupId};
 pub const MIN_DURATION: u64 = HOUR;
 
 /// A retention policy of one database.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RetentionPolicy {
     /// Name, unique within its database.

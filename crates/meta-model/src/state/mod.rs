@@ -515,7 +515,10 @@ impl MetaState {
     }
 
     /// A restore needs a cluster without data nodes or databases.
-    fn check_empty(&self) -> Result<(), ApplyError> {
+    ///
+    /// # Errors
+    /// [`ApplyError::NotEmpty`] naming what the cluster has.
+    pub fn check_empty(&self) -> Result<(), ApplyError> {
         let what = match (self.data_nodes.is_empty(), self.databases.is_empty()) {
             (true, true) => return Ok(()),
             (false, _) => "data nodes",
