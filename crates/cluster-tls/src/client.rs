@@ -38,13 +38,18 @@ impl ClientTls {
     /// [`TlsError`] naming a file that cannot be read, or rustls' refusal (e.g. a key that does
     /// not match its certificate).
     pub fn config(&self) -> Result<ClientConfig, TlsError> {
+        self.build(|| self.roots())
+    }
+
+    /// The configuration, trusting what `roots` gives unless verification is skipped.
+    fn build(&self, roots: impl FnOnce() -> Result<RootCertStore, TlsError>) -> Result<ClientConfig, TlsError> {
         let refused = |e: rustls::Error| TlsError::Config(e.to_string());
         let builder =
             ClientConfig::builder_with_provider(provider()).with_safe_default_protocol_versions().map_err(refused)?;
         let builder = if self.skip_verify {
             builder.dangerous().with_custom_certificate_verifier(Arc::new(AnyServerCertificate(provider())))
         } else {
-            builder.with_root_certificates(self.roots()?)
+            builder.with_root_certificates(roots()?)
         };
         let mut config = match &self.identity {
             Some(identity) => builder
@@ -88,13 +93,8 @@ pub fn configure(builder: reqwest::ClientBuilder, tls: Option<&ClientTls>) -> Re
     if let Some(tls) = tls {
         return tls.apply(builder);
     }
-    let refused = |e: rustls::Error| TlsError::Config(e.to_string());
-    let mut config = ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .map_err(refused)?
-        .with_root_certificates(system_roots())
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // Without TLS, an empty root store where the system has none, rather than an error.
+    let config = ClientTls::default().build(|| Ok(system_roots()))?;
     Ok(builder.tls_backend_preconfigured(config))
 }
 
